@@ -1,0 +1,342 @@
+//! Typed configuration read from the environment (and `.env` when present), validated once
+//! at start-up. Every variable has a working local default except secrets in production.
+
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
+
+use anyhow::{bail, Context};
+use rand::RngCore;
+
+/// Which rules apply: development is forgiving and loud, production is strict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AppEnv {
+    Development,
+    Production,
+}
+
+/// Limits a client can otherwise push on.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Largest accepted GraphQL request body (JSON or GET query), in bytes.
+    pub body_max_bytes: usize,
+    /// Largest accepted uploaded file, in bytes.
+    pub upload_max_bytes: usize,
+    /// Most files in one multipart request.
+    pub upload_max_files: usize,
+    pub max_depth: usize,
+    pub max_complexity: usize,
+    pub max_recursive_depth: usize,
+    pub max_directives: usize,
+    /// Largest `first` a connection accepts.
+    pub max_page_size: usize,
+}
+
+/// Sign-in throttling: failures allowed inside a sliding window.
+#[derive(Debug, Clone)]
+pub struct Throttle {
+    pub window: Duration,
+    pub max_failures_per_account: i64,
+    pub max_failures_per_address: i64,
+}
+
+#[derive(Clone)]
+pub struct Config {
+    pub env: AppEnv,
+    pub bind_addr: SocketAddr,
+    pub database_url: String,
+    pub database_pool_size: usize,
+    pub redis_url: Option<String>,
+    pub jwt_secret: Vec<u8>,
+    pub cors_origins: Vec<String>,
+    pub public_url: String,
+    pub upload_dir: PathBuf,
+    pub smtp_url: Option<String>,
+    pub mail_from: String,
+    pub introspection: bool,
+    pub graphiql: bool,
+    pub trust_proxy_headers: bool,
+    pub limits: Limits,
+    pub throttle: Throttle,
+}
+
+impl std::fmt::Debug for Config {
+    // Hand-written so the JWT secret and connection passwords never reach a log line.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("env", &self.env)
+            .field("bind_addr", &self.bind_addr)
+            .field("database_url", &redact_url(&self.database_url))
+            .field("database_pool_size", &self.database_pool_size)
+            .field("redis_url", &self.redis_url.as_deref().map(redact_url))
+            .field("cors_origins", &self.cors_origins)
+            .field("public_url", &self.public_url)
+            .field("upload_dir", &self.upload_dir)
+            .field("smtp", &self.smtp_url.is_some())
+            .field("introspection", &self.introspection)
+            .field("graphiql", &self.graphiql)
+            .field("limits", &self.limits)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The URL with any password replaced, for logs.
+pub fn redact_url(raw: &str) -> String {
+    match url::Url::parse(raw) {
+        Ok(mut url) => {
+            if url.password().is_some() {
+                let _ = url.set_password(Some("***"));
+            }
+            url.to_string()
+        }
+        Err(_) => "<unparseable url>".to_owned(),
+    }
+}
+
+/// Source of variables: the process environment in production code, a map in tests.
+pub trait Vars {
+    fn get(&self, key: &str) -> Option<String>;
+}
+
+/// Reads the process environment.
+pub struct ProcessEnv;
+
+impl Vars for ProcessEnv {
+    fn get(&self, key: &str) -> Option<String> {
+        std::env::var(key).ok().filter(|v| !v.trim().is_empty())
+    }
+}
+
+impl<S: std::hash::BuildHasher> Vars for std::collections::HashMap<String, String, S> {
+    fn get(&self, key: &str) -> Option<String> {
+        std::collections::HashMap::get(self, key)
+            .cloned()
+            .filter(|v| !v.trim().is_empty())
+    }
+}
+
+fn parse_or<T: std::str::FromStr>(vars: &dyn Vars, key: &str, default: T) -> anyhow::Result<T>
+where
+    T::Err: std::fmt::Display,
+{
+    match vars.get(key) {
+        None => Ok(default),
+        Some(raw) => raw
+            .trim()
+            .parse()
+            .map_err(|e| anyhow::anyhow!("{key}={raw:?} is not valid: {e}")),
+    }
+}
+
+fn parse_bool(vars: &dyn Vars, key: &str, default: bool) -> anyhow::Result<bool> {
+    match vars.get(key).map(|v| v.trim().to_ascii_lowercase()) {
+        None => Ok(default),
+        Some(v) if ["1", "true", "yes", "on"].contains(&v.as_str()) => Ok(true),
+        Some(v) if ["0", "false", "no", "off"].contains(&v.as_str()) => Ok(false),
+        Some(v) => bail!("{key}={v:?} is not a boolean (use true or false)"),
+    }
+}
+
+/// Smallest JWT secret accepted in production, in bytes (HS256 wants at least its output size).
+pub const MIN_JWT_SECRET_BYTES: usize = 32;
+
+impl Config {
+    /// Reads `.env` (if present) and then the process environment.
+    pub fn from_env() -> anyhow::Result<Self> {
+        let _ = dotenvy::dotenv();
+        Self::from_vars(&ProcessEnv)
+    }
+
+    /// Builds and validates the configuration from any variable source.
+    pub fn from_vars(vars: &dyn Vars) -> anyhow::Result<Self> {
+        let env = match vars.get("APP_ENV").as_deref().map(str::trim) {
+            None | Some("development") | Some("dev") => AppEnv::Development,
+            Some("production") | Some("prod") => AppEnv::Production,
+            Some(other) => bail!("APP_ENV={other:?}: use development or production"),
+        };
+        let production = env == AppEnv::Production;
+
+        let jwt_secret = match vars.get("JWT_SECRET") {
+            Some(secret) => {
+                let bytes = secret.into_bytes();
+                if production {
+                    check_production_secret(&bytes)?;
+                }
+                bytes
+            }
+            None if production => {
+                bail!("JWT_SECRET is required in production (at least {MIN_JWT_SECRET_BYTES} random bytes)")
+            }
+            None => {
+                let mut bytes = vec![0u8; 48];
+                rand::rng().fill_bytes(&mut bytes);
+                tracing::warn!(
+                    "JWT_SECRET is not set: using a random secret for this process only. \
+                     Every restart signs everyone out. Set JWT_SECRET for anything but local development."
+                );
+                bytes
+            }
+        };
+
+        let bind_addr = parse_or(vars, "BIND_ADDR", SocketAddr::from(([127, 0, 0, 1], 8080)))?;
+        let public_url = vars
+            .get("PUBLIC_URL")
+            .unwrap_or_else(|| format!("http://{bind_addr}"))
+            .trim_end_matches('/')
+            .to_owned();
+        url::Url::parse(&public_url)
+            .with_context(|| format!("PUBLIC_URL={public_url:?} is not a URL"))?;
+
+        let database_url = vars
+            .get("DATABASE_URL")
+            .unwrap_or_else(|| "postgres://postgres@localhost:5432/gigmarket".to_owned());
+        url::Url::parse(&database_url).context("DATABASE_URL is not a URL")?;
+
+        let cors_origins = vars
+            .get("CORS_ORIGINS")
+            .unwrap_or_else(|| {
+                if production {
+                    String::new()
+                } else {
+                    "http://localhost:3000,http://127.0.0.1:3000".to_owned()
+                }
+            })
+            .split(',')
+            .map(|o| o.trim().trim_end_matches('/').to_owned())
+            .filter(|o| !o.is_empty())
+            .collect::<Vec<_>>();
+        for origin in &cors_origins {
+            if origin == "*" {
+                bail!("CORS_ORIGINS may not be \"*\": cookies carry credentials; list the origins");
+            }
+            url::Url::parse(origin)
+                .with_context(|| format!("CORS_ORIGINS entry {origin:?} is not an origin"))?;
+        }
+
+        let limits = Limits {
+            body_max_bytes: parse_or(vars, "GRAPHQL_MAX_BODY_BYTES", 1024 * 1024)?,
+            upload_max_bytes: parse_or(vars, "UPLOAD_MAX_BYTES", 5 * 1024 * 1024)?,
+            upload_max_files: parse_or(vars, "UPLOAD_MAX_FILES", 10)?,
+            max_depth: parse_or(vars, "GRAPHQL_MAX_DEPTH", 12)?,
+            max_complexity: parse_or(vars, "GRAPHQL_MAX_COMPLEXITY", 1000)?,
+            max_recursive_depth: 32,
+            max_directives: 4,
+            max_page_size: parse_or(vars, "GRAPHQL_MAX_PAGE_SIZE", 100)?,
+        };
+        if limits.max_complexity > 1000 {
+            bail!("GRAPHQL_MAX_COMPLEXITY may not exceed 1000");
+        }
+        if limits.max_page_size == 0 || limits.max_depth == 0 {
+            bail!("GRAPHQL_MAX_PAGE_SIZE and GRAPHQL_MAX_DEPTH must be positive");
+        }
+
+        let throttle = Throttle {
+            window: Duration::from_secs(parse_or(vars, "SIGNIN_THROTTLE_WINDOW_SECS", 15 * 60)?),
+            max_failures_per_account: parse_or(vars, "SIGNIN_MAX_FAILURES_PER_ACCOUNT", 5)?,
+            max_failures_per_address: parse_or(vars, "SIGNIN_MAX_FAILURES_PER_ADDRESS", 50)?,
+        };
+
+        Ok(Self {
+            env,
+            bind_addr,
+            database_url,
+            database_pool_size: parse_or(vars, "DATABASE_POOL_SIZE", 16)?,
+            redis_url: vars.get("REDIS_URL"),
+            jwt_secret,
+            cors_origins,
+            public_url,
+            upload_dir: PathBuf::from(
+                vars.get("UPLOAD_DIR")
+                    .unwrap_or_else(|| "./uploads".to_owned()),
+            ),
+            smtp_url: vars.get("SMTP_URL"),
+            mail_from: vars
+                .get("MAIL_FROM")
+                .unwrap_or_else(|| "gigmarket <no-reply@gigmarket.local>".to_owned()),
+            introspection: parse_bool(vars, "GRAPHQL_INTROSPECTION", !production)?,
+            graphiql: parse_bool(vars, "GRAPHIQL", !production)?,
+            trust_proxy_headers: parse_bool(vars, "TRUST_PROXY_HEADERS", false)?,
+            limits,
+            throttle,
+        })
+    }
+
+    pub fn is_production(&self) -> bool {
+        self.env == AppEnv::Production
+    }
+}
+
+/// A production secret must be long and not an obvious placeholder.
+fn check_production_secret(secret: &[u8]) -> anyhow::Result<()> {
+    if secret.len() < MIN_JWT_SECRET_BYTES {
+        bail!(
+            "JWT_SECRET is {} bytes; production needs at least {MIN_JWT_SECRET_BYTES} random bytes \
+             (for example: openssl rand -base64 48)",
+            secret.len()
+        );
+    }
+    let distinct = secret
+        .iter()
+        .collect::<std::collections::HashSet<_>>()
+        .len();
+    if distinct < 12 {
+        bail!("JWT_SECRET does not look random (only {distinct} distinct bytes); generate one with openssl rand -base64 48");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn vars(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn development_defaults_work_without_any_variable() {
+        let config = Config::from_vars(&vars(&[])).unwrap();
+        assert_eq!(config.env, AppEnv::Development);
+        assert_eq!(config.bind_addr.to_string(), "127.0.0.1:8080");
+        assert_eq!(config.jwt_secret.len(), 48);
+        assert!(config.introspection && config.graphiql);
+    }
+
+    #[test]
+    fn production_requires_a_long_random_secret() {
+        let err = Config::from_vars(&vars(&[("APP_ENV", "production")])).unwrap_err();
+        assert!(err.to_string().contains("JWT_SECRET is required"));
+        let err = Config::from_vars(&vars(&[("APP_ENV", "production"), ("JWT_SECRET", "short")]))
+            .unwrap_err();
+        assert!(err.to_string().contains("at least 32"));
+        let weak = "a".repeat(40);
+        let err = Config::from_vars(&vars(&[("APP_ENV", "production"), ("JWT_SECRET", &weak)]))
+            .unwrap_err();
+        assert!(err.to_string().contains("does not look random"));
+        let config = Config::from_vars(&vars(&[
+            ("APP_ENV", "production"),
+            ("JWT_SECRET", "k3J9x!Qp2Lr8Zt6Wv1Yb4Nc7Md0Fg5Hs-_=+A"),
+        ]))
+        .unwrap();
+        assert!(!config.introspection && !config.graphiql);
+    }
+
+    #[test]
+    fn wildcard_cors_is_refused() {
+        let err = Config::from_vars(&vars(&[("CORS_ORIGINS", "*")])).unwrap_err();
+        assert!(err.to_string().contains("may not be"));
+    }
+
+    #[test]
+    fn debug_output_hides_secrets() {
+        let config = Config::from_vars(&vars(&[
+            ("JWT_SECRET", "super-secret-value-that-must-not-leak-1234"),
+            ("DATABASE_URL", "postgres://app:hunter2@db:5432/gm"),
+        ]))
+        .unwrap();
+        let printed = format!("{config:?}");
+        assert!(!printed.contains("super-secret") && !printed.contains("hunter2"));
+    }
+}

@@ -1,0 +1,176 @@
+//! PostgreSQL plumbing: the connection pool, embedded migrations, creating the database
+//! when it is missing, and a statement counter that tests use to prove query budgets.
+
+pub mod schema;
+
+use std::{
+    sync::{
+        atomic::{AtomicU64, Ordering},
+        Arc,
+    },
+    time::Duration,
+};
+
+use anyhow::Context;
+use diesel::{connection::InstrumentationEvent, ConnectionError};
+use diesel_async::{
+    async_connection_wrapper::AsyncConnectionWrapper,
+    pooled_connection::{deadpool, AsyncDieselConnectionManager, ManagerConfig},
+    AsyncConnection, AsyncPgConnection, SimpleAsyncConnection,
+};
+use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+use futures_util::FutureExt;
+
+/// Every migration under `migrations/`, compiled into the binary.
+pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
+
+pub type PgPool = deadpool::Pool<AsyncPgConnection>;
+pub type DbConn = deadpool::Object<AsyncPgConnection>;
+pub type PoolError = deadpool::PoolError;
+
+/// A statement that runs longer than this is cancelled by PostgreSQL.
+const STATEMENT_TIMEOUT_MS: u64 = 15_000;
+
+/// The pool plus a count of statements it has run.
+#[derive(Clone)]
+pub struct Db {
+    pool: PgPool,
+    statements: Arc<AtomicU64>,
+}
+
+impl Db {
+    /// Opens a pool of `size` connections to `url`. Connections are made lazily.
+    pub fn connect(url: &str, size: usize) -> anyhow::Result<Self> {
+        let statements = Arc::new(AtomicU64::new(0));
+        let counter = statements.clone();
+        let mut manager_config = ManagerConfig::default();
+        manager_config.custom_setup = Box::new(move |url| {
+            let counter = counter.clone();
+            async move {
+                let mut conn = AsyncPgConnection::establish(url).await?;
+                conn.batch_execute(&format!(
+                    "SET statement_timeout = {STATEMENT_TIMEOUT_MS}; SET TIME ZONE 'UTC'"
+                ))
+                .await
+                .map_err(ConnectionError::CouldntSetupConfiguration)?;
+                conn.set_instrumentation(move |event: InstrumentationEvent<'_>| {
+                    if let InstrumentationEvent::StartQuery { .. } = event {
+                        counter.fetch_add(1, Ordering::Relaxed);
+                    }
+                });
+                Ok(conn)
+            }
+            .boxed()
+        });
+        let manager =
+            AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(url, manager_config);
+        let pool = deadpool::Pool::builder(manager)
+            .max_size(size)
+            .wait_timeout(Some(Duration::from_secs(10)))
+            .create_timeout(Some(Duration::from_secs(10)))
+            .runtime(::deadpool::Runtime::Tokio1)
+            .build()
+            .context("building the database pool")?;
+        Ok(Self { pool, statements })
+    }
+
+    /// A pooled connection.
+    pub async fn conn(&self) -> Result<DbConn, PoolError> {
+        self.pool.get().await
+    }
+
+    /// Statements run through this pool so far (all connections, all requests).
+    pub fn statements_executed(&self) -> u64 {
+        self.statements.load(Ordering::Relaxed)
+    }
+
+    /// Pool size, idle connections and waiting callers, for metrics.
+    pub fn status(&self) -> ::deadpool::Status {
+        self.pool.status()
+    }
+}
+
+/// Creates the database named in `url` when it does not exist yet. Only the "does not exist"
+/// case triggers a connection to the server's maintenance database.
+pub async fn create_database_if_missing(url: &str) -> anyhow::Result<()> {
+    match AsyncPgConnection::establish(url).await {
+        Ok(_) => Ok(()),
+        Err(e) if e.to_string().contains("does not exist") => {
+            let parsed = url::Url::parse(url).context("DATABASE_URL is not a URL")?;
+            let name = parsed.path().trim_start_matches('/').to_owned();
+            anyhow::ensure!(!name.is_empty(), "DATABASE_URL names no database");
+            let mut admin_url = parsed.clone();
+            admin_url.set_path("/postgres");
+            let mut admin = AsyncPgConnection::establish(admin_url.as_str())
+                .await
+                .context("connecting to the maintenance database to create the app database")?;
+            tracing::info!(database = %name, "database does not exist; creating it");
+            match admin
+                .batch_execute(&format!("CREATE DATABASE {}", quote_ident(&name)))
+                .await
+            {
+                Ok(()) => Ok(()),
+                // Another instance created it between our check and now.
+                Err(e) if e.to_string().contains("already exists") => Ok(()),
+                Err(e) => Err(e).context("CREATE DATABASE"),
+            }
+        }
+        Err(e) => Err(e).context("connecting to the database"),
+    }
+}
+
+/// Runs pending migrations. Several instances starting together serialise on an advisory
+/// lock, so each migration runs once.
+pub async fn run_migrations(url: &str) -> anyhow::Result<()> {
+    let url = url.to_owned();
+    tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
+        use diesel::{Connection, RunQueryDsl};
+        let mut conn = <AsyncConnectionWrapper<AsyncPgConnection> as Connection>::establish(&url)
+            .context("connecting to run migrations")?;
+        diesel::sql_query("SELECT pg_advisory_lock(7264001)").execute(&mut conn)?;
+        let result = conn
+            .run_pending_migrations(MIGRATIONS)
+            .map(|applied| {
+                for version in applied {
+                    tracing::info!(%version, "applied migration");
+                }
+            })
+            .map_err(|e| anyhow::anyhow!("running migrations: {e}"));
+        diesel::sql_query("SELECT pg_advisory_unlock(7264001)").execute(&mut conn)?;
+        result
+    })
+    .await
+    .context("migration task")?
+}
+
+/// Quotes a PostgreSQL identifier.
+pub fn quote_ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn identifiers_are_quoted() {
+        assert_eq!(super::quote_ident("gig\"market"), "\"gig\"\"market\"");
+    }
+}
+
+/// The constraint a unique violation hit, if `e` is one.
+pub fn unique_violation(e: &diesel::result::Error) -> Option<String> {
+    match e {
+        diesel::result::Error::DatabaseError(
+            diesel::result::DatabaseErrorKind::UniqueViolation,
+            info,
+        ) => Some(info.constraint_name().unwrap_or_default().to_owned()),
+        _ => None,
+    }
+}
+
+/// Runs `SELECT 1` on a pooled connection.
+pub async fn ping(db: &Db) -> anyhow::Result<()> {
+    use diesel_async::RunQueryDsl;
+    let mut conn = db.conn().await?;
+    diesel::sql_query("SELECT 1").execute(&mut conn).await?;
+    Ok(())
+}

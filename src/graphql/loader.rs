@@ -1,0 +1,30 @@
+//! The request's DataLoader. One loader type reads the database; each domain implements
+//! `Loader<Key>` for it in its own `loaders.rs`, one key newtype per relation.
+
+use async_graphql::dataloader::DataLoader;
+use std::time::Duration;
+
+use std::sync::Arc;
+
+use crate::{db::Db, error::AppError};
+
+/// Reads through the pool; the key type decides the query.
+pub struct DbLoader {
+    pub db: Db,
+}
+
+/// A fresh loader for one request. Keys queued while resolvers run in the same poll are
+/// batched; the zero delay means a lone lookup is not held back waiting for company.
+pub fn request_loader(db: Db) -> DataLoader<DbLoader> {
+    DataLoader::new(DbLoader { db }, tokio::spawn)
+        .delay(Duration::ZERO)
+        .max_batch_size(500)
+}
+
+/// Loader errors are shared between every waiter of a batch; each resolver gets its own.
+pub fn shared_error(e: Arc<AppError>) -> AppError {
+    match &*e {
+        AppError::Internal(cause) => AppError::Internal(anyhow::anyhow!("batched load: {cause:#}")),
+        other => AppError::Internal(anyhow::anyhow!("batched load: {other:?}")),
+    }
+}

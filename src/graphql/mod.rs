@@ -1,0 +1,54 @@
+//! Schema assembly, request context, limits and the HTTP transport.
+
+pub mod context;
+pub mod errors;
+pub mod handler;
+pub mod loader;
+pub mod pagination;
+pub mod types;
+
+use async_graphql::{EmptySubscription, MergedObject, Schema, SchemaBuilder};
+
+use crate::{
+    account::graphql::{AccountMutation, AccountQuery},
+    config::Config,
+    profile::graphql::{ProfileMutation, ProfileQuery},
+    state::AppState,
+};
+
+/// Every domain's queries.
+#[derive(MergedObject, Default)]
+pub struct Query(AccountQuery, ProfileQuery);
+
+/// Every domain's mutations.
+#[derive(MergedObject, Default)]
+pub struct Mutation(AccountMutation, ProfileMutation);
+
+pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;
+
+fn builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
+    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
+}
+
+/// The schema with the limits and production rules of `config`, serving `app`.
+pub fn build_schema(app: AppState) -> AppSchema {
+    let config: &Config = &app.config;
+    let limits = &config.limits;
+    let mut schema = builder()
+        .limit_depth(limits.max_depth)
+        .limit_complexity(limits.max_complexity)
+        .limit_recursive_depth(limits.max_recursive_depth)
+        .limit_directives(limits.max_directives);
+    if config.is_production() {
+        schema = schema.disable_suggestions();
+    }
+    if !config.introspection {
+        schema = schema.disable_introspection();
+    }
+    schema.data(app).finish()
+}
+
+/// The SDL of the schema, as `export-schema` writes it to `schema.graphql`.
+pub fn sdl() -> String {
+    builder().finish().sdl()
+}

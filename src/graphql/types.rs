@@ -1,0 +1,34 @@
+//! Small GraphQL types shared by several domains.
+
+use async_graphql::{InputObject, MaybeUndefined, SimpleObject, ID};
+use uuid::Uuid;
+
+use crate::error::{AppError, AppResult};
+
+/// A WGS84 position in degrees.
+#[derive(Debug, Clone, Copy, SimpleObject)]
+pub struct GeoPoint {
+    pub lat: f64,
+    pub lng: f64,
+}
+
+/// A WGS84 position in degrees, as input.
+#[derive(Debug, Clone, Copy, InputObject)]
+pub struct GeoPointInput {
+    pub lat: f64,
+    pub lng: f64,
+}
+
+/// Parses a public `ID` into a UUID, naming `field` when it is not one.
+pub fn parse_id(id: &ID, field: &str) -> AppResult<Uuid> {
+    Uuid::parse_str(id.as_str()).map_err(|_| AppError::field(field, "is not a valid ID"))
+}
+
+/// `undefined` → leave as is; `null` → clear; a value → set.
+pub fn patch<T>(value: MaybeUndefined<T>) -> Option<Option<T>> {
+    match value {
+        MaybeUndefined::Undefined => None,
+        MaybeUndefined::Null => Some(None),
+        MaybeUndefined::Value(v) => Some(Some(v)),
+    }
+}

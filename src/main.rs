@@ -1,0 +1,137 @@
+//! The gigmarket binary: `serve` (default), `migrate`, `export-schema`, `seed`.
+
+use std::{net::SocketAddr, path::PathBuf};
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use gigmarket::{config::Config, telemetry};
+
+#[derive(Parser)]
+#[command(
+    name = "gigmarket",
+    version,
+    about = "GraphQL API server for a freelance and gig marketplace"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server (creates the database if missing and runs migrations first).
+    Serve,
+    /// Create the database if missing and run pending migrations, then exit.
+    Migrate,
+    /// Write the schema's SDL (default: ./schema.graphql; `-` for stdout).
+    ExportSchema {
+        #[arg(long, short, default_value = "schema.graphql")]
+        out: PathBuf,
+    },
+    /// Create demo accounts (password `gigmarket-demo`), or bulk users for load tests.
+    Seed {
+        /// Instead of the demo accounts, create this many users `{prefix}{i}` with password `password`.
+        #[arg(long)]
+        load_users: Option<usize>,
+        #[arg(long, default_value = "load_user_")]
+        prefix: String,
+    },
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    telemetry::init();
+    let cli = Cli::parse();
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve().await,
+        Command::Migrate => {
+            let config = Config::from_env()?;
+            gigmarket::db::create_database_if_missing(&config.database_url).await?;
+            gigmarket::db::run_migrations(&config.database_url).await?;
+            tracing::info!("migrations are up to date");
+            Ok(())
+        }
+        Command::ExportSchema { out } => {
+            let sdl = gigmarket::graphql::sdl();
+            if out.as_os_str() == "-" {
+                print!("{sdl}");
+            } else {
+                std::fs::write(&out, sdl).with_context(|| format!("writing {}", out.display()))?;
+                eprintln!("wrote {}", out.display());
+            }
+            Ok(())
+        }
+        Command::Seed { load_users, prefix } => {
+            let app = gigmarket::prepare(Config::from_env()?).await?;
+            match load_users {
+                Some(n) => {
+                    let created = gigmarket::seed::load_users(&app, &prefix, n, "password").await?;
+                    tracing::info!(created, "load users seeded (password: password)");
+                }
+                None => {
+                    let created = gigmarket::seed::demo(&app).await?;
+                    tracing::info!(
+                        created,
+                        password = gigmarket::seed::DEMO_PASSWORD,
+                        "demo accounts seeded: ada, grace, linus, moderator (admin) @example.com"
+                    );
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+async fn serve() -> anyhow::Result<()> {
+    let config = Config::from_env()?;
+    tracing::info!(config = ?config, "starting gigmarket");
+    let bind = config.bind_addr;
+    let state = gigmarket::prepare(config).await?;
+    let router = gigmarket::build_router(state.clone());
+    let listener = tokio::net::TcpListener::bind(bind)
+        .await
+        .with_context(|| format!("binding {bind}"))?;
+    tracing::info!(
+        "listening on http://{bind} — GraphiQL at http://{bind}/graphql{}",
+        if state.config.graphiql {
+            ""
+        } else {
+            " (disabled)"
+        }
+    );
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await
+    .context("server")?;
+    tracing::info!("shut down cleanly");
+    Ok(())
+}
+
+/// Resolves on SIGTERM or Ctrl-C; in-flight requests then finish before the process exits.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutdown signal received; finishing in-flight requests");
+}

@@ -1,0 +1,299 @@
+//! The `User` type and profile operations.
+
+use std::sync::Arc;
+
+use async_graphql::{Context, Enum, InputObject, MaybeUndefined, Object, Upload, ID};
+use chrono::{DateTime, Utc};
+
+use super::{loaders::UserById, model::UserRow, service};
+use crate::{
+    error::AppError,
+    graphql::{
+        context::{visible_to, ContextExt},
+        loader::shared_error,
+        types::{parse_id, patch, GeoPoint, GeoPointInput},
+    },
+};
+
+/// Where a user stands with identity verification.
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+pub enum VerificationStatus {
+    None,
+    Pending,
+    Verified,
+    Rejected,
+}
+
+impl VerificationStatus {
+    fn from_db(s: &str) -> Self {
+        match s {
+            "PENDING" => Self::Pending,
+            "VERIFIED" => Self::Verified,
+            "REJECTED" => Self::Rejected,
+            _ => Self::None,
+        }
+    }
+}
+
+/// A marketplace member: the same account acts as client and as freelancer.
+pub struct User(pub Arc<UserRow>, Audience);
+
+/// Who a `User` value is being shown to, when the caller already knows.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Audience {
+    /// Decide from the request's viewer.
+    FromViewer,
+    /// The user themself, e.g. in the payload of their own sign-in.
+    Owner,
+}
+
+impl User {
+    /// The user as seen by the request's viewer.
+    pub fn new(row: Arc<UserRow>) -> Self {
+        Self(row, Audience::FromViewer)
+    }
+
+    /// The user as seen by themself (the request may still be anonymous, as in `signIn`).
+    pub fn owner(row: Arc<UserRow>) -> Self {
+        Self(row, Audience::Owner)
+    }
+
+    /// Whether the viewer is this user or an admin.
+    fn is_privileged(&self, ctx: &Context<'_>) -> bool {
+        self.1 == Audience::Owner
+            || ctx
+                .viewer_opt()
+                .is_some_and(|v| v.id() == self.0.id || v.user.is_admin)
+    }
+}
+
+/// Rounds a coordinate to two decimals (about 1 km), for people who are not the user.
+fn coarse(value: f64) -> f64 {
+    (value * 100.0).round() / 100.0
+}
+
+#[Object]
+impl User {
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+    /// Unique handle, case-insensitive.
+    async fn username(&self) -> &str {
+        &self.0.username
+    }
+    async fn full_name(&self) -> &str {
+        &self.0.full_name
+    }
+    /// The email address: only for the user themself and admins, null for everyone else.
+    async fn email(&self, ctx: &Context<'_>) -> Option<&str> {
+        self.is_privileged(ctx).then_some(self.0.email.as_str())
+    }
+    async fn avatar_url(&self) -> Option<&str> {
+        self.0.avatar_url.as_deref()
+    }
+    async fn bio(&self) -> Option<&str> {
+        self.0.bio.as_deref()
+    }
+    /// One line under the name, e.g. "Rust backend engineer".
+    async fn headline(&self) -> Option<&str> {
+        self.0.headline.as_deref()
+    }
+    async fn skills(&self) -> &[String] {
+        &self.0.skills
+    }
+    /// AI tools the user works with.
+    async fn ai_tools(&self) -> &[String] {
+        &self.0.ai_tools
+    }
+    async fn languages(&self) -> &[String] {
+        &self.0.languages
+    }
+    /// Hourly rate in minor units of `currency`.
+    async fn hourly_rate_cents(&self) -> Option<i64> {
+        self.0.hourly_rate_cents
+    }
+    /// ISO 4217 currency of the user's rates.
+    async fn currency(&self) -> &str {
+        &self.0.currency
+    }
+    async fn portfolio_urls(&self) -> &[String] {
+        &self.0.portfolio_urls
+    }
+    /// Place name shown with the location, e.g. "Berlin, Germany".
+    async fn location_text(&self) -> Option<&str> {
+        self.0.location_text.as_deref()
+    }
+    /// Exact for the user themself and admins; rounded to about 1 km for everyone else.
+    async fn location(&self, ctx: &Context<'_>) -> Option<GeoPoint> {
+        let (lat, lng) = (self.0.latitude?, self.0.longitude?);
+        Some(if self.is_privileged(ctx) {
+            GeoPoint { lat, lng }
+        } else {
+            GeoPoint {
+                lat: coarse(lat),
+                lng: coarse(lng),
+            }
+        })
+    }
+    /// IANA time zone, e.g. "Europe/Berlin".
+    async fn timezone(&self) -> Option<&str> {
+        self.0.timezone.as_deref()
+    }
+    /// How far the user travels for on-site work.
+    async fn travel_radius_km(&self) -> Option<i32> {
+        self.0.travel_radius_km
+    }
+    /// Whether the user takes new work now.
+    async fn is_available(&self) -> bool {
+        self.0.is_available
+    }
+    /// True once name, headline, bio, skills and avatar are filled in.
+    async fn profile_completed(&self) -> bool {
+        let u = &self.0;
+        u.headline.is_some() && u.bio.is_some() && !u.skills.is_empty() && u.avatar_url.is_some()
+    }
+    async fn verification_status(&self) -> VerificationStatus {
+        VerificationStatus::from_db(&self.0.verification_status)
+    }
+    /// Platform commission on this user's earnings, in basis points: only for the user and admins.
+    async fn commission_bps(&self, ctx: &Context<'_>) -> Option<i32> {
+        self.is_privileged(ctx).then_some(self.0.commission_bps)
+    }
+    async fn is_admin(&self) -> bool {
+        self.0.is_admin
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+}
+
+#[derive(Default)]
+pub struct ProfileQuery;
+
+#[Object]
+impl ProfileQuery {
+    /// A user by id; null when there is none (or they are banned and you are not an admin).
+    async fn user(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<User>> {
+        let id = parse_id(&id, "id")?;
+        let row = ctx
+            .loader()
+            .load_one(UserById(id))
+            .await
+            .map_err(shared_error)?;
+        Ok(row.filter(|r| visible_to(ctx, r)).map(User::new))
+    }
+
+    /// A user by username, ignoring case.
+    async fn user_by_username(
+        &self,
+        ctx: &Context<'_>,
+        username: String,
+    ) -> async_graphql::Result<Option<User>> {
+        if username.len() > 64 {
+            return Ok(None);
+        }
+        let row = service::find_by_username(&ctx.app().db, username.trim())
+            .await?
+            .map(Arc::new);
+        Ok(row.filter(|r| visible_to(ctx, r)).map(User::new))
+    }
+}
+
+/// Profile fields to change. Omitted fields stay as they are; `null` clears a clearable one.
+#[derive(InputObject, Default)]
+pub struct UpdateProfileInput {
+    pub username: Option<String>,
+    pub full_name: Option<String>,
+    pub bio: MaybeUndefined<String>,
+    pub headline: MaybeUndefined<String>,
+    pub skills: Option<Vec<String>>,
+    pub ai_tools: Option<Vec<String>>,
+    pub languages: Option<Vec<String>>,
+    pub hourly_rate_cents: MaybeUndefined<i64>,
+    pub currency: Option<String>,
+    pub portfolio_urls: Option<Vec<String>>,
+    pub location_text: MaybeUndefined<String>,
+    pub timezone: MaybeUndefined<String>,
+    pub travel_radius_km: MaybeUndefined<i32>,
+}
+
+#[derive(Default)]
+pub struct ProfileMutation;
+
+#[Object]
+impl ProfileMutation {
+    /// Updates the signed-in user's profile.
+    async fn update_profile(
+        &self,
+        ctx: &Context<'_>,
+        input: UpdateProfileInput,
+    ) -> async_graphql::Result<User> {
+        let viewer = ctx.viewer()?;
+        let changes = service::ProfileChanges {
+            username: input.username,
+            full_name: input.full_name,
+            bio: patch(input.bio),
+            headline: patch(input.headline),
+            skills: input.skills,
+            ai_tools: input.ai_tools,
+            languages: input.languages,
+            hourly_rate_cents: patch(input.hourly_rate_cents),
+            currency: input.currency,
+            portfolio_urls: input.portfolio_urls,
+            location_text: patch(input.location_text),
+            timezone: patch(input.timezone),
+            travel_radius_km: patch(input.travel_radius_km),
+        };
+        let row = service::update_profile(&ctx.app().db, viewer.id(), changes).await?;
+        Ok(User::owner(Arc::new(row)))
+    }
+
+    /// Says whether the signed-in user takes new work.
+    async fn set_availability(
+        &self,
+        ctx: &Context<'_>,
+        is_available: bool,
+    ) -> async_graphql::Result<User> {
+        let viewer = ctx.viewer()?;
+        let row = service::set_availability(&ctx.app().db, viewer.id(), is_available).await?;
+        Ok(User::owner(Arc::new(row)))
+    }
+
+    /// Sets the signed-in user's position (and optionally the place name shown with it).
+    async fn update_location(
+        &self,
+        ctx: &Context<'_>,
+        location: GeoPointInput,
+        location_text: MaybeUndefined<String>,
+    ) -> async_graphql::Result<User> {
+        let viewer = ctx.viewer()?;
+        let row = service::update_location(
+            &ctx.app().db,
+            viewer.id(),
+            location.lat,
+            location.lng,
+            patch(location_text),
+        )
+        .await?;
+        Ok(User::owner(Arc::new(row)))
+    }
+
+    /// Replaces the signed-in user's avatar: a PNG, JPEG, WebP or GIF (judged by content)
+    /// of at most UPLOAD_MAX_BYTES, sent as a GraphQL multipart request.
+    async fn upload_avatar(&self, ctx: &Context<'_>, file: Upload) -> async_graphql::Result<User> {
+        let viewer = ctx.viewer()?;
+        let upload = file
+            .value(ctx)
+            .map_err(|_| AppError::field("file", "is missing from the request"))?;
+        let app = ctx.app();
+        let row = service::set_avatar(
+            &app.db,
+            &app.storage,
+            &viewer.user,
+            upload.content,
+            app.config.limits.upload_max_bytes,
+        )
+        .await?;
+        Ok(User::owner(Arc::new(row)))
+    }
+}

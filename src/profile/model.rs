@@ -1,0 +1,154 @@
+//! Rows and queries of the `users` table.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use uuid::Uuid;
+
+use crate::db::schema::users;
+
+/// A user as stored.
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = users, check_for_backend(diesel::pg::Pg))]
+pub struct UserRow {
+    pub id: Uuid,
+    pub email: String,
+    pub username: String,
+    pub full_name: String,
+    pub avatar_url: Option<String>,
+    pub bio: Option<String>,
+    pub headline: Option<String>,
+    pub skills: Vec<String>,
+    pub ai_tools: Vec<String>,
+    pub languages: Vec<String>,
+    pub hourly_rate_cents: Option<i64>,
+    pub currency: String,
+    pub portfolio_urls: Vec<String>,
+    pub location_text: Option<String>,
+    pub latitude: Option<f64>,
+    pub longitude: Option<f64>,
+    pub timezone: Option<String>,
+    pub travel_radius_km: Option<i32>,
+    pub is_available: bool,
+    pub verification_status: String,
+    pub commission_bps: i32,
+    pub is_admin: bool,
+    pub banned_at: Option<DateTime<Utc>>,
+    pub ban_reason: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl UserRow {
+    pub fn is_banned(&self) -> bool {
+        self.banned_at.is_some()
+    }
+}
+
+/// A new user.
+#[derive(Debug, Insertable)]
+#[diesel(table_name = users)]
+pub struct NewUser<'a> {
+    pub id: Uuid,
+    pub email: &'a str,
+    pub username: &'a str,
+    pub full_name: &'a str,
+    pub is_admin: bool,
+}
+
+/// A partial update; `Some(None)` sets a nullable column to NULL.
+#[derive(Debug, Default, AsChangeset)]
+#[diesel(table_name = users)]
+pub struct UserPatch {
+    pub username: Option<String>,
+    pub full_name: Option<String>,
+    pub avatar_url: Option<Option<String>>,
+    pub bio: Option<Option<String>>,
+    pub headline: Option<Option<String>>,
+    pub skills: Option<Vec<String>>,
+    pub ai_tools: Option<Vec<String>>,
+    pub languages: Option<Vec<String>>,
+    pub hourly_rate_cents: Option<Option<i64>>,
+    pub currency: Option<String>,
+    pub portfolio_urls: Option<Vec<String>>,
+    pub location_text: Option<Option<String>>,
+    pub latitude: Option<Option<f64>>,
+    pub longitude: Option<Option<f64>>,
+    pub timezone: Option<Option<String>>,
+    pub travel_radius_km: Option<Option<i32>>,
+    pub is_available: Option<bool>,
+    pub updated_at: Option<DateTime<Utc>>,
+}
+
+pub async fn insert(conn: &mut AsyncPgConnection, new: &NewUser<'_>) -> QueryResult<UserRow> {
+    diesel::insert_into(users::table)
+        .values(new)
+        .returning(UserRow::as_returning())
+        .get_result(conn)
+        .await
+}
+
+pub async fn find(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<Option<UserRow>> {
+    users::table
+        .find(id)
+        .select(UserRow::as_select())
+        .first(conn)
+        .await
+        .optional()
+}
+
+pub async fn find_many(conn: &mut AsyncPgConnection, ids: &[Uuid]) -> QueryResult<Vec<UserRow>> {
+    users::table
+        .filter(users::id.eq_any(ids))
+        .select(UserRow::as_select())
+        .load(conn)
+        .await
+}
+
+diesel::define_sql_function!(fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text);
+
+/// By email, ignoring case (uses the `lower(email)` unique index).
+pub async fn find_by_email(
+    conn: &mut AsyncPgConnection,
+    email: &str,
+) -> QueryResult<Option<UserRow>> {
+    users::table
+        .filter(lower(users::email).eq(email.to_lowercase()))
+        .select(UserRow::as_select())
+        .first(conn)
+        .await
+        .optional()
+}
+
+/// By username, ignoring case (uses the `lower(username)` unique index).
+pub async fn find_by_username(
+    conn: &mut AsyncPgConnection,
+    username: &str,
+) -> QueryResult<Option<UserRow>> {
+    users::table
+        .filter(lower(users::username).eq(username.to_lowercase()))
+        .select(UserRow::as_select())
+        .first(conn)
+        .await
+        .optional()
+}
+
+pub async fn update(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+    patch: &UserPatch,
+) -> QueryResult<UserRow> {
+    diesel::update(users::table.find(id))
+        .set(patch)
+        .returning(UserRow::as_returning())
+        .get_result(conn)
+        .await
+}
+
+pub async fn set_admin(conn: &mut AsyncPgConnection, id: Uuid, is_admin: bool) -> QueryResult<()> {
+    diesel::update(users::table.find(id))
+        .set(users::is_admin.eq(is_admin))
+        .execute(conn)
+        .await
+        .map(drop)
+}
