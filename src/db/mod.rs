@@ -15,7 +15,7 @@ use anyhow::Context;
 use diesel::{connection::InstrumentationEvent, ConnectionError};
 use diesel_async::{
     async_connection_wrapper::AsyncConnectionWrapper,
-    pooled_connection::{deadpool, AsyncDieselConnectionManager, ManagerConfig},
+    pooled_connection::{deadpool, AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod},
     AsyncConnection, AsyncPgConnection, SimpleAsyncConnection,
 };
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
@@ -44,6 +44,9 @@ impl Db {
         let statements = Arc::new(AtomicU64::new(0));
         let counter = statements.clone();
         let mut manager_config = ManagerConfig::default();
+        // The default ("verified") recycling runs `SELECT 1` on every checkout: a round trip
+        // per request for a check the first real query makes anyway.
+        manager_config.recycling_method = RecyclingMethod::Fast;
         manager_config.custom_setup = Box::new(move |url| {
             let counter = counter.clone();
             async move {
@@ -148,14 +151,6 @@ pub fn quote_ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn identifiers_are_quoted() {
-        assert_eq!(super::quote_ident("gig\"market"), "\"gig\"\"market\"");
-    }
-}
-
 /// The constraint a unique violation hit, if `e` is one.
 pub fn unique_violation(e: &diesel::result::Error) -> Option<String> {
     match e {
@@ -173,4 +168,12 @@ pub async fn ping(db: &Db) -> anyhow::Result<()> {
     let mut conn = db.conn().await?;
     diesel::sql_query("SELECT 1").execute(&mut conn).await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn identifiers_are_quoted() {
+        assert_eq!(super::quote_ident("gig\"market"), "\"gig\"\"market\"");
+    }
 }

@@ -115,17 +115,51 @@ pub async fn get(
             "The query string is too long.",
         );
     }
-    let request = match async_graphql::http::parse_query_string(query_string) {
+    let request = match parse_get(query_string) {
         Ok(request) => request,
-        Err(e) => {
-            return reject(
-                StatusCode::BAD_REQUEST,
-                Code::ValidationError,
-                &format!("Malformed GET request: {e}."),
-            )
-        }
+        Err(problem) => return reject(StatusCode::BAD_REQUEST, Code::ValidationError, problem),
     };
+
     execute(state, request, method, peer, headers).await
+}
+
+/// Reads GraphQL-over-HTTP GET parameters: `query`, `operationName`, and JSON-encoded
+/// `variables` and `extensions`. (async-graphql's own parser expects `operation_name`.)
+fn parse_get(query_string: &str) -> Result<async_graphql::Request, &'static str> {
+    let mut query = None;
+    let mut operation_name = None;
+    let mut variables = None;
+    let mut extensions = None;
+    for (key, value) in url::form_urlencoded::parse(query_string.as_bytes()) {
+        let slot = match key.as_ref() {
+            "query" => &mut query,
+            "operationName" => &mut operation_name,
+            "variables" => &mut variables,
+            "extensions" => &mut extensions,
+            _ => continue,
+        };
+        if slot.replace(value.into_owned()).is_some() {
+            return Err("Each GET parameter may appear once.");
+        }
+    }
+    let mut request =
+        async_graphql::Request::new(query.ok_or("A GET request needs a `query` parameter.")?);
+    if let Some(name) = operation_name.filter(|n| !n.is_empty()) {
+        request = request.operation_name(name);
+    }
+    if let Some(raw) = variables.filter(|v| !v.is_empty()) {
+        let value: serde_json::Value =
+            serde_json::from_str(&raw).map_err(|_| "`variables` must be a JSON object.")?;
+        if !value.is_object() {
+            return Err("`variables` must be a JSON object.");
+        }
+        request = request.variables(async_graphql::Variables::from_json(value));
+    }
+    if let Some(raw) = extensions.filter(|v| !v.is_empty()) {
+        request.extensions =
+            serde_json::from_str(&raw).map_err(|_| "`extensions` must be a JSON object.")?;
+    }
+    Ok(request)
 }
 
 /// `POST /graphql`: JSON or multipart.

@@ -21,26 +21,24 @@ const LATENCY_BUCKETS: &[f64] = &[
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
 ];
 
-static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+static HANDLE: OnceLock<Result<PrometheusHandle, String>> = OnceLock::new();
 static SEEN: OnceLock<Mutex<HashSet<String>>> = OnceLock::new();
 
 /// Installs the process-wide recorder once; later calls reuse it (tests build many apps).
 pub fn install() -> anyhow::Result<PrometheusHandle> {
-    if let Some(handle) = HANDLE.get() {
-        return Ok(handle.clone());
-    }
-    let recorder = PrometheusBuilder::new()
-        .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), LATENCY_BUCKETS)?
-        .build_recorder();
-    let handle = recorder.handle();
-    // Losing the race to another thread is fine: that one's recorder is installed.
-    if metrics::set_global_recorder(recorder).is_ok() {
-        let _ = HANDLE.set(handle);
-    }
+    // get_or_init makes concurrent callers wait for the one that installs.
     HANDLE
-        .get()
-        .cloned()
-        .ok_or_else(|| anyhow::anyhow!("metrics recorder unavailable"))
+        .get_or_init(|| {
+            let recorder = PrometheusBuilder::new()
+                .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), LATENCY_BUCKETS)
+                .map_err(|e| e.to_string())?
+                .build_recorder();
+            let handle = recorder.handle();
+            metrics::set_global_recorder(recorder).map_err(|e| e.to_string())?;
+            Ok(handle)
+        })
+        .clone()
+        .map_err(|e| anyhow::anyhow!("installing the metrics recorder: {e}"))
 }
 
 fn operation_label(name: Option<&str>) -> String {
@@ -78,7 +76,11 @@ pub async fn render(State(app): State<AppState>) -> impl IntoResponse {
     metrics::gauge!("db_pool_max_connections").set(status.max_size as f64);
     metrics::gauge!("db_pool_waiting").set(status.waiting as f64);
     metrics::counter!("db_statements_total").absolute(app.db.statements_executed());
-    let body = HANDLE.get().map(|h| h.render()).unwrap_or_default();
+    let body = HANDLE
+        .get()
+        .and_then(|h| h.as_ref().ok())
+        .map(|h| h.render())
+        .unwrap_or_default();
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body)
 }
 

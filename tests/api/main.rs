@@ -1,0 +1,8 @@
+//! Integration tests over HTTP against the real server and PostgreSQL. One binary (one link)
+//! with a module per area; every test owns its database.
+
+mod accounts;
+mod common;
+mod hardening;
+mod profiles;
+mod schema;
