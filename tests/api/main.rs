@@ -3,6 +3,8 @@
 
 mod accounts;
 mod common;
+mod database;
+
 mod hardening;
 mod profiles;
 mod schema;
