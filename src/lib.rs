@@ -47,17 +47,12 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// Creates the database if missing, runs migrations, prepares the upload folder and builds
 /// the shared state.
 pub async fn prepare(config: Config) -> anyhow::Result<AppState> {
-    if config.smtp_url.is_some() {
-        anyhow::bail!(
-            "SMTP_URL is set, but this build has no SMTP relay yet: unset it and mail is written \
-             to the log and the mail_outbox table"
-        );
-    }
     db::create_database_if_missing(&config.database_url).await?;
     db::run_migrations(&config.database_url).await?;
     http::metrics::install()?;
     let state = AppState::new(config)?;
     state.storage.ensure_root().await?;
+    state.spawn_background_tasks()?;
     Ok(state)
 }
 

@@ -2,11 +2,13 @@
 
 use std::sync::Arc;
 
+use tokio::sync::Notify;
+
 use crate::{
     auth::{jwt::TokenKeys, password::Passwords},
     config::Config,
     db::Db,
-    mail::Mailer,
+    mail::{Mailer, SmtpRelay},
     storage::Storage,
 };
 
@@ -21,6 +23,7 @@ pub struct Inner {
     pub passwords: Passwords,
     pub mailer: Mailer,
     pub storage: Storage,
+    mail_wake: Option<Arc<Notify>>,
 }
 
 impl std::ops::Deref for AppState {
@@ -36,7 +39,12 @@ impl AppState {
         let db = Db::connect(&config.database_url, config.database_pool_size)?;
         let tokens = TokenKeys::new(&config.jwt_secret);
         let passwords = Passwords::new()?;
-        let mailer = Mailer::new(config.mail_from.clone(), !config.is_production());
+        let mail_wake = config.smtp_url.as_ref().map(|_| Arc::new(Notify::new()));
+        let mailer = Mailer::new(
+            config.mail_from.clone(),
+            !config.is_production(),
+            mail_wake.clone(),
+        );
         let storage = Storage::local(config.upload_dir.clone(), &config.public_url);
         Ok(Self(Arc::new(Inner {
             config,
@@ -45,6 +53,16 @@ impl AppState {
             passwords,
             mailer,
             storage,
+            mail_wake,
         })))
+    }
+
+    /// Starts the background tasks this configuration calls for (the SMTP relay).
+    pub fn spawn_background_tasks(&self) -> anyhow::Result<()> {
+        if let (Some(url), Some(wake)) = (&self.config.smtp_url, &self.mail_wake) {
+            SmtpRelay::new(url, &self.config.mail_from, self.db.clone(), wake.clone())?.spawn();
+            tracing::info!(smtp = %crate::config::redact_url(url), "mail relay started");
+        }
+        Ok(())
     }
 }

@@ -6,5 +6,7 @@ mod common;
 mod database;
 
 mod hardening;
+mod mail;
+
 mod profiles;
 mod schema;
