@@ -17,7 +17,7 @@ pub mod state;
 pub mod storage;
 pub mod telemetry;
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use axum::{
     http::{header, HeaderName, HeaderValue, Method, StatusCode},
@@ -38,7 +38,7 @@ use tower_http::{
 use crate::{
     config::Config,
     error::{Code, INTERNAL_MESSAGE},
-    graphql::handler::GraphqlState,
+    graphql::handler::{DocumentCache, GraphqlState},
     state::AppState,
 };
 
@@ -100,6 +100,7 @@ pub fn build_router(state: AppState) -> Router {
         .with_state(GraphqlState {
             app: state.clone(),
             schema,
+            documents: Arc::new(DocumentCache::new(1024)),
         });
 
     let uploads = Router::new()

@@ -11,7 +11,7 @@
 //! - batches are refused; introspection is refused with an error when disabled;
 //! - every error leaves with an `extensions.code`.
 
-use std::{net::SocketAddr, time::Instant};
+use std::{net::SocketAddr, sync::Arc, time::Instant};
 
 use async_graphql::{
     http::{GraphiQLSource, MultipartOptions},
@@ -48,6 +48,34 @@ const PREFLIGHT_HEADERS: &[&str] = &[
 pub struct GraphqlState {
     pub app: AppState,
     pub schema: AppSchema,
+    pub documents: Arc<DocumentCache>,
+}
+
+/// Parsed documents by query text. Clients send the same few queries over and over, and
+/// cloning a parsed document costs a fraction of parsing it again.
+pub struct DocumentCache(quick_cache::sync::Cache<String, ExecutableDocument>);
+
+/// Documents longer than this are parsed every time rather than cached.
+const CACHEABLE_QUERY_BYTES: usize = 16 * 1024;
+
+impl DocumentCache {
+    pub fn new(capacity: usize) -> Self {
+        Self(quick_cache::sync::Cache::new(capacity))
+    }
+
+    /// Parses `request`'s document, or reuses the cached parse of the same text.
+    fn prepare(&self, request: &mut async_graphql::Request) {
+        if let Some(doc) = self.0.get(request.query.as_str()) {
+            request.set_parsed_query(doc);
+            return;
+        }
+        if request.query.len() <= CACHEABLE_QUERY_BYTES {
+            let query = request.query.clone();
+            if let Ok(doc) = request.parsed_query() {
+                self.0.insert(query, doc.clone());
+            }
+        }
+    }
 }
 
 /// A failure before execution, answered in GraphQL's error shape.
@@ -340,6 +368,7 @@ async fn execute(
     let app = &state.app;
 
     let operation_name = request.operation_name.clone();
+    state.documents.prepare(&mut request);
     if let Ok(doc) = request.parsed_query() {
         let op = selected_operation(doc, operation_name.as_deref());
         if method == Method::GET && op.is_some_and(|op| op.ty != OperationType::Query) {

@@ -10,3 +10,4 @@ mod mail;
 
 mod profiles;
 mod schema;
+mod seed;
