@@ -30,6 +30,20 @@ pub struct Limits {
     pub max_page_size: usize,
 }
 
+/// WebSocket limits.
+#[derive(Debug, Clone)]
+pub struct WsLimits {
+    /// Largest message (and frame) accepted from a client.
+    pub max_message_bytes: usize,
+    /// Live connections one user may hold on one instance.
+    pub max_connections_per_user: usize,
+    pub max_subscriptions_per_connection: usize,
+    /// Time a client has to send `connection_init`.
+    pub init_timeout: Duration,
+    /// Interval of keep-alive pings; a peer silent for two of them is dropped.
+    pub keepalive: Duration,
+}
+
 /// Sign-in throttling: failures allowed inside a sliding window.
 #[derive(Debug, Clone)]
 pub struct Throttle {
@@ -56,6 +70,7 @@ pub struct Config {
     pub trust_proxy_headers: bool,
     pub limits: Limits,
     pub throttle: Throttle,
+    pub ws: WsLimits,
 }
 
 impl std::fmt::Debug for Config {
@@ -182,8 +197,7 @@ impl Config {
             .unwrap_or_else(|| format!("http://{bind_addr}"))
             .trim_end_matches('/')
             .to_owned();
-        url::Url::parse(&public_url)
-            .with_context(|| format!("PUBLIC_URL={public_url:?} is not a URL"))?;
+        url::Url::parse(&public_url).with_context(|| format!("PUBLIC_URL={public_url:?} is not a URL"))?;
 
         let database_url = vars
             .get("DATABASE_URL")
@@ -207,8 +221,7 @@ impl Config {
             if origin == "*" {
                 bail!("CORS_ORIGINS may not be \"*\": cookies carry credentials; list the origins");
             }
-            url::Url::parse(origin)
-                .with_context(|| format!("CORS_ORIGINS entry {origin:?} is not an origin"))?;
+            url::Url::parse(origin).with_context(|| format!("CORS_ORIGINS entry {origin:?} is not an origin"))?;
         }
 
         let limits = Limits {
@@ -234,8 +247,21 @@ impl Config {
             max_failures_per_address: parse_or(vars, "SIGNIN_MAX_FAILURES_PER_ADDRESS", 50)?,
         };
 
+        let ws = WsLimits {
+            max_message_bytes: parse_or(vars, "WS_MAX_MESSAGE_BYTES", 64 * 1024)?,
+            max_connections_per_user: parse_or(vars, "WS_MAX_CONNECTIONS_PER_USER", 8)?,
+            max_subscriptions_per_connection: parse_or(vars, "WS_MAX_SUBSCRIPTIONS_PER_CONNECTION", 32)?,
+            init_timeout: Duration::from_millis(parse_or(vars, "WS_INIT_TIMEOUT_MS", 3000)?),
+            keepalive: Duration::from_secs(parse_or(vars, "WS_KEEPALIVE_SECS", 15)?),
+        };
+        if ws.keepalive.is_zero() || ws.init_timeout.is_zero() {
+            bail!("WS_KEEPALIVE_SECS and WS_INIT_TIMEOUT_MS must be positive");
+        }
+
         Ok(Self {
+            ws,
             env,
+
             bind_addr,
             database_url,
             database_pool_size: parse_or(vars, "DATABASE_POOL_SIZE", 16)?,
@@ -243,10 +269,7 @@ impl Config {
             jwt_secret,
             cors_origins,
             public_url,
-            upload_dir: PathBuf::from(
-                vars.get("UPLOAD_DIR")
-                    .unwrap_or_else(|| "./uploads".to_owned()),
-            ),
+            upload_dir: PathBuf::from(vars.get("UPLOAD_DIR").unwrap_or_else(|| "./uploads".to_owned())),
             smtp_url: vars.get("SMTP_URL"),
             mail_from: vars
                 .get("MAIL_FROM")
@@ -273,10 +296,7 @@ fn check_production_secret(secret: &[u8]) -> anyhow::Result<()> {
             secret.len()
         );
     }
-    let distinct = secret
-        .iter()
-        .collect::<std::collections::HashSet<_>>()
-        .len();
+    let distinct = secret.iter().collect::<std::collections::HashSet<_>>().len();
     if distinct < 12 {
         bail!("JWT_SECRET does not look random (only {distinct} distinct bytes); generate one with openssl rand -base64 48");
     }
@@ -289,10 +309,7 @@ mod tests {
     use std::collections::HashMap;
 
     fn vars(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
     }
 
     #[test]
@@ -308,12 +325,10 @@ mod tests {
     fn production_requires_a_long_random_secret() {
         let err = Config::from_vars(&vars(&[("APP_ENV", "production")])).unwrap_err();
         assert!(err.to_string().contains("JWT_SECRET is required"));
-        let err = Config::from_vars(&vars(&[("APP_ENV", "production"), ("JWT_SECRET", "short")]))
-            .unwrap_err();
+        let err = Config::from_vars(&vars(&[("APP_ENV", "production"), ("JWT_SECRET", "short")])).unwrap_err();
         assert!(err.to_string().contains("at least 32"));
         let weak = "a".repeat(40);
-        let err = Config::from_vars(&vars(&[("APP_ENV", "production"), ("JWT_SECRET", &weak)]))
-            .unwrap_err();
+        let err = Config::from_vars(&vars(&[("APP_ENV", "production"), ("JWT_SECRET", &weak)])).unwrap_err();
         assert!(err.to_string().contains("does not look random"));
         let config = Config::from_vars(&vars(&[
             ("APP_ENV", "production"),

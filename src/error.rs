@@ -191,9 +191,7 @@ impl From<AppError> for async_graphql::Error {
                     }
                     ext.set("fields", async_graphql::Value::Object(map));
                 }
-                AppError::RateLimited {
-                    retry_after_secs, ..
-                } => {
+                AppError::RateLimited { retry_after_secs, .. } => {
                     ext.set("retryAfterSeconds", *retry_after_secs);
                 }
                 _ => {}
@@ -217,24 +215,17 @@ mod tests {
         fields.add("email", "ignored second message");
         let err: async_graphql::Error = AppError::Validation(fields).into();
         let ext = err.extensions.unwrap();
-        assert_eq!(
-            ext.get("code"),
-            Some(&async_graphql::Value::from("VALIDATION_ERROR"))
-        );
+        assert_eq!(ext.get("code"), Some(&async_graphql::Value::from("VALIDATION_ERROR")));
         let async_graphql::Value::Object(map) = ext.get("fields").unwrap() else {
             panic!("fields is not an object")
         };
         assert_eq!(map.len(), 2);
-        assert_eq!(
-            map["email"],
-            async_graphql::Value::from("must be an email address")
-        );
+        assert_eq!(map["email"], async_graphql::Value::from("must be an email address"));
     }
 
     #[test]
     fn internal_errors_carry_no_detail() {
-        let err: async_graphql::Error =
-            AppError::internal(anyhow::anyhow!("relation \"users\" does not exist")).into();
+        let err: async_graphql::Error = AppError::internal(anyhow::anyhow!("relation \"users\" does not exist")).into();
         assert_eq!(err.message, INTERNAL_MESSAGE);
         assert_eq!(
             err.extensions.unwrap().get("code"),

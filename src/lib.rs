@@ -8,9 +8,12 @@ pub mod auth;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod events;
 pub mod graphql;
 pub mod http;
 pub mod mail;
+pub mod message;
+pub mod notification;
 pub mod profile;
 pub mod seed;
 pub mod state;
@@ -60,20 +63,13 @@ fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
     // The panic's text goes to the log through the panic hook; the client learns nothing.
     (
         StatusCode::INTERNAL_SERVER_ERROR,
-        axum::Json(graphql::errors::error_body(
-            Code::InternalError,
-            INTERNAL_MESSAGE,
-        )),
+        axum::Json(graphql::errors::error_body(Code::InternalError, INTERNAL_MESSAGE)),
     )
         .into_response()
 }
 
 fn cors(config: &Config) -> CorsLayer {
-    let origins: Vec<HeaderValue> = config
-        .cors_origins
-        .iter()
-        .filter_map(|o| o.parse().ok())
-        .collect();
+    let origins: Vec<HeaderValue> = config.cors_origins.iter().filter_map(|o| o.parse().ok()).collect();
     CorsLayer::new()
         .allow_origin(AllowOrigin::list(origins))
         .allow_credentials(true)
@@ -93,10 +89,8 @@ fn cors(config: &Config) -> CorsLayer {
 pub fn build_router(state: AppState) -> Router {
     let schema = graphql::build_schema(state.clone());
     let graphql_routes = Router::new()
-        .route(
-            "/graphql",
-            get(graphql::handler::get).post(graphql::handler::post),
-        )
+        .route("/graphql", get(graphql::handler::get).post(graphql::handler::post))
+        .route("/graphql/ws", get(graphql::ws::upgrade))
         .with_state(GraphqlState {
             app: state.clone(),
             schema,
@@ -128,13 +122,15 @@ pub fn build_router(state: AppState) -> Router {
         .layer(cors(&state.config))
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
-        .layer(TraceLayer::new_for_http().make_span_with(|request: &axum::http::Request<_>| {
-            let request_id = request
-                .headers()
-                .get(REQUEST_ID)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or_default();
-            tracing::info_span!("http", method = %request.method(), path = %request.uri().path(), request_id)
-        }))
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|request: &axum::http::Request<_>| {
+                let request_id = request
+                    .headers()
+                    .get(REQUEST_ID)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default();
+                tracing::info_span!("http", method = %request.method(), path = %request.uri().path(), request_id)
+            }),
+        )
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
 }

@@ -45,11 +45,7 @@ struct NewMail<'a> {
 
 impl Mailer {
     pub fn new(from: String, log_bodies: bool, wake: Option<Arc<Notify>>) -> Self {
-        Self {
-            from,
-            log_bodies,
-            wake,
-        }
+        Self { from, log_bodies, wake }
     }
 
     /// Queues a plain-text message in the caller's transaction.
@@ -187,10 +183,7 @@ impl SmtpRelay {
     async fn send(&self, mail: &PendingMail) -> anyhow::Result<()> {
         let message = Message::builder()
             .from(self.from.clone())
-            .to(mail
-                .recipient
-                .parse()
-                .context("recipient is not a mailbox")?)
+            .to(mail.recipient.parse().context("recipient is not a mailbox")?)
             .subject(mail.subject.as_str())
             .header(lettre::message::header::ContentType::TEXT_PLAIN)
             .body(mail.body_text.clone())

@@ -93,19 +93,12 @@ async fn serve() -> anyhow::Result<()> {
         .with_context(|| format!("binding {bind}"))?;
     tracing::info!(
         "listening on http://{bind} — GraphiQL at http://{bind}/graphql{}",
-        if state.config.graphiql {
-            ""
-        } else {
-            " (disabled)"
-        }
+        if state.config.graphiql { "" } else { " (disabled)" }
     );
-    axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown_signal())
-    .await
-    .context("server")?;
+    axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("server")?;
     tracing::info!("shut down cleanly");
     Ok(())
 }

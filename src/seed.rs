@@ -110,12 +110,7 @@ pub async fn demo(app: &AppState) -> anyhow::Result<usize> {
 
 /// Bulk users `{prefix}{i}` (email `{prefix}{i}@load.test`, password `password`), sharing
 /// one password hash so thousands are created in seconds. Returns how many were created.
-pub async fn load_users(
-    app: &AppState,
-    prefix: &str,
-    count: usize,
-    password: &str,
-) -> anyhow::Result<usize> {
+pub async fn load_users(app: &AppState, prefix: &str, count: usize, password: &str) -> anyhow::Result<usize> {
     let hash = app.passwords.hash(password.to_owned()).await?;
     let mut conn = app.db.conn().await?;
     let mut created = 0;
@@ -127,14 +122,7 @@ pub async fn load_users(
                 for i in chunk_start..chunk_end {
                     let username = format!("{prefix}{i}");
                     let email = format!("{username}@load.test");
-                    match profile::service::create(
-                        conn,
-                        &email,
-                        &username,
-                        &format!("Load User {i}"),
-                    )
-                    .await
-                    {
+                    match profile::service::create(conn, &email, &username, &format!("Load User {i}")).await {
                         Ok(user) => {
                             account::model::insert_credentials(conn, user.id, &hash).await?;
                             made += 1;

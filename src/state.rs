@@ -8,6 +8,7 @@ use crate::{
     auth::{jwt::TokenKeys, password::Passwords},
     config::Config,
     db::Db,
+    events::{presence::Presence, relay::Relay, Bus, Hub},
     mail::{Mailer, SmtpRelay},
     storage::Storage,
 };
@@ -23,7 +24,10 @@ pub struct Inner {
     pub passwords: Passwords,
     pub mailer: Mailer,
     pub storage: Storage,
+    pub bus: Bus,
+    pub presence: Presence,
     mail_wake: Option<Arc<Notify>>,
+    relay_wake: Arc<Notify>,
 }
 
 impl std::ops::Deref for AppState {
@@ -34,18 +38,22 @@ impl std::ops::Deref for AppState {
 }
 
 impl AppState {
-    /// Assembles the state from a validated configuration. Opens no connection yet.
+    /// Assembles the state from a validated configuration. Opens no database connection yet;
+    /// with `REDIS_URL`, starts the hub's pub/sub task (Redis need not be up).
     pub fn new(config: Config) -> anyhow::Result<Self> {
         let db = Db::connect(&config.database_url, config.database_pool_size)?;
         let tokens = TokenKeys::new(&config.jwt_secret);
         let passwords = Passwords::new()?;
         let mail_wake = config.smtp_url.as_ref().map(|_| Arc::new(Notify::new()));
-        let mailer = Mailer::new(
-            config.mail_from.clone(),
-            !config.is_production(),
-            mail_wake.clone(),
-        );
+        let mailer = Mailer::new(config.mail_from.clone(), !config.is_production(), mail_wake.clone());
         let storage = Storage::local(config.upload_dir.clone(), &config.public_url);
+        let hub = match &config.redis_url {
+            Some(url) => Hub::with_redis(db.clone(), url)?,
+            None => Hub::in_process(db.clone()),
+        };
+        let relay_wake = Arc::new(Notify::new());
+        let bus = Bus::new(hub, relay_wake.clone());
+        let presence = Presence::new(config.redis_url.as_deref())?;
         Ok(Self(Arc::new(Inner {
             config,
             db,
@@ -53,12 +61,16 @@ impl AppState {
             passwords,
             mailer,
             storage,
+            bus,
+            presence,
             mail_wake,
+            relay_wake,
         })))
     }
 
-    /// Starts the background tasks this configuration calls for (the SMTP relay).
+    /// Starts the background tasks: the event relay, and the SMTP relay when configured.
     pub fn spawn_background_tasks(&self) -> anyhow::Result<()> {
+        Relay::new(self.db.clone(), self.bus.hub.clone(), self.relay_wake.clone()).spawn();
         if let (Some(url), Some(wake)) = (&self.config.smtp_url, &self.mail_wake) {
             SmtpRelay::new(url, &self.config.mail_from, self.db.clone(), wake.clone())?.spawn();
             tracing::info!(smtp = %crate::config::redact_url(url), "mail relay started");

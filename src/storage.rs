@@ -47,12 +47,7 @@ impl Storage {
     }
 
     /// Writes `bytes` under `folder` with a fresh random name.
-    pub async fn put(
-        &self,
-        folder: &'static str,
-        ext: &'static str,
-        bytes: bytes::Bytes,
-    ) -> anyhow::Result<Stored> {
+    pub async fn put(&self, folder: &'static str, ext: &'static str, bytes: bytes::Bytes) -> anyhow::Result<Stored> {
         let key = format!("{folder}/{}.{ext}", Uuid::new_v4().simple());
         let path = self.root.join(&key);
         if let Some(parent) = path.parent() {
@@ -62,12 +57,8 @@ impl Storage {
         }
         // Write to a temporary name and rename, so a reader never sees half a file.
         let tmp = path.with_extension("part");
-        tokio::fs::write(&tmp, &bytes)
-            .await
-            .context("writing upload")?;
-        tokio::fs::rename(&tmp, &path)
-            .await
-            .context("renaming upload")?;
+        tokio::fs::write(&tmp, &bytes).await.context("writing upload")?;
+        tokio::fs::rename(&tmp, &path).await.context("renaming upload")?;
         Ok(Stored {
             url: format!("{}{key}", self.public_base),
             key,
@@ -83,9 +74,7 @@ impl Storage {
             && key
                 .split('/')
                 .all(|part| !part.is_empty() && part != ".." && part != ".")
-            && key
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "/._-".contains(c));
+            && key.chars().all(|c| c.is_ascii_alphanumeric() || "/._-".contains(c));
         if !safe {
             return;
         }
@@ -109,9 +98,7 @@ mod tests {
             .put("avatars", "png", bytes::Bytes::from_static(b"x"))
             .await
             .unwrap();
-        assert!(stored
-            .url
-            .starts_with("http://localhost:8080/uploads/avatars/"));
+        assert!(stored.url.starts_with("http://localhost:8080/uploads/avatars/"));
         assert!(dir.join(&stored.key).exists());
         storage
             .remove_by_url("http://localhost:8080/uploads/../../etc/passwd")

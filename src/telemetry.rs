@@ -16,9 +16,7 @@ pub fn init() {
     };
     let registry = tracing_subscriber::registry().with(filter);
     if json {
-        let _ = registry
-            .with(fmt::layer().json().flatten_event(true))
-            .try_init();
+        let _ = registry.with(fmt::layer().json().flatten_event(true)).try_init();
     } else {
         let _ = registry.with(fmt::layer()).try_init();
     }

@@ -124,11 +124,7 @@ pub struct AccountMutation;
 #[Object]
 impl AccountMutation {
     /// Creates an account and signs it in.
-    async fn sign_up(
-        &self,
-        ctx: &Context<'_>,
-        input: SignUpInput,
-    ) -> async_graphql::Result<AuthPayload> {
+    async fn sign_up(&self, ctx: &Context<'_>, input: SignUpInput) -> async_graphql::Result<AuthPayload> {
         let session = service::sign_up(
             ctx.app(),
             service::SignUp {
@@ -143,18 +139,8 @@ impl AccountMutation {
     }
 
     /// Signs in with email and password. Repeated failures are throttled (`RATE_LIMITED`).
-    async fn sign_in(
-        &self,
-        ctx: &Context<'_>,
-        input: SignInInput,
-    ) -> async_graphql::Result<AuthPayload> {
-        let session = service::sign_in(
-            ctx.app(),
-            &input.email,
-            input.password,
-            ctx.request().client_addr,
-        )
-        .await?;
+    async fn sign_in(&self, ctx: &Context<'_>, input: SignInInput) -> async_graphql::Result<AuthPayload> {
+        let session = service::sign_in(ctx.app(), &input.email, input.password, ctx.request().client_addr).await?;
         Ok(deliver(ctx, session))
     }
 
@@ -181,11 +167,7 @@ impl AccountMutation {
         #[graphql(default = false)] everywhere: bool,
     ) -> async_graphql::Result<bool> {
         let token = refresh_token.or_else(|| ctx.request().refresh_cookie.clone());
-        let viewer = if everywhere {
-            Some(ctx.viewer()?.id())
-        } else {
-            None
-        };
+        let viewer = if everywhere { Some(ctx.viewer()?.id()) } else { None };
         service::sign_out(ctx.app(), token.as_deref(), viewer, everywhere).await?;
         clear_cookies(ctx);
         Ok(true)
@@ -193,21 +175,13 @@ impl AccountMutation {
 
     /// Mails a password reset link if an account has this email. Always true, so the answer
     /// reveals nothing about which emails have accounts.
-    async fn request_password_reset(
-        &self,
-        ctx: &Context<'_>,
-        email: String,
-    ) -> async_graphql::Result<bool> {
+    async fn request_password_reset(&self, ctx: &Context<'_>, email: String) -> async_graphql::Result<bool> {
         service::request_password_reset(ctx.app(), &email).await?;
         Ok(true)
     }
 
     /// Sets a new password with the code from the reset mail; signs out every session.
-    async fn reset_password(
-        &self,
-        ctx: &Context<'_>,
-        input: ResetPasswordInput,
-    ) -> async_graphql::Result<bool> {
+    async fn reset_password(&self, ctx: &Context<'_>, input: ResetPasswordInput) -> async_graphql::Result<bool> {
         service::reset_password(ctx.app(), &input.token, input.new_password).await?;
         Ok(true)
     }

@@ -7,25 +7,15 @@ use uuid::Uuid;
 
 use crate::db::schema::{credentials, password_reset_tokens, refresh_tokens, sign_in_failures};
 
-pub async fn insert_credentials(
-    conn: &mut AsyncPgConnection,
-    user_id: Uuid,
-    hash: &str,
-) -> QueryResult<()> {
+pub async fn insert_credentials(conn: &mut AsyncPgConnection, user_id: Uuid, hash: &str) -> QueryResult<()> {
     diesel::insert_into(credentials::table)
-        .values((
-            credentials::user_id.eq(user_id),
-            credentials::password_hash.eq(hash),
-        ))
+        .values((credentials::user_id.eq(user_id), credentials::password_hash.eq(hash)))
         .execute(conn)
         .await
         .map(drop)
 }
 
-pub async fn password_hash(
-    conn: &mut AsyncPgConnection,
-    user_id: Uuid,
-) -> QueryResult<Option<String>> {
+pub async fn password_hash(conn: &mut AsyncPgConnection, user_id: Uuid) -> QueryResult<Option<String>> {
     credentials::table
         .find(user_id)
         .select(credentials::password_hash)
@@ -34,11 +24,7 @@ pub async fn password_hash(
         .optional()
 }
 
-pub async fn set_password_hash(
-    conn: &mut AsyncPgConnection,
-    user_id: Uuid,
-    hash: &str,
-) -> QueryResult<()> {
+pub async fn set_password_hash(conn: &mut AsyncPgConnection, user_id: Uuid, hash: &str) -> QueryResult<()> {
     diesel::update(credentials::table.find(user_id))
         .set((
             credentials::password_hash.eq(hash),
@@ -70,10 +56,7 @@ pub struct NewRefreshToken<'a> {
     pub expires_at: DateTime<Utc>,
 }
 
-pub async fn insert_refresh_token(
-    conn: &mut AsyncPgConnection,
-    new: &NewRefreshToken<'_>,
-) -> QueryResult<()> {
+pub async fn insert_refresh_token(conn: &mut AsyncPgConnection, new: &NewRefreshToken<'_>) -> QueryResult<()> {
     diesel::insert_into(refresh_tokens::table)
         .values(new)
         .execute(conn)
@@ -82,10 +65,7 @@ pub async fn insert_refresh_token(
 }
 
 /// The token with this digest, locked for the rest of the transaction.
-pub async fn lock_refresh_token(
-    conn: &mut AsyncPgConnection,
-    hash: &[u8],
-) -> QueryResult<Option<RefreshTokenRow>> {
+pub async fn lock_refresh_token(conn: &mut AsyncPgConnection, hash: &[u8]) -> QueryResult<Option<RefreshTokenRow>> {
     refresh_tokens::table
         .filter(refresh_tokens::token_hash.eq(hash))
         .select(RefreshTokenRow::as_select())
@@ -95,11 +75,7 @@ pub async fn lock_refresh_token(
         .optional()
 }
 
-pub async fn mark_refresh_token_used(
-    conn: &mut AsyncPgConnection,
-    id: Uuid,
-    now: DateTime<Utc>,
-) -> QueryResult<()> {
+pub async fn mark_refresh_token_used(conn: &mut AsyncPgConnection, id: Uuid, now: DateTime<Utc>) -> QueryResult<()> {
     diesel::update(refresh_tokens::table.find(id))
         .set(refresh_tokens::used_at.eq(now))
         .execute(conn)
@@ -108,11 +84,7 @@ pub async fn mark_refresh_token_used(
 }
 
 /// Revokes every live token of a family; returns how many.
-pub async fn revoke_family(
-    conn: &mut AsyncPgConnection,
-    family_id: Uuid,
-    now: DateTime<Utc>,
-) -> QueryResult<usize> {
+pub async fn revoke_family(conn: &mut AsyncPgConnection, family_id: Uuid, now: DateTime<Utc>) -> QueryResult<usize> {
     diesel::update(
         refresh_tokens::table
             .filter(refresh_tokens::family_id.eq(family_id))
@@ -192,11 +164,7 @@ pub async fn consume_reset_token(
 }
 
 /// Voids every other outstanding reset token of a user.
-pub async fn void_reset_tokens(
-    conn: &mut AsyncPgConnection,
-    user_id: Uuid,
-    now: DateTime<Utc>,
-) -> QueryResult<()> {
+pub async fn void_reset_tokens(conn: &mut AsyncPgConnection, user_id: Uuid, now: DateTime<Utc>) -> QueryResult<()> {
     diesel::update(
         password_reset_tokens::table
             .filter(password_reset_tokens::user_id.eq(user_id))
@@ -224,11 +192,7 @@ impl FailureScope {
     }
 }
 
-pub async fn record_failure(
-    conn: &mut AsyncPgConnection,
-    scope: FailureScope,
-    subject: &str,
-) -> QueryResult<()> {
+pub async fn record_failure(conn: &mut AsyncPgConnection, scope: FailureScope, subject: &str) -> QueryResult<()> {
     diesel::insert_into(sign_in_failures::table)
         .values((
             sign_in_failures::scope.eq(scope.as_str()),
@@ -258,11 +222,7 @@ pub async fn failures_since(
         .await
 }
 
-pub async fn clear_failures(
-    conn: &mut AsyncPgConnection,
-    scope: FailureScope,
-    subject: &str,
-) -> QueryResult<()> {
+pub async fn clear_failures(conn: &mut AsyncPgConnection, scope: FailureScope, subject: &str) -> QueryResult<()> {
     diesel::delete(
         sign_in_failures::table
             .filter(sign_in_failures::scope.eq(scope.as_str()))

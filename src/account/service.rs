@@ -83,10 +83,7 @@ async fn issue_session(
         email: &user.email,
         is_admin: user.is_admin,
     };
-    let (access_token, expires_at) = app
-        .tokens
-        .issue(&subject, now)
-        .map_err(AppError::internal)?;
+    let (access_token, expires_at) = app.tokens.issue(&subject, now).map_err(AppError::internal)?;
     let refresh_token = random_token();
     let refresh_expires_at = now + REFRESH_TOKEN_TTL;
     model::insert_refresh_token(
@@ -138,11 +135,7 @@ pub async fn sign_up(app: &AppState, input: SignUp) -> AppResult<Session> {
     }
     errors.into_result()?;
 
-    let hash = app
-        .passwords
-        .hash(input.password)
-        .await
-        .map_err(AppError::internal)?;
+    let hash = app.passwords.hash(input.password).await.map_err(AppError::internal)?;
     let mut conn = app.db.conn().await?;
     conn.transaction::<_, AppError, _>(async |conn| {
         let user = profile::service::create(conn, &email, &username, &full_name).await?;
@@ -163,25 +156,14 @@ async fn check_throttle(
     let window = Duration::from_std(throttle.window).map_err(AppError::internal)?;
     let now = Utc::now();
     let since = now - window;
-    let mut checks = vec![(
-        FailureScope::Account,
-        account,
-        throttle.max_failures_per_account,
-    )];
+    let mut checks = vec![(FailureScope::Account, account, throttle.max_failures_per_account)];
     if let Some(address) = address {
-        checks.push((
-            FailureScope::Address,
-            address,
-            throttle.max_failures_per_address,
-        ));
+        checks.push((FailureScope::Address, address, throttle.max_failures_per_address));
     }
     for (scope, subject, limit) in checks {
         let (count, oldest) = model::failures_since(conn, scope, subject, since).await?;
         if count >= limit {
-            let retry_after = oldest
-                .map_or(window, |t| t + window - now)
-                .num_seconds()
-                .max(1) as u64;
+            let retry_after = oldest.map_or(window, |t| t + window - now).num_seconds().max(1) as u64;
             return Err(AppError::RateLimited {
                 message: format!(
                     "Too many failed sign-in attempts. Try again in {} minutes.",
@@ -194,11 +176,7 @@ async fn check_throttle(
     Ok(())
 }
 
-async fn record_failure(
-    conn: &mut AsyncPgConnection,
-    account: &str,
-    address: Option<&str>,
-) -> AppResult<()> {
+async fn record_failure(conn: &mut AsyncPgConnection, account: &str, address: Option<&str>) -> AppResult<()> {
     model::record_failure(conn, FailureScope::Account, account).await?;
     if let Some(address) = address {
         model::record_failure(conn, FailureScope::Address, address).await?;
@@ -211,12 +189,7 @@ fn wrong_credentials() -> AppError {
 }
 
 /// Signs in with email and password.
-pub async fn sign_in(
-    app: &AppState,
-    email: &str,
-    password: String,
-    addr: Option<IpAddr>,
-) -> AppResult<Session> {
+pub async fn sign_in(app: &AppState, email: &str, password: String, addr: Option<IpAddr>) -> AppResult<Session> {
     let email = normalise_email(email);
     let address = addr.map(|a| a.to_string());
     // Oversized input is refused before any hashing or lookup.
@@ -294,8 +267,7 @@ pub async fn refresh(app: &AppState, token: &str) -> AppResult<Session> {
     match outcome {
         Rotation::Rotated(session) => Ok(*session),
         Rotation::Reused => Err(AppError::Unauthorized(
-            "This refresh token was already used. All sessions that came from it are signed out."
-                .into(),
+            "This refresh token was already used. All sessions that came from it are signed out.".into(),
         )),
         Rotation::Rejected => Err(AppError::Unauthorized(
             "The refresh token is invalid or has expired.".into(),
@@ -304,12 +276,7 @@ pub async fn refresh(app: &AppState, token: &str) -> AppResult<Session> {
 }
 
 /// Ends the session a refresh token belongs to, or with `everywhere`, all of the viewer's.
-pub async fn sign_out(
-    app: &AppState,
-    token: Option<&str>,
-    viewer: Option<Uuid>,
-    everywhere: bool,
-) -> AppResult<()> {
+pub async fn sign_out(app: &AppState, token: Option<&str>, viewer: Option<Uuid>, everywhere: bool) -> AppResult<()> {
     let mut conn = app.db.conn().await?;
     let now = Utc::now();
     if everywhere {
@@ -344,9 +311,7 @@ pub async fn request_password_reset(app: &AppState, email: &str) -> AppResult<()
         return Ok(());
     }
     let now = Utc::now();
-    if model::count_reset_tokens_since(&mut conn, user.id, now - Duration::hours(1)).await?
-        >= RESET_MAILS_PER_HOUR
-    {
+    if model::count_reset_tokens_since(&mut conn, user.id, now - Duration::hours(1)).await? >= RESET_MAILS_PER_HOUR {
         tracing::info!(user_id = %user.id, "password reset requested too often; no mail sent");
         return Ok(());
     }
@@ -374,11 +339,7 @@ pub async fn reset_password(app: &AppState, token: &str, new_password: String) -
     if let Some(problem) = policy_violation(&new_password) {
         return Err(AppError::field("newPassword", problem));
     }
-    let hash = app
-        .passwords
-        .hash(new_password)
-        .await
-        .map_err(AppError::internal)?;
+    let hash = app.passwords.hash(new_password).await.map_err(AppError::internal)?;
     let token_hash = digest(token.trim());
     let mut conn = app.db.conn().await?;
     conn.transaction::<_, AppError, _>(async |conn| {
@@ -432,11 +393,7 @@ pub async fn change_password(
         record_failure(&mut conn, &user.email, address.as_deref()).await?;
         return Err(AppError::field("currentPassword", "is incorrect"));
     }
-    let hash = app
-        .passwords
-        .hash(new_password)
-        .await
-        .map_err(AppError::internal)?;
+    let hash = app.passwords.hash(new_password).await.map_err(AppError::internal)?;
     let mut conn = app.db.conn().await?;
     let user = user.clone();
     conn.transaction::<_, AppError, _>(async |conn| {

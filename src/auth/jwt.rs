@@ -72,11 +72,7 @@ impl TokenKeys {
     }
 
     /// A signed token for `subject` and the moment it expires.
-    pub fn issue(
-        &self,
-        subject: &Subject<'_>,
-        now: DateTime<Utc>,
-    ) -> anyhow::Result<(String, DateTime<Utc>)> {
+    pub fn issue(&self, subject: &Subject<'_>, now: DateTime<Utc>) -> anyhow::Result<(String, DateTime<Utc>)> {
         let expires_at = now + ACCESS_TOKEN_TTL;
         let claims = Claims {
             sub: subject.user_id,
@@ -129,21 +125,14 @@ mod tests {
         assert_eq!(claims.email, "a@example.com");
         assert_eq!(claims.role, "user");
         assert_eq!(claims.exp, exp.timestamp());
-        assert_eq!(
-            (claims.iss.as_str(), claims.aud.as_str()),
-            (ISSUER, AUDIENCE)
-        );
+        assert_eq!((claims.iss.as_str(), claims.aud.as_str()), (ISSUER, AUDIENCE));
     }
 
     #[test]
     fn expired_and_not_yet_valid_tokens_are_refused() {
-        let (old, _) = keys()
-            .issue(&subject(), Utc::now() - Duration::hours(1))
-            .unwrap();
+        let (old, _) = keys().issue(&subject(), Utc::now() - Duration::hours(1)).unwrap();
         assert_eq!(keys().verify(&old), Err(TokenError::Expired));
-        let (future, _) = keys()
-            .issue(&subject(), Utc::now() + Duration::minutes(10))
-            .unwrap();
+        let (future, _) = keys().issue(&subject(), Utc::now() + Duration::minutes(10)).unwrap();
         assert_eq!(keys().verify(&future), Err(TokenError::Invalid));
     }
 
@@ -162,8 +151,7 @@ mod tests {
             Err(TokenError::Invalid)
         );
 
-        let mut claims: serde_json::Value =
-            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap();
+        let mut claims: serde_json::Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap();
         claims["is_admin"] = true.into();
         let forged = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&claims).unwrap());
         assert_eq!(

@@ -59,9 +59,7 @@ pub fn presented_token(headers: &HeaderMap) -> Option<String> {
     if let Some(value) = headers.get(header::AUTHORIZATION) {
         let value = value.to_str().unwrap_or_default().trim();
         return Some(match value.split_once(' ') {
-            Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => {
-                token.trim().to_owned()
-            }
+            Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => token.trim().to_owned(),
             // A malformed header is still a presented credential: it must fail, not vanish.
             _ => String::new(),
         });
@@ -85,9 +83,7 @@ pub async fn authenticate(app: &AppState, token: Option<&str>) -> Result<Auth, A
     if user.is_banned() {
         return Err(banned());
     }
-    Ok(Auth::User(Viewer {
-        user: Arc::new(user),
-    }))
+    Ok(Auth::User(Viewer { user: Arc::new(user) }))
 }
 
 /// The error every request of a banned user gets.
@@ -103,15 +99,9 @@ mod tests {
     #[test]
     fn bearer_header_wins_over_cookie() {
         let mut headers = HeaderMap::new();
-        headers.insert(
-            header::COOKIE,
-            HeaderValue::from_static("a=1; gm_access=cookie-token"),
-        );
+        headers.insert(header::COOKIE, HeaderValue::from_static("a=1; gm_access=cookie-token"));
         assert_eq!(presented_token(&headers).as_deref(), Some("cookie-token"));
-        headers.insert(
-            header::AUTHORIZATION,
-            HeaderValue::from_static("Bearer header-token"),
-        );
+        headers.insert(header::AUTHORIZATION, HeaderValue::from_static("Bearer header-token"));
         assert_eq!(presented_token(&headers).as_deref(), Some("header-token"));
         headers.insert(header::AUTHORIZATION, HeaderValue::from_static("Basic abc"));
         assert_eq!(presented_token(&headers).as_deref(), Some(""));

@@ -9,8 +9,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use argon2::{
-    password_hash::PasswordHasher as _, password_hash::PasswordVerifier as _, Algorithm, Argon2,
-    Params, Version,
+    password_hash::PasswordHasher as _, password_hash::PasswordVerifier as _, Algorithm, Argon2, Params, Version,
 };
 use tokio::sync::Semaphore;
 
@@ -61,9 +60,7 @@ impl Passwords {
             .hash_password(b"gigmarket dummy password for timing equality")
             .map_err(|e| anyhow::anyhow!("argon2: {e}"))?
             .to_string();
-        let cores = std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(2);
+        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
         Ok(Self {
             inner: Arc::new(Inner {
                 argon,
@@ -75,12 +72,7 @@ impl Passwords {
 
     /// A PHC string (argon2id, fresh random salt) for `password`.
     pub async fn hash(&self, password: String) -> anyhow::Result<String> {
-        let _permit = self
-            .inner
-            .permits
-            .acquire()
-            .await
-            .context("hasher closed")?;
+        let _permit = self.inner.permits.acquire().await.context("hasher closed")?;
         let inner = self.inner.clone();
         tokio::task::spawn_blocking(move || {
             inner
@@ -96,20 +88,12 @@ impl Passwords {
     /// Whether `password` matches `stored`. With no stored hash (unknown account) it checks
     /// against the dummy hash and answers false, taking the same time as a real check.
     pub async fn verify(&self, password: String, stored: Option<String>) -> anyhow::Result<bool> {
-        let _permit = self
-            .inner
-            .permits
-            .acquire()
-            .await
-            .context("hasher closed")?;
+        let _permit = self.inner.permits.acquire().await.context("hasher closed")?;
         let inner = self.inner.clone();
         tokio::task::spawn_blocking(move || {
             let known = stored.is_some();
             let hash = stored.unwrap_or_else(|| inner.dummy_hash.clone());
-            let matches = inner
-                .argon
-                .verify_password(password.as_bytes(), hash.as_str())
-                .is_ok();
+            let matches = inner.argon.verify_password(password.as_bytes(), hash.as_str()).is_ok();
             known && matches
         })
         .await
@@ -133,14 +117,8 @@ mod tests {
     #[tokio::test]
     async fn hashes_are_argon2id_with_owasp_parameters_and_verify() {
         let passwords = Passwords::new().unwrap();
-        let hash = passwords
-            .hash("correct horse battery".into())
-            .await
-            .unwrap();
-        assert!(
-            hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
-            "{hash}"
-        );
+        let hash = passwords.hash("correct horse battery".into()).await.unwrap();
+        assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{hash}");
         assert!(passwords
             .verify("correct horse battery".into(), Some(hash.clone()))
             .await

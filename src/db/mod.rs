@@ -65,8 +65,7 @@ impl Db {
             }
             .boxed()
         });
-        let manager =
-            AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(url, manager_config);
+        let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(url, manager_config);
         let pool = deadpool::Pool::builder(manager)
             .max_size(size)
             .wait_timeout(Some(Duration::from_secs(10)))
@@ -154,10 +153,9 @@ pub fn quote_ident(name: &str) -> String {
 /// The constraint a unique violation hit, if `e` is one.
 pub fn unique_violation(e: &diesel::result::Error) -> Option<String> {
     match e {
-        diesel::result::Error::DatabaseError(
-            diesel::result::DatabaseErrorKind::UniqueViolation,
-            info,
-        ) => Some(info.constraint_name().unwrap_or_default().to_owned()),
+        diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, info) => {
+            Some(info.constraint_name().unwrap_or_default().to_owned())
+        }
         _ => None,
     }
 }

@@ -2,6 +2,67 @@
 // `TEXT[] NOT NULL DEFAULT` and hold no NULL elements, so they map to Vec<String>.
 
 diesel::table! {
+    conversation_participants (conversation_id, user_id) {
+        conversation_id -> Uuid,
+        user_id -> Uuid,
+        joined_at -> Timestamptz,
+        last_read_at -> Nullable<Timestamptz>,
+        last_message_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    conversations (id) {
+        id -> Uuid,
+        direct_key -> Nullable<Text>,
+        task_id -> Nullable<Uuid>,
+        order_id -> Nullable<Uuid>,
+        created_at -> Timestamptz,
+        last_message_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    events (id) {
+        id -> Int8,
+        seq -> Nullable<Int8>,
+        topic -> Text,
+        kind -> Text,
+        payload -> Jsonb,
+        created_at -> Timestamptz,
+        published_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    messages (id) {
+        id -> Uuid,
+        conversation_id -> Uuid,
+        sender_id -> Uuid,
+        body -> Text,
+        original_body -> Nullable<Text>,
+        flagged -> Bool,
+        reply_to_id -> Nullable<Uuid>,
+        attachments -> Jsonb,
+        created_at -> Timestamptz,
+        edited_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    notifications (id) {
+        id -> Uuid,
+        user_id -> Uuid,
+        kind -> Text,
+        title -> Text,
+        body -> Text,
+        data -> Jsonb,
+        read_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     credentials (user_id) {
         user_id -> Uuid,
         password_hash -> Text,
@@ -86,13 +147,23 @@ diesel::table! {
     }
 }
 
+diesel::joinable!(conversation_participants -> conversations (conversation_id));
+diesel::joinable!(conversation_participants -> users (user_id));
 diesel::joinable!(credentials -> users (user_id));
+diesel::joinable!(messages -> conversations (conversation_id));
+diesel::joinable!(messages -> users (sender_id));
+diesel::joinable!(notifications -> users (user_id));
 diesel::joinable!(password_reset_tokens -> users (user_id));
 diesel::joinable!(refresh_tokens -> users (user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
+    conversation_participants,
+    conversations,
     credentials,
+    events,
     mail_outbox,
+    messages,
+    notifications,
     password_reset_tokens,
     refresh_tokens,
     sign_in_failures,

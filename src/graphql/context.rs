@@ -66,9 +66,7 @@ impl ContextExt for Context<'_> {
         if viewer.user.is_admin {
             Ok(viewer)
         } else {
-            Err(AppError::Forbidden(
-                "Only administrators can do this.".into(),
-            ))
+            Err(AppError::Forbidden("Only administrators can do this.".into()))
         }
     }
 }

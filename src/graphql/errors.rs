@@ -18,11 +18,7 @@ const LIMIT_MESSAGES: &[&str] = &[
 /// Gives every error a code and strips detail from internal ones.
 pub fn finalize(errors: &mut [ServerError]) {
     for error in errors {
-        if error
-            .extensions
-            .as_ref()
-            .is_some_and(|ext| ext.get("code").is_some())
-        {
+        if error.extensions.as_ref().is_some_and(|ext| ext.get("code").is_some()) {
             continue;
         }
         let code = if LIMIT_MESSAGES.iter().any(|m| error.message.starts_with(m)) {

@@ -15,9 +15,7 @@ use std::{net::SocketAddr, sync::Arc, time::Instant};
 
 use async_graphql::{
     http::{GraphiQLSource, MultipartOptions},
-    parser::types::{
-        DocumentOperations, ExecutableDocument, OperationType, Selection, SelectionSet,
-    },
+    parser::types::{DocumentOperations, ExecutableDocument, OperationType, Selection, SelectionSet},
 };
 use axum::{
     body::Body,
@@ -98,10 +96,7 @@ fn app_error_response(e: AppError) -> Response {
         _ => StatusCode::BAD_REQUEST,
     };
     if let AppError::Internal(cause) = &e {
-        tracing::error!(
-            error = format!("{cause:#}"),
-            "request failed before execution"
-        );
+        tracing::error!(error = format!("{cause:#}"), "request failed before execution");
     }
     reject(status, e.code(), &e.public_message())
 }
@@ -170,22 +165,19 @@ fn parse_get(query_string: &str) -> Result<async_graphql::Request, &'static str>
             return Err("Each GET parameter may appear once.");
         }
     }
-    let mut request =
-        async_graphql::Request::new(query.ok_or("A GET request needs a `query` parameter.")?);
+    let mut request = async_graphql::Request::new(query.ok_or("A GET request needs a `query` parameter.")?);
     if let Some(name) = operation_name.filter(|n| !n.is_empty()) {
         request = request.operation_name(name);
     }
     if let Some(raw) = variables.filter(|v| !v.is_empty()) {
-        let value: serde_json::Value =
-            serde_json::from_str(&raw).map_err(|_| "`variables` must be a JSON object.")?;
+        let value: serde_json::Value = serde_json::from_str(&raw).map_err(|_| "`variables` must be a JSON object.")?;
         if !value.is_object() {
             return Err("`variables` must be a JSON object.");
         }
         request = request.variables(async_graphql::Variables::from_json(value));
     }
     if let Some(raw) = extensions.filter(|v| !v.is_empty()) {
-        request.extensions =
-            serde_json::from_str(&raw).map_err(|_| "`extensions` must be a JSON object.")?;
+        request.extensions = serde_json::from_str(&raw).map_err(|_| "`extensions` must be a JSON object.")?;
     }
     Ok(request)
 }
@@ -214,10 +206,7 @@ pub async fn post(
                     return reject(
                         StatusCode::PAYLOAD_TOO_LARGE,
                         Code::LimitExceeded,
-                        &format!(
-                            "The request body is larger than {} bytes.",
-                            limits.body_max_bytes
-                        ),
+                        &format!("The request body is larger than {} bytes.", limits.body_max_bytes),
                     )
                 }
             };
@@ -250,10 +239,7 @@ pub async fn post(
                     "Multipart requests must carry an `Apollo-Require-Preflight` (or `GraphQL-Preflight`) header.",
                 );
             }
-            let cap = limits
-                .upload_max_bytes
-                .saturating_mul(limits.upload_max_files)
-                + limits.body_max_bytes;
+            let cap = limits.upload_max_bytes.saturating_mul(limits.upload_max_files) + limits.body_max_bytes;
             let stream = http_body_util::Limited::new(body, cap);
             let reader = axum::body::Body::new(stream)
                 .into_data_stream()
@@ -262,8 +248,7 @@ pub async fn post(
             let opts = MultipartOptions::default()
                 .max_file_size(limits.upload_max_bytes)
                 .max_num_files(limits.upload_max_files);
-            match async_graphql::http::receive_body(Some(content_type.as_str()), reader, opts).await
-            {
+            match async_graphql::http::receive_body(Some(content_type.as_str()), reader, opts).await {
                 Ok(request) => request,
                 Err(async_graphql::ParseRequestError::PayloadTooLarge) => {
                     return reject(
@@ -319,9 +304,7 @@ fn selected_operation<'a>(
     match (&doc.operations, name) {
         (DocumentOperations::Single(op), _) => Some(&op.node),
         (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name).map(|op| &op.node),
-        (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => {
-            ops.values().next().map(|op| &op.node)
-        }
+        (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => ops.values().next().map(|op| &op.node),
         _ => None,
     }
 }
@@ -378,9 +361,7 @@ async fn execute(
                 "Only queries can be sent with GET; send mutations and subscriptions with POST.",
             );
         }
-        if !app.config.introspection
-            && op.is_some_and(|op| asks_for_introspection(doc, &op.selection_set.node, 0))
-        {
+        if !app.config.introspection && op.is_some_and(|op| asks_for_introspection(doc, &op.selection_set.node, 0)) {
             return reject(
                 StatusCode::BAD_REQUEST,
                 Code::Forbidden,
@@ -411,11 +392,7 @@ async fn execute(
 
     let mut response = tracing::Instrument::instrument(state.schema.execute(request), span).await;
     errors::finalize(&mut response.errors);
-    record_operation(
-        operation.as_deref(),
-        response.errors.is_empty(),
-        started.elapsed(),
-    );
+    record_operation(operation.as_deref(), response.errors.is_empty(), started.elapsed());
 
     let body = match serde_json::to_vec(&response) {
         Ok(body) => body,
@@ -429,10 +406,8 @@ async fn execute(
         }
     };
     let mut http = Response::new(Body::from(body));
-    http.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
+    http.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     for (name, value) in response.http_headers.iter() {
         http.headers_mut().append(name.clone(), value.clone());
     }

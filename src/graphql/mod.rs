@@ -5,29 +5,37 @@ pub mod errors;
 pub mod handler;
 pub mod loader;
 pub mod pagination;
+pub mod subscription;
 pub mod types;
+pub mod ws;
 
-use async_graphql::{EmptySubscription, MergedObject, Schema, SchemaBuilder};
+use async_graphql::{MergedObject, MergedSubscription, Schema, SchemaBuilder};
 
 use crate::{
     account::graphql::{AccountMutation, AccountQuery},
     config::Config,
+    message::graphql::{MessageMutation, MessageQuery, MessageSubscription},
+    notification::graphql::{NotificationMutation, NotificationQuery, NotificationSubscription},
     profile::graphql::{ProfileMutation, ProfileQuery},
     state::AppState,
 };
 
 /// Every domain's queries.
 #[derive(MergedObject, Default)]
-pub struct Query(AccountQuery, ProfileQuery);
+pub struct Query(AccountQuery, ProfileQuery, MessageQuery, NotificationQuery);
 
 /// Every domain's mutations.
 #[derive(MergedObject, Default)]
-pub struct Mutation(AccountMutation, ProfileMutation);
+pub struct Mutation(AccountMutation, ProfileMutation, MessageMutation, NotificationMutation);
 
-pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;
+/// Every domain's subscriptions.
+#[derive(MergedSubscription, Default)]
+pub struct Subscription(MessageSubscription, NotificationSubscription);
 
-fn builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
-    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
+pub type AppSchema = Schema<Query, Mutation, Subscription>;
+
+fn builder() -> SchemaBuilder<Query, Mutation, Subscription> {
+    Schema::build(Query::default(), Mutation::default(), Subscription::default())
 }
 
 /// The schema with the limits and production rules of `config`, serving `app`.

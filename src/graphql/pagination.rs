@@ -1,4 +1,8 @@
-//! Relay connection arguments and their limits.
+//! Relay connections: arguments, limits and opaque cursors.
+
+use async_graphql::{Context, SimpleObject};
+use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
+use uuid::Uuid;
 
 use crate::error::{AppError, AppResult};
 
@@ -11,11 +15,61 @@ pub fn page_size(first: Option<i32>, max: usize) -> AppResult<usize> {
     match first {
         None => Ok(DEFAULT_PAGE_SIZE.min(max)),
         Some(n) if n >= 1 && (n as usize) <= max => Ok(n as usize),
-        Some(_) => Err(AppError::field(
-            "first",
-            format!("must be between 1 and {max}"),
-        )),
+        Some(_) => Err(AppError::field("first", format!("must be between 1 and {max}"))),
     }
+}
+
+/// The connection-level fields every list offers.
+#[derive(SimpleObject)]
+pub struct Total {
+    /// How many items the whole list has (computed only when asked for).
+    pub total_count: i64,
+}
+
+/// Whether the client selected `totalCount` on the connection being resolved.
+pub fn wants_total(ctx: &Context<'_>) -> bool {
+    ctx.look_ahead().field("totalCount").exists()
+}
+
+/// An opaque cursor for a key.
+pub fn encode_cursor(key: &str) -> String {
+    URL_SAFE_NO_PAD.encode(key.as_bytes())
+}
+
+/// The key inside a cursor made by `encode_cursor`, naming `field` when it is not one.
+pub fn decode_cursor(cursor: &str, field: &str) -> AppResult<String> {
+    URL_SAFE_NO_PAD
+        .decode(cursor.as_bytes())
+        .ok()
+        .and_then(|bytes| String::from_utf8(bytes).ok())
+        .ok_or_else(|| AppError::field(field, "is not a cursor from this list"))
+}
+
+/// A cursor that holds an id (lists ordered by time-ordered UUIDs).
+pub fn id_cursor(id: Uuid) -> String {
+    encode_cursor(&id.to_string())
+}
+
+pub fn decode_id_cursor(cursor: Option<&str>, field: &str) -> AppResult<Option<Uuid>> {
+    cursor
+        .map(|c| {
+            decode_cursor(c, field).and_then(|key| {
+                Uuid::parse_str(&key).map_err(|_| AppError::field(field, "is not a cursor from this list"))
+            })
+        })
+        .transpose()
+}
+
+/// Parses an event cursor (the `eventCursor` of a subscription delivery).
+pub fn decode_event_cursor(cursor: Option<&str>) -> AppResult<Option<i64>> {
+    cursor
+        .map(|c| {
+            c.parse::<i64>()
+                .ok()
+                .filter(|n| *n >= 0)
+                .ok_or_else(|| AppError::field("after", "is not an event cursor"))
+        })
+        .transpose()
 }
 
 #[cfg(test)]
@@ -29,5 +83,15 @@ mod tests {
         assert!(page_size(Some(0), 100).is_err());
         assert!(page_size(Some(101), 100).is_err());
         assert!(page_size(Some(-5), 100).is_err());
+    }
+
+    #[test]
+    fn cursors_round_trip_and_reject_garbage() {
+        let id = Uuid::now_v7();
+        assert_eq!(decode_id_cursor(Some(&id_cursor(id)), "after").unwrap(), Some(id));
+        assert!(decode_id_cursor(Some("!!"), "after").is_err());
+        assert!(decode_id_cursor(Some(&encode_cursor("not-a-uuid")), "after").is_err());
+        assert_eq!(decode_event_cursor(Some("42")).unwrap(), Some(42));
+        assert!(decode_event_cursor(Some("-1")).is_err());
     }
 }

@@ -13,10 +13,7 @@ pub async fn healthz() -> Json<serde_json::Value> {
 /// `GET /readyz`: the database answers a query.
 pub async fn readyz(State(app): State<AppState>) -> (StatusCode, Json<serde_json::Value>) {
     match crate::db::ping(&app.db).await {
-        Ok(()) => (
-            StatusCode::OK,
-            Json(json!({ "status": "ready", "database": "ok" })),
-        ),
+        Ok(()) => (StatusCode::OK, Json(json!({ "status": "ready", "database": "ok" }))),
         Err(e) => {
             tracing::warn!(error = format!("{e:#}"), "readiness check failed");
             (

@@ -17,9 +17,7 @@ use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use crate::state::AppState;
 
 const MAX_OPERATION_LABELS: usize = 256;
-const LATENCY_BUCKETS: &[f64] = &[
-    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
-];
+const LATENCY_BUCKETS: &[f64] = &[0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0];
 
 static HANDLE: OnceLock<Result<PrometheusHandle, String>> = OnceLock::new();
 static SEEN: OnceLock<Mutex<HashSet<String>>> = OnceLock::new();
@@ -42,9 +40,9 @@ pub fn install() -> anyhow::Result<PrometheusHandle> {
 }
 
 fn operation_label(name: Option<&str>) -> String {
-    let Some(name) = name.filter(|n| {
-        !n.is_empty() && n.len() <= 64 && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-    }) else {
+    let Some(name) =
+        name.filter(|n| !n.is_empty() && n.len() <= 64 && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
+    else {
         return "anonymous".into();
     };
     let seen = SEEN.get_or_init(Default::default);
@@ -62,10 +60,8 @@ fn operation_label(name: Option<&str>) -> String {
 pub fn record_operation(name: Option<&str>, ok: bool, elapsed: Duration) {
     let operation = operation_label(name);
     let outcome = if ok { "ok" } else { "error" };
-    metrics::counter!("graphql_operations_total", "operation" => operation.clone(), "outcome" => outcome)
-        .increment(1);
-    metrics::histogram!("graphql_operation_duration_seconds", "operation" => operation)
-        .record(elapsed.as_secs_f64());
+    metrics::counter!("graphql_operations_total", "operation" => operation.clone(), "outcome" => outcome).increment(1);
+    metrics::histogram!("graphql_operation_duration_seconds", "operation" => operation).record(elapsed.as_secs_f64());
 }
 
 /// `GET /metrics`.

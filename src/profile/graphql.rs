@@ -60,10 +60,7 @@ impl User {
 
     /// Whether the viewer is this user or an admin.
     fn is_privileged(&self, ctx: &Context<'_>) -> bool {
-        self.1 == Audience::Owner
-            || ctx
-                .viewer_opt()
-                .is_some_and(|v| v.id() == self.0.id || v.user.is_admin)
+        self.1 == Audience::Owner || ctx.viewer_opt().is_some_and(|v| v.id() == self.0.id || v.user.is_admin)
     }
 }
 
@@ -175,20 +172,12 @@ impl ProfileQuery {
     /// A user by id; null when there is none (or they are banned and you are not an admin).
     async fn user(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<User>> {
         let id = parse_id(&id, "id")?;
-        let row = ctx
-            .loader()
-            .load_one(UserById(id))
-            .await
-            .map_err(shared_error)?;
+        let row = ctx.loader().load_one(UserById(id)).await.map_err(shared_error)?;
         Ok(row.filter(|r| visible_to(ctx, r)).map(User::new))
     }
 
     /// A user by username, ignoring case.
-    async fn user_by_username(
-        &self,
-        ctx: &Context<'_>,
-        username: String,
-    ) -> async_graphql::Result<Option<User>> {
+    async fn user_by_username(&self, ctx: &Context<'_>, username: String) -> async_graphql::Result<Option<User>> {
         if username.len() > 64 {
             return Ok(None);
         }
@@ -223,11 +212,7 @@ pub struct ProfileMutation;
 #[Object]
 impl ProfileMutation {
     /// Updates the signed-in user's profile.
-    async fn update_profile(
-        &self,
-        ctx: &Context<'_>,
-        input: UpdateProfileInput,
-    ) -> async_graphql::Result<User> {
+    async fn update_profile(&self, ctx: &Context<'_>, input: UpdateProfileInput) -> async_graphql::Result<User> {
         let viewer = ctx.viewer()?;
         let changes = service::ProfileChanges {
             username: input.username,
@@ -249,11 +234,7 @@ impl ProfileMutation {
     }
 
     /// Says whether the signed-in user takes new work.
-    async fn set_availability(
-        &self,
-        ctx: &Context<'_>,
-        is_available: bool,
-    ) -> async_graphql::Result<User> {
+    async fn set_availability(&self, ctx: &Context<'_>, is_available: bool) -> async_graphql::Result<User> {
         let viewer = ctx.viewer()?;
         let row = service::set_availability(&ctx.app().db, viewer.id(), is_available).await?;
         Ok(User::owner(Arc::new(row)))

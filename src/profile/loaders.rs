@@ -18,17 +18,10 @@ impl Loader<UserById> for DbLoader {
 
     async fn load(&self, keys: &[UserById]) -> Result<HashMap<UserById, Self::Value>, Self::Error> {
         let ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
-        let mut conn = self
-            .db
-            .conn()
-            .await
-            .map_err(|e| Arc::new(AppError::from(e)))?;
+        let mut conn = self.db.conn().await.map_err(|e| Arc::new(AppError::from(e)))?;
         let rows = model::find_many(&mut conn, &ids)
             .await
             .map_err(|e| Arc::new(AppError::from(e)))?;
-        Ok(rows
-            .into_iter()
-            .map(|row| (UserById(row.id), Arc::new(row)))
-            .collect())
+        Ok(rows.into_iter().map(|row| (UserById(row.id), Arc::new(row))).collect())
     }
 }

@@ -108,10 +108,7 @@ pub async fn find_many(conn: &mut AsyncPgConnection, ids: &[Uuid]) -> QueryResul
 diesel::define_sql_function!(fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text);
 
 /// By email, ignoring case (uses the `lower(email)` unique index).
-pub async fn find_by_email(
-    conn: &mut AsyncPgConnection,
-    email: &str,
-) -> QueryResult<Option<UserRow>> {
+pub async fn find_by_email(conn: &mut AsyncPgConnection, email: &str) -> QueryResult<Option<UserRow>> {
     users::table
         .filter(lower(users::email).eq(email.to_lowercase()))
         .select(UserRow::as_select())
@@ -121,10 +118,7 @@ pub async fn find_by_email(
 }
 
 /// By username, ignoring case (uses the `lower(username)` unique index).
-pub async fn find_by_username(
-    conn: &mut AsyncPgConnection,
-    username: &str,
-) -> QueryResult<Option<UserRow>> {
+pub async fn find_by_username(conn: &mut AsyncPgConnection, username: &str) -> QueryResult<Option<UserRow>> {
     users::table
         .filter(lower(users::username).eq(username.to_lowercase()))
         .select(UserRow::as_select())
@@ -133,11 +127,7 @@ pub async fn find_by_username(
         .optional()
 }
 
-pub async fn update(
-    conn: &mut AsyncPgConnection,
-    id: Uuid,
-    patch: &UserPatch,
-) -> QueryResult<UserRow> {
+pub async fn update(conn: &mut AsyncPgConnection, id: Uuid, patch: &UserPatch) -> QueryResult<UserRow> {
     diesel::update(users::table.find(id))
         .set(patch)
         .returning(UserRow::as_returning())

@@ -47,14 +47,9 @@ const AVATAR_TYPES: &[(&str, &str)] = &[
 pub fn username_problem(username: &str) -> Option<String> {
     let len = username.chars().count();
     if !(USERNAME_MIN..=USERNAME_MAX).contains(&len) {
-        return Some(format!(
-            "must be {USERNAME_MIN} to {USERNAME_MAX} characters"
-        ));
+        return Some(format!("must be {USERNAME_MIN} to {USERNAME_MAX} characters"));
     }
-    if !username
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || c == '_')
-    {
+    if !username.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
         return Some("may contain only letters, digits and underscores".into());
     }
     if RESERVED_USERNAMES.contains(&username.to_ascii_lowercase().as_str()) {
@@ -105,10 +100,7 @@ fn clean_tags(field: &str, tags: Vec<String>, errors: &mut FieldErrors) -> Vec<S
             continue;
         }
         if tag.chars().count() > TAG_MAX {
-            errors.add(
-                field,
-                format!("each entry must be at most {TAG_MAX} characters"),
-            );
+            errors.add(field, format!("each entry must be at most {TAG_MAX} characters"));
             continue;
         }
         if seen.insert(tag.to_lowercase()) {
@@ -122,15 +114,8 @@ fn clean_tags(field: &str, tags: Vec<String>, errors: &mut FieldErrors) -> Vec<S
 }
 
 /// Trims optional text; empty becomes NULL; checks the length.
-fn clean_text(
-    field: &str,
-    text: Option<String>,
-    max: usize,
-    errors: &mut FieldErrors,
-) -> Option<String> {
-    let text = text
-        .map(|t| t.trim().to_owned())
-        .filter(|t| !t.is_empty())?;
+fn clean_text(field: &str, text: Option<String>, max: usize, errors: &mut FieldErrors) -> Option<String> {
+    let text = text.map(|t| t.trim().to_owned()).filter(|t| !t.is_empty())?;
     if text.chars().count() > max {
         errors.add(field, format!("must be at most {max} characters"));
     }
@@ -142,9 +127,7 @@ fn timezone_problem(tz: &str) -> Option<String> {
         && !tz.starts_with('/')
         && !tz.ends_with('/')
         && !tz.contains("..")
-        && tz
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "/_+-".contains(c));
+        && tz.chars().all(|c| c.is_ascii_alphanumeric() || "/_+-".contains(c));
     (!ok).then(|| "must be an IANA time zone name such as Europe/Berlin".into())
 }
 
@@ -196,10 +179,7 @@ pub fn validate_changes(changes: ProfileChanges) -> AppResult<UserPatch> {
     if let Some(currency) = changes.currency {
         let currency = currency.trim().to_ascii_uppercase();
         if currency.len() != 3 || !currency.chars().all(|c| c.is_ascii_uppercase()) {
-            errors.add(
-                "currency",
-                "must be a three-letter ISO 4217 code such as USD",
-            );
+            errors.add("currency", "must be a three-letter ISO 4217 code such as USD");
         }
         patch.currency = Some(currency);
     }
@@ -210,15 +190,11 @@ pub fn validate_changes(changes: ProfileChanges) -> AppResult<UserPatch> {
             .filter(|u| !u.is_empty())
             .collect();
         if urls.len() > PORTFOLIO_MAX {
-            errors.add(
-                "portfolioUrls",
-                format!("must have at most {PORTFOLIO_MAX} entries"),
-            );
+            errors.add("portfolioUrls", format!("must have at most {PORTFOLIO_MAX} entries"));
         }
         for u in &urls {
             let valid = u.len() <= URL_MAX
-                && url::Url::parse(u)
-                    .is_ok_and(|p| matches!(p.scheme(), "http" | "https") && p.host().is_some());
+                && url::Url::parse(u).is_ok_and(|p| matches!(p.scheme(), "http" | "https") && p.host().is_some());
             if !valid {
                 errors.add("portfolioUrls", "each entry must be an http(s) URL");
             }
@@ -226,12 +202,7 @@ pub fn validate_changes(changes: ProfileChanges) -> AppResult<UserPatch> {
         patch.portfolio_urls = Some(urls);
     }
     if let Some(text) = changes.location_text {
-        patch.location_text = Some(clean_text(
-            "locationText",
-            text,
-            LOCATION_TEXT_MAX,
-            &mut errors,
-        ));
+        patch.location_text = Some(clean_text("locationText", text, LOCATION_TEXT_MAX, &mut errors));
     }
     if let Some(tz) = changes.timezone {
         let tz = tz.map(|t| t.trim().to_owned()).filter(|t| !t.is_empty());
@@ -256,23 +227,14 @@ pub fn validate_changes(changes: ProfileChanges) -> AppResult<UserPatch> {
 /// Maps a unique violation on `users` to the conflict a person understands.
 fn conflict_or_internal(e: diesel::result::Error) -> AppError {
     match db::unique_violation(&e).as_deref() {
-        Some("users_email_lower_key") => {
-            AppError::Conflict("An account with this email already exists.".into())
-        }
-        Some("users_username_lower_key") => {
-            AppError::Conflict("This username is already taken.".into())
-        }
+        Some("users_email_lower_key") => AppError::Conflict("An account with this email already exists.".into()),
+        Some("users_username_lower_key") => AppError::Conflict("This username is already taken.".into()),
         _ => AppError::from(e),
     }
 }
 
 /// Creates the user row of a new account (inside the caller's transaction).
-pub async fn create(
-    conn: &mut AsyncPgConnection,
-    email: &str,
-    username: &str,
-    full_name: &str,
-) -> AppResult<UserRow> {
+pub async fn create(conn: &mut AsyncPgConnection, email: &str, username: &str, full_name: &str) -> AppResult<UserRow> {
     let new = NewUser {
         id: Uuid::now_v7(),
         email,
@@ -280,9 +242,7 @@ pub async fn create(
         full_name,
         is_admin: false,
     };
-    model::insert(conn, &new)
-        .await
-        .map_err(conflict_or_internal)
+    model::insert(conn, &new).await.map_err(conflict_or_internal)
 }
 
 /// A user by id, banned ones included (callers decide visibility).
@@ -291,10 +251,7 @@ pub async fn find(conn: &mut AsyncPgConnection, id: Uuid) -> AppResult<Option<Us
 }
 
 /// A user by email, ignoring case.
-pub async fn find_by_email(
-    conn: &mut AsyncPgConnection,
-    email: &str,
-) -> AppResult<Option<UserRow>> {
+pub async fn find_by_email(conn: &mut AsyncPgConnection, email: &str) -> AppResult<Option<UserRow>> {
     Ok(model::find_by_email(conn, email).await?)
 }
 
@@ -385,17 +342,10 @@ pub async fn set_avatar(
         return Err(AppError::field("file", "is empty"));
     }
     if bytes.len() > max_bytes {
-        return Err(AppError::field(
-            "file",
-            format!("must be at most {max_bytes} bytes"),
-        ));
+        return Err(AppError::field("file", format!("must be at most {max_bytes} bytes")));
     }
-    let ext = sniff_avatar(&bytes)
-        .ok_or_else(|| AppError::field("file", "must be a PNG, JPEG, WebP or GIF image"))?;
-    let stored = storage
-        .put("avatars", ext, bytes)
-        .await
-        .map_err(AppError::internal)?;
+    let ext = sniff_avatar(&bytes).ok_or_else(|| AppError::field("file", "must be a PNG, JPEG, WebP or GIF image"))?;
+    let stored = storage.put("avatars", ext, bytes).await.map_err(AppError::internal)?;
     let updated = apply(
         db,
         user.id,
@@ -450,25 +400,14 @@ mod tests {
         let names: Vec<&str> = fields.iter().map(|(k, _)| k.as_str()).collect();
         assert_eq!(
             names,
-            [
-                "currency",
-                "fullName",
-                "portfolioUrls",
-                "timezone",
-                "travelRadiusKm"
-            ]
+            ["currency", "fullName", "portfolioUrls", "timezone", "travelRadiusKm"]
         );
     }
 
     #[test]
     fn tags_are_trimmed_and_deduplicated() {
         let patch = validate_changes(ProfileChanges {
-            skills: Some(vec![
-                " Rust ".into(),
-                "rust".into(),
-                "".into(),
-                "GraphQL".into(),
-            ]),
+            skills: Some(vec![" Rust ".into(), "rust".into(), "".into(), "GraphQL".into()]),
             bio: Some(Some("   ".into())),
             ..Default::default()
         })
@@ -486,14 +425,9 @@ mod tests {
 
     #[test]
     fn avatars_are_sniffed_by_content() {
-        let png = [
-            0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A, 0, 0, 0, 0x0D,
-        ];
+        let png = [0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A, 0, 0, 0, 0x0D];
         assert_eq!(sniff_avatar(&png), Some("png"));
-        assert_eq!(
-            sniff_avatar(b"<svg xmlns='http://www.w3.org/2000/svg'/>"),
-            None
-        );
+        assert_eq!(sniff_avatar(b"<svg xmlns='http://www.w3.org/2000/svg'/>"), None);
         assert_eq!(sniff_avatar(b"GIF89a...."), Some("gif"));
     }
 }

@@ -8,8 +8,7 @@ use crate::common::{TestApp, JWT_SECRET, PASSWORD};
 
 const SIGN_UP: &str = "mutation($i: SignUpInput!) { signUp(input: $i) { accessToken refreshToken expiresAt user { id username email } } }";
 const SIGN_IN: &str = "mutation($i: SignInInput!) { signIn(input: $i) { accessToken refreshToken user { id email } } }";
-const REFRESH: &str =
-    "mutation($t: String) { refreshSession(refreshToken: $t) { accessToken refreshToken } }";
+const REFRESH: &str = "mutation($t: String) { refreshSession(refreshToken: $t) { accessToken refreshToken } }";
 const ME: &str = "{ me { id username email } }";
 
 #[tokio::test]
@@ -28,9 +27,7 @@ async fn sign_up_returns_a_session_that_authenticates() {
     let me = app.gql_with(Some(token), ME, json!({})).await;
     assert_eq!(me.data()["me"]["id"], payload["user"]["id"]);
     assert_eq!(me.data()["me"]["email"], "ada@example.com");
-    let hashes = app
-        .texts("SELECT password_hash AS value FROM credentials")
-        .await;
+    let hashes = app.texts("SELECT password_hash AS value FROM credentials").await;
     assert!(
         hashes[0].starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
         "stored as argon2id: {}",
@@ -48,16 +45,16 @@ async fn me_is_null_when_anonymous() {
 async fn sign_up_names_every_bad_field_and_writes_nothing() {
     let app = TestApp::spawn().await;
     let response = app
-        .gql(SIGN_UP, json!({ "i": { "email": "not-an-email", "password": "short", "username": "a b", "fullName": "  " } }))
+        .gql(
+            SIGN_UP,
+            json!({ "i": { "email": "not-an-email", "password": "short", "username": "a b", "fullName": "  " } }),
+        )
         .await;
     assert_eq!(response.code(), "VALIDATION_ERROR");
     let mut fields = response.fields();
     fields.sort();
     assert_eq!(fields, ["email", "fullName", "password", "username"]);
-    assert!(app
-        .texts("SELECT id::text AS value FROM users")
-        .await
-        .is_empty());
+    assert!(app.texts("SELECT id::text AS value FROM users").await.is_empty());
 
     let long = "x".repeat(129);
     let response = app
@@ -78,18 +75,12 @@ async fn duplicate_email_or_username_is_a_conflict_regardless_of_case() {
         .gql(SIGN_UP, json!({ "i": { "email": user.email.to_uppercase(), "password": PASSWORD, "username": "someone_else", "fullName": "X" } }))
         .await;
     assert_eq!(response.code(), "CONFLICT");
-    assert!(response.errors()[0]["message"]
-        .as_str()
-        .unwrap()
-        .contains("email"));
+    assert!(response.errors()[0]["message"].as_str().unwrap().contains("email"));
     let response = app
         .gql(SIGN_UP, json!({ "i": { "email": "new@example.com", "password": PASSWORD, "username": user.username.to_uppercase(), "fullName": "X" } }))
         .await;
     assert_eq!(response.code(), "CONFLICT");
-    assert!(response.errors()[0]["message"]
-        .as_str()
-        .unwrap()
-        .contains("username"));
+    assert!(response.errors()[0]["message"].as_str().unwrap().contains("username"));
     assert_eq!(
         app.texts("SELECT id::text AS value FROM users").await.len(),
         1,
@@ -102,10 +93,7 @@ async fn sign_in_sets_an_http_only_cookie_that_authenticates() {
     let app = TestApp::spawn().await;
     let user = app.with_user().await;
     let response = app
-        .gql(
-            SIGN_IN,
-            json!({ "i": { "email": user.email, "password": PASSWORD } }),
-        )
+        .gql(SIGN_IN, json!({ "i": { "email": user.email, "password": PASSWORD } }))
         .await;
     assert_eq!(response.data()["signIn"]["user"]["id"], user.id.as_str());
     let cookies = response.set_cookies();
@@ -113,11 +101,7 @@ async fn sign_in_sets_an_http_only_cookie_that_authenticates() {
         .iter()
         .find(|c| c.starts_with("gm_access="))
         .expect("access cookie");
-    assert!(
-        access.contains("HttpOnly")
-            && access.contains("SameSite=Lax")
-            && !access.contains("Secure")
-    );
+    assert!(access.contains("HttpOnly") && access.contains("SameSite=Lax") && !access.contains("Secure"));
     let refresh = cookies
         .iter()
         .find(|c| c.starts_with("gm_refresh="))
@@ -170,10 +154,7 @@ async fn repeated_failures_are_throttled_even_for_the_right_password() {
         assert_eq!(response.code(), "UNAUTHORIZED");
     }
     let response = app
-        .gql(
-            SIGN_IN,
-            json!({ "i": { "email": user.email, "password": PASSWORD } }),
-        )
+        .gql(SIGN_IN, json!({ "i": { "email": user.email, "password": PASSWORD } }))
         .await;
     assert_eq!(response.code(), "RATE_LIMITED");
     assert!(
@@ -185,10 +166,7 @@ async fn repeated_failures_are_throttled_even_for_the_right_password() {
     // Another account from the same address is not locked by this one's failures.
     let other = app.with_user().await;
     let response = app
-        .gql(
-            SIGN_IN,
-            json!({ "i": { "email": other.email, "password": PASSWORD } }),
-        )
+        .gql(SIGN_IN, json!({ "i": { "email": other.email, "password": PASSWORD } }))
         .await;
     assert!(response.body.get("errors").is_none());
 }
@@ -198,11 +176,14 @@ async fn aliases_in_one_request_are_counted_one_by_one() {
     let app = TestApp::spawn().await;
     let user = app.with_user().await;
     let aliases: String = (0..8)
-        .map(|i| format!("a{i}: signIn(input: {{ email: \"{}\", password: \"guess-{i}-guess\" }}) {{ accessToken }} ", user.email))
+        .map(|i| {
+            format!(
+                "a{i}: signIn(input: {{ email: \"{}\", password: \"guess-{i}-guess\" }}) {{ accessToken }} ",
+                user.email
+            )
+        })
         .collect();
-    let response = app
-        .gql(&format!("mutation {{ {aliases} }}"), json!({}))
-        .await;
+    let response = app.gql(&format!("mutation {{ {aliases} }}"), json!({})).await;
     let codes: Vec<&str> = response
         .errors()
         .iter()
@@ -228,9 +209,7 @@ async fn refresh_rotates_and_a_reused_token_revokes_the_family() {
         .unwrap()
         .to_owned();
     assert_ne!(rotated, user.refresh_token);
-    let new_access = first.data()["refreshSession"]["accessToken"]
-        .as_str()
-        .unwrap();
+    let new_access = first.data()["refreshSession"]["accessToken"].as_str().unwrap();
     assert_eq!(
         app.gql_with(Some(new_access), ME, json!({})).await.data()["me"]["id"],
         user.id.as_str()
@@ -240,11 +219,7 @@ async fn refresh_rotates_and_a_reused_token_revokes_the_family() {
     let reuse = app.gql(REFRESH, json!({ "t": user.refresh_token })).await;
     assert_eq!(reuse.code(), "UNAUTHORIZED");
     let after = app.gql(REFRESH, json!({ "t": rotated })).await;
-    assert_eq!(
-        after.code(),
-        "UNAUTHORIZED",
-        "the rotated token died with its family"
-    );
+    assert_eq!(after.code(), "UNAUTHORIZED", "the rotated token died with its family");
 
     let garbage = app.gql(REFRESH, json!({ "t": "not-a-token" })).await;
     assert_eq!(garbage.code(), "UNAUTHORIZED");
@@ -275,15 +250,9 @@ async fn sign_out_ends_the_session_and_everywhere_ends_all() {
     let app = TestApp::spawn().await;
     let user = app.with_user().await;
     let second = app
-        .gql(
-            SIGN_IN,
-            json!({ "i": { "email": user.email, "password": PASSWORD } }),
-        )
+        .gql(SIGN_IN, json!({ "i": { "email": user.email, "password": PASSWORD } }))
         .await;
-    let second_refresh = second.data()["signIn"]["refreshToken"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let second_refresh = second.data()["signIn"]["refreshToken"].as_str().unwrap().to_owned();
 
     let out = app
         .gql(
@@ -297,9 +266,7 @@ async fn sign_out_ends_the_session_and_everywhere_ends_all() {
         .iter()
         .any(|c| c.starts_with("gm_access=;") && c.contains("Max-Age=0")));
     assert_eq!(
-        app.gql(REFRESH, json!({ "t": user.refresh_token }))
-            .await
-            .code(),
+        app.gql(REFRESH, json!({ "t": user.refresh_token })).await.code(),
         "UNAUTHORIZED"
     );
     assert!(
@@ -312,15 +279,9 @@ async fn sign_out_ends_the_session_and_everywhere_ends_all() {
     );
 
     let third = app
-        .gql(
-            SIGN_IN,
-            json!({ "i": { "email": user.email, "password": PASSWORD } }),
-        )
+        .gql(SIGN_IN, json!({ "i": { "email": user.email, "password": PASSWORD } }))
         .await;
-    let third_refresh = third.data()["signIn"]["refreshToken"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let third_refresh = third.data()["signIn"]["refreshToken"].as_str().unwrap().to_owned();
     let everywhere = app
         .gql_as(&user, "mutation { signOut(everywhere: true) }", json!({}))
         .await;
@@ -353,36 +314,25 @@ async fn password_reset_mails_a_single_use_code_and_signs_out_everywhere() {
     let user = app.with_user().await;
     let request = "mutation($e: String!) { requestPasswordReset(email: $e) }";
     assert_eq!(
-        app.gql(request, json!({ "e": "nobody@example.com" }))
-            .await
-            .data()["requestPasswordReset"],
+        app.gql(request, json!({ "e": "nobody@example.com" })).await.data()["requestPasswordReset"],
         true
     );
     assert!(
-        app.texts("SELECT recipient AS value FROM mail_outbox")
-            .await
-            .is_empty(),
+        app.texts("SELECT recipient AS value FROM mail_outbox").await.is_empty(),
         "no mail for unknown emails"
     );
 
     assert_eq!(
-        app.gql(request, json!({ "e": user.email.to_uppercase() }))
-            .await
-            .data()["requestPasswordReset"],
+        app.gql(request, json!({ "e": user.email.to_uppercase() })).await.data()["requestPasswordReset"],
         true
     );
-    let mails = app
-        .texts("SELECT body_text AS value FROM mail_outbox")
-        .await;
+    let mails = app.texts("SELECT body_text AS value FROM mail_outbox").await;
     assert_eq!(mails.len(), 1);
     let token = reset_token_from_mail(&mails[0]);
 
     let reset = "mutation($i: ResetPasswordInput!) { resetPassword(input: $i) }";
     let weak = app
-        .gql(
-            reset,
-            json!({ "i": { "token": token, "newPassword": "short" } }),
-        )
+        .gql(reset, json!({ "i": { "token": token, "newPassword": "short" } }))
         .await;
     assert_eq!(weak.fields(), ["newPassword"]);
     let done = app
@@ -404,18 +354,13 @@ async fn password_reset_mails_a_single_use_code_and_signs_out_everywhere() {
     );
 
     assert_eq!(
-        app.gql(REFRESH, json!({ "t": user.refresh_token }))
-            .await
-            .code(),
+        app.gql(REFRESH, json!({ "t": user.refresh_token })).await.code(),
         "UNAUTHORIZED"
     );
     assert_eq!(
-        app.gql(
-            SIGN_IN,
-            json!({ "i": { "email": user.email, "password": PASSWORD } })
-        )
-        .await
-        .code(),
+        app.gql(SIGN_IN, json!({ "i": { "email": user.email, "password": PASSWORD } }))
+            .await
+            .code(),
         "UNAUTHORIZED"
     );
     let signed_in = app
@@ -432,7 +377,13 @@ async fn change_password_checks_the_current_one_and_rotates_sessions() {
     let app = TestApp::spawn().await;
     let user = app.with_user().await;
     let change = "mutation($i: ChangePasswordInput!) { changePassword(input: $i) { accessToken refreshToken } }";
-    let wrong = app.gql_as(&user, change, json!({ "i": { "currentPassword": "not it at all", "newPassword": "fresh password 1" } })).await;
+    let wrong = app
+        .gql_as(
+            &user,
+            change,
+            json!({ "i": { "currentPassword": "not it at all", "newPassword": "fresh password 1" } }),
+        )
+        .await;
     assert_eq!(
         (wrong.code(), wrong.fields()),
         ("VALIDATION_ERROR", vec!["currentPassword".to_owned()])
@@ -454,9 +405,7 @@ async fn change_password_checks_the_current_one_and_rotates_sessions() {
         .await;
     assert!(ok.data()["changePassword"]["refreshToken"].is_string());
     assert_eq!(
-        app.gql(REFRESH, json!({ "t": user.refresh_token }))
-            .await
-            .code(),
+        app.gql(REFRESH, json!({ "t": user.refresh_token })).await.code(),
         "UNAUTHORIZED"
     );
     let new_sign_in = app
@@ -491,19 +440,10 @@ async fn expired_tampered_foreign_and_alg_none_tokens_are_unauthorized() {
     let expired = sign(claims(&user.id, now - 3600, now - 1800), JWT_SECRET);
     let response = app.gql_with(Some(&expired), ME, json!({})).await;
     assert_eq!(response.code(), "UNAUTHORIZED");
-    assert!(response.errors()[0]["message"]
-        .as_str()
-        .unwrap()
-        .contains("expired"));
+    assert!(response.errors()[0]["message"].as_str().unwrap().contains("expired"));
 
-    let foreign = sign(
-        claims(&user.id, now, now + 600),
-        "some-other-secret-some-other-secret",
-    );
-    assert_eq!(
-        app.gql_with(Some(&foreign), ME, json!({})).await.code(),
-        "UNAUTHORIZED"
-    );
+    let foreign = sign(claims(&user.id, now, now + 600), "some-other-secret-some-other-secret");
+    assert_eq!(app.gql_with(Some(&foreign), ME, json!({})).await.code(), "UNAUTHORIZED");
 
     let mut wrong_audience = claims(&user.id, now, now + 600);
     wrong_audience["aud"] = json!("another-api");
@@ -515,8 +455,7 @@ async fn expired_tampered_foreign_and_alg_none_tokens_are_unauthorized() {
     );
 
     let parts: Vec<&str> = user.token.split('.').collect();
-    let mut payload: serde_json::Value =
-        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap();
+    let mut payload: serde_json::Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap();
     payload["is_admin"] = json!(true);
     let forged_payload = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&payload).unwrap());
     let tampered = format!("{}.{forged_payload}.{}", parts[0], parts[2]);
@@ -556,11 +495,7 @@ async fn a_banned_user_is_refused_on_every_request_at_once() {
     let me = app.gql_as(&user, ME, json!({})).await;
     assert_eq!((me.status.as_u16(), me.code()), (403, "FORBIDDEN"));
     let public = app
-        .gql_as(
-            &user,
-            "{ userByUsername(username: \"nobody\") { id } }",
-            json!({}),
-        )
+        .gql_as(&user, "{ userByUsername(username: \"nobody\") { id } }", json!({}))
         .await;
     assert_eq!(
         public.code(),
@@ -568,18 +503,13 @@ async fn a_banned_user_is_refused_on_every_request_at_once() {
         "even public queries, whatever token they hold"
     );
     assert_eq!(
-        app.gql(REFRESH, json!({ "t": user.refresh_token }))
-            .await
-            .code(),
+        app.gql(REFRESH, json!({ "t": user.refresh_token })).await.code(),
         "FORBIDDEN"
     );
     assert_eq!(
-        app.gql(
-            SIGN_IN,
-            json!({ "i": { "email": user.email, "password": PASSWORD } })
-        )
-        .await
-        .code(),
+        app.gql(SIGN_IN, json!({ "i": { "email": user.email, "password": PASSWORD } }))
+            .await
+            .code(),
         "FORBIDDEN"
     );
     // Others no longer see the banned profile.

@@ -22,8 +22,7 @@ pub const PASSWORD: &str = "correct horse battery";
 
 /// The server's maintenance database, for creating and dropping test databases.
 pub fn admin_url() -> String {
-    std::env::var("TEST_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+    std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }
 
 fn url_for(db: &str) -> String {
@@ -55,12 +54,7 @@ fn migrations_digest() -> String {
         );
         hasher.update(std::fs::read(&file).expect("readable migration"));
     }
-    hasher
-        .finalize()
-        .iter()
-        .take(6)
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hasher.finalize().iter().take(6).map(|b| format!("{b:02x}")).collect()
 }
 
 static TEMPLATE: OnceCell<String> = OnceCell::const_new();
@@ -83,14 +77,13 @@ async fn template() -> String {
                 .batch_execute("SELECT pg_advisory_lock(7264002)")
                 .await
                 .expect("lock");
-            let exists =
-                diesel::sql_query("SELECT count(*) AS n FROM pg_database WHERE datname = $1")
-                    .bind::<sql_types::Text, _>(&name)
-                    .get_result::<Count>(&mut admin)
-                    .await
-                    .expect("query pg_database")
-                    .n
-                    > 0;
+            let exists = diesel::sql_query("SELECT count(*) AS n FROM pg_database WHERE datname = $1")
+                .bind::<sql_types::Text, _>(&name)
+                .get_result::<Count>(&mut admin)
+                .await
+                .expect("query pg_database")
+                .n
+                > 0;
             if !exists {
                 let building = format!("{name}_building");
                 // Separate calls: several statements in one string run as one transaction.
@@ -162,9 +155,7 @@ impl TestAppBuilder {
 
     pub async fn spawn(self) -> TestApp {
         let db_name = create_test_database().await;
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("local addr");
         let upload_dir = std::env::temp_dir().join(format!("gm-uploads-{db_name}"));
         let mut vars: HashMap<String, String> = HashMap::from([
@@ -180,12 +171,9 @@ impl TestAppBuilder {
         let state = gigmarket::prepare(config).await.expect("prepare app");
         let router = gigmarket::build_router(state.clone());
         let server = tokio::spawn(async move {
-            axum::serve(
-                listener,
-                router.into_make_service_with_connect_info::<SocketAddr>(),
-            )
-            .await
-            .expect("server");
+            axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
+                .await
+                .expect("server");
         });
         TestApp {
             base: format!("http://{addr}"),
@@ -229,11 +217,7 @@ pub struct Gql {
 impl Gql {
     /// `data`, asserting there were no errors.
     pub fn data(&self) -> &Value {
-        assert!(
-            self.body.get("errors").is_none(),
-            "unexpected errors: {:#}",
-            self.body
-        );
+        assert!(self.body.get("errors").is_none(), "unexpected errors: {:#}", self.body);
         &self.body["data"]
     }
 
@@ -290,13 +274,8 @@ impl TestApp {
         let status = response.status();
         let headers = response.headers().clone();
         let text = response.text().await.expect("body");
-        let body =
-            serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON ({status}): {text}"));
-        Gql {
-            status,
-            headers,
-            body,
-        }
+        let body = serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON ({status}): {text}"));
+        Gql { status, headers, body }
     }
 
     /// POSTs a GraphQL request, with a bearer token when given.
@@ -336,21 +315,15 @@ impl TestApp {
             email,
             username,
             token: payload["accessToken"].as_str().expect("token").to_owned(),
-            refresh_token: payload["refreshToken"]
-                .as_str()
-                .expect("refresh")
-                .to_owned(),
+            refresh_token: payload["refreshToken"].as_str().expect("refresh").to_owned(),
         }
     }
 
     /// A signed-up user made an admin.
     pub async fn with_admin(&self) -> TestUser {
         let user = self.with_user().await;
-        self.sql(&format!(
-            "UPDATE users SET is_admin = true WHERE id = '{}'",
-            user.id
-        ))
-        .await;
+        self.sql(&format!("UPDATE users SET is_admin = true WHERE id = '{}'", user.id))
+            .await;
         user
     }
 
@@ -390,10 +363,7 @@ impl Drop for TestApp {
         let _ = std::fs::remove_dir_all(&self.upload_dir);
         // Drop runs outside async context rules: use a thread with its own runtime.
         let _ = std::thread::spawn(move || {
-            let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            else {
+            let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
                 return;
             };
             runtime.block_on(async move {

@@ -46,10 +46,7 @@ fn declared_columns() -> BTreeMap<(String, String), (String, bool)> {
             continue;
         };
         let ty = ty.trim_end_matches(',');
-        let (nullable, inner) = match ty
-            .strip_prefix("Nullable<")
-            .and_then(|t| t.strip_suffix('>'))
-        {
+        let (nullable, inner) = match ty.strip_prefix("Nullable<").and_then(|t| t.strip_suffix('>')) {
             Some(inner) => (true, inner),
             None => (false, ty),
         };
@@ -67,17 +64,12 @@ fn declared_columns() -> BTreeMap<(String, String), (String, bool)> {
             t if t.starts_with("Array<") => "ARRAY",
             other => panic!("map diesel type {other} in this test"),
         };
-        columns.insert(
-            (table.clone(), column.to_owned()),
-            (pg.to_owned(), nullable),
-        );
+        columns.insert((table.clone(), column.to_owned()), (pg.to_owned(), nullable));
     }
     columns
 }
 
-async fn actual_columns(
-    conn: &mut AsyncPgConnection,
-) -> BTreeMap<(String, String), (String, bool)> {
+async fn actual_columns(conn: &mut AsyncPgConnection) -> BTreeMap<(String, String), (String, bool)> {
     diesel::sql_query(COLUMNS)
         .load::<ColumnInfo>(conn)
         .await
@@ -94,11 +86,7 @@ async fn schema_rs_matches_the_migrated_database() {
     let actual = actual_columns(&mut conn).await;
     let declared = declared_columns();
     for (key, value) in &declared {
-        assert_eq!(
-            actual.get(key),
-            Some(value),
-            "schema.rs declares {key:?} as {value:?}"
-        );
+        assert_eq!(actual.get(key), Some(value), "schema.rs declares {key:?} as {value:?}");
     }
     for key in actual.keys() {
         assert!(
@@ -135,9 +123,7 @@ async fn every_foreign_key_has_an_index() {
 #[tokio::test]
 async fn migrations_run_up_down_and_up_again_to_the_same_schema() {
     let name = format!("gm_updown_{}", uuid::Uuid::new_v4().simple());
-    let mut admin = AsyncPgConnection::establish(&admin_url())
-        .await
-        .expect("connect");
+    let mut admin = AsyncPgConnection::establish(&admin_url()).await.expect("connect");
     admin
         .batch_execute(&format!("CREATE DATABASE {name}"))
         .await
@@ -159,8 +145,7 @@ async fn migrations_run_up_down_and_up_again_to_the_same_schema() {
             AsyncPgConnection,
         > as Connection>::establish(&revert_url)
         .expect("connect");
-        conn.revert_all_migrations(gigmarket::db::MIGRATIONS)
-            .expect("down");
+        conn.revert_all_migrations(gigmarket::db::MIGRATIONS).expect("down");
     })
     .await
     .expect("revert task");

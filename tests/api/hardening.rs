@@ -26,10 +26,7 @@ fn assert_no_leak(text: &str) {
 #[tokio::test]
 async fn too_deep_or_too_costly_queries_are_refused_before_any_resolver_runs() {
     // The schema has no cycles yet, so the depth limit is lowered to show it bites.
-    let app = TestApp::builder()
-        .var("GRAPHQL_MAX_DEPTH", "2")
-        .spawn()
-        .await;
+    let app = TestApp::builder().var("GRAPHQL_MAX_DEPTH", "2").spawn().await;
     let before = app.statements();
     let response = app.gql("{ me { location { lat } } }", json!({})).await;
     assert_eq!(response.code(), "LIMIT_EXCEEDED");
@@ -49,18 +46,15 @@ async fn too_deep_or_too_costly_queries_are_refused_before_any_resolver_runs() {
         .as_str()
         .unwrap()
         .contains("too complex"));
-    assert_eq!(
-        app.statements(),
-        before,
-        "no resolver ran, so no statement did"
-    );
+    assert_eq!(app.statements(), before, "no resolver ran, so no statement did");
     assert!(response.body.get("data").is_none_or(|d| d.is_null()));
 }
 
 #[tokio::test]
 async fn directive_and_recursion_limits_hold() {
     let app = TestApp::spawn().await;
-    let directives = "{ me @include(if: true) @include(if: true) @include(if: true) @include(if: true) @skip(if: false) { id } }";
+    let directives =
+        "{ me @include(if: true) @include(if: true) @include(if: true) @include(if: true) @skip(if: false) { id } }";
     let response = app.gql(directives, json!({})).await;
     assert_eq!(response.code(), "LIMIT_EXCEEDED");
 
@@ -81,33 +75,24 @@ async fn batched_requests_are_refused() {
                 .json(&json!([{ "query": "{ me { id } }" }, { "query": "{ me { id } }" }])),
         )
         .await;
-    assert_eq!(
-        (response.status.as_u16(), response.code()),
-        (400, "VALIDATION_ERROR")
-    );
-    assert!(response.errors()[0]["message"]
-        .as_str()
-        .unwrap()
-        .contains("Batched"));
+    assert_eq!((response.status.as_u16(), response.code()), (400, "VALIDATION_ERROR"));
+    assert!(response.errors()[0]["message"].as_str().unwrap().contains("Batched"));
 }
 
 #[tokio::test]
 async fn get_runs_queries_but_never_mutations() {
     let app = TestApp::spawn().await;
     let query = app
-        .send(
-            app.client
-                .get(app.url("/graphql"))
-                .query(&[("query", "{ me { id } }")]),
-        )
+        .send(app.client.get(app.url("/graphql")).query(&[("query", "{ me { id } }")]))
         .await;
     assert_eq!(query.data()["me"], json!(null));
 
     let mutation = app
-        .send(app.client.get(app.url("/graphql")).query(&[(
-            "query",
-            "mutation { requestPasswordReset(email: \"a@b.co\") }",
-        )]))
+        .send(
+            app.client
+                .get(app.url("/graphql"))
+                .query(&[("query", "mutation { requestPasswordReset(email: \"a@b.co\") }")]),
+        )
         .await;
     assert_eq!(mutation.status.as_u16(), 405);
     assert_eq!(mutation.headers["allow"], "POST");
@@ -140,19 +125,13 @@ async fn content_types_a_browser_sends_without_preflight_are_refused() {
             "{content_type:?} answered {}",
             response.status
         );
-        assert!(
-            response.body.get("data").is_none(),
-            "{content_type:?} executed"
-        );
+        assert!(response.body.get("data").is_none(), "{content_type:?} executed");
     }
 }
 
 #[tokio::test]
 async fn the_body_is_capped_before_parsing() {
-    let app = TestApp::builder()
-        .var("GRAPHQL_MAX_BODY_BYTES", "4096")
-        .spawn()
-        .await;
+    let app = TestApp::builder().var("GRAPHQL_MAX_BODY_BYTES", "4096").spawn().await;
     let padding = "x".repeat(10_000);
     let response = app
         .send(
@@ -161,18 +140,13 @@ async fn the_body_is_capped_before_parsing() {
                 .json(&json!({ "query": "{ me { id } }", "variables": { "pad": padding } })),
         )
         .await;
-    assert_eq!(
-        (response.status.as_u16(), response.code()),
-        (413, "LIMIT_EXCEEDED")
-    );
+    assert_eq!((response.status.as_u16(), response.code()), (413, "LIMIT_EXCEEDED"));
 }
 
 #[tokio::test]
 async fn production_refuses_introspection_graphiql_and_suggestions() {
     let app = TestApp::builder().production().spawn().await;
-    let introspection = app
-        .gql("{ __schema { queryType { name } } }", json!({}))
-        .await;
+    let introspection = app.gql("{ __schema { queryType { name } } }", json!({})).await;
     assert_eq!(introspection.code(), "FORBIDDEN");
     assert!(introspection.errors()[0]["message"]
         .as_str()
@@ -206,10 +180,7 @@ async fn production_refuses_introspection_graphiql_and_suggestions() {
             json!({ "i": { "email": user.email, "password": crate::common::PASSWORD } }),
         )
         .await;
-    assert!(signed_in
-        .set_cookies()
-        .iter()
-        .all(|c| c.contains("; Secure")));
+    assert!(signed_in.set_cookies().iter().all(|c| c.contains("; Secure")));
 }
 
 #[tokio::test]
@@ -224,13 +195,8 @@ async fn development_serves_graphiql_and_introspection() {
         .unwrap();
     assert_eq!(page.status(), 200);
     assert!(page.text().await.unwrap().contains("graphiql"));
-    let introspection = app
-        .gql("{ __schema { queryType { name } } }", json!({}))
-        .await;
-    assert_eq!(
-        introspection.data()["__schema"]["queryType"]["name"],
-        "Query"
-    );
+    let introspection = app.gql("{ __schema { queryType { name } } }", json!({})).await;
+    assert_eq!(introspection.data()["__schema"]["queryType"]["name"], "Query");
 }
 
 #[tokio::test]
@@ -247,9 +213,7 @@ async fn no_error_leaks_internals() {
         json!({}),
     ];
     for case in cases {
-        let response = app
-            .send(app.client.post(app.url("/graphql")).json(&case))
-            .await;
+        let response = app.send(app.client.post(app.url("/graphql")).json(&case)).await;
         let text = response.body.to_string();
         assert_no_leak(&text);
         for error in response.errors() {
@@ -279,10 +243,7 @@ async fn cors_allows_only_configured_origins() {
             .request(reqwest::Method::OPTIONS, app.url("/graphql"))
             .header("origin", origin)
             .header("access-control-request-method", "POST")
-            .header(
-                "access-control-request-headers",
-                "content-type,authorization",
-            )
+            .header("access-control-request-headers", "content-type,authorization")
             .send()
     };
     let allowed = preflight("http://app.example.com").await.unwrap();
@@ -290,15 +251,9 @@ async fn cors_allows_only_configured_origins() {
         allowed.headers()["access-control-allow-origin"],
         "http://app.example.com"
     );
-    assert_eq!(
-        allowed.headers()["access-control-allow-credentials"],
-        "true"
-    );
+    assert_eq!(allowed.headers()["access-control-allow-credentials"], "true");
     let denied = preflight("http://evil.example.com").await.unwrap();
-    assert!(denied
-        .headers()
-        .get("access-control-allow-origin")
-        .is_none());
+    assert!(denied.headers().get("access-control-allow-origin").is_none());
 }
 
 #[tokio::test]
@@ -318,9 +273,11 @@ async fn health_readiness_metrics_and_request_ids() {
         .unwrap();
     assert_eq!(ready["database"], "ok");
 
-    app.send(app.client.post(app.url("/graphql")).json(
-        &json!({ "query": "query MetricsProbe { me { id } }", "operationName": "MetricsProbe" }),
-    ))
+    app.send(
+        app.client
+            .post(app.url("/graphql"))
+            .json(&json!({ "query": "query MetricsProbe { me { id } }", "operationName": "MetricsProbe" })),
+    )
     .await;
     let metrics = app
         .client
@@ -335,8 +292,6 @@ async fn health_readiness_metrics_and_request_ids() {
         metrics.contains("graphql_operations_total{operation=\"MetricsProbe\",outcome=\"ok\"}"),
         "{metrics}"
     );
-    assert!(
-        metrics.contains("graphql_operation_duration_seconds_bucket{operation=\"MetricsProbe\"")
-    );
+    assert!(metrics.contains("graphql_operation_duration_seconds_bucket{operation=\"MetricsProbe\""));
     assert!(metrics.contains("db_pool_max_connections 4"));
 }

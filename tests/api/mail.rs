@@ -35,11 +35,7 @@ async fn fake_smtp() -> (String, mpsc::UnboundedReceiver<String>) {
                         }
                         continue;
                     }
-                    let verb = line
-                        .split_whitespace()
-                        .next()
-                        .unwrap_or_default()
-                        .to_ascii_uppercase();
+                    let verb = line.split_whitespace().next().unwrap_or_default().to_ascii_uppercase();
                     let reply: &[u8] = match verb.as_str() {
                         "EHLO" | "HELO" => b"250 fake.smtp\r\n",
                         "DATA" => {
@@ -75,10 +71,7 @@ async fn reset_mail_is_delivered_over_smtp_and_marked_sent() {
         .await
         .expect("mail within 20 s")
         .expect("a message");
-    assert!(
-        mail.contains("Subject: Reset your gigmarket password"),
-        "{mail}"
-    );
+    assert!(mail.contains("Subject: Reset your gigmarket password"), "{mail}");
     assert!(mail.contains(&format!("To: {}", user.email)), "{mail}");
     assert!(mail.contains("reset-password?token="), "{mail}");
 

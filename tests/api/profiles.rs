@@ -5,15 +5,15 @@ use serde_json::json;
 use crate::common::TestApp;
 
 const UPDATE: &str = "mutation($i: UpdateProfileInput!) { updateProfile(input: $i) { username fullName bio headline skills aiTools languages hourlyRateCents currency portfolioUrls timezone travelRadiusKm profileCompleted } }";
-const PROFILE_FIELDS: &str = "id username fullName email bio headline skills location { lat lng } commissionBps verificationStatus isAvailable";
+const PROFILE_FIELDS: &str =
+    "id username fullName email bio headline skills location { lat lng } commissionBps verificationStatus isAvailable";
 
 /// A valid 1×1 PNG.
 const PNG: &[u8] = &[
-    0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0x00, 0x00, 0x00, 0x0D, 0x49, 0x48, 0x44, 0x52,
-    0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06, 0x00, 0x00, 0x00, 0x1F, 0x15, 0xC4,
-    0x89, 0x00, 0x00, 0x00, 0x0D, 0x49, 0x44, 0x41, 0x54, 0x78, 0x9C, 0x63, 0xF8, 0xCF, 0xC0, 0xF0,
-    0x1F, 0x00, 0x05, 0x00, 0x01, 0xFF, 0x89, 0x99, 0x3D, 0x1D, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45,
-    0x4E, 0x44, 0xAE, 0x42, 0x60, 0x82,
+    0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0x00, 0x00, 0x00, 0x0D, 0x49, 0x48, 0x44, 0x52, 0x00, 0x00, 0x00,
+    0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06, 0x00, 0x00, 0x00, 0x1F, 0x15, 0xC4, 0x89, 0x00, 0x00, 0x00, 0x0D, 0x49,
+    0x44, 0x41, 0x54, 0x78, 0x9C, 0x63, 0xF8, 0xCF, 0xC0, 0xF0, 0x1F, 0x00, 0x05, 0x00, 0x01, 0xFF, 0x89, 0x99, 0x3D,
+    0x1D, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45, 0x4E, 0x44, 0xAE, 0x42, 0x60, 0x82,
 ];
 
 #[tokio::test]
@@ -39,11 +39,7 @@ async fn update_profile_sets_and_clears_fields() {
     assert_eq!(profile["profileCompleted"], false, "no avatar yet");
 
     let cleared = app
-        .gql_as(
-            &user,
-            UPDATE,
-            json!({ "i": { "bio": null, "hourlyRateCents": null } }),
-        )
+        .gql_as(&user, UPDATE, json!({ "i": { "bio": null, "hourlyRateCents": null } }))
         .await;
     let profile = &cleared.data()["updateProfile"];
     assert_eq!(profile["bio"], json!(null));
@@ -99,11 +95,7 @@ async fn taking_a_used_username_is_a_conflict() {
         .await;
     assert_eq!(response.code(), "CONFLICT");
     let own = app
-        .gql_as(
-            &second,
-            UPDATE,
-            json!({ "i": { "username": "renamed_user" } }),
-        )
+        .gql_as(&second, UPDATE, json!({ "i": { "username": "renamed_user" } }))
         .await;
     assert_eq!(own.data()["updateProfile"]["username"], "renamed_user");
 }
@@ -114,23 +106,22 @@ async fn profiles_show_private_fields_only_to_their_owner_and_admins() {
     let owner = app.with_user().await;
     let stranger = app.with_user().await;
     let admin = app.with_admin().await;
-    app.gql_as(&owner, "mutation { updateLocation(location: { lat: 52.520008, lng: 13.404954 }, locationText: \"Berlin\") { id } }", json!({}))
-        .await
-        .data();
+    app.gql_as(
+        &owner,
+        "mutation { updateLocation(location: { lat: 52.520008, lng: 13.404954 }, locationText: \"Berlin\") { id } }",
+        json!({}),
+    )
+    .await
+    .data();
 
     let query = format!("query($id: ID!) {{ user(id: $id) {{ {PROFILE_FIELDS} }} }}");
     let as_owner = app.gql_as(&owner, &query, json!({ "id": owner.id })).await;
     let mine = &as_owner.data()["user"];
     assert_eq!(mine["email"], owner.email.as_str());
-    assert_eq!(
-        mine["location"],
-        json!({ "lat": 52.520008, "lng": 13.404954 })
-    );
+    assert_eq!(mine["location"], json!({ "lat": 52.520008, "lng": 13.404954 }));
     assert_eq!(mine["commissionBps"], 800);
 
-    let as_stranger = app
-        .gql_as(&stranger, &query, json!({ "id": owner.id }))
-        .await;
+    let as_stranger = app.gql_as(&stranger, &query, json!({ "id": owner.id })).await;
     let theirs = &as_stranger.data()["user"];
     assert_eq!(theirs["email"], json!(null));
     assert_eq!(theirs["commissionBps"], json!(null));
@@ -161,10 +152,7 @@ async fn profiles_show_private_fields_only_to_their_owner_and_admins() {
         .await;
     assert_eq!(missing.data()["user"], json!(null));
     let malformed = app
-        .gql(
-            "query($id: ID!) { user(id: $id) { id } }",
-            json!({ "id": "42" }),
-        )
+        .gql("query($id: ID!) { user(id: $id) { id } }", json!({ "id": "42" }))
         .await;
     assert_eq!(
         (malformed.code(), malformed.fields()),
@@ -230,12 +218,7 @@ async fn upload_avatar_stores_a_sniffed_image_and_serves_it() {
         .post(app.url("/graphql"))
         .bearer_auth(&user.token)
         .header("apollo-require-preflight", "true")
-        .multipart(multipart(
-            UPLOAD,
-            PNG.to_vec(),
-            "../../etc/passwd",
-            "text/plain",
-        ));
+        .multipart(multipart(UPLOAD, PNG.to_vec(), "../../etc/passwd", "text/plain"));
     let response = app.send(request).await;
     let url = response.data()["uploadAvatar"]["avatarUrl"]
         .as_str()
@@ -245,10 +228,7 @@ async fn upload_avatar_stores_a_sniffed_image_and_serves_it() {
         url.starts_with(&format!("{}/uploads/avatars/", app.base)) && url.ends_with(".png"),
         "{url}"
     );
-    assert!(
-        !url.contains("passwd"),
-        "client file names never reach the file system"
-    );
+    assert!(!url.contains("passwd"), "client file names never reach the file system");
 
     let served = app.client.get(&url).send().await.unwrap();
     assert_eq!(served.status(), 200);
@@ -265,19 +245,13 @@ async fn upload_avatar_stores_a_sniffed_image_and_serves_it() {
                 .multipart(multipart(UPLOAD, PNG.to_vec(), "a.png", "image/png")),
         )
         .await;
-    assert_ne!(
-        again.data()["uploadAvatar"]["avatarUrl"].as_str().unwrap(),
-        url
-    );
+    assert_ne!(again.data()["uploadAvatar"]["avatarUrl"].as_str().unwrap(), url);
     assert_eq!(app.client.get(&url).send().await.unwrap().status(), 404);
 }
 
 #[tokio::test]
 async fn upload_avatar_refuses_non_images_oversized_files_and_unsafe_requests() {
-    let app = TestApp::builder()
-        .var("UPLOAD_MAX_BYTES", "2048")
-        .spawn()
-        .await;
+    let app = TestApp::builder().var("UPLOAD_MAX_BYTES", "2048").spawn().await;
     let user = app.with_user().await;
     let send = |body: Vec<u8>, preflight: bool| {
         let mut request = app

@@ -1,0 +1,144 @@
+//! The event bus: every change someone should see live is an event.
+//!
+//! - Domain code calls [`emit`] inside the transaction that makes the change, writing a row
+//!   to the `events` outbox; after commit it calls [`Bus::kick`] so the relay runs at once.
+//! - The [`relay`] (one at a time across all instances, under an advisory lock) numbers
+//!   committed events with a global `seq`, publishes them (Redis pub/sub, or the in-process
+//!   hub without Redis), then marks them published. A crash between publish and mark
+//!   re-publishes: delivery is at least once, and `seq` makes duplicates recognisable.
+//! - The [`hub`] of each instance subscribes to the Redis channels its live subscribers need
+//!   and fans events out in-process, dropping any `seq` it has already delivered on a topic.
+//!   After a Redis outage it re-subscribes and catches up from the database, so nothing
+//!   published meanwhile is lost.
+//! - Ephemeral signals (typing) skip the outbox: they are published directly and carry no
+//!   `seq`; losing one is harmless.
+//! - Subscribers may resume from a cursor (a `seq`): the database supplies what they missed,
+//!   then the live stream continues with no duplicates.
+
+pub mod hub;
+pub mod model;
+pub mod presence;
+pub mod relay;
+
+use std::{
+    any::Any,
+    sync::{Arc, OnceLock},
+};
+
+use diesel::QueryResult;
+use diesel_async::AsyncPgConnection;
+use serde::{Deserialize, Serialize};
+use tokio::sync::Notify;
+
+pub use hub::Hub;
+
+/// Topic names: one Redis channel each.
+pub mod topic {
+    use uuid::Uuid;
+
+    pub fn conversation(id: Uuid) -> String {
+        format!("conversation:{id}")
+    }
+
+    pub fn user(id: Uuid) -> String {
+        format!("user:{id}")
+    }
+}
+
+/// An event as delivered to subscribers.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Event {
+    /// Global order and resume cursor; `None` for ephemeral signals.
+    pub seq: Option<i64>,
+    pub topic: String,
+    pub kind: String,
+    pub payload: serde_json::Value,
+    /// The payload decoded once per instance, however many subscribers read it.
+    #[serde(skip)]
+    decoded: OnceLock<Option<Arc<dyn Any + Send + Sync>>>,
+}
+
+impl Event {
+    pub fn new(seq: Option<i64>, topic: String, kind: String, payload: serde_json::Value) -> Self {
+        Self {
+            seq,
+            topic,
+            kind,
+            payload,
+            decoded: OnceLock::new(),
+        }
+    }
+
+    /// The payload as `T`, decoded on first use and shared afterwards. `None` when the
+    /// payload is not a `T` (or a different `T` was asked for first).
+    pub fn decode<T>(&self) -> Option<Arc<T>>
+    where
+        T: serde::de::DeserializeOwned + Send + Sync + 'static,
+    {
+        let any = self
+            .decoded
+            .get_or_init(|| match serde_json::from_value::<T>(self.payload.clone()) {
+                Ok(value) => Some(Arc::new(value) as Arc<dyn Any + Send + Sync>),
+                Err(e) => {
+                    tracing::error!(error = %e, kind = %self.kind, "event payload does not decode");
+                    None
+                }
+            })
+            .clone()?;
+        any.downcast::<T>().ok()
+    }
+}
+
+/// Writes an event in the caller's transaction.
+pub async fn emit(conn: &mut AsyncPgConnection, topic: &str, kind: &str, payload: &impl Serialize) -> QueryResult<()> {
+    let payload = serde_json::to_value(payload).map_err(|e| diesel::result::Error::SerializationError(Box::new(e)))?;
+    model::insert(conn, topic, kind, payload).await
+}
+
+/// The bus as the rest of the app sees it.
+#[derive(Clone)]
+pub struct Bus {
+    pub hub: Hub,
+    relay_wake: Arc<Notify>,
+}
+
+impl Bus {
+    pub fn new(hub: Hub, relay_wake: Arc<Notify>) -> Self {
+        Self { hub, relay_wake }
+    }
+
+    /// Wakes the relay: call after committing a transaction that emitted events.
+    pub fn kick(&self) {
+        self.relay_wake.notify_one();
+    }
+
+    /// Publishes an ephemeral signal (no outbox, no cursor).
+    pub async fn signal(&self, topic: &str, kind: &str, payload: &impl Serialize) -> anyhow::Result<()> {
+        let payload = serde_json::to_value(payload)?;
+        self.hub
+            .publish(Event::new(None, topic.to_owned(), kind.to_owned(), payload))
+            .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Deserialize, Debug, PartialEq)]
+    struct Probe {
+        n: i32,
+    }
+
+    #[test]
+    fn payloads_decode_once_and_are_shared() {
+        let event = Event::new(Some(1), "t".into(), "K".into(), serde_json::json!({ "n": 7 }));
+        let a = event.decode::<Probe>().unwrap();
+        let b = event.decode::<Probe>().unwrap();
+        assert!(Arc::ptr_eq(&a, &b));
+        assert_eq!(*a, Probe { n: 7 });
+        let wire = serde_json::to_string(&event).unwrap();
+        let back: Event = serde_json::from_str(&wire).unwrap();
+        assert_eq!((back.seq, back.kind.as_str()), (Some(1), "K"));
+    }
+}

@@ -1,0 +1,96 @@
+//! Turning a bus topic into a subscription stream with resume.
+//!
+//! The live receiver is registered before the database is read, so nothing falls between
+//! the replay and the live stream; the replay's last `seq` then filters live duplicates. A
+//! subscriber too slow for the topic buffer catches up from the database the same way.
+
+use std::sync::Arc;
+
+use futures_util::Stream;
+use tokio::sync::broadcast::error::RecvError;
+
+use crate::{
+    error::AppError,
+    events::{model, Event},
+    state::AppState,
+};
+
+const REPLAY_PAGE: i64 = 200;
+
+/// Events of `topic`: those after `after` from the database, then live ones.
+pub fn topic_events(
+    app: AppState,
+    topic: String,
+    after: Option<i64>,
+) -> impl Stream<Item = Result<Arc<Event>, AppError>> {
+    async_stream::stream! {
+        let mut receiver = match app.bus.hub.subscribe(&topic).await {
+            Ok(receiver) => receiver,
+            Err(e) => {
+                yield Err(AppError::internal(e));
+                return;
+            }
+        };
+        let mut last = after.unwrap_or(0);
+        if after.is_some() {
+            match replay(&app, &topic, last).await {
+                Ok(events) => {
+                    for event in events {
+                        last = event.seq.unwrap_or(last);
+                        yield Ok(event);
+                    }
+                }
+                Err(e) => {
+                    yield Err(e);
+                    return;
+                }
+            }
+        }
+        loop {
+            match receiver.rx.recv().await {
+                Ok(event) => {
+                    if let Some(seq) = event.seq {
+                        if seq <= last {
+                            continue;
+                        }
+                        last = seq;
+                    }
+                    yield Ok(event);
+                }
+                Err(RecvError::Lagged(missed)) => {
+                    tracing::debug!(missed, topic = %topic, "slow subscriber; catching up from the database");
+                    match replay(&app, &topic, last).await {
+                        Ok(events) => {
+                            for event in events {
+                                last = event.seq.unwrap_or(last);
+                                yield Ok(event);
+                            }
+                        }
+                        Err(e) => {
+                            yield Err(e);
+                            return;
+                        }
+                    }
+                }
+                Err(RecvError::Closed) => return,
+            }
+        }
+    }
+}
+
+/// Every numbered event of `topic` after `after`, oldest first.
+async fn replay(app: &AppState, topic: &str, mut after: i64) -> Result<Vec<Arc<Event>>, AppError> {
+    let mut conn = app.db.conn().await?;
+    let mut events = Vec::new();
+    loop {
+        let rows = model::since(&mut conn, topic, after, REPLAY_PAGE).await?;
+        let full = rows.len() as i64 == REPLAY_PAGE;
+        for row in rows {
+            after = row.seq.unwrap_or(after);
+            events.push(Arc::new(Event::new(row.seq, row.topic, row.kind, row.payload)));
+        }
+        if !full {
+            return Ok(events);
+        }
+    }
+}

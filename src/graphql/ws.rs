@@ -1,0 +1,382 @@
+//! GraphQL over WebSocket at `/graphql/ws`: `graphql-transport-ws` (the graphql-ws library)
+//! and the legacy `graphql-ws` (subscriptions-transport-ws) subprotocol.
+//!
+//! Written by hand rather than with async-graphql-axum's handler so that the close codes are
+//! exactly the ones the graphql-ws client expects (it treats some as fatal):
+//! 4400 malformed message, 4401 subscribe before `connection_ack`, 4403 credentials refused
+//! or expired, 4408 no `connection_init` in time, 4409 duplicate subscription id, 4429 a
+//! second `connection_init` (or too many connections for one user).
+//!
+//! Authentication is the `connection_init` payload (`{"authorization": "Bearer …"}` or
+//! `{"token": "…"}`); cookies are ignored here, so a page on another origin cannot ride on a
+//! user's cookie. The connection closes with 4403 when the token expires. Keep-alive pings go
+//! out every `WS_KEEPALIVE_SECS`; a peer silent for two intervals is dropped. Every task a
+//! connection starts ends with it.
+
+use std::{collections::HashMap, net::SocketAddr, time::Duration};
+
+use async_graphql::{Request, Response};
+use axum::{
+    extract::{
+        ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade},
+        ConnectInfo, State,
+    },
+    http::HeaderMap,
+    response::IntoResponse,
+};
+use futures_util::{SinkExt, StreamExt};
+use serde::Deserialize;
+use tokio::{sync::mpsc, task::JoinHandle, time::Instant};
+
+use super::{context::RequestCtx, errors, handler::GraphqlState, loader::request_loader};
+use crate::{
+    auth::{self, Auth},
+    events::presence::PresenceGuard,
+};
+
+/// The two subprotocols.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Protocol {
+    /// `graphql-transport-ws`
+    TransportWs,
+    /// legacy `graphql-ws`
+    Legacy,
+}
+
+const TRANSPORT_WS: &str = "graphql-transport-ws";
+const LEGACY: &str = "graphql-ws";
+
+/// Close codes of the graphql-ws protocol.
+mod close {
+    pub const NORMAL: u16 = 1000;
+    pub const BAD_REQUEST: u16 = 4400;
+    pub const UNAUTHORIZED: u16 = 4401;
+    pub const FORBIDDEN: u16 = 4403;
+    pub const INIT_TIMEOUT: u16 = 4408;
+    pub const DUPLICATE_ID: u16 = 4409;
+    pub const TOO_MANY_INITS: u16 = 4429;
+    /// Going away (server shutting down or peer silent).
+    pub const GOING_AWAY: u16 = 1001;
+}
+
+/// `GET /graphql/ws`.
+pub async fn upgrade(
+    State(state): State<GraphqlState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    ws: WebSocketUpgrade,
+) -> impl IntoResponse {
+    let offered = headers
+        .get_all(axum::http::header::SEC_WEBSOCKET_PROTOCOL)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|p| p.trim().to_owned())
+        .collect::<Vec<_>>();
+    // graphql-transport-ws wins when a client offers both.
+    let protocol = if offered.iter().any(|p| p == LEGACY) && !offered.iter().any(|p| p == TRANSPORT_WS) {
+        Protocol::Legacy
+    } else {
+        Protocol::TransportWs
+    };
+    let limits = state.app.config.ws.clone();
+    ws.protocols([TRANSPORT_WS, LEGACY])
+        .max_message_size(limits.max_message_bytes)
+        .max_frame_size(limits.max_message_bytes)
+        .on_upgrade(move |socket| async move {
+            Connection::new(state, protocol, peer).run(socket).await;
+        })
+}
+
+/// A client message (both protocols).
+#[derive(Deserialize)]
+struct ClientMessage {
+    #[serde(rename = "type")]
+    kind: String,
+    id: Option<String>,
+    payload: Option<serde_json::Value>,
+}
+
+/// Why the connection ended, as a close frame.
+struct Close(u16, String);
+
+/// What finished subscription tasks report.
+enum Done {
+    Finished(String),
+}
+
+struct Connection {
+    state: GraphqlState,
+    protocol: Protocol,
+    peer: SocketAddr,
+    auth: Option<Auth>,
+    token_expires: Option<Instant>,
+    _presence: Option<PresenceGuard>,
+    subscriptions: HashMap<String, JoinHandle<()>>,
+    outgoing: mpsc::Sender<Message>,
+    outgoing_rx: Option<mpsc::Receiver<Message>>,
+    done_tx: mpsc::UnboundedSender<Done>,
+    done_rx: mpsc::UnboundedReceiver<Done>,
+}
+
+fn text(value: serde_json::Value) -> Message {
+    Message::Text(Utf8Bytes::from(value.to_string()))
+}
+
+impl Connection {
+    fn new(state: GraphqlState, protocol: Protocol, peer: SocketAddr) -> Self {
+        let (outgoing, outgoing_rx) = mpsc::channel(256);
+        let (done_tx, done_rx) = mpsc::unbounded_channel();
+        Self {
+            state,
+            protocol,
+            peer,
+            auth: None,
+            token_expires: None,
+            _presence: None,
+            subscriptions: HashMap::new(),
+            outgoing,
+            outgoing_rx: Some(outgoing_rx),
+            done_tx,
+            done_rx,
+        }
+    }
+
+    async fn run(mut self, socket: WebSocket) {
+        let (mut sink, mut stream) = socket.split();
+        let Some(mut outgoing_rx) = self.outgoing_rx.take() else {
+            return;
+        };
+        // One writer: subscription tasks queue messages; a close frame ends the writer.
+        let writer = tokio::spawn(async move {
+            while let Some(message) = outgoing_rx.recv().await {
+                let closing = matches!(message, Message::Close(_));
+                if sink.send(message).await.is_err() || closing {
+                    break;
+                }
+            }
+            let _ = sink.close().await;
+        });
+
+        let ws = self.state.app.config.ws.clone();
+        let init_deadline = Instant::now() + ws.init_timeout;
+        let keepalive = ws.keepalive;
+        let mut ticker = tokio::time::interval_at(Instant::now() + keepalive, keepalive);
+        let mut last_heard = Instant::now();
+
+        let close = loop {
+            let expiry = self.token_expires;
+            tokio::select! {
+                frame = stream.next() => {
+                    let Some(Ok(frame)) = frame else { break None };
+                    last_heard = Instant::now();
+                    match frame {
+                        Message::Text(body) => {
+                            if let Err(close) = self.on_text(body.as_str()).await {
+                                break Some(close);
+                            }
+                        }
+                        Message::Binary(_) => break Some(Close(close::BAD_REQUEST, "Binary messages are not supported".into())),
+                        Message::Close(_) => break None,
+                        Message::Ping(_) | Message::Pong(_) => {}
+                    }
+                }
+                Some(Done::Finished(id)) = self.done_rx.recv() => {
+                    self.subscriptions.remove(&id);
+                }
+                _ = tokio::time::sleep_until(init_deadline), if self.auth.is_none() => {
+                    break Some(Close(close::INIT_TIMEOUT, "Connection initialisation timeout".into()));
+                }
+                _ = tokio::time::sleep_until(expiry.unwrap_or_else(Instant::now)), if expiry.is_some() => {
+                    break Some(Close(close::FORBIDDEN, "Forbidden: the access token expired".into()));
+                }
+                _ = ticker.tick() => {
+                    if last_heard.elapsed() > keepalive * 2 {
+                        break Some(Close(close::GOING_AWAY, "No response to keep-alive".into()));
+                    }
+                    let ping = match self.protocol {
+                        Protocol::TransportWs => Message::Ping(Default::default()),
+                        Protocol::Legacy => text(serde_json::json!({ "type": "ka" })),
+                    };
+                    if self.outgoing.send(ping).await.is_err() {
+                        break None;
+                    }
+                }
+            }
+        };
+
+        for (_, task) in self.subscriptions.drain() {
+            task.abort();
+        }
+        if let Some(Close(code, reason)) = close {
+            let frame = CloseFrame {
+                code,
+                reason: Utf8Bytes::from(reason),
+            };
+            let _ = self.outgoing.send(Message::Close(Some(frame))).await;
+        }
+        drop(self.outgoing);
+        let _ = tokio::time::timeout(Duration::from_secs(5), writer).await;
+    }
+
+    async fn send(&self, value: serde_json::Value) {
+        let _ = self.outgoing.send(text(value)).await;
+    }
+
+    /// Handles one text message; `Err` closes the connection.
+    async fn on_text(&mut self, body: &str) -> Result<(), Close> {
+        let message: ClientMessage =
+            serde_json::from_str(body).map_err(|_| Close(close::BAD_REQUEST, "Invalid message received".into()))?;
+        match (self.protocol, message.kind.as_str()) {
+            (_, "connection_init") => self.on_init(message.payload).await,
+            (Protocol::TransportWs, "ping") => {
+                self.send(serde_json::json!({ "type": "pong" })).await;
+                Ok(())
+            }
+            (Protocol::TransportWs, "pong") => Ok(()),
+            (Protocol::TransportWs, "subscribe") | (Protocol::Legacy, "start") => {
+                if self.auth.is_none() {
+                    return Err(Close(close::UNAUTHORIZED, "Unauthorized".into()));
+                }
+                self.on_subscribe(message.id, message.payload).await
+            }
+            (Protocol::TransportWs, "complete") | (Protocol::Legacy, "stop") => {
+                if let Some(task) = message.id.and_then(|id| self.subscriptions.remove(&id)) {
+                    task.abort();
+                }
+                Ok(())
+            }
+            (Protocol::Legacy, "connection_terminate") => Err(Close(close::NORMAL, "Bye".into())),
+            (_, other) => Err(Close(close::BAD_REQUEST, format!("Unexpected message type {other:?}"))),
+        }
+    }
+
+    async fn on_init(&mut self, payload: Option<serde_json::Value>) -> Result<(), Close> {
+        if self.auth.is_some() {
+            return Err(Close(close::TOO_MANY_INITS, "Too many initialisation requests".into()));
+        }
+        let token = payload.as_ref().and_then(|p| {
+            p.get("authorization")
+                .or_else(|| p.get("Authorization"))
+                .and_then(|v| v.as_str())
+                .map(|v| {
+                    v.strip_prefix("Bearer ")
+                        .or_else(|| v.strip_prefix("bearer "))
+                        .unwrap_or(v)
+                        .trim()
+                        .to_owned()
+                })
+                .or_else(|| p.get("token").and_then(|v| v.as_str()).map(str::to_owned))
+        });
+        let app = &self.state.app;
+        let auth = match auth::authenticate(app, token.as_deref()).await {
+            Ok(Auth::Invalid(_)) | Err(_) => return Err(Close(close::FORBIDDEN, "Forbidden".into())),
+            Ok(auth) => auth,
+        };
+        if let Auth::User(viewer) = &auth {
+            let user = viewer.id();
+            if app.presence.local_connections(user) >= app.config.ws.max_connections_per_user {
+                return Err(Close(
+                    close::TOO_MANY_INITS,
+                    "Too many connections for this user".into(),
+                ));
+            }
+            self._presence = Some(app.presence.join(user));
+            if let Some(token) = token.as_deref() {
+                if let Ok(claims) = app.tokens.verify(token) {
+                    let left = claims.exp - chrono::Utc::now().timestamp();
+                    self.token_expires = Some(Instant::now() + Duration::from_secs(left.max(0) as u64));
+                }
+            }
+        }
+        self.auth = Some(auth);
+        self.send(serde_json::json!({ "type": "connection_ack" })).await;
+        Ok(())
+    }
+
+    async fn on_subscribe(&mut self, id: Option<String>, payload: Option<serde_json::Value>) -> Result<(), Close> {
+        let Some(id) = id.filter(|id| !id.is_empty() && id.len() <= 128) else {
+            return Err(Close(
+                close::BAD_REQUEST,
+                "Invalid message received: subscription id".into(),
+            ));
+        };
+        if self.subscriptions.contains_key(&id) {
+            return Err(Close(
+                close::DUPLICATE_ID,
+                format!("Subscriber for {id} already exists"),
+            ));
+        }
+        let Some(request) = payload.and_then(|p| serde_json::from_value::<Request>(p).ok()) else {
+            return Err(Close(
+                close::BAD_REQUEST,
+                "Invalid message received: subscribe payload".into(),
+            ));
+        };
+        let limit = self.state.app.config.ws.max_subscriptions_per_connection;
+        if self.subscriptions.len() >= limit {
+            let error = errors::error_body(
+                crate::error::Code::LimitExceeded,
+                &format!("At most {limit} subscriptions per connection."),
+            );
+            self.send(serde_json::json!({ "type": "error", "id": id, "payload": error["errors"] }))
+                .await;
+            return Ok(());
+        }
+        let Some(auth) = self.auth.clone() else {
+            return Err(Close(close::UNAUTHORIZED, "Unauthorized".into()));
+        };
+        let app = self.state.app.clone();
+        let request = request
+            .data(RequestCtx {
+                auth,
+                client_addr: Some(self.peer.ip()),
+                refresh_cookie: None,
+            })
+            .data(request_loader(app.db.clone()));
+        let schema = self.state.schema.clone();
+        let outgoing = self.outgoing.clone();
+        let done = self.done_tx.clone();
+        let protocol = self.protocol;
+        let task_id = id.clone();
+        let task = tokio::spawn(async move {
+            let mut stream = schema.execute_stream(request);
+            let mut first = true;
+            while let Some(mut response) = stream.next().await {
+                errors::finalize(&mut response.errors);
+                let message = if first && response.data == async_graphql::Value::Null && response.is_err() {
+                    // Refused before it started (validation, authorisation): an `error` message.
+                    let payload = serde_json::to_value(&response.errors).unwrap_or_default();
+                    let _ = outgoing
+                        .send(text(
+                            serde_json::json!({ "type": "error", "id": task_id, "payload": payload }),
+                        ))
+                        .await;
+                    let _ = done.send(Done::Finished(task_id));
+                    return;
+                } else {
+                    next_message(protocol, &task_id, &response)
+                };
+                first = false;
+                if outgoing.send(message).await.is_err() {
+                    return;
+                }
+            }
+            let _ = outgoing
+                .send(text(serde_json::json!({ "type": "complete", "id": task_id })))
+                .await;
+            let _ = done.send(Done::Finished(task_id));
+        });
+        self.subscriptions.insert(id, task);
+        Ok(())
+    }
+}
+
+fn next_message(protocol: Protocol, id: &str, response: &Response) -> Message {
+    let kind = match protocol {
+        Protocol::TransportWs => "next",
+        Protocol::Legacy => "data",
+    };
+    let payload = serde_json::to_value(response).unwrap_or_default();
+    text(serde_json::json!({ "type": kind, "id": id, "payload": payload }))
+}

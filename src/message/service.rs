@@ -1,0 +1,369 @@
+//! Messaging operations.
+
+use chrono::{DateTime, Utc};
+use diesel_async::{AsyncConnection, AsyncPgConnection};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::{
+    model::{self, Attachment, ConversationRow, InboxCursor, MessageRow},
+    safety,
+};
+use crate::{
+    error::{AppError, AppResult, FieldErrors},
+    events::{self, topic},
+    notification::service::{self as notification, Kind},
+    profile::{self, model::UserRow},
+    state::AppState,
+};
+
+pub const MESSAGE_ADDED: &str = "MESSAGE_ADDED";
+pub const TYPING: &str = "TYPING";
+/// Longest message, in characters.
+pub const MESSAGE_MAX_CHARS: usize = 5000;
+/// Most attachments on one message.
+pub const ATTACHMENTS_MAX: usize = 5;
+const FILE_NAME_MAX: usize = 120;
+
+/// What `MESSAGE_ADDED` carries: the message and who may see it.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct MessageEvent {
+    pub message: MessageRow,
+    pub participant_ids: Vec<Uuid>,
+}
+
+/// What `TYPING` carries.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct TypingEvent {
+    pub conversation_id: Uuid,
+    pub user_id: Uuid,
+    pub at: DateTime<Utc>,
+}
+
+fn not_a_participant() -> AppError {
+    AppError::Forbidden("You are not a participant of this conversation.".into())
+}
+
+/// Refuses anyone who is not a participant of the conversation.
+pub async fn require_participant(conn: &mut AsyncPgConnection, conversation_id: Uuid, user_id: Uuid) -> AppResult<()> {
+    match model::participant(conn, conversation_id, user_id).await? {
+        Some(_) => Ok(()),
+        None => Err(not_a_participant()),
+    }
+}
+
+/// The stable key of the two-party conversation between `a` and `b`.
+pub fn direct_key(a: Uuid, b: Uuid) -> String {
+    let (low, high) = if a < b { (a, b) } else { (b, a) };
+    format!("{low}:{high}")
+}
+
+/// Gets or creates the conversation between the viewer and `participant_id`.
+pub async fn start_conversation(app: &AppState, viewer: &UserRow, participant_id: Uuid) -> AppResult<ConversationRow> {
+    if participant_id == viewer.id {
+        return Err(AppError::field("participantId", "must be someone other than you"));
+    }
+    let mut conn = app.db.conn().await?;
+    let other = profile::service::find(&mut conn, participant_id).await?;
+    if other.as_ref().is_none_or(|u| u.is_banned()) {
+        return Err(AppError::not_found("User"));
+    }
+    let key = direct_key(viewer.id, participant_id);
+    conn.transaction::<_, AppError, _>(async |conn| {
+        let conversation = model::upsert_direct(conn, &key).await?;
+        model::add_participants(conn, conversation.id, &[viewer.id, participant_id]).await?;
+        Ok(conversation)
+    })
+    .await
+}
+
+/// A conversation the viewer takes part in.
+pub async fn conversation(app: &AppState, viewer: Uuid, id: Uuid) -> AppResult<ConversationRow> {
+    let mut conn = app.db.conn().await?;
+    require_participant(&mut conn, id, viewer).await?;
+    model::find_conversation(&mut conn, id)
+        .await?
+        .ok_or_else(|| AppError::not_found("Conversation"))
+}
+
+/// A file as uploaded.
+pub struct NewAttachment {
+    pub file_name: String,
+    pub bytes: bytes::Bytes,
+}
+
+/// What `sendMessage` takes.
+pub struct NewMessage {
+    pub conversation_id: Uuid,
+    pub content: String,
+    pub attachments: Vec<NewAttachment>,
+    pub reply_to_id: Option<Uuid>,
+}
+
+/// The content type and extension of an accepted attachment, judged by its bytes.
+fn sniff_attachment(bytes: &[u8]) -> Option<(&'static str, &'static str)> {
+    const ALLOWED: &[(&str, &str)] = &[
+        ("image/png", "png"),
+        ("image/jpeg", "jpg"),
+        ("image/webp", "webp"),
+        ("image/gif", "gif"),
+        ("application/pdf", "pdf"),
+        ("application/zip", "zip"),
+    ];
+    match infer::get(bytes) {
+        Some(kind) => ALLOWED.iter().find(|(mime, _)| *mime == kind.mime_type()).copied(),
+        None if !bytes.contains(&0) && std::str::from_utf8(bytes).is_ok() => Some(("text/plain", "txt")),
+        None => None,
+    }
+}
+
+/// A display name for an uploaded file: no path, no control characters, bounded length.
+fn display_name(raw: &str) -> String {
+    let base = raw.rsplit(['/', '\\']).next().unwrap_or_default();
+    let clean: String = base.chars().filter(|c| !c.is_control()).take(FILE_NAME_MAX).collect();
+    if clean.trim().is_empty() {
+        "file".to_owned()
+    } else {
+        clean
+    }
+}
+
+fn check_content(content: &str, attachments: usize, errors: &mut FieldErrors) {
+    let chars = content.chars().count();
+    if chars > MESSAGE_MAX_CHARS {
+        errors.add("content", format!("must be at most {MESSAGE_MAX_CHARS} characters"));
+    } else if content.trim().is_empty() && attachments == 0 {
+        errors.add("content", "must not be empty");
+    }
+}
+
+/// Sends a message; participants see it live, offline ones get a `NEW_MESSAGE` notification.
+pub async fn send_message(app: &AppState, viewer: &UserRow, input: NewMessage) -> AppResult<MessageRow> {
+    let mut errors = FieldErrors::new();
+    check_content(&input.content, input.attachments.len(), &mut errors);
+    if input.attachments.len() > ATTACHMENTS_MAX {
+        errors.add("attachments", format!("must be at most {ATTACHMENTS_MAX} files"));
+    }
+    let max_bytes = app.config.limits.upload_max_bytes;
+    let mut sniffed = Vec::new();
+    for attachment in &input.attachments {
+        match sniff_attachment(&attachment.bytes) {
+            _ if attachment.bytes.len() > max_bytes => {
+                errors.add("attachments", format!("each file must be at most {max_bytes} bytes"))
+            }
+            _ if attachment.bytes.is_empty() => errors.add("attachments", "must not contain empty files"),
+            None => errors.add("attachments", "may be images, PDF, ZIP or plain text"),
+            Some(kind) => sniffed.push(kind),
+        }
+    }
+    errors.into_result()?;
+
+    let mut conn = app.db.conn().await?;
+    require_participant(&mut conn, input.conversation_id, viewer.id).await?;
+    if let Some(reply_to) = input.reply_to_id {
+        let original = model::find_message(&mut conn, reply_to).await?;
+        if original.is_none_or(|m| m.conversation_id != input.conversation_id) {
+            return Err(AppError::field("replyToId", "is not a message of this conversation"));
+        }
+    }
+    let participant_ids: Vec<Uuid> = model::participants_of(&mut conn, &[input.conversation_id])
+        .await?
+        .into_iter()
+        .map(|p| p.user_id)
+        .collect();
+    drop(conn);
+
+    // Orders arrive with the order domain; until then no two users can share one, so every
+    // message is screened.
+    let screened = safety::screen(&input.content, false);
+
+    let mut attachments = Vec::with_capacity(input.attachments.len());
+    for (attachment, (content_type, ext)) in input.attachments.into_iter().zip(sniffed) {
+        let size = attachment.bytes.len() as i64;
+        let stored = app
+            .storage
+            .put("attachments", ext, attachment.bytes)
+            .await
+            .map_err(AppError::internal)?;
+        attachments.push(Attachment {
+            url: stored.url,
+            file_name: display_name(&attachment.file_name),
+            content_type: content_type.to_owned(),
+            size_bytes: size,
+        });
+    }
+
+    let mut offline = Vec::new();
+    for &participant in participant_ids.iter().filter(|p| **p != viewer.id) {
+        if !app.presence.is_online(participant).await {
+            offline.push(participant);
+        }
+    }
+
+    let message = MessageRow {
+        id: Uuid::now_v7(),
+        conversation_id: input.conversation_id,
+        sender_id: viewer.id,
+        original_body: screened.flagged.then(|| input.content.clone()),
+        body: screened.text,
+        flagged: screened.flagged,
+        reply_to_id: input.reply_to_id,
+        attachments: serde_json::to_value(&attachments).map_err(AppError::internal)?,
+        created_at: Utc::now(),
+        edited_at: None,
+    };
+    let preview: String = message.body.chars().take(80).collect();
+    let mut conn = app.db.conn().await?;
+    let message = conn
+        .transaction::<_, AppError, _>(async |conn| {
+            model::insert_message(conn, &message).await?;
+            events::emit(
+                conn,
+                &topic::conversation(message.conversation_id),
+                MESSAGE_ADDED,
+                &MessageEvent {
+                    message: message.clone(),
+                    participant_ids: participant_ids.clone(),
+                },
+            )
+            .await?;
+            for user in &offline {
+                notification::notify(
+                    conn,
+                    *user,
+                    Kind::NewMessage,
+                    &format!("New message from {}", viewer.full_name),
+                    &preview,
+                    serde_json::json!({ "conversationId": message.conversation_id, "messageId": message.id }),
+                )
+                .await?;
+            }
+            Ok(message)
+        })
+        .await?;
+    app.bus.kick();
+    Ok(message)
+}
+
+/// Edits the viewer's own message (screened again).
+pub async fn edit_message(
+    app: &AppState,
+    viewer: &UserRow,
+    message_id: Uuid,
+    content: String,
+) -> AppResult<MessageRow> {
+    let mut errors = FieldErrors::new();
+    let mut conn = app.db.conn().await?;
+    let message = model::find_message(&mut conn, message_id)
+        .await?
+        .ok_or_else(|| AppError::not_found("Message"))?;
+    if message.sender_id != viewer.id {
+        // Participants can see it but not change it; everyone else learns nothing.
+        return match model::participant(&mut conn, message.conversation_id, viewer.id).await? {
+            Some(_) => Err(AppError::Forbidden("Only the sender can edit a message.".into())),
+            None => Err(AppError::not_found("Message")),
+        };
+    }
+    let attachments = message.attachment_list().len();
+    check_content(&content, attachments, &mut errors);
+    errors.into_result()?;
+    let screened = safety::screen(&content, false);
+    let original = screened.flagged.then_some(content.as_str());
+    Ok(model::update_body(&mut conn, message_id, &screened.text, original, screened.flagged).await?)
+}
+
+/// Marks a conversation read for the viewer (their read receipt moves to now).
+pub async fn mark_read(app: &AppState, viewer: Uuid, conversation_id: Uuid) -> AppResult<ConversationRow> {
+    let mut conn = app.db.conn().await?;
+    require_participant(&mut conn, conversation_id, viewer).await?;
+    model::mark_read(&mut conn, conversation_id, viewer).await?;
+    model::find_conversation(&mut conn, conversation_id)
+        .await?
+        .ok_or_else(|| AppError::not_found("Conversation"))
+}
+
+/// Tells the other participants the viewer is typing. Ephemeral: not stored.
+pub async fn send_typing(app: &AppState, viewer: Uuid, conversation_id: Uuid) -> AppResult<()> {
+    let mut conn = app.db.conn().await?;
+    require_participant(&mut conn, conversation_id, viewer).await?;
+    drop(conn);
+    let event = TypingEvent {
+        conversation_id,
+        user_id: viewer,
+        at: Utc::now(),
+    };
+    app.bus
+        .signal(&topic::conversation(conversation_id), TYPING, &event)
+        .await
+        .map_err(AppError::internal)
+}
+
+/// A page of the viewer's inbox and whether more follow.
+pub async fn inbox(
+    app: &AppState,
+    viewer: Uuid,
+    after: Option<InboxCursor>,
+    size: usize,
+) -> AppResult<(Vec<ConversationRow>, bool)> {
+    let mut conn = app.db.conn().await?;
+    let mut rows = model::inbox_page(&mut conn, viewer, after, size as i64 + 1).await?;
+    let more = rows.len() > size;
+    rows.truncate(size);
+    Ok((rows, more))
+}
+
+pub async fn inbox_count(app: &AppState, viewer: Uuid) -> AppResult<i64> {
+    let mut conn = app.db.conn().await?;
+    Ok(model::inbox_count(&mut conn, viewer).await?)
+}
+
+/// A page of a conversation's messages, newest first, and whether older ones follow.
+pub async fn messages(
+    app: &AppState,
+    viewer: Uuid,
+    conversation_id: Uuid,
+    before: Option<Uuid>,
+    size: usize,
+) -> AppResult<(Vec<MessageRow>, bool)> {
+    let mut conn = app.db.conn().await?;
+    require_participant(&mut conn, conversation_id, viewer).await?;
+    let mut rows = model::message_page(&mut conn, conversation_id, before, size as i64 + 1).await?;
+    let more = rows.len() > size;
+    rows.truncate(size);
+    Ok((rows, more))
+}
+
+pub async fn message_count(app: &AppState, conversation_id: Uuid) -> AppResult<i64> {
+    let mut conn = app.db.conn().await?;
+    Ok(model::message_count(&mut conn, conversation_id).await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn direct_keys_ignore_order() {
+        let (a, b) = (Uuid::now_v7(), Uuid::now_v7());
+        assert_eq!(direct_key(a, b), direct_key(b, a));
+    }
+
+    #[test]
+    fn display_names_drop_paths_and_controls() {
+        assert_eq!(display_name("../../etc/passwd"), "passwd");
+        assert_eq!(display_name("C:\\Users\\a\\cv.pdf"), "cv.pdf");
+        assert_eq!(display_name("a\u{0}b\nc.txt"), "abc.txt");
+        assert_eq!(display_name("/"), "file");
+    }
+
+    #[test]
+    fn attachments_are_sniffed() {
+        assert_eq!(sniff_attachment(b"%PDF-1.7 ..."), Some(("application/pdf", "pdf")));
+        assert_eq!(sniff_attachment(b"plain words"), Some(("text/plain", "txt")));
+        assert_eq!(
+            sniff_attachment(&[0x4d, 0x5a, 0x90, 0x00, 0x03]),
+            None,
+            "executables are refused"
+        );
+    }
+}

@@ -1,0 +1,108 @@
+//! Creating, listing and marking notifications.
+
+use chrono::Utc;
+use diesel_async::AsyncPgConnection;
+use uuid::Uuid;
+
+use super::model::{self, NotificationRow};
+use crate::{
+    db::Db,
+    error::{AppError, AppResult},
+    events::{self, topic},
+};
+
+/// The event kind on a user's topic when a notification is created.
+pub const NOTIFICATION_ADDED: &str = "NOTIFICATION_ADDED";
+
+/// What a notification is about (SPEC's list).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    NewApplication,
+    ApplicationStatus,
+    NewMessage,
+    OrderStatus,
+    Payment,
+    CallScheduled,
+    ReviewReceived,
+    TaskNearby,
+    Dispute,
+    GigUpdate,
+    System,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::NewApplication => "NEW_APPLICATION",
+            Kind::ApplicationStatus => "APPLICATION_STATUS",
+            Kind::NewMessage => "NEW_MESSAGE",
+            Kind::OrderStatus => "ORDER_STATUS",
+            Kind::Payment => "PAYMENT",
+            Kind::CallScheduled => "CALL_SCHEDULED",
+            Kind::ReviewReceived => "REVIEW_RECEIVED",
+            Kind::TaskNearby => "TASK_NEARBY",
+            Kind::Dispute => "DISPUTE",
+            Kind::GigUpdate => "GIG_UPDATE",
+            Kind::System => "SYSTEM",
+        }
+    }
+}
+
+/// Creates a notification for `user_id` in the caller's transaction and emits it on the
+/// user's topic. The caller kicks the bus after commit.
+pub async fn notify(
+    conn: &mut AsyncPgConnection,
+    user_id: Uuid,
+    kind: Kind,
+    title: &str,
+    body: &str,
+    data: serde_json::Value,
+) -> AppResult<NotificationRow> {
+    let row = NotificationRow {
+        id: Uuid::now_v7(),
+        user_id,
+        kind: kind.as_str().to_owned(),
+        title: title.to_owned(),
+        body: body.to_owned(),
+        data,
+        read_at: None,
+        created_at: Utc::now(),
+    };
+    model::insert(conn, &row).await?;
+    events::emit(conn, &topic::user(user_id), NOTIFICATION_ADDED, &row).await?;
+    Ok(row)
+}
+
+/// A page of the user's notifications and whether more follow.
+pub async fn page(
+    db: &Db,
+    user_id: Uuid,
+    unread_only: bool,
+    before: Option<Uuid>,
+    size: usize,
+) -> AppResult<(Vec<NotificationRow>, bool)> {
+    let mut conn = db.conn().await?;
+    let mut rows = model::page(&mut conn, user_id, unread_only, before, size as i64 + 1).await?;
+    let more = rows.len() > size;
+    rows.truncate(size);
+    Ok((rows, more))
+}
+
+pub async fn count(db: &Db, user_id: Uuid, unread_only: bool) -> AppResult<i64> {
+    let mut conn = db.conn().await?;
+    Ok(model::count(&mut conn, user_id, unread_only).await?)
+}
+
+/// Marks one of the viewer's notifications read; `NOT_FOUND` for anyone else's.
+pub async fn mark_read(db: &Db, user_id: Uuid, id: Uuid) -> AppResult<NotificationRow> {
+    let mut conn = db.conn().await?;
+    model::mark_read(&mut conn, id, user_id)
+        .await?
+        .ok_or_else(|| AppError::not_found("Notification"))
+}
+
+/// Marks every notification of the viewer read; returns how many changed.
+pub async fn mark_all_read(db: &Db, user_id: Uuid) -> AppResult<usize> {
+    let mut conn = db.conn().await?;
+    Ok(model::mark_all_read(&mut conn, user_id).await?)
+}
