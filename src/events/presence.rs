@@ -1,9 +1,11 @@
-//! Who is online: users with at least one live WebSocket connection on any instance.
+//! Who is here: counts of live holders of a key, on this instance and (with Redis) on all.
 //!
-//! Each instance counts its own connections per user. With Redis, each instance also keeps a
-//! sorted set per online user (`gm:presence:<user>`: member = instance id, score = expiry
-//! time) refreshed by a heartbeat, so any instance can ask whether a user is online anywhere;
-//! an instance that dies simply stops refreshing and its entries expire.
+//! Keys say what is present, e.g. [`connection`] (a user's WebSocket connections) or
+//! [`watching`] (a user subscribed to a conversation's messages). Each instance counts its own
+//! holders per key. With Redis, each instance also keeps a sorted set per present key
+//! (`gm:presence:<key>`: member = instance id, score = expiry time) refreshed by a heartbeat,
+//! so any instance can ask whether a key is held anywhere; an instance that dies simply stops
+//! refreshing and its entries expire.
 
 use std::{
     collections::HashMap,
@@ -18,7 +20,7 @@ const HEARTBEAT: Duration = Duration::from_secs(20);
 const ENTRY_TTL_SECS: i64 = 60;
 
 struct Inner {
-    local: Mutex<HashMap<Uuid, usize>>,
+    local: Mutex<HashMap<String, usize>>,
     instance: Uuid,
     redis: Option<(redis::Client, OnceCell<redis::aio::ConnectionManager>)>,
 }
@@ -28,20 +30,30 @@ pub struct Presence {
     inner: Arc<Inner>,
 }
 
-/// Held while a connection is open; dropping it marks the connection gone.
+/// Held while present; dropping it withdraws.
 pub struct PresenceGuard {
     presence: Presence,
-    user: Uuid,
+    key: String,
 }
 
 impl Drop for PresenceGuard {
     fn drop(&mut self) {
-        self.presence.leave(self.user);
+        self.presence.leave(&self.key);
     }
 }
 
-fn key(user: Uuid) -> String {
-    format!("gm:presence:{user}")
+/// The key of a user's WebSocket connections.
+pub fn connection(user: Uuid) -> String {
+    format!("connection:{user}")
+}
+
+/// The key of a user watching a conversation's messages live.
+pub fn watching(conversation: Uuid, user: Uuid) -> String {
+    format!("watching:{conversation}:{user}")
+}
+
+fn redis_key(key: &str) -> String {
+    format!("gm:presence:{key}")
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -67,10 +79,10 @@ impl Presence {
                 loop {
                     tokio::time::sleep(HEARTBEAT).await;
                     let Some(inner) = weak.upgrade() else { return };
-                    let users: Vec<Uuid> = lock(&inner.local).keys().copied().collect();
+                    let keys: Vec<String> = lock(&inner.local).keys().cloned().collect();
                     let presence = Presence { inner };
-                    for user in users {
-                        presence.announce(user).await;
+                    for key in keys {
+                        presence.announce(&key).await;
                     }
                 }
             });
@@ -78,39 +90,40 @@ impl Presence {
         Ok(presence)
     }
 
-    /// Live connections of `user` on this instance.
-    pub fn local_connections(&self, user: Uuid) -> usize {
-        lock(&self.inner.local).get(&user).copied().unwrap_or(0)
+    /// Holders of `key` on this instance.
+    pub fn local_count(&self, key: &str) -> usize {
+        lock(&self.inner.local).get(key).copied().unwrap_or(0)
     }
 
-    /// Registers a connection of `user`.
-    pub fn join(&self, user: Uuid) -> PresenceGuard {
+    /// Holds `key` until the guard drops.
+    pub fn join(&self, key: String) -> PresenceGuard {
         let first = {
             let mut local = lock(&self.inner.local);
-            let count = local.entry(user).or_insert(0);
+            let count = local.entry(key.clone()).or_insert(0);
             *count += 1;
             *count == 1
         };
         if first && self.inner.redis.is_some() {
             let presence = self.clone();
-            tokio::spawn(async move { presence.announce(user).await });
+            let announced = key.clone();
+            tokio::spawn(async move { presence.announce(&announced).await });
         }
         PresenceGuard {
             presence: self.clone(),
-            user,
+            key,
         }
     }
 
-    fn leave(&self, user: Uuid) {
+    fn leave(&self, key: &str) {
         let last = {
             let mut local = lock(&self.inner.local);
-            match local.get_mut(&user) {
+            match local.get_mut(key) {
                 Some(count) if *count > 1 => {
                     *count -= 1;
                     false
                 }
                 Some(_) => {
-                    local.remove(&user);
+                    local.remove(key);
                     true
                 }
                 None => false,
@@ -118,7 +131,8 @@ impl Presence {
         };
         if last && self.inner.redis.is_some() {
             let presence = self.clone();
-            tokio::spawn(async move { presence.withdraw(user).await });
+            let key = key.to_owned();
+            tokio::spawn(async move { presence.withdraw(&key).await });
         }
     }
 
@@ -133,19 +147,19 @@ impl Presence {
         }
     }
 
-    async fn announce(&self, user: Uuid) {
+    async fn announce(&self, key: &str) {
         let Some(mut conn) = self.connection().await else {
             return;
         };
         let expires = chrono::Utc::now().timestamp() + ENTRY_TTL_SECS;
         let result = redis::pipe()
             .cmd("ZADD")
-            .arg(key(user))
+            .arg(redis_key(key))
             .arg(expires)
             .arg(self.inner.instance.to_string())
             .ignore()
             .cmd("EXPIRE")
-            .arg(key(user))
+            .arg(redis_key(key))
             .arg(ENTRY_TTL_SECS * 2)
             .ignore()
             .query_async::<()>(&mut conn)
@@ -155,20 +169,20 @@ impl Presence {
         }
     }
 
-    async fn withdraw(&self, user: Uuid) {
+    async fn withdraw(&self, key: &str) {
         let Some(mut conn) = self.connection().await else {
             return;
         };
         let _ = redis::cmd("ZREM")
-            .arg(key(user))
+            .arg(redis_key(key))
             .arg(self.inner.instance.to_string())
             .query_async::<i64>(&mut conn)
             .await;
     }
 
-    /// Whether `user` has a live connection on this or (with Redis) any instance.
-    pub async fn is_online(&self, user: Uuid) -> bool {
-        if self.local_connections(user) > 0 {
+    /// Whether `key` is held on this or (with Redis) any instance.
+    pub async fn is_present(&self, key: &str) -> bool {
+        if self.local_count(key) > 0 {
             return true;
         }
         let Some(mut conn) = self.connection().await else {
@@ -176,7 +190,7 @@ impl Presence {
         };
         let now = chrono::Utc::now().timestamp();
         redis::cmd("ZCOUNT")
-            .arg(key(user))
+            .arg(redis_key(key))
             .arg(now)
             .arg("+inf")
             .query_async::<i64>(&mut conn)

@@ -31,7 +31,7 @@ use tokio::{sync::mpsc, task::JoinHandle, time::Instant};
 use super::{context::RequestCtx, errors, handler::GraphqlState, loader::request_loader};
 use crate::{
     auth::{self, Auth},
-    events::presence::PresenceGuard,
+    events::presence::{self, PresenceGuard},
 };
 
 /// The two subprotocols.
@@ -275,13 +275,14 @@ impl Connection {
         };
         if let Auth::User(viewer) = &auth {
             let user = viewer.id();
-            if app.presence.local_connections(user) >= app.config.ws.max_connections_per_user {
+            let key = presence::connection(user);
+            if app.presence.local_count(&key) >= app.config.ws.max_connections_per_user {
                 return Err(Close(
                     close::TOO_MANY_INITS,
                     "Too many connections for this user".into(),
                 ));
             }
-            self._presence = Some(app.presence.join(user));
+            self._presence = Some(app.presence.join(key));
             if let Some(token) = token.as_deref() {
                 if let Ok(claims) = app.tokens.verify(token) {
                     let left = claims.exp - chrono::Utc::now().timestamp();

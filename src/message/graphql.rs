@@ -17,7 +17,7 @@ use super::{
 };
 use crate::{
     error::AppError,
-    events::topic,
+    events::{presence, topic},
     graphql::{
         context::ContextExt,
         loader::shared_error,
@@ -413,24 +413,29 @@ impl MessageSubscription {
         let mut conn = app.db.conn().await.map_err(AppError::from)?;
         service::require_participant(&mut conn, id, viewer).await?;
         drop(conn);
+        // While this stream lives the viewer is "watching": no NEW_MESSAGE notifications.
+        let watching = Arc::new(app.presence.join(presence::watching(id, viewer)));
         Ok(
-            topic_events(app, topic::conversation(id), after).filter_map(move |event| async move {
-                let event = match event {
-                    Ok(event) => event,
-                    Err(e) => return Some(Err(e.into())),
-                };
-                if event.kind != service::MESSAGE_ADDED {
-                    return None;
+            topic_events(app, topic::conversation(id), after).filter_map(move |event| {
+                let _watching = watching.clone();
+                async move {
+                    let event = match event {
+                        Ok(event) => event,
+                        Err(e) => return Some(Err(e.into())),
+                    };
+                    if event.kind != service::MESSAGE_ADDED {
+                        return None;
+                    }
+                    let payload = event.decode::<MessageEvent>()?;
+                    // Authorised per event: the subscriber must be among the message's participants.
+                    if !payload.participant_ids.contains(&viewer) {
+                        return None;
+                    }
+                    Some(Ok(Message {
+                        row: Arc::new(payload.message.clone()),
+                        event_cursor: event.seq,
+                    }))
                 }
-                let payload = event.decode::<MessageEvent>()?;
-                // Authorised per event: the subscriber must be among the message's participants.
-                if !payload.participant_ids.contains(&viewer) {
-                    return None;
-                }
-                Some(Ok(Message {
-                    row: Arc::new(payload.message.clone()),
-                    event_cursor: event.seq,
-                }))
             }),
         )
     }

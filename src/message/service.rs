@@ -11,7 +11,7 @@ use super::{
 };
 use crate::{
     error::{AppError, AppResult, FieldErrors},
-    events::{self, topic},
+    events::{self, presence, topic},
     notification::service::{self as notification, Kind},
     profile::{self, model::UserRow},
     state::AppState,
@@ -195,7 +195,12 @@ pub async fn send_message(app: &AppState, viewer: &UserRow, input: NewMessage) -
 
     let mut offline = Vec::new();
     for &participant in participant_ids.iter().filter(|p| **p != viewer.id) {
-        if !app.presence.is_online(participant).await {
+        // Someone watching the conversation live sees the message; others are notified.
+        if !app
+            .presence
+            .is_present(&presence::watching(input.conversation_id, participant))
+            .await
+        {
             offline.push(participant);
         }
     }

@@ -167,14 +167,7 @@ impl TestAppBuilder {
             ("CORS_ORIGINS".into(), "http://app.example.com".into()),
         ]);
         vars.extend(self.vars);
-        let config = Config::from_vars(&vars).expect("test config");
-        let state = gigmarket::prepare(config).await.expect("prepare app");
-        let router = gigmarket::build_router(state.clone());
-        let server = tokio::spawn(async move {
-            axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
-                .await
-                .expect("server");
-        });
+        let (state, server) = serve(listener, &vars).await;
         TestApp {
             base: format!("http://{addr}"),
             client: reqwest::Client::new(),
@@ -182,7 +175,37 @@ impl TestAppBuilder {
             db_name,
             upload_dir,
             server,
+            vars,
         }
+    }
+}
+
+/// Builds the app from `vars` and serves it on `listener`.
+async fn serve(
+    listener: tokio::net::TcpListener,
+    vars: &HashMap<String, String>,
+) -> (AppState, tokio::task::JoinHandle<()>) {
+    let config = Config::from_vars(vars).expect("test config");
+    let state = gigmarket::prepare(config).await.expect("prepare app");
+    let router = gigmarket::build_router(state.clone());
+    let server = tokio::spawn(async move {
+        axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
+            .await
+            .expect("server");
+    });
+    (state, server)
+}
+
+/// Another instance of the same app: same database and Redis, its own port and process state.
+pub struct Sibling {
+    pub base: String,
+    pub state: AppState,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Sibling {
+    fn drop(&mut self) {
+        self.server.abort();
     }
 }
 
@@ -194,6 +217,7 @@ pub struct TestApp {
     db_name: String,
     upload_dir: PathBuf,
     server: tokio::task::JoinHandle<()>,
+    vars: HashMap<String, String>,
 }
 
 /// A user made through `signUp`.
@@ -262,6 +286,25 @@ impl TestApp {
 
     pub fn builder() -> TestAppBuilder {
         TestAppBuilder::default()
+    }
+
+    /// Starts a second instance over the same database (and Redis, when configured).
+    pub async fn sibling(&self) -> Sibling {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("local addr");
+        let mut vars = self.vars.clone();
+        vars.insert("PUBLIC_URL".into(), format!("http://{addr}"));
+        let (state, server) = serve(listener, &vars).await;
+        Sibling {
+            base: format!("http://{addr}"),
+            state,
+            server,
+        }
+    }
+
+    /// The WebSocket URL of this instance.
+    pub fn ws_url(&self) -> String {
+        format!("{}/graphql/ws", self.base.replacen("http", "ws", 1))
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -9,5 +9,7 @@ mod hardening;
 mod mail;
 
 mod profiles;
+mod realtime;
 mod schema;
 mod seed;
+mod ws;
