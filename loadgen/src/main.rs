@@ -1,1 +1,385 @@
-fn main() {}
+//! `loadgen`: drives a running gigmarket server with concurrent GraphQL requests and
+//! compares each figure with a baseline measured in the same invocation, interleaved run by
+//! run (baseline, server, baseline, server, …) so the noise of a shared machine falls on
+//! both alike.
+//!
+//! Crates, and why:
+//! - `tokio`: the runtime the server uses; a multi-thread runtime with two workers, like
+//!   `pgbench -j 2`, so client and baseline take the same share of the cores.
+//! - `clap` (derive): `--help` comes from the documented fields below.
+//! - `reqwest` 0.12 with default features off (`rustls-tls` only): the version the workspace
+//!   already has for the server's tests, so one hyper/http stack in the tree; no HTTP/2, no
+//!   OpenSSL. It pools and times out for us; hyper-util's client would save a little client
+//!   CPU for more code, and the client's cost is visible anyway in the latency figures.
+//! - `hdrhistogram` (default features off: no serialisation or sync extras): percentiles with
+//!   bounded error (3 significant figures) in constant memory, one per connection, merged.
+//! - `rand`, `bytes`, `serde`/`serde_json`, `anyhow`, `chrono`: already in the tree; a random
+//!   user per request, bodies rendered once and shared, responses checked without building a
+//!   JSON tree, errors with context, the report's date.
+//! - `gigmarket` itself: users are seeded by the server's own code (`seed::load_users`), and
+//!   the sign-in baseline uses the server's own `Passwords`.
+
+mod baseline;
+mod machine;
+mod report;
+mod stats;
+mod workload;
+
+use std::{collections::HashMap, path::PathBuf, process::ExitCode, time::Duration};
+
+use anyhow::Context;
+use clap::{Parser, ValueEnum};
+use gigmarket::{auth::password::Passwords, config::Config};
+
+use crate::{
+    baseline::Pgbench,
+    machine::Machine,
+    report::{shell_words, WorkloadReport},
+    stats::RunFigures,
+    workload::{HttpLoad, Operation},
+};
+
+/// Seeded usernames are `{USER_PREFIX}{i}`, emails `{USER_PREFIX}{i}@load.test`.
+const USER_PREFIX: &str = "load_user_";
+/// Every seeded user's password.
+const USER_PASSWORD: &str = "password";
+/// Above this share of failed server requests the exit status is non-zero.
+const MAX_ERROR_RATE: f64 = 0.01;
+
+/// Load generator for the gigmarket GraphQL server.
+#[derive(Parser, Debug)]
+#[command(
+    name = "loadgen",
+    version,
+    about = "Load generator for the gigmarket GraphQL server, with same-run baselines",
+    long_about = "Load generator for the gigmarket GraphQL server, with same-run baselines.\n\n\
+Seeds --users users (load_user_0 … load_user_{N-1}, email load_user_{i}@load.test, password \
+`password`) in --database-url, then, per workload, warms up and runs R times: a baseline run, \
+then a server run, and so on, so the noise of a shared machine falls on both alike. Each server \
+run keeps C keep-alive HTTP/1.1 connections busy for the duration, every request as a random \
+seeded user.",
+    after_help = "Workloads:
+  user-by-username  POST /graphql `query UserByUsername($u: String!) { userByUsername(username: $u)
+                    { id username fullName headline skills avatarUrl isAvailable } }`; a success is
+                    HTTP 200, no `errors`, and a non-null user.
+                    Baseline: pgbench -n -M prepared -c C -j 2 -T D on the same database, running
+                    the SELECT the server runs for a random seeded user; its tps is compared.
+  sign-in           POST /graphql `mutation SignIn($i: SignInInput!) { signIn(input: $i)
+                    { accessToken expiresAt } }`; a success is HTTP 200, no `errors`, and a token.
+                    Baseline: argon2id verification in this process with the server's own
+                    Passwords, one task per CPU: the ceiling of an endpoint that verifies one
+                    password per request.
+
+Output: per workload, a Markdown table of each run's requests/s, mean, p50, p90, p99 and max
+latency (ms) and errors for baseline and server, the medians across runs and the ratio of the
+median rates server/baseline; before that, the machine (nproc, CPU model, memory) and the command.
+Request rates count successful requests over the wall time until the last one finished.
+
+Exit status: 1 when more than 1 % of any workload's server requests failed, or on any error."
+)]
+struct Cli {
+    /// Base URL of the server; requests go to /graphql on it.
+    #[arg(long, default_value = "http://127.0.0.1:8080")]
+    url: String,
+
+    /// The database the server uses: users are seeded here and pgbench queries it.
+    #[arg(long, default_value = "postgres://postgres@localhost:5432/gigmarket")]
+    database_url: String,
+
+    /// Users seeded before measuring (idempotent); each request picks one at random.
+    #[arg(long, value_name = "N", default_value_t = 2000, value_parser = positive)]
+    users: usize,
+
+    /// Concurrent connections (HTTP connections, pgbench clients) per workload.
+    #[arg(long, value_name = "C", default_value_t = 32, value_parser = positive)]
+    connections: usize,
+
+    /// Connections for sign-in only [default: 2 × nproc, at most C]. argon2id is CPU-bound
+    /// and the server verifies at most one password per CPU at a time, so more connections
+    /// only lengthen the queue (latency), not the rate.
+    #[arg(long, value_name = "C", value_parser = positive)]
+    sign_in_connections: Option<usize>,
+
+    /// Seconds per measured run, server and baseline alike.
+    #[arg(long, value_name = "SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
+    duration: u64,
+
+    /// Measured runs per workload (each a baseline run then a server run).
+    #[arg(long, value_name = "R", default_value_t = 3, value_parser = positive)]
+    runs: usize,
+
+    /// Seconds of unmeasured load (server and baseline) before a workload's runs; 0 skips it.
+    #[arg(long, value_name = "SECS", default_value_t = 2)]
+    warmup: u64,
+
+    /// Which workloads to run.
+    #[arg(long, value_enum, default_value_t = WorkloadChoice::All)]
+    workload: WorkloadChoice,
+
+    /// The pgbench program [falls back to /usr/lib/postgresql/15/bin/pgbench].
+    #[arg(long, value_name = "PATH", default_value = "pgbench")]
+    pgbench: PathBuf,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum WorkloadChoice {
+    All,
+    SignIn,
+    UserByUsername,
+}
+
+impl WorkloadChoice {
+    fn operations(self) -> Vec<Operation> {
+        match self {
+            WorkloadChoice::All => vec![Operation::UserByUsername, Operation::SignIn],
+            WorkloadChoice::SignIn => vec![Operation::SignIn],
+            WorkloadChoice::UserByUsername => vec![Operation::UserByUsername],
+        }
+    }
+}
+
+/// A whole number above zero.
+fn positive(raw: &str) -> Result<usize, String> {
+    match raw.parse::<usize>() {
+        Ok(0) => Err("must be at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// What a workload's server figures are compared with.
+enum Baseline {
+    Pgbench(Pgbench),
+    Argon2 {
+        passwords: Passwords,
+        hash: String,
+        tasks: usize,
+    },
+}
+
+impl Baseline {
+    fn describe(&self) -> String {
+        match self {
+            Baseline::Pgbench(pgbench) => format!(
+                "pgbench running the server's SELECT for a random seeded user ({})",
+                pgbench.version
+            ),
+            Baseline::Argon2 { tasks, .. } => format!(
+                "argon2id verifications per second in-process with gigmarket's Passwords, \
+                 {tasks} parallel tasks"
+            ),
+        }
+    }
+
+    fn command(&self, duration: Duration) -> String {
+        match self {
+            Baseline::Pgbench(pgbench) => pgbench.command_line(duration),
+            Baseline::Argon2 { tasks, .. } => format!(
+                "{tasks} × loop {{ Passwords::verify(\"{USER_PASSWORD}\", Some(hash)) }} for {} s",
+                duration.as_secs()
+            ),
+        }
+    }
+
+    async fn run(&self, duration: Duration) -> anyhow::Result<RunFigures> {
+        match self {
+            Baseline::Pgbench(pgbench) => Ok(pgbench.run(duration).await?.figures()),
+            Baseline::Argon2 { passwords, hash, tasks } => {
+                let (tally, elapsed) = baseline::argon2_run(passwords, USER_PASSWORD, hash, *tasks, duration).await?;
+                if let Some(error) = &tally.first_error {
+                    anyhow::bail!("the argon2id baseline failed: {error}");
+                }
+                Ok(tally.figures(elapsed))
+            }
+        }
+    }
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() -> anyhow::Result<ExitCode> {
+    let cli = Cli::parse();
+    let machine = Machine::read();
+    println!("# gigmarket load test\n");
+    println!("command: `{}`  ", shell_words(&std::env::args().collect::<Vec<_>>()));
+    println!("machine: {machine}  ");
+    println!("date: {}  ", chrono::Utc::now().format("%Y-%m-%d %H:%M UTC"));
+    println!(
+        "settings: {} users, {} s per run, {} runs, {} s warm-up, server {}\n",
+        cli.users, cli.duration, cli.runs, cli.warmup, cli.url
+    );
+
+    let passwords = seed_users(&cli).await?;
+    let mut reports = Vec::new();
+    for operation in cli.workload.operations() {
+        let report = match operation {
+            Operation::UserByUsername => measure_user_by_username(&cli).await?,
+            Operation::SignIn => measure_sign_in(&cli, &machine, &passwords).await?,
+        };
+        println!("{}", report.render());
+        reports.push(report);
+    }
+
+    let failing: Vec<_> = reports
+        .iter()
+        .filter(|r| r.server_error_rate() > MAX_ERROR_RATE)
+        .collect();
+    for report in &failing {
+        eprintln!(
+            "FAIL: {:.2} % of {} requests failed (limit {:.0} %)",
+            report.server_error_rate() * 100.0,
+            report.name,
+            MAX_ERROR_RATE * 100.0
+        );
+    }
+    Ok(if failing.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// Seeds the load users with the server's own code, checks that every one of them exists,
+/// and returns the server's password hasher for the sign-in baseline.
+async fn seed_users(cli: &Cli) -> anyhow::Result<Passwords> {
+    let vars = HashMap::from([
+        ("DATABASE_URL".to_owned(), cli.database_url.clone()),
+        ("DATABASE_POOL_SIZE".to_owned(), "2".to_owned()),
+        // `prepare` makes sure the upload folder exists: keep it out of the working directory.
+        (
+            "UPLOAD_DIR".to_owned(),
+            std::env::temp_dir()
+                .join("gigmarket-loadgen-uploads")
+                .display()
+                .to_string(),
+        ),
+    ]);
+    let config = Config::from_vars(&vars).context("configuration for seeding")?;
+    let app = gigmarket::prepare(config).await.context("preparing the database")?;
+    let created = gigmarket::seed::load_users(&app, USER_PREFIX, cli.users, USER_PASSWORD)
+        .await
+        .context("seeding users")?;
+    let mut missing = Vec::new();
+    for i in 0..cli.users {
+        let username = format!("{USER_PREFIX}{i}");
+        let found = gigmarket::profile::service::find_by_username(&app.db, &username)
+            .await
+            .map_err(|e| anyhow::anyhow!("looking up {username}: {e:?}"))?;
+        if found.is_none() {
+            missing.push(username);
+        }
+    }
+    if let Some(first) = missing.first() {
+        anyhow::bail!(
+            "{} of the {} load users are missing after seeding (first: {first}); every request \
+             for them would fail",
+            missing.len(),
+            cli.users
+        );
+    }
+    eprintln!(
+        "seeded {created} new users; {} users {USER_PREFIX}0…{} present",
+        cli.users,
+        cli.users - 1
+    );
+    Ok(app.passwords.clone())
+}
+
+async fn measure_user_by_username(cli: &Cli) -> anyhow::Result<WorkloadReport> {
+    let load = HttpLoad::new(
+        Operation::UserByUsername,
+        &cli.url,
+        USER_PREFIX,
+        cli.users,
+        USER_PASSWORD,
+        cli.connections,
+    )?;
+    let pgbench = Pgbench::prepare(&cli.pgbench, &cli.database_url, USER_PREFIX, cli.users, cli.connections).await?;
+    measure(cli, load, Baseline::Pgbench(pgbench)).await
+}
+
+async fn measure_sign_in(cli: &Cli, machine: &Machine, passwords: &Passwords) -> anyhow::Result<WorkloadReport> {
+    let connections = cli
+        .sign_in_connections
+        .unwrap_or_else(|| (2 * machine.cpus).min(cli.connections));
+    let load = HttpLoad::new(
+        Operation::SignIn,
+        &cli.url,
+        USER_PREFIX,
+        cli.users,
+        USER_PASSWORD,
+        connections,
+    )?;
+    let hash = passwords.hash(USER_PASSWORD.to_owned()).await?;
+    let baseline = Baseline::Argon2 {
+        passwords: passwords.clone(),
+        hash,
+        tasks: machine.cpus,
+    };
+    measure(cli, load, baseline).await
+}
+
+/// Probes, warms up, then alternates baseline and server runs.
+async fn measure(cli: &Cli, load: HttpLoad, baseline: Baseline) -> anyhow::Result<WorkloadReport> {
+    let name = load.operation().name();
+    load.probe().await?;
+    let duration = Duration::from_secs(cli.duration);
+    if cli.warmup > 0 {
+        let warmup = Duration::from_secs(cli.warmup);
+        eprintln!("{name}: warming up for {} s each", cli.warmup);
+        baseline.run(warmup).await?;
+        load.run(warmup).await?;
+    }
+    let mut runs = Vec::with_capacity(cli.runs);
+    let mut first_error = None;
+    for run in 1..=cli.runs {
+        let base = baseline.run(duration).await?;
+        eprintln!("{name} run {run}/{}: baseline {:.1}/s", cli.runs, base.requests_per_sec);
+        let (tally, elapsed) = load.run(duration).await?;
+        let server = tally.figures(elapsed);
+        eprintln!(
+            "{name} run {run}/{}: server {:.1}/s, {} errors",
+            cli.runs, server.requests_per_sec, server.errors
+        );
+        first_error = first_error.or(tally.first_error);
+        runs.push((base, server));
+    }
+    Ok(WorkloadReport {
+        name,
+        connections: load.connections(),
+        baseline: baseline.describe(),
+        baseline_command: baseline.command(duration),
+        runs,
+        first_error,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_cli_is_consistent_and_has_the_documented_defaults() {
+        Cli::command().debug_assert();
+        let cli = Cli::try_parse_from(["loadgen"]).unwrap();
+        assert_eq!(cli.url, "http://127.0.0.1:8080");
+        assert_eq!(cli.database_url, "postgres://postgres@localhost:5432/gigmarket");
+        assert_eq!(
+            (cli.users, cli.connections, cli.duration, cli.runs, cli.warmup),
+            (2000, 32, 10, 3, 2)
+        );
+        assert_eq!(cli.workload, WorkloadChoice::All);
+        assert_eq!(cli.sign_in_connections, None);
+    }
+
+    #[test]
+    fn workload_names_and_bounds() {
+        let cli = Cli::try_parse_from(["loadgen", "--workload", "sign-in"]).unwrap();
+        assert_eq!(cli.workload.operations(), vec![Operation::SignIn]);
+        let cli = Cli::try_parse_from(["loadgen", "--workload", "user-by-username"]).unwrap();
+        assert_eq!(cli.workload.operations(), vec![Operation::UserByUsername]);
+        assert!(Cli::try_parse_from(["loadgen", "--connections", "0"]).is_err());
+        assert!(Cli::try_parse_from(["loadgen", "--duration", "0"]).is_err());
+        assert!(Cli::try_parse_from(["loadgen", "--workload", "everything"]).is_err());
+    }
+}

@@ -199,7 +199,6 @@ async fn serve(
 /// Another instance of the same app: same database and Redis, its own port and process state.
 pub struct Sibling {
     pub base: String,
-    pub state: AppState,
     server: tokio::task::JoinHandle<()>,
 }
 
