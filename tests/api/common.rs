@@ -293,10 +293,9 @@ impl TestApp {
         let addr = listener.local_addr().expect("local addr");
         let mut vars = self.vars.clone();
         vars.insert("PUBLIC_URL".into(), format!("http://{addr}"));
-        let (state, server) = serve(listener, &vars).await;
+        let (_state, server) = serve(listener, &vars).await;
         Sibling {
             base: format!("http://{addr}"),
-            state,
             server,
         }
     }
