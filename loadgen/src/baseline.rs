@@ -1,0 +1,323 @@
+//! The baselines each server figure is compared with, measured in the same invocation:
+//! - `userByUsername` against pgbench running the very `SELECT` the server runs, on the same
+//!   database with the same number of connections: the rate PostgreSQL alone reaches on
+//!   this machine, with no HTTP, GraphQL or pool in between;
+//! - `signIn` against in-process argon2id verification with the server's own `Passwords`,
+//!   one task per core (the server's hashing concurrency): the ceiling for any endpoint
+//!   that verifies one password per request.
+
+use std::{
+    path::{Path, PathBuf},
+    time::{Duration, Instant},
+};
+
+use anyhow::{bail, Context};
+use gigmarket::auth::password::Passwords;
+
+use crate::stats::{RunFigures, Tally};
+
+/// The statement diesel builds for `profile::model::find_by_username`, as seen in
+/// `pg_stat_activity` under load: the same columns, `WHERE (lower("users"."username") = $1)
+/// LIMIT $2`, the parameter lowercased in Rust. pgbench cannot build strings in `\set`, so the
+/// username is assembled and lowercased in SQL; `:i` becomes a parameter under `-M prepared`.
+const FIND_BY_USERNAME_SQL: &str = "SELECT id, email, username, full_name, avatar_url, bio, \
+headline, skills, ai_tools, languages, hourly_rate_cents, currency, portfolio_urls, \
+location_text, latitude, longitude, timezone, travel_radius_km, is_available, \
+verification_status, commission_bps, is_admin, banned_at, ban_reason, created_at, updated_at \
+FROM users WHERE lower(username) = lower('{prefix}' || :i) LIMIT 1;";
+
+/// Where Debian and Ubuntu install pgbench when it is not on `PATH`.
+const PGBENCH_FALLBACK: &str = "/usr/lib/postgresql/15/bin/pgbench";
+
+/// The pgbench script: a random seeded user, then the server's lookup.
+pub fn pgbench_script(prefix: &str, users: usize) -> String {
+    let upper = users.saturating_sub(1);
+    let prefix = prefix.replace('\'', "''");
+    format!(
+        "\\set i random(0, {upper})\n{}\n",
+        FIND_BY_USERNAME_SQL.replace("{prefix}", &prefix)
+    )
+}
+
+/// What a pgbench run reported.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PgbenchSummary {
+    /// Transactions per second without the initial connection time.
+    pub tps: f64,
+    pub latency_avg_ms: Option<f64>,
+    pub processed: u64,
+    pub failed: u64,
+}
+
+impl PgbenchSummary {
+    /// As a report row (pgbench reports a mean latency, no percentiles).
+    pub fn figures(&self) -> RunFigures {
+        RunFigures {
+            requests_per_sec: self.tps,
+            mean_ms: self.latency_avg_ms,
+            percentiles: None,
+            successes: self.processed,
+            errors: self.failed,
+        }
+    }
+}
+
+/// The number after `label` on the first line that starts with it, e.g. `42` in
+/// `number of failed transactions: 42 (0.1%)`.
+fn number_after<T: std::str::FromStr>(output: &str, label: &str) -> Option<T> {
+    output
+        .lines()
+        .find_map(|line| line.trim().strip_prefix(label)?.split_whitespace().next()?.parse().ok())
+}
+
+/// Reads pgbench's summary. PostgreSQL 14+ prints one `tps = … (without initial connection
+/// time)` line; older versions print `including` and `excluding connections establishing`
+/// lines, of which the `excluding` one is comparable.
+pub fn parse_pgbench(output: &str) -> anyhow::Result<PgbenchSummary> {
+    let tps_lines: Vec<&str> = output
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.starts_with("tps = "))
+        .collect();
+    let tps_line = tps_lines
+        .iter()
+        .find(|l| l.contains("without initial connection time") || l.contains("excluding"))
+        .or(tps_lines.first())
+        .with_context(|| format!("no `tps = ` line in pgbench's output:\n{output}"))?;
+    let tps = number_after(tps_line, "tps = ").with_context(|| format!("unreadable pgbench line {tps_line:?}"))?;
+    Ok(PgbenchSummary {
+        tps,
+        latency_avg_ms: number_after(output, "latency average = "),
+        processed: number_after(output, "number of transactions actually processed: ").unwrap_or(0),
+        failed: number_after(output, "number of failed transactions: ").unwrap_or(0),
+    })
+}
+
+/// pgbench, ready to run the lookup script against the server's database.
+pub struct Pgbench {
+    program: PathBuf,
+    database_url: String,
+    script: PathBuf,
+    connections: usize,
+    /// pgbench's first output line, e.g. `pgbench (15.20 (Debian …))`.
+    pub version: String,
+}
+
+impl Pgbench {
+    /// Finds pgbench (`program`, else the Debian location), writes the script to a
+    /// temporary file and checks that pgbench runs.
+    pub async fn prepare(
+        program: &Path,
+        database_url: &str,
+        prefix: &str,
+        users: usize,
+        connections: usize,
+    ) -> anyhow::Result<Self> {
+        let program = match version_of(program).await {
+            Ok(_) => program.to_path_buf(),
+            Err(_) if version_of(Path::new(PGBENCH_FALLBACK)).await.is_ok() => PathBuf::from(PGBENCH_FALLBACK),
+            Err(e) => return Err(e.context("pgbench is needed for the userByUsername baseline")),
+        };
+        let version = version_of(&program).await?;
+        let script =
+            std::env::temp_dir().join(format!("gigmarket-loadgen-{}-user-by-username.sql", std::process::id()));
+        tokio::fs::write(&script, pgbench_script(prefix, users))
+            .await
+            .with_context(|| format!("writing {}", script.display()))?;
+        Ok(Self {
+            program,
+            database_url: database_url.to_owned(),
+            script,
+            connections,
+            version,
+        })
+    }
+
+    fn args(&self, duration: Duration) -> Vec<String> {
+        vec![
+            "-n".into(),
+            "-M".into(),
+            "prepared".into(),
+            "-c".into(),
+            self.connections.to_string(),
+            "-j".into(),
+            // pgbench refuses more threads than clients.
+            self.connections.clamp(1, 2).to_string(),
+            "-T".into(),
+            duration.as_secs().max(1).to_string(),
+            "-f".into(),
+            self.script.display().to_string(),
+            self.database_url.clone(),
+        ]
+    }
+
+    /// The command line of a run, for the report.
+    pub fn command_line(&self, duration: Duration) -> String {
+        let mut words = vec![self.program.display().to_string()];
+        words.extend(self.args(duration));
+        crate::report::shell_words(&words)
+    }
+
+    /// Runs pgbench for `duration` (whole seconds) and reads its summary.
+    pub async fn run(&self, duration: Duration) -> anyhow::Result<PgbenchSummary> {
+        let output = tokio::process::Command::new(&self.program)
+            .args(self.args(duration))
+            .output()
+            .await
+            .with_context(|| format!("running {}", self.program.display()))?;
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        if !output.status.success() {
+            bail!(
+                "pgbench failed ({}):\n{stdout}\n{}",
+                output.status,
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        parse_pgbench(&stdout)
+    }
+}
+
+impl Drop for Pgbench {
+    fn drop(&mut self) {
+        // A leftover script in the temp directory is harmless; nothing to report.
+        let _ = std::fs::remove_file(&self.script);
+    }
+}
+
+/// `program --version`'s output line, or why it could not run.
+async fn version_of(program: &Path) -> anyhow::Result<String> {
+    let output = tokio::process::Command::new(program)
+        .arg("--version")
+        .output()
+        .await
+        .with_context(|| format!("running {} --version", program.display()))?;
+    if !output.status.success() {
+        bail!("{} --version failed: {}", program.display(), output.status);
+    }
+    Ok(String::from_utf8_lossy(&output.stdout).trim().to_owned())
+}
+
+/// argon2id verification in this process: `tasks` loops verify `password` against `hash`
+/// until `duration` has passed. A verification that answers "no match" is an error.
+pub async fn argon2_run(
+    passwords: &Passwords,
+    password: &str,
+    hash: &str,
+    tasks: usize,
+    duration: Duration,
+) -> anyhow::Result<(Tally, Duration)> {
+    let started = Instant::now();
+    let deadline = started + duration;
+    let loops = (0..tasks)
+        .map(|_| {
+            let passwords = passwords.clone();
+            let password = password.to_owned();
+            let hash = hash.to_owned();
+            tokio::spawn(async move {
+                let mut tally = Tally::new()?;
+                while Instant::now() < deadline {
+                    let began = Instant::now();
+                    match passwords.verify(password.clone(), Some(hash.clone())).await {
+                        Ok(true) => tally.success(began.elapsed()),
+                        Ok(false) => tally.error(|| "the password did not verify".into()),
+                        Err(e) => tally.error(|| format!("{e:#}")),
+                    }
+                }
+                anyhow::Ok(tally)
+            })
+        })
+        .collect::<Vec<_>>();
+    let mut total = Tally::new()?;
+    for handle in loops {
+        total.merge(handle.await.context("a verification loop panicked")??)?;
+    }
+    Ok((total, started.elapsed()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Verbatim output of `pgbench -n -M prepared -c 4 -j 2 -T 2 -f …` (PostgreSQL 15.20).
+    const PG15_OUTPUT: &str = "pgbench (15.20 (Debian 15.20-0+deb12u1))
+transaction type: /tmp/pgb.sql
+scaling factor: 1
+query mode: prepared
+number of clients: 4
+number of threads: 2
+maximum number of tries: 1
+duration: 2 s
+number of transactions actually processed: 64444
+number of failed transactions: 0 (0.000%)
+latency average = 0.123 ms
+initial connection time = 16.221 ms
+tps = 32435.523048 (without initial connection time)
+";
+
+    /// The summary shape of PostgreSQL 13 and older.
+    const PG13_OUTPUT: &str = "transaction type: script.sql
+scaling factor: 1
+query mode: prepared
+number of clients: 8
+number of threads: 2
+duration: 10 s
+number of transactions actually processed: 81234
+latency average = 0.985 ms
+tps = 8110.123456 (including connections establishing)
+tps = 8125.654321 (excluding connections establishing)
+";
+
+    #[test]
+    fn reads_a_postgresql_15_summary() {
+        let summary = parse_pgbench(PG15_OUTPUT).unwrap();
+        assert_eq!(
+            summary,
+            PgbenchSummary {
+                tps: 32435.523048,
+                latency_avg_ms: Some(0.123),
+                processed: 64444,
+                failed: 0,
+            }
+        );
+    }
+
+    #[test]
+    fn prefers_the_rate_without_connection_setup_in_old_output() {
+        let summary = parse_pgbench(PG13_OUTPUT).unwrap();
+        assert_eq!(summary.tps, 8125.654321);
+        assert_eq!(summary.latency_avg_ms, Some(0.985));
+        assert_eq!(summary.failed, 0);
+    }
+
+    #[test]
+    fn reads_failed_transactions() {
+        let output = PG15_OUTPUT.replace(
+            "number of failed transactions: 0 (0.000%)",
+            "number of failed transactions: 17 (0.026%)",
+        );
+        let summary = parse_pgbench(&output).unwrap();
+        assert_eq!(summary.failed, 17);
+        assert_eq!(summary.figures().errors, 17);
+        assert_eq!(summary.figures().percentiles, None);
+    }
+
+    #[test]
+    fn output_without_a_rate_is_an_error() {
+        let err = parse_pgbench("pgbench: error: connection to server failed").unwrap_err();
+        assert!(err.to_string().contains("no `tps = ` line"), "{err}");
+        assert!(parse_pgbench("tps = fast (without initial connection time)").is_err());
+    }
+
+    #[test]
+    fn the_script_picks_a_seeded_user_and_runs_the_servers_select() {
+        let script = pgbench_script("load_user_", 2000);
+        let mut lines = script.lines();
+        assert_eq!(lines.next(), Some("\\set i random(0, 1999)"));
+        let sql = lines.next().unwrap();
+        assert!(sql.starts_with("SELECT id, email, username, full_name,"));
+        assert!(sql.contains("updated_at FROM users"));
+        assert!(sql.ends_with("WHERE lower(username) = lower('load_user_' || :i) LIMIT 1;"));
+        assert_eq!(lines.next(), None);
+        assert!(pgbench_script("o'k_", 1).contains("lower('o''k_' || :i)"));
+    }
+}
