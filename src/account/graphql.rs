@@ -164,9 +164,10 @@ impl AccountMutation {
         &self,
         ctx: &Context<'_>,
         refresh_token: Option<String>,
-        #[graphql(default = false)] everywhere: bool,
+        everywhere: Option<bool>,
     ) -> async_graphql::Result<bool> {
         let token = refresh_token.or_else(|| ctx.request().refresh_cookie.clone());
+        let everywhere = everywhere.unwrap_or(false);
         let viewer = if everywhere { Some(ctx.viewer()?.id()) } else { None };
         service::sign_out(ctx.app(), token.as_deref(), viewer, everywhere).await?;
         clear_cookies(ctx);

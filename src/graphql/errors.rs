@@ -8,6 +8,10 @@ use async_graphql::{ErrorExtensionValues, ServerError, Value};
 
 use crate::error::{Code, INTERNAL_MESSAGE};
 
+/// Messages of async-graphql's input coercion, raised while resolving a field: the client
+/// sent a value of the wrong shape.
+const INPUT_MESSAGES: &[&str] = &["Failed to parse", "Expected input type", "Invalid value for argument"];
+
 const LIMIT_MESSAGES: &[&str] = &[
     "Query is too complex",
     "Query is nested too deep",
@@ -23,7 +27,7 @@ pub fn finalize(errors: &mut [ServerError]) {
         }
         let code = if LIMIT_MESSAGES.iter().any(|m| error.message.starts_with(m)) {
             Code::LimitExceeded
-        } else if error.path.is_empty() {
+        } else if error.path.is_empty() || INPUT_MESSAGES.iter().any(|m| error.message.starts_with(m)) {
             Code::ValidationError
         } else {
             tracing::error!(error = %error.message, path = ?error.path, "uncoded error during execution");
@@ -70,7 +74,17 @@ mod tests {
                 e
             },
         ];
+        errors.push({
+            let mut e = ServerError::new("Expected input type \"Boolean\", found null.", None);
+            e.path = vec![PathSegment::Field("notifications".into())];
+            e
+        });
         finalize(&mut errors);
+        assert_eq!(
+            code_of(&errors[3]),
+            "VALIDATION_ERROR",
+            "input coercion is the client's doing"
+        );
         assert_eq!(code_of(&errors[0]), "LIMIT_EXCEEDED");
         assert_eq!(code_of(&errors[1]), "VALIDATION_ERROR");
         assert_eq!(code_of(&errors[2]), "INTERNAL_ERROR");

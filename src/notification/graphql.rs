@@ -109,7 +109,7 @@ impl NotificationQuery {
     async fn notifications(
         &self,
         ctx: &Context<'_>,
-        #[graphql(default = false)] unread_only: bool,
+        unread_only: Option<bool>,
         first: Option<i32>,
         after: Option<String>,
     ) -> async_graphql::Result<Connection<String, Notification, Total, EmptyFields>> {
@@ -117,6 +117,7 @@ impl NotificationQuery {
         let app = ctx.app();
         let size = page_size(first, app.config.limits.max_page_size)?;
         let before = decode_id_cursor(after.as_deref(), "after")?;
+        let unread_only = unread_only.unwrap_or(false);
         let (rows, more) = service::page(&app.db, viewer.id(), unread_only, before, size).await?;
         let total = if wants_total(ctx) {
             service::count(&app.db, viewer.id(), unread_only).await?

@@ -154,7 +154,16 @@ impl TestAppBuilder {
     }
 
     pub async fn spawn(self) -> TestApp {
+        // Server logs go to the test's captured output (shown on failure); RUST_LOG filters.
+        let _ = tracing_subscriber::fmt()
+            .with_test_writer()
+            .with_env_filter(
+                tracing_subscriber::EnvFilter::try_from_default_env()
+                    .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,gigmarket=info")),
+            )
+            .try_init();
         let db_name = create_test_database().await;
+
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("local addr");
         let upload_dir = std::env::temp_dir().join(format!("gm-uploads-{db_name}"));

@@ -7,6 +7,7 @@ mod database;
 
 mod hardening;
 mod mail;
+mod messaging;
 
 mod profiles;
 mod realtime;
