@@ -406,3 +406,49 @@ async fn a_redis_outage_delays_messages_but_loses_and_doubles_none() {
     assert_eq!(ws.next_data("m").await["messageAdded"]["content"], "after");
     assert_quiet(&mut ws).await;
 }
+
+/// Waits until the app's hub holds no topics (every subscription released).
+async fn hub_drains(app: &TestApp) -> bool {
+    for _ in 0..100 {
+        if app.state.bus.hub.topic_count() == 0 {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    false
+}
+
+#[tokio::test]
+async fn nothing_is_left_behind_when_a_peer_disconnects_or_goes_silent() {
+    let app = TestApp::builder().var("WS_KEEPALIVE_SECS", "1").spawn().await;
+    let (alice, bob) = (app.with_user().await, app.with_user().await);
+    let conversation = conversation(&app, &alice, &bob).await;
+
+    let mut gone = WsClient::connect(&app.ws_url(), TRANSPORT_WS).await;
+    gone.init(Some(&bob.token)).await;
+    gone.subscribe("m", MESSAGE_ADDED, json!({ "c": conversation })).await;
+    gone.subscribe("n", "subscription { notificationAdded { id } }", json!({}))
+        .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(app.state.bus.hub.topic_count(), 2);
+    drop(gone);
+    assert!(hub_drains(&app).await, "topics released after an abrupt disconnect");
+
+    // A peer that stops reading never answers pings: dropped after two keep-alive intervals.
+    let mut silent = WsClient::connect(&app.ws_url(), TRANSPORT_WS).await;
+    silent.init(Some(&bob.token)).await;
+    silent.subscribe("m", MESSAGE_ADDED, json!({ "c": conversation })).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(app.state.bus.hub.topic_count(), 1);
+    tokio::time::sleep(Duration::from_millis(3500)).await;
+    assert!(
+        hub_drains(&app).await,
+        "a silent peer is dropped and its topics released"
+    );
+    assert_eq!(
+        app.state
+            .presence
+            .local_count(&gigmarket::events::presence::connection(bob.id.parse().unwrap())),
+        0
+    );
+}
