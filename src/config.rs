@@ -35,6 +35,8 @@ pub struct Limits {
 pub struct WsLimits {
     /// Largest message (and frame) accepted from a client.
     pub max_message_bytes: usize,
+    /// Live connections one instance accepts in all; more are refused with 503.
+    pub max_connections: usize,
     /// Live connections one user may hold on one instance.
     pub max_connections_per_user: usize,
     pub max_subscriptions_per_connection: usize,
@@ -249,6 +251,7 @@ impl Config {
 
         let ws = WsLimits {
             max_message_bytes: parse_or(vars, "WS_MAX_MESSAGE_BYTES", 64 * 1024)?,
+            max_connections: parse_or(vars, "WS_MAX_CONNECTIONS", 15_000)?,
             max_connections_per_user: parse_or(vars, "WS_MAX_CONNECTIONS_PER_USER", 8)?,
             max_subscriptions_per_connection: parse_or(vars, "WS_MAX_SUBSCRIPTIONS_PER_CONNECTION", 32)?,
             init_timeout: Duration::from_millis(parse_or(vars, "WS_INIT_TIMEOUT_MS", 3000)?),

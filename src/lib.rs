@@ -95,6 +95,7 @@ pub fn build_router(state: AppState) -> Router {
             app: state.clone(),
             schema,
             documents: Arc::new(DocumentCache::new(1024)),
+            ws_connections: Arc::default(),
         });
 
     let uploads = Router::new()

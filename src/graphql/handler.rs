@@ -47,6 +47,8 @@ pub struct GraphqlState {
     pub app: AppState,
     pub schema: AppSchema,
     pub documents: Arc<DocumentCache>,
+    /// Open WebSocket connections on this instance.
+    pub ws_connections: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 /// Parsed documents by query text. Clients send the same few queries over and over, and

@@ -13,16 +13,24 @@
 //! out every `WS_KEEPALIVE_SECS`; a peer silent for two intervals is dropped. Every task a
 //! connection starts ends with it.
 
-use std::{collections::HashMap, net::SocketAddr, time::Duration};
+use std::{
+    collections::HashMap,
+    net::SocketAddr,
+    sync::{
+        atomic::{AtomicUsize, Ordering},
+        Arc,
+    },
+    time::Duration,
+};
 
-use async_graphql::{Request, Response};
+use async_graphql::Request;
 use axum::{
     extract::{
         ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade},
         ConnectInfo, State,
     },
-    http::HeaderMap,
-    response::IntoResponse,
+    http::{HeaderMap, StatusCode},
+    response::{IntoResponse, Response},
 };
 use futures_util::{SinkExt, StreamExt};
 use serde::Deserialize;
@@ -65,7 +73,7 @@ pub async fn upgrade(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     ws: WebSocketUpgrade,
-) -> impl IntoResponse {
+) -> Response {
     let offered = headers
         .get_all(axum::http::header::SEC_WEBSOCKET_PROTOCOL)
         .iter()
@@ -80,12 +88,32 @@ pub async fn upgrade(
         Protocol::TransportWs
     };
     let limits = state.app.config.ws.clone();
+    let open = state.ws_connections.fetch_add(1, Ordering::AcqRel);
+    let slot = ConnectionSlot(state.ws_connections.clone());
+    if open >= limits.max_connections {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Too many WebSocket connections; try again later.",
+        )
+            .into_response();
+    }
     ws.protocols([TRANSPORT_WS, LEGACY])
         .max_message_size(limits.max_message_bytes)
         .max_frame_size(limits.max_message_bytes)
         .on_upgrade(move |socket| async move {
             Connection::new(state, protocol, peer).run(socket).await;
+            drop(slot);
         })
+        .into_response()
+}
+
+/// Counts one open connection until dropped.
+struct ConnectionSlot(Arc<AtomicUsize>);
+
+impl Drop for ConnectionSlot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 /// A client message (both protocols).
@@ -373,7 +401,7 @@ impl Connection {
     }
 }
 
-fn next_message(protocol: Protocol, id: &str, response: &Response) -> Message {
+fn next_message(protocol: Protocol, id: &str, response: &async_graphql::Response) -> Message {
     let kind = match protocol {
         Protocol::TransportWs => "next",
         Protocol::Legacy => "data",

@@ -452,3 +452,18 @@ async fn nothing_is_left_behind_when_a_peer_disconnects_or_goes_silent() {
         0
     );
 }
+
+#[tokio::test]
+async fn an_instance_refuses_connections_past_its_cap() {
+    let app = TestApp::builder().var("WS_MAX_CONNECTIONS", "1").spawn().await;
+    let _first = WsClient::connect(&app.ws_url(), TRANSPORT_WS).await;
+    let mut request =
+        tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(app.ws_url()).unwrap();
+    request
+        .headers_mut()
+        .insert("sec-websocket-protocol", "graphql-transport-ws".parse().unwrap());
+    match tokio_tungstenite::connect_async(request).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => assert_eq!(response.status(), 503),
+        other => panic!("expected 503, got {other:?}"),
+    }
+}
