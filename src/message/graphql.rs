@@ -28,7 +28,7 @@ use crate::{
         subscription::topic_events,
         types::parse_id,
     },
-    profile::{graphql::User, loaders::UserById},
+    profile::{graphql::User, loaders::UserById, model::UserRow},
 };
 
 /// A conversation between two or more users.
@@ -122,6 +122,8 @@ pub struct MessageAttachment {
 pub struct Message {
     row: Arc<MessageRow>,
     event_cursor: Option<i64>,
+    /// The sender when already known (subscription deliveries carry it).
+    sender: Option<Arc<UserRow>>,
 }
 
 impl Message {
@@ -129,6 +131,7 @@ impl Message {
         Self {
             row,
             event_cursor: None,
+            sender: None,
         }
     }
 }
@@ -142,6 +145,9 @@ impl Message {
         ID(self.row.conversation_id.to_string())
     }
     async fn sender(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
+        if let Some(sender) = &self.sender {
+            return Ok(Some(User::new(sender.clone())));
+        }
         let row = ctx
             .loader()
             .load_one(UserById(self.row.sender_id))
@@ -197,13 +203,8 @@ impl Typing {
     async fn conversation_id(&self) -> ID {
         ID(self.0.conversation_id.to_string())
     }
-    async fn user(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
-        let row = ctx
-            .loader()
-            .load_one(UserById(self.0.user_id))
-            .await
-            .map_err(shared_error)?;
-        Ok(row.map(User::new))
+    async fn user(&self) -> User {
+        User::new(self.0.user.clone())
     }
     async fn at(&self) -> DateTime<Utc> {
         self.0.at
@@ -386,9 +387,9 @@ impl MessageMutation {
 
     /// Tells the other participants you are typing (not stored).
     async fn send_typing(&self, ctx: &Context<'_>, conversation_id: ID) -> async_graphql::Result<bool> {
-        let viewer = ctx.viewer()?.id();
+        let viewer = ctx.viewer()?;
         let id = parse_id(&conversation_id, "conversationId")?;
-        service::send_typing(ctx.app(), viewer, id).await?;
+        service::send_typing(ctx.app(), &viewer.user, id).await?;
         Ok(true)
     }
 }
@@ -432,8 +433,9 @@ impl MessageSubscription {
                         return None;
                     }
                     Some(Ok(Message {
-                        row: Arc::new(payload.message.clone()),
+                        row: payload.message.clone(),
                         event_cursor: event.seq,
+                        sender: Some(payload.sender.clone()),
                     }))
                 }
             }),

@@ -1,5 +1,7 @@
 //! Messaging operations.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 use diesel_async::{AsyncConnection, AsyncPgConnection};
 use serde::{Deserialize, Serialize};
@@ -28,8 +30,10 @@ const FILE_NAME_MAX: usize = 120;
 /// What `MESSAGE_ADDED` carries: the message and who may see it.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct MessageEvent {
-    pub message: MessageRow,
+    pub message: Arc<MessageRow>,
     pub participant_ids: Vec<Uuid>,
+    /// Carried along so thousands of subscribers resolve `sender` without a query each.
+    pub sender: Arc<UserRow>,
 }
 
 /// What `TYPING` carries.
@@ -38,6 +42,8 @@ pub struct TypingEvent {
     pub conversation_id: Uuid,
     pub user_id: Uuid,
     pub at: DateTime<Utc>,
+    /// Carried along so subscribers resolve `user` without a query each.
+    pub user: Arc<UserRow>,
 }
 
 fn not_a_participant() -> AppError {
@@ -227,8 +233,9 @@ pub async fn send_message(app: &AppState, viewer: &UserRow, input: NewMessage) -
                 &topic::conversation(message.conversation_id),
                 MESSAGE_ADDED,
                 &MessageEvent {
-                    message: message.clone(),
+                    message: Arc::new(message.clone()),
                     participant_ids: participant_ids.clone(),
+                    sender: Arc::new(viewer.clone()),
                 },
             )
             .await?;
@@ -288,14 +295,15 @@ pub async fn mark_read(app: &AppState, viewer: Uuid, conversation_id: Uuid) -> A
 }
 
 /// Tells the other participants the viewer is typing. Ephemeral: not stored.
-pub async fn send_typing(app: &AppState, viewer: Uuid, conversation_id: Uuid) -> AppResult<()> {
+pub async fn send_typing(app: &AppState, viewer: &UserRow, conversation_id: Uuid) -> AppResult<()> {
     let mut conn = app.db.conn().await?;
-    require_participant(&mut conn, conversation_id, viewer).await?;
+    require_participant(&mut conn, conversation_id, viewer.id).await?;
     drop(conn);
     let event = TypingEvent {
         conversation_id,
-        user_id: viewer,
+        user_id: viewer.id,
         at: Utc::now(),
+        user: Arc::new(viewer.clone()),
     };
     app.bus
         .signal(&topic::conversation(conversation_id), TYPING, &event)
