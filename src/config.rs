@@ -73,6 +73,8 @@ pub struct Config {
     pub limits: Limits,
     pub throttle: Throttle,
     pub ws: WsLimits,
+    /// How long published events are kept for subscribers resuming from a cursor.
+    pub events_retention: Duration,
 }
 
 impl std::fmt::Debug for Config {
@@ -262,6 +264,7 @@ impl Config {
         }
 
         Ok(Self {
+            events_retention: Duration::from_secs(3600 * parse_or(vars, "EVENTS_RETENTION_HOURS", 168u64)?),
             ws,
             env,
 

@@ -70,7 +70,13 @@ impl AppState {
 
     /// Starts the background tasks: the event relay, and the SMTP relay when configured.
     pub fn spawn_background_tasks(&self) -> anyhow::Result<()> {
-        Relay::new(self.db.clone(), self.bus.hub.clone(), self.relay_wake.clone()).spawn();
+        Relay::new(
+            self.db.clone(),
+            self.bus.hub.clone(),
+            self.relay_wake.clone(),
+            self.config.events_retention,
+        )
+        .spawn();
         if let (Some(url), Some(wake)) = (&self.config.smtp_url, &self.mail_wake) {
             SmtpRelay::new(url, &self.config.mail_from, self.db.clone(), wake.clone())?.spawn();
             tracing::info!(smtp = %crate::config::redact_url(url), "mail relay started");

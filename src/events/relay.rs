@@ -21,10 +21,14 @@ const POLL_EVERY: Duration = Duration::from_millis(250);
 const LOCK_ATTEMPTS: u32 = 40;
 const RELAY_LOCK: i64 = 7_264_010;
 
+/// How often old events are pruned.
+const PRUNE_EVERY: Duration = Duration::from_secs(600);
+
 pub struct Relay {
     db: Db,
     hub: Hub,
     wake: Arc<Notify>,
+    retention: Duration,
 }
 
 enum Round {
@@ -41,15 +45,37 @@ struct Locked {
 }
 
 impl Relay {
-    pub fn new(db: Db, hub: Hub, wake: Arc<Notify>) -> Self {
-        Self { db, hub, wake }
+    pub fn new(db: Db, hub: Hub, wake: Arc<Notify>, retention: Duration) -> Self {
+        Self {
+            db,
+            hub,
+            wake,
+            retention,
+        }
+    }
+
+    /// Deletes published events older than the retention; resuming from an older cursor
+    /// then starts at the oldest event kept.
+    pub async fn prune(&self) -> anyhow::Result<usize> {
+        let cutoff = chrono::Utc::now() - chrono::Duration::from_std(self.retention)?;
+        let mut conn = self.db.conn().await?;
+        Ok(model::prune(&mut conn, cutoff).await?)
     }
 
     /// Runs until the process ends.
     pub fn spawn(self) -> tokio::task::JoinHandle<()> {
         tokio::spawn(async move {
             let mut failures = 0u32;
+            let mut next_prune = tokio::time::Instant::now() + PRUNE_EVERY;
             loop {
+                if tokio::time::Instant::now() >= next_prune {
+                    next_prune += PRUNE_EVERY;
+                    match self.prune().await {
+                        Ok(0) => {}
+                        Ok(pruned) => tracing::info!(pruned, "old events pruned"),
+                        Err(e) => tracing::warn!(error = format!("{e:#}"), "pruning events failed"),
+                    }
+                }
                 tokio::select! {
                     _ = self.wake.notified() => {}
                     _ = tokio::time::sleep(POLL_EVERY) => {}

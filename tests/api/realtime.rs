@@ -467,3 +467,25 @@ async fn an_instance_refuses_connections_past_its_cap() {
         other => panic!("expected 503, got {other:?}"),
     }
 }
+
+#[tokio::test]
+async fn published_events_past_the_retention_are_pruned_and_pending_ones_kept() {
+    let app = TestApp::spawn().await;
+    app.sql(
+        "INSERT INTO events (topic, kind, payload, created_at, seq, published_at) VALUES \
+         ('t', 'OLD', '{}', now() - interval '2 days', nextval('events_seq'), now() - interval '2 days'), \
+         ('t', 'RECENT', '{}', now(), nextval('events_seq'), now()); \
+         INSERT INTO events (topic, kind, payload, created_at) VALUES ('t', 'OLD_BUT_PENDING', '{}', now() - interval '2 days')",
+    )
+    .await;
+    let relay = gigmarket::events::relay::Relay::new(
+        app.state.db.clone(),
+        app.state.bus.hub.clone(),
+        std::sync::Arc::new(tokio::sync::Notify::new()),
+        Duration::from_secs(3600),
+    );
+    assert_eq!(relay.prune().await.expect("prune"), 1);
+    let mut kinds = app.texts("SELECT kind AS value FROM events WHERE topic = 't'").await;
+    kinds.sort();
+    assert_eq!(kinds, ["OLD_BUT_PENDING", "RECENT"]);
+}
