@@ -5,7 +5,7 @@
 //! exactly the ones the graphql-ws client expects (it treats some as fatal):
 //! 4400 malformed message, 4401 subscribe before `connection_ack`, 4403 credentials refused
 //! or expired, 4408 no `connection_init` in time, 4409 duplicate subscription id, 4429 a
-//! second `connection_init` (or too many connections for one user).
+//! second `connection_init`; 1013 (try again later) when one user holds too many connections.
 //!
 //! Authentication is the `connection_init` payload (`{"authorization": "Bearer …"}` or
 //! `{"token": "…"}`); cookies are ignored here, so a page on another origin cannot ride on a
@@ -65,6 +65,9 @@ mod close {
     pub const TOO_MANY_INITS: u16 = 4429;
     /// Going away (server shutting down or peer silent).
     pub const GOING_AWAY: u16 = 1001;
+    /// Try again later (RFC 6455): too many connections for one user right now. Not 4429,
+    /// which the graphql-ws client treats as a fatal protocol violation.
+    pub const TRY_AGAIN_LATER: u16 = 1013;
 }
 
 /// `GET /graphql/ws`.
@@ -306,7 +309,7 @@ impl Connection {
             let key = presence::connection(user);
             if app.presence.local_count(&key) >= app.config.ws.max_connections_per_user {
                 return Err(Close(
-                    close::TOO_MANY_INITS,
+                    close::TRY_AGAIN_LATER,
                     "Too many connections for this user".into(),
                 ));
             }

@@ -4,6 +4,7 @@
 mod accounts;
 mod common;
 mod database;
+mod graphql_ws_client;
 
 mod hardening;
 mod mail;
