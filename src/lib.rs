@@ -9,6 +9,7 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod events;
+pub mod gig;
 pub mod graphql;
 pub mod http;
 pub mod mail;
@@ -19,6 +20,7 @@ pub mod seed;
 pub mod state;
 pub mod storage;
 pub mod telemetry;
+pub mod validation;
 
 use std::{sync::Arc, time::Duration};
 

@@ -9,6 +9,7 @@ use crate::{
     config::Config,
     db::Db,
     events::{presence::Presence, relay::Relay, Bus, Hub},
+    gig::views::ViewCounter,
     mail::{Mailer, SmtpRelay},
     storage::Storage,
 };
@@ -26,6 +27,7 @@ pub struct Inner {
     pub storage: Storage,
     pub bus: Bus,
     pub presence: Presence,
+    pub gig_views: ViewCounter,
     mail_wake: Option<Arc<Notify>>,
     relay_wake: Arc<Notify>,
 }
@@ -63,6 +65,7 @@ impl AppState {
             storage,
             bus,
             presence,
+            gig_views: ViewCounter::default(),
             mail_wake,
             relay_wake,
         })))
@@ -77,6 +80,7 @@ impl AppState {
             self.config.events_retention,
         )
         .spawn();
+        self.gig_views.spawn_flusher(self.db.clone());
         if let (Some(url), Some(wake)) = (&self.config.smtp_url, &self.mail_wake) {
             SmtpRelay::new(url, &self.config.mail_from, self.db.clone(), wake.clone())?.spawn();
             tracing::info!(smtp = %crate::config::redact_url(url), "mail relay started");

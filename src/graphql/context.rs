@@ -2,9 +2,9 @@
 
 use std::{net::IpAddr, sync::Arc};
 
-use async_graphql::{dataloader::DataLoader, Context};
+use async_graphql::Context;
 
-use super::loader::DbLoader;
+use super::loader::RequestLoader;
 use crate::{
     auth::{Auth, Viewer},
     error::AppError,
@@ -24,7 +24,7 @@ pub struct RequestCtx {
 pub trait ContextExt {
     fn app(&self) -> &AppState;
     fn request(&self) -> &RequestCtx;
-    fn loader(&self) -> &DataLoader<DbLoader>;
+    fn loader(&self) -> &RequestLoader;
     /// The signed-in user, or `UNAUTHORIZED` saying why not.
     fn viewer(&self) -> Result<&Viewer, AppError>;
     /// The signed-in user, if any.
@@ -42,8 +42,8 @@ impl ContextExt for Context<'_> {
         self.data_unchecked::<RequestCtx>()
     }
 
-    fn loader(&self) -> &DataLoader<DbLoader> {
-        self.data_unchecked::<DataLoader<DbLoader>>()
+    fn loader(&self) -> &RequestLoader {
+        self.data_unchecked::<RequestLoader>()
     }
 
     fn viewer(&self) -> Result<&Viewer, AppError> {

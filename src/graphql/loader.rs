@@ -1,7 +1,7 @@
 //! The request's DataLoader. One loader type reads the database; each domain implements
 //! `Loader<Key>` for it in its own `loaders.rs`, one key newtype per relation.
 
-use async_graphql::dataloader::DataLoader;
+use async_graphql::dataloader::{DataLoader, HashMapCache};
 use std::time::Duration;
 
 use std::sync::Arc;
@@ -13,10 +13,15 @@ pub struct DbLoader {
     pub db: Db,
 }
 
+/// The loader type resolvers reach through `ContextExt::loader`.
+pub type RequestLoader = DataLoader<DbLoader, HashMapCache>;
+
 /// A fresh loader for one request. Keys queued while resolvers run in the same poll are
-/// batched; the zero delay means a lone lookup is not held back waiting for company.
-pub fn request_loader(db: Db) -> DataLoader<DbLoader> {
-    DataLoader::new(DbLoader { db }, tokio::spawn)
+/// batched; the zero delay means a lone lookup is not held back waiting for company. Its
+/// cache lives as long as the request, so a page query can prime it with the relations it
+/// already joined (`feed_many`) and nested resolvers find them without a statement.
+pub fn request_loader(db: Db) -> RequestLoader {
+    DataLoader::with_cache(DbLoader { db }, tokio::spawn, HashMapCache::default())
         .delay(Duration::ZERO)
         .max_batch_size(500)
 }

@@ -14,6 +14,7 @@ use async_graphql::{MergedObject, MergedSubscription, Schema, SchemaBuilder};
 use crate::{
     account::graphql::{AccountMutation, AccountQuery},
     config::Config,
+    gig::graphql::{GigMutation, GigQuery},
     message::graphql::{MessageMutation, MessageQuery, MessageSubscription},
     notification::graphql::{NotificationMutation, NotificationQuery, NotificationSubscription},
     profile::graphql::{ProfileMutation, ProfileQuery},
@@ -22,11 +23,17 @@ use crate::{
 
 /// Every domain's queries.
 #[derive(MergedObject, Default)]
-pub struct Query(AccountQuery, ProfileQuery, MessageQuery, NotificationQuery);
+pub struct Query(AccountQuery, ProfileQuery, GigQuery, MessageQuery, NotificationQuery);
 
 /// Every domain's mutations.
 #[derive(MergedObject, Default)]
-pub struct Mutation(AccountMutation, ProfileMutation, MessageMutation, NotificationMutation);
+pub struct Mutation(
+    AccountMutation,
+    ProfileMutation,
+    GigMutation,
+    MessageMutation,
+    NotificationMutation,
+);
 
 /// Every domain's subscriptions.
 #[derive(MergedSubscription, Default)]

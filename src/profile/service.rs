@@ -9,6 +9,7 @@ use crate::{
     db::{self, Db},
     error::{AppError, AppResult, FieldErrors},
     storage::Storage,
+    validation,
 };
 
 pub const USERNAME_MIN: usize = 3;
@@ -90,36 +91,12 @@ pub struct ProfileChanges {
     pub travel_radius_km: Option<Option<i32>>,
 }
 
-/// Trims, drops empties and de-duplicates (ignoring case) a list of short labels.
 fn clean_tags(field: &str, tags: Vec<String>, errors: &mut FieldErrors) -> Vec<String> {
-    let mut seen = std::collections::HashSet::new();
-    let mut out = Vec::new();
-    for tag in tags {
-        let tag = tag.trim().to_owned();
-        if tag.is_empty() {
-            continue;
-        }
-        if tag.chars().count() > TAG_MAX {
-            errors.add(field, format!("each entry must be at most {TAG_MAX} characters"));
-            continue;
-        }
-        if seen.insert(tag.to_lowercase()) {
-            out.push(tag);
-        }
-    }
-    if out.len() > TAG_LIST_MAX {
-        errors.add(field, format!("must have at most {TAG_LIST_MAX} entries"));
-    }
-    out
+    validation::tags(field, tags, TAG_LIST_MAX, TAG_MAX, errors)
 }
 
-/// Trims optional text; empty becomes NULL; checks the length.
 fn clean_text(field: &str, text: Option<String>, max: usize, errors: &mut FieldErrors) -> Option<String> {
-    let text = text.map(|t| t.trim().to_owned()).filter(|t| !t.is_empty())?;
-    if text.chars().count() > max {
-        errors.add(field, format!("must be at most {max} characters"));
-    }
-    Some(text)
+    validation::optional_text(field, text, max, errors)
 }
 
 fn timezone_problem(tz: &str) -> Option<String> {
@@ -177,11 +154,7 @@ pub fn validate_changes(changes: ProfileChanges) -> AppResult<UserPatch> {
         patch.hourly_rate_cents = Some(rate);
     }
     if let Some(currency) = changes.currency {
-        let currency = currency.trim().to_ascii_uppercase();
-        if currency.len() != 3 || !currency.chars().all(|c| c.is_ascii_uppercase()) {
-            errors.add("currency", "must be a three-letter ISO 4217 code such as USD");
-        }
-        patch.currency = Some(currency);
+        patch.currency = Some(validation::currency("currency", &currency, &mut errors));
     }
     if let Some(urls) = changes.portfolio_urls {
         let urls: Vec<String> = urls

@@ -65,18 +65,30 @@ struct Count {
     n: i64,
 }
 
+#[derive(QueryableByName)]
+struct Name {
+    #[diesel(sql_type = sql_types::Text)]
+    value: String,
+}
+
+async fn admin() -> AsyncPgConnection {
+    AsyncPgConnection::establish(&admin_url())
+        .await
+        .expect("connect to PostgreSQL")
+}
+
+async fn run(conn: &mut AsyncPgConnection, sql: &str) {
+    conn.batch_execute(sql).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
+}
+
 /// The migrated template database, built once (across processes, under an advisory lock).
+/// Templates of older migration sets are dropped on the way.
 async fn template() -> String {
     TEMPLATE
         .get_or_init(|| async {
             let name = format!("gm_template_{}", migrations_digest());
-            let mut admin = AsyncPgConnection::establish(&admin_url())
-                .await
-                .expect("connect to PostgreSQL");
-            admin
-                .batch_execute("SELECT pg_advisory_lock(7264002)")
-                .await
-                .expect("lock");
+            let mut admin = admin().await;
+            run(&mut admin, "SELECT pg_advisory_lock(7264002)").await;
             let exists = diesel::sql_query("SELECT count(*) AS n FROM pg_database WHERE datname = $1")
                 .bind::<sql_types::Text, _>(&name)
                 .get_result::<Count>(&mut admin)
@@ -87,40 +99,62 @@ async fn template() -> String {
             if !exists {
                 let building = format!("{name}_building");
                 // Separate calls: several statements in one string run as one transaction.
-                admin
-                    .batch_execute(&format!("DROP DATABASE IF EXISTS {building} WITH (FORCE)"))
-                    .await
-                    .expect("drop stale template");
-                admin
-                    .batch_execute(&format!("CREATE DATABASE {building}"))
-                    .await
-                    .expect("create template");
+                run(&mut admin, &format!("DROP DATABASE IF EXISTS {building} WITH (FORCE)")).await;
+                run(&mut admin, &format!("CREATE DATABASE {building}")).await;
                 gigmarket::db::run_migrations(&url_for(&building))
                     .await
                     .expect("migrate template");
-                admin
-                    .batch_execute(&format!("ALTER DATABASE {building} RENAME TO {name}"))
-                    .await
-                    .expect("publish template");
+                run(&mut admin, &format!("ALTER DATABASE {building} RENAME TO {name}")).await;
             }
-            admin
-                .batch_execute("SELECT pg_advisory_unlock(7264002)")
-                .await
-                .expect("unlock");
+            let stale = diesel::sql_query(
+                "SELECT datname AS value FROM pg_database WHERE datname LIKE 'gm\\_template\\_%' AND datname <> $1",
+            )
+            .bind::<sql_types::Text, _>(&name)
+            .load::<Name>(&mut admin)
+            .await
+            .unwrap_or_default();
+            for old in stale {
+                let _ = admin
+                    .batch_execute(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", old.value))
+                    .await;
+            }
+            run(&mut admin, "SELECT pg_advisory_unlock(7264002)").await;
             name
         })
         .await
         .clone()
 }
 
+/// A test database, dropped when this value is, even when the test fails before its server
+/// ever started.
+pub struct TestDatabase(pub String);
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let name = self.0.clone();
+        // Drop runs outside async context rules: use a thread with its own runtime.
+        let _ = std::thread::spawn(move || {
+            let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
+                return;
+            };
+            runtime.block_on(async move {
+                if let Ok(mut admin) = AsyncPgConnection::establish(&admin_url()).await {
+                    let _ = admin
+                        .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                        .await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
 /// Creates a database from the template; retried because PostgreSQL refuses to copy a
 /// template while another backend is briefly connected to it.
-async fn create_test_database() -> String {
+async fn create_test_database() -> TestDatabase {
     let template = template().await;
     let name = format!("gm_test_{}", Uuid::new_v4().simple());
-    let mut admin = AsyncPgConnection::establish(&admin_url())
-        .await
-        .expect("connect to PostgreSQL");
+    let mut admin = admin().await;
     for attempt in 0.. {
         match admin
             .batch_execute(&format!("CREATE DATABASE {name} TEMPLATE {template}"))
@@ -133,7 +167,7 @@ async fn create_test_database() -> String {
             Err(e) => panic!("creating test database: {e}"),
         }
     }
-    name
+    TestDatabase(name)
 }
 
 /// Builds a `TestApp` with extra environment variables.
@@ -162,7 +196,8 @@ impl TestAppBuilder {
                     .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,gigmarket=info")),
             )
             .try_init();
-        let db_name = create_test_database().await;
+        let database = create_test_database().await;
+        let db_name = database.0.clone();
 
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("local addr");
@@ -181,10 +216,10 @@ impl TestAppBuilder {
             base: format!("http://{addr}"),
             client: reqwest::Client::new(),
             state,
-            db_name,
             upload_dir,
             server,
             vars,
+            _database: database,
         }
     }
 }
@@ -222,10 +257,11 @@ pub struct TestApp {
     pub base: String,
     pub client: reqwest::Client,
     pub state: AppState,
-    db_name: String,
     upload_dir: PathBuf,
     server: tokio::task::JoinHandle<()>,
     vars: HashMap<String, String>,
+    /// Declared last: dropped after the server is stopped.
+    _database: TestDatabase,
 }
 
 /// A user made through `signUp`.
@@ -408,22 +444,8 @@ impl TestApp {
 
 impl Drop for TestApp {
     fn drop(&mut self) {
+        // The server goes first; the database field drops after this body runs.
         self.server.abort();
-        let name = self.db_name.clone();
         let _ = std::fs::remove_dir_all(&self.upload_dir);
-        // Drop runs outside async context rules: use a thread with its own runtime.
-        let _ = std::thread::spawn(move || {
-            let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
-                return;
-            };
-            runtime.block_on(async move {
-                if let Ok(mut admin) = AsyncPgConnection::establish(&admin_url()).await {
-                    let _ = admin
-                        .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                        .await;
-                }
-            });
-        })
-        .join();
     }
 }

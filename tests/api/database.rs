@@ -61,6 +61,8 @@ fn declared_columns() -> BTreeMap<(String, String), (String, bool)> {
             "Jsonb" => "jsonb",
             "Timestamptz" => "timestamp with time zone",
             "Date" => "date",
+            "Tsvector" => "tsvector",
+
             t if t.starts_with("Array<") => "ARRAY",
             other => panic!("map diesel type {other} in this test"),
         };

@@ -1,0 +1,641 @@
+//! Gigs over GraphQL.
+
+use std::sync::Arc;
+
+use async_graphql::{
+    connection::{Connection, Edge, EmptyFields},
+    Context, Enum, InputObject, Object, SimpleObject, Upload, ID,
+};
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use super::{
+    loaders::{group_packages, MediaOf, PackagesOf, SavedBy},
+    model::{self, After, Filter, GigRow, Listed, PackageRow, Sort},
+    service::{self, GigChanges, GigInput, PackageInput},
+};
+use crate::{
+    error::AppError,
+    graphql::{
+        context::ContextExt,
+        loader::shared_error,
+        pagination::{decode_cursor, encode_cursor, page_size, wants_total, Total},
+        types::parse_id,
+    },
+    profile::{graphql::User, loaders::UserById, model::UserRow},
+};
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+pub enum GigStatus {
+    Draft,
+    Active,
+    Paused,
+    Archived,
+}
+
+impl GigStatus {
+    fn as_db(self) -> &'static str {
+        match self {
+            Self::Draft => "DRAFT",
+            Self::Active => "ACTIVE",
+            Self::Paused => "PAUSED",
+            Self::Archived => "ARCHIVED",
+        }
+    }
+
+    fn from_db(s: &str) -> Self {
+        match s {
+            "ACTIVE" => Self::Active,
+            "PAUSED" => Self::Paused,
+            "ARCHIVED" => Self::Archived,
+            _ => Self::Draft,
+        }
+    }
+}
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+pub enum PackageTier {
+    Basic,
+    Standard,
+    Premium,
+}
+
+impl PackageTier {
+    fn as_db(self) -> &'static str {
+        match self {
+            Self::Basic => "BASIC",
+            Self::Standard => "STANDARD",
+            Self::Premium => "PREMIUM",
+        }
+    }
+
+    fn from_db(s: &str) -> Self {
+        match s {
+            "STANDARD" => Self::Standard,
+            "PREMIUM" => Self::Premium,
+            _ => Self::Basic,
+        }
+    }
+}
+
+/// How a gig list is ordered.
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug, Default)]
+pub enum GigSort {
+    /// Most recently published first.
+    #[default]
+    Newest,
+    /// Cheapest starting price first.
+    PriceLow,
+    /// Dearest starting price first.
+    PriceHigh,
+    /// Best rated first.
+    Rating,
+    /// Best match for `filter.search` first (newest without a search).
+    Relevance,
+}
+
+/// Average and count of reviews.
+#[derive(SimpleObject)]
+pub struct Rating {
+    pub average: Option<f64>,
+    pub count: i32,
+}
+
+/// A package of a gig.
+pub struct GigPackage(PackageRow);
+
+#[Object]
+impl GigPackage {
+    async fn tier(&self) -> PackageTier {
+        PackageTier::from_db(&self.0.tier)
+    }
+    async fn title(&self) -> &str {
+        &self.0.title
+    }
+    async fn description(&self) -> &str {
+        &self.0.description
+    }
+    /// Price in minor units of the gig's currency.
+    async fn price_cents(&self) -> i64 {
+        self.0.price_cents
+    }
+    async fn delivery_days(&self) -> i32 {
+        self.0.delivery_days
+    }
+    /// Revisions included.
+    async fn revisions(&self) -> i32 {
+        self.0.revisions
+    }
+}
+
+/// An image or video of a gig.
+#[derive(SimpleObject)]
+pub struct GigMedia {
+    pub id: ID,
+    pub url: String,
+    pub content_type: String,
+    pub position: i32,
+}
+
+/// A freelancer's service listing.
+pub struct Gig(pub Arc<GigRow>);
+
+#[Object]
+impl Gig {
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+    async fn title(&self) -> &str {
+        &self.0.title
+    }
+    async fn description(&self) -> &str {
+        &self.0.description
+    }
+    async fn category(&self) -> &str {
+        &self.0.category
+    }
+    async fn tags(&self) -> &[String] {
+        &self.0.tags
+    }
+    /// ISO 4217 currency of the package prices.
+    async fn currency(&self) -> &str {
+        &self.0.currency
+    }
+    async fn status(&self) -> GigStatus {
+        GigStatus::from_db(&self.0.status)
+    }
+    /// Price of the cheapest package.
+    async fn starting_price_cents(&self) -> i64 {
+        self.0.min_price_cents
+    }
+    /// Delivery time of the fastest package.
+    async fn fastest_delivery_days(&self) -> i32 {
+        self.0.min_delivery_days
+    }
+    async fn views_count(&self) -> i64 {
+        self.0.views_count
+    }
+    async fn rating(&self) -> Rating {
+        Rating {
+            average: self.0.rating_average,
+            count: self.0.rating_count,
+        }
+    }
+    async fn owner(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
+        let row = ctx
+            .loader()
+            .load_one(UserById(self.0.owner_id))
+            .await
+            .map_err(shared_error)?;
+        Ok(row.map(User::new))
+    }
+    /// Packages, cheapest first.
+    async fn packages(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<GigPackage>> {
+        let rows = ctx
+            .loader()
+            .load_one(PackagesOf(self.0.id))
+            .await
+            .map_err(shared_error)?;
+        Ok(rows
+            .map(|rows| rows.iter().cloned().map(GigPackage).collect())
+            .unwrap_or_default())
+    }
+    async fn media(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<GigMedia>> {
+        let rows = ctx.loader().load_one(MediaOf(self.0.id)).await.map_err(shared_error)?;
+        Ok(rows
+            .map(|rows| {
+                rows.iter()
+                    .map(|m| GigMedia {
+                        id: ID(m.id.to_string()),
+                        url: m.url.clone(),
+                        content_type: m.content_type.clone(),
+                        position: m.position,
+                    })
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+    /// Whether you saved this gig (false when signed out).
+    async fn is_saved(&self, ctx: &Context<'_>) -> async_graphql::Result<bool> {
+        let Some(viewer) = ctx.viewer_opt() else {
+            return Ok(false);
+        };
+        let key = SavedBy {
+            user_id: viewer.id(),
+            gig_id: self.0.id,
+        };
+        Ok(ctx.loader().load_one(key).await.map_err(shared_error)?.unwrap_or(false))
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.0.updated_at
+    }
+    /// When the gig first went ACTIVE.
+    async fn published_at(&self) -> Option<DateTime<Utc>> {
+        self.0.published_at
+    }
+}
+
+/// What a gig list is narrowed to.
+#[derive(InputObject, Default)]
+pub struct GigFilter {
+    /// Words to find in title, tags and description (web search syntax: "quoted phrase", -not).
+    pub search: Option<String>,
+    pub category: Option<String>,
+    /// Gigs carrying all of these tags.
+    pub tags: Option<Vec<String>>,
+    /// Starting price at least this.
+    pub price_min: Option<i64>,
+    /// Starting price at most this.
+    pub price_max: Option<i64>,
+    /// Some package delivers within this many days.
+    pub max_delivery_days: Option<i32>,
+    pub min_rating: Option<f64>,
+}
+
+fn cursor_of(sort: Sort, listed: &Listed) -> String {
+    let g = &listed.gig;
+    let key = match sort {
+        Sort::Newest => format!("n|{}|{}", g.published_at.unwrap_or(g.created_at).to_rfc3339(), g.id),
+        Sort::PriceLow | Sort::PriceHigh => format!("p|{}|{}", g.min_price_cents, g.id),
+        Sort::Rating => format!("r|{}|{}", g.rating_average.unwrap_or(0.0), g.id),
+        Sort::Relevance => format!("s|{}|{}", listed.rank, g.id),
+    };
+    encode_cursor(&key)
+}
+
+fn newest_cursor_for_owner(listed: &Listed) -> String {
+    encode_cursor(&format!("n|{}|{}", listed.gig.created_at.to_rfc3339(), listed.gig.id))
+}
+
+fn decode_after(cursor: &str) -> Result<After, AppError> {
+    let bad = || AppError::field("after", "is not a cursor from this list");
+    let key = decode_cursor(cursor, "after")?;
+    let mut parts = key.splitn(3, '|');
+    let (Some(kind), Some(value), Some(id)) = (parts.next(), parts.next(), parts.next()) else {
+        return Err(bad());
+    };
+    let id = Uuid::parse_str(id).map_err(|_| bad())?;
+    Ok(match kind {
+        "n" => After::Newest(
+            DateTime::parse_from_rfc3339(value)
+                .map_err(|_| bad())?
+                .with_timezone(&Utc),
+            id,
+        ),
+        "p" => After::Price(value.parse().map_err(|_| bad())?, id),
+        "r" => After::Rating(value.parse().map_err(|_| bad())?, id),
+        "s" => After::Relevance(value.parse().map_err(|_| bad())?, id),
+        _ => return Err(bad()),
+    })
+}
+
+fn to_sort(sort: GigSort, has_search: bool) -> Sort {
+    match sort {
+        GigSort::Newest => Sort::Newest,
+        GigSort::PriceLow => Sort::PriceLow,
+        GigSort::PriceHigh => Sort::PriceHigh,
+        GigSort::Rating => Sort::Rating,
+        GigSort::Relevance if has_search => Sort::Relevance,
+        GigSort::Relevance => Sort::Newest,
+    }
+}
+
+fn to_filter(filter: Option<GigFilter>) -> Result<Filter, AppError> {
+    let filter = filter.unwrap_or_default();
+    let mut errors = crate::error::FieldErrors::new();
+    let search = filter.search.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
+    if search.as_ref().is_some_and(|s| s.chars().count() > 200) {
+        errors.add("filter.search", "must be at most 200 characters");
+    }
+    let tags = filter.tags.unwrap_or_default();
+    if tags.len() > 10 {
+        errors.add("filter.tags", "must have at most 10 entries");
+    }
+    if filter.price_min.is_some_and(|p| p < 0) {
+        errors.add("filter.priceMin", "must not be negative");
+    }
+    if let (Some(min), Some(max)) = (filter.price_min, filter.price_max) {
+        if max < min {
+            errors.add("filter.priceMax", "must not be below priceMin");
+        }
+    }
+    if filter.max_delivery_days.is_some_and(|d| d < 1) {
+        errors.add("filter.maxDeliveryDays", "must be at least 1");
+    }
+    if filter.min_rating.is_some_and(|r| !(0.0..=5.0).contains(&r)) {
+        errors.add("filter.minRating", "must be between 0 and 5");
+    }
+    errors.into_result()?;
+    Ok(Filter {
+        search,
+        category: filter.category.map(|c| c.trim().to_owned()).filter(|c| !c.is_empty()),
+        tags: tags
+            .into_iter()
+            .map(|t| t.trim().to_owned())
+            .filter(|t| !t.is_empty())
+            .collect(),
+        price_min: filter.price_min,
+        price_max: filter.price_max,
+        max_delivery_days: filter.max_delivery_days,
+        min_rating: filter.min_rating,
+        owner: None,
+        status: None,
+    })
+}
+
+/// Runs a page query and primes the request's loader with the owners it joined and, when
+/// the client asked for them, the packages of the page (one more statement for all).
+async fn gig_page(
+    ctx: &Context<'_>,
+    filter: Filter,
+    sort: Sort,
+    first: Option<i32>,
+    after: Option<String>,
+) -> async_graphql::Result<Connection<String, Gig, Total, EmptyFields>> {
+    let app = ctx.app();
+    let size = page_size(first, app.config.limits.max_page_size)?;
+    let after_key = after.as_deref().map(decode_after).transpose()?;
+    let (rows, more) = service::list(app, &filter, sort, after_key.as_ref(), size).await?;
+    let total = if wants_total(ctx) {
+        service::count(app, &filter).await?
+    } else {
+        0
+    };
+
+    let loader = ctx.loader();
+    loader
+        .feed_many(rows.iter().map(|l| (UserById(l.owner.id), Arc::new(l.owner.clone()))))
+        .await;
+    let wants_packages = ctx.look_ahead().field("edges").field("node").field("packages").exists();
+    if wants_packages && !rows.is_empty() {
+        let ids: Vec<Uuid> = rows.iter().map(|l| l.gig.id).collect();
+        let mut conn = app.db.conn().await.map_err(AppError::from)?;
+        let packages = model::packages_of(&mut conn, &ids).await.map_err(AppError::from)?;
+        loader.feed_many(group_packages(&ids, packages)).await;
+    }
+
+    let mut connection = Connection::with_additional_fields(after.is_some(), more, Total { total_count: total });
+    let own_list = filter.owner.is_some();
+    connection.edges.extend(rows.into_iter().map(|listed| {
+        let cursor = if own_list && sort == Sort::Newest {
+            newest_cursor_for_owner(&listed)
+        } else {
+            cursor_of(sort, &listed)
+        };
+        Edge::new(cursor, Gig(Arc::new(listed.gig)))
+    }));
+    Ok(connection)
+}
+
+#[derive(Default)]
+pub struct GigQuery;
+
+#[Object]
+impl GigQuery {
+    /// A gig: public when ACTIVE (and its owner is not banned); owners see theirs in any status.
+    async fn gig(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Gig>> {
+        let id = parse_id(&id, "id")?;
+        let viewer = ctx.viewer_opt().map(|v| v.user.as_ref());
+        let Some((gig, owner)) = service::get(ctx.app(), viewer, id).await? else {
+            return Ok(None);
+        };
+        ctx.loader().feed_one(UserById(owner.id), Arc::new(owner)).await;
+        Ok(Some(Gig(Arc::new(gig))))
+    }
+
+    /// The public catalogue of active gigs.
+    #[graphql(complexity = "first.unwrap_or(20).max(1) as usize * child_complexity")]
+    async fn gigs(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<GigFilter>,
+        sort: Option<GigSort>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> async_graphql::Result<Connection<String, Gig, Total, EmptyFields>> {
+        let filter = to_filter(filter)?;
+        let sort = to_sort(sort.unwrap_or_default(), filter.search.is_some());
+        gig_page(ctx, filter, sort, first, after).await
+    }
+
+    /// Your gigs in every status (or one), newest first.
+    #[graphql(complexity = "first.unwrap_or(20).max(1) as usize * child_complexity")]
+    async fn my_gigs(
+        &self,
+        ctx: &Context<'_>,
+        status: Option<GigStatus>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> async_graphql::Result<Connection<String, Gig, Total, EmptyFields>> {
+        let viewer = ctx.viewer()?.id();
+        let filter = Filter {
+            owner: Some(viewer),
+            status: status.map(|s| s.as_db().to_owned()),
+            ..Default::default()
+        };
+        gig_page(ctx, filter, Sort::Newest, first, after).await
+    }
+
+    /// Gigs you saved, most recently saved first.
+    #[graphql(complexity = "first.unwrap_or(20).max(1) as usize * child_complexity")]
+    async fn saved_gigs(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> async_graphql::Result<Connection<String, Gig, Total, EmptyFields>> {
+        let viewer = ctx.viewer()?;
+        let app = ctx.app();
+        let size = page_size(first, app.config.limits.max_page_size)?;
+        let before = after
+            .as_deref()
+            .map(|c| {
+                decode_cursor(c, "after").and_then(|key| {
+                    DateTime::parse_from_rfc3339(&key)
+                        .map(|t| t.with_timezone(&Utc))
+                        .map_err(|_| AppError::field("after", "is not a cursor from this list"))
+                })
+            })
+            .transpose()?;
+        let mut conn = app.db.conn().await.map_err(AppError::from)?;
+        let mut rows = model::saved_page(&mut conn, viewer.id(), before, size as i64 + 1)
+            .await
+            .map_err(AppError::from)?;
+        let total = if wants_total(ctx) {
+            model::saved_count(&mut conn, viewer.id())
+                .await
+                .map_err(AppError::from)?
+        } else {
+            0
+        };
+        drop(conn);
+        let more = rows.len() > size;
+        rows.truncate(size);
+        let viewer_ref = Some(viewer.user.as_ref());
+        rows.retain(|(_, gig, owner)| service::visible(gig, owner, viewer_ref));
+        ctx.loader()
+            .feed_many(
+                rows.iter()
+                    .map(|(_, _, owner)| (UserById(owner.id), Arc::new(owner.clone()))),
+            )
+            .await;
+        let mut connection = Connection::with_additional_fields(after.is_some(), more, Total { total_count: total });
+        connection.edges.extend(
+            rows.into_iter()
+                .map(|(saved_at, gig, _)| Edge::new(encode_cursor(&saved_at.to_rfc3339()), Gig(Arc::new(gig)))),
+        );
+        Ok(connection)
+    }
+}
+
+#[derive(InputObject)]
+pub struct GigPackageInput {
+    pub tier: PackageTier,
+    pub title: String,
+    #[graphql(default)]
+    pub description: String,
+    pub price_cents: i64,
+    pub delivery_days: i32,
+    #[graphql(default)]
+    pub revisions: i32,
+}
+
+impl From<GigPackageInput> for PackageInput {
+    fn from(p: GigPackageInput) -> Self {
+        PackageInput {
+            tier: p.tier.as_db().to_owned(),
+            title: p.title,
+            description: p.description,
+            price_cents: p.price_cents,
+            delivery_days: p.delivery_days,
+            revisions: p.revisions,
+        }
+    }
+}
+
+#[derive(InputObject)]
+pub struct CreateGigInput {
+    /// 10 to 120 characters.
+    pub title: String,
+    /// 30 to 10,000 characters.
+    pub description: String,
+    pub category: String,
+    #[graphql(default)]
+    pub tags: Vec<String>,
+    #[graphql(default_with = "String::from(\"USD\")")]
+    pub currency: String,
+    /// One to three packages with distinct tiers, one of them BASIC.
+    pub packages: Vec<GigPackageInput>,
+}
+
+#[derive(InputObject, Default)]
+pub struct UpdateGigInput {
+    pub title: Option<String>,
+    pub description: Option<String>,
+    pub category: Option<String>,
+    pub tags: Option<Vec<String>>,
+    pub currency: Option<String>,
+    /// Replaces all packages.
+    pub packages: Option<Vec<GigPackageInput>>,
+}
+
+#[derive(Default)]
+pub struct GigMutation;
+
+fn owner_row<'a>(ctx: &'a Context<'_>) -> Result<&'a UserRow, AppError> {
+    Ok(ctx.viewer()?.user.as_ref())
+}
+
+#[Object]
+impl GigMutation {
+    /// Creates a gig as a DRAFT; `setGigStatus(ACTIVE)` publishes it.
+    async fn create_gig(&self, ctx: &Context<'_>, input: CreateGigInput) -> async_graphql::Result<Gig> {
+        let owner = owner_row(ctx)?;
+        let gig = service::create(
+            ctx.app(),
+            owner,
+            GigInput {
+                title: input.title,
+                description: input.description,
+                category: input.category,
+                tags: input.tags,
+                currency: input.currency,
+                packages: input.packages.into_iter().map(Into::into).collect(),
+            },
+        )
+        .await?;
+        Ok(Gig(Arc::new(gig)))
+    }
+
+    /// Changes your gig.
+    async fn update_gig(&self, ctx: &Context<'_>, id: ID, input: UpdateGigInput) -> async_graphql::Result<Gig> {
+        let viewer = owner_row(ctx)?;
+        let id = parse_id(&id, "id")?;
+        let changes = GigChanges {
+            title: input.title,
+            description: input.description,
+            category: input.category,
+            tags: input.tags,
+            currency: input.currency,
+            packages: input.packages.map(|p| p.into_iter().map(Into::into).collect()),
+        };
+        Ok(Gig(Arc::new(service::update(ctx.app(), viewer, id, changes).await?)))
+    }
+
+    /// Deletes your gig; returns its id.
+    async fn delete_gig(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<ID> {
+        let viewer = owner_row(ctx)?;
+        let gig_id = parse_id(&id, "id")?;
+        service::delete(ctx.app(), viewer, gig_id).await?;
+        Ok(id)
+    }
+
+    /// Moves your gig to another status: DRAFT → ACTIVE ⇄ PAUSED, any → ARCHIVED → DRAFT.
+    async fn set_gig_status(&self, ctx: &Context<'_>, id: ID, status: GigStatus) -> async_graphql::Result<Gig> {
+        let viewer = owner_row(ctx)?;
+        let id = parse_id(&id, "id")?;
+        Ok(Gig(Arc::new(
+            service::set_status(ctx.app(), viewer, id, status.as_db()).await?,
+        )))
+    }
+
+    /// Saves a gig to your list.
+    async fn save_gig(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Gig> {
+        let viewer = owner_row(ctx)?;
+        let id = parse_id(&id, "id")?;
+        let (gig, owner) = service::set_saved(ctx.app(), viewer, id, true).await?;
+        ctx.loader().feed_one(UserById(owner.id), Arc::new(owner)).await;
+        Ok(Gig(Arc::new(gig)))
+    }
+
+    /// Removes a gig from your list.
+    async fn unsave_gig(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Gig> {
+        let viewer = owner_row(ctx)?;
+        let id = parse_id(&id, "id")?;
+        let (gig, owner) = service::set_saved(ctx.app(), viewer, id, false).await?;
+        ctx.loader().feed_one(UserById(owner.id), Arc::new(owner)).await;
+        Ok(Gig(Arc::new(gig)))
+    }
+
+    /// Adds an image (PNG, JPEG, WebP, GIF) or MP4 video to your gig; at most 10.
+    async fn upload_gig_media(&self, ctx: &Context<'_>, gig_id: ID, file: Upload) -> async_graphql::Result<Gig> {
+        let viewer = owner_row(ctx)?;
+        let gig_id = parse_id(&gig_id, "gigId")?;
+        let upload = file
+            .value(ctx)
+            .map_err(|_| AppError::field("file", "is missing from the request"))?;
+        Ok(Gig(Arc::new(
+            service::add_media(ctx.app(), viewer, gig_id, upload.content).await?,
+        )))
+    }
+
+    /// Removes a media file from your gig.
+    async fn remove_gig_media(&self, ctx: &Context<'_>, media_id: ID) -> async_graphql::Result<Gig> {
+        let viewer = owner_row(ctx)?;
+        let media_id = parse_id(&media_id, "mediaId")?;
+        Ok(Gig(Arc::new(service::remove_media(ctx.app(), viewer, media_id).await?)))
+    }
+}

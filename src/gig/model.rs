@@ -1,0 +1,480 @@
+//! Rows and queries of gigs and their packages, media and saves.
+
+use chrono::{DateTime, Utc};
+use diesel::{
+    dsl::sql,
+    pg::Pg,
+    prelude::*,
+    sql_types::{Bool, Text},
+};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::{
+    db::schema::{gig_media, gig_packages, gigs, saved_gigs, users},
+    profile::model::UserRow,
+};
+
+#[derive(Debug, Clone, Queryable, Selectable, Serialize, Deserialize)]
+#[diesel(table_name = gigs, check_for_backend(Pg))]
+pub struct GigRow {
+    pub id: Uuid,
+    pub owner_id: Uuid,
+    pub title: String,
+    pub description: String,
+    pub category: String,
+    pub tags: Vec<String>,
+    pub currency: String,
+    pub status: String,
+    pub min_price_cents: i64,
+    pub min_delivery_days: i32,
+    pub views_count: i64,
+    pub rating_average: Option<f64>,
+    pub rating_count: i32,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub published_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = gigs)]
+pub struct NewGig<'a> {
+    pub id: Uuid,
+    pub owner_id: Uuid,
+    pub title: &'a str,
+    pub description: &'a str,
+    pub category: &'a str,
+    pub tags: &'a [String],
+    pub currency: &'a str,
+    pub min_price_cents: i64,
+    pub min_delivery_days: i32,
+}
+
+#[derive(Debug, Default, AsChangeset)]
+#[diesel(table_name = gigs)]
+pub struct GigPatch {
+    pub title: Option<String>,
+    pub description: Option<String>,
+    pub category: Option<String>,
+    pub tags: Option<Vec<String>>,
+    pub currency: Option<String>,
+    pub status: Option<String>,
+    pub min_price_cents: Option<i64>,
+    pub min_delivery_days: Option<i32>,
+    pub published_at: Option<Option<DateTime<Utc>>>,
+    pub updated_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = gig_packages, check_for_backend(Pg))]
+pub struct PackageRow {
+    pub gig_id: Uuid,
+    pub tier: String,
+    pub title: String,
+    pub description: String,
+    pub price_cents: i64,
+    pub delivery_days: i32,
+    pub revisions: i32,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = gig_media, check_for_backend(Pg))]
+pub struct MediaRow {
+    pub id: Uuid,
+    pub gig_id: Uuid,
+    pub url: String,
+    pub content_type: String,
+    pub position: i32,
+    pub created_at: DateTime<Utc>,
+}
+
+pub async fn insert(conn: &mut AsyncPgConnection, gig: &NewGig<'_>) -> QueryResult<GigRow> {
+    diesel::insert_into(gigs::table)
+        .values(gig)
+        .returning(GigRow::as_returning())
+        .get_result(conn)
+        .await
+}
+
+pub async fn update(conn: &mut AsyncPgConnection, id: Uuid, patch: &GigPatch) -> QueryResult<GigRow> {
+    diesel::update(gigs::table.find(id))
+        .set(patch)
+        .returning(GigRow::as_returning())
+        .get_result(conn)
+        .await
+}
+
+pub async fn delete(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<usize> {
+    diesel::delete(gigs::table.find(id)).execute(conn).await
+}
+
+pub async fn find(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<Option<GigRow>> {
+    gigs::table
+        .find(id)
+        .select(GigRow::as_select())
+        .first(conn)
+        .await
+        .optional()
+}
+
+/// The gig with its owner, locked for update.
+pub async fn lock(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<Option<GigRow>> {
+    gigs::table
+        .find(id)
+        .select(GigRow::as_select())
+        .for_update()
+        .first(conn)
+        .await
+        .optional()
+}
+
+/// A gig and its owner in one statement.
+pub async fn find_with_owner(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<Option<(GigRow, UserRow)>> {
+    gigs::table
+        .inner_join(users::table)
+        .filter(gigs::id.eq(id))
+        .select((GigRow::as_select(), UserRow::as_select()))
+        .first(conn)
+        .await
+        .optional()
+}
+
+pub async fn find_many(conn: &mut AsyncPgConnection, ids: &[Uuid]) -> QueryResult<Vec<GigRow>> {
+    gigs::table
+        .filter(gigs::id.eq_any(ids))
+        .select(GigRow::as_select())
+        .load(conn)
+        .await
+}
+
+/// Replaces a gig's packages.
+pub async fn replace_packages(conn: &mut AsyncPgConnection, gig_id: Uuid, packages: &[PackageRow]) -> QueryResult<()> {
+    diesel::delete(gig_packages::table.filter(gig_packages::gig_id.eq(gig_id)))
+        .execute(conn)
+        .await?;
+    diesel::insert_into(gig_packages::table)
+        .values(packages)
+        .execute(conn)
+        .await
+        .map(drop)
+}
+
+/// Packages of each gig, cheapest first.
+pub async fn packages_of(conn: &mut AsyncPgConnection, gig_ids: &[Uuid]) -> QueryResult<Vec<PackageRow>> {
+    gig_packages::table
+        .filter(gig_packages::gig_id.eq_any(gig_ids))
+        .order((gig_packages::gig_id, gig_packages::price_cents))
+        .select(PackageRow::as_select())
+        .load(conn)
+        .await
+}
+
+pub async fn media_of(conn: &mut AsyncPgConnection, gig_ids: &[Uuid]) -> QueryResult<Vec<MediaRow>> {
+    gig_media::table
+        .filter(gig_media::gig_id.eq_any(gig_ids))
+        .order((gig_media::gig_id, gig_media::position))
+        .select(MediaRow::as_select())
+        .load(conn)
+        .await
+}
+
+pub async fn insert_media(conn: &mut AsyncPgConnection, media: &MediaRow) -> QueryResult<()> {
+    diesel::insert_into(gig_media::table)
+        .values(media)
+        .execute(conn)
+        .await
+        .map(drop)
+}
+
+pub async fn media_count(conn: &mut AsyncPgConnection, gig_id: Uuid) -> QueryResult<i64> {
+    gig_media::table
+        .filter(gig_media::gig_id.eq(gig_id))
+        .count()
+        .get_result(conn)
+        .await
+}
+
+pub async fn find_media(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<Option<MediaRow>> {
+    gig_media::table
+        .find(id)
+        .select(MediaRow::as_select())
+        .first(conn)
+        .await
+        .optional()
+}
+
+pub async fn delete_media(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<usize> {
+    diesel::delete(gig_media::table.find(id)).execute(conn).await
+}
+
+pub async fn save(conn: &mut AsyncPgConnection, user_id: Uuid, gig_id: Uuid) -> QueryResult<()> {
+    diesel::insert_into(saved_gigs::table)
+        .values((saved_gigs::user_id.eq(user_id), saved_gigs::gig_id.eq(gig_id)))
+        .on_conflict_do_nothing()
+        .execute(conn)
+        .await
+        .map(drop)
+}
+
+pub async fn unsave(conn: &mut AsyncPgConnection, user_id: Uuid, gig_id: Uuid) -> QueryResult<()> {
+    diesel::delete(saved_gigs::table.find((user_id, gig_id)))
+        .execute(conn)
+        .await
+        .map(drop)
+}
+
+/// Which of `gig_ids` the user saved.
+pub async fn saved_among(conn: &mut AsyncPgConnection, user_id: Uuid, gig_ids: &[Uuid]) -> QueryResult<Vec<Uuid>> {
+    saved_gigs::table
+        .filter(saved_gigs::user_id.eq(user_id))
+        .filter(saved_gigs::gig_id.eq_any(gig_ids))
+        .select(saved_gigs::gig_id)
+        .load(conn)
+        .await
+}
+
+/// A page of the gigs a user saved, newest save first, with owners; `before` is the
+/// previous page's last save time.
+pub async fn saved_page(
+    conn: &mut AsyncPgConnection,
+    user_id: Uuid,
+    before: Option<DateTime<Utc>>,
+    limit: i64,
+) -> QueryResult<Vec<(DateTime<Utc>, GigRow, UserRow)>> {
+    let mut query = saved_gigs::table
+        .inner_join(gigs::table.inner_join(users::table))
+        .filter(saved_gigs::user_id.eq(user_id))
+        .order(saved_gigs::created_at.desc())
+        .limit(limit)
+        .select((saved_gigs::created_at, GigRow::as_select(), UserRow::as_select()))
+        .into_boxed();
+    if let Some(before) = before {
+        query = query.filter(saved_gigs::created_at.lt(before));
+    }
+    query.load(conn).await
+}
+
+pub async fn saved_count(conn: &mut AsyncPgConnection, user_id: Uuid) -> QueryResult<i64> {
+    saved_gigs::table
+        .filter(saved_gigs::user_id.eq(user_id))
+        .count()
+        .get_result(conn)
+        .await
+}
+
+/// Adds buffered views.
+pub async fn add_views(conn: &mut AsyncPgConnection, ids: &[Uuid], counts: &[i64]) -> QueryResult<usize> {
+    diesel::sql_query(
+        "UPDATE gigs SET views_count = gigs.views_count + v.n \
+         FROM (SELECT unnest($1::uuid[]) AS id, unnest($2::bigint[]) AS n) v WHERE gigs.id = v.id",
+    )
+    .bind::<diesel::sql_types::Array<diesel::sql_types::Uuid>, _>(ids)
+    .bind::<diesel::sql_types::Array<diesel::sql_types::BigInt>, _>(counts)
+    .execute(conn)
+    .await
+}
+
+/// How a list is ordered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sort {
+    Newest,
+    PriceLow,
+    PriceHigh,
+    Rating,
+    /// Only with a search text: best match first.
+    Relevance,
+}
+
+/// Where a page starts: the sort key and id of the previous page's last row.
+#[derive(Debug, Clone, PartialEq)]
+pub enum After {
+    Newest(DateTime<Utc>, Uuid),
+    Price(i64, Uuid),
+    Rating(f64, Uuid),
+    Relevance(f32, Uuid),
+}
+
+/// What a gig list is narrowed to.
+#[derive(Debug, Default, Clone)]
+pub struct Filter {
+    pub search: Option<String>,
+    pub category: Option<String>,
+    pub tags: Vec<String>,
+    pub price_min: Option<i64>,
+    pub price_max: Option<i64>,
+    pub max_delivery_days: Option<i32>,
+    pub min_rating: Option<f64>,
+    /// Only this owner's gigs (any status) instead of public ones.
+    pub owner: Option<Uuid>,
+    pub status: Option<String>,
+}
+
+/// A listed gig: the row, its owner, and its sort keys for the cursor.
+pub struct Listed {
+    pub gig: GigRow,
+    pub owner: UserRow,
+    pub rank: f32,
+}
+
+type Boxed<'a> = diesel::internal::table_macro::BoxedSelectStatement<
+    'a,
+    (
+        diesel::dsl::AsSelect<GigRow, Pg>,
+        diesel::dsl::AsSelect<UserRow, Pg>,
+        diesel::sql_types::Float,
+    ),
+    diesel::internal::table_macro::FromClause<diesel::dsl::InnerJoinQuerySource<gigs::table, users::table>>,
+    Pg,
+>;
+
+type Source = diesel::dsl::InnerJoinQuerySource<gigs::table, users::table>;
+
+/// ts_rank of the stored document against the user's words (websearch syntax).
+fn rank_sql(search: &str) -> Box<dyn BoxableExpression<Source, Pg, SqlType = diesel::sql_types::Float>> {
+    Box::new(
+        sql::<diesel::sql_types::Float>("ts_rank(gigs.search, websearch_to_tsquery('english', ")
+            .bind::<Text, _>(search.to_owned())
+            .sql("))"),
+    )
+}
+
+/// Narrows a boxed gigs ⋈ users query to `filter` (shared by pages and counts).
+macro_rules! apply_filter {
+    ($query:expr, $filter:expr) => {{
+        let filter: &Filter = $filter;
+        let mut query = $query;
+        match filter.owner {
+            Some(owner) => {
+                query = query.filter(gigs::owner_id.eq(owner));
+                if let Some(status) = &filter.status {
+                    query = query.filter(gigs::status.eq(status.clone()));
+                }
+            }
+            None => {
+                query = query
+                    .filter(gigs::status.eq("ACTIVE"))
+                    .filter(users::banned_at.is_null())
+            }
+        }
+        if let Some(search) = &filter.search {
+            query = query.filter(
+                sql::<Bool>("gigs.search @@ websearch_to_tsquery('english', ")
+                    .bind::<Text, _>(search.clone())
+                    .sql(")"),
+            );
+        }
+        if let Some(category) = &filter.category {
+            query = query.filter(gigs::category.eq(category.clone()));
+        }
+        if !filter.tags.is_empty() {
+            query = query.filter(gigs::tags.contains(filter.tags.clone()));
+        }
+        if let Some(min) = filter.price_min {
+            query = query.filter(gigs::min_price_cents.ge(min));
+        }
+        if let Some(max) = filter.price_max {
+            query = query.filter(gigs::min_price_cents.le(max));
+        }
+        if let Some(days) = filter.max_delivery_days {
+            query = query.filter(gigs::min_delivery_days.le(days));
+        }
+        if let Some(rating) = filter.min_rating {
+            query = query.filter(gigs::rating_average.ge(rating));
+        }
+        query
+    }};
+}
+
+fn filtered(filter: &Filter) -> Boxed<'static> {
+    let rank: Box<dyn BoxableExpression<Source, Pg, SqlType = diesel::sql_types::Float>> = match &filter.search {
+        Some(search) => rank_sql(search),
+        None => Box::new(sql::<diesel::sql_types::Float>("0::real")),
+    };
+    let query = gigs::table
+        .inner_join(users::table)
+        .select((GigRow::as_select(), UserRow::as_select(), rank))
+        .into_boxed();
+    apply_filter!(query, filter)
+}
+
+/// One page of gigs with their owners, in one statement.
+pub async fn page(
+    conn: &mut AsyncPgConnection,
+    filter: &Filter,
+    sort: Sort,
+    after: Option<&After>,
+    limit: i64,
+) -> QueryResult<Vec<Listed>> {
+    let mut query = filtered(filter).limit(limit);
+    let rating = || sql::<diesel::sql_types::Double>("COALESCE(gigs.rating_average, 0)");
+    query = match sort {
+        // The public feed orders by publication; an owner's own list (drafts included) by creation.
+        Sort::Newest if filter.owner.is_some() => query.order((gigs::created_at.desc(), gigs::id.desc())),
+        Sort::Newest => query.order((gigs::published_at.desc(), gigs::id.desc())),
+        Sort::PriceLow => query.order((gigs::min_price_cents.asc(), gigs::id.asc())),
+        Sort::PriceHigh => query.order((gigs::min_price_cents.desc(), gigs::id.desc())),
+        Sort::Rating => query.order((rating().desc(), gigs::id.desc())),
+        Sort::Relevance => match &filter.search {
+            Some(search) => query.order((rank_sql(search).desc(), gigs::id.desc())),
+            None => query.order((gigs::published_at.desc().nulls_last(), gigs::id.desc())),
+        },
+    };
+    if let Some(after) = after {
+        query = match after {
+            After::Newest(at, id) if filter.owner.is_some() => query.filter(
+                gigs::created_at
+                    .lt(*at)
+                    .or(gigs::created_at.eq(*at).and(gigs::id.lt(*id))),
+            ),
+            After::Newest(at, id) => query.filter(
+                gigs::published_at
+                    .lt(*at)
+                    .or(gigs::published_at.eq(*at).and(gigs::id.lt(*id))),
+            ),
+            After::Price(price, id) if sort == Sort::PriceHigh => query.filter(
+                gigs::min_price_cents
+                    .lt(*price)
+                    .or(gigs::min_price_cents.eq(*price).and(gigs::id.lt(*id))),
+            ),
+            After::Price(price, id) => query.filter(
+                gigs::min_price_cents
+                    .gt(*price)
+                    .or(gigs::min_price_cents.eq(*price).and(gigs::id.gt(*id))),
+            ),
+            After::Rating(rating_value, id) => query.filter(
+                sql::<Bool>("(COALESCE(gigs.rating_average, 0), gigs.id) < (")
+                    .bind::<diesel::sql_types::Double, _>(*rating_value)
+                    .sql(", ")
+                    .bind::<diesel::sql_types::Uuid, _>(*id)
+                    .sql(")"),
+            ),
+            After::Relevance(rank, id) => match &filter.search {
+                Some(search) => query.filter(
+                    sql::<Bool>("(ts_rank(gigs.search, websearch_to_tsquery('english', ")
+                        .bind::<Text, _>(search.clone())
+                        .sql(")), gigs.id) < (")
+                        .bind::<diesel::sql_types::Float, _>(*rank)
+                        .sql(", ")
+                        .bind::<diesel::sql_types::Uuid, _>(*id)
+                        .sql(")"),
+                ),
+                None => query,
+            },
+        };
+    }
+    let rows: Vec<(GigRow, UserRow, f32)> = query.load(conn).await?;
+    Ok(rows
+        .into_iter()
+        .map(|(gig, owner, rank)| Listed { gig, owner, rank })
+        .collect())
+}
+
+/// How many gigs match `filter`.
+pub async fn count(conn: &mut AsyncPgConnection, filter: &Filter) -> QueryResult<i64> {
+    let query = gigs::table
+        .inner_join(users::table)
+        .select(diesel::dsl::count_star())
+        .into_boxed();
+    apply_filter!(query, filter).get_result(conn).await
+}
