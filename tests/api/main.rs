@@ -6,7 +6,9 @@ mod common;
 mod database;
 mod graphql_ws_client;
 
+mod gigs;
 mod hardening;
+
 mod mail;
 mod messaging;
 
