@@ -4,6 +4,7 @@
 //! database and state it needs. See `architecture` notes in each domain's `mod.rs`.
 
 pub mod account;
+pub mod application;
 pub mod auth;
 pub mod config;
 pub mod db;
@@ -15,10 +16,12 @@ pub mod http;
 pub mod mail;
 pub mod message;
 pub mod notification;
+pub mod plan;
 pub mod profile;
 pub mod seed;
 pub mod state;
 pub mod storage;
+pub mod task;
 pub mod telemetry;
 pub mod validation;
 

@@ -86,8 +86,37 @@ impl Storage {
     }
 }
 
+/// The content type and extension of an accepted document or image, judged by its bytes:
+/// images, PDF, ZIP, or plain UTF-8 text. Anything else (executables, HTML, SVG) is refused.
+pub fn sniff_document(bytes: &[u8]) -> Option<(&'static str, &'static str)> {
+    const ALLOWED: &[(&str, &str)] = &[
+        ("image/png", "png"),
+        ("image/jpeg", "jpg"),
+        ("image/webp", "webp"),
+        ("image/gif", "gif"),
+        ("application/pdf", "pdf"),
+        ("application/zip", "zip"),
+    ];
+    match infer::get(bytes) {
+        Some(kind) => ALLOWED.iter().find(|(mime, _)| *mime == kind.mime_type()).copied(),
+        None if !bytes.contains(&0) && std::str::from_utf8(bytes).is_ok() => Some(("text/plain", "txt")),
+        None => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn documents_are_sniffed() {
+        assert_eq!(super::sniff_document(b"%PDF-1.7 ..."), Some(("application/pdf", "pdf")));
+        assert_eq!(super::sniff_document(b"plain words"), Some(("text/plain", "txt")));
+        assert_eq!(
+            super::sniff_document(&[0x4d, 0x5a, 0x90, 0x00, 0x03]),
+            None,
+            "executables are refused"
+        );
+    }
+
     use super::*;
 
     #[tokio::test]

@@ -9,6 +9,23 @@ pub mod sql_types {
 }
 
 diesel::table! {
+    applications (id) {
+        id -> Uuid,
+        task_id -> Uuid,
+        freelancer_id -> Uuid,
+        cover_letter -> Text,
+        proposed_rate_cents -> Int8,
+        proposed_timeline -> Text,
+        portfolio_items -> Array<Text>,
+        ai_tools_to_use -> Array<Text>,
+        milestones -> Jsonb,
+        status -> Text,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     conversation_participants (conversation_id, user_id) {
         conversation_id -> Uuid,
         user_id -> Uuid,
@@ -150,6 +167,16 @@ diesel::table! {
 }
 
 diesel::table! {
+    plans (id) {
+        id -> Text,
+        name -> Text,
+        monthly_post_limit -> Nullable<Int4>,
+        price_cents -> Int8,
+        currency -> Text,
+    }
+}
+
+diesel::table! {
     refresh_tokens (id) {
         id -> Uuid,
         user_id -> Uuid,
@@ -176,6 +203,60 @@ diesel::table! {
         scope -> Text,
         subject -> Text,
         created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    task_invites (task_id, freelancer_id) {
+        task_id -> Uuid,
+        freelancer_id -> Uuid,
+        message -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::*;
+    use super::sql_types::Tsvector;
+
+    tasks (id) {
+        id -> Uuid,
+        poster_id -> Uuid,
+        title -> Text,
+        description -> Text,
+        category -> Text,
+        skills_required -> Array<Text>,
+        ai_tools_preferred -> Array<Text>,
+        budget_type -> Text,
+        budget_min_cents -> Int8,
+        budget_max_cents -> Int8,
+        currency -> Text,
+        duration -> Text,
+        location_type -> Text,
+        address -> Nullable<Text>,
+        latitude -> Nullable<Float8>,
+        longitude -> Nullable<Float8>,
+        mode -> Text,
+        acceptance_deadline -> Nullable<Timestamptz>,
+        status -> Text,
+        milestone_plan -> Jsonb,
+        nda_required -> Bool,
+        ip_transfer -> Bool,
+        template_key -> Nullable<Text>,
+        attachments -> Jsonb,
+        applications_count -> Int4,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+        published_at -> Nullable<Timestamptz>,
+        search -> Nullable<Tsvector>,
+    }
+}
+
+diesel::table! {
+    user_plans (user_id) {
+        user_id -> Uuid,
+        plan_id -> Text,
+        started_at -> Timestamptz,
     }
 }
 
@@ -210,6 +291,8 @@ diesel::table! {
     }
 }
 
+diesel::joinable!(applications -> tasks (task_id));
+diesel::joinable!(applications -> users (freelancer_id));
 diesel::joinable!(conversation_participants -> conversations (conversation_id));
 diesel::joinable!(conversation_participants -> users (user_id));
 diesel::joinable!(credentials -> users (user_id));
@@ -221,10 +304,16 @@ diesel::joinable!(messages -> users (sender_id));
 diesel::joinable!(notifications -> users (user_id));
 diesel::joinable!(saved_gigs -> gigs (gig_id));
 diesel::joinable!(saved_gigs -> users (user_id));
+diesel::joinable!(task_invites -> tasks (task_id));
+diesel::joinable!(task_invites -> users (freelancer_id));
+diesel::joinable!(tasks -> users (poster_id));
+diesel::joinable!(user_plans -> plans (plan_id));
+diesel::joinable!(user_plans -> users (user_id));
 diesel::joinable!(password_reset_tokens -> users (user_id));
 diesel::joinable!(refresh_tokens -> users (user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
+    applications,
     conversation_participants,
     conversations,
     credentials,
@@ -236,8 +325,12 @@ diesel::allow_tables_to_appear_in_same_query!(
     messages,
     notifications,
     password_reset_tokens,
+    plans,
     refresh_tokens,
     saved_gigs,
     sign_in_failures,
+    task_invites,
+    tasks,
+    user_plans,
     users,
 );

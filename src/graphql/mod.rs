@@ -13,17 +13,29 @@ use async_graphql::{MergedObject, MergedSubscription, Schema, SchemaBuilder};
 
 use crate::{
     account::graphql::{AccountMutation, AccountQuery},
+    application::graphql::{ApplicationMutation, ApplicationQuery},
     config::Config,
     gig::graphql::{GigMutation, GigQuery},
     message::graphql::{MessageMutation, MessageQuery, MessageSubscription},
     notification::graphql::{NotificationMutation, NotificationQuery, NotificationSubscription},
+    plan::graphql::PlanQuery,
     profile::graphql::{ProfileMutation, ProfileQuery},
     state::AppState,
+    task::graphql::{TaskMutation, TaskQuery},
 };
 
 /// Every domain's queries.
 #[derive(MergedObject, Default)]
-pub struct Query(AccountQuery, ProfileQuery, GigQuery, MessageQuery, NotificationQuery);
+pub struct Query(
+    AccountQuery,
+    ProfileQuery,
+    GigQuery,
+    TaskQuery,
+    ApplicationQuery,
+    PlanQuery,
+    MessageQuery,
+    NotificationQuery,
+);
 
 /// Every domain's mutations.
 #[derive(MergedObject, Default)]
@@ -31,6 +43,8 @@ pub struct Mutation(
     AccountMutation,
     ProfileMutation,
     GigMutation,
+    TaskMutation,
+    ApplicationMutation,
     MessageMutation,
     NotificationMutation,
 );

@@ -106,25 +106,8 @@ pub struct NewMessage {
     pub reply_to_id: Option<Uuid>,
 }
 
-/// The content type and extension of an accepted attachment, judged by its bytes.
-fn sniff_attachment(bytes: &[u8]) -> Option<(&'static str, &'static str)> {
-    const ALLOWED: &[(&str, &str)] = &[
-        ("image/png", "png"),
-        ("image/jpeg", "jpg"),
-        ("image/webp", "webp"),
-        ("image/gif", "gif"),
-        ("application/pdf", "pdf"),
-        ("application/zip", "zip"),
-    ];
-    match infer::get(bytes) {
-        Some(kind) => ALLOWED.iter().find(|(mime, _)| *mime == kind.mime_type()).copied(),
-        None if !bytes.contains(&0) && std::str::from_utf8(bytes).is_ok() => Some(("text/plain", "txt")),
-        None => None,
-    }
-}
-
 /// A display name for an uploaded file: no path, no control characters, bounded length.
-fn display_name(raw: &str) -> String {
+pub fn display_name(raw: &str) -> String {
     let base = raw.rsplit(['/', '\\']).next().unwrap_or_default();
     let clean: String = base.chars().filter(|c| !c.is_control()).take(FILE_NAME_MAX).collect();
     if clean.trim().is_empty() {
@@ -153,7 +136,7 @@ pub async fn send_message(app: &AppState, viewer: &UserRow, input: NewMessage) -
     let max_bytes = app.config.limits.upload_max_bytes;
     let mut sniffed = Vec::new();
     for attachment in &input.attachments {
-        match sniff_attachment(&attachment.bytes) {
+        match crate::storage::sniff_document(&attachment.bytes) {
             _ if attachment.bytes.len() > max_bytes => {
                 errors.add("attachments", format!("each file must be at most {max_bytes} bytes"))
             }
@@ -367,16 +350,5 @@ mod tests {
         assert_eq!(display_name("C:\\Users\\a\\cv.pdf"), "cv.pdf");
         assert_eq!(display_name("a\u{0}b\nc.txt"), "abc.txt");
         assert_eq!(display_name("/"), "file");
-    }
-
-    #[test]
-    fn attachments_are_sniffed() {
-        assert_eq!(sniff_attachment(b"%PDF-1.7 ..."), Some(("application/pdf", "pdf")));
-        assert_eq!(sniff_attachment(b"plain words"), Some(("text/plain", "txt")));
-        assert_eq!(
-            sniff_attachment(&[0x4d, 0x5a, 0x90, 0x00, 0x03]),
-            None,
-            "executables are refused"
-        );
     }
 }

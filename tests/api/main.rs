@@ -16,4 +16,6 @@ mod profiles;
 mod realtime;
 mod schema;
 mod seed;
+mod tasks;
+
 mod ws;

@@ -1,0 +1,5 @@
+DROP TABLE applications;
+DROP TABLE task_invites;
+DROP TABLE tasks;
+DROP TABLE user_plans;
+DROP TABLE plans;

@@ -1,0 +1,526 @@
+//! Tasks over GraphQL.
+
+use std::sync::Arc;
+
+use async_graphql::{
+    connection::{Connection, Edge, EmptyFields},
+    Context, Enum, InputObject, Object, SimpleObject, Upload, ID,
+};
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use super::{
+    model::{Filter, PostedWithin, TaskRow},
+    service::{self, Milestone, NewFile, TaskInput},
+    templates,
+};
+use crate::{
+    error::{AppError, FieldErrors},
+    graphql::{
+        context::ContextExt,
+        loader::shared_error,
+        pagination::{decode_cursor, encode_cursor, page_size, wants_total, Total},
+        types::{parse_id, GeoPoint, GeoPointInput},
+    },
+    message::graphql::MessageAttachment,
+    message::model::Attachment,
+    profile::{graphql::User, loaders::UserById},
+};
+
+macro_rules! db_enum {
+    ($name:ident { $($variant:ident => $db:literal),+ $(,)? }) => {
+        #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+        pub enum $name { $($variant),+ }
+        impl $name {
+            pub fn as_db(self) -> &'static str {
+                match self { $(Self::$variant => $db),+ }
+            }
+            pub fn from_db(s: &str) -> Option<Self> {
+                match s { $($db => Some(Self::$variant),)+ _ => None }
+            }
+        }
+    };
+}
+
+db_enum!(TaskStatus {
+    Draft => "DRAFT", Open => "OPEN", Assigned => "ASSIGNED", InProgress => "IN_PROGRESS",
+    Completed => "COMPLETED", Cancelled => "CANCELLED", Expired => "EXPIRED",
+});
+db_enum!(BudgetType { Fixed => "FIXED", Hourly => "HOURLY" });
+db_enum!(TaskDuration {
+    LessThanAWeek => "LESS_THAN_A_WEEK", OneToFourWeeks => "ONE_TO_FOUR_WEEKS",
+    OneToThreeMonths => "ONE_TO_THREE_MONTHS", MoreThanThreeMonths => "MORE_THAN_THREE_MONTHS",
+});
+db_enum!(LocationType { Remote => "REMOTE", Onsite => "ONSITE", Hybrid => "HYBRID" });
+db_enum!(TaskMode { Standard => "STANDARD", Immediate => "IMMEDIATE" });
+
+/// A milestone of a task's plan.
+#[derive(SimpleObject, InputObject, Clone)]
+#[graphql(input_name = "MilestoneInput")]
+pub struct TaskMilestone {
+    pub title: String,
+    #[graphql(default)]
+    pub description: String,
+    pub amount_cents: i64,
+    pub due_in_days: i32,
+}
+
+impl From<Milestone> for TaskMilestone {
+    fn from(m: Milestone) -> Self {
+        TaskMilestone {
+            title: m.title,
+            description: m.description,
+            amount_cents: m.amount_cents,
+            due_in_days: m.due_in_days,
+        }
+    }
+}
+
+impl From<TaskMilestone> for Milestone {
+    fn from(m: TaskMilestone) -> Self {
+        Milestone {
+            title: m.title,
+            description: m.description,
+            amount_cents: m.amount_cents,
+            due_in_days: m.due_in_days,
+        }
+    }
+}
+
+/// Work a client posted.
+pub struct Task(pub Arc<TaskRow>);
+
+impl Task {
+    fn is_poster(&self, ctx: &Context<'_>) -> bool {
+        ctx.viewer_opt()
+            .is_some_and(|v| v.id() == self.0.poster_id || v.user.is_admin)
+    }
+}
+
+#[Object]
+impl Task {
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+    async fn title(&self) -> &str {
+        &self.0.title
+    }
+    async fn description(&self) -> &str {
+        &self.0.description
+    }
+    async fn category(&self) -> &str {
+        &self.0.category
+    }
+    async fn skills_required(&self) -> &[String] {
+        &self.0.skills_required
+    }
+    async fn ai_tools_preferred(&self) -> &[String] {
+        &self.0.ai_tools_preferred
+    }
+    async fn budget_type(&self) -> Option<BudgetType> {
+        BudgetType::from_db(&self.0.budget_type)
+    }
+    async fn budget_min_cents(&self) -> i64 {
+        self.0.budget_min_cents
+    }
+    async fn budget_max_cents(&self) -> i64 {
+        self.0.budget_max_cents
+    }
+    async fn currency(&self) -> &str {
+        &self.0.currency
+    }
+    async fn duration(&self) -> Option<TaskDuration> {
+        TaskDuration::from_db(&self.0.duration)
+    }
+    async fn location_type(&self) -> Option<LocationType> {
+        LocationType::from_db(&self.0.location_type)
+    }
+    /// The street address: for the poster only.
+    async fn address(&self, ctx: &Context<'_>) -> Option<&str> {
+        self.is_poster(ctx).then_some(self.0.address.as_deref()).flatten()
+    }
+    /// Exact for the poster; everyone else sees a point about 200 m away.
+    async fn location(&self, ctx: &Context<'_>) -> Option<GeoPoint> {
+        let (lat, lng) = (self.0.latitude?, self.0.longitude?);
+        let (lat, lng) = if self.is_poster(ctx) {
+            (lat, lng)
+        } else {
+            service::fuzz(self.0.id, lat, lng)
+        };
+        Some(GeoPoint { lat, lng })
+    }
+    async fn mode(&self) -> Option<TaskMode> {
+        TaskMode::from_db(&self.0.mode)
+    }
+    async fn status(&self) -> Option<TaskStatus> {
+        TaskStatus::from_db(&self.0.status)
+    }
+    async fn milestones(&self) -> Vec<TaskMilestone> {
+        serde_json::from_value::<Vec<Milestone>>(self.0.milestone_plan.clone())
+            .unwrap_or_default()
+            .into_iter()
+            .map(Into::into)
+            .collect()
+    }
+    async fn nda_required(&self) -> bool {
+        self.0.nda_required
+    }
+    async fn ip_transfer(&self) -> bool {
+        self.0.ip_transfer
+    }
+    async fn template_key(&self) -> Option<&str> {
+        self.0.template_key.as_deref()
+    }
+    async fn attachments(&self) -> Vec<MessageAttachment> {
+        serde_json::from_value::<Vec<Attachment>>(self.0.attachments.clone())
+            .unwrap_or_default()
+            .into_iter()
+            .map(|a| MessageAttachment {
+                url: a.url,
+                file_name: a.file_name,
+                content_type: a.content_type,
+                size_bytes: a.size_bytes,
+            })
+            .collect()
+    }
+    async fn applications_count(&self) -> i32 {
+        self.0.applications_count
+    }
+    async fn poster(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
+        let row = ctx
+            .loader()
+            .load_one(UserById(self.0.poster_id))
+            .await
+            .map_err(shared_error)?;
+        Ok(row.map(User::new))
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+    async fn published_at(&self) -> Option<DateTime<Utc>> {
+        self.0.published_at
+    }
+}
+
+/// A template that prefills a milestone plan.
+#[derive(SimpleObject)]
+pub struct TaskTemplate {
+    pub key: String,
+    pub name: String,
+    pub category: String,
+    /// Each milestone's share of the budget, in basis points.
+    pub milestones: Vec<TemplateMilestone>,
+}
+
+#[derive(SimpleObject)]
+pub struct TemplateMilestone {
+    pub title: String,
+    pub description: String,
+    pub share_bps: i64,
+    pub due_in_days: i32,
+}
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+pub enum PostedWithinFilter {
+    Day,
+    Week,
+    Month,
+}
+
+#[derive(InputObject, Default)]
+pub struct TaskFilter {
+    pub search: Option<String>,
+    pub category: Option<String>,
+    /// Tasks asking for any of these skills.
+    pub skills: Option<Vec<String>>,
+    pub ai_tools: Option<Vec<String>>,
+    /// The budget reaches at least this.
+    pub budget_min: Option<i64>,
+    /// The budget starts at most at this.
+    pub budget_max: Option<i64>,
+    pub location_type: Option<LocationType>,
+    pub posted_within: Option<PostedWithinFilter>,
+    pub mode: Option<TaskMode>,
+}
+
+fn to_filter(filter: Option<TaskFilter>) -> Result<Filter, AppError> {
+    let f = filter.unwrap_or_default();
+    let mut errors = FieldErrors::new();
+    let search = f.search.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
+    if search.as_ref().is_some_and(|s| s.chars().count() > 200) {
+        errors.add("filter.search", "must be at most 200 characters");
+    }
+    let skills = f.skills.unwrap_or_default();
+    let ai_tools = f.ai_tools.unwrap_or_default();
+    if skills.len() > 20 || ai_tools.len() > 20 {
+        errors.add("filter.skills", "at most 20 skills and 20 AI tools");
+    }
+    if let (Some(min), Some(max)) = (f.budget_min, f.budget_max) {
+        if max < min {
+            errors.add("filter.budgetMax", "must not be below budgetMin");
+        }
+    }
+    errors.into_result()?;
+    Ok(Filter {
+        search,
+        category: f.category.map(|c| c.trim().to_owned()).filter(|c| !c.is_empty()),
+        skills,
+        ai_tools,
+        budget_min: f.budget_min,
+        budget_max: f.budget_max,
+        location_type: f.location_type.map(|l| l.as_db().to_owned()),
+        posted_within: f.posted_within.map(|p| match p {
+            PostedWithinFilter::Day => PostedWithin::Day,
+            PostedWithinFilter::Week => PostedWithin::Week,
+            PostedWithinFilter::Month => PostedWithin::Month,
+        }),
+        mode: f.mode.map(|m| m.as_db().to_owned()),
+        poster: None,
+        status: None,
+    })
+}
+
+fn decode_after(after: Option<&str>) -> Result<Option<(DateTime<Utc>, Uuid)>, AppError> {
+    let Some(cursor) = after else { return Ok(None) };
+    let bad = || AppError::field("after", "is not a cursor from this list");
+    let key = decode_cursor(cursor, "after")?;
+    let (at, id) = key.split_once('|').ok_or_else(bad)?;
+    Ok(Some((
+        DateTime::parse_from_rfc3339(at).map_err(|_| bad())?.with_timezone(&Utc),
+        Uuid::parse_str(id).map_err(|_| bad())?,
+    )))
+}
+
+async fn task_page(
+    ctx: &Context<'_>,
+    filter: Filter,
+    first: Option<i32>,
+    after: Option<String>,
+) -> async_graphql::Result<Connection<String, Task, Total, EmptyFields>> {
+    let app = ctx.app();
+    let size = page_size(first, app.config.limits.max_page_size)?;
+    let (rows, more) = service::list(app, &filter, decode_after(after.as_deref())?, size).await?;
+    let total = if wants_total(ctx) {
+        service::count(app, &filter).await?
+    } else {
+        0
+    };
+    ctx.loader()
+        .feed_many(
+            rows.iter()
+                .map(|(_, poster)| (UserById(poster.id), Arc::new(poster.clone()))),
+        )
+        .await;
+    let own = filter.poster.is_some();
+    let mut connection = Connection::with_additional_fields(after.is_some(), more, Total { total_count: total });
+    connection.edges.extend(rows.into_iter().map(|(task, _)| {
+        let at = if own {
+            task.created_at
+        } else {
+            task.published_at.unwrap_or(task.created_at)
+        };
+        Edge::new(
+            encode_cursor(&format!("{}|{}", at.to_rfc3339(), task.id)),
+            Task(Arc::new(task)),
+        )
+    }));
+    Ok(connection)
+}
+
+#[derive(Default)]
+pub struct TaskQuery;
+
+#[Object]
+impl TaskQuery {
+    /// A task: public unless it is a draft (or its poster is banned).
+    async fn task(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Task>> {
+        let id = parse_id(&id, "id")?;
+        let viewer = ctx.viewer_opt().map(|v| v.user.as_ref());
+        let Some((task, poster)) = service::get(ctx.app(), viewer, id).await? else {
+            return Ok(None);
+        };
+        ctx.loader().feed_one(UserById(poster.id), Arc::new(poster)).await;
+        Ok(Some(Task(Arc::new(task))))
+    }
+
+    /// Open tasks, newest first.
+    #[graphql(complexity = "first.unwrap_or(20).max(1) as usize * child_complexity")]
+    async fn tasks(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<TaskFilter>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> async_graphql::Result<Connection<String, Task, Total, EmptyFields>> {
+        task_page(ctx, to_filter(filter)?, first, after).await
+    }
+
+    /// Tasks you posted, in every status (or one), newest first.
+    #[graphql(complexity = "first.unwrap_or(20).max(1) as usize * child_complexity")]
+    async fn my_tasks(
+        &self,
+        ctx: &Context<'_>,
+        status: Option<TaskStatus>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> async_graphql::Result<Connection<String, Task, Total, EmptyFields>> {
+        let viewer = ctx.viewer()?.id();
+        let filter = Filter {
+            poster: Some(viewer),
+            status: status.map(|s| s.as_db().to_owned()),
+            ..Default::default()
+        };
+        task_page(ctx, filter, first, after).await
+    }
+
+    /// Templates that prefill a task's milestone plan.
+    async fn task_templates(&self) -> Vec<TaskTemplate> {
+        templates::TEMPLATES
+            .iter()
+            .map(|t| TaskTemplate {
+                key: t.key.to_owned(),
+                name: t.name.to_owned(),
+                category: t.category.to_owned(),
+                milestones: t
+                    .milestones
+                    .iter()
+                    .map(|m| TemplateMilestone {
+                        title: m.title.to_owned(),
+                        description: m.description.to_owned(),
+                        share_bps: m.share_bps,
+                        due_in_days: m.due_in_days,
+                    })
+                    .collect(),
+            })
+            .collect()
+    }
+}
+
+#[derive(InputObject)]
+pub struct TaskInputObject {
+    pub title: String,
+    pub description: String,
+    /// May be empty when `templateKey` is given: the template's category is used.
+    #[graphql(default)]
+    pub category: String,
+    #[graphql(default)]
+    pub skills_required: Vec<String>,
+    #[graphql(default)]
+    pub ai_tools_preferred: Vec<String>,
+    pub budget_type: BudgetType,
+    pub budget_min_cents: i64,
+    pub budget_max_cents: i64,
+    #[graphql(default_with = "String::from(\"USD\")")]
+    pub currency: String,
+    pub duration: TaskDuration,
+    pub location_type: LocationType,
+    /// Required for ONSITE and HYBRID tasks.
+    pub address: Option<String>,
+    /// Required for ONSITE and HYBRID tasks.
+    pub location: Option<GeoPointInput>,
+    /// Leave empty with a `templateKey` to start from the template's plan.
+    #[graphql(default)]
+    pub milestones: Vec<TaskMilestone>,
+    #[graphql(default)]
+    pub nda_required: bool,
+    #[graphql(default)]
+    pub ip_transfer: bool,
+    pub template_key: Option<String>,
+}
+
+impl From<TaskInputObject> for TaskInput {
+    fn from(i: TaskInputObject) -> Self {
+        TaskInput {
+            title: i.title,
+            description: i.description,
+            category: i.category,
+            skills_required: i.skills_required,
+            ai_tools_preferred: i.ai_tools_preferred,
+            budget_type: i.budget_type.as_db().to_owned(),
+            budget_min_cents: i.budget_min_cents,
+            budget_max_cents: i.budget_max_cents,
+            currency: i.currency,
+            duration: i.duration.as_db().to_owned(),
+            location_type: i.location_type.as_db().to_owned(),
+            address: i.address,
+            location: i.location.map(|l| (l.lat, l.lng)),
+            milestones: i.milestones.into_iter().map(Into::into).collect(),
+            nda_required: i.nda_required,
+            ip_transfer: i.ip_transfer,
+            template_key: i.template_key,
+        }
+    }
+}
+
+#[derive(InputObject)]
+pub struct PostTaskInput {
+    pub task: TaskInputObject,
+    /// Up to 10 files (images, PDF, ZIP, plain text) as GraphQL multipart uploads.
+    #[graphql(default)]
+    pub attachments: Vec<Upload>,
+    /// Save as a DRAFT instead of publishing (drafts do not count against your plan).
+    #[graphql(default)]
+    pub draft: bool,
+}
+
+#[derive(Default)]
+pub struct TaskMutation;
+
+#[Object]
+impl TaskMutation {
+    /// Posts a task (OPEN, counted against your plan's monthly limit) or saves a draft.
+    async fn post_task(&self, ctx: &Context<'_>, input: PostTaskInput) -> async_graphql::Result<Task> {
+        let viewer = ctx.viewer()?;
+        let mut files = Vec::with_capacity(input.attachments.len());
+        for upload in &input.attachments {
+            let value = upload
+                .value(ctx)
+                .map_err(|_| AppError::field("attachments", "a file is missing from the request"))?;
+            files.push(NewFile {
+                file_name: value.filename,
+                bytes: value.content,
+            });
+        }
+        let task = service::post(ctx.app(), &viewer.user, input.task.into(), files, input.draft).await?;
+        Ok(Task(Arc::new(task)))
+    }
+
+    /// Replaces the fields of your DRAFT or OPEN task.
+    async fn update_task(&self, ctx: &Context<'_>, id: ID, input: TaskInputObject) -> async_graphql::Result<Task> {
+        let viewer = ctx.viewer()?;
+        let id = parse_id(&id, "id")?;
+        Ok(Task(Arc::new(
+            service::update(ctx.app(), &viewer.user, id, input.into()).await?,
+        )))
+    }
+
+    /// Publishes your draft (counted against your plan's monthly limit).
+    async fn publish_task(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Task> {
+        let viewer = ctx.viewer()?;
+        let id = parse_id(&id, "id")?;
+        Ok(Task(Arc::new(service::publish(ctx.app(), &viewer.user, id).await?)))
+    }
+
+    /// Cancels your task before it is assigned.
+    async fn cancel_task(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Task> {
+        let viewer = ctx.viewer()?;
+        let id = parse_id(&id, "id")?;
+        Ok(Task(Arc::new(service::cancel(ctx.app(), &viewer.user, id).await?)))
+    }
+
+    /// Invites a freelancer to apply to your open task; they are notified.
+    async fn invite_to_task(
+        &self,
+        ctx: &Context<'_>,
+        task_id: ID,
+        freelancer_id: ID,
+        #[graphql(default)] message: String,
+    ) -> async_graphql::Result<Task> {
+        let viewer = ctx.viewer()?;
+        let task_id = parse_id(&task_id, "taskId")?;
+        let freelancer_id = parse_id(&freelancer_id, "freelancerId")?;
+        Ok(Task(Arc::new(
+            service::invite(ctx.app(), &viewer.user, task_id, freelancer_id, message).await?,
+        )))
+    }
+}

@@ -1,0 +1,473 @@
+//! Task operations and their rules.
+
+use chrono::{DateTime, Utc};
+use diesel_async::AsyncConnection;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::{
+    model::{self, Filter, TaskFields, TaskRow},
+    templates,
+};
+use crate::{
+    error::{AppError, AppResult, FieldErrors},
+    message::model::Attachment,
+    notification::service::{self as notification, Kind},
+    plan, profile,
+    profile::model::UserRow,
+    state::AppState,
+    validation,
+};
+
+const TITLE: (usize, usize) = (10, 150);
+const DESCRIPTION: (usize, usize) = (30, 20_000);
+const CATEGORY: (usize, usize) = (2, 60);
+const LIST_MAX: usize = 20;
+const LABEL_MAX: usize = 40;
+const BUDGET_MIN_CENTS: i64 = 100;
+const BUDGET_MAX_CENTS: i64 = 10_000_000_000;
+const MILESTONES_MAX: usize = 20;
+const ATTACHMENTS_MAX: usize = 10;
+const ADDRESS_MAX: usize = 300;
+
+/// A milestone of a task's plan.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Milestone {
+    pub title: String,
+    pub description: String,
+    pub amount_cents: i64,
+    pub due_in_days: i32,
+}
+
+/// What `postTask` and `updateTask` take (after GraphQL enums become strings).
+#[derive(Debug, Clone)]
+pub struct TaskInput {
+    pub title: String,
+    pub description: String,
+    pub category: String,
+    pub skills_required: Vec<String>,
+    pub ai_tools_preferred: Vec<String>,
+    pub budget_type: String,
+    pub budget_min_cents: i64,
+    pub budget_max_cents: i64,
+    pub currency: String,
+    pub duration: String,
+    pub location_type: String,
+    pub address: Option<String>,
+    pub location: Option<(f64, f64)>,
+    pub milestones: Vec<Milestone>,
+    pub nda_required: bool,
+    pub ip_transfer: bool,
+    pub template_key: Option<String>,
+}
+
+/// Validates `input` into the stored fields, prefilling milestones from a template.
+pub fn validate(input: TaskInput, errors: &mut FieldErrors) -> TaskFields {
+    let title = validation::text("title", &input.title, TITLE.0, TITLE.1, false, errors);
+    let description = validation::text(
+        "description",
+        &input.description,
+        DESCRIPTION.0,
+        DESCRIPTION.1,
+        true,
+        errors,
+    );
+    let template = match input.template_key.as_deref() {
+        Some(key) => {
+            let found = templates::find(key);
+            if found.is_none() {
+                errors.add("templateKey", "is not one of taskTemplates");
+            }
+            found
+        }
+        None => None,
+    };
+    let category = match (input.category.trim().is_empty(), template) {
+        (true, Some(t)) => t.category.to_owned(),
+        _ => validation::text("category", &input.category, CATEGORY.0, CATEGORY.1, false, errors),
+    };
+    let skills_required = validation::tags("skillsRequired", input.skills_required, LIST_MAX, LABEL_MAX, errors);
+    let ai_tools_preferred = validation::tags(
+        "aiToolsPreferred",
+        input.ai_tools_preferred,
+        LIST_MAX,
+        LABEL_MAX,
+        errors,
+    );
+    let currency = validation::currency("currency", &input.currency, errors);
+    if !(BUDGET_MIN_CENTS..=BUDGET_MAX_CENTS).contains(&input.budget_min_cents) {
+        errors.add(
+            "budgetMinCents",
+            format!("must be between {BUDGET_MIN_CENTS} and {BUDGET_MAX_CENTS}"),
+        );
+    }
+    if input.budget_max_cents < input.budget_min_cents || input.budget_max_cents > BUDGET_MAX_CENTS {
+        errors.add("budgetMaxCents", "must be at least budgetMinCents and within range");
+    }
+    let address = validation::optional_text("address", input.address, ADDRESS_MAX, errors);
+    if let Some((lat, lng)) = input.location {
+        if profile::service::check_coordinates(lat, lng).is_err() {
+            errors.add("location", "must be valid WGS84 coordinates");
+        }
+    }
+    if input.location_type != "REMOTE" && (input.location.is_none() || address.is_none()) {
+        errors.add("location", "on-site and hybrid tasks need an address and coordinates");
+    }
+    let mut milestones = input.milestones;
+    if milestones.is_empty() {
+        if let Some(template) = template {
+            milestones = template
+                .milestones
+                .iter()
+                .map(|m| Milestone {
+                    title: m.title.to_owned(),
+                    description: m.description.to_owned(),
+                    amount_cents: input.budget_max_cents * m.share_bps / 10_000,
+                    due_in_days: m.due_in_days,
+                })
+                .collect();
+        }
+    }
+    if milestones.len() > MILESTONES_MAX {
+        errors.add("milestones", format!("must have at most {MILESTONES_MAX} entries"));
+    }
+    for (i, m) in milestones.iter_mut().enumerate() {
+        m.title = validation::text(&format!("milestones.{i}.title"), &m.title, 3, 120, false, errors);
+        m.description = validation::text(
+            &format!("milestones.{i}.description"),
+            &m.description,
+            0,
+            2000,
+            true,
+            errors,
+        );
+        if m.amount_cents <= 0 {
+            errors.add(format!("milestones.{i}.amountCents"), "must be positive");
+        }
+        if !(1..=730).contains(&m.due_in_days) {
+            errors.add(format!("milestones.{i}.dueInDays"), "must be between 1 and 730");
+        }
+    }
+    if input.budget_type == "FIXED" && milestones.iter().map(|m| m.amount_cents).sum::<i64>() > input.budget_max_cents {
+        errors.add("milestones", "must not add up to more than budgetMaxCents");
+    }
+    let remote = input.location_type == "REMOTE";
+    TaskFields {
+        title,
+        description,
+        category,
+        skills_required,
+        ai_tools_preferred,
+        budget_type: input.budget_type,
+        budget_min_cents: input.budget_min_cents,
+        budget_max_cents: input.budget_max_cents,
+        currency,
+        duration: input.duration,
+        location_type: input.location_type,
+        address: if remote { None } else { address },
+        latitude: input.location.filter(|_| !remote).map(|l| l.0),
+        longitude: input.location.filter(|_| !remote).map(|l| l.1),
+        milestone_plan: serde_json::to_value(&milestones).unwrap_or_default(),
+        nda_required: input.nda_required,
+        ip_transfer: input.ip_transfer,
+        template_key: input.template_key,
+    }
+}
+
+/// A file as uploaded.
+pub struct NewFile {
+    pub file_name: String,
+    pub bytes: bytes::Bytes,
+}
+
+/// Posts a task: OPEN (counted against the plan) or, with `draft`, a DRAFT.
+pub async fn post(
+    app: &AppState,
+    poster: &UserRow,
+    input: TaskInput,
+    files: Vec<NewFile>,
+    draft: bool,
+) -> AppResult<TaskRow> {
+    let mut errors = FieldErrors::new();
+    let fields = validate(input, &mut errors);
+    if files.len() > ATTACHMENTS_MAX {
+        errors.add("attachments", format!("must be at most {ATTACHMENTS_MAX} files"));
+    }
+    let max = app.config.limits.upload_max_bytes;
+    let mut kinds = Vec::new();
+    for file in &files {
+        match crate::storage::sniff_document(&file.bytes) {
+            _ if file.bytes.is_empty() || file.bytes.len() > max => {
+                errors.add("attachments", format!("each file must be 1 to {max} bytes"))
+            }
+            None => errors.add("attachments", "may be images, PDF, ZIP or plain text"),
+            Some(kind) => kinds.push(kind),
+        }
+    }
+    errors.into_result()?;
+    let mut attachments = Vec::new();
+    for (file, (content_type, ext)) in files.into_iter().zip(kinds) {
+        let size = file.bytes.len() as i64;
+        let stored = app
+            .storage
+            .put("tasks", ext, file.bytes)
+            .await
+            .map_err(AppError::internal)?;
+        attachments.push(Attachment {
+            url: stored.url,
+            file_name: crate::message::service::display_name(&file.file_name),
+            content_type: content_type.to_owned(),
+            size_bytes: size,
+        });
+    }
+    let attachments = serde_json::to_value(&attachments).map_err(AppError::internal)?;
+    let mut conn = app.db.conn().await?;
+    let result = conn
+        .transaction::<_, AppError, _>(async |conn| {
+            if !draft {
+                plan::service::claim_post(conn, poster.id).await?;
+            }
+            let status = if draft { "DRAFT" } else { "OPEN" };
+            Ok(model::insert(conn, Uuid::now_v7(), poster.id, &fields, status, &attachments).await?)
+        })
+        .await;
+    if result.is_err() {
+        for file in serde_json::from_value::<Vec<Attachment>>(attachments).unwrap_or_default() {
+            app.storage.remove_by_url(&file.url).await;
+        }
+    }
+    result
+}
+
+fn not_found() -> AppError {
+    AppError::not_found("Task")
+}
+
+/// The task, locked, if the viewer posted it.
+async fn own(conn: &mut diesel_async::AsyncPgConnection, viewer: &UserRow, id: Uuid) -> AppResult<TaskRow> {
+    let task = model::lock(conn, id).await?.ok_or_else(not_found)?;
+    if task.poster_id != viewer.id {
+        return Err(if task.status == "OPEN" {
+            AppError::Forbidden("Only the task's poster can change it.".into())
+        } else {
+            not_found()
+        });
+    }
+    Ok(task)
+}
+
+/// Replaces the fields of the viewer's DRAFT or OPEN task.
+pub async fn update(app: &AppState, viewer: &UserRow, id: Uuid, input: TaskInput) -> AppResult<TaskRow> {
+    let mut errors = FieldErrors::new();
+    let fields = validate(input, &mut errors);
+    errors.into_result()?;
+    let mut conn = app.db.conn().await?;
+    conn.transaction::<_, AppError, _>(async |conn| {
+        let task = own(conn, viewer, id).await?;
+        if !matches!(task.status.as_str(), "DRAFT" | "OPEN") {
+            return Err(AppError::Conflict(format!(
+                "A {} task can no longer be edited.",
+                task.status
+            )));
+        }
+        Ok(model::update_fields(conn, id, &fields).await?)
+    })
+    .await
+}
+
+/// Publishes the viewer's draft (counted against the plan).
+pub async fn publish(app: &AppState, viewer: &UserRow, id: Uuid) -> AppResult<TaskRow> {
+    let mut conn = app.db.conn().await?;
+    conn.transaction::<_, AppError, _>(async |conn| {
+        let task = own(conn, viewer, id).await?;
+        if task.status != "DRAFT" {
+            return Err(AppError::Conflict(format!(
+                "A {} task cannot be published.",
+                task.status
+            )));
+        }
+        plan::service::claim_post(conn, viewer.id).await?;
+        Ok(model::set_status(conn, id, "OPEN", true).await?)
+    })
+    .await
+}
+
+/// Cancels the viewer's task before it is assigned.
+pub async fn cancel(app: &AppState, viewer: &UserRow, id: Uuid) -> AppResult<TaskRow> {
+    let mut conn = app.db.conn().await?;
+    conn.transaction::<_, AppError, _>(async |conn| {
+        let task = own(conn, viewer, id).await?;
+        if !matches!(task.status.as_str(), "DRAFT" | "OPEN") {
+            return Err(AppError::Conflict(format!(
+                "A {} task cannot be cancelled.",
+                task.status
+            )));
+        }
+        Ok(model::set_status(conn, id, "CANCELLED", false).await?)
+    })
+    .await
+}
+
+/// Whether `viewer` may see `task` of `poster`.
+pub fn visible(task: &TaskRow, poster: &UserRow, viewer: Option<&UserRow>) -> bool {
+    let privileged = viewer.is_some_and(|v| v.id == task.poster_id || v.is_admin);
+    privileged || (task.status != "DRAFT" && !poster.is_banned())
+}
+
+pub async fn get(app: &AppState, viewer: Option<&UserRow>, id: Uuid) -> AppResult<Option<(TaskRow, UserRow)>> {
+    let mut conn = app.db.conn().await?;
+    Ok(model::find_with_poster(&mut conn, id)
+        .await?
+        .filter(|(t, p)| visible(t, p, viewer)))
+}
+
+pub async fn list(
+    app: &AppState,
+    filter: &Filter,
+    after: Option<(DateTime<Utc>, Uuid)>,
+    size: usize,
+) -> AppResult<(Vec<(TaskRow, UserRow)>, bool)> {
+    let mut conn = app.db.conn().await?;
+    let mut rows = model::page(&mut conn, filter, after, size as i64 + 1).await?;
+    let more = rows.len() > size;
+    rows.truncate(size);
+    Ok((rows, more))
+}
+
+pub async fn count(app: &AppState, filter: &Filter) -> AppResult<i64> {
+    let mut conn = app.db.conn().await?;
+    Ok(model::count(&mut conn, filter).await?)
+}
+
+/// Invites a freelancer to apply to the viewer's OPEN task and notifies them.
+pub async fn invite(
+    app: &AppState,
+    viewer: &UserRow,
+    task_id: Uuid,
+    freelancer_id: Uuid,
+    message: String,
+) -> AppResult<TaskRow> {
+    let mut errors = FieldErrors::new();
+    let message = validation::text("message", &message, 0, 2000, true, &mut errors);
+    if freelancer_id == viewer.id {
+        errors.add("freelancerId", "must be someone other than you");
+    }
+    errors.into_result()?;
+    let mut conn = app.db.conn().await?;
+    let freelancer = profile::service::find(&mut conn, freelancer_id).await?;
+    if freelancer.is_none_or(|f| f.is_banned()) {
+        return Err(AppError::not_found("User"));
+    }
+    let task = conn
+        .transaction::<_, AppError, _>(async |conn| {
+            let task = own(conn, viewer, task_id).await?;
+            if task.status != "OPEN" {
+                return Err(AppError::Conflict("Only open tasks take invitations.".into()));
+            }
+            if model::invite(conn, task_id, freelancer_id, &message).await? {
+                notification::notify(
+                    conn,
+                    freelancer_id,
+                    Kind::System,
+                    &format!("{} invited you to apply", viewer.full_name),
+                    &task.title,
+                    serde_json::json!({ "taskId": task.id, "invitation": true }),
+                )
+                .await?;
+            }
+            Ok(task)
+        })
+        .await?;
+    app.bus.kick();
+    Ok(task)
+}
+
+/// A point about 150–250 m from (`lat`, `lng`), fixed for `id`: close enough to judge the
+/// distance, far enough not to point at a door.
+pub fn fuzz(id: Uuid, lat: f64, lng: f64) -> (f64, f64) {
+    let bytes = id.as_bytes();
+    let angle = f64::from(u16::from_le_bytes([bytes[10], bytes[11]])) / f64::from(u16::MAX) * std::f64::consts::TAU;
+    let distance = 150.0 + f64::from(bytes[12]) / 255.0 * 100.0;
+    let dlat = distance * angle.cos() / 111_320.0;
+    let dlng = distance * angle.sin() / (111_320.0 * lat.to_radians().cos().max(0.01));
+    ((lat + dlat).clamp(-90.0, 90.0), ((lng + dlng + 540.0) % 360.0) - 180.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use geo_distance::metres;
+
+    mod geo_distance {
+        /// Haversine distance in metres (test helper).
+        pub fn metres(a: (f64, f64), b: (f64, f64)) -> f64 {
+            let (lat1, lat2) = (a.0.to_radians(), b.0.to_radians());
+            let dlat = lat2 - lat1;
+            let dlng = (b.1 - a.1).to_radians();
+            let h = (dlat / 2.0).sin().powi(2) + lat1.cos() * lat2.cos() * (dlng / 2.0).sin().powi(2);
+            2.0 * 6_371_000.0 * h.sqrt().asin()
+        }
+    }
+
+    #[test]
+    fn fuzzing_moves_about_200_metres_and_is_stable() {
+        for _ in 0..50 {
+            let id = Uuid::new_v4();
+            let point = fuzz(id, 52.52, 13.405);
+            let d = metres((52.52, 13.405), point);
+            assert!((140.0..=260.0).contains(&d), "{d}");
+            assert_eq!(fuzz(id, 52.52, 13.405), point);
+        }
+    }
+
+    fn input() -> TaskInput {
+        TaskInput {
+            title: "Build a Shopify app for us".into(),
+            description: "We need an app that syncs inventory with our warehouse system every hour.".into(),
+            category: String::new(),
+            skills_required: vec!["Shopify".into()],
+            ai_tools_preferred: vec![],
+            budget_type: "FIXED".into(),
+            budget_min_cents: 200_000,
+            budget_max_cents: 400_000,
+            currency: "usd".into(),
+            duration: "ONE_TO_FOUR_WEEKS".into(),
+            location_type: "REMOTE".into(),
+            address: None,
+            location: None,
+            milestones: vec![],
+            nda_required: false,
+            ip_transfer: true,
+            template_key: Some("SHOPIFY_APP".into()),
+        }
+    }
+
+    #[test]
+    fn templates_prefill_milestones_from_the_budget() {
+        let mut errors = FieldErrors::new();
+        let fields = validate(input(), &mut errors);
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(fields.category, "development");
+        let milestones: Vec<Milestone> = serde_json::from_value(fields.milestone_plan).unwrap();
+        assert_eq!(
+            milestones.iter().map(|m| m.amount_cents).collect::<Vec<_>>(),
+            [100_000, 200_000, 100_000]
+        );
+    }
+
+    #[test]
+    fn on_site_tasks_need_a_place_and_budgets_must_be_ordered() {
+        let mut errors = FieldErrors::new();
+        validate(
+            TaskInput {
+                location_type: "ONSITE".into(),
+                budget_max_cents: 100_000,
+                ..input()
+            },
+            &mut errors,
+        );
+        let fields: Vec<&str> = errors.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(fields, ["budgetMaxCents", "location"]);
+    }
+}
