@@ -2,15 +2,20 @@
 
 use std::sync::Arc;
 
-use async_graphql::{Context, Enum, InputObject, MaybeUndefined, Object, Upload, ID};
+use async_graphql::{
+    connection::{Connection, Edge},
+    Context, Enum, InputObject, MaybeUndefined, Object, SimpleObject, Upload, ID,
+};
 use chrono::{DateTime, Utc};
+use uuid::Uuid;
 
-use super::{loaders::UserById, model::UserRow, service};
+use super::{loaders::UserById, model::UserRow, ranking, service};
 use crate::{
     error::AppError,
     graphql::{
         context::{visible_to, ContextExt},
         loader::shared_error,
+        pagination::{decode_cursor, encode_cursor, page_size, wants_total, Total},
         types::{parse_id, patch, GeoPoint, GeoPointInput},
     },
 };
@@ -164,6 +169,27 @@ impl User {
     }
 }
 
+/// What a freelancer search is narrowed to.
+#[derive(InputObject, Default)]
+pub struct FreelancerFilter {
+    /// Wanted skills: freelancers listing none of them are left out; more matches rank higher.
+    pub skills: Option<Vec<String>>,
+    #[graphql(default)]
+    pub available_only: bool,
+    #[graphql(default)]
+    pub verified_only: bool,
+    pub max_hourly_rate_cents: Option<i64>,
+    /// Speaks any of these languages.
+    pub languages: Option<Vec<String>>,
+}
+
+/// How a freelancer ranked.
+#[derive(SimpleObject)]
+pub struct RankFields {
+    /// The ranking score (0 to 1): skill match, portfolio, availability, verified boost.
+    pub score: f64,
+}
+
 #[derive(Default)]
 pub struct ProfileQuery;
 
@@ -174,6 +200,67 @@ impl ProfileQuery {
         let id = parse_id(&id, "id")?;
         let row = ctx.loader().load_one(UserById(id)).await.map_err(shared_error)?;
         Ok(row.filter(|r| visible_to(ctx, r)).map(User::new))
+    }
+
+    /// Freelancers ranked by skill match, portfolio, availability and verification (the
+    /// weights are in `profile::ranking`).
+    #[graphql(complexity = "first.unwrap_or(20).max(1) as usize * child_complexity")]
+    async fn freelancers(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<FreelancerFilter>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> async_graphql::Result<Connection<String, User, Total, RankFields>> {
+        let app = ctx.app();
+        let size = page_size(first, app.config.limits.max_page_size)?;
+        let filter = filter.unwrap_or_default();
+        let lower = |v: Option<Vec<String>>| -> Vec<String> {
+            v.unwrap_or_default()
+                .iter()
+                .map(|s| s.trim().to_lowercase())
+                .filter(|s| !s.is_empty())
+                .collect()
+        };
+        let filter = ranking::FreelancerFilter {
+            skills: lower(filter.skills),
+            available_only: filter.available_only,
+            verified_only: filter.verified_only,
+            max_hourly_rate_cents: filter.max_hourly_rate_cents,
+            languages: lower(filter.languages),
+        };
+        if filter.skills.len() > 20 || filter.languages.len() > 20 {
+            return Err(AppError::field("filter.skills", "at most 20 skills and 20 languages").into());
+        }
+        let after_key = after
+            .as_deref()
+            .map(|c| {
+                let bad = || AppError::field("after", "is not a cursor from this list");
+                let key = decode_cursor(c, "after")?;
+                let (score, id) = key.split_once('|').ok_or_else(bad)?;
+                Ok::<_, AppError>((
+                    score.parse::<f64>().map_err(|_| bad())?,
+                    Uuid::parse_str(id).map_err(|_| bad())?,
+                ))
+            })
+            .transpose()?;
+        let mut conn = app.db.conn().await.map_err(AppError::from)?;
+        let mut rows = ranking::page(&mut conn, &filter, after_key, size as i64 + 1)
+            .await
+            .map_err(AppError::from)?;
+        let total = if wants_total(ctx) {
+            ranking::count(&mut conn, &filter).await.map_err(AppError::from)?
+        } else {
+            0
+        };
+        let more = rows.len() > size;
+        rows.truncate(size);
+        let mut connection = Connection::with_additional_fields(after.is_some(), more, Total { total_count: total });
+        connection.edges.extend(rows.into_iter().map(|r| {
+            let cursor = encode_cursor(&format!("{}|{}", r.score, r.user.id));
+            Edge::with_additional_fields(cursor, User::new(Arc::new(r.user)), RankFields { score: r.score })
+        }));
+        Ok(connection)
     }
 
     /// A user by username, ignoring case.

@@ -12,4 +12,5 @@
 pub mod graphql;
 pub mod loaders;
 pub mod model;
+pub mod ranking;
 pub mod service;

@@ -8,7 +8,7 @@ use uuid::Uuid;
 use crate::db::schema::users;
 
 /// A user as stored.
-#[derive(Debug, Clone, Queryable, Selectable, Identifiable, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Queryable, QueryableByName, Selectable, Identifiable, serde::Serialize, serde::Deserialize)]
 #[diesel(table_name = users, check_for_backend(diesel::pg::Pg))]
 pub struct UserRow {
     pub id: Uuid,

@@ -313,3 +313,83 @@ async fn user_lookups_are_batched_into_one_statement() {
 
     assert_eq!(statements, 1, "five users, one query");
 }
+
+#[tokio::test]
+async fn freelancers_are_ranked_by_skill_match_portfolio_availability_and_verification() {
+    let app = TestApp::spawn().await;
+    async fn set(
+        app: &TestApp,
+        user: &crate::common::TestUser,
+        skills: Vec<&str>,
+        portfolio: Vec<&str>,
+    ) -> crate::common::Gql {
+        app.gql_as(
+            user,
+            UPDATE,
+            json!({ "i": { "skills": skills, "portfolioUrls": portfolio, "languages": ["English"] } }),
+        )
+        .await
+    }
+    let (full, half, none, verified) = (
+        app.with_user().await,
+        app.with_user().await,
+        app.with_user().await,
+        app.with_user().await,
+    );
+    set(&app, &full, vec!["Rust", "GraphQL"], vec![]).await.data();
+    set(
+        &app,
+        &half,
+        vec!["rust"],
+        vec!["https://a.example", "https://b.example", "https://c.example"],
+    )
+    .await
+    .data();
+    set(&app, &none, vec!["Figma"], vec![]).await.data();
+    set(&app, &verified, vec!["Rust", "GraphQL"], vec![]).await.data();
+    app.sql(&format!(
+        "UPDATE users SET verification_status = 'VERIFIED' WHERE id = '{}'",
+        verified.id
+    ))
+    .await;
+    app.gql_as(
+        &full,
+        "mutation { setAvailability(isAvailable: false) { id } }",
+        json!({}),
+    )
+    .await
+    .data();
+
+    let query = "query($f: FreelancerFilter, $first: Int, $after: String) { freelancers(filter: $f, first: $first, after: $after) { totalCount edges { score node { username } } pageInfo { hasNextPage endCursor } } }";
+    let ranked = app.gql(query, json!({ "f": { "skills": ["RUST", "graphql"] } })).await;
+    let data = &ranked.data()["freelancers"];
+    let order: Vec<&str> = data["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["node"]["username"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        order,
+        [
+            verified.username.as_str(),
+            half.username.as_str(),
+            full.username.as_str()
+        ],
+        "Figma-only is left out"
+    );
+    assert_eq!(data["totalCount"], 3);
+
+    let available = app
+        .gql(
+            query,
+            json!({ "f": { "skills": ["rust"], "availableOnly": true, "verifiedOnly": true } }),
+        )
+        .await;
+    assert_eq!(available.data()["freelancers"]["totalCount"], 1);
+
+    let first = app.gql(query, json!({ "f": { "skills": ["rust"] }, "first": 2 })).await;
+    let next = app.gql(query, json!({ "f": { "skills": ["rust"] }, "first": 2, "after": first.data()["freelancers"]["pageInfo"]["endCursor"] })).await;
+    assert_eq!(next.data()["freelancers"]["edges"].as_array().unwrap().len(), 1);
+    assert_eq!(next.data()["freelancers"]["pageInfo"]["hasNextPage"], false);
+}
