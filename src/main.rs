@@ -28,11 +28,21 @@ enum Command {
         #[arg(long, short, default_value = "schema.graphql")]
         out: PathBuf,
     },
-    /// Create demo accounts (password `gigmarket-demo`), or bulk users for load tests.
+    /// Create demo accounts (password `gigmarket-demo`), bulk users for load tests, or a
+    /// catalogue (users, gigs, tasks) for demos and benchmarks.
     Seed {
         /// Instead of the demo accounts, create this many users `{prefix}{i}` with password `password`.
         #[arg(long)]
         load_users: Option<usize>,
+        /// Instead, seed a catalogue: `cat_user_<i>` users, gigs with packages, open tasks.
+        #[arg(long)]
+        catalogue: bool,
+        #[arg(long, default_value_t = 10_000)]
+        users: i64,
+        #[arg(long, default_value_t = 100_000)]
+        gigs: i64,
+        #[arg(long, default_value_t = 100_000)]
+        tasks: i64,
         #[arg(long, default_value = "load_user_")]
         prefix: String,
     },
@@ -61,8 +71,25 @@ async fn main() -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::Seed { load_users, prefix } => {
+        Command::Seed {
+            load_users,
+            prefix,
+            catalogue,
+            users,
+            gigs,
+            tasks,
+        } => {
             let app = gigmarket::prepare(Config::from_env()?).await?;
+            if catalogue {
+                let size = gigmarket::seed::CatalogueSize { users, gigs, tasks };
+                let started = std::time::Instant::now();
+                if gigmarket::seed::catalogue(&app, size).await? {
+                    tracing::info!(?size, elapsed = ?started.elapsed(), "catalogue seeded (users cat_user_<i>, password: password)");
+                } else {
+                    tracing::info!("a catalogue already exists; nothing seeded");
+                }
+                return Ok(());
+            }
             match load_users {
                 Some(n) => {
                     let created = gigmarket::seed::load_users(&app, &prefix, n, "password").await?;

@@ -138,3 +138,123 @@ pub async fn load_users(app: &AppState, prefix: &str, count: usize, password: &s
     }
     Ok(created)
 }
+
+/// Sizes of a seeded catalogue.
+#[derive(Debug, Clone, Copy)]
+pub struct CatalogueSize {
+    pub users: i64,
+    pub gigs: i64,
+    pub tasks: i64,
+}
+
+/// A realistic catalogue for demos and benchmarks: freelancers with skills and rates, gigs
+/// with packages (most ACTIVE, published over the past year), and OPEN tasks. Users are
+/// `cat_user_<i>` (`cat_user_<i>@catalogue.test`, password `password`). Written with
+/// set-based SQL, so 100,000 gigs take seconds. Returns false when a catalogue exists.
+pub async fn catalogue(app: &AppState, size: CatalogueSize) -> anyhow::Result<bool> {
+    use diesel_async::SimpleAsyncConnection;
+    if profile::service::find_by_username(&app.db, "cat_user_0")
+        .await
+        .map_err(|e| anyhow::anyhow!("checking for a catalogue: {e:?}"))?
+        .is_some()
+    {
+        return Ok(false);
+    }
+    let hash = app.passwords.hash("password".to_owned()).await?;
+    let CatalogueSize { users, gigs, tasks } = size;
+    let script = format!(
+        r#"
+CREATE TEMP TABLE seed_words (kind text, n int, word text);
+INSERT INTO seed_words SELECT 'skill', ordinality::int - 1, w FROM unnest(ARRAY[
+  'Rust','Go','Python','TypeScript','React','Vue','Node.js','PostgreSQL','GraphQL','Kubernetes','AWS','Docker',
+  'Figma','Illustrator','Copywriting','SEO','Video editing','Shopify','WordPress','Flutter','Swift','Kotlin',
+  'Data analysis','Machine learning','Prompt engineering','Solidity','Unity','Blender','Translation','Excel'
+]) WITH ORDINALITY AS t(w);
+INSERT INTO seed_words SELECT 'category', ordinality::int - 1, w FROM unnest(ARRAY[
+  'development','design','writing','marketing','video','data','ai','translation'
+]) WITH ORDINALITY AS t(w);
+INSERT INTO seed_words SELECT 'verb', ordinality::int - 1, w FROM unnest(ARRAY[
+  'build','design','fix','optimise','write','translate','automate','review','animate','migrate'
+]) WITH ORDINALITY AS t(w);
+INSERT INTO seed_words SELECT 'thing', ordinality::int - 1, w FROM unnest(ARRAY[
+  'web app','landing page','logo','API','mobile app','blog posts','dashboard','online shop','data pipeline',
+  'chatbot','explainer video','brand guide','database','newsletter','game prototype'
+]) WITH ORDINALITY AS t(w);
+
+CREATE TEMP TABLE seed_users AS
+SELECT i, gen_random_uuid() AS id FROM generate_series(0, {users} - 1) AS i;
+
+INSERT INTO users (id, email, username, full_name, headline, bio, skills, languages, hourly_rate_cents,
+                   is_available, verification_status, created_at, updated_at)
+SELECT u.id, 'cat_user_' || u.i || '@catalogue.test', 'cat_user_' || u.i, 'Catalogue User ' || u.i,
+       (SELECT word FROM seed_words WHERE kind = 'skill' AND n = u.i % 30) || ' specialist',
+       'Seeded profile number ' || u.i || ' for demos and benchmarks.',
+       ARRAY(SELECT word FROM seed_words WHERE kind = 'skill' AND n IN (u.i % 30, (u.i * 7 + 3) % 30, (u.i * 13 + 5) % 30)),
+       CASE WHEN u.i % 4 = 0 THEN ARRAY['English','German'] ELSE ARRAY['English'] END,
+       2000 + (u.i * 37 % 150) * 100,
+       u.i % 5 <> 0,
+       CASE WHEN u.i % 6 = 0 THEN 'VERIFIED' ELSE 'NONE' END,
+       now() - ((u.i % 700) || ' days')::interval, now()
+FROM seed_users u;
+
+INSERT INTO credentials (user_id, password_hash) SELECT id, '{hash}' FROM seed_users;
+
+CREATE TEMP TABLE seed_gigs AS
+SELECT g, gen_random_uuid() AS id, (SELECT id FROM seed_users WHERE i = (g * 7919) % {users}) AS owner_id,
+       500 * (2 + (g * 31) % 200) AS price, 1 + (g % 14) AS days
+FROM generate_series(0, {gigs} - 1) AS g;
+
+INSERT INTO gigs (id, owner_id, title, description, category, tags, status, min_price_cents, min_delivery_days,
+                  views_count, created_at, updated_at, published_at)
+SELECT s.id, s.owner_id,
+       'I will ' || (SELECT word FROM seed_words WHERE kind = 'verb' AND n = s.g % 10) || ' your ' ||
+           (SELECT word FROM seed_words WHERE kind = 'thing' AND n = (s.g / 10) % 15) || ' (#' || s.g || ')',
+       'A complete service: I ' || (SELECT word FROM seed_words WHERE kind = 'verb' AND n = s.g % 10) ||
+           ' your ' || (SELECT word FROM seed_words WHERE kind = 'thing' AND n = (s.g / 10) % 15) ||
+           ' with care, clear communication and on-time delivery. Seeded gig number ' || s.g || '.',
+       (SELECT word FROM seed_words WHERE kind = 'category' AND n = s.g % 8),
+       ARRAY[(SELECT lower(word) FROM seed_words WHERE kind = 'skill' AND n = s.g % 30)],
+       CASE WHEN s.g % 10 = 9 THEN 'DRAFT' ELSE 'ACTIVE' END,
+       s.price, s.days, (s.g * 17) % 5000,
+       now() - ((s.g % 365) || ' days')::interval - ((s.g % 1440) || ' minutes')::interval, now(),
+       CASE WHEN s.g % 10 = 9 THEN NULL
+            ELSE now() - ((s.g % 365) || ' days')::interval - ((s.g % 1440) || ' minutes')::interval END
+FROM seed_gigs s;
+
+INSERT INTO gig_packages (gig_id, tier, title, description, price_cents, delivery_days, revisions)
+SELECT id, 'BASIC', 'Basic', 'The essentials.', price, days, 1 FROM seed_gigs
+UNION ALL
+SELECT id, 'STANDARD', 'Standard', 'More scope and revisions.', price * 2, days + 2, 3 FROM seed_gigs WHERE g % 3 <> 2
+UNION ALL
+SELECT id, 'PREMIUM', 'Premium', 'Everything, fastest support.', price * 4, days + 5, 10 FROM seed_gigs WHERE g % 3 = 0;
+
+INSERT INTO tasks (id, poster_id, title, description, category, skills_required, budget_type, budget_min_cents,
+                   budget_max_cents, duration, location_type, status, created_at, updated_at, published_at)
+SELECT gen_random_uuid(), (SELECT id FROM seed_users WHERE i = (t * 104729) % {users}),
+       'Looking for someone to ' || (SELECT word FROM seed_words WHERE kind = 'verb' AND n = t % 10) || ' our ' ||
+           (SELECT word FROM seed_words WHERE kind = 'thing' AND n = (t / 10) % 15) || ' (#' || t || ')',
+       'We need help to ' || (SELECT word FROM seed_words WHERE kind = 'verb' AND n = t % 10) || ' our ' ||
+           (SELECT word FROM seed_words WHERE kind = 'thing' AND n = (t / 10) % 15) ||
+           '. Details shared after a short call. Seeded task number ' || t || '.',
+       (SELECT word FROM seed_words WHERE kind = 'category' AND n = t % 8),
+       ARRAY(SELECT word FROM seed_words WHERE kind = 'skill' AND n IN (t % 30, (t * 11 + 1) % 30)),
+       CASE WHEN t % 3 = 0 THEN 'HOURLY' ELSE 'FIXED' END,
+       10000 * (1 + t % 50), 10000 * (1 + t % 50) * 3,
+       (ARRAY['LESS_THAN_A_WEEK','ONE_TO_FOUR_WEEKS','ONE_TO_THREE_MONTHS','MORE_THAN_THREE_MONTHS'])[1 + t % 4],
+       'REMOTE', 'OPEN',
+       now() - ((t % 60) || ' days')::interval, now(), now() - ((t % 60) || ' days')::interval
+FROM generate_series(0, {tasks} - 1) AS t;
+
+DROP TABLE seed_gigs;
+DROP TABLE seed_users;
+DROP TABLE seed_words;
+ANALYZE users;
+ANALYZE gigs;
+ANALYZE gig_packages;
+ANALYZE tasks;
+"#
+    );
+    let mut conn = app.db.conn().await?;
+    conn.batch_execute(&script).await?;
+    Ok(true)
+}

@@ -57,8 +57,11 @@ impl Db {
                 .await
                 .map_err(ConnectionError::CouldntSetupConfiguration)?;
                 conn.set_instrumentation(move |event: InstrumentationEvent<'_>| {
-                    if let InstrumentationEvent::StartQuery { .. } = event {
+                    if let InstrumentationEvent::StartQuery { query, .. } = event {
                         counter.fetch_add(1, Ordering::Relaxed);
+                        // RUST_LOG=gigmarket::sql=trace shows every statement (for replaying
+                        // them in pgbench baselines); formatting only happens when enabled.
+                        tracing::trace!(target: "gigmarket::sql", sql = %query);
                     }
                 });
                 Ok(conn)

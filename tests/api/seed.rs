@@ -48,3 +48,44 @@ async fn demo_accounts_are_created_once_and_can_sign_in() {
         30
     );
 }
+
+#[tokio::test]
+async fn the_catalogue_seeds_a_browsable_marketplace_once() {
+    let app = TestApp::spawn().await;
+    let size = gigmarket::seed::CatalogueSize {
+        users: 40,
+        gigs: 200,
+        tasks: 60,
+    };
+    assert!(gigmarket::seed::catalogue(&app.state, size).await.expect("seed"));
+    assert!(
+        !gigmarket::seed::catalogue(&app.state, size).await.expect("seed again"),
+        "once"
+    );
+    let feed = app
+        .gql(
+            "{ gigs(first: 5) { totalCount edges { node { title owner { username } packages { tier } } } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(feed.data()["gigs"]["totalCount"], 180, "nine in ten gigs are active");
+    assert!(feed.data()["gigs"]["edges"][0]["node"]["owner"]["username"]
+        .as_str()
+        .unwrap()
+        .starts_with("cat_user_"));
+    let tasks = app
+        .gql("{ tasks(filter: { skills: [\"Rust\"] }) { totalCount } }", json!({}))
+        .await;
+    assert!(tasks.data()["tasks"]["totalCount"].as_i64().unwrap() > 0);
+    let search = app
+        .gql(
+            "{ gigs(filter: { search: \"logo\" }, first: 1) { totalCount } }",
+            json!({}),
+        )
+        .await;
+    assert!(search.data()["gigs"]["totalCount"].as_i64().unwrap() > 0);
+    let signed_in = app
+        .gql("mutation { signIn(input: { email: \"cat_user_7@catalogue.test\", password: \"password\" }) { user { username } } }", json!({}))
+        .await;
+    assert_eq!(signed_in.data()["signIn"]["user"]["username"], "cat_user_7");
+}
