@@ -14,6 +14,7 @@ pub mod gig;
 pub mod graphql;
 pub mod http;
 pub mod mail;
+pub mod maintenance;
 pub mod message;
 pub mod notification;
 pub mod plan;

@@ -192,3 +192,10 @@ impl SmtpRelay {
         Ok(())
     }
 }
+
+/// Deletes sent mail older than `before`; returns how many.
+pub async fn prune(conn: &mut AsyncPgConnection, before: DateTime<Utc>) -> QueryResult<usize> {
+    diesel::delete(mail_outbox::table.filter(mail_outbox::sent_at.lt(before)))
+        .execute(conn)
+        .await
+}

@@ -109,29 +109,29 @@ pub async fn demo(app: &AppState) -> anyhow::Result<usize> {
 }
 
 /// Bulk users `{prefix}{i}` (email `{prefix}{i}@load.test`, password `password`), sharing
-/// one password hash so thousands are created in seconds. Returns how many were created.
+/// one password hash so thousands are created in seconds. Users that already exist are kept
+/// as they are, so a larger count tops up an earlier seed. Returns how many were created.
 pub async fn load_users(app: &AppState, prefix: &str, count: usize, password: &str) -> anyhow::Result<usize> {
     let hash = app.passwords.hash(password.to_owned()).await?;
     let mut conn = app.db.conn().await?;
+    let existing: std::collections::HashSet<String> = profile::model::usernames_with_prefix(&mut conn, prefix)
+        .await?
+        .into_iter()
+        .collect();
+    let missing: Vec<usize> = (0..count)
+        .filter(|i| !existing.contains(&format!("{prefix}{i}")))
+        .collect();
     let mut created = 0;
-    for chunk_start in (0..count).step_by(500) {
-        let chunk_end = (chunk_start + 500).min(count);
+    for chunk in missing.chunks(500) {
         created += conn
             .transaction::<_, AppError, _>(async |conn| {
-                let mut made = 0;
-                for i in chunk_start..chunk_end {
+                for i in chunk {
                     let username = format!("{prefix}{i}");
                     let email = format!("{username}@load.test");
-                    match profile::service::create(conn, &email, &username, &format!("Load User {i}")).await {
-                        Ok(user) => {
-                            account::model::insert_credentials(conn, user.id, &hash).await?;
-                            made += 1;
-                        }
-                        Err(AppError::Conflict(_)) => return Ok(made),
-                        Err(e) => return Err(e),
-                    }
+                    let user = profile::service::create(conn, &email, &username, &format!("Load User {i}")).await?;
+                    account::model::insert_credentials(conn, user.id, &hash).await?;
                 }
-                Ok(made)
+                Ok(chunk.len())
             })
             .await
             .map_err(|e| anyhow::anyhow!("seeding load users: {e:?}"))?;

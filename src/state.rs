@@ -81,6 +81,7 @@ impl AppState {
         )
         .spawn();
         self.gig_views.spawn_flusher(self.db.clone());
+        crate::maintenance::spawn(self.clone());
         if let (Some(url), Some(wake)) = (&self.config.smtp_url, &self.mail_wake) {
             SmtpRelay::new(url, &self.config.mail_from, self.db.clone(), wake.clone())?.spawn();
             tracing::info!(smtp = %crate::config::redact_url(url), "mail relay started");

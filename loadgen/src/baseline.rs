@@ -3,8 +3,11 @@
 //!   database with the same number of connections: the rate PostgreSQL alone reaches on
 //!   this machine, with no HTTP, GraphQL or pool in between;
 //! - `signIn` against in-process argon2id verification with the server's own `Passwords`,
-//!   one task per core (the server's hashing concurrency): the ceiling for any endpoint
-//!   that verifies one password per request.
+//!   one task per core (the server's hashing concurrency): roughly the ceiling for any
+//!   endpoint that verifies one password per request. Roughly, because this process's
+//!   allocator can hand argon2 fresh pages more often than the busy server's does: on the
+//!   2-core test machine its verifications took more minor page faults and CPU each than a
+//!   whole sign-in in the server (see BENCHMARKS.md).
 
 use std::{
     path::{Path, PathBuf},

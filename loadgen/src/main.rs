@@ -67,8 +67,8 @@ seeded user.",
   sign-in           POST /graphql `mutation SignIn($i: SignInInput!) { signIn(input: $i)
                     { accessToken expiresAt } }`; a success is HTTP 200, no `errors`, and a token.
                     Baseline: argon2id verification in this process with the server's own
-                    Passwords, one task per CPU: the ceiling of an endpoint that verifies one
-                    password per request.
+                    Passwords, one task per CPU: roughly the ceiling of an endpoint that
+                    verifies one password per request.
 
 Output: per workload, a Markdown table of each run's requests/s, mean, p50, p90, p99 and max
 latency (ms) and errors for baseline and server, the medians across runs and the ratio of the

@@ -232,3 +232,27 @@ pub async fn clear_failures(conn: &mut AsyncPgConnection, scope: FailureScope, s
     .await
     .map(drop)
 }
+
+/// Deletes what no longer protects anything: expired refresh tokens (used ones are kept until
+/// they expire, so a replay is still recognised as reuse), revoked tokens after a day, reset
+/// tokens a day past expiry, and sign-in failures older than `failures_before`.
+pub async fn prune(conn: &mut AsyncPgConnection, failures_before: DateTime<Utc>) -> QueryResult<usize> {
+    let now = Utc::now();
+    let day_ago = now - chrono::Duration::days(1);
+    let tokens = diesel::delete(
+        refresh_tokens::table.filter(
+            refresh_tokens::expires_at
+                .lt(now)
+                .or(refresh_tokens::revoked_at.lt(day_ago)),
+        ),
+    )
+    .execute(conn)
+    .await?;
+    let resets = diesel::delete(password_reset_tokens::table.filter(password_reset_tokens::expires_at.lt(day_ago)))
+        .execute(conn)
+        .await?;
+    let failures = diesel::delete(sign_in_failures::table.filter(sign_in_failures::created_at.lt(failures_before)))
+        .execute(conn)
+        .await?;
+    Ok(tokens + resets + failures)
+}

@@ -142,3 +142,16 @@ pub async fn set_admin(conn: &mut AsyncPgConnection, id: Uuid, is_admin: bool) -
         .await
         .map(drop)
 }
+
+/// Usernames starting with `prefix` (seeding tools top up what exists).
+pub async fn usernames_with_prefix(conn: &mut AsyncPgConnection, prefix: &str) -> QueryResult<Vec<String>> {
+    let pattern = format!(
+        "{}%",
+        prefix.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+    );
+    users::table
+        .filter(users::username.like(pattern))
+        .select(users::username)
+        .load(conn)
+        .await
+}

@@ -521,3 +521,31 @@ async fn a_banned_user_is_refused_on_every_request_at_once() {
         .await;
     assert_eq!(lookup.data()["userByUsername"], json!(null));
 }
+
+#[tokio::test]
+async fn maintenance_prunes_spent_rows_and_keeps_what_still_protects() {
+    let app = TestApp::spawn().await;
+    let user = app.with_user().await;
+    app.gql(REFRESH, json!({ "t": user.refresh_token })).await.data();
+    app.sql(&format!(
+        "INSERT INTO refresh_tokens (id, user_id, family_id, token_hash, expires_at) VALUES \
+         (gen_random_uuid(), '{0}', gen_random_uuid(), 'expired', now() - interval '1 hour'); \
+         INSERT INTO sign_in_failures (scope, subject, created_at) VALUES ('account', 'old', now() - interval '2 days'); \
+         INSERT INTO mail_outbox (id, recipient, subject, body_text, sent_at, created_at) VALUES \
+         (gen_random_uuid(), 'a@b.co', 's', 'b', now() - interval '40 days', now() - interval '40 days')",
+        user.id
+    ))
+    .await;
+    assert_eq!(gigmarket::maintenance::run_once(&app.state).await.expect("prune"), 3);
+    // The used token stays until it expires, so replaying it still revokes the family.
+    assert_eq!(
+        app.gql(REFRESH, json!({ "t": user.refresh_token })).await.code(),
+        "UNAUTHORIZED"
+    );
+    assert!(
+        app.texts("SELECT id::text AS value FROM refresh_tokens WHERE revoked_at IS NOT NULL")
+            .await
+            .len()
+            >= 2
+    );
+}

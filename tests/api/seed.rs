@@ -89,3 +89,26 @@ async fn the_catalogue_seeds_a_browsable_marketplace_once() {
         .await;
     assert_eq!(signed_in.data()["signIn"]["user"]["username"], "cat_user_7");
 }
+
+#[tokio::test]
+async fn load_users_tops_up_an_earlier_seed() {
+    let app = TestApp::spawn().await;
+    assert_eq!(
+        gigmarket::seed::load_users(&app.state, "top_", 5, "password")
+            .await
+            .expect("seed"),
+        5
+    );
+    assert_eq!(
+        gigmarket::seed::load_users(&app.state, "top_", 8, "password")
+            .await
+            .expect("top up"),
+        3
+    );
+    assert_eq!(
+        app.texts("SELECT username AS value FROM users WHERE username LIKE 'top\\_%'")
+            .await
+            .len(),
+        8
+    );
+}
