@@ -13,7 +13,7 @@ const SENT_MAIL_DAYS: i64 = 30;
 
 /// Runs one round; returns how many rows were deleted.
 pub async fn run_once(app: &AppState) -> anyhow::Result<usize> {
-    let mut conn = app.db.conn().await?;
+    let mut conn = app.jobs_db.conn().await?;
     let failures_before = Utc::now() - chrono::Duration::from_std(app.config.throttle.window)?;
     let accounts = account::model::prune(&mut conn, failures_before).await?;
     let mails = mail::prune(&mut conn, Utc::now() - chrono::Duration::days(SENT_MAIL_DAYS)).await?;

@@ -14,13 +14,20 @@ use crate::{
     storage::Storage,
 };
 
+/// Connections of the background jobs' pool.
+const JOBS_POOL_SIZE: usize = 3;
+
 /// Shared application state; cheap to clone.
 #[derive(Clone)]
 pub struct AppState(Arc<Inner>);
 
 pub struct Inner {
     pub config: Config,
+    /// The pool requests use.
     pub db: Db,
+    /// A small pool of its own for background jobs (relay, flushes, clean-up), so they never
+    /// wait behind requests and requests never wait behind them.
+    pub jobs_db: Db,
     pub tokens: TokenKeys,
     pub passwords: Passwords,
     pub mailer: Mailer,
@@ -44,6 +51,7 @@ impl AppState {
     /// with `REDIS_URL`, starts the hub's pub/sub task (Redis need not be up).
     pub fn new(config: Config) -> anyhow::Result<Self> {
         let db = Db::connect(&config.database_url, config.database_pool_size)?;
+        let jobs_db = Db::connect(&config.database_url, JOBS_POOL_SIZE)?;
         let tokens = TokenKeys::new(&config.jwt_secret);
         let passwords = Passwords::new()?;
         let mail_wake = config.smtp_url.as_ref().map(|_| Arc::new(Notify::new()));
@@ -59,6 +67,7 @@ impl AppState {
         Ok(Self(Arc::new(Inner {
             config,
             db,
+            jobs_db,
             tokens,
             passwords,
             mailer,
@@ -74,16 +83,16 @@ impl AppState {
     /// Starts the background tasks: the event relay, and the SMTP relay when configured.
     pub fn spawn_background_tasks(&self) -> anyhow::Result<()> {
         Relay::new(
-            self.db.clone(),
+            self.jobs_db.clone(),
             self.bus.hub.clone(),
             self.relay_wake.clone(),
             self.config.events_retention,
         )
         .spawn();
-        self.gig_views.spawn_flusher(self.db.clone());
+        self.gig_views.spawn_flusher(self.jobs_db.clone());
         crate::maintenance::spawn(self.clone());
         if let (Some(url), Some(wake)) = (&self.config.smtp_url, &self.mail_wake) {
-            SmtpRelay::new(url, &self.config.mail_from, self.db.clone(), wake.clone())?.spawn();
+            SmtpRelay::new(url, &self.config.mail_from, self.jobs_db.clone(), wake.clone())?.spawn();
             tracing::info!(smtp = %crate::config::redact_url(url), "mail relay started");
         }
         Ok(())

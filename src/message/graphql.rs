@@ -42,6 +42,16 @@ impl Conversation {
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
     }
+    /// The task this conversation is about, if any.
+    async fn task(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<crate::task::graphql::Task>> {
+        let Some(id) = self.0.task_id else { return Ok(None) };
+        let row = ctx
+            .loader()
+            .load_one(crate::task::loaders::TaskById(id))
+            .await
+            .map_err(shared_error)?;
+        Ok(row.map(crate::task::graphql::Task))
+    }
     /// When the newest message was sent.
     async fn last_message_at(&self) -> Option<DateTime<Utc>> {
         self.0.last_message_at
@@ -323,12 +333,19 @@ pub struct MessageMutation;
 
 #[Object]
 impl MessageMutation {
-    /// Gets or creates your conversation with `participantId`.
-    async fn start_conversation(&self, ctx: &Context<'_>, participant_id: ID) -> async_graphql::Result<Conversation> {
+    /// Gets or creates your conversation with `participantId` (about `taskId`, a task one of
+    /// you posted, when given).
+    async fn start_conversation(
+        &self,
+        ctx: &Context<'_>,
+        participant_id: ID,
+        task_id: Option<ID>,
+    ) -> async_graphql::Result<Conversation> {
         let viewer = ctx.viewer()?;
         let participant = parse_id(&participant_id, "participantId")?;
+        let task_id = task_id.as_ref().map(|id| parse_id(id, "taskId")).transpose()?;
         Ok(Conversation(Arc::new(
-            service::start_conversation(ctx.app(), &viewer.user, participant).await?,
+            service::start_conversation(ctx.app(), &viewer.user, participant, task_id).await?,
         )))
     }
 

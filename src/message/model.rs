@@ -61,11 +61,16 @@ impl MessageRow {
 }
 
 /// Creates the conversation for `direct_key` unless it exists; returns it either way.
-pub async fn upsert_direct(conn: &mut AsyncPgConnection, direct_key: &str) -> QueryResult<ConversationRow> {
+pub async fn upsert_direct(
+    conn: &mut AsyncPgConnection,
+    direct_key: &str,
+    task_id: Option<Uuid>,
+) -> QueryResult<ConversationRow> {
     diesel::insert_into(conversations::table)
         .values((
             conversations::id.eq(Uuid::now_v7()),
             conversations::direct_key.eq(direct_key),
+            conversations::task_id.eq(task_id),
         ))
         .on_conflict(conversations::direct_key)
         .do_nothing()

@@ -59,13 +59,23 @@ pub async fn require_participant(conn: &mut AsyncPgConnection, conversation_id: 
 }
 
 /// The stable key of the two-party conversation between `a` and `b`.
-pub fn direct_key(a: Uuid, b: Uuid) -> String {
+/// The stable key of the two-party conversation between `a` and `b`, about `task` if given.
+pub fn direct_key(a: Uuid, b: Uuid, task: Option<Uuid>) -> String {
     let (low, high) = if a < b { (a, b) } else { (b, a) };
-    format!("{low}:{high}")
+    match task {
+        Some(task) => format!("{low}:{high}:task:{task}"),
+        None => format!("{low}:{high}"),
+    }
 }
 
-/// Gets or creates the conversation between the viewer and `participant_id`.
-pub async fn start_conversation(app: &AppState, viewer: &UserRow, participant_id: Uuid) -> AppResult<ConversationRow> {
+/// Gets or creates the conversation between the viewer and `participant_id`, optionally about
+/// a task one of them posted.
+pub async fn start_conversation(
+    app: &AppState,
+    viewer: &UserRow,
+    participant_id: Uuid,
+    task_id: Option<Uuid>,
+) -> AppResult<ConversationRow> {
     if participant_id == viewer.id {
         return Err(AppError::field("participantId", "must be someone other than you"));
     }
@@ -74,9 +84,18 @@ pub async fn start_conversation(app: &AppState, viewer: &UserRow, participant_id
     if other.as_ref().is_none_or(|u| u.is_banned()) {
         return Err(AppError::not_found("User"));
     }
-    let key = direct_key(viewer.id, participant_id);
+    if let Some(task_id) = task_id {
+        let task = crate::task::model::find(&mut conn, task_id).await?;
+        if task.is_none_or(|t| t.poster_id != viewer.id && t.poster_id != participant_id) {
+            return Err(AppError::field(
+                "taskId",
+                "must be a task that you or the other participant posted",
+            ));
+        }
+    }
+    let key = direct_key(viewer.id, participant_id, task_id);
     conn.transaction::<_, AppError, _>(async |conn| {
-        let conversation = model::upsert_direct(conn, &key).await?;
+        let conversation = model::upsert_direct(conn, &key, task_id).await?;
         model::add_participants(conn, conversation.id, &[viewer.id, participant_id]).await?;
         Ok(conversation)
     })
@@ -341,7 +360,8 @@ mod tests {
     #[test]
     fn direct_keys_ignore_order() {
         let (a, b) = (Uuid::now_v7(), Uuid::now_v7());
-        assert_eq!(direct_key(a, b), direct_key(b, a));
+        assert_eq!(direct_key(a, b, None), direct_key(b, a, None));
+        assert_ne!(direct_key(a, b, None), direct_key(a, b, Some(Uuid::nil())));
     }
 
     #[test]
