@@ -251,6 +251,14 @@ pub async fn post(
                 .max_file_size(limits.upload_max_bytes)
                 .max_num_files(limits.upload_max_files);
             match async_graphql::http::receive_body(Some(content_type.as_str()), reader, opts).await {
+                // async-graphql sizes the stream from max_num_files but never counts the files.
+                Ok(request) if request.uploads.len() > limits.upload_max_files => {
+                    return reject(
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        Code::LimitExceeded,
+                        &format!("At most {} files per request.", limits.upload_max_files),
+                    )
+                }
                 Ok(request) => request,
                 Err(async_graphql::ParseRequestError::PayloadTooLarge) => {
                     return reject(

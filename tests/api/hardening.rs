@@ -295,3 +295,32 @@ async fn health_readiness_metrics_and_request_ids() {
     assert!(metrics.contains("graphql_operation_duration_seconds_bucket{operation=\"MetricsProbe\""));
     assert!(metrics.contains("db_pool_max_connections 4"));
 }
+
+#[tokio::test]
+async fn multipart_requests_are_capped_in_file_count() {
+    let app = TestApp::builder().var("UPLOAD_MAX_FILES", "1").spawn().await;
+    let user = app.with_user().await;
+    let operations =
+        json!({ "query": "mutation($f: Upload!) { uploadAvatar(file: $f) { id } }", "variables": { "f": null } });
+    let form = reqwest::multipart::Form::new()
+        .text("operations", operations.to_string())
+        .text("map", r#"{ "0": ["variables.f"], "1": ["variables.f"] }"#)
+        .part("0", reqwest::multipart::Part::bytes(vec![1u8; 10]).file_name("a.png"))
+        .part("1", reqwest::multipart::Part::bytes(vec![2u8; 10]).file_name("b.png"));
+    let response = app
+        .send(
+            app.client
+                .post(app.url("/graphql"))
+                .bearer_auth(&user.token)
+                .header("graphql-preflight", "1")
+                .multipart(form),
+        )
+        .await;
+    assert!(matches!(response.status.as_u16(), 400 | 413), "{}", response.status);
+    assert!(
+        matches!(response.code(), "LIMIT_EXCEEDED" | "VALIDATION_ERROR"),
+        "{:#}",
+        response.body
+    );
+    assert!(response.body.get("data").is_none());
+}
