@@ -317,7 +317,7 @@ pub struct Listed {
     pub rank: f32,
 }
 
-type Boxed<'a> = diesel::internal::table_macro::BoxedSelectStatement<
+pub type Boxed<'a> = diesel::internal::table_macro::BoxedSelectStatement<
     'a,
     (
         diesel::dsl::AsSelect<GigRow, Pg>,
@@ -406,6 +406,15 @@ pub async fn page(
     after: Option<&After>,
     limit: i64,
 ) -> QueryResult<Vec<Listed>> {
+    let rows: Vec<(GigRow, UserRow, f32)> = page_query(filter, sort, after, limit).load(conn).await?;
+    Ok(rows
+        .into_iter()
+        .map(|(gig, owner, rank)| Listed { gig, owner, rank })
+        .collect())
+}
+
+/// The statement `page` runs (public so tests can EXPLAIN exactly it).
+pub fn page_query(filter: &Filter, sort: Sort, after: Option<&After>, limit: i64) -> Boxed<'static> {
     let mut query = filtered(filter).limit(limit);
     let rating = || sql::<diesel::sql_types::Double>("COALESCE(gigs.rating_average, 0)");
     query = match sort {
@@ -463,11 +472,7 @@ pub async fn page(
             },
         };
     }
-    let rows: Vec<(GigRow, UserRow, f32)> = query.load(conn).await?;
-    Ok(rows
-        .into_iter()
-        .map(|(gig, owner, rank)| Listed { gig, owner, rank })
-        .collect())
+    query
 }
 
 /// How many gigs match `filter`.

@@ -8,6 +8,7 @@ mod graphql_ws_client;
 
 mod gigs;
 mod hardening;
+mod indexes;
 
 mod mail;
 mod messaging;
