@@ -288,6 +288,19 @@ pub async fn page(
     after: Option<(DateTime<Utc>, Uuid)>,
     limit: i64,
 ) -> QueryResult<Vec<(TaskRow, UserRow)>> {
+    page_query(filter, after, limit).load(conn).await
+}
+
+/// A boxed tasks ⋈ users page statement.
+pub type PageQuery = diesel::internal::table_macro::BoxedSelectStatement<
+    'static,
+    (diesel::dsl::AsSelect<TaskRow, Pg>, diesel::dsl::AsSelect<UserRow, Pg>),
+    diesel::internal::table_macro::FromClause<diesel::dsl::InnerJoinQuerySource<tasks::table, users::table>>,
+    Pg,
+>;
+
+/// The statement `page` runs (public so tests can EXPLAIN exactly it).
+pub fn page_query(filter: &Filter, after: Option<(DateTime<Utc>, Uuid)>, limit: i64) -> PageQuery {
     let query = tasks::table
         .inner_join(users::table)
         .select((TaskRow::as_select(), UserRow::as_select()))
@@ -312,7 +325,7 @@ pub async fn page(
             );
         }
     }
-    query.load(conn).await
+    query
 }
 
 pub async fn count(conn: &mut AsyncPgConnection, filter: &Filter) -> QueryResult<i64> {

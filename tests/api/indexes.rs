@@ -4,7 +4,10 @@
 
 use diesel::{pg::Pg, sql_types, QueryableByName};
 use diesel_async::{RunQueryDsl, SimpleAsyncConnection};
-use gigmarket::gig::model::{page_query, Filter, Sort};
+use gigmarket::{
+    gig::model::{page_query, Filter, Sort},
+    task,
+};
 
 use crate::common::TestApp;
 
@@ -154,6 +157,82 @@ async fn every_gig_filter_and_sort_uses_an_index() {
         assert!(
             !plan.contains("Seq Scan on gigs"),
             "{name} scans gigs sequentially:\n{plan}"
+        );
+        if let Some(index) = index {
+            assert!(plan.contains(index), "{name} does not use {index}:\n{plan}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn every_task_filter_uses_an_index() {
+    let app = TestApp::spawn().await;
+    let size = gigmarket::seed::CatalogueSize {
+        users: 300,
+        gigs: 10,
+        tasks: 20_000,
+    };
+    gigmarket::seed::catalogue(&app.state, size).await.expect("seed");
+    let mut conn = app.state.db.conn().await.expect("connection");
+    conn.batch_execute("SET enable_seqscan = off").await.expect("set");
+    let cases: Vec<(&str, task::model::Filter, Option<&str>)> = vec![
+        ("newest", Default::default(), Some("tasks_open_newest_idx")),
+        // Newest first with a LIMIT: walking the newest index (or the GIN index) are both fine.
+        (
+            "search",
+            task::model::Filter {
+                search: Some("12345".into()),
+                ..Default::default()
+            },
+            None,
+        ),
+        (
+            "category",
+            task::model::Filter {
+                category: Some("design".into()),
+                ..Default::default()
+            },
+            None,
+        ),
+        (
+            "skills",
+            task::model::Filter {
+                skills: vec!["Rust".into()],
+                ..Default::default()
+            },
+            None,
+        ),
+        (
+            "budget",
+            task::model::Filter {
+                budget_min: Some(400_000),
+                ..Default::default()
+            },
+            None,
+        ),
+        (
+            "poster",
+            task::model::Filter {
+                poster: Some(uuid::Uuid::nil()),
+                ..Default::default()
+            },
+            Some("tasks_poster_id_idx"),
+        ),
+    ];
+    for (name, filter, index) in cases {
+        let query = task::model::page_query(&filter, None, 21);
+        let sql = inline(&diesel::debug_query::<Pg, _>(&query).to_string());
+        let plan: Vec<String> = diesel::sql_query(format!("EXPLAIN {sql}"))
+            .load::<PlanLine>(&mut conn)
+            .await
+            .unwrap_or_else(|e| panic!("{name}: {e}\n{sql}"))
+            .into_iter()
+            .map(|l| l.line)
+            .collect();
+        let plan = plan.join("\n");
+        assert!(
+            !plan.contains("Seq Scan on tasks"),
+            "{name} scans tasks sequentially:\n{plan}"
         );
         if let Some(index) = index {
             assert!(plan.contains(index), "{name} does not use {index}:\n{plan}");
