@@ -190,6 +190,14 @@ diesel::table! {
 }
 
 diesel::table! {
+    saved_freelancers (user_id, freelancer_id) {
+        user_id -> Uuid,
+        freelancer_id -> Uuid,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     saved_gigs (user_id, gig_id) {
         user_id -> Uuid,
         gig_id -> Uuid,
@@ -327,6 +335,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     password_reset_tokens,
     plans,
     refresh_tokens,
+    saved_freelancers,
     saved_gigs,
     sign_in_failures,
     task_invites,

@@ -3,13 +3,13 @@
 use std::sync::Arc;
 
 use async_graphql::{
-    connection::{Connection, Edge},
+    connection::{Connection, ConnectionNameType, Edge, EdgeNameType, EmptyFields},
     Context, Enum, InputObject, MaybeUndefined, Object, SimpleObject, Upload, ID,
 };
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::{loaders::UserById, model::UserRow, ranking, service};
+use super::{loaders::UserById, model, model::UserRow, ranking, service};
 use crate::{
     error::AppError,
     graphql::{
@@ -183,6 +183,24 @@ pub struct FreelancerFilter {
     pub languages: Option<Vec<String>>,
 }
 
+/// Names the saved-freelancers list apart from the ranked search (another edge shape).
+pub struct SavedFreelancerNames;
+
+impl ConnectionNameType for SavedFreelancerNames {
+    fn type_name<T: async_graphql::OutputType>() -> String {
+        "SavedFreelancerConnection".into()
+    }
+}
+
+impl EdgeNameType for SavedFreelancerNames {
+    fn type_name<T: async_graphql::OutputType>() -> String {
+        "SavedFreelancerEdge".into()
+    }
+}
+
+type SavedFreelancerConnection =
+    Connection<String, User, Total, EmptyFields, SavedFreelancerNames, SavedFreelancerNames>;
+
 /// How a freelancer ranked.
 #[derive(SimpleObject)]
 pub struct RankFields {
@@ -263,6 +281,47 @@ impl ProfileQuery {
         Ok(connection)
     }
 
+    /// Freelancers you saved, most recently saved first.
+    #[graphql(complexity = "first.unwrap_or(20).max(1) as usize * child_complexity")]
+    async fn saved_freelancers(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> async_graphql::Result<SavedFreelancerConnection> {
+        let viewer = ctx.viewer()?.id();
+        let size = page_size(first, ctx.app().config.limits.max_page_size)?;
+        let before = after
+            .as_deref()
+            .map(|c| {
+                decode_cursor(c, "after").and_then(|key| {
+                    DateTime::parse_from_rfc3339(&key)
+                        .map(|t| t.with_timezone(&Utc))
+                        .map_err(|_| AppError::field("after", "is not a cursor from this list"))
+                })
+            })
+            .transpose()?;
+        let mut conn = ctx.app().db.conn().await.map_err(AppError::from)?;
+        let mut rows = model::saved_freelancers_page(&mut conn, viewer, before, size as i64 + 1)
+            .await
+            .map_err(AppError::from)?;
+        let more = rows.len() > size;
+        rows.truncate(size);
+        let total = if wants_total(ctx) {
+            model::saved_freelancers_count(&mut conn, viewer)
+                .await
+                .map_err(AppError::from)?
+        } else {
+            0
+        };
+        let mut connection = Connection::with_additional_fields(after.is_some(), more, Total { total_count: total });
+        connection.edges.extend(
+            rows.into_iter()
+                .map(|(saved_at, user)| Edge::new(encode_cursor(&saved_at.to_rfc3339()), User::new(Arc::new(user)))),
+        );
+        Ok(connection)
+    }
+
     /// A user by username, ignoring case.
     async fn user_by_username(&self, ctx: &Context<'_>, username: String) -> async_graphql::Result<Option<User>> {
         if username.len() > 64 {
@@ -298,6 +357,35 @@ pub struct ProfileMutation;
 
 #[Object]
 impl ProfileMutation {
+    /// Keeps a freelancer on your saved list.
+    async fn save_freelancer(&self, ctx: &Context<'_>, user_id: ID) -> async_graphql::Result<User> {
+        let viewer = ctx.viewer()?;
+        let id = parse_id(&user_id, "userId")?;
+        if id == viewer.id() {
+            return Err(AppError::field("userId", "must be someone other than you").into());
+        }
+        let row = ctx.loader().load_one(UserById(id)).await.map_err(shared_error)?;
+        let row = row
+            .filter(|r| !r.is_banned())
+            .ok_or_else(|| AppError::not_found("User"))?;
+        let mut conn = ctx.app().db.conn().await.map_err(AppError::from)?;
+        model::save_freelancer(&mut conn, viewer.id(), id)
+            .await
+            .map_err(AppError::from)?;
+        Ok(User::new(row))
+    }
+
+    /// Removes a freelancer from your saved list.
+    async fn unsave_freelancer(&self, ctx: &Context<'_>, user_id: ID) -> async_graphql::Result<bool> {
+        let viewer = ctx.viewer()?;
+        let id = parse_id(&user_id, "userId")?;
+        let mut conn = ctx.app().db.conn().await.map_err(AppError::from)?;
+        model::unsave_freelancer(&mut conn, viewer.id(), id)
+            .await
+            .map_err(AppError::from)?;
+        Ok(true)
+    }
+
     /// Updates the signed-in user's profile.
     async fn update_profile(&self, ctx: &Context<'_>, input: UpdateProfileInput) -> async_graphql::Result<User> {
         let viewer = ctx.viewer()?;

@@ -5,7 +5,7 @@ use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
-use crate::db::schema::users;
+use crate::db::schema::{saved_freelancers, users};
 
 /// A user as stored.
 #[derive(Debug, Clone, Queryable, QueryableByName, Selectable, Identifiable, serde::Serialize, serde::Deserialize)]
@@ -153,5 +153,56 @@ pub async fn usernames_with_prefix(conn: &mut AsyncPgConnection, prefix: &str) -
         .filter(users::username.like(pattern))
         .select(users::username)
         .load(conn)
+        .await
+}
+
+pub async fn save_freelancer(conn: &mut AsyncPgConnection, user_id: Uuid, freelancer_id: Uuid) -> QueryResult<()> {
+    diesel::insert_into(saved_freelancers::table)
+        .values((
+            saved_freelancers::user_id.eq(user_id),
+            saved_freelancers::freelancer_id.eq(freelancer_id),
+        ))
+        .on_conflict_do_nothing()
+        .execute(conn)
+        .await
+        .map(drop)
+}
+
+pub async fn unsave_freelancer(conn: &mut AsyncPgConnection, user_id: Uuid, freelancer_id: Uuid) -> QueryResult<()> {
+    diesel::delete(saved_freelancers::table.find((user_id, freelancer_id)))
+        .execute(conn)
+        .await
+        .map(drop)
+}
+
+/// A page of the freelancers a user saved, newest save first; `before` is the previous
+/// page's last save time.
+pub async fn saved_freelancers_page(
+    conn: &mut AsyncPgConnection,
+    user_id: Uuid,
+    before: Option<DateTime<Utc>>,
+    limit: i64,
+) -> QueryResult<Vec<(DateTime<Utc>, UserRow)>> {
+    let mut query = saved_freelancers::table
+        .inner_join(users::table.on(users::id.eq(saved_freelancers::freelancer_id)))
+        .filter(saved_freelancers::user_id.eq(user_id))
+        .filter(users::banned_at.is_null())
+        .order(saved_freelancers::created_at.desc())
+        .limit(limit)
+        .select((saved_freelancers::created_at, UserRow::as_select()))
+        .into_boxed();
+    if let Some(before) = before {
+        query = query.filter(saved_freelancers::created_at.lt(before));
+    }
+    query.load(conn).await
+}
+
+pub async fn saved_freelancers_count(conn: &mut AsyncPgConnection, user_id: Uuid) -> QueryResult<i64> {
+    saved_freelancers::table
+        .inner_join(users::table.on(users::id.eq(saved_freelancers::freelancer_id)))
+        .filter(saved_freelancers::user_id.eq(user_id))
+        .filter(users::banned_at.is_null())
+        .count()
+        .get_result(conn)
         .await
 }

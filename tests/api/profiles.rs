@@ -393,3 +393,45 @@ async fn freelancers_are_ranked_by_skill_match_portfolio_availability_and_verifi
     assert_eq!(next.data()["freelancers"]["edges"].as_array().unwrap().len(), 1);
     assert_eq!(next.data()["freelancers"]["pageInfo"]["hasNextPage"], false);
 }
+
+#[tokio::test]
+async fn freelancers_can_be_saved_listed_and_unsaved() {
+    let app = TestApp::spawn().await;
+    let (client, a, b) = (app.with_user().await, app.with_user().await, app.with_user().await);
+    let save = "mutation($u: ID!) { saveFreelancer(userId: $u) { username } }";
+    for user in [&a, &b, &a] {
+        app.gql_as(&client, save, json!({ "u": user.id })).await.data();
+    }
+    assert_eq!(
+        app.gql_as(&client, save, json!({ "u": client.id })).await.fields(),
+        ["userId"]
+    );
+    let list = "query($after: String) { savedFreelancers(first: 1, after: $after) { totalCount edges { node { username } } pageInfo { hasNextPage endCursor } } }";
+    let first = app.gql_as(&client, list, json!({})).await;
+    let page = &first.data()["savedFreelancers"];
+    assert_eq!(page["totalCount"], 2);
+    assert_eq!(
+        page["edges"][0]["node"]["username"],
+        b.username.as_str(),
+        "most recently saved first"
+    );
+    let next = app
+        .gql_as(&client, list, json!({ "after": page["pageInfo"]["endCursor"] }))
+        .await;
+    assert_eq!(
+        next.data()["savedFreelancers"]["edges"][0]["node"]["username"],
+        a.username.as_str()
+    );
+    let unsave = app
+        .gql_as(
+            &client,
+            "mutation($u: ID!) { unsaveFreelancer(userId: $u) }",
+            json!({ "u": a.id }),
+        )
+        .await;
+    assert_eq!(unsave.data()["unsaveFreelancer"], true);
+    assert_eq!(
+        app.gql_as(&client, list, json!({})).await.data()["savedFreelancers"]["totalCount"],
+        1
+    );
+}
