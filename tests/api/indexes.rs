@@ -46,6 +46,32 @@ fn inline(debug: &str) -> String {
     sql
 }
 
+/// EXPLAINs `sql` and asserts `table` is never scanned sequentially and, when named,
+/// `index` is used.
+async fn assert_indexed(
+    conn: &mut diesel_async::AsyncPgConnection,
+    name: &str,
+    sql: &str,
+    table: &str,
+    index: Option<&str>,
+) {
+    let plan: Vec<String> = diesel::sql_query(format!("EXPLAIN {sql}"))
+        .load::<PlanLine>(conn)
+        .await
+        .unwrap_or_else(|e| panic!("{name}: {e}\n{sql}"))
+        .into_iter()
+        .map(|l| l.line)
+        .collect();
+    let plan = plan.join("\n");
+    assert!(
+        !plan.contains(&format!("Seq Scan on {table}")),
+        "{name} scans {table} sequentially:\n{plan}"
+    );
+    if let Some(index) = index {
+        assert!(plan.contains(index), "{name} does not use {index}:\n{plan}");
+    }
+}
+
 #[tokio::test]
 async fn every_gig_filter_and_sort_uses_an_index() {
     let app = TestApp::spawn().await;
@@ -144,23 +170,8 @@ async fn every_gig_filter_and_sort_uses_an_index() {
         ),
     ];
     for (name, filter, sort, index) in cases {
-        let query = page_query(&filter, sort, None, 21);
-        let sql = inline(&diesel::debug_query::<Pg, _>(&query).to_string());
-        let plan: Vec<String> = diesel::sql_query(format!("EXPLAIN {sql}"))
-            .load::<PlanLine>(&mut conn)
-            .await
-            .unwrap_or_else(|e| panic!("{name}: {e}\n{sql}"))
-            .into_iter()
-            .map(|l| l.line)
-            .collect();
-        let plan = plan.join("\n");
-        assert!(
-            !plan.contains("Seq Scan on gigs"),
-            "{name} scans gigs sequentially:\n{plan}"
-        );
-        if let Some(index) = index {
-            assert!(plan.contains(index), "{name} does not use {index}:\n{plan}");
-        }
+        let sql = inline(&diesel::debug_query::<Pg, _>(&page_query(&filter, sort, None, 21)).to_string());
+        assert_indexed(&mut conn, name, &sql, "gigs", index).await;
     }
 }
 
@@ -220,22 +231,7 @@ async fn every_task_filter_uses_an_index() {
         ),
     ];
     for (name, filter, index) in cases {
-        let query = task::model::page_query(&filter, None, 21);
-        let sql = inline(&diesel::debug_query::<Pg, _>(&query).to_string());
-        let plan: Vec<String> = diesel::sql_query(format!("EXPLAIN {sql}"))
-            .load::<PlanLine>(&mut conn)
-            .await
-            .unwrap_or_else(|e| panic!("{name}: {e}\n{sql}"))
-            .into_iter()
-            .map(|l| l.line)
-            .collect();
-        let plan = plan.join("\n");
-        assert!(
-            !plan.contains("Seq Scan on tasks"),
-            "{name} scans tasks sequentially:\n{plan}"
-        );
-        if let Some(index) = index {
-            assert!(plan.contains(index), "{name} does not use {index}:\n{plan}");
-        }
+        let sql = inline(&diesel::debug_query::<Pg, _>(&task::model::page_query(&filter, None, 21)).to_string());
+        assert_indexed(&mut conn, name, &sql, "tasks", index).await;
     }
 }
