@@ -255,6 +255,12 @@ ANALYZE tasks;
 "#
     );
     let mut conn = app.db.conn().await?;
-    conn.batch_execute(&script).await?;
+    // Bulk inserts outlast the pool's statement timeout; SET LOCAL lifts it for this
+    // transaction only, so the connection goes back to the pool as it was.
+    conn.transaction::<_, diesel::result::Error, _>(async |conn| {
+        conn.batch_execute("SET LOCAL statement_timeout = 0").await?;
+        conn.batch_execute(&script).await
+    })
+    .await?;
     Ok(true)
 }

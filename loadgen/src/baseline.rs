@@ -116,15 +116,32 @@ impl Pgbench {
         users: usize,
         connections: usize,
     ) -> anyhow::Result<Self> {
+        Self::with_script(
+            program,
+            database_url,
+            "user-by-username",
+            &pgbench_script(prefix, users),
+            connections,
+        )
+        .await
+    }
+
+    /// Like `prepare`, with any script; `label` names its temporary file.
+    pub async fn with_script(
+        program: &Path,
+        database_url: &str,
+        label: &str,
+        script_text: &str,
+        connections: usize,
+    ) -> anyhow::Result<Self> {
         let program = match version_of(program).await {
             Ok(_) => program.to_path_buf(),
             Err(_) if version_of(Path::new(PGBENCH_FALLBACK)).await.is_ok() => PathBuf::from(PGBENCH_FALLBACK),
-            Err(e) => return Err(e.context("pgbench is needed for the userByUsername baseline")),
+            Err(e) => return Err(e.context("pgbench is needed for the baselines")),
         };
         let version = version_of(&program).await?;
-        let script =
-            std::env::temp_dir().join(format!("gigmarket-loadgen-{}-user-by-username.sql", std::process::id()));
-        tokio::fs::write(&script, pgbench_script(prefix, users))
+        let script = std::env::temp_dir().join(format!("gigmarket-loadgen-{}-{label}.sql", std::process::id()));
+        tokio::fs::write(&script, script_text)
             .await
             .with_context(|| format!("writing {}", script.display()))?;
         Ok(Self {

@@ -20,6 +20,8 @@
 //!   the sign-in baseline uses the server's own `Passwords`.
 
 mod baseline;
+mod catalogue;
+mod fanout;
 mod machine;
 mod report;
 mod stats;
@@ -119,13 +121,40 @@ struct Cli {
     /// The pgbench program [falls back to /usr/lib/postgresql/15/bin/pgbench].
     #[arg(long, value_name = "PATH", default_value = "pgbench")]
     pgbench: PathBuf,
+
+    /// fan-out: WebSocket subscribers (users fan_0 … fan_{N-1}; fan_{N} writes).
+    #[arg(long, value_name = "N", default_value_t = 1000, value_parser = positive)]
+    subscribers: usize,
+
+    /// fan-out: messages the writer sends after the unmeasured probe.
+    #[arg(long, value_name = "M", default_value_t = 20, value_parser = positive)]
+    messages: usize,
+
+    /// fan-out: milliseconds between two messages.
+    #[arg(long, value_name = "MS", default_value_t = 200)]
+    interval_ms: u64,
+
+    /// fan-out: the server's JWT_SECRET, to mint the users' access tokens.
+    #[arg(long, value_name = "SECRET")]
+    jwt_secret: Option<String>,
+
+    /// fan-out: the server's process id, to read its VmRSS before and after connecting.
+    #[arg(long, value_name = "PID")]
+    server_pid: Option<u32>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum WorkloadChoice {
+    /// user-by-username, then sign-in.
     All,
     SignIn,
     UserByUsername,
+    /// The gig catalogue's first page (needs `gigmarket seed --catalogue`).
+    Feed,
+    /// One active gig by id (needs `gigmarket seed --catalogue`).
+    GigById,
+    /// One writer, N WebSocket subscribers (needs --jwt-secret).
+    FanOut,
 }
 
 impl WorkloadChoice {
@@ -134,6 +163,9 @@ impl WorkloadChoice {
             WorkloadChoice::All => vec![Operation::UserByUsername, Operation::SignIn],
             WorkloadChoice::SignIn => vec![Operation::SignIn],
             WorkloadChoice::UserByUsername => vec![Operation::UserByUsername],
+            WorkloadChoice::Feed => vec![Operation::Feed],
+            WorkloadChoice::GigById => vec![Operation::GigById],
+            WorkloadChoice::FanOut => Vec::new(),
         }
     }
 }
@@ -161,7 +193,7 @@ impl Baseline {
     fn describe(&self) -> String {
         match self {
             Baseline::Pgbench(pgbench) => format!(
-                "pgbench running the server's SELECT for a random seeded user ({})",
+                "pgbench running the statements the server runs for one request ({})",
                 pgbench.version
             ),
             Baseline::Argon2 { tasks, .. } => format!(
@@ -200,7 +232,10 @@ async fn main() -> anyhow::Result<ExitCode> {
     let cli = Cli::parse();
     let machine = Machine::read();
     println!("# gigmarket load test\n");
-    println!("command: `{}`  ", shell_words(&std::env::args().collect::<Vec<_>>()));
+    println!(
+        "command: `{}`  ",
+        shell_words(&redact_secret(std::env::args().collect()))
+    );
     println!("machine: {machine}  ");
     println!("date: {}  ", chrono::Utc::now().format("%Y-%m-%d %H:%M UTC"));
     println!(
@@ -208,12 +243,29 @@ async fn main() -> anyhow::Result<ExitCode> {
         cli.users, cli.duration, cli.runs, cli.warmup, cli.url
     );
 
-    let passwords = seed_users(&cli).await?;
+    if cli.workload == WorkloadChoice::FanOut {
+        return fan_out(&cli).await;
+    }
+    let operations = cli.workload.operations();
+    let needs_users = operations
+        .iter()
+        .any(|o| matches!(o, Operation::UserByUsername | Operation::SignIn));
+    let passwords = if needs_users {
+        Some(seed_users(&cli).await?)
+    } else {
+        None
+    };
     let mut reports = Vec::new();
-    for operation in cli.workload.operations() {
-        let report = match operation {
-            Operation::UserByUsername => measure_user_by_username(&cli).await?,
-            Operation::SignIn => measure_sign_in(&cli, &machine, &passwords).await?,
+    for operation in operations {
+        let report = match (operation, &passwords) {
+            (Operation::UserByUsername, _) => measure_user_by_username(&cli).await?,
+            (Operation::SignIn, Some(passwords)) => measure_sign_in(&cli, &machine, passwords).await?,
+            (Operation::SignIn, None) => anyhow::bail!("sign-in needs seeded users"),
+            (Operation::Feed | Operation::GigById, _) => {
+                let (load, pgbench) =
+                    catalogue::prepare(operation, &cli.url, &cli.database_url, &cli.pgbench, cli.connections).await?;
+                measure(&cli, load, Baseline::Pgbench(pgbench)).await?
+            }
         };
         println!("{}", report.render());
         reports.push(report);
@@ -236,6 +288,29 @@ async fn main() -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// Runs the fan-out workload and prints its table; fails when a delivery went missing.
+async fn fan_out(cli: &Cli) -> anyhow::Result<ExitCode> {
+    let jwt_secret = cli
+        .jwt_secret
+        .clone()
+        .context("fan-out needs --jwt-secret (the server's JWT_SECRET)")?;
+    let settings = fanout::FanOutSettings {
+        url: cli.url.clone(),
+        database_url: cli.database_url.clone(),
+        subscribers: cli.subscribers,
+        messages: cli.messages,
+        interval: Duration::from_millis(cli.interval_ms),
+        jwt_secret,
+        server_pid: cli.server_pid,
+    };
+    let report = fanout::run(&settings).await?;
+    println!("{}", report.render());
+    let clean = report.connected == report.subscribers
+        && report.check == fanout::SequenceCheck::default()
+        && report.subscription_errors == 0;
+    Ok(if clean { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 
 /// Seeds the load users with the server's own code, checks that every one of them exists,
@@ -381,5 +456,59 @@ mod tests {
         assert!(Cli::try_parse_from(["loadgen", "--connections", "0"]).is_err());
         assert!(Cli::try_parse_from(["loadgen", "--duration", "0"]).is_err());
         assert!(Cli::try_parse_from(["loadgen", "--workload", "everything"]).is_err());
+        let cli = Cli::try_parse_from(["loadgen", "--workload", "gig-by-id"]).unwrap();
+        assert_eq!(cli.workload.operations(), vec![Operation::GigById]);
+        let cli = Cli::try_parse_from([
+            "loadgen",
+            "--workload",
+            "fan-out",
+            "--subscribers",
+            "10",
+            "--jwt-secret",
+            "s",
+        ])
+        .unwrap();
+        assert_eq!((cli.subscribers, cli.messages, cli.interval_ms), (10, 20, 200));
+        assert_eq!(cli.jwt_secret.as_deref(), Some("s"));
+        assert!(Cli::try_parse_from(["loadgen", "--subscribers", "0"]).is_err());
+    }
+}
+
+/// The arguments with the value of `--jwt-secret` replaced, so reports never carry it.
+fn redact_secret(args: Vec<String>) -> Vec<String> {
+    let mut redact_next = false;
+    args.into_iter()
+        .map(|arg| {
+            if std::mem::take(&mut redact_next) {
+                "***".to_owned()
+            } else if arg == "--jwt-secret" {
+                redact_next = true;
+                arg
+            } else if arg.starts_with("--jwt-secret=") {
+                "--jwt-secret=***".to_owned()
+            } else {
+                arg
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod redaction_tests {
+    #[test]
+    fn the_jwt_secret_never_reaches_a_report() {
+        let args = [
+            "loadgen",
+            "--jwt-secret",
+            "hunter2",
+            "--jwt-secret=hunter3",
+            "--runs",
+            "3",
+        ]
+        .map(String::from)
+        .to_vec();
+        let shown = super::redact_secret(args).join(" ");
+        assert!(!shown.contains("hunter"), "{shown}");
+        assert!(shown.contains("--runs 3"));
     }
 }

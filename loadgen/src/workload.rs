@@ -24,6 +24,8 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 const USER_BY_USERNAME: &str = "query UserByUsername($u: String!) { userByUsername(username: $u) { id username fullName headline skills avatarUrl isAvailable } }";
 const SIGN_IN: &str = "mutation SignIn($i: SignInInput!) { signIn(input: $i) { accessToken expiresAt } }";
+const FEED: &str = "query Feed { gigs(first: 20) { edges { node { id title startingPriceCents currency owner { id username fullName avatarUrl } packages { tier priceCents deliveryDays } } } } }";
+const GIG_BY_ID: &str = "query Gig($id: ID!) { gig(id: $id) { id title description startingPriceCents owner { id username fullName avatarUrl headline } packages { tier title priceCents deliveryDays revisions } } }";
 
 /// An operation the load generator can drive.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,6 +34,10 @@ pub enum Operation {
     UserByUsername,
     /// Email and password sign-in: one argon2id verification plus a few statements.
     SignIn,
+    /// The first page (20) of the public gig catalogue with owners and packages.
+    Feed,
+    /// One active gig by id with its owner and packages.
+    GigById,
 }
 
 impl Operation {
@@ -40,12 +46,23 @@ impl Operation {
         match self {
             Operation::UserByUsername => "userByUsername",
             Operation::SignIn => "signIn",
+            Operation::Feed => "feed",
+            Operation::GigById => "gigById",
+        }
+    }
+
+    /// The JSON body of a catalogue request: the feed ignores `id`, gig by id asks for it.
+    pub fn catalogue_body(self, id: &str) -> serde_json::Value {
+        match self {
+            Operation::Feed => json!({ "query": FEED, "operationName": "Feed" }),
+            _ => json!({ "query": GIG_BY_ID, "variables": { "id": id }, "operationName": "Gig" }),
         }
     }
 
     /// The JSON body of a request as seeded user `username` (password `password`).
     pub fn body(self, username: &str, password: &str) -> serde_json::Value {
         match self {
+            Operation::Feed | Operation::GigById => self.catalogue_body(username),
             Operation::UserByUsername => json!({
                 "query": USER_BY_USERNAME,
                 "variables": { "u": username },
@@ -75,6 +92,12 @@ impl Operation {
                 let token = e.data.and_then(|d| d.sign_in).map(|s| s.access_token);
                 (e.errors.is_some(), token.is_some_and(|t| !t.is_empty()))
             }),
+            Operation::Feed => serde_json::from_slice::<Envelope<FeedData>>(body).map(|e| {
+                let edges = e.data.and_then(|d| d.gigs).map_or(0, |g| g.edges.len());
+                (e.errors.is_some(), edges > 0)
+            }),
+            Operation::GigById => serde_json::from_slice::<Envelope<GigData>>(body)
+                .map(|e| (e.errors.is_some(), e.data.and_then(|d| d.gig).is_some())),
         };
         match parsed {
             Ok((false, true)) => Ok(()),
@@ -113,6 +136,21 @@ struct SignInPayload {
     access_token: String,
 }
 
+#[derive(Deserialize)]
+struct FeedData {
+    gigs: Option<FeedPage>,
+}
+
+#[derive(Deserialize)]
+struct FeedPage {
+    edges: Vec<IgnoredAny>,
+}
+
+#[derive(Deserialize)]
+struct GigData {
+    gig: Option<IgnoredAny>,
+}
+
 /// One workload against the server: the operation, one pre-rendered body per seeded user,
 /// and the connections that carry it.
 pub struct HttpLoad {
@@ -133,11 +171,26 @@ impl HttpLoad {
         password: &str,
         connections: usize,
     ) -> anyhow::Result<Self> {
+        let bodies = (0..users)
+            .map(|i| operation.body(&format!("{prefix}{i}"), password))
+            .collect();
+        Self::from_bodies(operation, base_url, bodies, connections)
+    }
+
+    /// Prepares `connections` clients for `operation` on `{base_url}/graphql`; each request
+    /// sends one of `bodies`, picked at random.
+    pub fn from_bodies(
+        operation: Operation,
+        base_url: &str,
+        bodies: Vec<serde_json::Value>,
+        connections: usize,
+    ) -> anyhow::Result<Self> {
         let endpoint = reqwest::Url::parse(base_url)
             .and_then(|url| url.join("/graphql"))
             .with_context(|| format!("--url {base_url:?} is not a URL"))?;
-        let bodies = (0..users)
-            .map(|i| serde_json::to_vec(&operation.body(&format!("{prefix}{i}"), password)).map(Bytes::from))
+        let bodies = bodies
+            .iter()
+            .map(|body| serde_json::to_vec(body).map(Bytes::from))
             .collect::<Result<Vec<_>, _>>()
             .context("rendering request bodies")?;
         let clients = (0..connections)
@@ -309,6 +362,23 @@ mod tests {
         let with_errors =
             br#"{"data":{"signIn":{"accessToken":"eyJ","expiresAt":"x"}},"errors":[{"message":"partial"}]}"#;
         assert!(Operation::SignIn.check(200, with_errors).is_err());
+    }
+
+    #[test]
+    fn catalogue_bodies_and_checks() {
+        let feed = Operation::Feed.catalogue_body("ignored");
+        assert!(feed["query"].as_str().unwrap().contains("gigs(first: 20)"));
+        assert!(feed.get("variables").is_none());
+        let gig = Operation::GigById.catalogue_body("0190-abc");
+        assert_eq!(gig["variables"]["id"], "0190-abc");
+        let page = br#"{"data":{"gigs":{"edges":[{"node":{"id":"1"}}]}}}"#;
+        assert_eq!(Operation::Feed.check(200, page), Ok(()));
+        let empty = br#"{"data":{"gigs":{"edges":[]}}}"#;
+        assert!(Operation::Feed.check(200, empty).unwrap_err().starts_with("no data"));
+        assert_eq!(Operation::GigById.check(200, br#"{"data":{"gig":{"id":"1"}}}"#), Ok(()));
+        assert!(Operation::GigById.check(200, br#"{"data":{"gig":null}}"#).is_err());
+        let errors = br#"{"data":{"gig":{"id":"1"}},"errors":[{"message":"owner"}]}"#;
+        assert!(Operation::GigById.check(200, errors).is_err());
     }
 
     #[test]

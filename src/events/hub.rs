@@ -9,7 +9,10 @@
 
 use std::{
     collections::HashMap,
-    sync::{Arc, Mutex},
+    sync::{
+        atomic::{AtomicI64, Ordering},
+        Arc, Mutex,
+    },
     time::Duration,
 };
 
@@ -27,8 +30,10 @@ const CHANNEL_PREFIX: &str = "gm:";
 struct TopicState {
     tx: broadcast::Sender<Arc<Event>>,
     subscribers: usize,
-    /// Highest seq delivered on this topic; older or equal ones are duplicates. `None` while
-    /// the topic's first subscription is still reading where the topic stands.
+    /// Highest seq delivered on this topic; older or equal ones are duplicates. `None` until
+    /// the topic's first event: a new topic accepts whatever comes next. (Reading the topic's
+    /// newest seq from the database here raced with the relay: an event numbered but not yet
+    /// dispatched was dropped for every subscriber.)
     last_seq: Option<i64>,
 }
 
@@ -41,6 +46,9 @@ struct Inner {
     topics: Mutex<HashMap<String, TopicState>>,
     db: Db,
     redis: Option<RedisSide>,
+    /// The highest seq this hub has received on any topic. Events arrive in seq order, so
+    /// after an outage a topic that had seen nothing yet catches up from here.
+    watermark: AtomicI64,
 }
 
 struct RedisSide {
@@ -85,6 +93,7 @@ impl Hub {
                 topics: Mutex::default(),
                 db,
                 redis: None,
+                watermark: AtomicI64::new(0),
             }),
         }
     }
@@ -102,6 +111,7 @@ impl Hub {
                     publisher: OnceCell::new(),
                     commands,
                 }),
+                watermark: AtomicI64::new(0),
             }),
         };
         tokio::spawn(run_subscriber(client, Arc::downgrade(&hub.inner), receiver));
@@ -159,18 +169,15 @@ impl Hub {
                     let _ = acked.await;
                 }
             }
-            // Everything already numbered on this topic is history, not news.
-            let mut conn = self.inner.db.conn().await?;
-            let latest = model::latest_seq(&mut conn, topic).await?;
-            if let Some(state) = lock(&self.inner.topics).get_mut(topic) {
-                state.last_seq = Some(state.last_seq.map_or(latest, |seen| seen.max(latest)));
-            }
         }
         Ok(receiver)
     }
 
     /// Hands an event to local subscribers unless its seq was already delivered.
     fn dispatch(&self, event: Arc<Event>) {
+        if let Some(seq) = event.seq {
+            self.inner.watermark.fetch_max(seq, Ordering::Relaxed);
+        }
         let mut topics = lock(&self.inner.topics);
         let Some(state) = topics.get_mut(&event.topic) else {
             return;
@@ -207,9 +214,9 @@ impl Hub {
     /// Replays from the database what local topics missed (after a Redis outage).
     async fn catch_up(&self) -> anyhow::Result<()> {
         let mut conn = self.inner.db.conn().await?;
+        let watermark = self.inner.watermark.load(Ordering::Relaxed);
         for (topic, after) in self.topic_marks() {
-            // A topic still initialising reads its own starting point.
-            let Some(mut after) = after else { continue };
+            let mut after = after.unwrap_or(watermark);
             loop {
                 let rows = model::since(&mut conn, &topic, after, 500).await?;
                 let Some(last) = rows.last() else { break };

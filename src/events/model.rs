@@ -87,16 +87,6 @@ pub async fn since(
         .await
 }
 
-/// The newest `seq` of `topic` (0 when it has none).
-pub async fn latest_seq(conn: &mut AsyncPgConnection, topic: &str) -> QueryResult<i64> {
-    events::table
-        .filter(events::topic.eq(topic))
-        .select(diesel::dsl::max(events::seq))
-        .first::<Option<i64>>(conn)
-        .await
-        .map(|seq| seq.unwrap_or(0))
-}
-
 /// Whether any event is waiting for the relay.
 pub async fn has_pending(conn: &mut AsyncPgConnection) -> QueryResult<bool> {
     diesel::select(diesel::dsl::exists(

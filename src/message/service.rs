@@ -31,7 +31,8 @@ const FILE_NAME_MAX: usize = 120;
 #[derive(Debug, Serialize, Deserialize)]
 pub struct MessageEvent {
     pub message: Arc<MessageRow>,
-    pub participant_ids: Vec<Uuid>,
+    /// A set: every subscriber checks itself against it, so lookups must not be linear.
+    pub participant_ids: std::collections::HashSet<Uuid>,
     /// Carried along so thousands of subscribers resolve `sender` without a query each.
     pub sender: Arc<UserRow>,
 }
@@ -236,7 +237,7 @@ pub async fn send_message(app: &AppState, viewer: &UserRow, input: NewMessage) -
                 MESSAGE_ADDED,
                 &MessageEvent {
                     message: Arc::new(message.clone()),
-                    participant_ids: participant_ids.clone(),
+                    participant_ids: participant_ids.iter().copied().collect(),
                     sender: Arc::new(viewer.clone()),
                 },
             )
