@@ -55,13 +55,24 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// Creates the database if missing, runs migrations, prepares the upload folder and builds
 /// the shared state.
+/// For serving: also refuses to be a second instance without Redis and starts the background
+/// jobs (event relay, view flushes, clean-up, mail).
 pub async fn prepare(config: Config) -> anyhow::Result<AppState> {
+    let state = prepare_for_tools(config).await?;
+    state.claim_single_instance().await?;
+    state.spawn_background_tasks()?;
+    Ok(state)
+}
+
+/// For commands beside a running server (`seed`, the load generator): the database and state
+/// only. No background jobs: a tool's own event relay would publish events into a hub nobody
+/// listens to.
+pub async fn prepare_for_tools(config: Config) -> anyhow::Result<AppState> {
     db::create_database_if_missing(&config.database_url).await?;
     db::run_migrations(&config.database_url).await?;
     http::metrics::install()?;
     let state = AppState::new(config)?;
     state.storage.ensure_root().await?;
-    state.spawn_background_tasks()?;
     Ok(state)
 }
 

@@ -79,7 +79,7 @@ async fn main() -> anyhow::Result<()> {
             gigs,
             tasks,
         } => {
-            let app = gigmarket::prepare(Config::from_env()?).await?;
+            let app = gigmarket::prepare_for_tools(Config::from_env()?).await?;
             if catalogue {
                 let size = gigmarket::seed::CatalogueSize { users, gigs, tasks };
                 let started = std::time::Instant::now();

@@ -37,6 +37,8 @@ pub struct Inner {
     pub gig_views: ViewCounter,
     mail_wake: Option<Arc<Notify>>,
     relay_wake: Arc<Notify>,
+    /// Without Redis: the connection holding the single-instance lock (see `db`).
+    single_instance: std::sync::OnceLock<tokio::sync::Mutex<diesel_async::AsyncPgConnection>>,
 }
 
 impl std::ops::Deref for AppState {
@@ -77,7 +79,17 @@ impl AppState {
             gig_views: ViewCounter::default(),
             mail_wake,
             relay_wake,
+            single_instance: std::sync::OnceLock::new(),
         })))
+    }
+
+    /// Without Redis, refuses to be a second instance on the same database.
+    pub async fn claim_single_instance(&self) -> anyhow::Result<()> {
+        if self.config.redis_url.is_none() {
+            let conn = crate::db::claim_single_instance(&self.config.database_url).await?;
+            let _ = self.single_instance.set(tokio::sync::Mutex::new(conn));
+        }
+        Ok(())
     }
 
     /// Starts the background tasks: the event relay, and the SMTP relay when configured.

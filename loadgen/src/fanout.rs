@@ -487,7 +487,9 @@ async fn seed(settings: &FanOutSettings) -> anyhow::Result<Vec<FanUser>> {
         ),
     ]);
     let config = Config::from_vars(&vars).context("configuration for seeding")?;
-    let app = gigmarket::prepare(config).await.context("preparing the database")?;
+    let app = gigmarket::prepare_for_tools(config)
+        .await
+        .context("preparing the database")?;
     let created = gigmarket::seed::load_users(&app, FAN_PREFIX, count, "password")
         .await
         .context("seeding fan-out users")?;

@@ -329,7 +329,9 @@ async fn seed_users(cli: &Cli) -> anyhow::Result<Passwords> {
         ),
     ]);
     let config = Config::from_vars(&vars).context("configuration for seeding")?;
-    let app = gigmarket::prepare(config).await.context("preparing the database")?;
+    let app = gigmarket::prepare_for_tools(config)
+        .await
+        .context("preparing the database")?;
     let created = gigmarket::seed::load_users(&app, USER_PREFIX, cli.users, USER_PASSWORD)
         .await
         .context("seeding users")?;

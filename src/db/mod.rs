@@ -171,6 +171,35 @@ pub async fn ping(db: &Db) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Key of the lock held by the one instance allowed to serve a database without Redis.
+const IN_PROCESS_BUS_LOCK: i64 = 7_264_020;
+
+/// Without Redis, events fan out inside one process, so a second instance on the same
+/// database would publish some events into its own hub and mark them sent: subscribers of
+/// the first would silently miss them. This takes a session-level advisory lock on a
+/// dedicated connection, held for as long as the returned connection lives.
+pub async fn claim_single_instance(url: &str) -> anyhow::Result<AsyncPgConnection> {
+    #[derive(diesel::QueryableByName)]
+    struct Claimed {
+        #[diesel(sql_type = diesel::sql_types::Bool)]
+        claimed: bool,
+    }
+    use diesel_async::RunQueryDsl;
+    let mut conn = AsyncPgConnection::establish(url)
+        .await
+        .context("connecting for the single-instance lock")?;
+    let claimed = diesel::sql_query(format!("SELECT pg_try_advisory_lock({IN_PROCESS_BUS_LOCK}) AS claimed"))
+        .get_result::<Claimed>(&mut conn)
+        .await?
+        .claimed;
+    anyhow::ensure!(
+        claimed,
+        "another gigmarket instance already serves this database without REDIS_URL; \
+         run several instances only with REDIS_URL set (events would be lost otherwise)"
+    );
+    Ok(conn)
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

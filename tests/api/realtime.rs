@@ -493,3 +493,13 @@ async fn published_events_past_the_retention_are_pruned_and_pending_ones_kept() 
     kinds.sort();
     assert_eq!(kinds, ["OLD_BUT_PENDING", "RECENT"]);
 }
+
+#[tokio::test]
+async fn without_redis_a_second_instance_on_the_same_database_is_refused() {
+    let app = TestApp::spawn().await;
+    let second = gigmarket::prepare(app.state.config.clone()).await;
+    let error = second.err().expect("a second in-process instance must not start");
+    assert!(error.to_string().contains("REDIS_URL"), "{error}");
+    // Tools beside the server (seed, the load generator) run no relay and are welcome.
+    assert!(gigmarket::prepare_for_tools(app.state.config.clone()).await.is_ok());
+}
