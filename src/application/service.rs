@@ -216,9 +216,8 @@ async fn page(
     with_total: bool,
 ) -> AppResult<Page> {
     let mut conn = app.db.conn().await?;
-    let mut rows = model::page(&mut conn, task_id, freelancer, status, before, size as i64 + 1).await?;
-    let more = rows.len() > size;
-    rows.truncate(size);
+    let rows = model::page(&mut conn, task_id, freelancer, status, before, size as i64 + 1).await?;
+    let (rows, more) = crate::graphql::pagination::split_page(rows, size);
     let total = if with_total {
         Some(model::count(&mut conn, task_id, freelancer, status).await?)
     } else {

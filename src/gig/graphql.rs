@@ -461,7 +461,7 @@ impl GigQuery {
             })
             .transpose()?;
         let mut conn = app.db.conn().await.map_err(AppError::from)?;
-        let mut rows = model::saved_page(&mut conn, viewer.id(), before, size as i64 + 1)
+        let rows = model::saved_page(&mut conn, viewer.id(), before, size as i64 + 1)
             .await
             .map_err(AppError::from)?;
         let total = if wants_total(ctx) {
@@ -472,8 +472,7 @@ impl GigQuery {
             0
         };
         drop(conn);
-        let more = rows.len() > size;
-        rows.truncate(size);
+        let (mut rows, more) = crate::graphql::pagination::split_page(rows, size);
         let viewer_ref = Some(viewer.user.as_ref());
         rows.retain(|(_, gig, owner)| service::visible(gig, owner, viewer_ref));
         ctx.loader()

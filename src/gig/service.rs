@@ -337,9 +337,8 @@ pub async fn list(
     size: usize,
 ) -> AppResult<(Vec<Listed>, bool)> {
     let mut conn = app.db.conn().await?;
-    let mut rows = model::page(&mut conn, filter, sort, after, size as i64 + 1).await?;
-    let more = rows.len() > size;
-    rows.truncate(size);
+    let rows = model::page(&mut conn, filter, sort, after, size as i64 + 1).await?;
+    let (rows, more) = crate::graphql::pagination::split_page(rows, size);
     Ok((rows, more))
 }
 

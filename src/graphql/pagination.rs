@@ -19,6 +19,13 @@ pub fn page_size(first: Option<i32>, max: usize) -> AppResult<usize> {
     }
 }
 
+/// Splits rows fetched with `size + 1` as the limit into the page and whether more follow.
+pub fn split_page<T>(mut rows: Vec<T>, size: usize) -> (Vec<T>, bool) {
+    let more = rows.len() > size;
+    rows.truncate(size);
+    (rows, more)
+}
+
 /// The connection-level fields every list offers.
 #[derive(SimpleObject)]
 pub struct Total {
@@ -83,6 +90,12 @@ mod tests {
         assert!(page_size(Some(0), 100).is_err());
         assert!(page_size(Some(101), 100).is_err());
         assert!(page_size(Some(-5), 100).is_err());
+    }
+
+    #[test]
+    fn pages_split_off_the_lookahead_row() {
+        assert_eq!(split_page(vec![1, 2, 3], 2), (vec![1, 2], true));
+        assert_eq!(split_page(vec![1, 2], 2), (vec![1, 2], false));
     }
 
     #[test]

@@ -322,9 +322,8 @@ pub async fn inbox(
     size: usize,
 ) -> AppResult<(Vec<ConversationRow>, bool)> {
     let mut conn = app.db.conn().await?;
-    let mut rows = model::inbox_page(&mut conn, viewer, after, size as i64 + 1).await?;
-    let more = rows.len() > size;
-    rows.truncate(size);
+    let rows = model::inbox_page(&mut conn, viewer, after, size as i64 + 1).await?;
+    let (rows, more) = crate::graphql::pagination::split_page(rows, size);
     Ok((rows, more))
 }
 
@@ -343,9 +342,8 @@ pub async fn messages(
 ) -> AppResult<(Vec<MessageRow>, bool)> {
     let mut conn = app.db.conn().await?;
     require_participant(&mut conn, conversation_id, viewer).await?;
-    let mut rows = model::message_page(&mut conn, conversation_id, before, size as i64 + 1).await?;
-    let more = rows.len() > size;
-    rows.truncate(size);
+    let rows = model::message_page(&mut conn, conversation_id, before, size as i64 + 1).await?;
+    let (rows, more) = crate::graphql::pagination::split_page(rows, size);
     Ok((rows, more))
 }
 

@@ -82,9 +82,8 @@ pub async fn page(
     size: usize,
 ) -> AppResult<(Vec<NotificationRow>, bool)> {
     let mut conn = db.conn().await?;
-    let mut rows = model::page(&mut conn, user_id, unread_only, before, size as i64 + 1).await?;
-    let more = rows.len() > size;
-    rows.truncate(size);
+    let rows = model::page(&mut conn, user_id, unread_only, before, size as i64 + 1).await?;
+    let (rows, more) = crate::graphql::pagination::split_page(rows, size);
     Ok((rows, more))
 }
 

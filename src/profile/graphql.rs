@@ -263,7 +263,7 @@ impl ProfileQuery {
             })
             .transpose()?;
         let mut conn = app.db.conn().await.map_err(AppError::from)?;
-        let mut rows = ranking::page(&mut conn, &filter, after_key, size as i64 + 1)
+        let rows = ranking::page(&mut conn, &filter, after_key, size as i64 + 1)
             .await
             .map_err(AppError::from)?;
         let total = if wants_total(ctx) {
@@ -271,8 +271,7 @@ impl ProfileQuery {
         } else {
             0
         };
-        let more = rows.len() > size;
-        rows.truncate(size);
+        let (rows, more) = crate::graphql::pagination::split_page(rows, size);
         let mut connection = Connection::with_additional_fields(after.is_some(), more, Total { total_count: total });
         connection.edges.extend(rows.into_iter().map(|r| {
             let cursor = encode_cursor(&format!("{}|{}", r.score, r.user.id));
@@ -302,11 +301,10 @@ impl ProfileQuery {
             })
             .transpose()?;
         let mut conn = ctx.app().db.conn().await.map_err(AppError::from)?;
-        let mut rows = model::saved_freelancers_page(&mut conn, viewer, before, size as i64 + 1)
+        let rows = model::saved_freelancers_page(&mut conn, viewer, before, size as i64 + 1)
             .await
             .map_err(AppError::from)?;
-        let more = rows.len() > size;
-        rows.truncate(size);
+        let (rows, more) = crate::graphql::pagination::split_page(rows, size);
         let total = if wants_total(ctx) {
             model::saved_freelancers_count(&mut conn, viewer)
                 .await

@@ -329,9 +329,8 @@ pub async fn list(
     size: usize,
 ) -> AppResult<(Vec<(TaskRow, UserRow)>, bool)> {
     let mut conn = app.db.conn().await?;
-    let mut rows = model::page(&mut conn, filter, after, size as i64 + 1).await?;
-    let more = rows.len() > size;
-    rows.truncate(size);
+    let rows = model::page(&mut conn, filter, after, size as i64 + 1).await?;
+    let (rows, more) = crate::graphql::pagination::split_page(rows, size);
     Ok((rows, more))
 }
 
