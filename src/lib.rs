@@ -4,8 +4,10 @@
 //! database and state it needs. See `architecture` notes in each domain's `mod.rs`.
 
 pub mod account;
+pub mod admin;
 pub mod application;
 pub mod auth;
+pub mod calendar;
 pub mod config;
 pub mod db;
 pub mod error;
@@ -13,10 +15,12 @@ pub mod events;
 pub mod gig;
 pub mod graphql;
 pub mod http;
+pub mod ledger;
 pub mod mail;
 pub mod maintenance;
 pub mod message;
 pub mod notification;
+pub mod order;
 pub mod plan;
 pub mod profile;
 pub mod seed;

@@ -1,15 +1,18 @@
-//! Periodic clean-up of rows that have served their purpose. Every step is an idempotent
-//! DELETE, safe with several instances running.
+//! Periodic clean-up of rows that have served their purpose, and the clearing of released
+//! earnings. Every step is idempotent and safe with several instances running (DELETEs, and
+//! clearing claims its orders with `SKIP LOCKED` and moves money under unique ledger keys).
 
 use std::time::Duration;
 
 use chrono::Utc;
 
-use crate::{account, mail, state::AppState};
+use crate::{account, graphql::idempotency, mail, order, state::AppState};
 
 const EVERY: Duration = Duration::from_secs(600);
 /// Sent mail is kept this long for support questions.
 const SENT_MAIL_DAYS: i64 = 30;
+/// Released earnings stay pending this long before they become available.
+pub const EARNINGS_HOLD_HOURS: i64 = 24;
 
 /// Runs one round; returns how many rows were deleted.
 pub async fn run_once(app: &AppState) -> anyhow::Result<usize> {
@@ -17,7 +20,16 @@ pub async fn run_once(app: &AppState) -> anyhow::Result<usize> {
     let failures_before = Utc::now() - chrono::Duration::from_std(app.config.throttle.window)?;
     let accounts = account::model::prune(&mut conn, failures_before).await?;
     let mails = mail::prune(&mut conn, Utc::now() - chrono::Duration::days(SENT_MAIL_DAYS)).await?;
-    Ok(accounts + mails)
+    let codes = order::model::prune_codes(&mut conn, Utc::now() - chrono::Duration::hours(1)).await?;
+    let keys = idempotency::prune(&mut conn).await?;
+    drop(conn);
+    let cleared = order::service::clear_earnings(app, chrono::Duration::hours(EARNINGS_HOLD_HOURS))
+        .await
+        .map_err(|e| anyhow::anyhow!("clearing earnings: {e:?}"))?;
+    if cleared > 0 {
+        tracing::info!(cleared, "earnings cleared");
+    }
+    Ok(accounts + mails + codes + keys)
 }
 
 /// Runs a round every ten minutes until the process ends.

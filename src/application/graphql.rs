@@ -59,7 +59,7 @@ impl ApplicationStatus {
 }
 
 /// A freelancer's proposal for a task.
-pub struct Application(Arc<ApplicationRow>);
+pub struct Application(pub Arc<ApplicationRow>);
 
 #[Object]
 impl Application {
@@ -103,6 +103,9 @@ impl Application {
             .into_iter()
             .map(Into::into)
             .collect()
+    }
+    async fn revisions(&self) -> i32 {
+        self.0.revisions
     }
     async fn status(&self) -> ApplicationStatus {
         ApplicationStatus::from_db(&self.0.status)
@@ -201,6 +204,10 @@ pub struct ApplyToTaskInput {
     pub ai_tools_to_use: Vec<String>,
     #[graphql(default)]
     pub milestones: Vec<TaskMilestone>,
+    /// Revision rounds included (0 to 20, default 2); an order made from this application
+    /// allows that many.
+    #[graphql(default = 2)]
+    pub revisions: i32,
 }
 
 #[derive(Default)]
@@ -223,6 +230,7 @@ impl ApplicationMutation {
                 portfolio_items: input.portfolio_items,
                 ai_tools_to_use: input.ai_tools_to_use,
                 milestones: input.milestones.into_iter().map(Into::into).collect(),
+                revisions: input.revisions,
             },
         )
         .await?;

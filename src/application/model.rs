@@ -22,6 +22,8 @@ pub struct ApplicationRow {
     pub status: String,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Revision rounds included in the proposal (the order inherits them).
+    pub revisions: i32,
 }
 
 pub async fn insert(conn: &mut AsyncPgConnection, row: &ApplicationRow) -> QueryResult<()> {
@@ -98,4 +100,22 @@ pub async fn count(
         query = query.filter(applications::status.eq(status.to_owned()));
     }
     query.get_result(conn).await
+}
+
+/// The ids of a task's applications still under consideration.
+pub async fn open_of_task(conn: &mut AsyncPgConnection, task_id: Uuid) -> QueryResult<Vec<Uuid>> {
+    applications::table
+        .filter(applications::task_id.eq(task_id))
+        .filter(applications::status.eq_any(["PENDING", "REVIEWING", "SHORTLISTED"]))
+        .select(applications::id)
+        .load(conn)
+        .await
+}
+
+pub async fn find_many(conn: &mut AsyncPgConnection, ids: &[Uuid]) -> QueryResult<Vec<ApplicationRow>> {
+    applications::table
+        .filter(applications::id.eq_any(ids))
+        .select(ApplicationRow::as_select())
+        .load(conn)
+        .await
 }

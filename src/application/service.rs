@@ -25,6 +25,7 @@ pub struct ApplicationInput {
     pub portfolio_items: Vec<String>,
     pub ai_tools_to_use: Vec<String>,
     pub milestones: Vec<Milestone>,
+    pub revisions: i32,
 }
 
 /// Statuses the poster may set (ACCEPTED goes through acceptApplication, with orders).
@@ -49,6 +50,9 @@ pub async fn apply(app: &AppState, freelancer: &UserRow, input: ApplicationInput
         if !url::Url::parse(item).is_ok_and(|u| matches!(u.scheme(), "http" | "https")) {
             errors.add("portfolioItems", "each entry must be an http(s) URL");
         }
+    }
+    if !(0..=20).contains(&input.revisions) {
+        errors.add("revisions", "must be between 0 and 20");
     }
     let ai_tools_to_use = validation::tags("aiToolsToUse", input.ai_tools_to_use, 20, 40, &mut errors);
     let mut milestones = input.milestones;
@@ -88,6 +92,7 @@ pub async fn apply(app: &AppState, freelancer: &UserRow, input: ApplicationInput
                 status: "PENDING".into(),
                 created_at: now,
                 updated_at: now,
+                revisions: input.revisions,
             };
             model::insert(conn, &row)
                 .await

@@ -22,6 +22,7 @@ diesel::table! {
         status -> Text,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        revisions -> Int4,
     }
 }
 
@@ -299,6 +300,194 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    audit_log (id) {
+        id -> Uuid,
+        actor_id -> Uuid,
+        action -> Text,
+        target_type -> Text,
+        target_id -> Uuid,
+        reason -> Text,
+        data -> Jsonb,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    availability_dates (user_id, day) {
+        user_id -> Uuid,
+        day -> Date,
+        status -> Text,
+        order_id -> Nullable<Uuid>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    disputes (id) {
+        id -> Uuid,
+        order_id -> Uuid,
+        opened_by -> Uuid,
+        reason -> Text,
+        status -> Text,
+        created_at -> Timestamptz,
+        resolved_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    idempotency_keys (user_id, key) {
+        user_id -> Uuid,
+        key -> Text,
+        request_hash -> Bytea,
+        response -> Nullable<Text>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    ledger_accounts (id) {
+        id -> Uuid,
+        owner_id -> Nullable<Uuid>,
+        kind -> Text,
+        currency -> Text,
+        balance_cents -> Int8,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    ledger_entries (id) {
+        id -> Int8,
+        transaction_id -> Uuid,
+        account_id -> Uuid,
+        amount_cents -> Int8,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    ledger_transactions (id) {
+        id -> Uuid,
+        kind -> Text,
+        idempotency_key -> Text,
+        order_id -> Nullable<Uuid>,
+        actor_id -> Nullable<Uuid>,
+        memo -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    order_board_items (id) {
+        id -> Uuid,
+        order_id -> Uuid,
+        title -> Text,
+        status -> Text,
+        created_by -> Uuid,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    order_codes (order_id, purpose) {
+        order_id -> Uuid,
+        purpose -> Text,
+        code_hash -> Bytea,
+        expires_at -> Timestamptz,
+        attempts -> Int4,
+        used_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    order_deliverables (id) {
+        id -> Uuid,
+        order_id -> Uuid,
+        author_id -> Uuid,
+        message -> Text,
+        links -> Array<Text>,
+        attachments -> Jsonb,
+        revision -> Int4,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    order_history (id) {
+        id -> Uuid,
+        order_id -> Uuid,
+        action -> Text,
+        from_status -> Nullable<Text>,
+        to_status -> Text,
+        actor_id -> Nullable<Uuid>,
+        actor_role -> Text,
+        note -> Nullable<Text>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    order_milestones (id) {
+        id -> Uuid,
+        order_id -> Uuid,
+        position -> Int4,
+        title -> Text,
+        amount_cents -> Int8,
+        due_at -> Nullable<Timestamptz>,
+        checklist -> Jsonb,
+    }
+}
+
+diesel::table! {
+    orders (id) {
+        id -> Uuid,
+        client_id -> Uuid,
+        freelancer_id -> Uuid,
+        origin -> Text,
+        gig_id -> Nullable<Uuid>,
+        package_tier -> Nullable<Text>,
+        task_id -> Nullable<Uuid>,
+        application_id -> Nullable<Uuid>,
+        title -> Text,
+        requirements -> Text,
+        amount_cents -> Int8,
+        currency -> Text,
+        fee_bps -> Nullable<Int4>,
+        status -> Text,
+        revision_limit -> Int4,
+        revisions_used -> Int4,
+        on_site -> Bool,
+        scheduled_for -> Nullable<Date>,
+        event_location -> Nullable<Text>,
+        due_at -> Nullable<Timestamptz>,
+        funded_at -> Nullable<Timestamptz>,
+        settled_at -> Nullable<Timestamptz>,
+        cleared_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    payment_proofs (id) {
+        id -> Uuid,
+        order_id -> Uuid,
+        submitted_by -> Uuid,
+        reference -> Text,
+        payer_name -> Text,
+        amount_cents -> Int8,
+        currency -> Text,
+        status -> Text,
+        review_note -> Nullable<Text>,
+        reviewed_by -> Nullable<Uuid>,
+        reviewed_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+    }
+}
+
 diesel::joinable!(applications -> tasks (task_id));
 diesel::joinable!(applications -> users (freelancer_id));
 diesel::joinable!(conversation_participants -> conversations (conversation_id));
@@ -319,8 +508,30 @@ diesel::joinable!(user_plans -> plans (plan_id));
 diesel::joinable!(user_plans -> users (user_id));
 diesel::joinable!(password_reset_tokens -> users (user_id));
 diesel::joinable!(refresh_tokens -> users (user_id));
+diesel::joinable!(ledger_entries -> ledger_accounts (account_id));
+diesel::joinable!(ledger_entries -> ledger_transactions (transaction_id));
+diesel::joinable!(order_board_items -> orders (order_id));
+diesel::joinable!(order_deliverables -> orders (order_id));
+diesel::joinable!(order_history -> orders (order_id));
+diesel::joinable!(order_milestones -> orders (order_id));
+diesel::joinable!(payment_proofs -> orders (order_id));
+diesel::joinable!(disputes -> orders (order_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
+    audit_log,
+    availability_dates,
+    disputes,
+    idempotency_keys,
+    ledger_accounts,
+    ledger_entries,
+    ledger_transactions,
+    order_board_items,
+    order_codes,
+    order_deliverables,
+    order_history,
+    order_milestones,
+    orders,
+    payment_proofs,
     applications,
     conversation_participants,
     conversations,

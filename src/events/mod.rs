@@ -43,6 +43,10 @@ pub mod topic {
     pub fn user(id: Uuid) -> String {
         format!("user:{id}")
     }
+
+    pub fn order(id: Uuid) -> String {
+        format!("order:{id}")
+    }
 }
 
 /// An event as delivered to subscribers.

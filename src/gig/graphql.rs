@@ -34,7 +34,7 @@ pub enum GigStatus {
 }
 
 impl GigStatus {
-    fn as_db(self) -> &'static str {
+    pub fn as_db(self) -> &'static str {
         match self {
             Self::Draft => "DRAFT",
             Self::Active => "ACTIVE",
@@ -61,7 +61,7 @@ pub enum PackageTier {
 }
 
 impl PackageTier {
-    fn as_db(self) -> &'static str {
+    pub fn as_db(self) -> &'static str {
         match self {
             Self::Basic => "BASIC",
             Self::Standard => "STANDARD",
@@ -69,7 +69,7 @@ impl PackageTier {
         }
     }
 
-    fn from_db(s: &str) -> Self {
+    pub fn from_db(s: &str) -> Self {
         match s {
             "STANDARD" => Self::Standard,
             "PREMIUM" => Self::Premium,

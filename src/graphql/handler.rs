@@ -25,7 +25,7 @@ use axum::{
 };
 use futures_util::TryStreamExt;
 
-use super::{context::RequestCtx, errors, loader::request_loader, AppSchema};
+use super::{context::RequestCtx, errors, idempotency, loader::request_loader, AppSchema};
 use crate::{
     auth::{self, Auth, REFRESH_COOKIE},
     error::{AppError, Code},
@@ -100,7 +100,13 @@ fn app_error_response(e: AppError) -> Response {
     if let AppError::Internal(cause) = &e {
         tracing::error!(error = format!("{cause:#}"), "request failed before execution");
     }
-    reject(status, e.code(), &e.public_message())
+    let mut body = errors::error_body(e.code(), &e.public_message());
+    if let AppError::Validation(fields) = &e {
+        let named: serde_json::Map<String, serde_json::Value> =
+            fields.iter().map(|(k, v)| (k.clone(), v.clone().into())).collect();
+        body["errors"][0]["extensions"]["fields"] = named.into();
+    }
+    (status, axum::Json(body)).into_response()
 }
 
 /// `GET /graphql`: GraphiQL for browsers, queries for everyone else.
@@ -362,8 +368,10 @@ async fn execute(
 
     let operation_name = request.operation_name.clone();
     state.documents.prepare(&mut request);
+    let mut is_mutation = false;
     if let Ok(doc) = request.parsed_query() {
         let op = selected_operation(doc, operation_name.as_deref());
+        is_mutation = op.is_some_and(|op| op.ty == OperationType::Mutation);
         if method == Method::GET && op.is_some_and(|op| op.ty != OperationType::Query) {
             return reject(
                 StatusCode::METHOD_NOT_ALLOWED,
@@ -389,6 +397,47 @@ async fn execute(
         Auth::User(viewer) => Some(viewer.id()),
         _ => None,
     };
+    // A mutation sent with an Idempotency-Key by a signed-in user runs once per key.
+    let idempotency = match idempotency::key_from(&headers) {
+        Err(message) => {
+            let mut fields = crate::error::FieldErrors::new();
+            fields.add("Idempotency-Key", message);
+            return app_error_response(AppError::Validation(fields));
+        }
+        Ok(Some(key)) if is_mutation => user_id.map(|user| (user, key)),
+        Ok(_) => None,
+    };
+    if let Some((user, key)) = &idempotency {
+        let variables = serde_json::to_string(&request.variables).unwrap_or_default();
+        let hash = idempotency::request_hash(operation_name.as_deref(), &request.query, &variables);
+        match idempotency::claim(&app.db, *user, key, &hash).await {
+            Ok(idempotency::Claim::Fresh) => {}
+            Ok(idempotency::Claim::Replay(body)) => {
+                let mut http = Response::new(Body::from(body));
+                http.headers_mut()
+                    .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+                http.headers_mut()
+                    .insert("idempotent-replayed", HeaderValue::from_static("true"));
+                return http;
+            }
+            Ok(idempotency::Claim::Mismatch) => {
+                return reject(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    Code::Conflict,
+                    "This Idempotency-Key was used for a different request; use a new key.",
+                )
+            }
+            Ok(idempotency::Claim::InProgress) => {
+                return reject(
+                    StatusCode::CONFLICT,
+                    Code::Conflict,
+                    "A request with this Idempotency-Key is still running; retry shortly.",
+                )
+            }
+            Err(e) => return app_error_response(e),
+        }
+    }
+
     let operation = operation_name;
     let span = tracing::info_span!("graphql", operation = operation.as_deref().unwrap_or("-"), user = ?user_id);
 
@@ -408,6 +457,9 @@ async fn execute(
         Ok(body) => body,
         Err(e) => {
             tracing::error!(error = %e, "serialising a response");
+            if let Some((user, key)) = &idempotency {
+                let _ = idempotency::release(&app.db, *user, key).await;
+            }
             return reject(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 Code::InternalError,
@@ -415,6 +467,23 @@ async fn execute(
             );
         }
     };
+    if let Some((user, key)) = &idempotency {
+        let failed_here = response.errors.iter().any(|e| {
+            e.extensions
+                .as_ref()
+                .and_then(|ext| ext.get("code"))
+                .is_some_and(|code| *code == async_graphql::Value::from(Code::InternalError.as_str()))
+        });
+        let stored = if failed_here {
+            idempotency::release(&app.db, *user, key).await
+        } else {
+            idempotency::finish(&app.db, *user, key, &String::from_utf8_lossy(&body)).await
+        };
+        // The mutation ran; only the replay record is missing. Log it and answer.
+        if let Err(AppError::Internal(cause)) = stored {
+            tracing::error!(error = format!("{cause:#}"), "storing an idempotent answer");
+        }
+    }
     let mut http = Response::new(Body::from(body));
     http.headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));

@@ -3,6 +3,7 @@
 pub mod context;
 pub mod errors;
 pub mod handler;
+pub mod idempotency;
 pub mod loader;
 pub mod pagination;
 pub mod subscription;
@@ -13,11 +14,15 @@ use async_graphql::{MergedObject, MergedSubscription, Schema, SchemaBuilder};
 
 use crate::{
     account::graphql::{AccountMutation, AccountQuery},
+    admin::graphql::{AdminMutation, AdminQuery},
     application::graphql::{ApplicationMutation, ApplicationQuery},
+    calendar::graphql::{CalendarMutation, CalendarQuery},
     config::Config,
     gig::graphql::{GigMutation, GigQuery},
+    ledger::graphql::LedgerQuery,
     message::graphql::{MessageMutation, MessageQuery, MessageSubscription},
     notification::graphql::{NotificationMutation, NotificationQuery, NotificationSubscription},
+    order::graphql::{OrderMutation, OrderQuery, OrderSubscription},
     plan::graphql::PlanQuery,
     profile::graphql::{ProfileMutation, ProfileQuery},
     state::AppState,
@@ -35,6 +40,10 @@ pub struct Query(
     PlanQuery,
     MessageQuery,
     NotificationQuery,
+    CalendarQuery,
+    OrderQuery,
+    LedgerQuery,
+    AdminQuery,
 );
 
 /// Every domain's mutations.
@@ -47,11 +56,14 @@ pub struct Mutation(
     ApplicationMutation,
     MessageMutation,
     NotificationMutation,
+    CalendarMutation,
+    OrderMutation,
+    AdminMutation,
 );
 
 /// Every domain's subscriptions.
 #[derive(MergedSubscription, Default)]
-pub struct Subscription(MessageSubscription, NotificationSubscription);
+pub struct Subscription(MessageSubscription, NotificationSubscription, OrderSubscription);
 
 pub type AppSchema = Schema<Query, Mutation, Subscription>;
 

@@ -32,3 +32,23 @@ pub fn patch<T>(value: MaybeUndefined<T>) -> Option<Option<T>> {
         MaybeUndefined::Value(v) => Some(Some(v)),
     }
 }
+
+/// A calendar date, `YYYY-MM-DD` (no time, no zone).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Date(pub chrono::NaiveDate);
+
+#[async_graphql::Scalar(name = "Date")]
+impl async_graphql::ScalarType for Date {
+    fn parse(value: async_graphql::Value) -> async_graphql::InputValueResult<Self> {
+        match &value {
+            async_graphql::Value::String(s) => chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
+                .map(Date)
+                .map_err(|_| async_graphql::InputValueError::custom("must be a date as YYYY-MM-DD")),
+            _ => Err(async_graphql::InputValueError::expected_type(value)),
+        }
+    }
+
+    fn to_value(&self) -> async_graphql::Value {
+        async_graphql::Value::String(self.0.format("%Y-%m-%d").to_string())
+    }
+}

@@ -180,11 +180,10 @@ pub async fn send_message(app: &AppState, viewer: &UserRow, input: NewMessage) -
         .into_iter()
         .map(|p| p.user_id)
         .collect();
+    let hired = hired_everyone(&mut conn, viewer.id, &participant_ids).await?;
     drop(conn);
 
-    // Orders arrive with the order domain; until then no two users can share one, so every
-    // message is screened.
-    let screened = safety::screen(&input.content, false);
+    let screened = safety::screen(&input.content, hired);
 
     let mut attachments = Vec::with_capacity(input.attachments.len());
     for (attachment, (content_type, ext)) in input.attachments.into_iter().zip(sniffed) {
@@ -282,9 +281,26 @@ pub async fn edit_message(
     let attachments = message.attachment_list().len();
     check_content(&content, attachments, &mut errors);
     errors.into_result()?;
-    let screened = safety::screen(&content, false);
+    let participant_ids: Vec<Uuid> = model::participants_of(&mut conn, &[message.conversation_id])
+        .await?
+        .into_iter()
+        .map(|p| p.user_id)
+        .collect();
+    let hired = hired_everyone(&mut conn, viewer.id, &participant_ids).await?;
+    let screened = safety::screen(&content, hired);
     let original = screened.flagged.then_some(content.as_str());
     Ok(model::update_body(&mut conn, message_id, &screened.text, original, screened.flagged).await?)
+}
+
+/// Whether the sender shares an order with every other participant: only then may contact
+/// details pass the safety filter.
+async fn hired_everyone(conn: &mut AsyncPgConnection, sender: Uuid, participants: &[Uuid]) -> AppResult<bool> {
+    for other in participants.iter().filter(|p| **p != sender) {
+        if !crate::order::model::share_an_order(conn, sender, *other).await? {
+            return Ok(false);
+        }
+    }
+    Ok(true)
 }
 
 /// Marks a conversation read for the viewer (their read receipt moves to now).

@@ -12,6 +12,7 @@ mod indexes;
 
 mod mail;
 mod messaging;
+mod orders;
 
 mod profiles;
 mod realtime;

@@ -1,0 +1,18 @@
+DROP TABLE audit_log;
+DROP TABLE idempotency_keys;
+DROP TABLE ledger_entries;
+DROP FUNCTION gm_ledger_balanced();
+DROP FUNCTION gm_ledger_apply();
+DROP TABLE ledger_transactions;
+DROP TABLE ledger_accounts;
+DROP TABLE availability_dates;
+DROP TABLE disputes;
+DROP TABLE order_codes;
+DROP TABLE order_board_items;
+DROP TABLE order_deliverables;
+DROP TABLE payment_proofs;
+DROP TABLE order_history;
+DROP TABLE order_milestones;
+DROP TABLE orders;
+DROP FUNCTION gm_append_only();
+ALTER TABLE applications DROP COLUMN revisions;

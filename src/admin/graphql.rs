@@ -1,0 +1,153 @@
+//! Admin operations over GraphQL.
+
+use std::sync::Arc;
+
+use async_graphql::{
+    connection::{Connection, Edge, EmptyFields},
+    Context, Object, ID,
+};
+use chrono::{DateTime, Utc};
+
+use super::model::{self, AuditRow, Filter};
+use crate::{
+    error::AppError,
+    graphql::{
+        context::ContextExt,
+        loader::shared_error,
+        pagination::{decode_id_cursor, id_cursor, page_size, split_page, wants_total, Total},
+        types::parse_id,
+    },
+    order::{
+        graphql::{Order, OrderStatus},
+        service::{self as orders, Act},
+    },
+    profile::{graphql::User, loaders::UserById},
+};
+
+/// One admin action.
+pub struct AuditEntry(Arc<AuditRow>);
+
+#[Object]
+impl AuditEntry {
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+    async fn actor(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
+        let row = ctx
+            .loader()
+            .load_one(UserById(self.0.actor_id))
+            .await
+            .map_err(shared_error)?;
+        Ok(row.map(User::new))
+    }
+    /// e.g. `order.force_complete`.
+    async fn action(&self) -> &str {
+        &self.0.action
+    }
+    /// e.g. `ORDER`.
+    async fn target_type(&self) -> &str {
+        &self.0.target_type
+    }
+    async fn target_id(&self) -> ID {
+        ID(self.0.target_id.to_string())
+    }
+    async fn reason(&self) -> &str {
+        &self.0.reason
+    }
+    /// Details of the action (e.g. the states before and after).
+    async fn data(&self) -> async_graphql::Json<serde_json::Value> {
+        async_graphql::Json(self.0.data.clone())
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+}
+
+/// Narrows the audit log.
+#[derive(async_graphql::InputObject, Default)]
+pub struct AuditLogFilter {
+    pub actor_id: Option<ID>,
+    /// e.g. `ORDER`.
+    pub target_type: Option<String>,
+    pub target_id: Option<ID>,
+}
+
+#[derive(Default)]
+pub struct AdminQuery;
+
+#[Object]
+impl AdminQuery {
+    /// The audit log, newest first (admins only).
+    #[graphql(complexity = "first.unwrap_or(20).max(1) as usize * child_complexity")]
+    async fn audit_log(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<AuditLogFilter>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> async_graphql::Result<Connection<String, AuditEntry, Total, EmptyFields>> {
+        ctx.admin()?;
+        let filter = filter.unwrap_or_default();
+        let filter = Filter {
+            actor_id: filter
+                .actor_id
+                .as_ref()
+                .map(|id| parse_id(id, "filter.actorId"))
+                .transpose()?,
+            target_type: filter.target_type,
+            target_id: filter
+                .target_id
+                .as_ref()
+                .map(|id| parse_id(id, "filter.targetId"))
+                .transpose()?,
+        };
+        let size = page_size(first, ctx.app().config.limits.max_page_size)?;
+        let before = decode_id_cursor(after.as_deref(), "after")?;
+        let mut conn = ctx.app().db.conn().await.map_err(AppError::from)?;
+        let rows = model::page(&mut conn, &filter, before, size as i64 + 1)
+            .await
+            .map_err(AppError::from)?;
+        let (rows, more) = split_page(rows, size);
+        let total = if wants_total(ctx) {
+            model::count(&mut conn, &filter).await.map_err(AppError::from)?
+        } else {
+            0
+        };
+        let mut connection = Connection::with_additional_fields(after.is_some(), more, Total { total_count: total });
+        connection.edges.extend(
+            rows.into_iter()
+                .map(|row| Edge::new(id_cursor(row.id), AuditEntry(Arc::new(row)))),
+        );
+        Ok(connection)
+    }
+}
+
+#[derive(Default)]
+pub struct AdminMutation;
+
+#[Object]
+impl AdminMutation {
+    /// Settles an order that is not final as COMPLETED (escrow released to the freelancer)
+    /// or CANCELLED (escrow refunded to the client), with a reason for the audit log.
+    async fn override_order_status(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        status: OrderStatus,
+        reason: String,
+    ) -> async_graphql::Result<Order> {
+        let admin = ctx.admin()?;
+        let id = parse_id(&id, "id")?;
+        let row = orders::act(
+            ctx.app(),
+            &admin.user,
+            id,
+            Act::Override {
+                status: status.into(),
+                reason,
+            },
+        )
+        .await?;
+        Ok(Order::new(row))
+    }
+}

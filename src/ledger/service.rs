@@ -1,0 +1,264 @@
+//! Money movements. Each function writes one balanced ledger transaction in the caller's
+//! database transaction, keyed so that running it twice moves money once.
+
+use chrono::Utc;
+use diesel_async::AsyncPgConnection;
+use uuid::Uuid;
+
+use super::model::{self, NewEntry, TransactionRow};
+use crate::{
+    db::Db,
+    error::{AppError, AppResult},
+};
+
+/// Where money sits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Account {
+    /// What a user can withdraw.
+    Available(Uuid),
+    /// A user's released earnings that have not cleared yet.
+    Pending(Uuid),
+    /// Orders' money held by the platform between funding and settlement.
+    Escrow,
+    /// The platform's fees.
+    Fees,
+    /// Outside the platform: payers' and payees' banks and cards.
+    External,
+}
+
+impl Account {
+    fn key(self) -> (Option<Uuid>, &'static str) {
+        match self {
+            Account::Available(user) => (Some(user), "USER_AVAILABLE"),
+            Account::Pending(user) => (Some(user), "USER_PENDING"),
+            Account::Escrow => (None, "PLATFORM_ESCROW"),
+            Account::Fees => (None, "PLATFORM_FEES"),
+            Account::External => (None, "EXTERNAL"),
+        }
+    }
+}
+
+/// What a ledger transaction records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// A payer's money enters escrow.
+    Fund,
+    /// Escrow goes to the freelancer (pending) and the platform fee.
+    Release,
+    /// Escrow goes back to the client.
+    Refund,
+    /// Pending earnings become available.
+    Clear,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Fund => "FUND",
+            Kind::Release => "RELEASE",
+            Kind::Refund => "REFUND",
+            Kind::Clear => "CLEAR",
+        }
+    }
+}
+
+/// One money movement.
+pub struct Movement<'a> {
+    pub kind: Kind,
+    /// Unique forever: the same key never moves money twice.
+    pub key: String,
+    pub order_id: Option<Uuid>,
+    pub actor_id: Option<Uuid>,
+    pub memo: String,
+    pub currency: &'a str,
+    pub legs: Vec<(Account, i64)>,
+}
+
+/// Writes `movement`; false when its key was already used (nothing written).
+pub async fn post(conn: &mut AsyncPgConnection, movement: Movement<'_>) -> AppResult<bool> {
+    let legs: Vec<(Account, i64)> = movement.legs.into_iter().filter(|(_, amount)| *amount != 0).collect();
+    let sum: i128 = legs.iter().map(|(_, amount)| i128::from(*amount)).sum();
+    if legs.len() < 2 || sum != 0 {
+        return Err(AppError::internal(anyhow::anyhow!(
+            "unbalanced ledger movement {} (sum {sum}, {} legs)",
+            movement.key,
+            legs.len()
+        )));
+    }
+    let transaction = TransactionRow {
+        id: Uuid::now_v7(),
+        kind: movement.kind.as_str().to_owned(),
+        idempotency_key: movement.key,
+        order_id: movement.order_id,
+        actor_id: movement.actor_id,
+        memo: movement.memo,
+        created_at: Utc::now(),
+    };
+    if !model::insert_transaction(conn, &transaction).await? {
+        return Ok(false);
+    }
+    let mut entries = Vec::with_capacity(legs.len());
+    for (account, amount) in legs {
+        let (owner, kind) = account.key();
+        entries.push(NewEntry {
+            transaction_id: transaction.id,
+            account_id: model::account_id(conn, owner, kind, movement.currency).await?,
+            amount_cents: amount,
+        });
+    }
+    // Balances are updated row by row as entries go in; taking account rows in one global
+    // order keeps concurrent movements from deadlocking on them.
+    entries.sort_by_key(|e| e.account_id);
+    model::insert_entries(conn, &entries).await?;
+    Ok(true)
+}
+
+/// The platform fee on `amount_cents` at `bps` basis points, rounded half up.
+pub fn fee_cents(amount_cents: i64, bps: i32) -> i64 {
+    let fee = (i128::from(amount_cents) * i128::from(bps) + 5_000) / 10_000;
+    // bps is at most 10,000, so the fee never exceeds the amount.
+    fee as i64
+}
+
+/// An order's money, as the ledger needs it.
+pub struct OrderMoney {
+    pub order_id: Uuid,
+    pub client_id: Uuid,
+    pub freelancer_id: Uuid,
+    pub amount_cents: i64,
+    pub fee_bps: i32,
+}
+
+/// The client's payment enters escrow.
+pub async fn fund(
+    conn: &mut AsyncPgConnection,
+    order: &OrderMoney,
+    currency: &str,
+    actor: Option<Uuid>,
+) -> AppResult<bool> {
+    post(
+        conn,
+        Movement {
+            kind: Kind::Fund,
+            key: format!("order:{}:fund", order.order_id),
+            order_id: Some(order.order_id),
+            actor_id: actor,
+            memo: "Payment received into escrow".into(),
+            currency,
+            legs: vec![
+                (Account::External, -order.amount_cents),
+                (Account::Escrow, order.amount_cents),
+            ],
+        },
+    )
+    .await
+}
+
+/// Escrow goes to the freelancer's pending balance, less the platform fee.
+pub async fn release(
+    conn: &mut AsyncPgConnection,
+    order: &OrderMoney,
+    currency: &str,
+    actor: Option<Uuid>,
+) -> AppResult<bool> {
+    let fee = fee_cents(order.amount_cents, order.fee_bps);
+    post(
+        conn,
+        Movement {
+            kind: Kind::Release,
+            key: format!("order:{}:release", order.order_id),
+            order_id: Some(order.order_id),
+            actor_id: actor,
+            memo: format!("Escrow released ({} bps fee)", order.fee_bps),
+            currency,
+            legs: vec![
+                (Account::Escrow, -order.amount_cents),
+                (Account::Pending(order.freelancer_id), order.amount_cents - fee),
+                (Account::Fees, fee),
+            ],
+        },
+    )
+    .await
+}
+
+/// Escrow goes back to the client's available balance.
+pub async fn refund(
+    conn: &mut AsyncPgConnection,
+    order: &OrderMoney,
+    currency: &str,
+    actor: Option<Uuid>,
+) -> AppResult<bool> {
+    post(
+        conn,
+        Movement {
+            kind: Kind::Refund,
+            key: format!("order:{}:refund", order.order_id),
+            order_id: Some(order.order_id),
+            actor_id: actor,
+            memo: "Escrow refunded".into(),
+            currency,
+            legs: vec![
+                (Account::Escrow, -order.amount_cents),
+                (Account::Available(order.client_id), order.amount_cents),
+            ],
+        },
+    )
+    .await
+}
+
+/// A completed order's earnings move from pending to available.
+pub async fn clear(conn: &mut AsyncPgConnection, order: &OrderMoney, currency: &str) -> AppResult<bool> {
+    let net = order.amount_cents - fee_cents(order.amount_cents, order.fee_bps);
+    post(
+        conn,
+        Movement {
+            kind: Kind::Clear,
+            key: format!("order:{}:clear", order.order_id),
+            order_id: Some(order.order_id),
+            actor_id: None,
+            memo: "Earnings cleared".into(),
+            currency,
+            legs: vec![
+                (Account::Pending(order.freelancer_id), -net),
+                (Account::Available(order.freelancer_id), net),
+            ],
+        },
+    )
+    .await
+}
+
+/// A user's balances per currency: (currency, available, pending).
+pub async fn balances(db: &Db, user_id: Uuid) -> AppResult<Vec<(String, i64, i64)>> {
+    let mut conn = db.conn().await?;
+    let mut out: Vec<(String, i64, i64)> = Vec::new();
+    for account in model::accounts_of(&mut conn, user_id).await? {
+        let index = match out.iter().position(|(c, _, _)| *c == account.currency) {
+            Some(i) => i,
+            None => {
+                out.push((account.currency.clone(), 0, 0));
+                out.len() - 1
+            }
+        };
+        match account.kind.as_str() {
+            "USER_AVAILABLE" => out[index].1 = account.balance_cents,
+            _ => out[index].2 = account.balance_cents,
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fee_cents;
+
+    #[test]
+    fn fees_round_half_up_in_integers() {
+        assert_eq!(fee_cents(10_000, 800), 800);
+        assert_eq!(fee_cents(12_345, 800), 988); // 987.6
+        assert_eq!(fee_cents(1, 5_000), 1); // 0.5 rounds up
+        assert_eq!(fee_cents(1, 4_999), 0);
+        assert_eq!(fee_cents(999, 0), 0);
+        assert_eq!(fee_cents(999, 10_000), 999);
+        assert_eq!(fee_cents(i64::MAX, 10_000), i64::MAX);
+    }
+}
