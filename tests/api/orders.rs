@@ -1162,3 +1162,23 @@ async fn contact_details_pass_once_the_parties_share_an_order() {
         .await;
     assert_eq!(after.data()["sendMessage"], json!({ "content": text, "masked": false }));
 }
+
+#[tokio::test]
+async fn a_page_of_orders_costs_the_same_statements_for_one_or_many() {
+    let m = Market::new().await;
+    let query = "{ myOrders(first: 20) { edges { node { id status client { username } freelancer { username } gig { title } \
+                 milestones { title } history { action actor { username } } paymentProofs { status } deliverables { message } \
+                 board { title } disputes { status } } } } }";
+    let mut costs = Vec::new();
+    for more in [1, 5] {
+        for _ in 0..more {
+            m.drive(Status::PaymentSubmitted).await;
+        }
+        let before = m.app.statements();
+        let response = m.app.gql_as(&m.client, query, json!({})).await;
+        let returned = response.data()["myOrders"]["edges"].as_array().unwrap().len();
+        costs.push((returned, m.app.statements() - before));
+    }
+    assert_eq!((costs[0].0, costs[1].0), (1, 6));
+    assert_eq!(costs[0].1, costs[1].1, "statements for 1 vs 6 orders: {costs:?}");
+}
