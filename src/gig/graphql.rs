@@ -104,7 +104,10 @@ pub struct Rating {
 /// A package of a gig.
 pub struct GigPackage(PackageRow);
 
-#[Object]
+// `serial`: these fields are plain reads of a row (owner and packages come from the request's
+// loader, primed by the page or gig query), so resolving them one after another skips the
+// per-field task set that concurrent resolution builds; a feed page has ~400 such fields.
+#[Object(serial)]
 impl GigPackage {
     async fn tier(&self) -> PackageTier {
         PackageTier::from_db(&self.0.tier)
@@ -140,7 +143,7 @@ pub struct GigMedia {
 /// A freelancer's service listing.
 pub struct Gig(pub Arc<GigRow>);
 
-#[Object]
+#[Object(serial)]
 impl Gig {
     async fn id(&self) -> ID {
         ID(self.0.id.to_string())
