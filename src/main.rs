@@ -48,6 +48,12 @@ enum Command {
     },
 }
 
+/// mimalloc instead of glibc's malloc: per catalogue request the server allocates and frees
+/// thousands of small values (rows, GraphQL values, futures), and glibc's allocator spent
+/// about a third of the request's instructions on them (BENCHMARKS.md, catalogue section).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     telemetry::init();

@@ -104,7 +104,10 @@ pub struct Rating {
 /// A package of a gig.
 pub struct GigPackage(PackageRow);
 
-#[Object]
+// `serial`: these fields are plain reads of a row (owner and packages come from the request's
+// loader, primed by the page or gig query), so resolving them one after another skips the
+// per-field task set that concurrent resolution builds; a feed page has ~400 such fields.
+#[Object(serial)]
 impl GigPackage {
     async fn tier(&self) -> PackageTier {
         PackageTier::from_db(&self.0.tier)
@@ -140,7 +143,7 @@ pub struct GigMedia {
 /// A freelancer's service listing.
 pub struct Gig(pub Arc<GigRow>);
 
-#[Object]
+#[Object(serial)]
 impl Gig {
     async fn id(&self) -> ID {
         ID(self.0.id.to_string())
@@ -255,19 +258,44 @@ pub struct GigFilter {
     pub min_rating: Option<f64>,
 }
 
-fn cursor_of(sort: Sort, listed: &Listed) -> String {
-    let g = &listed.gig;
-    let key = match sort {
-        Sort::Newest => format!("n|{}|{}", g.published_at.unwrap_or(g.created_at).to_rfc3339(), g.id),
-        Sort::PriceLow | Sort::PriceHigh => format!("p|{}|{}", g.min_price_cents, g.id),
-        Sort::Rating => format!("r|{}|{}", g.rating_average.unwrap_or(0.0), g.id),
-        Sort::Relevance => format!("s|{}|{}", listed.rank, g.id),
-    };
-    encode_cursor(&key)
+/// Where an edge sits in its list. Kept as values and encoded only if the client selects
+/// `cursor`: a feed that asks for nodes alone formats no dates and no base64.
+pub enum GigCursor {
+    /// A gig list's sort key (`After` is exactly what a next page starts from).
+    Key(After),
+    /// `savedGigs`: when the gig was saved.
+    Saved(DateTime<Utc>),
 }
 
-fn newest_cursor_for_owner(listed: &Listed) -> String {
-    encode_cursor(&format!("n|{}|{}", listed.gig.created_at.to_rfc3339(), listed.gig.id))
+impl async_graphql::connection::CursorType for GigCursor {
+    type Error = String;
+
+    fn decode_cursor(s: &str) -> Result<Self, Self::Error> {
+        decode_after(s).map(Self::Key).map_err(|e| e.public_message())
+    }
+
+    fn encode_cursor(&self) -> String {
+        let key = match self {
+            Self::Key(After::Newest(at, id)) => format!("n|{}|{id}", at.to_rfc3339()),
+            Self::Key(After::Price(price, id)) => format!("p|{price}|{id}"),
+            Self::Key(After::Rating(rating, id)) => format!("r|{rating}|{id}"),
+            Self::Key(After::Relevance(rank, id)) => format!("s|{rank}|{id}"),
+            Self::Saved(at) => at.to_rfc3339(),
+        };
+        encode_cursor(&key)
+    }
+}
+
+fn cursor_of(sort: Sort, own_list: bool, listed: &Listed) -> GigCursor {
+    let g = &listed.gig;
+    GigCursor::Key(match sort {
+        // An owner's own list is ordered by creation, the public one by publication.
+        Sort::Newest if own_list => After::Newest(g.created_at, g.id),
+        Sort::Newest => After::Newest(g.published_at.unwrap_or(g.created_at), g.id),
+        Sort::PriceLow | Sort::PriceHigh => After::Price(g.min_price_cents, g.id),
+        Sort::Rating => After::Rating(g.rating_average.unwrap_or(0.0), g.id),
+        Sort::Relevance => After::Relevance(listed.rank, g.id),
+    })
 }
 
 fn decode_after(cursor: &str) -> Result<After, AppError> {
@@ -347,46 +375,48 @@ fn to_filter(filter: Option<GigFilter>) -> Result<Filter, AppError> {
 }
 
 /// Runs a page query and primes the request's loader with the owners it joined and, when
-/// the client asked for them, the packages of the page (one more statement for all).
+/// the client asked for them, the packages of the page (one more statement for all). Page,
+/// count and packages share one pool checkout.
 async fn gig_page(
     ctx: &Context<'_>,
     filter: Filter,
     sort: Sort,
     first: Option<i32>,
     after: Option<String>,
-) -> async_graphql::Result<Connection<String, Gig, Total, EmptyFields>> {
+) -> async_graphql::Result<Connection<GigCursor, Gig, Total, EmptyFields>> {
     let app = ctx.app();
     let size = page_size(first, app.config.limits.max_page_size)?;
     let after_key = after.as_deref().map(decode_after).transpose()?;
-    let (rows, more) = service::list(app, &filter, sort, after_key.as_ref(), size).await?;
+    let wants_packages = ctx.look_ahead().field("edges").field("node").field("packages").exists();
+    let mut conn = app.db.conn().await.map_err(AppError::from)?;
+    let (rows, more) = service::list(&mut conn, &filter, sort, after_key.as_ref(), size).await?;
     let total = if wants_total(ctx) {
-        service::count(app, &filter).await?
+        service::count(&mut conn, &filter).await?
     } else {
         0
     };
-
-    let loader = ctx.loader();
-    loader
-        .feed_many(rows.iter().map(|l| (UserById(l.owner.id), Arc::new(l.owner.clone()))))
-        .await;
-    let wants_packages = ctx.look_ahead().field("edges").field("node").field("packages").exists();
-    if wants_packages && !rows.is_empty() {
+    let packages = if wants_packages && !rows.is_empty() {
         let ids: Vec<Uuid> = rows.iter().map(|l| l.gig.id).collect();
-        let mut conn = app.db.conn().await.map_err(AppError::from)?;
         let packages = model::packages_of(&mut conn, &ids).await.map_err(AppError::from)?;
-        loader.feed_many(group_packages(&ids, packages)).await;
-    }
+        Some(group_packages(&ids, packages))
+    } else {
+        None
+    };
+    drop(conn);
 
-    let mut connection = Connection::with_additional_fields(after.is_some(), more, Total { total_count: total });
     let own_list = filter.owner.is_some();
+    let mut connection = Connection::with_additional_fields(after.is_some(), more, Total { total_count: total });
+    let mut owners = Vec::with_capacity(rows.len());
     connection.edges.extend(rows.into_iter().map(|listed| {
-        let cursor = if own_list && sort == Sort::Newest {
-            newest_cursor_for_owner(&listed)
-        } else {
-            cursor_of(sort, &listed)
-        };
+        let cursor = cursor_of(sort, own_list, &listed);
+        owners.push((UserById(listed.owner.id), Arc::new(listed.owner)));
         Edge::new(cursor, Gig(Arc::new(listed.gig)))
     }));
+    let loader = ctx.loader();
+    loader.feed_many(owners).await;
+    if let Some(packages) = packages {
+        loader.feed_many(packages).await;
+    }
     Ok(connection)
 }
 
@@ -399,10 +429,15 @@ impl GigQuery {
     async fn gig(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Gig>> {
         let id = parse_id(&id, "id")?;
         let viewer = ctx.viewer_opt().map(|v| v.user.as_ref());
-        let Some((gig, owner)) = service::get(ctx.app(), viewer, id).await? else {
+        let wants_packages = ctx.look_ahead().field("packages").exists();
+        let Some((gig, owner, packages)) = service::get(ctx.app(), viewer, id, wants_packages).await? else {
             return Ok(None);
         };
-        ctx.loader().feed_one(UserById(owner.id), Arc::new(owner)).await;
+        let loader = ctx.loader();
+        loader.feed_one(UserById(owner.id), Arc::new(owner)).await;
+        if let Some(packages) = packages {
+            loader.feed_one(PackagesOf(gig.id), Arc::new(packages)).await;
+        }
         Ok(Some(Gig(Arc::new(gig))))
     }
 
@@ -415,7 +450,7 @@ impl GigQuery {
         sort: Option<GigSort>,
         first: Option<i32>,
         after: Option<String>,
-    ) -> async_graphql::Result<Connection<String, Gig, Total, EmptyFields>> {
+    ) -> async_graphql::Result<Connection<GigCursor, Gig, Total, EmptyFields>> {
         let filter = to_filter(filter)?;
         let sort = to_sort(sort.unwrap_or_default(), filter.search.is_some());
         gig_page(ctx, filter, sort, first, after).await
@@ -429,7 +464,7 @@ impl GigQuery {
         status: Option<GigStatus>,
         first: Option<i32>,
         after: Option<String>,
-    ) -> async_graphql::Result<Connection<String, Gig, Total, EmptyFields>> {
+    ) -> async_graphql::Result<Connection<GigCursor, Gig, Total, EmptyFields>> {
         let viewer = ctx.viewer()?.id();
         let filter = Filter {
             owner: Some(viewer),
@@ -446,7 +481,7 @@ impl GigQuery {
         ctx: &Context<'_>,
         first: Option<i32>,
         after: Option<String>,
-    ) -> async_graphql::Result<Connection<String, Gig, Total, EmptyFields>> {
+    ) -> async_graphql::Result<Connection<GigCursor, Gig, Total, EmptyFields>> {
         let viewer = ctx.viewer()?;
         let app = ctx.app();
         let size = page_size(first, app.config.limits.max_page_size)?;
@@ -484,7 +519,7 @@ impl GigQuery {
         let mut connection = Connection::with_additional_fields(after.is_some(), more, Total { total_count: total });
         connection.edges.extend(
             rows.into_iter()
-                .map(|(saved_at, gig, _)| Edge::new(encode_cursor(&saved_at.to_rfc3339()), Gig(Arc::new(gig)))),
+                .map(|(saved_at, gig, _)| Edge::new(GigCursor::Saved(saved_at), Gig(Arc::new(gig)))),
         );
         Ok(connection)
     }

@@ -313,8 +313,14 @@ pub fn visible(gig: &GigRow, owner: &UserRow, viewer: Option<&UserRow>) -> bool 
     privileged || (gig.status == "ACTIVE" && !owner.is_banned())
 }
 
-/// A gig with its owner, if the viewer may see it; counts the view when it is someone else's.
-pub async fn get(app: &AppState, viewer: Option<&UserRow>, id: Uuid) -> AppResult<Option<(GigRow, UserRow)>> {
+/// A gig with its owner, and with `with_packages` its packages (cheapest first, read on the
+/// same connection), if the viewer may see it; counts the view when it is someone else's.
+pub async fn get(
+    app: &AppState,
+    viewer: Option<&UserRow>,
+    id: Uuid,
+    with_packages: bool,
+) -> AppResult<Option<(GigRow, UserRow, Option<Vec<PackageRow>>)>> {
     let mut conn = app.db.conn().await?;
     let Some((gig, owner)) = model::find_with_owner(&mut conn, id).await? else {
         return Ok(None);
@@ -322,29 +328,34 @@ pub async fn get(app: &AppState, viewer: Option<&UserRow>, id: Uuid) -> AppResul
     if !visible(&gig, &owner, viewer) {
         return Ok(None);
     }
+    let packages = if with_packages {
+        Some(model::packages_of(&mut conn, &[gig.id]).await?)
+    } else {
+        None
+    };
+    drop(conn);
     if viewer.is_none_or(|v| v.id != gig.owner_id) {
         app.gig_views.record(gig.id);
     }
-    Ok(Some((gig, owner)))
+    Ok(Some((gig, owner, packages)))
 }
 
-/// A page of gigs and whether more follow.
+/// A page of gigs and whether more follow, on the caller's connection (a page and its
+/// relations share one pool checkout).
 pub async fn list(
-    app: &AppState,
+    conn: &mut diesel_async::AsyncPgConnection,
     filter: &Filter,
     sort: Sort,
     after: Option<&After>,
     size: usize,
 ) -> AppResult<(Vec<Listed>, bool)> {
-    let mut conn = app.db.conn().await?;
-    let rows = model::page(&mut conn, filter, sort, after, size as i64 + 1).await?;
+    let rows = model::page(conn, filter, sort, after, size as i64 + 1).await?;
     let (rows, more) = crate::graphql::pagination::split_page(rows, size);
     Ok((rows, more))
 }
 
-pub async fn count(app: &AppState, filter: &Filter) -> AppResult<i64> {
-    let mut conn = app.db.conn().await?;
-    Ok(model::count(&mut conn, filter).await?)
+pub async fn count(conn: &mut diesel_async::AsyncPgConnection, filter: &Filter) -> AppResult<i64> {
+    Ok(model::count(conn, filter).await?)
 }
 
 /// Saves (or with `saved = false`, unsaves) a gig the viewer can see.

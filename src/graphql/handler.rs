@@ -453,8 +453,10 @@ async fn execute(
     errors::finalize(&mut response.errors);
     record_operation(operation.as_deref(), response.errors.is_empty(), started.elapsed());
 
-    let body = match serde_json::to_vec(&response) {
-        Ok(body) => body,
+    // Sized for a typical page up front rather than grown from serde_json's 128 bytes.
+    let mut body = Vec::with_capacity(8 * 1024);
+    let body = match serde_json::to_writer(&mut body, &response) {
+        Ok(()) => body,
         Err(e) => {
             tracing::error!(error = %e, "serialising a response");
             if let Some((user, key)) = &idempotency {
