@@ -138,16 +138,7 @@ impl AdminMutation {
     ) -> async_graphql::Result<Order> {
         let admin = ctx.admin()?;
         let id = parse_id(&id, "id")?;
-        let row = orders::act(
-            ctx.app(),
-            &admin.user,
-            id,
-            Act::Override {
-                status: status.into(),
-                reason,
-            },
-        )
-        .await?;
+        let row = orders::act(ctx.app(), &admin.user, id, Act::Override { status, reason }).await?;
         Ok(Order::new(row))
     }
 }

@@ -39,99 +39,11 @@ use crate::{
     task::{graphql::Task, loaders::TaskById},
 };
 
-#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
-pub enum OrderStatus {
-    Requested,
-    Declined,
-    PendingPayment,
-    PaymentSubmitted,
-    PaymentConfirmed,
-    InProgress,
-    Submitted,
-    RevisionRequested,
-    Completed,
-    Cancelled,
-    Disputed,
-}
-
-impl From<OrderStatus> for Status {
-    fn from(s: OrderStatus) -> Self {
-        match s {
-            OrderStatus::Requested => Status::Requested,
-            OrderStatus::Declined => Status::Declined,
-            OrderStatus::PendingPayment => Status::PendingPayment,
-            OrderStatus::PaymentSubmitted => Status::PaymentSubmitted,
-            OrderStatus::PaymentConfirmed => Status::PaymentConfirmed,
-            OrderStatus::InProgress => Status::InProgress,
-            OrderStatus::Submitted => Status::Submitted,
-            OrderStatus::RevisionRequested => Status::RevisionRequested,
-            OrderStatus::Completed => Status::Completed,
-            OrderStatus::Cancelled => Status::Cancelled,
-            OrderStatus::Disputed => Status::Disputed,
-        }
-    }
-}
-
-impl From<Status> for OrderStatus {
-    fn from(s: Status) -> Self {
-        match s {
-            Status::Requested => OrderStatus::Requested,
-            Status::Declined => OrderStatus::Declined,
-            Status::PendingPayment => OrderStatus::PendingPayment,
-            Status::PaymentSubmitted => OrderStatus::PaymentSubmitted,
-            Status::PaymentConfirmed => OrderStatus::PaymentConfirmed,
-            Status::InProgress => OrderStatus::InProgress,
-            Status::Submitted => OrderStatus::Submitted,
-            Status::RevisionRequested => OrderStatus::RevisionRequested,
-            Status::Completed => OrderStatus::Completed,
-            Status::Cancelled => OrderStatus::Cancelled,
-            Status::Disputed => OrderStatus::Disputed,
-        }
-    }
-}
+/// The machine's own enums are the GraphQL ones (`OrderStatus`, `OrderAction`).
+pub use super::machine::{Action as OrderAction, Status as OrderStatus};
 
 fn status_of(s: &str) -> OrderStatus {
-    Status::parse(s).map(Into::into).unwrap_or(OrderStatus::Cancelled)
-}
-
-/// What the viewer could do to an order now (a hint for buttons; the server checks again).
-#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
-pub enum OrderAction {
-    Accept,
-    Decline,
-    SubmitPaymentProof,
-    RejectPaymentProof,
-    ConfirmPayment,
-    ProviderPaymentSucceeded,
-    StartWork,
-    SubmitWork,
-    RequestRevision,
-    ApproveWork,
-    Cancel,
-    OpenDispute,
-    ForceComplete,
-    ForceCancel,
-}
-
-impl From<Action> for OrderAction {
-    fn from(a: Action) -> Self {
-        match a {
-            Action::Accept => Self::Accept,
-            Action::Decline => Self::Decline,
-            Action::SubmitPaymentProof => Self::SubmitPaymentProof,
-            Action::RejectPaymentProof => Self::RejectPaymentProof,
-            Action::ConfirmPayment => Self::ConfirmPayment,
-            Action::ProviderPaymentSucceeded => Self::ProviderPaymentSucceeded,
-            Action::StartWork => Self::StartWork,
-            Action::SubmitWork => Self::SubmitWork,
-            Action::RequestRevision => Self::RequestRevision,
-            Action::ApproveWork => Self::ApproveWork,
-            Action::Cancel => Self::Cancel,
-            Action::OpenDispute => Self::OpenDispute,
-            Action::ForceComplete => Self::ForceComplete,
-            Action::ForceCancel => Self::ForceCancel,
-        }
-    }
+    Status::parse(s).unwrap_or(OrderStatus::Cancelled)
 }
 
 /// How an order came about.
@@ -289,7 +201,6 @@ impl Order {
             .into_iter()
             .filter(|a| *a != Action::ProviderPaymentSucceeded)
             .filter(|a| *a != Action::ApproveWork || roles.contains(&machine::Role::Client) || self.0.on_site)
-            .map(Into::into)
             .collect()
     }
     async fn milestones(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<OrderMilestone>> {
@@ -667,7 +578,7 @@ impl OrderQuery {
             Some(OrderSide::Freelancer) => Side::Freelancer,
             None => Side::Either,
         };
-        let status = status.map(|s| Status::from(s).as_str());
+        let status = status.map(Status::as_str);
         let page = service::mine(ctx.app(), viewer, side, status, before, size, wants_total(ctx)).await?;
         let mut connection = Connection::with_additional_fields(
             after.is_some(),

@@ -3,7 +3,8 @@
 //! transition; the service only carries out what [`decide`] allows.
 
 /// Where an order stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, async_graphql::Enum)]
+#[graphql(name = "OrderStatus")]
 pub enum Status {
     Requested,
     Declined,
@@ -59,8 +60,10 @@ impl Status {
     }
 }
 
-/// Something someone does to an order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// Something someone does to an order (as `OrderAction`: what the viewer could do now, a
+/// hint for buttons; the server checks again).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, async_graphql::Enum)]
+#[graphql(name = "OrderAction")]
 pub enum Action {
     Accept,
     Decline,

@@ -145,14 +145,6 @@ pub async fn order_gig(app: &AppState, client: &UserRow, input: GigOrderInput, b
                 created_at: now,
                 updated_at: now,
             };
-            if let Some(day) = order.scheduled_for {
-                if crate::calendar::model::day_taken(conn, owner.id, day).await? {
-                    return Err(AppError::Conflict(format!(
-                        "{} is not available on {day}.",
-                        owner.full_name
-                    )));
-                }
-            }
             let milestone = MilestoneRow {
                 id: Uuid::now_v7(),
                 order_id: order.id,
@@ -163,8 +155,15 @@ pub async fn order_gig(app: &AppState, client: &UserRow, input: GigOrderInput, b
                 checklist: serde_json::json!([]),
             };
             model::insert(conn, &order, &[milestone]).await?;
-            if let (false, Some(day)) = (booking, order.scheduled_for) {
-                if !model::book_day(conn, owner.id, day, order.id).await? {
+            // A request only needs the day free now (acceptance books it); a direct order
+            // books it at once.
+            if let Some(day) = order.scheduled_for {
+                let free = if booking {
+                    !crate::calendar::model::day_taken(conn, owner.id, day).await?
+                } else {
+                    model::book_day(conn, owner.id, day, order.id).await?
+                };
+                if !free {
                     return Err(AppError::Conflict(format!(
                         "{} is not available on {day}.",
                         owner.full_name
@@ -446,11 +445,10 @@ enum Prepared {
 
 async fn prepare(app: &AppState, act: &mut Act) -> AppResult<Prepared> {
     let mut errors = FieldErrors::new();
-    let reason_field = |act: &Act| match act {
+    let field = match act {
         Act::RequestRevision { .. } => "note",
         _ => "reason",
     };
-    let field = reason_field(act);
     match act {
         Act::Decline { reason } | Act::RejectPaymentProof { reason } | Act::Cancel { reason } => {
             *reason = validation::optional_text(field, reason.take(), 1_000, &mut errors);
