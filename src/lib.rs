@@ -12,6 +12,7 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod events;
+pub mod geocell;
 pub mod gig;
 pub mod graphql;
 pub mod http;

@@ -6,9 +6,11 @@ use std::time::Duration;
 
 use chrono::Utc;
 
-use crate::{account, graphql::idempotency, mail, order, state::AppState};
+use crate::{account, graphql::idempotency, mail, order, state::AppState, task};
 
 const EVERY: Duration = Duration::from_secs(600);
+/// How often first-accept tasks past their deadline are expired.
+const EXPIRY_EVERY: Duration = Duration::from_secs(5);
 /// Sent mail is kept this long for support questions.
 const SENT_MAIL_DAYS: i64 = 30;
 /// Released earnings stay pending this long before they become available.
@@ -29,11 +31,38 @@ pub async fn run_once(app: &AppState) -> anyhow::Result<usize> {
     if cleared > 0 {
         tracing::info!(cleared, "earnings cleared");
     }
+    expire_tasks(app).await?;
     Ok(accounts + mails + codes + keys)
 }
 
-/// Runs a round every ten minutes until the process ends.
+/// Expires first-accept tasks past their deadline (see `task::service::expire_overdue`).
+pub async fn expire_tasks(app: &AppState) -> anyhow::Result<usize> {
+    let expired = task::service::expire_overdue(app)
+        .await
+        .map_err(|e| anyhow::anyhow!("expiring tasks: {e:?}"))?;
+    if expired > 0 {
+        tracing::info!(expired, "overdue tasks expired");
+    }
+    Ok(expired)
+}
+
+/// Runs a round every ten minutes, and task expiry every few seconds, until the process
+/// ends. Tasks written before public locations existed get theirs first.
 pub fn spawn(app: AppState) {
+    let expiry = app.clone();
+    tokio::spawn(async move {
+        match task::service::backfill_public_points(&expiry).await {
+            Ok(0) => {}
+            Ok(placed) => tracing::info!(placed, "public task locations filled in"),
+            Err(e) => tracing::warn!(error = ?e, "filling in public task locations failed"),
+        }
+        loop {
+            if let Err(e) = expire_tasks(&expiry).await {
+                tracing::warn!(error = format!("{e:#}"), "task expiry failed");
+            }
+            tokio::time::sleep(EXPIRY_EVERY).await;
+        }
+    });
     tokio::spawn(async move {
         loop {
             tokio::time::sleep(EVERY).await;

@@ -257,7 +257,12 @@ diesel::table! {
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
         published_at -> Nullable<Timestamptz>,
-        search -> Nullable<Tsvector>,
+        // `search` (a generated TSVECTOR) is left out: only SQL fragments read it, and
+        // diesel's default build stops at 32 columns.
+        public_latitude -> Nullable<Float8>,
+        public_longitude -> Nullable<Float8>,
+        geohash -> Nullable<Text>,
+        assignee_id -> Nullable<Uuid>,
     }
 }
 
@@ -297,6 +302,7 @@ diesel::table! {
         ban_reason -> Nullable<Text>,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        geohash -> Nullable<Text>,
     }
 }
 

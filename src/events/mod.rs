@@ -47,6 +47,16 @@ pub mod topic {
     pub fn order(id: Uuid) -> String {
         format!("order:{id}")
     }
+
+    pub fn task(id: Uuid) -> String {
+        format!("task:{id}")
+    }
+
+    /// New and reopened tasks whose public point lies in geohash `cell` (one channel per
+    /// cell and precision; see `geocell`).
+    pub fn nearby(cell: &str) -> String {
+        format!("nearby:{cell}")
+    }
 }
 
 /// An event as delivered to subscribers.

@@ -180,6 +180,33 @@ impl Presence {
             .await;
     }
 
+    /// Which of `keys` are held on this or (with Redis) any instance, in one round trip.
+    /// When Redis cannot be asked, only this instance's holders count.
+    pub async fn present_among(&self, keys: &[String]) -> Vec<bool> {
+        let mut present: Vec<bool> = keys.iter().map(|k| self.local_count(k) > 0).collect();
+        let remote: Vec<usize> = (0..keys.len()).filter(|&i| !present[i]).collect();
+        if remote.is_empty() {
+            return present;
+        }
+        let Some(mut conn) = self.connection().await else {
+            return present;
+        };
+        let now = chrono::Utc::now().timestamp();
+        let mut pipe = redis::pipe();
+        for &i in &remote {
+            pipe.cmd("ZCOUNT").arg(redis_key(&keys[i])).arg(now).arg("+inf");
+        }
+        match pipe.query_async::<Vec<i64>>(&mut conn).await {
+            Ok(counts) => {
+                for (&i, count) in remote.iter().zip(counts) {
+                    present[i] = count > 0;
+                }
+            }
+            Err(e) => tracing::debug!(error = %e, "presence: batch check failed"),
+        }
+        present
+    }
+
     /// Whether `key` is held on this or (with Redis) any instance.
     pub async fn is_present(&self, key: &str) -> bool {
         if self.local_count(key) > 0 {

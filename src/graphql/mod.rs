@@ -26,7 +26,7 @@ use crate::{
     plan::graphql::PlanQuery,
     profile::graphql::{ProfileMutation, ProfileQuery},
     state::AppState,
-    task::graphql::{TaskMutation, TaskQuery},
+    task::graphql::{TaskMutation, TaskQuery, TaskSubscription},
 };
 
 /// Every domain's queries.
@@ -63,7 +63,12 @@ pub struct Mutation(
 
 /// Every domain's subscriptions.
 #[derive(MergedSubscription, Default)]
-pub struct Subscription(MessageSubscription, NotificationSubscription, OrderSubscription);
+pub struct Subscription(
+    MessageSubscription,
+    NotificationSubscription,
+    OrderSubscription,
+    TaskSubscription,
+);
 
 pub type AppSchema = Schema<Query, Mutation, Subscription>;
 

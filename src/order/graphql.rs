@@ -704,6 +704,15 @@ impl OrderMutation {
         ))
     }
 
+    /// Takes an OPEN first-accept (IMMEDIATE) task: of everyone accepting at once exactly one
+    /// gets the order (at the task's maximum budget, awaiting payment); the others get
+    /// `CONFLICT`. Watchers of the task (`taskUpdated`) learn it is taken.
+    async fn accept_task(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Order> {
+        let viewer = ctx.viewer()?;
+        let id = parse_id(&id, "id")?;
+        Ok(Order::new(service::accept_task(ctx.app(), &viewer.user, id).await?))
+    }
+
     /// Freelancer: accepts a booking request (its date is blocked).
     async fn accept_order(&self, ctx: &Context<'_>, order_id: ID) -> async_graphql::Result<Order> {
         act(ctx, &order_id, Act::Accept).await

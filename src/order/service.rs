@@ -174,6 +174,7 @@ pub async fn order_gig(app: &AppState, client: &UserRow, input: GigOrderInput, b
                 conn,
                 &order,
                 client,
+                Role::Client,
                 if booking { "requested a booking" } else { "ordered" },
             )
             .await?;
@@ -212,65 +213,15 @@ pub async fn accept_application(app: &AppState, poster: &UserRow, application_id
                     application.status
                 )));
             }
-            let now = Utc::now();
             let planned: Vec<Milestone> = serde_json::from_value(application.milestones.clone()).unwrap_or_default();
-            let order_id = Uuid::now_v7();
-            let mut milestones: Vec<MilestoneRow> = planned
-                .iter()
-                .enumerate()
-                .map(|(i, m)| MilestoneRow {
-                    id: Uuid::now_v7(),
-                    order_id,
-                    position: i as i32,
-                    title: m.title.clone(),
-                    amount_cents: m.amount_cents,
-                    due_at: Some(now + Duration::days(i64::from(m.due_in_days.max(1)))),
-                    checklist: serde_json::json!([]),
-                })
-                .collect();
-            if milestones.is_empty() {
-                milestones.push(MilestoneRow {
-                    id: Uuid::now_v7(),
-                    order_id,
-                    position: 0,
-                    title: task.title.clone(),
-                    amount_cents: application.proposed_rate_cents,
-                    due_at: None,
-                    checklist: serde_json::json!([]),
-                });
-            }
-            let amount: i64 = milestones.iter().map(|m| m.amount_cents).sum();
-            let order = OrderRow {
-                id: order_id,
-                client_id: poster.id,
-                freelancer_id: application.freelancer_id,
-                origin: "APPLICATION".into(),
-                gig_id: None,
-                package_tier: None,
-                task_id: Some(task.id),
-                application_id: Some(application.id),
-                title: task.title.clone(),
-                requirements: task.description.chars().take(REQUIREMENTS_MAX).collect(),
-                amount_cents: amount,
-                currency: task.currency.clone(),
-                fee_bps: None,
-                status: Status::PendingPayment.as_str().into(),
-                revision_limit: application.revisions,
-                revisions_used: 0,
-                on_site: task.location_type == "ONSITE",
-                scheduled_for: None,
-                event_location: if task.location_type == "ONSITE" {
-                    task.address.clone()
-                } else {
-                    None
-                },
-                due_at: milestones.iter().filter_map(|m| m.due_at).max(),
-                funded_at: None,
-                settled_at: None,
-                cleared_at: None,
-                created_at: now,
-                updated_at: now,
-            };
+            let (order, milestones) = task_order(
+                &task,
+                application.freelancer_id,
+                Some(application.id),
+                &planned,
+                application.proposed_rate_cents,
+                application.revisions,
+            );
             model::insert(conn, &order, &milestones).await?;
             applications::set_status(conn, &[application.id], "ACCEPTED").await?;
             let others: Vec<Uuid> = applications::open_of_task(conn, task.id)
@@ -289,8 +240,17 @@ pub async fn accept_application(app: &AppState, poster: &UserRow, application_id
                 )
                 .await?;
             }
-            task::model::set_status(conn, task.id, "ASSIGNED", false).await?;
-            created(conn, &order, poster, "accepted your application for").await?;
+            let assigned = task::model::set_status(
+                conn,
+                task.id,
+                &task::model::StatusChange {
+                    assignee_id: Some(Some(application.freelancer_id)),
+                    ..task::model::StatusChange::to("ASSIGNED")
+                },
+            )
+            .await?;
+            task::service::announce(app, conn, &assigned, Some(&task.status)).await?;
+            created(conn, &order, poster, Role::Client, "accepted your application for").await?;
             Ok(order)
         })
         .await?;
@@ -298,8 +258,148 @@ pub async fn accept_application(app: &AppState, poster: &UserRow, application_id
     Ok(order)
 }
 
-/// The first history row, the event and the freelancer's notification of a new order.
-async fn created(conn: &mut AsyncPgConnection, order: &OrderRow, client: &UserRow, verb: &str) -> AppResult<()> {
+/// The order (PENDING_PAYMENT) and milestones for `freelancer` taking `task`: the planned
+/// milestones, or one milestone of `amount_cents` when there is no plan.
+fn task_order(
+    task: &task::model::TaskRow,
+    freelancer: Uuid,
+    application_id: Option<Uuid>,
+    planned: &[Milestone],
+    amount_cents: i64,
+    revision_limit: i32,
+) -> (OrderRow, Vec<MilestoneRow>) {
+    let now = Utc::now();
+    let order_id = Uuid::now_v7();
+    let mut milestones: Vec<MilestoneRow> = planned
+        .iter()
+        .enumerate()
+        .map(|(i, m)| MilestoneRow {
+            id: Uuid::now_v7(),
+            order_id,
+            position: i as i32,
+            title: m.title.clone(),
+            amount_cents: m.amount_cents,
+            due_at: Some(now + Duration::days(i64::from(m.due_in_days.max(1)))),
+            checklist: serde_json::json!([]),
+        })
+        .collect();
+    if milestones.is_empty() {
+        milestones.push(MilestoneRow {
+            id: Uuid::now_v7(),
+            order_id,
+            position: 0,
+            title: task.title.clone(),
+            amount_cents,
+            due_at: None,
+            checklist: serde_json::json!([]),
+        });
+    }
+    let on_site = task.location_type == "ONSITE" || task.mode == "IMMEDIATE";
+    let order = OrderRow {
+        id: order_id,
+        client_id: task.poster_id,
+        freelancer_id: freelancer,
+        origin: if application_id.is_some() {
+            "APPLICATION"
+        } else {
+            "TASK"
+        }
+        .into(),
+        gig_id: None,
+        package_tier: None,
+        task_id: Some(task.id),
+        application_id,
+        title: task.title.clone(),
+        requirements: task.description.chars().take(REQUIREMENTS_MAX).collect(),
+        amount_cents: milestones.iter().map(|m| m.amount_cents).sum(),
+        currency: task.currency.clone(),
+        fee_bps: None,
+        status: Status::PendingPayment.as_str().into(),
+        revision_limit,
+        revisions_used: 0,
+        on_site,
+        scheduled_for: None,
+        event_location: if on_site { task.address.clone() } else { None },
+        due_at: milestones.iter().filter_map(|m| m.due_at).max(),
+        funded_at: None,
+        settled_at: None,
+        cleared_at: None,
+        created_at: now,
+        updated_at: now,
+    };
+    (order, milestones)
+}
+
+/// Revisions included when a first-accept task becomes an order.
+const TASK_REVISIONS: i32 = 2;
+
+/// Takes an OPEN first-accept (IMMEDIATE) task for `freelancer`. Of any number of concurrent
+/// callers exactly one wins: the task is claimed by one conditional UPDATE (the others wait
+/// for its row lock, then find it taken and get `CONFLICT`), and the order (PENDING_PAYMENT,
+/// at the task's maximum budget) is created in the same transaction.
+pub async fn accept_task(app: &AppState, freelancer: &UserRow, task_id: Uuid) -> AppResult<OrderRow> {
+    let mut conn = app.db.conn().await?;
+    let order = conn
+        .transaction::<_, AppError, _>(async |conn| {
+            let Some(task) = task::model::take_immediate(conn, task_id, freelancer.id).await? else {
+                return Err(why_not_taken(conn, freelancer, task_id).await);
+            };
+            if task.poster_id == freelancer.id {
+                return Err(AppError::Forbidden("You cannot accept your own task.".into()));
+            }
+            profiles::find(conn, task.poster_id)
+                .await?
+                .filter(|p| !p.is_banned())
+                .ok_or_else(|| AppError::not_found("Task"))?;
+            let planned: Vec<Milestone> = serde_json::from_value(task.milestone_plan.clone()).unwrap_or_default();
+            let (order, milestones) = task_order(
+                &task,
+                freelancer.id,
+                None,
+                &planned,
+                task.budget_max_cents,
+                TASK_REVISIONS,
+            );
+            model::insert(conn, &order, &milestones).await?;
+            task::service::announce(app, conn, &task, Some("OPEN")).await?;
+            created(conn, &order, freelancer, Role::Freelancer, "accepted").await?;
+            Ok(order)
+        })
+        .await?;
+    app.bus.kick();
+    Ok(order)
+}
+
+/// Why `take_immediate` found nothing to take: NOT_FOUND for tasks the freelancer may not
+/// see, CONFLICT otherwise (taken, expired, not first-accept).
+async fn why_not_taken(conn: &mut AsyncPgConnection, freelancer: &UserRow, task_id: Uuid) -> AppError {
+    let found = match task::model::find_with_poster(conn, task_id).await {
+        Ok(found) => found,
+        Err(e) => return e.into(),
+    };
+    let Some((task, _)) = found.filter(|(t, p)| task::service::visible(t, p, Some(freelancer))) else {
+        return AppError::not_found("Task");
+    };
+    if task.poster_id == freelancer.id {
+        return AppError::Forbidden("You cannot accept your own task.".into());
+    }
+    AppError::Conflict(match (task.mode.as_str(), task.status.as_str()) {
+        ("IMMEDIATE", "OPEN") => "The task's acceptance deadline has passed.".into(),
+        ("IMMEDIATE", "ASSIGNED" | "IN_PROGRESS" | "COMPLETED") => "Someone else accepted this task first.".into(),
+        ("IMMEDIATE", status) => format!("The task is {status} and cannot be accepted."),
+        _ => "Only IMMEDIATE tasks are accepted directly; apply to this one.".into(),
+    })
+}
+
+/// The first history row, the event and the other party's notification of a new order
+/// that `actor` (in `role`) made.
+async fn created(
+    conn: &mut AsyncPgConnection,
+    order: &OrderRow,
+    actor: &UserRow,
+    role: Role,
+    verb: &str,
+) -> AppResult<()> {
     model::insert_history(
         conn,
         &HistoryRow {
@@ -308,21 +408,26 @@ async fn created(conn: &mut AsyncPgConnection, order: &OrderRow, client: &UserRo
             action: "CREATE".into(),
             from_status: None,
             to_status: order.status.clone(),
-            actor_id: Some(client.id),
-            actor_role: Role::Client.as_str().into(),
+            actor_id: Some(actor.id),
+            actor_role: role.as_str().into(),
             note: None,
             created_at: order.created_at,
         },
     )
     .await?;
-    publish(conn, order, "CREATE", None, Some(client.id)).await?;
+    publish(conn, order, "CREATE", None, Some(actor.id)).await?;
+    let recipient = if role == Role::Client {
+        order.freelancer_id
+    } else {
+        order.client_id
+    };
     notification::notify(
         conn,
-        order.freelancer_id,
+        recipient,
         Kind::OrderStatus,
-        &format!("{} {verb} \"{}\"", client.full_name, order.title),
+        &format!("{} {verb} \"{}\"", actor.full_name, order.title),
         &format!("Order status: {}", order.status),
-        serde_json::json!({ "orderId": order.id, "status": order.status }),
+        serde_json::json!({ "orderId": order.id, "taskId": order.task_id, "status": order.status }),
     )
     .await?;
     Ok(())
@@ -792,7 +897,7 @@ pub async fn act(app: &AppState, actor: &UserRow, order_id: Uuid, mut act: Act) 
                 },
             )
             .await?;
-            follow_task(conn, &updated, action).await?;
+            follow_task(app, conn, &updated, action).await?;
             publish(conn, &updated, action.as_str(), Some(from.as_str()), Some(actor.id)).await?;
             notify_parties(conn, &updated, actor, action).await?;
             if role == Role::Admin {
@@ -814,19 +919,33 @@ pub async fn act(app: &AppState, actor: &UserRow, order_id: Uuid, mut act: Act) 
     Ok(order)
 }
 
-/// Keeps a task in step with the order made from it.
-async fn follow_task(conn: &mut AsyncPgConnection, order: &OrderRow, action: Action) -> AppResult<()> {
+/// Keeps a task in step with the order made from it. An order called off before completion
+/// puts the task back to OPEN (announced to nearby freelancers again) — or EXPIRED, for a
+/// first-accept task whose deadline has passed meanwhile.
+async fn follow_task(app: &AppState, conn: &mut AsyncPgConnection, order: &OrderRow, action: Action) -> AppResult<()> {
     let Some(task_id) = order.task_id else {
         return Ok(());
     };
-    let status = match (Status::parse(&order.status), action) {
-        (_, Action::StartWork) => "IN_PROGRESS",
-        (Some(Status::Completed), _) => "COMPLETED",
-        // Called off before completion: the task takes applications again.
-        (Some(Status::Cancelled | Status::Declined), _) => "OPEN",
+    let Some(task) = task::model::lock(conn, task_id).await? else {
+        return Ok(());
+    };
+    let change = match (Status::parse(&order.status), action) {
+        (_, Action::StartWork) => task::model::StatusChange::to("IN_PROGRESS"),
+        (Some(Status::Completed), _) => task::model::StatusChange::to("COMPLETED"),
+        (Some(Status::Cancelled | Status::Declined), _) => {
+            let lapsed = task.mode == "IMMEDIATE" && task.acceptance_deadline.is_none_or(|d| d <= Utc::now());
+            task::model::StatusChange {
+                assignee_id: Some(None),
+                ..task::model::StatusChange::to(if lapsed { "EXPIRED" } else { "OPEN" })
+            }
+        }
         _ => return Ok(()),
     };
-    task::model::set_status(conn, task_id, status, false).await?;
+    if change.status == task.status {
+        return Ok(());
+    }
+    let updated = task::model::set_status(conn, task_id, &change).await?;
+    task::service::announce(app, conn, &updated, Some(&task.status)).await?;
     Ok(())
 }
 

@@ -74,6 +74,8 @@ pub struct UserPatch {
     pub location_text: Option<Option<String>>,
     pub latitude: Option<Option<f64>>,
     pub longitude: Option<Option<f64>>,
+    /// Geohash of (latitude, longitude), kept with them for nearby lookups.
+    pub geohash: Option<Option<String>>,
     pub timezone: Option<Option<String>>,
     pub travel_radius_km: Option<Option<i32>>,
     pub is_available: Option<bool>,

@@ -288,6 +288,7 @@ pub async fn update_location(
     let patch = UserPatch {
         latitude: Some(Some(lat)),
         longitude: Some(Some(lng)),
+        geohash: Some(crate::geocell::cell_of(lat, lng, crate::geocell::POINT_PRECISION)),
         location_text: text,
         ..Default::default()
     };

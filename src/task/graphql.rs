@@ -4,22 +4,26 @@ use std::sync::Arc;
 
 use async_graphql::{
     connection::{Connection, Edge, EmptyFields},
-    Context, Enum, InputObject, Object, SimpleObject, Upload, ID,
+    Context, Enum, InputObject, Object, SimpleObject, Subscription, Upload, ID,
 };
 use chrono::{DateTime, Utc};
+use futures_util::{Stream, StreamExt};
 use uuid::Uuid;
 
 use super::{
     model::{Filter, PostedWithin, TaskRow},
-    service::{self, Milestone, NewFile, TaskInput},
+    service::{self, Milestone, NewFile, TaskEvent, TaskInput},
     templates,
 };
 use crate::{
     error::{AppError, FieldErrors},
+    events::topic,
+    geocell,
     graphql::{
         context::ContextExt,
         loader::shared_error,
-        pagination::{decode_cursor, encode_cursor, page_size, wants_total, Total},
+        pagination::{decode_cursor, decode_event_cursor, encode_cursor, page_size, wants_total, Total},
+        subscription::topic_events,
         types::{parse_id, GeoPoint, GeoPointInput},
     },
     message::graphql::MessageAttachment,
@@ -95,6 +99,11 @@ impl Task {
         ctx.viewer_opt()
             .is_some_and(|v| v.id() == self.0.poster_id || v.user.is_admin)
     }
+
+    /// The poster, admins, and the freelancer the task is assigned to.
+    fn is_party(&self, ctx: &Context<'_>) -> bool {
+        self.is_poster(ctx) || ctx.viewer_opt().is_some_and(|v| self.0.assignee_id == Some(v.id()))
+    }
 }
 
 #[Object]
@@ -135,22 +144,38 @@ impl Task {
     async fn location_type(&self) -> Option<LocationType> {
         LocationType::from_db(&self.0.location_type)
     }
-    /// The street address: for the poster only.
+    /// The street address: for the poster and, once assigned, the assignee.
     async fn address(&self, ctx: &Context<'_>) -> Option<&str> {
-        self.is_poster(ctx).then_some(self.0.address.as_deref()).flatten()
+        self.is_party(ctx).then_some(self.0.address.as_deref()).flatten()
     }
-    /// Exact for the poster; everyone else sees a point about 200 m away.
+    /// Exact for the poster and, once assigned, the assignee; everyone else sees a point
+    /// about 200 m away (the same on every read), which nearby search measures from too.
     async fn location(&self, ctx: &Context<'_>) -> Option<GeoPoint> {
-        let (lat, lng) = (self.0.latitude?, self.0.longitude?);
-        let (lat, lng) = if self.is_poster(ctx) {
-            (lat, lng)
+        let (lat, lng) = if self.is_party(ctx) {
+            (self.0.latitude?, self.0.longitude?)
         } else {
-            service::fuzz(self.0.id, lat, lng)
+            match self.0.public_point() {
+                Some(point) => point,
+                None => service::fuzz(self.0.id, self.0.latitude?, self.0.longitude?),
+            }
         };
         Some(GeoPoint { lat, lng })
     }
+    /// STANDARD: freelancers apply; IMMEDIATE: the first to `acceptTask` gets it.
     async fn mode(&self) -> Option<TaskMode> {
         TaskMode::from_db(&self.0.mode)
+    }
+    /// IMMEDIATE tasks: when the offer lapses (the task then becomes EXPIRED).
+    async fn acceptance_deadline(&self) -> Option<DateTime<Utc>> {
+        self.0.acceptance_deadline
+    }
+    /// The freelancer the task is assigned to (for the parties only).
+    async fn assignee(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
+        let Some(id) = self.0.assignee_id.filter(|_| self.is_party(ctx)) else {
+            return Ok(None);
+        };
+        let row = ctx.loader().load_one(UserById(id)).await.map_err(shared_error)?;
+        Ok(row.map(User::new))
     }
     async fn status(&self) -> Option<TaskStatus> {
         TaskStatus::from_db(&self.0.status)
@@ -327,6 +352,41 @@ async fn task_page(
     Ok(connection)
 }
 
+/// A task near the point asked about.
+pub struct NearbyTask {
+    task: Arc<TaskRow>,
+    distance_m: f64,
+}
+
+#[Object]
+impl NearbyTask {
+    /// Metres from the point asked about to the task's public location (great-circle).
+    async fn distance_meters(&self) -> f64 {
+        self.distance_m
+    }
+    async fn task(&self) -> Task {
+        Task(self.task.clone())
+    }
+}
+
+fn decode_nearby_after(after: Option<&str>) -> Result<Option<(f64, Uuid)>, AppError> {
+    let Some(cursor) = after else { return Ok(None) };
+    let bad = || AppError::field("after", "is not a cursor from this list");
+    let key = decode_cursor(cursor, "after")?;
+    let (distance, id) = key.split_once('|').ok_or_else(bad)?;
+    let distance: f64 = distance.parse().map_err(|_| bad())?;
+    if !distance.is_finite() {
+        return Err(bad());
+    }
+    Ok(Some((distance, Uuid::parse_str(id).map_err(|_| bad())?)))
+}
+
+fn check_circle(lat: f64, lng: f64, radius_meters: f64) -> Result<(), AppError> {
+    let mut errors = FieldErrors::new();
+    service::check_circle(lat, lng, radius_meters, &mut errors);
+    errors.into_result()
+}
+
 #[derive(Default)]
 pub struct TaskQuery;
 
@@ -353,6 +413,48 @@ impl TaskQuery {
         after: Option<String>,
     ) -> async_graphql::Result<Connection<String, Task, Total, EmptyFields>> {
         task_page(ctx, to_filter(filter)?, first, after).await
+    }
+
+    /// Open tasks with a location within `radiusMeters` (at most 50 km) of a point, nearest
+    /// first. Distances are measured to each task's public location (about 200 m from the
+    /// real one).
+    #[graphql(complexity = "first.unwrap_or(20).max(1) as usize * child_complexity")]
+    #[allow(clippy::too_many_arguments)]
+    async fn nearby_tasks(
+        &self,
+        ctx: &Context<'_>,
+        lat: f64,
+        lng: f64,
+        #[graphql(default = 5000.0)] radius_meters: f64,
+        filter: Option<TaskFilter>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> async_graphql::Result<Connection<String, NearbyTask, Total, EmptyFields>> {
+        check_circle(lat, lng, radius_meters)?;
+        let app = ctx.app();
+        let filter = to_filter(filter)?;
+        let size = page_size(first, app.config.limits.max_page_size)?;
+        let circle = (lat, lng, radius_meters);
+        let (rows, more) = service::nearby(app, &filter, circle, decode_nearby_after(after.as_deref())?, size).await?;
+        let total = if wants_total(ctx) {
+            service::nearby_count(app, &filter, circle).await?
+        } else {
+            0
+        };
+        ctx.loader()
+            .feed_many(rows.iter().map(|n| (UserById(n.poster.id), Arc::new(n.poster.clone()))))
+            .await;
+        let mut connection = Connection::with_additional_fields(after.is_some(), more, Total { total_count: total });
+        connection.edges.extend(rows.into_iter().map(|n| {
+            Edge::new(
+                encode_cursor(&format!("{:?}|{}", n.order_key, n.task.id)),
+                NearbyTask {
+                    task: Arc::new(n.task),
+                    distance_m: n.distance_m,
+                },
+            )
+        }));
+        Ok(connection)
     }
 
     /// Tasks you posted, in every status (or one), newest first.
@@ -426,6 +528,12 @@ pub struct TaskInputObject {
     #[graphql(default)]
     pub ip_transfer: bool,
     pub template_key: Option<String>,
+    /// IMMEDIATE: the first freelancer to accept gets the task (needs a location and an
+    /// `acceptanceDeadline`). Fixed once published.
+    #[graphql(default_with = "TaskMode::Standard")]
+    pub mode: TaskMode,
+    /// IMMEDIATE tasks only: 5 minutes to 72 hours ahead.
+    pub acceptance_deadline: Option<DateTime<Utc>>,
 }
 
 impl From<TaskInputObject> for TaskInput {
@@ -448,6 +556,8 @@ impl From<TaskInputObject> for TaskInput {
             nda_required: i.nda_required,
             ip_transfer: i.ip_transfer,
             template_key: i.template_key,
+            mode: i.mode.as_db().to_owned(),
+            acceptance_deadline: i.acceptance_deadline,
         }
     }
 }
@@ -522,5 +632,115 @@ impl TaskMutation {
         Ok(Task(Arc::new(
             service::invite(ctx.app(), &viewer.user, task_id, freelancer_id, message).await?,
         )))
+    }
+}
+
+/// A change of a task as `taskUpdated` subscribers see it.
+pub struct TaskUpdate {
+    task: Arc<TaskRow>,
+    from: Option<String>,
+    event_cursor: Option<i64>,
+}
+
+#[Object]
+impl TaskUpdate {
+    /// The task as the change left it.
+    async fn task(&self) -> Task {
+        Task(self.task.clone())
+    }
+    async fn from_status(&self) -> Option<TaskStatus> {
+        self.from.as_deref().and_then(TaskStatus::from_db)
+    }
+    async fn to_status(&self) -> Option<TaskStatus> {
+        TaskStatus::from_db(&self.task.status)
+    }
+    /// Pass as `after` to resume from here.
+    async fn event_cursor(&self) -> Option<String> {
+        self.event_cursor.map(|c| c.to_string())
+    }
+}
+
+/// Cells a `nearbyTaskPosted` subscription may listen on.
+const SUBSCRIPTION_CELLS_MAX: usize = 64;
+
+#[derive(Default)]
+pub struct TaskSubscription;
+
+#[Subscription]
+impl TaskSubscription {
+    /// Every change of a task you can see: edits, assignment (e.g. taken by `acceptTask`),
+    /// start, completion, cancellation, expiry, reopening. Pass the last `eventCursor` as
+    /// `after` to first receive what you missed.
+    async fn task_updated(
+        &self,
+        ctx: &Context<'_>,
+        task_id: ID,
+        after: Option<String>,
+    ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<TaskUpdate>>> {
+        let id = parse_id(&task_id, "taskId")?;
+        let after = decode_event_cursor(after.as_deref())?;
+        let app = ctx.app().clone();
+        let viewer = ctx.viewer_opt().map(|v| v.user.clone());
+        if service::get(&app, viewer.as_deref(), id).await?.is_none() {
+            return Err(AppError::not_found("Task").into());
+        }
+        let privileged = move |task: &TaskRow| viewer.as_ref().is_some_and(|v| v.is_admin || v.id == task.poster_id);
+        Ok(topic_events(app, topic::task(id), after).filter_map(move |event| {
+            let update = match event {
+                Err(e) => Some(Err(e.into())),
+                Ok(event) if event.kind == service::TASK_UPDATED => event.decode::<TaskEvent>().and_then(|payload| {
+                    (payload.task.status != "DRAFT" || privileged(&payload.task)).then(|| {
+                        Ok(TaskUpdate {
+                            task: payload.task.clone(),
+                            from: payload.from.clone(),
+                            event_cursor: event.seq,
+                        })
+                    })
+                }),
+                Ok(_) => None,
+            };
+            std::future::ready(update)
+        }))
+    }
+
+    /// Tasks posted (or reopened) from now on whose public location lies within
+    /// `radiusMeters` (at most 50 km) of a point. Signed-in users only.
+    async fn nearby_task_posted(
+        &self,
+        ctx: &Context<'_>,
+        lat: f64,
+        lng: f64,
+        #[graphql(default = 5000.0)] radius_meters: f64,
+    ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<NearbyTask>>> {
+        ctx.viewer()?;
+        check_circle(lat, lng, radius_meters)?;
+        let app = ctx.app().clone();
+        let covering = geocell::covering(
+            lat,
+            lng,
+            radius_meters,
+            geocell::CHANNEL_PRECISIONS,
+            SUBSCRIPTION_CELLS_MAX,
+        );
+        let streams = covering
+            .cells
+            .iter()
+            .map(|cell| Box::pin(topic_events(app.clone(), topic::nearby(cell), None)));
+        Ok(futures_util::stream::select_all(streams).filter_map(move |event| {
+            let found = match event {
+                Err(e) => Some(Err(e.into())),
+                Ok(event) if event.kind == service::TASK_POSTED => event.decode::<TaskEvent>().and_then(|payload| {
+                    let distance_m = geocell::distance_m((lat, lng), payload.task.public_point()?);
+                    (payload.task.status == "OPEN" && distance_m <= radius_meters).then(|| {
+                        Ok(NearbyTask {
+                            task: payload.task.clone(),
+                            distance_m,
+                        })
+                    })
+                }),
+                Ok(_) => None,
+            };
+            std::future::ready(found)
+        }))
     }
 }

@@ -47,6 +47,18 @@ pub struct TaskRow {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub published_at: Option<DateTime<Utc>>,
+    /// The point everyone but the parties sees (about 200 m off, fixed per task).
+    pub public_latitude: Option<f64>,
+    pub public_longitude: Option<f64>,
+    /// Who an order from this task went to, while it stands.
+    pub assignee_id: Option<Uuid>,
+}
+
+impl TaskRow {
+    /// The public point as (lat, lng).
+    pub fn public_point(&self) -> Option<(f64, f64)> {
+        Some((self.public_latitude?, self.public_longitude?))
+    }
 }
 
 /// A task as written (insert and full update share it).
@@ -70,11 +82,34 @@ pub struct TaskFields {
     pub latitude: Option<f64>,
     #[diesel(treat_none_as_null = true)]
     pub longitude: Option<f64>,
+    /// Derived from the task id and (latitude, longitude) by [`TaskFields::place`].
+    #[diesel(treat_none_as_null = true)]
+    pub public_latitude: Option<f64>,
+    #[diesel(treat_none_as_null = true)]
+    pub public_longitude: Option<f64>,
+    #[diesel(treat_none_as_null = true)]
+    pub geohash: Option<String>,
+    pub mode: String,
+    #[diesel(treat_none_as_null = true)]
+    pub acceptance_deadline: Option<DateTime<Utc>>,
     pub milestone_plan: serde_json::Value,
     pub nda_required: bool,
     pub ip_transfer: bool,
     #[diesel(treat_none_as_null = true)]
     pub template_key: Option<String>,
+}
+
+impl TaskFields {
+    /// Derives the public point of task `id` and its geohash from the exact point.
+    pub fn place(&mut self, id: Uuid) {
+        let public = match (self.latitude, self.longitude) {
+            (Some(lat), Some(lng)) => Some(crate::task::service::fuzz(id, lat, lng)),
+            _ => None,
+        };
+        self.public_latitude = public.map(|p| p.0);
+        self.public_longitude = public.map(|p| p.1);
+        self.geohash = public.and_then(|(lat, lng)| crate::geocell::cell_of(lat, lng, crate::geocell::POINT_PRECISION));
+    }
 }
 
 pub async fn insert(
@@ -108,26 +143,93 @@ pub async fn update_fields(conn: &mut AsyncPgConnection, id: Uuid, fields: &Task
         .await
 }
 
-pub async fn set_status(conn: &mut AsyncPgConnection, id: Uuid, status: &str, publish: bool) -> QueryResult<TaskRow> {
-    let now = Utc::now();
-    let query = diesel::update(tasks::table.find(id));
-    if publish {
-        query
-            .set((
-                tasks::status.eq(status),
-                tasks::published_at.eq(now),
-                tasks::updated_at.eq(now),
-            ))
-            .returning(TaskRow::as_returning())
-            .get_result(conn)
-            .await
-    } else {
-        query
-            .set((tasks::status.eq(status), tasks::updated_at.eq(now)))
-            .returning(TaskRow::as_returning())
-            .get_result(conn)
-            .await
+/// A change of status (and, with it, of the assignee).
+#[derive(Debug, Default, AsChangeset)]
+#[diesel(table_name = tasks)]
+pub struct StatusChange<'a> {
+    pub status: &'a str,
+    /// Set when the task is (re)published.
+    pub published_at: Option<DateTime<Utc>>,
+    /// `Some(None)` clears the assignee; `None` leaves it.
+    pub assignee_id: Option<Option<Uuid>>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl<'a> StatusChange<'a> {
+    pub fn to(status: &'a str) -> Self {
+        Self {
+            status,
+            updated_at: Utc::now(),
+            ..Default::default()
+        }
     }
+}
+
+pub async fn set_status(conn: &mut AsyncPgConnection, id: Uuid, change: &StatusChange<'_>) -> QueryResult<TaskRow> {
+    diesel::update(tasks::table.find(id))
+        .set(change)
+        .returning(TaskRow::as_returning())
+        .get_result(conn)
+        .await
+}
+
+/// Assigns an OPEN first-accept task whose deadline has not passed to `freelancer`, in one
+/// conditional statement: of concurrent callers exactly one gets the row back (the others
+/// wait for its row lock, then find the task no longer OPEN).
+pub async fn take_immediate(conn: &mut AsyncPgConnection, id: Uuid, freelancer: Uuid) -> QueryResult<Option<TaskRow>> {
+    diesel::update(tasks::table.find(id))
+        .filter(tasks::status.eq("OPEN"))
+        .filter(tasks::mode.eq("IMMEDIATE"))
+        .filter(tasks::acceptance_deadline.gt(diesel::dsl::now))
+        .set((
+            tasks::status.eq("ASSIGNED"),
+            tasks::assignee_id.eq(Some(freelancer)),
+            tasks::updated_at.eq(Utc::now()),
+        ))
+        .returning(TaskRow::as_returning())
+        .get_result(conn)
+        .await
+        .optional()
+}
+
+/// Up to `limit` OPEN first-accept tasks past their deadline, locked; tasks another
+/// instance is expiring right now are skipped.
+pub async fn lock_overdue(conn: &mut AsyncPgConnection, limit: i64) -> QueryResult<Vec<TaskRow>> {
+    tasks::table
+        .filter(sql::<Bool>("tasks.status = 'OPEN' AND tasks.mode = 'IMMEDIATE'"))
+        .filter(tasks::acceptance_deadline.le(diesel::dsl::now))
+        .order(tasks::acceptance_deadline.asc())
+        .limit(limit)
+        .select(TaskRow::as_select())
+        .for_update()
+        .skip_locked()
+        .load(conn)
+        .await
+}
+
+/// Tasks with a location but no public point yet (rows older than the column), locked.
+pub async fn lock_unplaced(conn: &mut AsyncPgConnection, limit: i64) -> QueryResult<Vec<TaskRow>> {
+    tasks::table
+        .filter(tasks::latitude.is_not_null())
+        .filter(tasks::geohash.is_null())
+        .limit(limit)
+        .select(TaskRow::as_select())
+        .for_update()
+        .skip_locked()
+        .load(conn)
+        .await
+}
+
+pub async fn set_place(conn: &mut AsyncPgConnection, id: Uuid, public: (f64, f64), geohash: &str) -> QueryResult<()> {
+    diesel::update(tasks::table.find(id))
+        .set((
+            tasks::public_latitude.eq(public.0),
+            tasks::public_longitude.eq(public.1),
+            tasks::geohash.eq(geohash),
+        ))
+        .execute(conn)
+        .await
+        .map(drop)
 }
 
 pub async fn find(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<Option<TaskRow>> {
@@ -334,4 +436,140 @@ pub async fn count(conn: &mut AsyncPgConnection, filter: &Filter) -> QueryResult
         .select(diesel::dsl::count_star())
         .into_boxed();
     apply_filter!(query, filter).get_result(conn).await
+}
+
+diesel::define_sql_function!(
+    /// Great-circle metres between two points (SQL function of migration 000010).
+    fn gm_distance_m(
+        lat1: diesel::sql_types::Double,
+        lng1: diesel::sql_types::Double,
+        lat2: diesel::sql_types::Nullable<diesel::sql_types::Double>,
+        lng2: diesel::sql_types::Nullable<diesel::sql_types::Double>,
+    ) -> diesel::sql_types::Nullable<diesel::sql_types::Double>
+);
+
+type TasksUsers = diesel::dsl::InnerJoinQuerySource<tasks::table, users::table>;
+type Condition = Box<dyn BoxableExpression<TasksUsers, Pg, SqlType = diesel::sql_types::Nullable<Bool>>>;
+
+/// The geohash lies in one of `cells` (each an index range scan).
+fn in_cells(cells: &[String]) -> Option<Condition> {
+    cells
+        .iter()
+        .map(|cell| {
+            let (lo, hi) = crate::geocell::prefix_range(cell);
+            Box::new(tasks::geohash.ge(lo).and(tasks::geohash.lt(hi))) as Condition
+        })
+        .reduce(|acc, next| Box::new(acc.or(next)))
+}
+
+/// Where a nearby search looks.
+#[derive(Debug, Clone)]
+pub struct Around {
+    pub lat: f64,
+    pub lng: f64,
+    pub radius_m: f64,
+    /// Geohash prefixes covering the circle.
+    pub cells: Vec<String>,
+}
+
+/// One page of OPEN tasks with a location within `around`, nearest first (by the public
+/// point), each with its poster and its distance in metres as PostgreSQL computed it. `after`
+/// is the previous page's last (distance, id).
+pub fn nearby_query(filter: &Filter, around: &Around, after: Option<(f64, Uuid)>, limit: i64) -> NearbyQuery {
+    let distance = || gm_distance_m(around.lat, around.lng, tasks::public_latitude, tasks::public_longitude);
+    let query = tasks::table
+        .inner_join(users::table)
+        .select((TaskRow::as_select(), UserRow::as_select(), distance()))
+        .into_boxed();
+    let mut query = apply_filter!(query, filter)
+        .filter(sql::<Bool>("tasks.status = 'OPEN' AND tasks.geohash IS NOT NULL"))
+        // A hair of slack for the two float computations; callers keep what geo puts inside.
+        .filter(distance().le(around.radius_m + 0.01));
+    if let Some(cells) = in_cells(&around.cells) {
+        query = query.filter(cells);
+    }
+    if let Some((d, id)) = after {
+        query = query.filter(distance().gt(d).or(distance().eq(d).and(tasks::id.gt(id))));
+    }
+    query.order((distance().asc(), tasks::id.asc())).limit(limit)
+}
+
+/// The statement [`nearby_query`] builds.
+pub type NearbyQuery = diesel::internal::table_macro::BoxedSelectStatement<
+    'static,
+    (
+        diesel::dsl::AsSelect<TaskRow, Pg>,
+        diesel::dsl::AsSelect<UserRow, Pg>,
+        diesel::sql_types::Nullable<diesel::sql_types::Double>,
+    ),
+    diesel::internal::table_macro::FromClause<diesel::dsl::InnerJoinQuerySource<tasks::table, users::table>>,
+    Pg,
+>;
+
+pub async fn nearby(
+    conn: &mut AsyncPgConnection,
+    filter: &Filter,
+    around: &Around,
+    after: Option<(f64, Uuid)>,
+    limit: i64,
+) -> QueryResult<Vec<(TaskRow, UserRow, Option<f64>)>> {
+    nearby_query(filter, around, after, limit).load(conn).await
+}
+
+/// How many OPEN tasks lie within `around`.
+pub async fn nearby_count(conn: &mut AsyncPgConnection, filter: &Filter, around: &Around) -> QueryResult<i64> {
+    let query = tasks::table
+        .inner_join(users::table)
+        .select(diesel::dsl::count_star())
+        .into_boxed();
+    let mut query = apply_filter!(query, filter)
+        .filter(sql::<Bool>("tasks.status = 'OPEN' AND tasks.geohash IS NOT NULL"))
+        .filter(
+            gm_distance_m(around.lat, around.lng, tasks::public_latitude, tasks::public_longitude).le(around.radius_m),
+        );
+    if let Some(cells) = in_cells(&around.cells) {
+        query = query.filter(cells);
+    }
+    query.get_result(conn).await
+}
+
+/// Available, unbanned users other than `except` whose point lies within their travel
+/// radius (5 km when unset, capped at `around.radius_m`) of `around`'s centre, nearest
+/// first, with their distance in metres.
+pub async fn freelancers_near(
+    conn: &mut AsyncPgConnection,
+    around: &Around,
+    except: Uuid,
+    limit: i64,
+) -> QueryResult<Vec<(Uuid, Option<f64>)>> {
+    type Condition = Box<dyn BoxableExpression<users::table, Pg, SqlType = diesel::sql_types::Nullable<Bool>>>;
+    let distance = || gm_distance_m(around.lat, around.lng, users::latitude, users::longitude);
+    let mut query = users::table
+        .filter(sql::<Bool>(
+            "users.is_available AND users.geohash IS NOT NULL AND users.banned_at IS NULL",
+        ))
+        .filter(users::id.ne(except))
+        .filter(
+            distance().le(sql::<diesel::sql_types::Nullable<diesel::sql_types::Double>>(
+                "LEAST(COALESCE(users.travel_radius_km * 1000.0, 5000.0), ",
+            )
+            .bind::<diesel::sql_types::Double, _>(around.radius_m)
+            .sql(")")),
+        )
+        .select((users::id, distance()))
+        .order((distance().asc(), users::id.asc()))
+        .limit(limit)
+        .into_boxed();
+    let cells = around
+        .cells
+        .iter()
+        .map(|cell| {
+            let (lo, hi) = crate::geocell::prefix_range(cell);
+            Box::new(users::geohash.ge(lo).and(users::geohash.lt(hi))) as Condition
+        })
+        .reduce(|acc, next| Box::new(acc.or(next)));
+    if let Some(cells) = cells {
+        query = query.filter(cells);
+    }
+    query.load(conn).await
 }

@@ -1,16 +1,20 @@
 //! Task operations and their rules.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
-use diesel_async::AsyncConnection;
+use diesel_async::{AsyncConnection, AsyncPgConnection};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::{
-    model::{self, Filter, TaskFields, TaskRow},
+    model::{self, Around, Filter, StatusChange, TaskFields, TaskRow},
     templates,
 };
 use crate::{
     error::{AppError, AppResult, FieldErrors},
+    events::{self, presence, topic},
+    geocell,
     message::model::Attachment,
     notification::service::{self as notification, Kind},
     plan, profile,
@@ -29,6 +33,9 @@ const BUDGET_MAX_CENTS: i64 = 10_000_000_000;
 const MILESTONES_MAX: usize = 20;
 const ATTACHMENTS_MAX: usize = 10;
 const ADDRESS_MAX: usize = 300;
+/// An IMMEDIATE task's offer stands for this long at least, and at most…
+const DEADLINE_MIN_MINUTES: i64 = 5;
+const DEADLINE_MAX_HOURS: i64 = 72;
 
 /// A milestone of a task's plan.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -60,6 +67,10 @@ pub struct TaskInput {
     pub nda_required: bool,
     pub ip_transfer: bool,
     pub template_key: Option<String>,
+    /// STANDARD (applications) or IMMEDIATE (first accept wins).
+    pub mode: String,
+    /// IMMEDIATE tasks only: when the offer lapses.
+    pub acceptance_deadline: Option<DateTime<Utc>>,
 }
 
 /// Validates `input` into the stored fields, prefilling milestones from a template.
@@ -153,6 +164,26 @@ pub fn validate(input: TaskInput, errors: &mut FieldErrors) -> TaskFields {
         errors.add("milestones", "must not add up to more than budgetMaxCents");
     }
     let remote = input.location_type == "REMOTE";
+    let immediate = input.mode == "IMMEDIATE";
+    match input.acceptance_deadline {
+        Some(deadline) if immediate => {
+            let ahead = deadline - Utc::now();
+            if ahead < chrono::Duration::minutes(DEADLINE_MIN_MINUTES)
+                || ahead > chrono::Duration::hours(DEADLINE_MAX_HOURS)
+            {
+                errors.add(
+                    "acceptanceDeadline",
+                    format!("must be {DEADLINE_MIN_MINUTES} minutes to {DEADLINE_MAX_HOURS} hours from now"),
+                );
+            }
+        }
+        None if immediate => errors.add("acceptanceDeadline", "is required for IMMEDIATE tasks"),
+        Some(_) => errors.add("acceptanceDeadline", "applies to IMMEDIATE tasks only"),
+        None => {}
+    }
+    if immediate && remote {
+        errors.add("locationType", "IMMEDIATE tasks happen on site: ONSITE or HYBRID");
+    }
     TaskFields {
         title,
         description,
@@ -172,6 +203,11 @@ pub fn validate(input: TaskInput, errors: &mut FieldErrors) -> TaskFields {
         nda_required: input.nda_required,
         ip_transfer: input.ip_transfer,
         template_key: input.template_key,
+        public_latitude: None,
+        public_longitude: None,
+        geohash: None,
+        mode: input.mode,
+        acceptance_deadline: input.acceptance_deadline,
     }
 }
 
@@ -222,6 +258,9 @@ pub async fn post(
         });
     }
     let attachments = serde_json::to_value(&attachments).map_err(AppError::internal)?;
+    let id = Uuid::now_v7();
+    let mut fields = fields;
+    fields.place(id);
     let mut conn = app.db.conn().await?;
     let result = conn
         .transaction::<_, AppError, _>(async |conn| {
@@ -229,12 +268,19 @@ pub async fn post(
                 plan::service::claim_post(conn, poster.id).await?;
             }
             let status = if draft { "DRAFT" } else { "OPEN" };
-            Ok(model::insert(conn, Uuid::now_v7(), poster.id, &fields, status, &attachments).await?)
+            let task = model::insert(conn, id, poster.id, &fields, status, &attachments).await?;
+            if !draft {
+                announce(app, conn, &task, None).await?;
+            }
+            Ok(task)
         })
         .await;
-    if result.is_err() {
-        for file in serde_json::from_value::<Vec<Attachment>>(attachments).unwrap_or_default() {
-            app.storage.remove_by_url(&file.url).await;
+    match &result {
+        Ok(_) => app.bus.kick(),
+        Err(_) => {
+            for file in serde_json::from_value::<Vec<Attachment>>(attachments).unwrap_or_default() {
+                app.storage.remove_by_url(&file.url).await;
+            }
         }
     }
     result
@@ -260,20 +306,31 @@ async fn own(conn: &mut diesel_async::AsyncPgConnection, viewer: &UserRow, id: U
 /// Replaces the fields of the viewer's DRAFT or OPEN task.
 pub async fn update(app: &AppState, viewer: &UserRow, id: Uuid, input: TaskInput) -> AppResult<TaskRow> {
     let mut errors = FieldErrors::new();
-    let fields = validate(input, &mut errors);
+    let mut fields = validate(input, &mut errors);
     errors.into_result()?;
+    fields.place(id);
     let mut conn = app.db.conn().await?;
-    conn.transaction::<_, AppError, _>(async |conn| {
-        let task = own(conn, viewer, id).await?;
-        if !matches!(task.status.as_str(), "DRAFT" | "OPEN") {
-            return Err(AppError::Conflict(format!(
-                "A {} task can no longer be edited.",
-                task.status
-            )));
-        }
-        Ok(model::update_fields(conn, id, &fields).await?)
-    })
-    .await
+    let task = conn
+        .transaction::<_, AppError, _>(async |conn| {
+            let task = own(conn, viewer, id).await?;
+            if !matches!(task.status.as_str(), "DRAFT" | "OPEN") {
+                return Err(AppError::Conflict(format!(
+                    "A {} task can no longer be edited.",
+                    task.status
+                )));
+            }
+            if task.status == "OPEN" && task.mode != fields.mode {
+                return Err(AppError::field("mode", "cannot change once the task is published"));
+            }
+            let updated = model::update_fields(conn, id, &fields).await?;
+            if updated.status == "OPEN" {
+                announce(app, conn, &updated, Some("OPEN")).await?;
+            }
+            Ok(updated)
+        })
+        .await?;
+    app.bus.kick();
+    Ok(task)
 }
 
 /// Publishes the viewer's draft (counted against the plan).
@@ -287,10 +344,23 @@ pub async fn publish(app: &AppState, viewer: &UserRow, id: Uuid) -> AppResult<Ta
                 task.status
             )));
         }
+        if task.mode == "IMMEDIATE" && task.acceptance_deadline.is_none_or(|d| d <= Utc::now()) {
+            return Err(AppError::field(
+                "acceptanceDeadline",
+                "has passed: set a new one with updateTask first",
+            ));
+        }
         plan::service::claim_post(conn, viewer.id).await?;
-        Ok(model::set_status(conn, id, "OPEN", true).await?)
+        let change = StatusChange {
+            published_at: Some(Utc::now()),
+            ..StatusChange::to("OPEN")
+        };
+        let published = model::set_status(conn, id, &change).await?;
+        announce(app, conn, &published, Some(&task.status)).await?;
+        Ok(published)
     })
     .await
+    .inspect(|_| app.bus.kick())
 }
 
 /// Cancels the viewer's task before it is assigned.
@@ -304,9 +374,12 @@ pub async fn cancel(app: &AppState, viewer: &UserRow, id: Uuid) -> AppResult<Tas
                 task.status
             )));
         }
-        Ok(model::set_status(conn, id, "CANCELLED", false).await?)
+        let cancelled = model::set_status(conn, id, &StatusChange::to("CANCELLED")).await?;
+        announce(app, conn, &cancelled, Some(&task.status)).await?;
+        Ok(cancelled)
     })
     .await
+    .inspect(|_| app.bus.kick())
 }
 
 /// Whether `viewer` may see `task` of `poster`.
@@ -382,6 +455,216 @@ pub async fn invite(
     Ok(task)
 }
 
+/// Kind of the event on `taskUpdated` topics.
+pub const TASK_UPDATED: &str = "TASK_UPDATED";
+/// Kind of the event on nearby-cell topics.
+pub const TASK_POSTED: &str = "TASK_POSTED";
+/// Offline freelancers told of a nearby task: at most this many, nearest first…
+const NEARBY_NOTIFY_MAX: i64 = 50;
+/// …within their travel radius, capped here (and 5 km when they set none).
+pub const NEARBY_NOTIFY_RADIUS_MAX_M: f64 = 50_000.0;
+/// Nearby search: the largest radius, and the cells a search may scan.
+pub const NEARBY_RADIUS_MAX_M: f64 = 50_000.0;
+const SEARCH_CELLS_MAX: usize = 32;
+/// Expiry claims this many overdue tasks per transaction.
+const EXPIRY_BATCH: i64 = 200;
+
+/// What `taskUpdated` and `nearbyTaskPosted` subscribers receive.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct TaskEvent {
+    pub task: Arc<TaskRow>,
+    /// The status before the change; `None` for a new task.
+    pub from: Option<String>,
+}
+
+/// Tells watchers of `task` about its new state (in the caller's transaction). A task that
+/// has just become OPEN (posted, published or reopened) with a location is also announced on
+/// the cells around its public point, and the available freelancers in range who are not
+/// connected get a TASK_NEARBY notification.
+pub async fn announce(
+    app: &AppState,
+    conn: &mut AsyncPgConnection,
+    task: &TaskRow,
+    from: Option<&str>,
+) -> AppResult<()> {
+    let event = TaskEvent {
+        task: Arc::new(task.clone()),
+        from: from.map(str::to_owned),
+    };
+    events::emit(conn, &topic::task(task.id), TASK_UPDATED, &event).await?;
+    if task.status != "OPEN" || from == Some("OPEN") {
+        return Ok(());
+    }
+    let Some((lat, lng)) = task.public_point() else {
+        return Ok(());
+    };
+    for precision in geocell::CHANNEL_PRECISIONS {
+        if let Some(cell) = geocell::cell_of(lat, lng, precision) {
+            events::emit(conn, &topic::nearby(&cell), TASK_POSTED, &event).await?;
+        }
+    }
+    let around = Around {
+        lat,
+        lng,
+        radius_m: NEARBY_NOTIFY_RADIUS_MAX_M,
+        cells: geocell::covering(lat, lng, NEARBY_NOTIFY_RADIUS_MAX_M, 1..=8, SEARCH_CELLS_MAX).cells,
+    };
+    let candidates = model::freelancers_near(conn, &around, task.poster_id, NEARBY_NOTIFY_MAX).await?;
+    let keys: Vec<String> = candidates.iter().map(|(id, _)| presence::connection(*id)).collect();
+    let online = app.presence.present_among(&keys).await;
+    for ((freelancer, metres), online) in candidates.into_iter().zip(online) {
+        if online {
+            continue;
+        }
+        let metres = metres.unwrap_or_default();
+        notification::notify(
+            conn,
+            freelancer,
+            Kind::TaskNearby,
+            &format!("New task {:.1} km away", metres / 1000.0),
+            &task.title,
+            serde_json::json!({ "taskId": task.id, "distanceMeters": metres.round(), "mode": task.mode }),
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// Checks a nearby-search centre and radius, naming the bad fields.
+pub fn check_circle(lat: f64, lng: f64, radius_m: f64, errors: &mut FieldErrors) {
+    if !lat.is_finite() || !(-90.0..=90.0).contains(&lat) {
+        errors.add("lat", "must be between -90 and 90");
+    }
+    if !lng.is_finite() || !(-180.0..=180.0).contains(&lng) {
+        errors.add("lng", "must be between -180 and 180");
+    }
+    if !radius_m.is_finite() || !(1.0..=NEARBY_RADIUS_MAX_M).contains(&radius_m) {
+        errors.add("radiusMeters", format!("must be between 1 and {NEARBY_RADIUS_MAX_M}"));
+    }
+}
+
+/// A task found by a nearby search, with its distance from the centre.
+pub struct Nearby {
+    pub task: TaskRow,
+    pub poster: UserRow,
+    /// Metres from the centre to the public point, by the `geo` crate's haversine.
+    pub distance_m: f64,
+    /// The distance PostgreSQL ordered by (the page cursor).
+    pub order_key: f64,
+}
+
+/// One page of OPEN tasks within `radius_m` of (`lat`, `lng`), nearest first. Starts with
+/// a small circle and widens it (×4) until the page is full or the radius reached, so a
+/// dense city costs what the nearest tasks cost, not all tasks in the radius.
+pub async fn nearby(
+    app: &AppState,
+    filter: &Filter,
+    (lat, lng, radius_m): (f64, f64, f64),
+    after: Option<(f64, Uuid)>,
+    size: usize,
+) -> AppResult<(Vec<Nearby>, bool)> {
+    let mut conn = app.db.conn().await?;
+    let mut reach = (after.map_or(0.0, |(d, _)| d) + 1_000.0).min(radius_m);
+    let rows = loop {
+        let rows = model::nearby(&mut conn, filter, &search_area(lat, lng, reach), after, size as i64 + 1).await?;
+        if rows.len() > size || reach >= radius_m {
+            break rows;
+        }
+        reach = (reach * 4.0).min(radius_m);
+    };
+    let found: Vec<Nearby> = rows
+        .into_iter()
+        .filter_map(|(task, poster, order_key)| {
+            let distance_m = geocell::distance_m((lat, lng), task.public_point()?);
+            (distance_m <= radius_m).then_some(Nearby {
+                task,
+                poster,
+                distance_m,
+                order_key: order_key.unwrap_or(distance_m),
+            })
+        })
+        .collect();
+    Ok(crate::graphql::pagination::split_page(found, size))
+}
+
+/// How many OPEN tasks lie within the circle.
+pub async fn nearby_count(app: &AppState, filter: &Filter, (lat, lng, radius_m): (f64, f64, f64)) -> AppResult<i64> {
+    let mut conn = app.db.conn().await?;
+    Ok(model::nearby_count(&mut conn, filter, &search_area(lat, lng, radius_m)).await?)
+}
+
+/// The circle a search scans, with the cells covering it.
+pub fn search_area(lat: f64, lng: f64, radius_m: f64) -> Around {
+    Around {
+        lat,
+        lng,
+        radius_m,
+        cells: geocell::covering(lat, lng, radius_m, 1..=9, SEARCH_CELLS_MAX).cells,
+    }
+}
+
+/// Expires OPEN first-accept tasks past their deadline, telling watchers and posters.
+/// Safe with several instances (each claims its tasks with `SKIP LOCKED`); returns how many.
+pub async fn expire_overdue(app: &AppState) -> AppResult<usize> {
+    let mut total = 0;
+    loop {
+        let mut conn = app.jobs_db.conn().await?;
+        let expired = conn
+            .transaction::<_, AppError, _>(async |conn| {
+                let due = model::lock_overdue(conn, EXPIRY_BATCH).await?;
+                for task in &due {
+                    let expired = model::set_status(conn, task.id, &StatusChange::to("EXPIRED")).await?;
+                    announce(app, conn, &expired, Some("OPEN")).await?;
+                    notification::notify(
+                        conn,
+                        task.poster_id,
+                        Kind::System,
+                        "Nobody accepted your task in time",
+                        &task.title,
+                        serde_json::json!({ "taskId": task.id, "status": "EXPIRED" }),
+                    )
+                    .await?;
+                }
+                Ok(due.len())
+            })
+            .await?;
+        if expired > 0 {
+            app.bus.kick();
+        }
+        total += expired;
+        if (expired as i64) < EXPIRY_BATCH {
+            return Ok(total);
+        }
+    }
+}
+
+/// Gives tasks written before public points existed theirs (run at start-up).
+pub async fn backfill_public_points(app: &AppState) -> AppResult<usize> {
+    let mut total = 0;
+    loop {
+        let mut conn = app.jobs_db.conn().await?;
+        let placed = conn
+            .transaction::<_, AppError, _>(async |conn| {
+                let rows = model::lock_unplaced(conn, 500).await?;
+                for task in &rows {
+                    let (Some(lat), Some(lng)) = (task.latitude, task.longitude) else {
+                        continue;
+                    };
+                    let public = fuzz(task.id, lat, lng);
+                    if let Some(cell) = geocell::cell_of(public.0, public.1, geocell::POINT_PRECISION) {
+                        model::set_place(conn, task.id, public, &cell).await?;
+                    }
+                }
+                Ok(rows.len())
+            })
+            .await?;
+        total += placed;
+        if placed < 500 {
+            return Ok(total);
+        }
+    }
+}
+
 /// A point about 150–250 m from (`lat`, `lng`), fixed for `id`: close enough to judge the
 /// distance, far enough not to point at a door.
 pub fn fuzz(id: Uuid, lat: f64, lng: f64) -> (f64, f64) {
@@ -396,18 +679,7 @@ pub fn fuzz(id: Uuid, lat: f64, lng: f64) -> (f64, f64) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use geo_distance::metres;
-
-    mod geo_distance {
-        /// Haversine distance in metres (test helper).
-        pub fn metres(a: (f64, f64), b: (f64, f64)) -> f64 {
-            let (lat1, lat2) = (a.0.to_radians(), b.0.to_radians());
-            let dlat = lat2 - lat1;
-            let dlng = (b.1 - a.1).to_radians();
-            let h = (dlat / 2.0).sin().powi(2) + lat1.cos() * lat2.cos() * (dlng / 2.0).sin().powi(2);
-            2.0 * 6_371_000.0 * h.sqrt().asin()
-        }
-    }
+    use crate::geocell::distance_m as metres;
 
     #[test]
     fn fuzzing_moves_about_200_metres_and_is_stable() {
@@ -439,6 +711,8 @@ mod tests {
             nda_required: false,
             ip_transfer: true,
             template_key: Some("SHOPIFY_APP".into()),
+            mode: "STANDARD".into(),
+            acceptance_deadline: None,
         }
     }
 

@@ -90,7 +90,13 @@ async fn schema_rs_matches_the_migrated_database() {
     for (key, value) in &declared {
         assert_eq!(actual.get(key), Some(value), "schema.rs declares {key:?} as {value:?}");
     }
+    // Generated columns only SQL fragments read, left out of schema.rs to stay within
+    // diesel's 32-column tables (see the comment there).
+    let sql_only = [("tasks", "search")];
     for key in actual.keys() {
+        if sql_only.iter().any(|(t, c)| key.0 == *t && key.1 == *c) {
+            continue;
+        }
         assert!(
             declared.contains_key(key),
             "the database has {key:?} but schema.rs does not"

@@ -33,7 +33,7 @@ fn literal(value: &serde_json::Value) -> String {
 }
 
 /// The statement with its binds inlined, from `debug_query`'s "<sql> -- binds: [...]".
-fn inline(debug: &str) -> String {
+pub fn inline(debug: &str) -> String {
     let (sql, binds) = debug.split_once(" -- binds: ").expect("debug_query output");
     // Debug output is JSON but for UUIDs, which print bare: quote them.
     let uuid = regex::Regex::new(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b").expect("regex");
@@ -48,7 +48,7 @@ fn inline(debug: &str) -> String {
 
 /// EXPLAINs `sql` and asserts `table` is never scanned sequentially and, when named,
 /// `index` is used.
-async fn assert_indexed(
+pub async fn assert_indexed(
     conn: &mut diesel_async::AsyncPgConnection,
     name: &str,
     sql: &str,

@@ -12,6 +12,7 @@ mod indexes;
 
 mod mail;
 mod messaging;
+mod nearby;
 mod orders;
 
 mod profiles;
