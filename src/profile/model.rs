@@ -208,3 +208,26 @@ pub async fn saved_freelancers_count(conn: &mut AsyncPgConnection, user_id: Uuid
         .get_result(conn)
         .await
 }
+
+/// Users with coordinates but no geohash (rows older than the column): (id, lat, lng).
+pub async fn unhashed_locations(conn: &mut AsyncPgConnection, limit: i64) -> QueryResult<Vec<(Uuid, f64, f64)>> {
+    users::table
+        .filter(users::geohash.is_null())
+        .filter(users::latitude.is_not_null())
+        .select((
+            users::id,
+            users::latitude.assume_not_null(),
+            users::longitude.assume_not_null(),
+        ))
+        .limit(limit)
+        .load(conn)
+        .await
+}
+
+pub async fn set_geohash(conn: &mut AsyncPgConnection, id: Uuid, geohash: &str) -> QueryResult<()> {
+    diesel::update(users::table.find(id))
+        .set(users::geohash.eq(geohash))
+        .execute(conn)
+        .await
+        .map(drop)
+}

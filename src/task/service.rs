@@ -638,9 +638,23 @@ pub async fn expire_overdue(app: &AppState) -> AppResult<usize> {
     }
 }
 
-/// Gives tasks written before public points existed theirs (run at start-up).
+/// Gives tasks written before public points existed theirs, and users their geohash (run at
+/// start-up; idempotent).
 pub async fn backfill_public_points(app: &AppState) -> AppResult<usize> {
     let mut total = 0;
+    loop {
+        let mut conn = app.jobs_db.conn().await?;
+        let users = profile::model::unhashed_locations(&mut conn, 500).await?;
+        for &(id, lat, lng) in &users {
+            if let Some(cell) = geocell::cell_of(lat, lng, geocell::POINT_PRECISION) {
+                profile::model::set_geohash(&mut conn, id, &cell).await?;
+            }
+        }
+        total += users.len();
+        if users.len() < 500 {
+            break;
+        }
+    }
     loop {
         let mut conn = app.jobs_db.conn().await?;
         let placed = conn

@@ -660,3 +660,47 @@ async fn offline_available_freelancers_in_range_are_notified() {
         .await;
     assert!(own.is_empty(), "the poster is not told of their own task");
 }
+
+#[tokio::test]
+async fn rows_from_before_public_points_get_them_at_start_up() {
+    let app = TestApp::spawn().await;
+    let (poster, freelancer) = (app.with_user().await, app.with_user().await);
+    let id = Uuid::now_v7();
+    app.sql(&format!(
+        "INSERT INTO tasks (id, poster_id, title, description, category, budget_type, budget_min_cents, \
+         budget_max_cents, duration, location_type, address, latitude, longitude, status, published_at) VALUES \
+         ('{id}', '{}', 'Paint a garden fence', 'Twenty metres of wooden fence, paint provided by us.', 'garden', \
+         'FIXED', 5000, 9000, 'LESS_THAN_A_WEEK', 'ONSITE', 'Fence Lane 3', 45.4642, 9.19, 'OPEN', now()); \
+         UPDATE users SET latitude = 45.47, longitude = 9.2, geohash = NULL WHERE id = '{}'",
+        poster.id, freelancer.id
+    ))
+    .await;
+    let placed = task::service::backfill_public_points(&app.state)
+        .await
+        .expect("backfill");
+    assert!(placed >= 2, "{placed}");
+    let (lat, lng) = task::service::fuzz(id, 45.4642, 9.19);
+    let hash = geocell::cell_of(lat, lng, geocell::POINT_PRECISION).unwrap();
+    let row = app
+        .texts(&format!(
+            "SELECT public_latitude::text || ' ' || public_longitude::text || ' ' || geohash AS value FROM tasks WHERE id = '{id}'"
+        ))
+        .await;
+    assert_eq!(row, vec![format!("{lat:?} {lng:?} {hash}")]);
+    let user = app
+        .texts(&format!(
+            "SELECT geohash AS value FROM users WHERE id = '{}'",
+            freelancer.id
+        ))
+        .await;
+    assert_eq!(
+        user,
+        vec![geocell::cell_of(45.47, 9.2, geocell::POINT_PRECISION).unwrap()]
+    );
+    assert_eq!(task::service::backfill_public_points(&app.state).await.unwrap(), 0);
+    let found = app.gql(NEARBY, json!({ "lat": lat, "lng": lng, "r": 100.0 })).await;
+    assert_eq!(
+        found.data()["nearbyTasks"]["edges"][0]["node"]["task"]["id"],
+        id.to_string()
+    );
+}
