@@ -404,11 +404,53 @@ impl Connection {
     }
 }
 
+/// A `next` (`data` for the legacy protocol) message, written in one pass: the response is
+/// serialised straight into the frame's text rather than through a JSON tree (this runs once
+/// per subscriber per event).
 fn next_message(protocol: Protocol, id: &str, response: &async_graphql::Response) -> Message {
     let kind = match protocol {
         Protocol::TransportWs => "next",
         Protocol::Legacy => "data",
     };
-    let payload = serde_json::to_value(response).unwrap_or_default();
-    text(serde_json::json!({ "type": kind, "id": id, "payload": payload }))
+    let mut frame = Vec::with_capacity(256);
+    frame.extend_from_slice(b"{\"type\":\"");
+    frame.extend_from_slice(kind.as_bytes());
+    frame.extend_from_slice(b"\",\"id\":");
+    let written = serde_json::to_writer(&mut frame, id)
+        .and_then(|()| {
+            frame.extend_from_slice(b",\"payload\":");
+            serde_json::to_writer(&mut frame, response)
+        })
+        .map(|()| frame.push(b'}'));
+    match (written, String::from_utf8(frame)) {
+        (Ok(()), Ok(text)) => Message::Text(Utf8Bytes::from(text)),
+        _ => text(serde_json::json!({ "type": kind, "id": id, "payload": null })),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn next_messages_are_the_json_of_the_response() {
+        let mut response = async_graphql::Response::new(
+            async_graphql::Value::from_json(
+                serde_json::json!({ "messageAdded": { "content": "a \"quoted\" line\n" } }),
+            )
+            .unwrap(),
+        );
+        response.errors = vec![];
+        for (protocol, kind) in [(Protocol::TransportWs, "next"), (Protocol::Legacy, "data")] {
+            let Message::Text(text) = next_message(protocol, "sub-\"1\"", &response) else {
+                panic!("a text frame")
+            };
+            let parsed: serde_json::Value = serde_json::from_str(text.as_str()).unwrap();
+            assert_eq!(
+                parsed,
+                serde_json::json!({ "type": kind, "id": "sub-\"1\"",
+                    "payload": { "data": { "messageAdded": { "content": "a \"quoted\" line\n" } } } })
+            );
+        }
+    }
 }
