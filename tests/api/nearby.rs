@@ -704,3 +704,32 @@ async fn rows_from_before_public_points_get_them_at_start_up() {
         id.to_string()
     );
 }
+
+#[tokio::test]
+async fn a_page_of_nearby_tasks_costs_the_same_statements_for_one_task_or_twenty() {
+    let app = TestApp::spawn().await;
+    let centre = (37.7749, -122.4194);
+    let query = "query($lat: Float!, $lng: Float!) { nearbyTasks(lat: $lat, lng: $lng, first: 20) {
+        edges { node { distanceMeters task { id title location { lat lng } poster { username headline skills } } } } } }";
+    let mut costs = Vec::new();
+    for n in [1usize, 20] {
+        // A fresh set of posters each time: one per task.
+        app.sql("DELETE FROM tasks").await;
+        for i in 0..n {
+            let poster = app.with_user().await;
+            insert_located(
+                &app,
+                &poster.id,
+                &[destination(centre, i as f64 * 17.0, 100.0 + i as f64 * 20.0)],
+            )
+            .await;
+        }
+        let before = app.statements();
+        let page = app.gql(query, json!({ "lat": centre.0, "lng": centre.1 })).await;
+        let returned = page.data()["nearbyTasks"]["edges"].as_array().unwrap().len();
+        costs.push((returned, app.statements() - before));
+    }
+    assert_eq!(costs[0].0, 1);
+    assert_eq!(costs[1].0, 20);
+    assert_eq!(costs[0].1, costs[1].1, "statements for 1 vs 20 tasks: {costs:?}");
+}
