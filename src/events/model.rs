@@ -34,6 +34,31 @@ pub async fn insert(
         .map(drop)
 }
 
+/// Writes several events in one statement, in the order given.
+pub async fn insert_many(
+    conn: &mut AsyncPgConnection,
+    rows: Vec<(String, &str, serde_json::Value)>,
+) -> QueryResult<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let values: Vec<_> = rows
+        .into_iter()
+        .map(|(topic, kind, payload)| {
+            (
+                events::topic.eq(topic),
+                events::kind.eq(kind),
+                events::payload.eq(payload),
+            )
+        })
+        .collect();
+    diesel::insert_into(events::table)
+        .values(values)
+        .execute(conn)
+        .await
+        .map(drop)
+}
+
 /// Numbers up to `limit` committed, unnumbered events in insertion order, and returns every
 /// numbered-but-unpublished event (including ones a crashed round left behind) by `seq`.
 /// The caller holds the relay lock, so numbering never interleaves.

@@ -29,6 +29,17 @@ pub async fn insert(conn: &mut AsyncPgConnection, row: &NotificationRow) -> Quer
         .map(drop)
 }
 
+pub async fn insert_many(conn: &mut AsyncPgConnection, rows: &[NotificationRow]) -> QueryResult<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    diesel::insert_into(notifications::table)
+        .values(rows)
+        .execute(conn)
+        .await
+        .map(drop)
+}
+
 /// A page of a user's notifications, newest first, strictly older than `before` (an id).
 pub async fn page(
     conn: &mut AsyncPgConnection,

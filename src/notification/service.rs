@@ -73,6 +73,37 @@ pub async fn notify(
     Ok(row)
 }
 
+/// One notification each for several users (title, body and data per user), written and
+/// emitted with one statement per table, in the caller's transaction.
+pub async fn notify_many(
+    conn: &mut AsyncPgConnection,
+    kind: Kind,
+    items: Vec<(Uuid, String, String, serde_json::Value)>,
+) -> AppResult<Vec<NotificationRow>> {
+    let now = Utc::now();
+    let rows: Vec<NotificationRow> = items
+        .into_iter()
+        .map(|(user_id, title, body, data)| NotificationRow {
+            id: Uuid::now_v7(),
+            user_id,
+            kind: kind.as_str().to_owned(),
+            title,
+            body,
+            data,
+            read_at: None,
+            created_at: now,
+        })
+        .collect();
+    model::insert_many(conn, &rows).await?;
+    let mut events = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let payload = serde_json::to_value(row).map_err(AppError::internal)?;
+        events.push((topic::user(row.user_id), NOTIFICATION_ADDED, payload));
+    }
+    crate::events::model::insert_many(conn, events).await?;
+    Ok(rows)
+}
+
 /// A page of the user's notifications and whether more follow.
 pub async fn page(
     db: &Db,

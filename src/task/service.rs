@@ -492,17 +492,17 @@ pub async fn announce(
         from: from.map(str::to_owned),
     };
     events::emit(conn, &topic::task(task.id), TASK_UPDATED, &event).await?;
-    if task.status != "OPEN" || from == Some("OPEN") {
-        return Ok(());
-    }
-    let Some((lat, lng)) = task.public_point() else {
+    let Some((lat, lng)) = task
+        .public_point()
+        .filter(|_| task.status == "OPEN" && from != Some("OPEN"))
+    else {
         return Ok(());
     };
-    for precision in geocell::CHANNEL_PRECISIONS {
-        if let Some(cell) = geocell::cell_of(lat, lng, precision) {
-            events::emit(conn, &topic::nearby(&cell), TASK_POSTED, &event).await?;
-        }
-    }
+    let cells = geocell::CHANNEL_PRECISIONS
+        .filter_map(|precision| geocell::cell_of(lat, lng, precision))
+        .map(|cell| topic::nearby(&cell))
+        .collect();
+    events::emit_to_all(conn, cells, TASK_POSTED, &event).await?;
     let around = Around {
         lat,
         lng,
@@ -512,21 +512,21 @@ pub async fn announce(
     let candidates = model::freelancers_near(conn, &around, task.poster_id, NEARBY_NOTIFY_MAX).await?;
     let keys: Vec<String> = candidates.iter().map(|(id, _)| presence::connection(*id)).collect();
     let online = app.presence.present_among(&keys).await;
-    for ((freelancer, metres), online) in candidates.into_iter().zip(online) {
-        if online {
-            continue;
-        }
-        let metres = metres.unwrap_or_default();
-        notification::notify(
-            conn,
-            freelancer,
-            Kind::TaskNearby,
-            &format!("New task {:.1} km away", metres / 1000.0),
-            &task.title,
-            serde_json::json!({ "taskId": task.id, "distanceMeters": metres.round(), "mode": task.mode }),
-        )
-        .await?;
-    }
+    let offline = candidates
+        .into_iter()
+        .zip(online)
+        .filter(|(_, online)| !online)
+        .map(|((freelancer, metres), _)| {
+            let metres = metres.unwrap_or_default();
+            (
+                freelancer,
+                format!("New task {:.1} km away", metres / 1000.0),
+                task.title.clone(),
+                serde_json::json!({ "taskId": task.id, "distanceMeters": metres.round(), "mode": task.mode }),
+            )
+        })
+        .collect();
+    notification::notify_many(conn, Kind::TaskNearby, offline).await?;
     Ok(())
 }
 
