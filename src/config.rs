@@ -69,6 +69,8 @@ pub struct Config {
     pub mail_from: String,
     pub introspection: bool,
     pub graphiql: bool,
+    /// Where the playground's npm browser builds are (`npm ci --prefix playground`).
+    pub playground_dir: PathBuf,
     pub trust_proxy_headers: bool,
     pub limits: Limits,
     pub throttle: Throttle,
@@ -282,6 +284,10 @@ impl Config {
                 .unwrap_or_else(|| "gigmarket <no-reply@gigmarket.local>".to_owned()),
             introspection: parse_bool(vars, "GRAPHQL_INTROSPECTION", !production)?,
             graphiql: parse_bool(vars, "GRAPHIQL", !production)?,
+            playground_dir: vars
+                .get("PLAYGROUND_DIR")
+                .map(PathBuf::from)
+                .unwrap_or_else(crate::graphql::playground::default_dir),
             trust_proxy_headers: parse_bool(vars, "TRUST_PROXY_HEADERS", false)?,
             limits,
             throttle,

@@ -113,6 +113,7 @@ pub fn build_router(state: AppState) -> Router {
     let graphql_routes = Router::new()
         .route("/graphql", get(graphql::handler::get).post(graphql::handler::post))
         .route("/graphql/ws", get(graphql::ws::upgrade))
+        .route("/graphql/playground/{file}", get(graphql::playground::asset))
         .with_state(GraphqlState {
             app: state.clone(),
             schema,

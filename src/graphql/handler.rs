@@ -14,14 +14,14 @@
 use std::{net::SocketAddr, sync::Arc, time::Instant};
 
 use async_graphql::{
-    http::{GraphiQLSource, MultipartOptions},
+    http::MultipartOptions,
     parser::types::{DocumentOperations, ExecutableDocument, OperationType, Selection, SelectionSet},
 };
 use axum::{
     body::Body,
     extract::{ConnectInfo, State},
     http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri},
-    response::{Html, IntoResponse, Response},
+    response::{IntoResponse, Response},
 };
 use futures_util::TryStreamExt;
 
@@ -124,14 +124,8 @@ pub async fn get(
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.contains("text/html"));
         if wants_html && state.app.config.graphiql {
-            return Html(
-                GraphiQLSource::build()
-                    .endpoint("/graphql")
-                    .subscription_endpoint("/graphql/ws")
-                    .title("gigmarket GraphiQL")
-                    .finish(),
-            )
-            .into_response();
+            let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+            return super::playground::page(&state, host);
         }
         return reject(
             StatusCode::BAD_REQUEST,

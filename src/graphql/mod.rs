@@ -6,6 +6,7 @@ pub mod handler;
 pub mod idempotency;
 pub mod loader;
 pub mod pagination;
+pub mod playground;
 pub mod subscription;
 pub mod types;
 pub mod ws;

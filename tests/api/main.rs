@@ -13,7 +13,9 @@ mod indexes;
 mod mail;
 mod messaging;
 mod nearby;
+mod node;
 mod orders;
+mod playground;
 
 mod profiles;
 mod realtime;
