@@ -121,6 +121,15 @@ pub async fn has_pending(conn: &mut AsyncPgConnection) -> QueryResult<bool> {
     .await
 }
 
+/// How many events wait for the relay, and when the oldest of them was written.
+pub async fn pending(conn: &mut AsyncPgConnection) -> QueryResult<(i64, Option<DateTime<Utc>>)> {
+    events::table
+        .filter(events::published_at.is_null())
+        .select((diesel::dsl::count_star(), diesel::dsl::min(events::created_at)))
+        .get_result(conn)
+        .await
+}
+
 /// Deletes published events older than `before`; returns how many.
 pub async fn prune(conn: &mut AsyncPgConnection, before: DateTime<Utc>) -> QueryResult<usize> {
     diesel::delete(

@@ -22,7 +22,8 @@ const LIMIT_MESSAGES: &[&str] = &[
 /// Gives every error a code and strips detail from internal ones.
 pub fn finalize(errors: &mut [ServerError]) {
     for error in errors {
-        if error.extensions.as_ref().is_some_and(|ext| ext.get("code").is_some()) {
+        if let Some(Value::String(code)) = error.extensions.as_ref().and_then(|ext| ext.get("code")) {
+            crate::http::metrics::record_error(code);
             continue;
         }
         let code = if LIMIT_MESSAGES.iter().any(|m| error.message.starts_with(m)) {
@@ -35,6 +36,7 @@ pub fn finalize(errors: &mut [ServerError]) {
             Code::InternalError
         };
         set_code(error, code);
+        crate::http::metrics::record_error(code.as_str());
     }
 }
 
@@ -48,6 +50,7 @@ pub fn set_code(error: &mut ServerError, code: Code) {
 
 /// A GraphQL-shaped error body for failures before execution (transport, auth, limits).
 pub fn error_body(code: Code, message: &str) -> serde_json::Value {
+    crate::http::metrics::record_error(code.as_str());
     serde_json::json!({ "errors": [{ "message": message, "extensions": { "code": code.as_str() } }] })
 }
 

@@ -92,7 +92,10 @@ pub async fn upgrade(
     };
     let limits = state.app.config.ws.clone();
     let open = state.ws_connections.fetch_add(1, Ordering::AcqRel);
-    let slot = ConnectionSlot(state.ws_connections.clone());
+    let slot = ConnectionSlot {
+        open: state.ws_connections.clone(),
+        _gauge: crate::http::metrics::Live::new("ws_connections"),
+    };
     if open >= limits.max_connections {
         return (
             StatusCode::SERVICE_UNAVAILABLE,
@@ -110,12 +113,15 @@ pub async fn upgrade(
         .into_response()
 }
 
-/// Counts one open connection until dropped.
-struct ConnectionSlot(Arc<AtomicUsize>);
+/// Counts one open connection until dropped (and shows it in the `ws_connections` gauge).
+struct ConnectionSlot {
+    open: Arc<AtomicUsize>,
+    _gauge: crate::http::metrics::Live,
+}
 
 impl Drop for ConnectionSlot {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::AcqRel);
+        self.open.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
@@ -372,6 +378,7 @@ impl Connection {
         let protocol = self.protocol;
         let task_id = id.clone();
         let task = tokio::spawn(async move {
+            let _live = crate::http::metrics::Live::new("ws_subscriptions");
             let mut stream = schema.execute_stream(request);
             let mut first = true;
             while let Some(mut response) = stream.next().await {

@@ -1,5 +1,6 @@
-//! Prometheus metrics: GraphQL operations (count and latency by operation name and outcome)
-//! and database pool usage, rendered at `GET /metrics`.
+//! Prometheus metrics, rendered at `GET /metrics`: GraphQL operations (count and latency by
+//! operation name and outcome), errors by code, open WebSocket connections and live
+//! subscriptions, database pool usage and statements, and the event outbox's lag.
 //!
 //! Operation names come from clients, so they are labels only while they look like names
 //! and while fewer than `MAX_OPERATION_LABELS` distinct ones have been seen; the rest are
@@ -64,6 +65,27 @@ pub fn record_operation(name: Option<&str>, ok: bool, elapsed: Duration) {
     metrics::histogram!("graphql_operation_duration_seconds", "operation" => operation).record(elapsed.as_secs_f64());
 }
 
+/// Counts one error answered to a client, by its `extensions.code`.
+pub fn record_error(code: &str) {
+    metrics::counter!("graphql_errors_total", "code" => code.to_owned()).increment(1);
+}
+
+/// Keeps `gauge` one higher while alive (open WebSocket connections, live subscriptions).
+pub struct Live(&'static str);
+
+impl Live {
+    pub fn new(gauge: &'static str) -> Self {
+        metrics::gauge!(gauge).increment(1.0);
+        Self(gauge)
+    }
+}
+
+impl Drop for Live {
+    fn drop(&mut self) {
+        metrics::gauge!(self.0).decrement(1.0);
+    }
+}
+
 /// `GET /metrics`.
 pub async fn render(State(app): State<AppState>) -> impl IntoResponse {
     let status = app.db.status();
@@ -72,6 +94,18 @@ pub async fn render(State(app): State<AppState>) -> impl IntoResponse {
     metrics::gauge!("db_pool_max_connections").set(status.max_size as f64);
     metrics::gauge!("db_pool_waiting").set(status.waiting as f64);
     metrics::counter!("db_statements_total").absolute(app.db.statements_executed());
+    // Outbox lag: events committed but not yet relayed to subscribers.
+    match app.db.conn().await {
+        Ok(mut conn) => match crate::events::model::pending(&mut conn).await {
+            Ok((count, oldest)) => {
+                metrics::gauge!("events_pending").set(count as f64);
+                let lag = oldest.map_or(0.0, |at| (chrono::Utc::now() - at).as_seconds_f64().max(0.0));
+                metrics::gauge!("events_oldest_pending_seconds").set(lag);
+            }
+            Err(e) => tracing::warn!(error = %e, "metrics: reading the outbox failed"),
+        },
+        Err(e) => tracing::warn!(error = ?e, "metrics: no database connection for the outbox figures"),
+    }
     let body = HANDLE
         .get()
         .and_then(|h| h.as_ref().ok())

@@ -14,6 +14,7 @@ mod mail;
 mod messaging;
 mod nearby;
 mod node;
+mod observability;
 mod orders;
 mod playground;
 
