@@ -1,11 +1,90 @@
-//! Logging: `tracing` to stdout, JSON in production (or with LOG_FORMAT=json), human-readable
-//! otherwise; filtered by RUST_LOG (default `info`).
+//! Logging and tracing.
+//!
+//! - Logs: `tracing` to stdout, JSON in production (or with LOG_FORMAT=json), human-readable
+//!   otherwise; filtered by RUST_LOG (default `info`). Each HTTP request's lines carry its
+//!   `request_id` (the `http` span).
+//! - Traces: OpenTelemetry over OTLP/HTTP, off unless `OTEL_EXPORTER_OTLP_ENDPOINT` (or
+//!   `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`) is set. A trace has the request's `http` span, one
+//!   `graphql.operation` span per operation ([`OperationSpans`]) and one `db.statement` span
+//!   per SQL statement (see `db`). While tracing is off, those spans are not even created.
 
-use tracing_subscriber::{fmt, prelude::*, EnvFilter};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use async_graphql::{
+    extensions::{Extension, ExtensionContext, ExtensionFactory, NextExecute},
+    Response,
+};
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_sdk::{trace::SdkTracerProvider, Resource};
+use tracing::Instrument;
+use tracing_subscriber::{fmt, prelude::*, registry::LookupSpan, EnvFilter, Layer};
+
+static SPANS: AtomicBool = AtomicBool::new(false);
+
+/// Whether operation and statement spans are made (an OpenTelemetry exporter is installed).
+pub fn spans_enabled() -> bool {
+    SPANS.load(Ordering::Relaxed)
+}
+
+/// Turns span creation on (`init` does it when OTLP is configured; tests with an in-process
+/// exporter do it themselves).
+pub fn enable_spans() {
+    SPANS.store(true, Ordering::Relaxed);
+}
+
+/// Flushes and stops the trace exporter when dropped (at the end of `main`).
+pub struct Guard(Option<SdkTracerProvider>);
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        if let Some(provider) = self.0.take() {
+            if let Err(e) = provider.shutdown() {
+                eprintln!("flushing traces at exit failed: {e}");
+            }
+        }
+    }
+}
+
+/// The tracing layer that turns spans into OpenTelemetry spans of `provider`'s tracer.
+pub fn otel_layer<S>(provider: &SdkTracerProvider) -> impl Layer<S>
+where
+    S: tracing::Subscriber + for<'a> LookupSpan<'a>,
+{
+    tracing_opentelemetry::layer().with_tracer(provider.tracer("gigmarket"))
+}
+
+fn otlp_provider() -> Option<SdkTracerProvider> {
+    let configured = ["OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"]
+        .iter()
+        .any(|v| std::env::var(v).is_ok_and(|s| !s.trim().is_empty()));
+    if !configured {
+        return None;
+    }
+    let exporter = match opentelemetry_otlp::SpanExporter::builder().with_http().build() {
+        Ok(exporter) => exporter,
+        Err(e) => {
+            eprintln!("OTLP trace exporter not started: {e}");
+            return None;
+        }
+    };
+    // Batches are exported from a task on the server's Tokio runtime (the HTTP client needs
+    // its reactor), not from a thread of their own.
+    let processor = opentelemetry_sdk::trace::span_processor_with_async_runtime::BatchSpanProcessor::builder(
+        exporter,
+        opentelemetry_sdk::runtime::Tokio,
+    )
+    .build();
+    Some(
+        SdkTracerProvider::builder()
+            .with_span_processor(processor)
+            .with_resource(Resource::builder().with_service_name("gigmarket").build())
+            .build(),
+    )
+}
 
 /// Installs the global subscriber. Reads the environment directly because it runs before the
 /// configuration is parsed, so configuration warnings are logged too.
-pub fn init() {
+pub fn init() -> Guard {
     let _ = dotenvy::dotenv();
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let production = std::env::var("APP_ENV").is_ok_and(|v| v.starts_with("prod"));
@@ -14,10 +93,54 @@ pub fn init() {
         Ok(_) => false,
         Err(_) => production,
     };
-    let registry = tracing_subscriber::registry().with(filter);
+    let provider = otlp_provider();
+    let traces = provider.as_ref().map(otel_layer);
+    if provider.is_some() {
+        enable_spans();
+    }
+    let registry = tracing_subscriber::registry().with(traces).with(filter);
     if json {
         let _ = registry.with(fmt::layer().json().flatten_event(true)).try_init();
     } else {
         let _ = registry.with(fmt::layer()).try_init();
+    }
+    Guard(provider)
+}
+
+/// An async-graphql extension: one `graphql.operation` span around each operation's
+/// execution (when spans are enabled), named after the operation.
+pub struct OperationSpans;
+
+impl ExtensionFactory for OperationSpans {
+    fn create(&self) -> std::sync::Arc<dyn Extension> {
+        std::sync::Arc::new(OperationSpan)
+    }
+}
+
+struct OperationSpan;
+
+#[async_trait::async_trait]
+impl Extension for OperationSpan {
+    async fn execute(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        operation_name: Option<&str>,
+        next: NextExecute<'_>,
+    ) -> Response {
+        if !spans_enabled() {
+            return next.run(ctx, operation_name).await;
+        }
+        let name = operation_name.unwrap_or("anonymous");
+        let span = tracing::info_span!(
+            "graphql.operation",
+            otel.name = %format!("graphql {name}"),
+            graphql.operation.name = %name,
+            graphql.errors = tracing::field::Empty,
+        );
+        let response = next.run(ctx, operation_name).instrument(span.clone()).await;
+        if response.is_err() {
+            span.record("graphql.errors", response.errors.len());
+        }
+        response
     }
 }

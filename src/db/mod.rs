@@ -4,6 +4,7 @@
 pub mod schema;
 
 use std::{
+    collections::VecDeque,
     sync::{
         atomic::{AtomicU64, Ordering},
         Arc,
@@ -56,13 +57,37 @@ impl Db {
                 ))
                 .await
                 .map_err(ConnectionError::CouldntSetupConfiguration)?;
-                conn.set_instrumentation(move |event: InstrumentationEvent<'_>| {
-                    if let InstrumentationEvent::StartQuery { query, .. } = event {
+                // Statements in flight on this connection, oldest first (diesel-async may
+                // pipeline several); each has a span while tracing is on.
+                let mut open: VecDeque<tracing::Span> = VecDeque::new();
+                conn.set_instrumentation(move |event: InstrumentationEvent<'_>| match event {
+                    InstrumentationEvent::StartQuery { query, .. } => {
                         counter.fetch_add(1, Ordering::Relaxed);
                         // RUST_LOG=gigmarket::sql=trace shows every statement (for replaying
                         // them in pgbench baselines); formatting only happens when enabled.
                         tracing::trace!(target: "gigmarket::sql", sql = %query);
+                        // A disabled span keeps the queue aligned with the statements.
+                        open.push_back(if crate::telemetry::spans_enabled() {
+                            tracing::info_span!(
+                                "db.statement",
+                                otel.name = "db.statement",
+                                otel.kind = "client",
+                                db.system = "postgresql",
+                                db.statement = %query,
+                                error = tracing::field::Empty,
+                            )
+                        } else {
+                            tracing::Span::none()
+                        });
                     }
+                    InstrumentationEvent::FinishQuery { error, .. } => {
+                        if let Some(span) = open.pop_front() {
+                            if let Some(error) = error {
+                                span.record("error", tracing::field::display(error));
+                            }
+                        }
+                    }
+                    _ => {}
                 });
                 Ok(conn)
             }

@@ -20,8 +20,18 @@ pub type RequestLoader = DataLoader<DbLoader, HashMapCache>;
 /// batched; the zero delay means a lone lookup is not held back waiting for company. Its
 /// cache lives as long as the request, so a page query can prime it with the relations it
 /// already joined (`feed_many`) and nested resolvers find them without a statement.
+/// Runs a batch load; under an operation span when tracing is on, so its statements belong to
+/// the operation's trace.
+fn spawn(load: futures_util::future::BoxFuture<'static, ()>) -> tokio::task::JoinHandle<()> {
+    if crate::telemetry::spans_enabled() {
+        tokio::spawn(tracing::Instrument::in_current_span(load))
+    } else {
+        tokio::spawn(load)
+    }
+}
+
 pub fn request_loader(db: Db) -> RequestLoader {
-    DataLoader::with_cache(DbLoader { db }, tokio::spawn, HashMapCache::default())
+    DataLoader::with_cache(DbLoader { db }, spawn, HashMapCache::default())
         .delay(Duration::ZERO)
         .max_batch_size(500)
 }

@@ -82,6 +82,7 @@ pub fn build_schema(app: AppState) -> AppSchema {
     let config: &Config = &app.config;
     let limits = &config.limits;
     let mut schema = builder()
+        .extension(crate::telemetry::OperationSpans)
         .limit_depth(limits.max_depth)
         .limit_complexity(limits.max_complexity)
         .limit_recursive_depth(limits.max_recursive_depth)
