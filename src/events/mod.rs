@@ -47,6 +47,11 @@ pub mod topic {
     pub fn order(id: Uuid) -> String {
         format!("order:{id}")
     }
+
+    /// SOS alerts, for admins only (authorised when subscribing).
+    pub fn admin_sos() -> String {
+        "admin:sos".to_owned()
+    }
 }
 
 /// An event as delivered to subscribers.

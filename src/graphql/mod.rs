@@ -25,8 +25,11 @@ use crate::{
     order::graphql::{OrderMutation, OrderQuery, OrderSubscription},
     plan::graphql::PlanQuery,
     profile::graphql::{ProfileMutation, ProfileQuery},
+    sos::graphql::{SosMutation, SosSubscription},
     state::AppState,
     task::graphql::{TaskMutation, TaskQuery},
+    verification::graphql::{VerificationMutation, VerificationQuery},
+    vouch::graphql::VouchMutation,
 };
 
 /// Every domain's queries.
@@ -43,6 +46,7 @@ pub struct Query(
     CalendarQuery,
     OrderQuery,
     LedgerQuery,
+    VerificationQuery,
     AdminQuery,
 );
 
@@ -58,12 +62,20 @@ pub struct Mutation(
     NotificationMutation,
     CalendarMutation,
     OrderMutation,
+    VouchMutation,
+    VerificationMutation,
+    SosMutation,
     AdminMutation,
 );
 
 /// Every domain's subscriptions.
 #[derive(MergedSubscription, Default)]
-pub struct Subscription(MessageSubscription, NotificationSubscription, OrderSubscription);
+pub struct Subscription(
+    MessageSubscription,
+    NotificationSubscription,
+    OrderSubscription,
+    SosSubscription,
+);
 
 pub type AppSchema = Schema<Query, Mutation, Subscription>;
 

@@ -202,12 +202,14 @@ impl TestAppBuilder {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("local addr");
         let upload_dir = std::env::temp_dir().join(format!("gm-uploads-{db_name}"));
+        let private_dir = std::env::temp_dir().join(format!("gm-private-{db_name}"));
         let mut vars: HashMap<String, String> = HashMap::from([
             ("DATABASE_URL".into(), url_for(&db_name)),
             ("DATABASE_POOL_SIZE".into(), "4".into()),
             ("JWT_SECRET".into(), JWT_SECRET.into()),
             ("PUBLIC_URL".into(), format!("http://{addr}")),
             ("UPLOAD_DIR".into(), upload_dir.display().to_string()),
+            ("PRIVATE_UPLOAD_DIR".into(), private_dir.display().to_string()),
             ("CORS_ORIGINS".into(), "http://app.example.com".into()),
         ]);
         vars.extend(self.vars);
@@ -217,6 +219,7 @@ impl TestAppBuilder {
             client: reqwest::Client::new(),
             state,
             upload_dir,
+            private_dir,
             server,
             vars,
             _database: database,
@@ -258,6 +261,7 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub state: AppState,
     upload_dir: PathBuf,
+    pub private_dir: PathBuf,
     server: tokio::task::JoinHandle<()>,
     vars: HashMap<String, String>,
     /// Declared last: dropped after the server is stopped.
@@ -447,5 +451,6 @@ impl Drop for TestApp {
         // The server goes first; the database field drops after this body runs.
         self.server.abort();
         let _ = std::fs::remove_dir_all(&self.upload_dir);
+        let _ = std::fs::remove_dir_all(&self.private_dir);
     }
 }
