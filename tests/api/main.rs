@@ -19,5 +19,6 @@ mod realtime;
 mod schema;
 mod seed;
 mod tasks;
+mod trust;
 
 mod ws;
