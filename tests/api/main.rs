@@ -18,6 +18,7 @@ mod profiles;
 mod realtime;
 mod schema;
 mod seed;
+mod sos;
 mod tasks;
 mod trust;
 
