@@ -417,6 +417,24 @@ impl TestApp {
         user
     }
 
+    /// The actions of the audit log about `target_type` (and `target_id`), newest first, as
+    /// `admin` reads them through `auditLog`.
+    pub async fn audit_actions(&self, admin: &TestUser, target_type: &str, target_id: Option<&str>) -> Vec<String> {
+        let log = self
+            .gql_as(
+                admin,
+                "query($k: String, $t: ID) { auditLog(filter: { targetType: $k, targetId: $t }) { edges { node { action } } } }",
+                json!({ "k": target_type, "t": target_id }),
+            )
+            .await;
+        log.data()["auditLog"]["edges"]
+            .as_array()
+            .expect("edges")
+            .iter()
+            .map(|e| e["node"]["action"].as_str().expect("action").to_owned())
+            .collect()
+    }
+
     /// Runs SQL directly against the test database (set-up and inspection only).
     pub async fn sql(&self, sql: &str) {
         let mut conn = self.state.db.conn().await.expect("connection");

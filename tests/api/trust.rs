@@ -368,20 +368,10 @@ async fn verification_documents_stay_private_and_admins_review_them_on_the_recor
     let mine = app.gql_as(&member, ME, json!({})).await;
     assert_eq!(mine.data()["myVerification"]["status"], "VERIFIED");
 
-    let log = app
-        .gql_as(
-            &admin,
-            "query($t: ID) { auditLog(filter: { targetType: \"USER\", targetId: $t }) { edges { node { action reason actor { id } data } } } }",
-            json!({ "t": member.id }),
-        )
-        .await;
-    let actions: Vec<&str> = log.data()["auditLog"]["edges"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["node"]["action"].as_str().unwrap())
-        .collect();
-    assert_eq!(actions, ["verification.approve", "verification.reject"]);
+    assert_eq!(
+        app.audit_actions(&admin, "USER", Some(&member.id)).await,
+        ["verification.approve", "verification.reject"]
+    );
 }
 
 /// The platform fee of a completed order: `feeBps` and the fee the ledger booked.
