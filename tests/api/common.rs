@@ -81,44 +81,58 @@ async fn run(conn: &mut AsyncPgConnection, sql: &str) {
     conn.batch_execute(sql).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
 }
 
-/// The migrated template database, built once (across processes, under an advisory lock).
-/// Templates of older migration sets are dropped on the way.
+/// How long a template of another migration set is kept: other checkouts (branches being
+/// worked on beside this one) test against the same server with their own templates.
+const STALE_TEMPLATE_SECS: i64 = 24 * 3600;
+
+/// Builds the template `name` unless it exists (across processes, under an advisory lock),
+/// stamping its build time in the database comment. Templates of other migration sets are
+/// dropped once they are older than `STALE_TEMPLATE_SECS` (unstamped ones are left alone).
+async fn ensure_template(name: &str) {
+    let mut admin = admin().await;
+    run(&mut admin, "SELECT pg_advisory_lock(7264002)").await;
+    let exists = diesel::sql_query("SELECT count(*) AS n FROM pg_database WHERE datname = $1")
+        .bind::<sql_types::Text, _>(name)
+        .get_result::<Count>(&mut admin)
+        .await
+        .expect("query pg_database")
+        .n
+        > 0;
+    if !exists {
+        let building = format!("{name}_building");
+        // Separate calls: several statements in one string run as one transaction.
+        run(&mut admin, &format!("DROP DATABASE IF EXISTS {building} WITH (FORCE)")).await;
+        run(&mut admin, &format!("CREATE DATABASE {building}")).await;
+        gigmarket::db::run_migrations(&url_for(&building))
+            .await
+            .expect("migrate template");
+        run(&mut admin, &format!("ALTER DATABASE {building} RENAME TO {name}")).await;
+        let built = chrono::Utc::now().timestamp();
+        run(&mut admin, &format!("COMMENT ON DATABASE {name} IS 'built {built}'")).await;
+    }
+    let stale = diesel::sql_query(
+        "SELECT datname AS value FROM pg_database d WHERE datname LIKE 'gm\\_template\\_%' AND datname <> $1 \
+         AND substring(shobj_description(d.oid, 'pg_database') FROM '^built ([0-9]+)$')::bigint < $2",
+    )
+    .bind::<sql_types::Text, _>(name)
+    .bind::<sql_types::BigInt, _>(chrono::Utc::now().timestamp() - STALE_TEMPLATE_SECS)
+    .load::<Name>(&mut admin)
+    .await
+    .unwrap_or_default();
+    for old in stale {
+        let _ = admin
+            .batch_execute(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", old.value))
+            .await;
+    }
+    run(&mut admin, "SELECT pg_advisory_unlock(7264002)").await;
+}
+
+/// The name of the migrated template database, built once per process.
 async fn template() -> String {
     TEMPLATE
         .get_or_init(|| async {
             let name = format!("gm_template_{}", migrations_digest());
-            let mut admin = admin().await;
-            run(&mut admin, "SELECT pg_advisory_lock(7264002)").await;
-            let exists = diesel::sql_query("SELECT count(*) AS n FROM pg_database WHERE datname = $1")
-                .bind::<sql_types::Text, _>(&name)
-                .get_result::<Count>(&mut admin)
-                .await
-                .expect("query pg_database")
-                .n
-                > 0;
-            if !exists {
-                let building = format!("{name}_building");
-                // Separate calls: several statements in one string run as one transaction.
-                run(&mut admin, &format!("DROP DATABASE IF EXISTS {building} WITH (FORCE)")).await;
-                run(&mut admin, &format!("CREATE DATABASE {building}")).await;
-                gigmarket::db::run_migrations(&url_for(&building))
-                    .await
-                    .expect("migrate template");
-                run(&mut admin, &format!("ALTER DATABASE {building} RENAME TO {name}")).await;
-            }
-            let stale = diesel::sql_query(
-                "SELECT datname AS value FROM pg_database WHERE datname LIKE 'gm\\_template\\_%' AND datname <> $1",
-            )
-            .bind::<sql_types::Text, _>(&name)
-            .load::<Name>(&mut admin)
-            .await
-            .unwrap_or_default();
-            for old in stale {
-                let _ = admin
-                    .batch_execute(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", old.value))
-                    .await;
-            }
-            run(&mut admin, "SELECT pg_advisory_unlock(7264002)").await;
+            ensure_template(&name).await;
             name
         })
         .await
@@ -150,7 +164,8 @@ impl Drop for TestDatabase {
 }
 
 /// Creates a database from the template; retried because PostgreSQL refuses to copy a
-/// template while another backend is briefly connected to it.
+/// template while another backend is briefly connected to it, and rebuilding the template
+/// when a test run of another checkout (with older rules) dropped it.
 async fn create_test_database() -> TestDatabase {
     let template = template().await;
     let name = format!("gm_test_{}", Uuid::new_v4().simple());
@@ -164,6 +179,7 @@ async fn create_test_database() -> TestDatabase {
             Err(e) if attempt < 50 && e.to_string().contains("being accessed by other users") => {
                 tokio::time::sleep(std::time::Duration::from_millis(100)).await
             }
+            Err(e) if attempt < 50 && e.to_string().contains("does not exist") => ensure_template(&template).await,
             Err(e) => panic!("creating test database: {e}"),
         }
     }
