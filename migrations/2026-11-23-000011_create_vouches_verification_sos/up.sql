@@ -70,7 +70,6 @@ CREATE INDEX sos_alerts_raised_by_idx ON sos_alerts (raised_by);
 CREATE INDEX sos_alerts_acknowledged_by_idx ON sos_alerts (acknowledged_by);
 CREATE INDEX sos_alerts_resolved_by_idx ON sos_alerts (resolved_by);
 CREATE INDEX sos_alerts_status_idx ON sos_alerts (status, id DESC);
-CREATE INDEX sos_alerts_newest_idx ON sos_alerts (id DESC);
 CREATE UNIQUE INDEX sos_alerts_one_unresolved ON sos_alerts (order_id, raised_by) WHERE status <> 'RESOLVED';
 
 -- SOS alerts notify every admin: find them without scanning all users.

@@ -214,13 +214,16 @@ macro_rules! status_listing {
             query
         }
 
-        /// A page, newest first, strictly older than `before` (an id), optionally in one status.
-        pub async fn page(
-            conn: &mut AsyncPgConnection,
+        /// The statement of [`page`] (public so that tests can EXPLAIN it).
+        pub fn page_query(
             status: Option<&str>,
             before: Option<Uuid>,
             limit: i64,
-        ) -> QueryResult<Vec<$row>> {
+        ) -> $table::BoxedQuery<
+            'static,
+            diesel::pg::Pg,
+            diesel::dsl::SqlTypeOf<diesel::dsl::AsSelect<$row, diesel::pg::Pg>>,
+        > {
             let mut query = filtered(status)
                 .select(<$row>::as_select())
                 .order($table::id.desc())
@@ -228,7 +231,17 @@ macro_rules! status_listing {
             if let Some(before) = before {
                 query = query.filter($table::id.lt(before));
             }
-            query.load(conn).await
+            query
+        }
+
+        /// A page, newest first, strictly older than `before` (an id), optionally in one status.
+        pub async fn page(
+            conn: &mut AsyncPgConnection,
+            status: Option<&str>,
+            before: Option<Uuid>,
+            limit: i64,
+        ) -> QueryResult<Vec<$row>> {
+            page_query(status, before, limit).load(conn).await
         }
 
         /// How many rows, optionally in one status.

@@ -68,6 +68,24 @@ fn visible(vouchee: Uuid, skill_area: Option<&str>) -> vouches::BoxedQuery<'stat
     query
 }
 
+/// The statement of [`page`] (public so that tests can EXPLAIN it).
+pub fn page_query(
+    vouchee: Uuid,
+    skill_area: Option<&str>,
+    before: Option<Uuid>,
+    limit: i64,
+) -> vouches::BoxedQuery<'static, diesel::pg::Pg, diesel::dsl::SqlTypeOf<diesel::dsl::AsSelect<VouchRow, diesel::pg::Pg>>>
+{
+    let mut query = visible(vouchee, skill_area)
+        .select(VouchRow::as_select())
+        .order(vouches::id.desc())
+        .limit(limit);
+    if let Some(before) = before {
+        query = query.filter(vouches::id.lt(before));
+    }
+    query
+}
+
 /// A page of a user's vouches, newest first, strictly older than `before` (an id).
 pub async fn page(
     conn: &mut AsyncPgConnection,
@@ -76,14 +94,7 @@ pub async fn page(
     before: Option<Uuid>,
     limit: i64,
 ) -> QueryResult<Vec<VouchRow>> {
-    let mut query = visible(vouchee, skill_area)
-        .select(VouchRow::as_select())
-        .order(vouches::id.desc())
-        .limit(limit);
-    if let Some(before) = before {
-        query = query.filter(vouches::id.lt(before));
-    }
-    query.load(conn).await
+    page_query(vouchee, skill_area, before, limit).load(conn).await
 }
 
 pub async fn count(conn: &mut AsyncPgConnection, vouchee: Uuid, skill_area: Option<&str>) -> QueryResult<i64> {
