@@ -64,7 +64,19 @@ impl VerificationRequest {
             .await
             .map_err(shared_error)?
             .unwrap_or_default();
-        Ok(rows.iter().cloned().map(VerificationDocument).collect())
+        let (storage, now) = (&ctx.app().storage, Utc::now());
+        Ok(rows
+            .iter()
+            .map(|row| {
+                let (url, url_expires_at) =
+                    storage.signed_url(&row.storage_key, now, Duration::minutes(LINK_TTL_MINUTES));
+                VerificationDocument {
+                    row: row.clone(),
+                    url,
+                    url_expires_at,
+                }
+            })
+            .collect())
     }
     /// The admin who reviewed it.
     async fn reviewer(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
@@ -86,38 +98,39 @@ impl VerificationRequest {
 }
 
 /// One identity document, kept in private storage.
-pub struct VerificationDocument(DocumentRow);
+pub struct VerificationDocument {
+    row: DocumentRow,
+    url: String,
+    url_expires_at: DateTime<Utc>,
+}
 
 #[Object]
 impl VerificationDocument {
     async fn id(&self) -> ID {
-        ID(self.0.id.to_string())
+        ID(self.row.id.to_string())
     }
     /// The uploader's file name (display only).
     async fn file_name(&self) -> &str {
-        &self.0.file_name
+        &self.row.file_name
     }
     /// The type judged from the content: image/png, image/jpeg, image/webp or application/pdf.
     async fn content_type(&self) -> &str {
-        &self.0.content_type
+        &self.row.content_type
     }
     async fn size_bytes(&self) -> i64 {
-        self.0.size_bytes
+        self.row.size_bytes
     }
     /// A signed link to the file that works until `urlExpiresAt` (ten minutes); ask again
     /// for a fresh one. Never share it.
-    async fn url(&self, ctx: &Context<'_>) -> String {
-        ctx.app()
-            .storage
-            .signed_url(&self.0.storage_key, Utc::now(), Duration::minutes(LINK_TTL_MINUTES))
-            .0
+    async fn url(&self) -> &str {
+        &self.url
     }
     /// When `url` stops working.
     async fn url_expires_at(&self) -> DateTime<Utc> {
-        Utc::now() + Duration::minutes(LINK_TTL_MINUTES)
+        self.url_expires_at
     }
     async fn created_at(&self) -> DateTime<Utc> {
-        self.0.created_at
+        self.row.created_at
     }
 }
 
