@@ -84,6 +84,7 @@ impl SosAlert {
 
 #[Object]
 impl SosAlert {
+    /// The alert's id.
     async fn id(&self) -> ID {
         ID(self.row.id.to_string())
     }
@@ -115,6 +116,7 @@ impl SosAlert {
     async fn message(&self) -> Option<&str> {
         self.row.message.as_deref()
     }
+    /// OPEN, then ACKNOWLEDGED by an admin, then RESOLVED.
     async fn status(&self) -> SosStatus {
         SosStatus::from_db(&self.row.status)
     }
@@ -122,6 +124,7 @@ impl SosAlert {
     async fn acknowledged_by(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
         Self::admin(ctx, self.row.acknowledged_by).await
     }
+    /// When an admin acknowledged it.
     async fn acknowledged_at(&self) -> Option<DateTime<Utc>> {
         self.row.acknowledged_at
     }
@@ -129,6 +132,7 @@ impl SosAlert {
     async fn resolved_by(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
         Self::admin(ctx, self.row.resolved_by).await
     }
+    /// When an admin resolved it.
     async fn resolved_at(&self) -> Option<DateTime<Utc>> {
         self.row.resolved_at
     }
@@ -136,6 +140,7 @@ impl SosAlert {
     async fn resolution_note(&self) -> Option<&str> {
         self.row.resolution_note.as_deref()
     }
+    /// When it was raised.
     async fn created_at(&self) -> DateTime<Utc> {
         self.row.created_at
     }

@@ -40,6 +40,7 @@ impl VerificationRequest {
 
 #[Object]
 impl VerificationRequest {
+    /// The request's id.
     async fn id(&self) -> ID {
         ID(self.0.id.to_string())
     }
@@ -89,9 +90,11 @@ impl VerificationRequest {
     async fn review_note(&self) -> Option<&str> {
         self.0.review_note.as_deref()
     }
+    /// When the documents were submitted.
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
     }
+    /// When an admin reviewed it.
     async fn reviewed_at(&self) -> Option<DateTime<Utc>> {
         self.0.reviewed_at
     }
@@ -106,6 +109,7 @@ pub struct VerificationDocument {
 
 #[Object]
 impl VerificationDocument {
+    /// The document's id.
     async fn id(&self) -> ID {
         ID(self.row.id.to_string())
     }
@@ -117,6 +121,7 @@ impl VerificationDocument {
     async fn content_type(&self) -> &str {
         &self.row.content_type
     }
+    /// The file's size in bytes.
     async fn size_bytes(&self) -> i64 {
         self.row.size_bytes
     }
@@ -129,6 +134,7 @@ impl VerificationDocument {
     async fn url_expires_at(&self) -> DateTime<Utc> {
         self.url_expires_at
     }
+    /// When it was uploaded.
     async fn created_at(&self) -> DateTime<Utc> {
         self.row.created_at
     }

@@ -31,6 +31,7 @@ pub struct Vouch(Arc<VouchRow>);
 
 #[Object]
 impl Vouch {
+    /// The vouch's id (pass it to `removeVouch`).
     async fn id(&self) -> ID {
         ID(self.0.id.to_string())
     }
@@ -50,6 +51,7 @@ impl Vouch {
     async fn message(&self) -> Option<&str> {
         self.0.message.as_deref()
     }
+    /// When the vouch was first given.
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
     }
