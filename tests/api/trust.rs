@@ -163,30 +163,49 @@ async fn vouches_are_validated_field_by_field() {
 }
 
 #[tokio::test]
-async fn vouchers_of_a_page_of_vouches_load_in_one_batch() {
+async fn vouchers_of_a_page_of_vouches_are_loaded_in_batches() {
     let app = TestApp::spawn().await;
     let bob = app.with_user().await;
+    for _ in 0..10 {
+        let voucher = app.with_user().await;
+        vouch(
+            &app,
+            &voucher,
+            json!({ "userId": bob.id, "skillArea": "professionalism" }),
+        )
+        .await
+        .data();
+    }
     let query = "query($id: ID!) { user(id: $id) { vouches(first: 20) { edges { node { voucher { username } } } } } }";
-    let mut statements = Vec::new();
-    for round in 0..2 {
-        for _ in 0..(2 + round * 4) {
-            let voucher = app.with_user().await;
-            vouch(
-                &app,
-                &voucher,
-                json!({ "userId": bob.id, "skillArea": "professionalism" }),
-            )
+    let before = app.statements();
+    let r = app.gql(query, json!({ "id": bob.id })).await;
+    let statements = app.statements() - before;
+    assert_eq!(r.data()["user"]["vouches"]["edges"].as_array().unwrap().len(), 10);
+    // One by one it would take the user, the page and 10 voucher lookups.
+    assert!(statements < 10, "{statements} statements for a page of 10 vouches");
+}
+
+#[tokio::test]
+async fn vouch_counts_of_many_users_are_loaded_in_batches() {
+    let app = TestApp::spawn().await;
+    let voucher = app.with_user().await;
+    let mut fields = Vec::new();
+    for i in 0..10 {
+        let user = app.with_user().await;
+        vouch(&app, &voucher, json!({ "userId": user.id, "skillArea": "creativity" }))
             .await
             .data();
-        }
-        let before = app.statements();
-        app.gql(query, json!({ "id": bob.id })).await.data();
-        statements.push(app.statements() - before);
+        fields.push(format!(
+            "u{i}: user(id: \"{}\") {{ vouchCount vouchSummary {{ skillArea count }} }}",
+            user.id
+        ));
     }
-    assert_eq!(
-        statements[0], statements[1],
-        "statements for 2 and 6 vouches: {statements:?}"
-    );
+    let before = app.statements();
+    let r = app.gql(&format!("{{ {} }}", fields.join(" ")), json!({})).await;
+    let statements = app.statements() - before;
+    assert_eq!(r.data()["u9"]["vouchCount"], 1);
+    // One by one it would take 10 user lookups and 10 (or 20) counts.
+    assert!(statements < 10, "{statements} statements for 10 users");
 }
 
 /// A GraphQL multipart request with `files` as the list variable `d`.
