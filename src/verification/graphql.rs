@@ -18,7 +18,7 @@ use crate::{
     error::AppError,
     graphql::{
         context::ContextExt,
-        loader::shared_error,
+        loader::load_list,
         pagination::{decode_id_cursor, id_cursor, page_size, wants_total, Total},
     },
     message::service::NewAttachment,
@@ -59,12 +59,7 @@ impl VerificationRequest {
         if viewer.id() != self.0.user_id && !viewer.user.is_admin {
             return Err(AppError::Forbidden("Only the member and admins see these documents.".into()).into());
         }
-        let rows = ctx
-            .loader()
-            .load_one(DocumentsOf(self.0.id))
-            .await
-            .map_err(shared_error)?
-            .unwrap_or_default();
+        let rows = load_list(ctx, DocumentsOf(self.0.id)).await?;
         let (storage, now) = (&ctx.app().storage, Utc::now());
         Ok(rows
             .iter()

@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::{
-    loaders::VouchSkillsOf,
+    loaders::{VouchPageOf, VouchSkillsOf},
     model::{SkillCount, VouchRow},
     service::{self, VouchInput},
 };
@@ -19,7 +19,7 @@ use crate::{
     error::AppError,
     graphql::{
         context::ContextExt,
-        loader::shared_error,
+        loader::load_list,
         pagination::{decode_id_cursor, id_cursor, page_size, wants_total, Total},
         types::parse_id,
     },
@@ -70,7 +70,8 @@ pub struct SkillVouches {
     pub count: i64,
 }
 
-/// The vouches of `user_id`, newest first (`User.vouches`).
+/// The vouches of `user_id`, newest first (`User.vouches`). The page comes through the
+/// loader (one statement for a list of users); `totalCount` from the per-area counts.
 pub async fn vouches_of(
     ctx: &Context<'_>,
     user_id: Uuid,
@@ -78,29 +79,40 @@ pub async fn vouches_of(
     first: Option<i32>,
     after: Option<String>,
 ) -> async_graphql::Result<Connection<String, Vouch, Total, EmptyFields>> {
-    let app = ctx.app();
-    let size = page_size(first, app.config.limits.max_page_size)?;
+    let size = page_size(first, ctx.app().config.limits.max_page_size)?;
     let before = decode_id_cursor(after.as_deref(), "after")?;
     let skill_area = skill_area
         .map(|s| service::normalize_skill_area(&s).map_err(|problem| AppError::field("skillArea", problem)))
         .transpose()?;
-    let (rows, more, total) =
-        service::page(app, user_id, skill_area.as_deref(), before, size, wants_total(ctx)).await?;
+    let total = if wants_total(ctx) {
+        skill_counts(ctx, user_id)
+            .await?
+            .iter()
+            .filter(|c| skill_area.as_ref().is_none_or(|area| *area == c.skill_area))
+            .map(|c| c.count)
+            .sum()
+    } else {
+        0
+    };
+    let key = VouchPageOf {
+        vouchee: user_id,
+        skill_area,
+        before,
+        limit: size as i64 + 1,
+    };
+    let rows = load_list(ctx, key).await?;
+    let more = rows.len() > size;
     let mut connection = Connection::with_additional_fields(after.is_some(), more, Total { total_count: total });
     connection.edges.extend(
-        rows.into_iter()
-            .map(|row| Edge::new(id_cursor(row.id), Vouch(Arc::new(row)))),
+        rows.iter()
+            .take(size)
+            .map(|row| Edge::new(id_cursor(row.id), Vouch(Arc::new(row.clone())))),
     );
     Ok(connection)
 }
 
 async fn skill_counts(ctx: &Context<'_>, user_id: Uuid) -> async_graphql::Result<Arc<Vec<SkillCount>>> {
-    let counts = ctx
-        .loader()
-        .load_one(VouchSkillsOf(user_id))
-        .await
-        .map_err(shared_error)?;
-    Ok(counts.unwrap_or_default())
+    load_list(ctx, VouchSkillsOf(user_id)).await
 }
 
 /// Per skill area, how many members vouch for `user_id`; most vouched first.

@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use crate::db::schema::{users, vouches};
 
-#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[derive(Debug, Clone, Queryable, QueryableByName, Selectable, Insertable)]
 #[diesel(table_name = vouches, check_for_backend(diesel::pg::Pg))]
 pub struct VouchRow {
     pub id: Uuid,
@@ -56,49 +56,40 @@ pub async fn delete(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<usize
     diesel::delete(vouches::table.find(id)).execute(conn).await
 }
 
-/// Vouches for `vouchee` by vouchers who are not banned, optionally in one skill area.
-fn visible(vouchee: Uuid, skill_area: Option<&str>) -> vouches::BoxedQuery<'static, diesel::pg::Pg> {
-    let mut query = vouches::table
-        .filter(vouches::vouchee_id.eq(vouchee))
-        .filter(vouches::voucher_id.eq_any(users::table.filter(users::banned_at.is_null()).select(users::id)))
-        .into_boxed();
-    if let Some(skill) = skill_area {
-        query = query.filter(vouches::skill_area.eq(skill.to_owned()));
-    }
-    query
-}
+/// One page of vouches for each of `$1` (vouchee ids), newest first: by vouchers who are not
+/// banned, in skill area `$2` when given, older than `$3` (an id) when given, at most `$4` per
+/// vouchee. Each vouchee's page walks `vouches_vouchee_idx` on its own (a lateral join).
+pub const PAGES_SQL: &str =
+    "SELECT p.id, p.voucher_id, p.vouchee_id, p.skill_area, p.message, p.created_at, p.updated_at \
+     FROM unnest($1::uuid[]) AS k (vouchee_id) \
+     CROSS JOIN LATERAL ( \
+         SELECT v.* FROM vouches v \
+         WHERE v.vouchee_id = k.vouchee_id \
+           AND ($2::text IS NULL OR v.skill_area = $2) \
+           AND ($3::uuid IS NULL OR v.id < $3) \
+           AND NOT EXISTS (SELECT 1 FROM users u WHERE u.id = v.voucher_id AND u.banned_at IS NOT NULL) \
+         ORDER BY v.id DESC \
+         LIMIT $4 \
+     ) p \
+     ORDER BY p.vouchee_id, p.id DESC";
 
-/// The statement of [`page`] (public so that tests can EXPLAIN it).
-pub fn page_query(
-    vouchee: Uuid,
-    skill_area: Option<&str>,
-    before: Option<Uuid>,
-    limit: i64,
-) -> vouches::BoxedQuery<'static, diesel::pg::Pg, diesel::dsl::SqlTypeOf<diesel::dsl::AsSelect<VouchRow, diesel::pg::Pg>>>
-{
-    let mut query = visible(vouchee, skill_area)
-        .select(VouchRow::as_select())
-        .order(vouches::id.desc())
-        .limit(limit);
-    if let Some(before) = before {
-        query = query.filter(vouches::id.lt(before));
-    }
-    query
-}
-
-/// A page of a user's vouches, newest first, strictly older than `before` (an id).
-pub async fn page(
+/// A page of vouches for each of `vouchees` (see [`PAGES_SQL`]), grouped by vouchee in
+/// newest-first order.
+pub async fn pages(
     conn: &mut AsyncPgConnection,
-    vouchee: Uuid,
+    vouchees: &[Uuid],
     skill_area: Option<&str>,
     before: Option<Uuid>,
     limit: i64,
 ) -> QueryResult<Vec<VouchRow>> {
-    page_query(vouchee, skill_area, before, limit).load(conn).await
-}
-
-pub async fn count(conn: &mut AsyncPgConnection, vouchee: Uuid, skill_area: Option<&str>) -> QueryResult<i64> {
-    visible(vouchee, skill_area).count().get_result(conn).await
+    use diesel::sql_types::{Array, BigInt, Nullable, Text};
+    diesel::sql_query(PAGES_SQL)
+        .bind::<Array<diesel::sql_types::Uuid>, _>(vouchees)
+        .bind::<Nullable<Text>, _>(skill_area)
+        .bind::<Nullable<diesel::sql_types::Uuid>, _>(before)
+        .bind::<BigInt, _>(limit)
+        .load(conn)
+        .await
 }
 
 /// Per user and skill area, how many vouches (by vouchers who are not banned) each of

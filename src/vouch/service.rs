@@ -7,7 +7,6 @@ use uuid::Uuid;
 use super::model::{self, VouchRow};
 use crate::{
     error::{AppError, AppResult, FieldErrors},
-    graphql::pagination::fetch_page,
     notification::service::{self as notification, Kind},
     profile::model::{self as profiles, UserRow},
     state::AppState,
@@ -109,26 +108,6 @@ pub async fn remove(app: &AppState, viewer: &UserRow, id: Uuid) -> AppResult<Uui
     }
     model::delete(&mut conn, id).await?;
     Ok(id)
-}
-
-/// A page of a user's vouches, whether more follow, and the total when asked for.
-pub async fn page(
-    app: &AppState,
-    vouchee: Uuid,
-    skill_area: Option<&str>,
-    before: Option<Uuid>,
-    size: usize,
-    with_total: bool,
-) -> AppResult<(Vec<VouchRow>, bool, i64)> {
-    let mut conn = app.db.conn().await?;
-    Ok(fetch_page(
-        &mut conn,
-        size,
-        with_total,
-        async |c, limit| model::page(c, vouchee, skill_area, before, limit).await,
-        async |c| model::count(c, vouchee, skill_area).await,
-    )
-    .await?)
 }
 
 #[cfg(test)]
