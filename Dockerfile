@@ -20,11 +20,12 @@ RUN apt-get update \
     && rm -rf /var/lib/apt/lists/*
 RUN useradd --system --create-home --home-dir /home/gigmarket --shell /usr/sbin/nologin gigmarket
 WORKDIR /app
-# Create the upload directory owned by the app user: a fresh named volume
+# Create the upload directories owned by the app user: a fresh named volume
 # mounted here copies this ownership, so the server can write to it.
-RUN mkdir -p /app/uploads && chown gigmarket:gigmarket /app/uploads
+RUN mkdir -p /app/uploads /app/private-uploads \
+    && chown gigmarket:gigmarket /app/uploads /app/private-uploads
 COPY --from=builder /src/target/release/gigmarket /usr/local/bin/gigmarket
 USER gigmarket
-ENV BIND_ADDR=0.0.0.0:8080 UPLOAD_DIR=/app/uploads
+ENV BIND_ADDR=0.0.0.0:8080 UPLOAD_DIR=/app/uploads PRIVATE_UPLOAD_DIR=/app/private-uploads
 EXPOSE 8080
 CMD ["gigmarket", "serve"]

@@ -65,6 +65,12 @@ pub struct Config {
     pub cors_origins: Vec<String>,
     pub public_url: String,
     pub upload_dir: PathBuf,
+    /// Where private files (verification documents) are kept: never served as they are,
+    /// only through short-lived signed links.
+    pub private_upload_dir: PathBuf,
+    /// The fee policy: off (default), every freelancer pays their `commission_bps` (800 unless
+    /// changed); on, verified freelancers pay 1000 bps and everyone else 5000 bps.
+    pub verification_commission: bool,
     pub smtp_url: Option<String>,
     pub mail_from: String,
     pub introspection: bool,
@@ -91,6 +97,8 @@ impl std::fmt::Debug for Config {
             .field("cors_origins", &self.cors_origins)
             .field("public_url", &self.public_url)
             .field("upload_dir", &self.upload_dir)
+            .field("private_upload_dir", &self.private_upload_dir)
+            .field("verification_commission", &self.verification_commission)
             .field("smtp", &self.smtp_url.is_some())
             .field("introspection", &self.introspection)
             .field("graphiql", &self.graphiql)
@@ -265,6 +273,17 @@ impl Config {
             bail!("WS_KEEPALIVE_SECS and WS_INIT_TIMEOUT_MS must be positive");
         }
 
+        let upload_dir = PathBuf::from(vars.get("UPLOAD_DIR").unwrap_or_else(|| "./uploads".to_owned()));
+        let private_upload_dir = PathBuf::from(
+            vars.get("PRIVATE_UPLOAD_DIR")
+                .unwrap_or_else(|| "./private-uploads".to_owned()),
+        );
+        if private_upload_dir.starts_with(&upload_dir) || upload_dir.starts_with(&private_upload_dir) {
+            bail!(
+                "PRIVATE_UPLOAD_DIR may not be inside UPLOAD_DIR (or contain it): everything there is served publicly"
+            );
+        }
+
         Ok(Self {
             events_retention: Duration::from_secs(3600 * parse_or(vars, "EVENTS_RETENTION_HOURS", 168u64)?),
             ws,
@@ -277,7 +296,9 @@ impl Config {
             jwt_secret,
             cors_origins,
             public_url,
-            upload_dir: PathBuf::from(vars.get("UPLOAD_DIR").unwrap_or_else(|| "./uploads".to_owned())),
+            upload_dir,
+            private_upload_dir,
+            verification_commission: parse_bool(vars, "VERIFICATION_COMMISSION", false)?,
             smtp_url: vars.get("SMTP_URL"),
             mail_from: vars
                 .get("MAIL_FROM")
@@ -331,6 +352,25 @@ mod tests {
         assert_eq!(config.bind_addr.to_string(), "127.0.0.1:8080");
         assert_eq!(config.jwt_secret.len(), 48);
         assert!(config.introspection && config.graphiql);
+        assert!(!config.verification_commission, "the verification fee policy is opt-in");
+    }
+
+    #[test]
+    fn private_uploads_are_kept_apart_from_public_ones() {
+        let config =
+            Config::from_vars(&vars(&[("UPLOAD_DIR", "/srv/up"), ("VERIFICATION_COMMISSION", "true")])).unwrap();
+        assert_ne!(config.private_upload_dir, config.upload_dir);
+        assert!(!config.private_upload_dir.starts_with(&config.upload_dir));
+        assert!(config.verification_commission);
+        assert!(Config::from_vars(&vars(&[("VERIFICATION_COMMISSION", "maybe")])).is_err());
+        let nested = Config::from_vars(&vars(&[
+            ("UPLOAD_DIR", "/srv/up"),
+            ("PRIVATE_UPLOAD_DIR", "/srv/up/private"),
+        ]));
+        assert!(
+            nested.is_err(),
+            "a private folder inside the public one would be served"
+        );
     }
 
     #[test]

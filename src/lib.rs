@@ -25,11 +25,14 @@ pub mod order;
 pub mod plan;
 pub mod profile;
 pub mod seed;
+pub mod sos;
 pub mod state;
 pub mod storage;
 pub mod task;
 pub mod telemetry;
 pub mod validation;
+pub mod verification;
+pub mod vouch;
 
 use std::{sync::Arc, time::Duration};
 
@@ -136,6 +139,10 @@ pub fn build_router(state: AppState) -> Router {
         .route("/healthz", get(http::health::healthz))
         .route("/readyz", get(http::health::readyz))
         .route("/metrics", get(http::metrics::render))
+        .route(
+            &format!("{}/{{*key}}", storage::PRIVATE_PREFIX),
+            get(http::private_files::serve),
+        )
         .with_state(state.clone());
 
     Router::new()

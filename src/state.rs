@@ -58,7 +58,12 @@ impl AppState {
         let passwords = Passwords::new()?;
         let mail_wake = config.smtp_url.as_ref().map(|_| Arc::new(Notify::new()));
         let mailer = Mailer::new(config.mail_from.clone(), !config.is_production(), mail_wake.clone());
-        let storage = Storage::local(config.upload_dir.clone(), &config.public_url);
+        let storage = Storage::local(
+            config.upload_dir.clone(),
+            config.private_upload_dir.clone(),
+            &config.public_url,
+            &config.jwt_secret,
+        );
         let hub = match &config.redis_url {
             Some(url) => Hub::with_redis(db.clone(), url)?,
             None => Hub::in_process(db.clone()),

@@ -21,7 +21,16 @@ use crate::{
         graphql::{Order, OrderStatus},
         service::{self as orders, Act},
     },
-    profile::{graphql::User, loaders::UserById},
+    profile::{
+        graphql::{User, VerificationStatus},
+        loaders::UserById,
+    },
+    sos::{
+        self,
+        graphql::{SosAlert, SosStatus},
+        service::Step,
+    },
+    verification::{self, graphql::VerificationRequest, service::Review},
 };
 
 /// One admin action.
@@ -120,6 +129,33 @@ impl AdminQuery {
         );
         Ok(connection)
     }
+
+    /// Verification requests, newest first, optionally in one status (PENDING: the review
+    /// queue). Admins only.
+    #[graphql(complexity = "first.unwrap_or(20).max(1) as usize * child_complexity")]
+    async fn verification_requests(
+        &self,
+        ctx: &Context<'_>,
+        status: Option<VerificationStatus>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> async_graphql::Result<Connection<String, VerificationRequest, Total, EmptyFields>> {
+        ctx.admin()?;
+        verification::graphql::requests(ctx, status, first, after).await
+    }
+
+    /// SOS alerts, newest first, optionally in one status. Admins only.
+    #[graphql(complexity = "first.unwrap_or(20).max(1) as usize * child_complexity")]
+    async fn sos_alerts(
+        &self,
+        ctx: &Context<'_>,
+        status: Option<SosStatus>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> async_graphql::Result<Connection<String, SosAlert, Total, EmptyFields>> {
+        ctx.admin()?;
+        sos::graphql::alerts(ctx, status, first, after).await
+    }
 }
 
 #[derive(Default)]
@@ -140,5 +176,39 @@ impl AdminMutation {
         let id = parse_id(&id, "id")?;
         let row = orders::act(ctx.app(), &admin.user, id, Act::Override { status, reason }).await?;
         Ok(Order::new(row))
+    }
+
+    /// Approves (VERIFIED) or rejects (REJECTED; `note` says why) a member's pending
+    /// verification. Their commission follows the fee policy; the review is audit-logged and
+    /// the member notified. CONFLICT when nothing is pending; admins never review themselves.
+    async fn review_verification(
+        &self,
+        ctx: &Context<'_>,
+        user_id: ID,
+        approve: bool,
+        note: Option<String>,
+    ) -> async_graphql::Result<VerificationRequest> {
+        let admin = ctx.admin()?;
+        let user_id = parse_id(&user_id, "userId")?;
+        let row = verification::service::review(ctx.app(), &admin.user, Review { user_id, approve, note }).await?;
+        Ok(VerificationRequest::new(row))
+    }
+
+    /// Takes an OPEN SOS alert on (ACKNOWLEDGED); the raiser is told help is on the way.
+    /// Audit-logged.
+    async fn acknowledge_sos(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<SosAlert> {
+        let admin = ctx.admin()?;
+        let id = parse_id(&id, "id")?;
+        let row = sos::service::handle(ctx.app(), &admin.user, id, Step::Acknowledge).await?;
+        Ok(SosAlert::new(row))
+    }
+
+    /// Closes an OPEN or ACKNOWLEDGED SOS alert (RESOLVED) with a note of what was done.
+    /// Audit-logged; the raiser is notified.
+    async fn resolve_sos(&self, ctx: &Context<'_>, id: ID, note: String) -> async_graphql::Result<SosAlert> {
+        let admin = ctx.admin()?;
+        let id = parse_id(&id, "id")?;
+        let row = sos::service::handle(ctx.app(), &admin.user, id, Step::Resolve { note }).await?;
+        Ok(SosAlert::new(row))
     }
 }

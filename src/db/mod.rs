@@ -225,6 +225,76 @@ pub async fn claim_single_instance(url: &str) -> anyhow::Result<AsyncPgConnectio
     Ok(conn)
 }
 
+/// Model functions for a table listed newest first (by its time-ordered `id`) and narrowed
+/// by an optional `status` column: `page(conn, status, before, limit)`, `count(conn, status)`
+/// and `listing(conn, status, before, size, with_total)` (a page of `size`, whether more
+/// follow, and the total when wanted).
+macro_rules! status_listing {
+    ($table:ident, $row:ty) => {
+        fn filtered(status: Option<&str>) -> $table::BoxedQuery<'static, diesel::pg::Pg> {
+            let mut query = $table::table.into_boxed();
+            if let Some(status) = status {
+                query = query.filter($table::status.eq(status.to_owned()));
+            }
+            query
+        }
+
+        /// The statement of [`page`] (public so that tests can EXPLAIN it).
+        pub fn page_query(
+            status: Option<&str>,
+            before: Option<Uuid>,
+            limit: i64,
+        ) -> $table::BoxedQuery<
+            'static,
+            diesel::pg::Pg,
+            diesel::dsl::SqlTypeOf<diesel::dsl::AsSelect<$row, diesel::pg::Pg>>,
+        > {
+            let mut query = filtered(status)
+                .select(<$row>::as_select())
+                .order($table::id.desc())
+                .limit(limit);
+            if let Some(before) = before {
+                query = query.filter($table::id.lt(before));
+            }
+            query
+        }
+
+        /// A page, newest first, strictly older than `before` (an id), optionally in one status.
+        pub async fn page(
+            conn: &mut AsyncPgConnection,
+            status: Option<&str>,
+            before: Option<Uuid>,
+            limit: i64,
+        ) -> QueryResult<Vec<$row>> {
+            page_query(status, before, limit).load(conn).await
+        }
+
+        /// How many rows, optionally in one status.
+        pub async fn count(conn: &mut AsyncPgConnection, status: Option<&str>) -> QueryResult<i64> {
+            filtered(status).count().get_result(conn).await
+        }
+
+        /// A page of `size` rows, whether more follow, and the total when `with_total`.
+        pub async fn listing(
+            conn: &mut AsyncPgConnection,
+            status: Option<&str>,
+            before: Option<Uuid>,
+            size: usize,
+            with_total: bool,
+        ) -> QueryResult<(Vec<$row>, bool, i64)> {
+            crate::graphql::pagination::fetch_page(
+                conn,
+                size,
+                with_total,
+                async |c, limit| page(c, status, before, limit).await,
+                async |c| count(c, status).await,
+            )
+            .await
+        }
+    };
+}
+pub(crate) use status_listing;
+
 #[cfg(test)]
 mod tests {
     #[test]

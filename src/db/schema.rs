@@ -500,6 +500,61 @@ diesel::joinable!(conversation_participants -> conversations (conversation_id));
 diesel::joinable!(conversation_participants -> users (user_id));
 diesel::joinable!(credentials -> users (user_id));
 diesel::joinable!(gig_media -> gigs (gig_id));
+diesel::table! {
+    vouches (id) {
+        id -> Uuid,
+        voucher_id -> Uuid,
+        vouchee_id -> Uuid,
+        skill_area -> Text,
+        message -> Nullable<Text>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    verification_requests (id) {
+        id -> Uuid,
+        user_id -> Uuid,
+        status -> Text,
+        reviewer_id -> Nullable<Uuid>,
+        review_note -> Nullable<Text>,
+        created_at -> Timestamptz,
+        reviewed_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    verification_documents (id) {
+        id -> Uuid,
+        request_id -> Uuid,
+        storage_key -> Text,
+        file_name -> Text,
+        content_type -> Text,
+        size_bytes -> Int8,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    sos_alerts (id) {
+        id -> Uuid,
+        order_id -> Uuid,
+        raised_by -> Uuid,
+        latitude -> Float8,
+        longitude -> Float8,
+        message -> Nullable<Text>,
+        status -> Text,
+        acknowledged_by -> Nullable<Uuid>,
+        acknowledged_at -> Nullable<Timestamptz>,
+        resolved_by -> Nullable<Uuid>,
+        resolved_at -> Nullable<Timestamptz>,
+        resolution_note -> Nullable<Text>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
 diesel::joinable!(gig_packages -> gigs (gig_id));
 diesel::joinable!(gigs -> users (owner_id));
 diesel::joinable!(messages -> conversations (conversation_id));
@@ -522,6 +577,8 @@ diesel::joinable!(order_history -> orders (order_id));
 diesel::joinable!(order_milestones -> orders (order_id));
 diesel::joinable!(payment_proofs -> orders (order_id));
 diesel::joinable!(disputes -> orders (order_id));
+diesel::joinable!(verification_documents -> verification_requests (request_id));
+diesel::joinable!(sos_alerts -> orders (order_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     audit_log,
@@ -559,4 +616,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     tasks,
     user_plans,
     users,
+    vouches,
+    verification_requests,
+    verification_documents,
+    sos_alerts,
 );

@@ -57,6 +57,11 @@ pub mod topic {
     pub fn nearby(cell: &str) -> String {
         format!("nearby:{cell}")
     }
+
+    /// SOS alerts, for admins only (authorised when subscribing).
+    pub fn admin_sos() -> String {
+        "admin:sos".to_owned()
+    }
 }
 
 /// An event as delivered to subscribers.

@@ -36,6 +36,36 @@ pub fn request_loader(db: Db) -> RequestLoader {
         .max_batch_size(500)
 }
 
+/// Rows of a one-to-many relation grouped by their owner's id, with an empty list for every
+/// requested owner that has none (so a batch never answers "missing" for them).
+pub fn group_by_owner<R>(
+    owners: &[uuid::Uuid],
+    rows: Vec<R>,
+    owner_of: impl Fn(&R) -> uuid::Uuid,
+) -> std::collections::HashMap<uuid::Uuid, Arc<Vec<R>>> {
+    let mut grouped: std::collections::HashMap<uuid::Uuid, Vec<R>> =
+        owners.iter().map(|id| (*id, Vec::new())).collect();
+    for row in rows {
+        grouped.entry(owner_of(&row)).or_default().push(row);
+    }
+    grouped.into_iter().map(|(id, rows)| (id, Arc::new(rows))).collect()
+}
+
+/// The rows a one-to-many loader holds for `key` (none when it has no entry).
+pub async fn load_list<K, T>(ctx: &async_graphql::Context<'_>, key: K) -> async_graphql::Result<Arc<Vec<T>>>
+where
+    K: Send + Sync + std::hash::Hash + Eq + Clone + 'static,
+    T: Send + Sync + 'static,
+    DbLoader: async_graphql::dataloader::Loader<K, Value = Arc<Vec<T>>, Error = Arc<AppError>>,
+{
+    let rows = ctx
+        .data_unchecked::<RequestLoader>()
+        .load_one(key)
+        .await
+        .map_err(shared_error)?;
+    Ok(rows.unwrap_or_default())
+}
+
 /// Loader errors are shared between every waiter of a batch; each resolver gets its own.
 pub fn shared_error(e: Arc<AppError>) -> AppError {
     match &*e {

@@ -26,8 +26,11 @@ use crate::{
     order::graphql::{OrderMutation, OrderQuery, OrderSubscription},
     plan::graphql::PlanQuery,
     profile::graphql::{ProfileMutation, ProfileQuery},
+    sos::graphql::{SosMutation, SosSubscription},
     state::AppState,
     task::graphql::{TaskMutation, TaskQuery, TaskSubscription},
+    verification::graphql::{VerificationMutation, VerificationQuery},
+    vouch::graphql::VouchMutation,
 };
 
 /// Every domain's queries.
@@ -44,6 +47,7 @@ pub struct Query(
     CalendarQuery,
     OrderQuery,
     LedgerQuery,
+    VerificationQuery,
     AdminQuery,
 );
 
@@ -59,6 +63,9 @@ pub struct Mutation(
     NotificationMutation,
     CalendarMutation,
     OrderMutation,
+    VouchMutation,
+    VerificationMutation,
+    SosMutation,
     AdminMutation,
 );
 
@@ -69,6 +76,7 @@ pub struct Subscription(
     NotificationSubscription,
     OrderSubscription,
     TaskSubscription,
+    SosSubscription,
 );
 
 pub type AppSchema = Schema<Query, Mutation, Subscription>;

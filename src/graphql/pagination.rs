@@ -26,6 +26,21 @@ pub fn split_page<T>(mut rows: Vec<T>, size: usize) -> (Vec<T>, bool) {
     (rows, more)
 }
 
+/// One page read on `conn`: `load` gets the row limit (`size + 1`: the extra row only tells
+/// whether more follow); `count` runs only when the total is wanted (else the total is 0).
+pub async fn fetch_page<T, E>(
+    conn: &mut diesel_async::AsyncPgConnection,
+    size: usize,
+    with_total: bool,
+    load: impl AsyncFnOnce(&mut diesel_async::AsyncPgConnection, i64) -> Result<Vec<T>, E>,
+    count: impl AsyncFnOnce(&mut diesel_async::AsyncPgConnection) -> Result<i64, E>,
+) -> Result<(Vec<T>, bool, i64), E> {
+    let rows = load(conn, size as i64 + 1).await?;
+    let (rows, more) = split_page(rows, size);
+    let total = if with_total { count(conn).await? } else { 0 };
+    Ok((rows, more, total))
+}
+
 /// The connection-level fields every list offers.
 #[derive(SimpleObject)]
 pub struct Total {

@@ -10,4 +10,5 @@
 
 pub mod graphql;
 pub mod model;
+pub mod policy;
 pub mod service;

@@ -29,7 +29,7 @@ use crate::{
     },
     graphql::{
         context::ContextExt,
-        loader::shared_error,
+        loader::{load_list, shared_error},
         pagination::{decode_event_cursor, decode_id_cursor, id_cursor, page_size, wants_total, Total},
         subscription::topic_events,
         types::{parse_id, Date},
@@ -235,12 +235,7 @@ where
     T: Clone + Send + Sync + 'static,
     crate::graphql::loader::DbLoader: async_graphql::dataloader::Loader<K, Value = Arc<Vec<T>>, Error = Arc<AppError>>,
 {
-    let rows = ctx
-        .loader()
-        .load_one(key)
-        .await
-        .map_err(shared_error)?
-        .unwrap_or_default();
+    let rows = load_list(ctx, key).await?;
     Ok(rows.iter().cloned().map(wrap).collect())
 }
 

@@ -865,9 +865,13 @@ pub async fn act(app: &AppState, actor: &UserRow, order_id: Uuid, mut act: Act) 
                     let freelancer = profiles::find(conn, order.freelancer_id)
                         .await?
                         .ok_or_else(|| AppError::internal(anyhow::anyhow!("order without freelancer")))?;
-                    money.fee_bps = freelancer.commission_bps;
+                    money.fee_bps = crate::ledger::policy::commission_bps(
+                        app.config.verification_commission,
+                        &freelancer.verification_status,
+                        freelancer.commission_bps,
+                    );
                     ledger::fund(conn, &money, &order.currency, Some(actor.id)).await?;
-                    change.fee_bps = Some(freelancer.commission_bps);
+                    change.fee_bps = Some(money.fee_bps);
                     change.funded_at = Some(now);
                 }
                 Money::Release if held => {

@@ -18,6 +18,10 @@ use crate::{
         pagination::{decode_cursor, encode_cursor, page_size, wants_total, Total},
         types::{parse_id, patch, GeoPoint, GeoPointInput},
     },
+    vouch::{
+        self,
+        graphql::{SkillVouches, Vouch},
+    },
 };
 
 /// Where a user stands with identity verification.
@@ -30,7 +34,7 @@ pub enum VerificationStatus {
 }
 
 impl VerificationStatus {
-    fn from_db(s: &str) -> Self {
+    pub fn from_db(s: &str) -> Self {
         match s {
             "PENDING" => Self::Pending,
             "VERIFIED" => Self::Verified,
@@ -61,6 +65,13 @@ impl User {
     /// The user as seen by themself (the request may still be anonymous, as in `signIn`).
     pub fn owner(row: Arc<UserRow>) -> Self {
         Self(row, Audience::Owner)
+    }
+
+    /// The user with `id` through the request's loader, as the viewer may see them (banned
+    /// users only for admins).
+    pub async fn load(ctx: &Context<'_>, id: Uuid) -> async_graphql::Result<Option<Self>> {
+        let row = ctx.loader().load_one(UserById(id)).await.map_err(shared_error)?;
+        Ok(row.filter(|r| visible_to(ctx, r)).map(User::new))
     }
 
     /// Whether the viewer is this user or an admin.
@@ -157,15 +168,42 @@ impl User {
     async fn verification_status(&self) -> VerificationStatus {
         VerificationStatus::from_db(&self.0.verification_status)
     }
-    /// Platform commission on this user's earnings, in basis points: only for the user and admins.
+    /// Platform commission on this user's earnings, in basis points, under the fee policy in
+    /// force (800 by default; with verification-based commission 1000 when verified, 5000
+    /// otherwise); an order fixes the rate when it is funded. Only for the user and admins.
     async fn commission_bps(&self, ctx: &Context<'_>) -> Option<i32> {
-        self.is_privileged(ctx).then_some(self.0.commission_bps)
+        self.is_privileged(ctx).then(|| {
+            crate::ledger::policy::commission_bps(
+                ctx.app().config.verification_commission,
+                &self.0.verification_status,
+                self.0.commission_bps,
+            )
+        })
     }
     async fn is_admin(&self) -> bool {
         self.0.is_admin
     }
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
+    }
+    /// Members vouching for this user's skills, newest first; `skillArea` narrows to one area.
+    #[graphql(complexity = "first.unwrap_or(20).max(1) as usize * child_complexity")]
+    async fn vouches(
+        &self,
+        ctx: &Context<'_>,
+        skill_area: Option<String>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> async_graphql::Result<Connection<String, Vouch, Total, EmptyFields>> {
+        vouch::graphql::vouches_of(ctx, self.0.id, skill_area, first, after).await
+    }
+    /// Per skill area, how many members vouch for this user; most vouched first.
+    async fn vouch_summary(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<SkillVouches>> {
+        vouch::graphql::summary_of(ctx, self.0.id).await
+    }
+    /// How many vouches this user has in all skill areas.
+    async fn vouch_count(&self, ctx: &Context<'_>) -> async_graphql::Result<i64> {
+        vouch::graphql::count_of(ctx, self.0.id).await
     }
 }
 

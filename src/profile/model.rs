@@ -99,6 +99,36 @@ pub async fn find(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<Option<
         .optional()
 }
 
+/// A user, locking the row until the transaction ends (status changes that must not race).
+pub async fn lock(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<Option<UserRow>> {
+    users::table
+        .find(id)
+        .select(UserRow::as_select())
+        .for_update()
+        .first(conn)
+        .await
+        .optional()
+}
+
+/// Sets a user's verification status (NONE, PENDING, VERIFIED or REJECTED).
+pub async fn set_verification_status(conn: &mut AsyncPgConnection, id: Uuid, status: &str) -> QueryResult<UserRow> {
+    diesel::update(users::table.find(id))
+        .set((users::verification_status.eq(status), users::updated_at.eq(Utc::now())))
+        .returning(UserRow::as_returning())
+        .get_result(conn)
+        .await
+}
+
+/// Ids of the admins who are not banned.
+pub async fn admin_ids(conn: &mut AsyncPgConnection) -> QueryResult<Vec<Uuid>> {
+    users::table
+        .filter(users::is_admin.eq(true))
+        .filter(users::banned_at.is_null())
+        .select(users::id)
+        .load(conn)
+        .await
+}
+
 pub async fn find_many(conn: &mut AsyncPgConnection, ids: &[Uuid]) -> QueryResult<Vec<UserRow>> {
     users::table
         .filter(users::id.eq_any(ids))

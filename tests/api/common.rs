@@ -218,12 +218,14 @@ impl TestAppBuilder {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("local addr");
         let upload_dir = std::env::temp_dir().join(format!("gm-uploads-{db_name}"));
+        let private_dir = std::env::temp_dir().join(format!("gm-private-{db_name}"));
         let mut vars: HashMap<String, String> = HashMap::from([
             ("DATABASE_URL".into(), url_for(&db_name)),
             ("DATABASE_POOL_SIZE".into(), "4".into()),
             ("JWT_SECRET".into(), JWT_SECRET.into()),
             ("PUBLIC_URL".into(), format!("http://{addr}")),
             ("UPLOAD_DIR".into(), upload_dir.display().to_string()),
+            ("PRIVATE_UPLOAD_DIR".into(), private_dir.display().to_string()),
             ("CORS_ORIGINS".into(), "http://app.example.com".into()),
         ]);
         vars.extend(self.vars);
@@ -233,6 +235,7 @@ impl TestAppBuilder {
             client: reqwest::Client::new(),
             state,
             upload_dir,
+            private_dir,
             server,
             vars,
             _database: database,
@@ -274,6 +277,7 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub state: AppState,
     upload_dir: PathBuf,
+    pub private_dir: PathBuf,
     server: tokio::task::JoinHandle<()>,
     vars: HashMap<String, String>,
     /// Declared last: dropped after the server is stopped.
@@ -429,6 +433,24 @@ impl TestApp {
         user
     }
 
+    /// The actions of the audit log about `target_type` (and `target_id`), newest first, as
+    /// `admin` reads them through `auditLog`.
+    pub async fn audit_actions(&self, admin: &TestUser, target_type: &str, target_id: Option<&str>) -> Vec<String> {
+        let log = self
+            .gql_as(
+                admin,
+                "query($k: String, $t: ID) { auditLog(filter: { targetType: $k, targetId: $t }) { edges { node { action } } } }",
+                json!({ "k": target_type, "t": target_id }),
+            )
+            .await;
+        log.data()["auditLog"]["edges"]
+            .as_array()
+            .expect("edges")
+            .iter()
+            .map(|e| e["node"]["action"].as_str().expect("action").to_owned())
+            .collect()
+    }
+
     /// Runs SQL directly against the test database (set-up and inspection only).
     pub async fn sql(&self, sql: &str) {
         let mut conn = self.state.db.conn().await.expect("connection");
@@ -463,5 +485,6 @@ impl Drop for TestApp {
         // The server goes first; the database field drops after this body runs.
         self.server.abort();
         let _ = std::fs::remove_dir_all(&self.upload_dir);
+        let _ = std::fs::remove_dir_all(&self.private_dir);
     }
 }

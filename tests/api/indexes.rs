@@ -1,4 +1,5 @@
-//! Every filter and sort the gig list offers has an index the planner uses: the exact
+//! Every filter and sort the gig, task, vouch, verification and SOS lists offer has an index
+//! the planner uses: the exact
 //! statement the model builds is EXPLAINed with sequential scans disabled, and no plan may
 //! scan `gigs` sequentially.
 
@@ -233,5 +234,67 @@ async fn every_task_filter_uses_an_index() {
     for (name, filter, index) in cases {
         let sql = inline(&diesel::debug_query::<Pg, _>(&task::model::page_query(&filter, None, 21)).to_string());
         assert_indexed(&mut conn, name, &sql, "tasks", index).await;
+    }
+}
+
+#[tokio::test]
+async fn vouch_verification_and_sos_lists_use_their_indexes() {
+    use gigmarket::{sos, verification, vouch};
+
+    let app = TestApp::spawn().await;
+    let mut conn = app.state.db.conn().await.expect("connection");
+    conn.batch_execute("SET enable_seqscan = off").await.expect("set");
+    let someone = uuid::Uuid::now_v7();
+    let cases = [
+        (
+            "vouches of users",
+            vouch::model::PAGES_SQL
+                .replace("$1", &format!("ARRAY['{someone}', '{}']", uuid::Uuid::now_v7()))
+                .replace("$2", "NULL")
+                .replace("$3", &format!("'{someone}'"))
+                .replace("$4", "21"),
+            "vouches",
+            "vouches_vouchee_idx",
+        ),
+        (
+            "vouches of users in one area",
+            vouch::model::PAGES_SQL
+                .replace("$1", &format!("ARRAY['{someone}']"))
+                .replace("$2", "'led tech'")
+                .replace("$3", "NULL")
+                .replace("$4", "21"),
+            "vouches",
+            "vouches_vouchee_idx",
+        ),
+        (
+            "pending verifications",
+            inline(
+                &diesel::debug_query::<Pg, _>(&verification::model::page_query(Some("PENDING"), Some(someone), 21))
+                    .to_string(),
+            ),
+            "verification_requests",
+            "verification_requests_status_idx",
+        ),
+        (
+            "all verifications",
+            inline(&diesel::debug_query::<Pg, _>(&verification::model::page_query(None, None, 21)).to_string()),
+            "verification_requests",
+            "verification_requests_pkey",
+        ),
+        (
+            "open SOS alerts",
+            inline(&diesel::debug_query::<Pg, _>(&sos::model::page_query(Some("OPEN"), None, 21)).to_string()),
+            "sos_alerts",
+            "sos_alerts_status_idx",
+        ),
+        (
+            "all SOS alerts",
+            inline(&diesel::debug_query::<Pg, _>(&sos::model::page_query(None, Some(someone), 21)).to_string()),
+            "sos_alerts",
+            "sos_alerts_pkey",
+        ),
+    ];
+    for (name, sql, table, index) in cases {
+        assert_indexed(&mut conn, name, &sql, table, Some(index)).await;
     }
 }

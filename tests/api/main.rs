@@ -22,6 +22,8 @@ mod profiles;
 mod realtime;
 mod schema;
 mod seed;
+mod sos;
 mod tasks;
+mod trust;
 
 mod ws;

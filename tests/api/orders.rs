@@ -23,22 +23,22 @@ const ORDER: &str = "query($id: ID!) { order(id: $id) { id status amountCents fe
 const PRICE: i64 = 10_000;
 
 /// A freelancer with an active gig, a client, an admin and an outsider.
-struct Market {
-    app: TestApp,
-    client: TestUser,
-    freelancer: TestUser,
-    admin: TestUser,
-    stranger: TestUser,
+pub struct Market {
+    pub app: TestApp,
+    pub client: TestUser,
+    pub freelancer: TestUser,
+    pub admin: TestUser,
+    pub stranger: TestUser,
     gig: String,
     day: AtomicI64,
 }
 
 impl Market {
-    async fn new() -> Self {
+    pub async fn new() -> Self {
         Self::with(TestApp::spawn().await).await
     }
 
-    async fn with(app: TestApp) -> Self {
+    pub async fn with(app: TestApp) -> Self {
         let (client, freelancer, stranger) = (app.with_user().await, app.with_user().await, app.with_user().await);
         let admin = app.with_admin().await;
         let gig = active_gig(&app, &freelancer).await;
@@ -59,7 +59,7 @@ impl Market {
         (chrono::Utc::now().date_naive() + chrono::Duration::days(n)).to_string()
     }
 
-    async fn booking(&self) -> String {
+    pub async fn booking(&self) -> String {
         let date = self.next_day();
         let r = self
             .app
@@ -83,7 +83,7 @@ impl Market {
     }
 
     /// A fresh order (a booking) brought to `target` through the API.
-    async fn drive(&self, target: Status) -> String {
+    pub async fn drive(&self, target: Status) -> String {
         use Status::*;
         let id = self.booking().await;
         // The happy path, then the detours; each step says whether the client takes it.
@@ -138,7 +138,7 @@ impl Market {
     }
 }
 
-async fn one(app: &TestApp, sql: &str) -> String {
+pub async fn one(app: &TestApp, sql: &str) -> String {
     app.texts(sql).await.pop().unwrap_or_default()
 }
 

@@ -1,0 +1,240 @@
+//! SOS over GraphQL: `raiseSos`, the `sosRaised` subscription (admins) and the `SosAlert`
+//! type (admins list and handle alerts through `admin::graphql`).
+
+use std::sync::Arc;
+
+use async_graphql::{
+    connection::{Connection, Edge, EmptyFields},
+    Context, Enum, InputObject, Object, Subscription, ID,
+};
+use chrono::{DateTime, Utc};
+use futures_util::{Stream, StreamExt};
+use uuid::Uuid;
+
+use super::{
+    model::SosRow,
+    service::{self, Raise},
+};
+use crate::{
+    events::topic,
+    graphql::{
+        context::ContextExt,
+        loader::shared_error,
+        pagination::{decode_event_cursor, decode_id_cursor, id_cursor, page_size, wants_total, Total},
+        subscription::topic_events,
+        types::{parse_id, GeoPoint, GeoPointInput},
+    },
+    order::{
+        graphql::Order,
+        loaders::{forget_orders, OrderById},
+    },
+    profile::graphql::User,
+};
+
+/// Where an SOS alert stands.
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+pub enum SosStatus {
+    /// Raised; no admin has answered yet.
+    Open,
+    /// An admin is on it.
+    Acknowledged,
+    /// Handled, with a note.
+    Resolved,
+}
+
+impl SosStatus {
+    fn from_db(s: &str) -> Self {
+        match s {
+            "ACKNOWLEDGED" => Self::Acknowledged,
+            "RESOLVED" => Self::Resolved,
+            _ => Self::Open,
+        }
+    }
+
+    fn as_db(self) -> &'static str {
+        match self {
+            Self::Open => "OPEN",
+            Self::Acknowledged => "ACKNOWLEDGED",
+            Self::Resolved => "RESOLVED",
+        }
+    }
+}
+
+/// An emergency raised by a party of an order. Seen by its raiser and admins.
+pub struct SosAlert {
+    row: Arc<SosRow>,
+    event_cursor: Option<i64>,
+}
+
+impl SosAlert {
+    pub fn new(row: SosRow) -> Self {
+        Self {
+            row: Arc::new(row),
+            event_cursor: None,
+        }
+    }
+
+    async fn admin(ctx: &Context<'_>, id: Option<Uuid>) -> async_graphql::Result<Option<User>> {
+        match id {
+            Some(id) => User::load(ctx, id).await,
+            None => Ok(None),
+        }
+    }
+}
+
+#[Object]
+impl SosAlert {
+    /// The alert's id.
+    async fn id(&self) -> ID {
+        ID(self.row.id.to_string())
+    }
+    /// The order it was raised on.
+    async fn order(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Order>> {
+        if self.event_cursor.is_some() {
+            // A subscription's loader lives as long as the subscription: read the order afresh.
+            forget_orders(ctx.loader());
+        }
+        let row = ctx
+            .loader()
+            .load_one(OrderById(self.row.order_id))
+            .await
+            .map_err(shared_error)?;
+        Ok(row.map(Order))
+    }
+    /// Who raised it.
+    async fn raised_by(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
+        User::load(ctx, self.row.raised_by).await
+    }
+    /// Where the raiser was, exactly.
+    async fn location(&self) -> GeoPoint {
+        GeoPoint {
+            lat: self.row.latitude,
+            lng: self.row.longitude,
+        }
+    }
+    /// What the raiser said, if anything.
+    async fn message(&self) -> Option<&str> {
+        self.row.message.as_deref()
+    }
+    /// OPEN, then ACKNOWLEDGED by an admin, then RESOLVED.
+    async fn status(&self) -> SosStatus {
+        SosStatus::from_db(&self.row.status)
+    }
+    /// The admin who acknowledged it.
+    async fn acknowledged_by(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
+        Self::admin(ctx, self.row.acknowledged_by).await
+    }
+    /// When an admin acknowledged it.
+    async fn acknowledged_at(&self) -> Option<DateTime<Utc>> {
+        self.row.acknowledged_at
+    }
+    /// The admin who resolved it.
+    async fn resolved_by(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
+        Self::admin(ctx, self.row.resolved_by).await
+    }
+    /// When an admin resolved it.
+    async fn resolved_at(&self) -> Option<DateTime<Utc>> {
+        self.row.resolved_at
+    }
+    /// How it was resolved.
+    async fn resolution_note(&self) -> Option<&str> {
+        self.row.resolution_note.as_deref()
+    }
+    /// When it was raised.
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.row.created_at
+    }
+    /// Set on subscription deliveries: pass it as `after` to resume from here.
+    async fn event_cursor(&self) -> Option<String> {
+        self.event_cursor.map(|seq| seq.to_string())
+    }
+}
+
+/// SOS alerts, newest first (`sosAlerts`, admins only).
+pub async fn alerts(
+    ctx: &Context<'_>,
+    status: Option<SosStatus>,
+    first: Option<i32>,
+    after: Option<String>,
+) -> async_graphql::Result<Connection<String, SosAlert, Total, EmptyFields>> {
+    let app = ctx.app();
+    let size = page_size(first, app.config.limits.max_page_size)?;
+    let before = decode_id_cursor(after.as_deref(), "after")?;
+    let status = status.map(SosStatus::as_db);
+    let (rows, more, total) = service::page(app, status, before, size, wants_total(ctx)).await?;
+    let mut connection = Connection::with_additional_fields(after.is_some(), more, Total { total_count: total });
+    connection.edges.extend(
+        rows.into_iter()
+            .map(|row| Edge::new(id_cursor(row.id), SosAlert::new(row))),
+    );
+    Ok(connection)
+}
+
+/// An SOS to raise.
+#[derive(InputObject)]
+pub struct RaiseSosInput {
+    /// An order you are the client or the freelancer of, in PAYMENT_CONFIRMED, IN_PROGRESS,
+    /// SUBMITTED or REVISION_REQUESTED.
+    pub order_id: ID,
+    /// Where you are now.
+    pub location: GeoPointInput,
+    /// What is happening (up to 1000 characters).
+    pub message: Option<String>,
+}
+
+#[derive(Default)]
+pub struct SosMutation;
+
+#[Object]
+impl SosMutation {
+    /// Alerts the platform's admins at once that you need help on an order under way. While
+    /// your alert on that order is unresolved, raising again answers it unchanged.
+    async fn raise_sos(&self, ctx: &Context<'_>, input: RaiseSosInput) -> async_graphql::Result<SosAlert> {
+        let viewer = ctx.viewer()?;
+        let order_id = parse_id(&input.order_id, "orderId")?;
+        let row = service::raise(
+            ctx.app(),
+            &viewer.user,
+            Raise {
+                order_id,
+                lat: input.location.lat,
+                lng: input.location.lng,
+                message: input.message,
+            },
+        )
+        .await?;
+        Ok(SosAlert::new(row))
+    }
+}
+
+#[derive(Default)]
+pub struct SosSubscription;
+
+#[Subscription]
+impl SosSubscription {
+    /// New SOS alerts as they are raised (admins only). Pass the last `eventCursor` you saw as
+    /// `after` to first receive what you missed.
+    async fn sos_raised(
+        &self,
+        ctx: &Context<'_>,
+        after: Option<String>,
+    ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<SosAlert>>> {
+        ctx.admin()?;
+        let after = decode_event_cursor(after.as_deref())?;
+        let stream = topic_events(ctx.app().clone(), topic::admin_sos(), after).filter_map(|event| async move {
+            let event = match event {
+                Ok(event) => event,
+                Err(e) => return Some(Err(e.into())),
+            };
+            if event.kind != service::SOS_RAISED {
+                return None;
+            }
+            let row = event.decode::<SosRow>()?;
+            Some(Ok(SosAlert {
+                row,
+                event_cursor: event.seq,
+            }))
+        });
+        Ok(stream)
+    }
+}

@@ -1,0 +1,178 @@
+//! Vouches over GraphQL: the `Vouch` type, `vouchFor`/`removeVouch`, and the lists a `User`
+//! shows (`User.vouches`, `User.vouchSummary`, `User.vouchCount`).
+
+use std::sync::Arc;
+
+use async_graphql::{
+    connection::{Connection, Edge, EmptyFields},
+    Context, InputObject, Object, SimpleObject, ID,
+};
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use super::{
+    loaders::{VouchPageOf, VouchSkillsOf},
+    model::{SkillCount, VouchRow},
+    service::{self, VouchInput},
+};
+use crate::{
+    error::AppError,
+    graphql::{
+        context::ContextExt,
+        loader::load_list,
+        pagination::{decode_id_cursor, id_cursor, page_size, wants_total, Total},
+        types::parse_id,
+    },
+    profile::graphql::User,
+};
+
+/// One member vouching for another's skill in an area.
+pub struct Vouch(Arc<VouchRow>);
+
+#[Object]
+impl Vouch {
+    /// The vouch's id (pass it to `removeVouch`).
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+    /// Who vouches (null if they are no longer visible).
+    async fn voucher(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
+        User::load(ctx, self.0.voucher_id).await
+    }
+    /// Who is vouched for.
+    async fn vouchee(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
+        User::load(ctx, self.0.vouchee_id).await
+    }
+    /// The skill area, normalised: lower case, single spaces (e.g. `fire safety`).
+    async fn skill_area(&self) -> &str {
+        &self.0.skill_area
+    }
+    /// What the voucher says about the vouchee's work.
+    async fn message(&self) -> Option<&str> {
+        self.0.message.as_deref()
+    }
+    /// When the vouch was first given.
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+    /// When the message last changed (vouching again for the same area replaces it).
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.0.updated_at
+    }
+}
+
+/// How many members vouch for a user in one skill area.
+#[derive(SimpleObject)]
+pub struct SkillVouches {
+    /// The skill area, normalised.
+    pub skill_area: String,
+    /// How many members vouch for it.
+    pub count: i64,
+}
+
+/// The vouches of `user_id`, newest first (`User.vouches`). The page comes through the
+/// loader (one statement for a list of users); `totalCount` from the per-area counts.
+pub async fn vouches_of(
+    ctx: &Context<'_>,
+    user_id: Uuid,
+    skill_area: Option<String>,
+    first: Option<i32>,
+    after: Option<String>,
+) -> async_graphql::Result<Connection<String, Vouch, Total, EmptyFields>> {
+    let size = page_size(first, ctx.app().config.limits.max_page_size)?;
+    let before = decode_id_cursor(after.as_deref(), "after")?;
+    let skill_area = skill_area
+        .map(|s| service::normalize_skill_area(&s).map_err(|problem| AppError::field("skillArea", problem)))
+        .transpose()?;
+    let total = if wants_total(ctx) {
+        skill_counts(ctx, user_id)
+            .await?
+            .iter()
+            .filter(|c| skill_area.as_ref().is_none_or(|area| *area == c.skill_area))
+            .map(|c| c.count)
+            .sum()
+    } else {
+        0
+    };
+    let key = VouchPageOf {
+        vouchee: user_id,
+        skill_area,
+        before,
+        limit: size as i64 + 1,
+    };
+    let rows = load_list(ctx, key).await?;
+    let more = rows.len() > size;
+    let mut connection = Connection::with_additional_fields(after.is_some(), more, Total { total_count: total });
+    connection.edges.extend(
+        rows.iter()
+            .take(size)
+            .map(|row| Edge::new(id_cursor(row.id), Vouch(Arc::new(row.clone())))),
+    );
+    Ok(connection)
+}
+
+async fn skill_counts(ctx: &Context<'_>, user_id: Uuid) -> async_graphql::Result<Arc<Vec<SkillCount>>> {
+    load_list(ctx, VouchSkillsOf(user_id)).await
+}
+
+/// Per skill area, how many members vouch for `user_id`; most vouched first.
+pub async fn summary_of(ctx: &Context<'_>, user_id: Uuid) -> async_graphql::Result<Vec<SkillVouches>> {
+    Ok(skill_counts(ctx, user_id)
+        .await?
+        .iter()
+        .map(|c| SkillVouches {
+            skill_area: c.skill_area.clone(),
+            count: c.count,
+        })
+        .collect())
+}
+
+/// How many vouches `user_id` has in all areas.
+pub async fn count_of(ctx: &Context<'_>, user_id: Uuid) -> async_graphql::Result<i64> {
+    Ok(skill_counts(ctx, user_id).await?.iter().map(|c| c.count).sum())
+}
+
+/// A vouch to give (or to change the message of).
+#[derive(InputObject)]
+pub struct VouchForInput {
+    /// The member vouched for: anyone but yourself.
+    pub user_id: ID,
+    /// 2 to 40 characters: letters, digits, spaces and `- _ & + # . /`, e.g. `fire safety`.
+    /// Compared ignoring case and spacing.
+    pub skill_area: String,
+    /// Up to 500 characters about their work.
+    pub message: Option<String>,
+}
+
+#[derive(Default)]
+pub struct VouchMutation;
+
+#[Object]
+impl VouchMutation {
+    /// Vouches for a member's skill in an area; they are notified. Vouching again for the same
+    /// member and area replaces the message of your existing vouch (no second vouch, no second
+    /// notification).
+    async fn vouch_for(&self, ctx: &Context<'_>, input: VouchForInput) -> async_graphql::Result<Vouch> {
+        let viewer = ctx.viewer()?;
+        let vouchee_id = parse_id(&input.user_id, "userId")?;
+        let row = service::vouch(
+            ctx.app(),
+            &viewer.user,
+            VouchInput {
+                vouchee_id,
+                skill_area: input.skill_area,
+                message: input.message,
+            },
+        )
+        .await?;
+        Ok(Vouch(Arc::new(row)))
+    }
+
+    /// Takes back a vouch you gave; returns its id.
+    async fn remove_vouch(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<ID> {
+        let viewer = ctx.viewer()?;
+        let id = parse_id(&id, "id")?;
+        let removed = service::remove(ctx.app(), &viewer.user, id).await?;
+        Ok(ID(removed.to_string()))
+    }
+}
