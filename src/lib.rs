@@ -110,9 +110,15 @@ fn cors(config: &Config) -> CorsLayer {
         .max_age(Duration::from_secs(600))
 }
 
+/// Parsed GraphQL documents kept per instance: at most this many, ...
+const DOCUMENT_CACHE_ENTRIES: usize = 1024;
+/// ... and about this many bytes (estimated; a document weighs at least 32 KiB).
+const DOCUMENT_CACHE_BYTES: u64 = 32 * 1024 * 1024;
+
 /// The whole HTTP application.
 pub fn build_router(state: AppState) -> Router {
     let schema = graphql::build_schema(state.clone());
+    let prevalidated = graphql::build_prevalidated_schema(state.clone());
     let graphql_routes = Router::new()
         .route("/graphql", get(graphql::handler::get).post(graphql::handler::post))
         .route("/graphql/ws", get(graphql::ws::upgrade))
@@ -120,7 +126,8 @@ pub fn build_router(state: AppState) -> Router {
         .with_state(GraphqlState {
             app: state.clone(),
             schema,
-            documents: Arc::new(DocumentCache::new(1024)),
+            prevalidated,
+            documents: Arc::new(DocumentCache::new(DOCUMENT_CACHE_ENTRIES, DOCUMENT_CACHE_BYTES)),
             ws_connections: Arc::default(),
         });
 

@@ -151,6 +151,9 @@ pub struct CatalogueSize {
 /// with packages (most ACTIVE, published over the past year), and OPEN tasks. Users are
 /// `cat_user_<i>` (`cat_user_<i>@catalogue.test`, password `password`). Written with
 /// set-based SQL, so 100,000 gigs take seconds. Returns false when a catalogue exists.
+///
+/// The row numbers are `bigint`: owners and posters are spread with products such as
+/// `t * 104729`, which leave `integer` from 20,506 tasks on (the default is 100,000).
 pub async fn catalogue(app: &AppState, size: CatalogueSize) -> anyhow::Result<bool> {
     use diesel_async::SimpleAsyncConnection;
     if profile::service::find_by_username(&app.db, "cat_user_0")
@@ -182,7 +185,9 @@ INSERT INTO seed_words SELECT 'thing', ordinality::int - 1, w FROM unnest(ARRAY[
 ]) WITH ORDINALITY AS t(w);
 
 CREATE TEMP TABLE seed_users AS
-SELECT i, gen_random_uuid() AS id FROM generate_series(0, {users} - 1) AS i;
+SELECT i, gen_random_uuid() AS id FROM generate_series(0::bigint, {users} - 1) AS i;
+ALTER TABLE seed_users ADD PRIMARY KEY (i);
+ANALYZE seed_users;
 
 INSERT INTO users (id, email, username, full_name, headline, bio, skills, languages, hourly_rate_cents,
                    is_available, verification_status, created_at, updated_at)
@@ -202,7 +207,7 @@ INSERT INTO credentials (user_id, password_hash) SELECT id, '{hash}' FROM seed_u
 CREATE TEMP TABLE seed_gigs AS
 SELECT g, gen_random_uuid() AS id, (SELECT id FROM seed_users WHERE i = (g * 7919) % {users}) AS owner_id,
        500 * (2 + (g * 31) % 200) AS price, 1 + (g % 14) AS days
-FROM generate_series(0, {gigs} - 1) AS g;
+FROM generate_series(0::bigint, {gigs} - 1) AS g;
 
 INSERT INTO gigs (id, owner_id, title, description, category, tags, status, min_price_cents, min_delivery_days,
                   views_count, created_at, updated_at, published_at)
@@ -243,7 +248,7 @@ SELECT gen_random_uuid(), (SELECT id FROM seed_users WHERE i = (t * 104729) % {u
        (ARRAY['LESS_THAN_A_WEEK','ONE_TO_FOUR_WEEKS','ONE_TO_THREE_MONTHS','MORE_THAN_THREE_MONTHS'])[1 + t % 4],
        'REMOTE', 'OPEN',
        now() - ((t % 60) || ' days')::interval, now(), now() - ((t % 60) || ' days')::interval
-FROM generate_series(0, {tasks} - 1) AS t;
+FROM generate_series(0::bigint, {tasks} - 1) AS t;
 
 DROP TABLE seed_gigs;
 DROP TABLE seed_users;

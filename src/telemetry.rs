@@ -5,18 +5,15 @@
 //!   `request_id` (the `http` span).
 //! - Traces: OpenTelemetry over OTLP/HTTP, off unless `OTEL_EXPORTER_OTLP_ENDPOINT` (or
 //!   `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`) is set. A trace has the request's `http` span, one
-//!   `graphql.operation` span per operation ([`OperationSpans`]) and one `db.statement` span
-//!   per SQL statement (see `db`). While tracing is off, those spans are not even created.
+//!   `graphql <operation>` span per operation (the HTTP handler's `graphql` span) and one
+//!   `db.statement` span per SQL statement (see `db`), batch loads included. While tracing is
+//!   off, statement spans are not even created. (Not an async-graphql extension: registering
+//!   any extension puts every field on async-graphql's slower per-field path.)
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use async_graphql::{
-    extensions::{Extension, ExtensionContext, ExtensionFactory, NextExecute},
-    Response,
-};
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::{trace::SdkTracerProvider, Resource};
-use tracing::Instrument;
 use tracing_subscriber::{fmt, prelude::*, registry::LookupSpan, EnvFilter, Layer};
 
 static SPANS: AtomicBool = AtomicBool::new(false);
@@ -105,42 +102,4 @@ pub fn init() -> Guard {
         let _ = registry.with(fmt::layer()).try_init();
     }
     Guard(provider)
-}
-
-/// An async-graphql extension: one `graphql.operation` span around each operation's
-/// execution (when spans are enabled), named after the operation.
-pub struct OperationSpans;
-
-impl ExtensionFactory for OperationSpans {
-    fn create(&self) -> std::sync::Arc<dyn Extension> {
-        std::sync::Arc::new(OperationSpan)
-    }
-}
-
-struct OperationSpan;
-
-#[async_trait::async_trait]
-impl Extension for OperationSpan {
-    async fn execute(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        operation_name: Option<&str>,
-        next: NextExecute<'_>,
-    ) -> Response {
-        if !spans_enabled() {
-            return next.run(ctx, operation_name).await;
-        }
-        let name = operation_name.unwrap_or("anonymous");
-        let span = tracing::info_span!(
-            "graphql.operation",
-            otel.name = %format!("graphql {name}"),
-            graphql.operation.name = %name,
-            graphql.errors = tracing::field::Empty,
-        );
-        let response = next.run(ctx, operation_name).instrument(span.clone()).await;
-        if response.is_err() {
-            span.record("graphql.errors", response.errors.len());
-        }
-        response
-    }
 }

@@ -1,6 +1,7 @@
 //! PostgreSQL plumbing: the connection pool, embedded migrations, creating the database
 //! when it is missing, and a statement counter that tests use to prove query budgets.
 
+pub mod prerendered;
 pub mod schema;
 
 use std::{

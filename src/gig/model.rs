@@ -12,7 +12,10 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::{
-    db::schema::{gig_media, gig_packages, gigs, saved_gigs, users},
+    db::{
+        prerendered::{Prerendered, SqlText},
+        schema::{gig_media, gig_packages, gigs, saved_gigs, users},
+    },
     profile::model::UserRow,
 };
 
@@ -131,13 +134,13 @@ pub async fn lock(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<Option<
 
 /// A gig and its owner in one statement.
 pub async fn find_with_owner(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<Option<(GigRow, UserRow)>> {
-    gigs::table
+    static TEXT: SqlText = SqlText::new();
+    let query = gigs::table
         .inner_join(users::table)
         .filter(gigs::id.eq(id))
         .select((GigRow::as_select(), UserRow::as_select()))
-        .first(conn)
-        .await
-        .optional()
+        .limit(1);
+    Prerendered::new(&TEXT, query)?.get_result(conn).await.optional()
 }
 
 pub async fn find_many(conn: &mut AsyncPgConnection, ids: &[Uuid]) -> QueryResult<Vec<GigRow>> {
@@ -162,22 +165,22 @@ pub async fn replace_packages(conn: &mut AsyncPgConnection, gig_id: Uuid, packag
 
 /// Packages of each gig, cheapest first.
 pub async fn packages_of(conn: &mut AsyncPgConnection, gig_ids: &[Uuid]) -> QueryResult<Vec<PackageRow>> {
+    static ONE: SqlText = SqlText::new();
+    static MANY: SqlText = SqlText::new();
     if let [id] = gig_ids {
         // One gig (`gig(id)`): `= $1` rather than `= ANY($1)`. PostgreSQL's generic plan for
         // `ANY` assumes an array of several ids, so with one id it keeps planning each call.
-        return gig_packages::table
+        let query = gig_packages::table
             .filter(gig_packages::gig_id.eq(id))
             .order(gig_packages::price_cents)
-            .select(PackageRow::as_select())
-            .load(conn)
-            .await;
+            .select(PackageRow::as_select());
+        return Prerendered::new(&ONE, query)?.load(conn).await;
     }
-    gig_packages::table
+    let query = gig_packages::table
         .filter(gig_packages::gig_id.eq_any(gig_ids))
         .order((gig_packages::gig_id, gig_packages::price_cents))
-        .select(PackageRow::as_select())
-        .load(conn)
-        .await
+        .select(PackageRow::as_select());
+    Prerendered::new(&MANY, query)?.load(conn).await
 }
 
 pub async fn media_of(conn: &mut AsyncPgConnection, gig_ids: &[Uuid]) -> QueryResult<Vec<MediaRow>> {
@@ -306,7 +309,7 @@ pub enum After {
 }
 
 /// What a gig list is narrowed to.
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Default, Clone, PartialEq)]
 pub struct Filter {
     pub search: Option<String>,
     pub category: Option<String>,
@@ -399,6 +402,15 @@ impl<Q> Limited<Q> {
 impl<Q: diesel::query_builder::QueryFragment<Pg>> diesel::query_builder::QueryFragment<Pg> for Limited<Q> {
     fn walk_ast<'b>(&'b self, mut out: diesel::query_builder::AstPass<'_, 'b, Pg>) -> QueryResult<()> {
         self.query.walk_ast(out.reborrow())?;
+        out.push_sql(&self.limit);
+        Ok(())
+    }
+
+    /// The same text as `walk_ast` writes, built through the query's own `to_sql`, so that a
+    /// [`Prerendered`] query keeps its prebuilt text under a limit.
+    fn to_sql(&self, out: &mut diesel::pg::PgQueryBuilder, backend: &Pg) -> QueryResult<()> {
+        use diesel::query_builder::QueryBuilder;
+        self.query.to_sql(out, backend)?;
         out.push_sql(&self.limit);
         Ok(())
     }
@@ -495,7 +507,15 @@ pub async fn page(
     after: Option<&After>,
     limit: i64,
 ) -> QueryResult<Vec<Listed>> {
-    let rows: Vec<(GigRow, UserRow, f32)> = page_query(filter, sort, after, limit).load(conn).await?;
+    static PUBLIC_NEWEST: SqlText = SqlText::new();
+    let rows: Vec<(GigRow, UserRow, f32)> = if sort == Sort::Newest && after.is_none() && *filter == Filter::default() {
+        // The public feed's first page, by far the most frequent: one statement text for
+        // every page size (the limit is appended as text).
+        let query = Prerendered::new(&PUBLIC_NEWEST, page_query_unlimited(filter, sort, after))?;
+        Limited::new(query, limit).load(conn).await?
+    } else {
+        page_query(filter, sort, after, limit).load(conn).await?
+    };
     Ok(rows
         .into_iter()
         .map(|(gig, owner, rank)| Listed { gig, owner, rank })

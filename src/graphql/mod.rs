@@ -11,7 +11,7 @@ pub mod subscription;
 pub mod types;
 pub mod ws;
 
-use async_graphql::{MergedObject, MergedSubscription, Schema, SchemaBuilder};
+use async_graphql::{MergedObject, MergedSubscription, Schema, SchemaBuilder, ValidationMode};
 
 use crate::{
     account::graphql::{AccountMutation, AccountQuery},
@@ -87,10 +87,21 @@ fn builder() -> SchemaBuilder<Query, Mutation, Subscription> {
 
 /// The schema with the limits and production rules of `config`, serving `app`.
 pub fn build_schema(app: AppState) -> AppSchema {
+    build_with(app, ValidationMode::Strict)
+}
+
+/// [`build_schema`] without async-graphql's validation rules (`ValidationMode::Fast` keeps
+/// only fragment cycles and uploads, and still enforces the complexity and depth limits).
+/// Only for requests known to pass the full validation: see `handler::DocumentCache`.
+pub fn build_prevalidated_schema(app: AppState) -> AppSchema {
+    build_with(app, ValidationMode::Fast)
+}
+
+fn build_with(app: AppState, validation: ValidationMode) -> AppSchema {
     let config: &Config = &app.config;
     let limits = &config.limits;
     let mut schema = builder()
-        .extension(crate::telemetry::OperationSpans)
+        .validation_mode(validation)
         .limit_depth(limits.max_depth)
         .limit_complexity(limits.max_complexity)
         .limit_recursive_depth(limits.max_recursive_depth)

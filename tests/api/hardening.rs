@@ -324,3 +324,81 @@ async fn multipart_requests_are_capped_in_file_count() {
     );
     assert!(response.body.get("data").is_none());
 }
+
+/// The server caches parsed documents and remembers which requests on them passed
+/// validation; a cached document must still be validated against each request's variables.
+#[tokio::test]
+async fn a_cached_document_is_still_validated_against_new_variables() {
+    let app = TestApp::spawn().await;
+    let query = "query Gig($id: ID!) { gig(id: $id) { id title } }";
+    for _ in 0..3 {
+        let id = uuid::Uuid::new_v4().to_string();
+        let found = app.gql(query, json!({ "id": id })).await;
+        assert_eq!(found.data()["gig"], json!(null), "no such gig, no error");
+    }
+    // A boolean is no ID: a validation error, with no data, however often it is sent.
+    for _ in 0..2 {
+        let wrong = app.gql(query, json!({ "id": true })).await;
+        assert!(
+            wrong.errors()[0]["message"]
+                .as_str()
+                .unwrap()
+                .contains("Invalid value for argument"),
+            "{:#}",
+            wrong.body
+        );
+        assert!(wrong.body.get("data").is_none_or(|d| d.is_null()));
+    }
+    // `null` for a non-null variable is no string either.
+    let null = app.gql(query, json!({ "id": null })).await;
+    assert!(!null.errors().is_empty(), "{:#}", null.body);
+    assert!(null.body.get("data").is_none_or(|d| d.is_null()));
+    let missing = app.gql(query, json!({})).await;
+    assert!(!missing.errors().is_empty(), "a required variable left out");
+
+    // A document that fails validation fails it every time, with the same answer.
+    let unknown = "{ gigs(first: 1) { totalCount nope } }";
+    let first = app.gql(unknown, json!({})).await;
+    let again = app.gql(unknown, json!({})).await;
+    assert!(!first.errors().is_empty());
+    assert_eq!(first.body, again.body);
+}
+
+#[tokio::test]
+async fn a_cached_document_serves_each_operation_and_variable_shape_on_its_own() {
+    let app = TestApp::spawn().await;
+    let document = "query Count { gigs(first: 1) { totalCount } } \
+                    query Page($first: Int) { gigs(first: $first) { totalCount edges { cursor node { id title startingPriceCents owner { username fullName } packages { tier priceCents deliveryDays } } } } }";
+    let run = |operation: Option<&str>, variables: serde_json::Value| {
+        let mut body = json!({ "query": document, "variables": variables });
+        if let Some(name) = operation {
+            body["operationName"] = json!(name);
+        }
+        app.send(app.client.post(app.url("/graphql")).json(&body))
+    };
+    for _ in 0..2 {
+        assert_eq!(run(Some("Count"), json!({})).await.data()["gigs"]["totalCount"], 0);
+        assert_eq!(
+            run(Some("Page"), json!({ "first": 1 })).await.data()["gigs"]["edges"],
+            json!([])
+        );
+    }
+    let unnamed = run(None, json!({})).await;
+    assert!(unnamed.errors()[0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("Operation name required"));
+    let unknown = run(Some("Other"), json!({})).await;
+    assert!(unknown.errors()[0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("Unknown operation"));
+    // Validated with `first: 1`, the same operation is checked again for other values.
+    let not_an_int = run(Some("Page"), json!({ "first": "one" })).await;
+    assert!(not_an_int.errors()[0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("Invalid value for argument"));
+    let too_costly = run(Some("Page"), json!({ "first": 100 })).await;
+    assert_eq!(too_costly.code(), "LIMIT_EXCEEDED", "{:#}", too_costly.body);
+}

@@ -112,3 +112,18 @@ async fn load_users_tops_up_an_earlier_seed() {
         8
     );
 }
+
+/// The default catalogue has 100,000 tasks; their posters are picked with `t * 104729`,
+/// which leaves PostgreSQL's `integer` from task 20,506 on.
+#[tokio::test]
+async fn the_catalogue_seeds_more_tasks_than_integer_arithmetic_allows() {
+    let app = TestApp::spawn().await;
+    let size = gigmarket::seed::CatalogueSize {
+        users: 3,
+        gigs: 3,
+        tasks: 20_600,
+    };
+    assert!(gigmarket::seed::catalogue(&app.state, size).await.expect("seed"));
+    let tasks = app.texts("SELECT count(*)::text AS value FROM tasks").await;
+    assert_eq!(tasks, ["20600"]);
+}
