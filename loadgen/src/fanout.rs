@@ -49,7 +49,7 @@ const CONTENT_PREFIX: &str = "fan-out #";
 /// WebSocket handshakes in flight at once while connecting.
 const CONNECT_CONCURRENCY: usize = 64;
 /// How long to wait for the probe (all subscribers) and for the last deliveries.
-const DELIVERY_WAIT: Duration = Duration::from_secs(60);
+pub const DELIVERY_WAIT: Duration = Duration::from_secs(60);
 
 /// What to run.
 pub struct FanOutSettings {
@@ -119,7 +119,8 @@ pub fn vm_rss_kib(status: &str) -> Option<u64> {
         .find_map(|l| l.strip_prefix("VmRSS:")?.split_whitespace().next()?.parse().ok())
 }
 
-fn read_rss_kib(pid: u32) -> anyhow::Result<u64> {
+/// The `VmRSS` of process `pid`, in KiB.
+pub fn read_rss_kib(pid: u32) -> anyhow::Result<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
         .with_context(|| format!("reading /proc/{pid}/status"))?;
     vm_rss_kib(&status).with_context(|| format!("no VmRSS in /proc/{pid}/status"))
@@ -450,12 +451,12 @@ pub async fn run(settings: &FanOutSettings) -> anyhow::Result<FanOutReport> {
 }
 
 /// Microseconds from 1 µs to one hour, 3 significant figures.
-fn histogram() -> anyhow::Result<Histogram<u64>> {
+pub fn histogram() -> anyhow::Result<Histogram<u64>> {
     Histogram::new_with_bounds(1, 3_600_000_000, 3).map_err(|e| anyhow::anyhow!("latency histogram: {e}"))
 }
 
 /// Whole microseconds, at least 1 (the histogram's lowest value).
-fn micros(d: Duration) -> u64 {
+pub fn micros(d: Duration) -> u64 {
     u64::try_from(d.as_micros()).unwrap_or(u64::MAX).max(1)
 }
 
@@ -520,7 +521,8 @@ async fn seed(settings: &FanOutSettings) -> anyhow::Result<Vec<FanUser>> {
         .collect()
 }
 
-async fn connect(database_url: &str) -> anyhow::Result<tokio_postgres::Client> {
+/// A database client with its connection driven in the background.
+pub async fn connect(database_url: &str) -> anyhow::Result<tokio_postgres::Client> {
     let (client, connection) = tokio_postgres::connect(database_url, tokio_postgres::NoTls)
         .await
         .with_context(|| format!("connecting to {database_url}"))?;
@@ -665,45 +667,48 @@ impl Subscriber {
         (Some(arrivals), error)
     }
 
-    async fn open(
-        &self,
-    ) -> anyhow::Result<tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>>
-    {
-        let mut request = self.url.as_str().into_client_request()?;
-        request.headers_mut().insert(
-            "Sec-WebSocket-Protocol",
-            HeaderValue::from_static("graphql-transport-ws"),
-        );
-        let (mut socket, _) = tokio_tungstenite::connect_async(request).await.context("handshake")?;
-        let init = json!({"type": "connection_init", "payload": {"authorization": format!("Bearer {}", self.token)}});
-        socket.send(Message::text(init.to_string())).await?;
-        loop {
-            let frame = tokio::time::timeout(DELIVERY_WAIT, socket.next())
-                .await
-                .context("no connection_ack in time")?;
-            match frame {
-                Some(Ok(Message::Text(text))) => {
-                    let value: serde_json::Value = serde_json::from_str(&text)?;
-                    match value["type"].as_str() {
-                        Some("connection_ack") => break,
-                        Some("ping") => socket.send(Message::text(r#"{"type":"pong"}"#)).await?,
-                        _ => bail!("before connection_ack: {text}"),
-                    }
-                }
-                Some(Ok(Message::Close(close))) => bail!("closed before connection_ack: {close:?}"),
-                Some(Ok(_)) => {}
-                Some(Err(e)) => return Err(e.into()),
-                None => bail!("connection ended before connection_ack"),
-            }
-        }
-        let subscribe = json!({
-            "id": "1",
-            "type": "subscribe",
-            "payload": { "query": SUBSCRIPTION, "variables": { "c": self.conversation } },
-        });
-        socket.send(Message::text(subscribe.to_string())).await?;
-        Ok(socket)
+    async fn open(&self) -> anyhow::Result<Socket> {
+        let subscribe = json!({ "query": SUBSCRIPTION, "variables": { "c": self.conversation } });
+        open_subscription(&self.url, &self.token, subscribe).await
     }
+}
+
+/// A client WebSocket connection.
+pub type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// Opens a `graphql-transport-ws` connection to `url` signed in with `token` (connection_init,
+/// waits for connection_ack) and sends `payload` as subscription "1".
+pub async fn open_subscription(url: &str, token: &str, payload: serde_json::Value) -> anyhow::Result<Socket> {
+    let mut request = url.into_client_request()?;
+    request.headers_mut().insert(
+        "Sec-WebSocket-Protocol",
+        HeaderValue::from_static("graphql-transport-ws"),
+    );
+    let (mut socket, _) = tokio_tungstenite::connect_async(request).await.context("handshake")?;
+    let init = json!({"type": "connection_init", "payload": {"authorization": format!("Bearer {token}")}});
+    socket.send(Message::text(init.to_string())).await?;
+    loop {
+        let frame = tokio::time::timeout(DELIVERY_WAIT, socket.next())
+            .await
+            .context("no connection_ack in time")?;
+        match frame {
+            Some(Ok(Message::Text(text))) => {
+                let value: serde_json::Value = serde_json::from_str(&text)?;
+                match value["type"].as_str() {
+                    Some("connection_ack") => break,
+                    Some("ping") => socket.send(Message::text(r#"{"type":"pong"}"#)).await?,
+                    _ => bail!("before connection_ack: {text}"),
+                }
+            }
+            Some(Ok(Message::Close(close))) => bail!("closed before connection_ack: {close:?}"),
+            Some(Ok(_)) => {}
+            Some(Err(e)) => return Err(e.into()),
+            None => bail!("connection ended before connection_ack"),
+        }
+    }
+    let subscribe = json!({ "id": "1", "type": "subscribe", "payload": payload });
+    socket.send(Message::text(subscribe.to_string())).await?;
+    Ok(socket)
 }
 
 #[cfg(test)]

@@ -1,0 +1,799 @@
+//! The `nearby-fanout` workload: N WebSocket subscribers spread over one city, each on
+//! `nearbyTaskPosted` within 5 km of its own point, and one poster posting IMMEDIATE tasks.
+//!
+//! 1. Seeds N + 1 users with the server's `seed::load_users` (`near_0` … `near_{N}`;
+//!    `near_{N}` posts) and puts the poster on the `pro` plan (`user_plans`), whose monthly
+//!    post limit is unlimited: the free plan allows 3 posts a month.
+//! 2. Places subscriber i uniformly in the city's disc (`places::FANOUT_CITY`, 15 km radius)
+//!    with a fixed seed, mints its token with the server's `TokenKeys`, opens its
+//!    `graphql-transport-ws` connection and subscribes
+//!    `nearbyTaskPosted(lat, lng, radiusMeters: 5000)` at its point.
+//! 3. Probes: posts a task at every point of a 6 km grid over the city (every point of the
+//!    disc lies within 4.3 km of one, 4.6 km of its public point) and waits until each
+//!    subscriber has every probe it should get, so that every subscription is live before
+//!    anything is measured. Probes are not measured.
+//! 4. Posts M tasks at uniformly random points of the city, one every `--interval-ms`, over
+//!    HTTP. For each, the expected receivers are the subscribers whose point lies within
+//!    5 km of the task's public point (`task::service::fuzz` of the returned id and the posted
+//!    point; distance by `geocell::distance_m`, as the server filters). A delivery's latency
+//!    runs from the `postTask` response to the frame's arrival.
+//! 5. Checks that every expected subscriber received each task exactly once and that no other
+//!    subscriber received it. Deliveries of tasks this run did not post (another client of
+//!    the same Redis posting in the city) are counted apart.
+
+use std::{
+    collections::HashMap,
+    sync::{
+        atomic::{AtomicUsize, Ordering},
+        Arc,
+    },
+    time::{Duration, Instant},
+};
+
+use anyhow::{bail, Context};
+use futures_util::{SinkExt, StreamExt};
+use gigmarket::{
+    auth::jwt::{Subject, TokenKeys},
+    config::Config,
+    geocell, task,
+};
+use rand::{rngs::StdRng, SeedableRng};
+use serde_json::json;
+use tokio::sync::{watch, Notify, Semaphore};
+use tokio_tungstenite::tungstenite::Message;
+use uuid::Uuid;
+
+use crate::{
+    fanout::{self, DELIVERY_WAIT},
+    places::{self, FANOUT_CITY, FANOUT_CITY_RADIUS_M},
+    stats::Percentiles,
+};
+
+/// Seeded usernames are `{NEAR_PREFIX}{i}`.
+pub const NEAR_PREFIX: &str = "near_";
+/// Every subscriber's radius.
+pub const RADIUS_M: f64 = 5_000.0;
+/// Spacing of the probe grid.
+const PROBE_SPACING_M: f64 = 6_000.0;
+const SUBSCRIPTION: &str = "subscription Near($lat: Float!, $lng: Float!) { nearbyTaskPosted(lat: $lat, lng: $lng, \
+radiusMeters: 5000) { distanceMeters task { id title } } }";
+const POST_TASK: &str = "mutation Post($i: PostTaskInput!) { postTask(input: $i) { id status } }";
+/// WebSocket handshakes in flight at once while connecting.
+const CONNECT_CONCURRENCY: usize = 64;
+/// Seeds the subscribers' and the tasks' points.
+const SEED: u64 = 0x6c79_6f6e;
+
+/// What to run.
+pub struct NearbyFanOutSettings {
+    pub url: String,
+    pub database_url: String,
+    pub subscribers: usize,
+    pub tasks: usize,
+    pub interval: Duration,
+    pub jwt_secret: String,
+    pub server_pid: Option<u32>,
+}
+
+/// The subscribers whose point lies within `radius_m` of `public` (as the server filters:
+/// `geocell::distance_m(subscriber, public) <= radius`), in index order.
+pub fn expected_receivers(subscribers: &[(f64, f64)], public: (f64, f64), radius_m: f64) -> Vec<usize> {
+    subscribers
+        .iter()
+        .enumerate()
+        .filter(|(_, point)| geocell::distance_m(**point, public) <= radius_m)
+        .map(|(i, _)| i)
+        .collect()
+}
+
+/// How one task's deliveries compare with its expected receivers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct DeliveryCheck {
+    pub expected: usize,
+    /// Expected receivers that got it (once or more).
+    pub delivered: usize,
+    pub missing: usize,
+    /// Copies beyond the first at one receiver.
+    pub duplicates: usize,
+    /// Deliveries to subscribers that should not have got it.
+    pub unexpected: usize,
+}
+
+impl DeliveryCheck {
+    /// `expected` in increasing order; `received` the receiving subscribers, one entry per
+    /// delivery, any order.
+    pub fn of(expected: &[usize], received: &[usize]) -> Self {
+        let mut counts: HashMap<usize, usize> = HashMap::new();
+        for &r in received {
+            *counts.entry(r).or_default() += 1;
+        }
+        let mut check = DeliveryCheck {
+            expected: expected.len(),
+            ..Default::default()
+        };
+        for &e in expected {
+            match counts.remove(&e) {
+                Some(n) => {
+                    check.delivered += 1;
+                    check.duplicates += n - 1;
+                }
+                None => check.missing += 1,
+            }
+        }
+        check.unexpected = counts.values().sum();
+        check
+    }
+
+    fn add(&mut self, other: DeliveryCheck) {
+        self.expected += other.expected;
+        self.delivered += other.delivered;
+        self.missing += other.missing;
+        self.duplicates += other.duplicates;
+        self.unexpected += other.unexpected;
+    }
+}
+
+/// A `next` frame's task id, or what else the frame is.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Frame {
+    Delivery(String),
+    Ping,
+    Ignore,
+    Failed(String),
+}
+
+/// Reads one server frame of `graphql-transport-ws`.
+pub fn classify(text: &str) -> Frame {
+    let Ok(value) = serde_json::from_str::<serde_json::Value>(text) else {
+        return Frame::Failed(format!("not JSON: {text}"));
+    };
+    match value["type"].as_str() {
+        Some("next") => {
+            if value["payload"].get("errors").is_some() {
+                return Frame::Failed(format!("errors in next: {text}"));
+            }
+            match value["payload"]["data"]["nearbyTaskPosted"]["task"]["id"].as_str() {
+                Some(id) => Frame::Delivery(id.to_owned()),
+                None => Frame::Failed(format!("unexpected next: {text}")),
+            }
+        }
+        Some("ping") => Frame::Ping,
+        Some("pong") => Frame::Ignore,
+        _ => Frame::Failed(format!("unexpected frame: {text}")),
+    }
+}
+
+/// Min, median and max of a list of counts.
+pub fn spread(values: &[usize]) -> Option<(usize, usize, usize)> {
+    let mut sorted = values.to_vec();
+    sorted.sort_unstable();
+    Some((*sorted.first()?, sorted[sorted.len() / 2], *sorted.last()?))
+}
+
+/// The figures of one run.
+pub struct NearbyFanOutReport {
+    pub subscribers: usize,
+    pub connected: usize,
+    pub connect_errors: usize,
+    pub first_connect_error: Option<String>,
+    pub connect_secs: f64,
+    pub probes: usize,
+    /// Subscribers still missing one of their probes when the wait ended.
+    pub probe_incomplete: usize,
+    pub probe_secs: f64,
+    pub tasks: usize,
+    pub interval: Duration,
+    pub rss_before_kib: Option<u64>,
+    pub rss_after_kib: Option<u64>,
+    pub latency: Option<Percentiles>,
+    /// Expected deliveries per task: min, median, max.
+    pub per_task: Option<(usize, usize, usize)>,
+    pub check: DeliveryCheck,
+    pub clamped: u64,
+    pub foreign: usize,
+    pub subscription_errors: usize,
+    pub first_subscription_error: Option<String>,
+    pub post_ms: Option<Percentiles>,
+}
+
+impl NearbyFanOutReport {
+    /// Whether every expected delivery arrived once and nothing else did.
+    pub fn clean(&self) -> bool {
+        self.connected == self.subscribers
+            && self.check.missing == 0
+            && self.check.duplicates == 0
+            && self.check.unexpected == 0
+            && self.subscription_errors == 0
+    }
+
+    /// A Markdown table.
+    pub fn render(&self) -> String {
+        let opt = |v: Option<f64>| v.map_or("-".to_owned(), |v| format!("{v:.1}"));
+        let p = self.latency;
+        let mut out = format!(
+            "### nearby-fanout ({} subscribers over a {:.0} km city, {} tasks every {} ms)\n\n",
+            self.subscribers,
+            2.0 * FANOUT_CITY_RADIUS_M / 1000.0,
+            self.tasks,
+            self.interval.as_millis()
+        );
+        out.push_str("| figure | value |\n|---|---:|\n");
+        let per_task = self
+            .per_task
+            .map_or("-".to_owned(), |(lo, mid, hi)| format!("{lo} / {mid} / {hi}"));
+        let rows = [
+            ("connected", format!("{} of {}", self.connected, self.subscribers)),
+            ("connect errors", self.connect_errors.to_string()),
+            ("connect + subscribe time s", format!("{:.1}", self.connect_secs)),
+            (
+                "probe tasks / subscribers missing a probe",
+                format!("{} / {}", self.probes, self.probe_incomplete),
+            ),
+            ("probe wait s", format!("{:.1}", self.probe_secs)),
+            (
+                "server RSS before / after MiB",
+                format!(
+                    "{} / {}",
+                    opt(self.rss_before_kib.map(|k| k as f64 / 1024.0)),
+                    opt(self.rss_after_kib.map(|k| k as f64 / 1024.0))
+                ),
+            ),
+            ("expected deliveries per task min / median / max", per_task),
+            ("expected deliveries", self.check.expected.to_string()),
+            ("delivered", self.check.delivered.to_string()),
+            ("delivery p50 ms", opt(p.map(|p| p.p50_ms))),
+            ("delivery p90 ms", opt(p.map(|p| p.p90_ms))),
+            ("delivery p99 ms", opt(p.map(|p| p.p99_ms))),
+            ("delivery max ms", opt(p.map(|p| p.max_ms))),
+            ("negative latencies clamped to 0", self.clamped.to_string()),
+            ("missing", self.check.missing.to_string()),
+            ("duplicates", self.check.duplicates.to_string()),
+            ("unexpected (outside 5 km)", self.check.unexpected.to_string()),
+            ("deliveries of tasks not posted here", self.foreign.to_string()),
+            ("subscription errors", self.subscription_errors.to_string()),
+            (
+                "postTask p50 / max ms",
+                format!(
+                    "{} / {}",
+                    opt(self.post_ms.map(|p| p.p50_ms)),
+                    opt(self.post_ms.map(|p| p.max_ms))
+                ),
+            ),
+        ];
+        for (name, value) in rows {
+            out.push_str(&format!("| {name} | {value} |\n"));
+        }
+        if let Some(e) = &self.first_connect_error {
+            out.push_str(&format!("\nfirst connect error: {e}\n"));
+        }
+        if let Some(e) = &self.first_subscription_error {
+            out.push_str(&format!("\nfirst subscription error: {e}\n"));
+        }
+        out
+    }
+}
+
+/// A seeded user.
+struct NearUser {
+    id: Uuid,
+    email: String,
+}
+
+/// A task this run posted.
+struct Posted {
+    id: String,
+    responded: Instant,
+    receivers: Vec<usize>,
+    /// Probes are not measured.
+    probe: bool,
+}
+
+/// Runs the workload.
+pub async fn run(settings: &NearbyFanOutSettings) -> anyhow::Result<NearbyFanOutReport> {
+    let n = settings.subscribers;
+    let users = seed(settings).await?;
+    let poster = users.last().context("no poster")?;
+    let keys = TokenKeys::new(settings.jwt_secret.as_bytes());
+    let now = chrono::Utc::now();
+    let token = |u: &NearUser| {
+        keys.issue(
+            &Subject {
+                user_id: u.id,
+                email: &u.email,
+                is_admin: false,
+            },
+            now,
+        )
+        .map(|(t, _)| t)
+    };
+    let poster_token = token(poster)?;
+    let mut rng = StdRng::seed_from_u64(SEED);
+    let points: Vec<(f64, f64)> = (0..n)
+        .map(|_| places::uniform_in_disc(&mut rng, FANOUT_CITY, FANOUT_CITY_RADIUS_M))
+        .collect();
+
+    let ws_url = fanout::ws_url(&settings.url)?;
+    let rss_before_kib = settings.server_pid.map(fanout::read_rss_kib).transpose()?;
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let delivered = Arc::new(AtomicUsize::new(0));
+    let progress = Arc::new(Notify::new());
+    let gate = Arc::new(Semaphore::new(CONNECT_CONCURRENCY));
+    let connect_started = Instant::now();
+    let mut handles = Vec::with_capacity(n);
+    let mut connects = Vec::with_capacity(n);
+    for (user, point) in users.iter().zip(&points) {
+        let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
+        connects.push(ready_rx);
+        let subscriber = Subscriber {
+            url: ws_url.clone(),
+            token: token(user)?,
+            point: *point,
+            gate: gate.clone(),
+            stop: stop_rx.clone(),
+            delivered: delivered.clone(),
+            progress: progress.clone(),
+        };
+        handles.push(tokio::spawn(subscriber.run(ready_tx)));
+    }
+    let mut connected = 0;
+    let mut connect_errors = 0;
+    let mut first_connect_error = None;
+    for ready in connects {
+        match ready.await {
+            Ok(Ok(())) => connected += 1,
+            Ok(Err(e)) => {
+                connect_errors += 1;
+                first_connect_error.get_or_insert(e);
+            }
+            Err(_) => {
+                connect_errors += 1;
+                first_connect_error.get_or_insert("the subscriber task ended".to_owned());
+            }
+        }
+    }
+    let connect_secs = connect_started.elapsed().as_secs_f64();
+    eprintln!("nearby-fanout: {connected} of {n} subscribed in {connect_secs:.1} s ({connect_errors} failed)");
+
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .http1_only()
+        .tcp_nodelay(true)
+        .timeout(DELIVERY_WAIT)
+        .build()?;
+    let endpoint = reqwest::Url::parse(&settings.url)?.join("/graphql")?;
+    let poster = Poster {
+        client: &client,
+        endpoint: &endpoint,
+        token: &poster_token,
+    };
+
+    // Probes: a grid over the city, so every subscriber expects at least one.
+    let probe_started = Instant::now();
+    let mut posted = Vec::new();
+    for point in places::grid_over_disc(FANOUT_CITY, FANOUT_CITY_RADIUS_M, PROBE_SPACING_M) {
+        let (id, responded, public) = poster.post(point).await?;
+        posted.push(Posted {
+            id,
+            responded,
+            receivers: expected_receivers(&points, public, RADIUS_M),
+            probe: true,
+        });
+    }
+    let probes = posted.len();
+    let probe_expected: usize = posted.iter().map(|p| p.receivers.len()).sum();
+    wait_for(&delivered, probe_expected, &progress).await;
+    let probe_secs = probe_started.elapsed().as_secs_f64();
+    eprintln!(
+        "nearby-fanout: {probes} probes, {} of {probe_expected} probe deliveries in {probe_secs:.1} s",
+        delivered.load(Ordering::SeqCst)
+    );
+    let rss_after_kib = settings.server_pid.map(fanout::read_rss_kib).transpose()?;
+
+    // Measured tasks.
+    let mut post_hist = fanout::histogram()?;
+    let mut ticker = tokio::time::interval(settings.interval);
+    let mut expected_total = probe_expected;
+    for _ in 0..settings.tasks {
+        ticker.tick().await;
+        let point = places::uniform_in_disc(&mut rng, FANOUT_CITY, FANOUT_CITY_RADIUS_M);
+        let sent = Instant::now();
+        let (id, responded, public) = poster.post(point).await?;
+        post_hist.saturating_record(fanout::micros(responded - sent));
+        let receivers = expected_receivers(&points, public, RADIUS_M);
+        expected_total += receivers.len();
+        posted.push(Posted {
+            id,
+            responded,
+            receivers,
+            probe: false,
+        });
+    }
+    wait_for(&delivered, expected_total, &progress).await;
+    let _ = stop_tx.send(true);
+
+    // Who got what.
+    let index: HashMap<&str, usize> = posted.iter().enumerate().map(|(i, p)| (p.id.as_str(), i)).collect();
+    let mut received: Vec<Vec<usize>> = vec![Vec::new(); posted.len()];
+    let mut histogram = fanout::histogram()?;
+    let mut clamped = 0;
+    let mut foreign = 0;
+    let mut subscription_errors = 0;
+    let mut first_subscription_error = None;
+    for (subscriber, handle) in handles.into_iter().enumerate() {
+        let (arrivals, error) = match handle.await {
+            Ok(result) => result,
+            Err(e) => (None, Some(format!("subscriber task failed: {e}"))),
+        };
+        if let Some(e) = error {
+            subscription_errors += 1;
+            first_subscription_error.get_or_insert(e);
+        }
+        for (id, at) in arrivals.unwrap_or_default() {
+            let Some(&t) = index.get(id.as_str()) else {
+                foreign += 1;
+                continue;
+            };
+            received[t].push(subscriber);
+            let task = &posted[t];
+            if task.probe || task.receivers.binary_search(&subscriber).is_err() {
+                continue;
+            }
+            match at.checked_duration_since(task.responded) {
+                Some(latency) => histogram.saturating_record(fanout::micros(latency)),
+                None => {
+                    clamped += 1;
+                    histogram.saturating_record(1);
+                }
+            }
+        }
+    }
+    let mut check = DeliveryCheck::default();
+    let mut probe_incomplete = vec![false; n];
+    for (task, got) in posted.iter().zip(&received) {
+        let one = DeliveryCheck::of(&task.receivers, got);
+        if task.probe {
+            for &r in &task.receivers {
+                probe_incomplete[r] |= !got.contains(&r);
+            }
+        } else {
+            check.add(one);
+        }
+    }
+    let per_task: Vec<usize> = posted.iter().filter(|p| !p.probe).map(|p| p.receivers.len()).collect();
+    Ok(NearbyFanOutReport {
+        subscribers: n,
+        connected,
+        connect_errors,
+        first_connect_error,
+        connect_secs,
+        probes,
+        probe_incomplete: probe_incomplete.iter().filter(|m| **m).count(),
+        probe_secs,
+        tasks: settings.tasks,
+        interval: settings.interval,
+        rss_before_kib,
+        rss_after_kib,
+        latency: Percentiles::of(&histogram),
+        per_task: spread(&per_task),
+        check,
+        clamped,
+        foreign,
+        subscription_errors,
+        first_subscription_error,
+        post_ms: Percentiles::of(&post_hist),
+    })
+}
+
+/// Waits until `counter` reaches `target` or `DELIVERY_WAIT` has passed.
+async fn wait_for(counter: &AtomicUsize, target: usize, progress: &Notify) {
+    let deadline = Instant::now() + DELIVERY_WAIT;
+    while counter.load(Ordering::SeqCst) < target && Instant::now() < deadline {
+        let _ = tokio::time::timeout(Duration::from_millis(100), progress.notified()).await;
+    }
+}
+
+/// Seeds the users (the poster last, on the pro plan) and returns them in index order.
+async fn seed(settings: &NearbyFanOutSettings) -> anyhow::Result<Vec<NearUser>> {
+    let count = settings.subscribers + 1;
+    let vars = HashMap::from([
+        ("DATABASE_URL".to_owned(), settings.database_url.clone()),
+        ("DATABASE_POOL_SIZE".to_owned(), "2".to_owned()),
+        (
+            "UPLOAD_DIR".to_owned(),
+            std::env::temp_dir()
+                .join("gigmarket-loadgen-uploads")
+                .display()
+                .to_string(),
+        ),
+    ]);
+    let config = Config::from_vars(&vars).context("configuration for seeding")?;
+    let app = gigmarket::prepare_for_tools(config)
+        .await
+        .context("preparing the database")?;
+    let created = gigmarket::seed::load_users(&app, NEAR_PREFIX, count, "password")
+        .await
+        .context("seeding nearby-fanout users")?;
+    eprintln!("nearby-fanout: seeded {created} new users");
+    let db = fanout::connect(&settings.database_url).await?;
+    let names: Vec<String> = (0..count).map(|i| format!("{NEAR_PREFIX}{i}")).collect();
+    let rows = db
+        .query(
+            "SELECT username, id::text, email FROM users WHERE username = ANY($1)",
+            &[&names],
+        )
+        .await
+        .context("reading the nearby-fanout users")?;
+    let mut by_name = HashMap::new();
+    for row in rows {
+        let name: String = row.try_get(0)?;
+        let id: String = row.try_get(1)?;
+        let email: String = row.try_get(2)?;
+        by_name.insert(name, NearUser { id: id.parse()?, email });
+    }
+    let users: Vec<NearUser> = names
+        .iter()
+        .map(|name| {
+            by_name
+                .remove(name)
+                .with_context(|| format!("{name} is missing after seeding"))
+        })
+        .collect::<anyhow::Result<_>>()?;
+    let poster = users.last().context("no poster")?;
+    db.execute(
+        "INSERT INTO user_plans (user_id, plan_id) VALUES ($1::text::uuid, 'pro') \
+         ON CONFLICT (user_id) DO UPDATE SET plan_id = 'pro'",
+        &[&poster.id.to_string()],
+    )
+    .await
+    .context("putting the poster on the pro plan")?;
+    Ok(users)
+}
+
+/// The poster's HTTP side.
+struct Poster<'a> {
+    client: &'a reqwest::Client,
+    endpoint: &'a reqwest::Url,
+    token: &'a str,
+}
+
+impl Poster<'_> {
+    /// Posts an IMMEDIATE task at `point`; returns its id, when the response arrived, and its
+    /// public point.
+    async fn post(&self, point: (f64, f64)) -> anyhow::Result<(String, Instant, (f64, f64))> {
+        let deadline = chrono::Utc::now() + chrono::Duration::hours(2);
+        let body = json!({
+            "query": POST_TASK,
+            "operationName": "Post",
+            "variables": { "i": { "task": {
+                "title": "Urgent: fix a leaking kitchen tap",
+                "description": "Water is dripping under the sink; bring tools and a spare washer please.",
+                "category": "repairs",
+                "budgetType": "FIXED",
+                "budgetMinCents": 4000,
+                "budgetMaxCents": 6000,
+                "duration": "LESS_THAN_A_WEEK",
+                "locationType": "ONSITE",
+                "address": "1 Place Bellecour",
+                "location": { "lat": point.0, "lng": point.1 },
+                "mode": "IMMEDIATE",
+                "acceptanceDeadline": deadline.to_rfc3339(),
+            } } },
+        });
+        let response = self
+            .client
+            .post(self.endpoint.clone())
+            .bearer_auth(self.token)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(serde_json::to_vec(&body)?)
+            .send()
+            .await
+            .context("postTask")?;
+        let status = response.status();
+        let bytes = response.bytes().await?;
+        let responded = Instant::now();
+        let value: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
+        let id = value["data"]["postTask"]["id"].as_str();
+        let (Some(id), true, None) = (id, status.is_success(), value.get("errors")) else {
+            bail!("postTask failed: HTTP {status}: {}", String::from_utf8_lossy(&bytes));
+        };
+        let uuid: Uuid = id.parse().with_context(|| format!("postTask id {id}"))?;
+        Ok((id.to_owned(), responded, task::service::fuzz(uuid, point.0, point.1)))
+    }
+}
+
+/// One subscriber's arrivals: task id and arrival time.
+type Arrivals = Vec<(String, Instant)>;
+
+/// One subscriber connection.
+struct Subscriber {
+    url: String,
+    token: String,
+    point: (f64, f64),
+    gate: Arc<Semaphore>,
+    stop: watch::Receiver<bool>,
+    delivered: Arc<AtomicUsize>,
+    progress: Arc<Notify>,
+}
+
+impl Subscriber {
+    /// Connects, subscribes (reporting on `ready`), then records arrivals until stopped.
+    async fn run(
+        mut self,
+        ready: tokio::sync::oneshot::Sender<Result<(), String>>,
+    ) -> (Option<Arrivals>, Option<String>) {
+        let permit = self.gate.clone().acquire_owned().await;
+        let payload = json!({
+            "query": SUBSCRIPTION,
+            "operationName": "Near",
+            "variables": { "lat": self.point.0, "lng": self.point.1 },
+        });
+        let socket = match fanout::open_subscription(&self.url, &self.token, payload).await {
+            Ok(socket) => socket,
+            Err(e) => {
+                let _ = ready.send(Err(format!("{e:#}")));
+                return (None, None);
+            }
+        };
+        drop(permit);
+        let _ = ready.send(Ok(()));
+        let (mut sink, mut stream) = socket.split();
+        let mut arrivals = Vec::new();
+        let mut error = None;
+        loop {
+            tokio::select! {
+                _ = self.stop.changed() => break,
+                frame = stream.next() => {
+                    let at = Instant::now();
+                    let text = match frame {
+                        Some(Ok(Message::Text(text))) => text,
+                        Some(Ok(Message::Close(close))) => {
+                            error = Some(format!("closed by the server: {close:?}"));
+                            break;
+                        }
+                        Some(Ok(_)) => continue,
+                        Some(Err(e)) => {
+                            error = Some(format!("read: {e}"));
+                            break;
+                        }
+                        None => {
+                            error = Some("the server closed the connection".to_owned());
+                            break;
+                        }
+                    };
+                    match classify(&text) {
+                        Frame::Delivery(id) => {
+                            arrivals.push((id, at));
+                            self.delivered.fetch_add(1, Ordering::SeqCst);
+                            self.progress.notify_one();
+                        }
+                        Frame::Ping => {
+                            let _ = sink.send(Message::text(r#"{"type":"pong"}"#)).await;
+                        }
+                        Frame::Ignore => {}
+                        Frame::Failed(why) => {
+                            error.get_or_insert(why);
+                        }
+                    }
+                }
+            }
+        }
+        let _ = sink.send(Message::Close(None)).await;
+        (Some(arrivals), error)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::Rng;
+
+    #[test]
+    fn expected_receivers_are_exactly_those_within_the_radius() {
+        let centre = FANOUT_CITY;
+        let subscribers = vec![
+            places::offset(centre.0, centre.1, 4_990.0, 0.0),
+            places::offset(centre.0, centre.1, 5_010.0, 0.0),
+            centre,
+            places::offset(centre.0, centre.1, 0.0, -4_000.0),
+            places::offset(centre.0, centre.1, 0.0, 9_000.0),
+        ];
+        assert_eq!(expected_receivers(&subscribers, centre, RADIUS_M), vec![0, 2, 3]);
+        // Against a brute force over random points, with the task's public point.
+        let mut rng = StdRng::seed_from_u64(1);
+        let points: Vec<_> = (0..2_000)
+            .map(|_| places::uniform_in_disc(&mut rng, centre, FANOUT_CITY_RADIUS_M))
+            .collect();
+        let id = Uuid::from_u128(rng.random());
+        let public = task::service::fuzz(id, centre.0, centre.1);
+        let expected = expected_receivers(&points, public, RADIUS_M);
+        for (i, p) in points.iter().enumerate() {
+            assert_eq!(
+                expected.binary_search(&i).is_ok(),
+                geocell::distance_m(*p, public) <= RADIUS_M
+            );
+        }
+        // A 5 km circle in a 15 km disc holds about (5 / 15)² of it.
+        let share = expected.len() as f64 / points.len() as f64;
+        assert!((share - 1.0 / 9.0).abs() < 0.03, "{share}");
+    }
+
+    #[test]
+    fn deliveries_are_checked_against_the_expected_set() {
+        assert_eq!(
+            DeliveryCheck::of(&[1, 2, 3], &[3, 1, 2]),
+            DeliveryCheck {
+                expected: 3,
+                delivered: 3,
+                ..Default::default()
+            }
+        );
+        assert_eq!(
+            DeliveryCheck::of(&[1, 2, 3], &[1, 1, 7, 3]),
+            DeliveryCheck {
+                expected: 3,
+                delivered: 2,
+                missing: 1,
+                duplicates: 1,
+                unexpected: 1,
+            }
+        );
+        assert_eq!(DeliveryCheck::of(&[], &[]), DeliveryCheck::default());
+    }
+
+    #[test]
+    fn frames_are_read() {
+        let next = r#"{"id":"1","type":"next","payload":{"data":{"nearbyTaskPosted":{"distanceMeters":1.5,"task":{"id":"abc","title":"t"}}}}}"#;
+        assert_eq!(classify(next), Frame::Delivery("abc".into()));
+        assert_eq!(classify(r#"{"type":"ping"}"#), Frame::Ping);
+        assert_eq!(classify(r#"{"type":"pong"}"#), Frame::Ignore);
+        assert!(matches!(
+            classify(r#"{"id":"1","type":"next","payload":{"errors":[{"message":"x"}]}}"#),
+            Frame::Failed(_)
+        ));
+        assert!(matches!(classify("{"), Frame::Failed(_)));
+    }
+
+    #[test]
+    fn spreads_and_the_report() {
+        assert_eq!(spread(&[5, 1, 9, 3]), Some((1, 5, 9)));
+        assert_eq!(spread(&[]), None);
+        let report = NearbyFanOutReport {
+            subscribers: 10,
+            connected: 10,
+            connect_errors: 0,
+            first_connect_error: None,
+            connect_secs: 0.5,
+            probes: 29,
+            probe_incomplete: 0,
+            probe_secs: 1.0,
+            tasks: 2,
+            interval: Duration::from_millis(200),
+            rss_before_kib: Some(2048),
+            rss_after_kib: None,
+            latency: None,
+            per_task: Some((1, 2, 3)),
+            check: DeliveryCheck {
+                expected: 4,
+                delivered: 4,
+                ..Default::default()
+            },
+            clamped: 0,
+            foreign: 0,
+            subscription_errors: 0,
+            first_subscription_error: None,
+            post_ms: None,
+        };
+        assert!(report.clean());
+        let text = report.render();
+        assert!(text.starts_with("### nearby-fanout (10 subscribers over a 30 km city, 2 tasks every 200 ms)"));
+        assert!(text.contains("| expected deliveries per task min / median / max | 1 / 2 / 3 |"));
+        assert!(text.contains("| server RSS before / after MiB | 2.0 / - |"));
+        let dirty = NearbyFanOutReport {
+            check: DeliveryCheck {
+                unexpected: 1,
+                ..report.check
+            },
+            ..report
+        };
+        assert!(!dirty.clean());
+    }
+}
