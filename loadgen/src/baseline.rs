@@ -29,6 +29,15 @@ location_text, latitude, longitude, timezone, travel_radius_km, is_available, \
 verification_status, commission_bps, is_admin, banned_at, ban_reason, created_at, updated_at \
 FROM users WHERE lower(username) = lower('{prefix}' || :i) LIMIT 1;";
 
+/// How often a pgbench run refused for want of connection slots is retried, and after how long.
+const CONNECT_RETRIES: usize = 10;
+const CONNECT_RETRY_PAUSE: Duration = Duration::from_secs(3);
+
+/// Whether pgbench's error output says the server had no connection slot left.
+fn out_of_slots(stderr: &[u8]) -> bool {
+    String::from_utf8_lossy(stderr).contains("too many clients already")
+}
+
 /// Where Debian and Ubuntu install pgbench when it is not on `PATH`.
 const PGBENCH_FALLBACK: &str = "/usr/lib/postgresql/15/bin/pgbench";
 
@@ -224,12 +233,23 @@ impl Pgbench {
     }
 
     /// Runs pgbench for `duration` (whole seconds) and reads its summary.
+    /// A run refused at connection time because the (shared) PostgreSQL server had no
+    /// connection slot left is retried after a pause, up to `CONNECT_RETRIES` times.
     pub async fn run(&self, duration: Duration) -> anyhow::Result<PgbenchSummary> {
-        let output = tokio::process::Command::new(&self.program)
-            .args(self.args(duration))
-            .output()
-            .await
-            .with_context(|| format!("running {}", self.program.display()))?;
+        let mut attempt = 0;
+        let output = loop {
+            let output = tokio::process::Command::new(&self.program)
+                .args(self.args(duration))
+                .output()
+                .await
+                .with_context(|| format!("running {}", self.program.display()))?;
+            attempt += 1;
+            if output.status.success() || attempt > CONNECT_RETRIES || !out_of_slots(&output.stderr) {
+                break output;
+            }
+            eprintln!("pgbench: PostgreSQL has no connection slot left; retrying in {CONNECT_RETRY_PAUSE:?}");
+            tokio::time::sleep(CONNECT_RETRY_PAUSE).await;
+        };
         let stdout = String::from_utf8_lossy(&output.stdout);
         if !output.status.success() {
             bail!(
@@ -366,6 +386,13 @@ tps = 8125.654321 (excluding connections establishing)
         assert_eq!(summary.failed, 17);
         assert_eq!(summary.figures().errors, 17);
         assert_eq!(summary.figures().percentiles, None);
+    }
+
+    #[test]
+    fn a_full_server_is_recognised() {
+        let stderr = b"pgbench: error: connection to server at \"127.0.0.1\", port 5432 failed: FATAL:  sorry, too many clients already\n";
+        assert!(out_of_slots(stderr));
+        assert!(!out_of_slots(b"pgbench: error: relation \"tasks\" does not exist"));
     }
 
     #[test]
