@@ -28,13 +28,14 @@ mod nearby_fanout;
 mod places;
 mod report;
 mod stats;
+mod subscribers;
 mod workload;
 
-use std::{collections::HashMap, path::PathBuf, process::ExitCode, time::Duration};
+use std::{path::PathBuf, process::ExitCode, time::Duration};
 
 use anyhow::Context;
 use clap::{Parser, ValueEnum};
-use gigmarket::{auth::password::Passwords, config::Config};
+use gigmarket::auth::password::Passwords;
 
 use crate::{
     baseline::Pgbench,
@@ -426,22 +427,7 @@ async fn measure_nearby(cli: &Cli) -> anyhow::Result<WorkloadReport> {
 /// Seeds the load users with the server's own code, checks that every one of them exists,
 /// and returns the server's password hasher for the sign-in baseline.
 async fn seed_users(cli: &Cli) -> anyhow::Result<Passwords> {
-    let vars = HashMap::from([
-        ("DATABASE_URL".to_owned(), cli.database_url.clone()),
-        ("DATABASE_POOL_SIZE".to_owned(), "2".to_owned()),
-        // `prepare` makes sure the upload folder exists: keep it out of the working directory.
-        (
-            "UPLOAD_DIR".to_owned(),
-            std::env::temp_dir()
-                .join("gigmarket-loadgen-uploads")
-                .display()
-                .to_string(),
-        ),
-    ]);
-    let config = Config::from_vars(&vars).context("configuration for seeding")?;
-    let app = gigmarket::prepare_for_tools(config)
-        .await
-        .context("preparing the database")?;
+    let app = subscribers::tools_app(&cli.database_url).await?;
     let created = gigmarket::seed::load_users(&app, USER_PREFIX, cli.users, USER_PASSWORD)
         .await
         .context("seeding users")?;

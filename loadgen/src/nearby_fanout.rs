@@ -31,22 +31,18 @@ use std::{
 };
 
 use anyhow::{bail, Context};
-use futures_util::{SinkExt, StreamExt};
-use gigmarket::{
-    auth::jwt::{Subject, TokenKeys},
-    config::Config,
-    geocell, task,
-};
+use gigmarket::{auth::jwt::TokenKeys, geocell, task};
 use rand::{rngs::StdRng, SeedableRng};
 use serde_json::json;
 use tokio::sync::{watch, Notify, Semaphore};
-use tokio_tungstenite::tungstenite::Message;
 use uuid::Uuid;
 
 use crate::{
     fanout::{self, DELIVERY_WAIT},
     places::{self, FANOUT_CITY, FANOUT_CITY_RADIUS_M},
+    report::{figure_table, one_decimal, pair},
     stats::Percentiles,
+    subscribers::{read_frame, seed_users, writer_client, Connects, Frame, Listener, SeededUser},
 };
 
 /// Seeded usernames are `{NEAR_PREFIX}{i}`.
@@ -132,34 +128,11 @@ impl DeliveryCheck {
     }
 }
 
-/// A `next` frame's task id, or what else the frame is.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Frame {
-    Delivery(String),
-    Ping,
-    Ignore,
-    Failed(String),
-}
-
-/// Reads one server frame of `graphql-transport-ws`.
-pub fn classify(text: &str) -> Frame {
-    let Ok(value) = serde_json::from_str::<serde_json::Value>(text) else {
-        return Frame::Failed(format!("not JSON: {text}"));
-    };
-    match value["type"].as_str() {
-        Some("next") => {
-            if value["payload"].get("errors").is_some() {
-                return Frame::Failed(format!("errors in next: {text}"));
-            }
-            match value["payload"]["data"]["nearbyTaskPosted"]["task"]["id"].as_str() {
-                Some(id) => Frame::Delivery(id.to_owned()),
-                None => Frame::Failed(format!("unexpected next: {text}")),
-            }
-        }
-        Some("ping") => Frame::Ping,
-        Some("pong") => Frame::Ignore,
-        _ => Frame::Failed(format!("unexpected frame: {text}")),
-    }
+/// Reads one server frame of `graphql-transport-ws`: a delivery is the task's id.
+pub fn classify(text: &str) -> Frame<String> {
+    read_frame(text, |data| {
+        data["nearbyTaskPosted"]["task"]["id"].as_str().map(str::to_owned)
+    })
 }
 
 /// Min, median and max of a list of counts.
@@ -209,7 +182,7 @@ impl NearbyFanOutReport {
 
     /// A Markdown table.
     pub fn render(&self) -> String {
-        let opt = |v: Option<f64>| v.map_or("-".to_owned(), |v| format!("{v:.1}"));
+        let opt = one_decimal;
         let p = self.latency;
         let mut out = format!(
             "### nearby-fanout ({} subscribers over a {:.0} km city, {} tasks every {} ms)\n\n",
@@ -218,7 +191,6 @@ impl NearbyFanOutReport {
             self.tasks,
             self.interval.as_millis()
         );
-        out.push_str("| figure | value |\n|---|---:|\n");
         let per_task = self
             .per_task
             .map_or("-".to_owned(), |(lo, mid, hi)| format!("{lo} / {mid} / {hi}"));
@@ -233,10 +205,9 @@ impl NearbyFanOutReport {
             ("probe wait s", format!("{:.1}", self.probe_secs)),
             (
                 "server RSS before / after MiB",
-                format!(
-                    "{} / {}",
-                    opt(self.rss_before_kib.map(|k| k as f64 / 1024.0)),
-                    opt(self.rss_after_kib.map(|k| k as f64 / 1024.0))
+                pair(
+                    self.rss_before_kib.map(|k| k as f64 / 1024.0),
+                    self.rss_after_kib.map(|k| k as f64 / 1024.0),
                 ),
             ),
             ("expected deliveries per task min / median / max", per_task),
@@ -252,10 +223,9 @@ impl NearbyFanOutReport {
             ),
             (
                 "from the postTask request p50 / p99 ms",
-                format!(
-                    "{} / {}",
-                    opt(self.latency_from_send.map(|p| p.p50_ms)),
-                    opt(self.latency_from_send.map(|p| p.p99_ms))
+                pair(
+                    self.latency_from_send.map(|p| p.p50_ms),
+                    self.latency_from_send.map(|p| p.p99_ms),
                 ),
             ),
             ("missing", self.check.missing.to_string()),
@@ -265,16 +235,10 @@ impl NearbyFanOutReport {
             ("subscription errors", self.subscription_errors.to_string()),
             (
                 "postTask p50 / max ms",
-                format!(
-                    "{} / {}",
-                    opt(self.post_ms.map(|p| p.p50_ms)),
-                    opt(self.post_ms.map(|p| p.max_ms))
-                ),
+                pair(self.post_ms.map(|p| p.p50_ms), self.post_ms.map(|p| p.max_ms)),
             ),
         ];
-        for (name, value) in rows {
-            out.push_str(&format!("| {name} | {value} |\n"));
-        }
+        out.push_str(&figure_table(&rows));
         if let Some(e) = &self.first_connect_error {
             out.push_str(&format!("\nfirst connect error: {e}\n"));
         }
@@ -283,12 +247,6 @@ impl NearbyFanOutReport {
         }
         out
     }
-}
-
-/// A seeded user.
-struct NearUser {
-    id: Uuid,
-    email: String,
 }
 
 /// A task this run posted.
@@ -308,18 +266,7 @@ pub async fn run(settings: &NearbyFanOutSettings) -> anyhow::Result<NearbyFanOut
     let poster = users.last().context("no poster")?;
     let keys = TokenKeys::new(settings.jwt_secret.as_bytes());
     let now = chrono::Utc::now();
-    let token = |u: &NearUser| {
-        keys.issue(
-            &Subject {
-                user_id: u.id,
-                email: &u.email,
-                is_admin: false,
-            },
-            now,
-        )
-        .map(|(t, _)| t)
-    };
-    let poster_token = token(poster)?;
+    let poster_token = poster.token(&keys, now)?;
     let mut rng = StdRng::seed_from_u64(SEED);
     let points: Vec<(f64, f64)> = (0..n)
         .map(|_| places::uniform_in_disc(&mut rng, FANOUT_CITY, FANOUT_CITY_RADIUS_M))
@@ -337,42 +284,29 @@ pub async fn run(settings: &NearbyFanOutSettings) -> anyhow::Result<NearbyFanOut
     for (user, point) in users.iter().zip(&points) {
         let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
         connects.push(ready_rx);
-        let subscriber = Subscriber {
+        let listener = Listener {
             url: ws_url.clone(),
-            token: token(user)?,
-            point: *point,
+            token: user.token(&keys, now)?,
+            payload: json!({
+                "query": SUBSCRIPTION,
+                "operationName": "Near",
+                "variables": { "lat": point.0, "lng": point.1 },
+            }),
             gate: gate.clone(),
             stop: stop_rx.clone(),
-            delivered: delivered.clone(),
-            progress: progress.clone(),
         };
-        handles.push(tokio::spawn(subscriber.run(ready_tx)));
+        let (delivered, progress) = (delivered.clone(), progress.clone());
+        handles.push(tokio::spawn(listener.listen(ready_tx, classify, move |_: &String| {
+            delivered.fetch_add(1, Ordering::SeqCst);
+            progress.notify_one();
+        })));
     }
-    let mut connected = 0;
-    let mut connect_errors = 0;
-    let mut first_connect_error = None;
-    for ready in connects {
-        match ready.await {
-            Ok(Ok(())) => connected += 1,
-            Ok(Err(e)) => {
-                connect_errors += 1;
-                first_connect_error.get_or_insert(e);
-            }
-            Err(_) => {
-                connect_errors += 1;
-                first_connect_error.get_or_insert("the subscriber task ended".to_owned());
-            }
-        }
-    }
+    let connects = Connects::gather(connects).await;
+    let connected = connects.connected;
     let connect_secs = connect_started.elapsed().as_secs_f64();
-    eprintln!("nearby-fanout: {connected} of {n} subscribed in {connect_secs:.1} s ({connect_errors} failed)");
+    eprintln!("nearby-fanout: {connects} in {connect_secs:.1} s");
 
-    let client = reqwest::Client::builder()
-        .no_proxy()
-        .http1_only()
-        .tcp_nodelay(true)
-        .timeout(DELIVERY_WAIT)
-        .build()?;
+    let client = writer_client()?;
     let endpoint = reqwest::Url::parse(&settings.url)?.join("/graphql")?;
     let poster = Poster {
         client: &client,
@@ -481,8 +415,8 @@ pub async fn run(settings: &NearbyFanOutSettings) -> anyhow::Result<NearbyFanOut
     Ok(NearbyFanOutReport {
         subscribers: n,
         connected,
-        connect_errors,
-        first_connect_error,
+        connect_errors: connects.errors,
+        first_connect_error: connects.first_error,
         connect_secs,
         probes,
         probe_incomplete: probe_incomplete.iter().filter(|m| **m).count(),
@@ -512,52 +446,10 @@ async fn wait_for(counter: &AtomicUsize, target: usize, progress: &Notify) {
 }
 
 /// Seeds the users (the poster last, on the pro plan) and returns them in index order.
-async fn seed(settings: &NearbyFanOutSettings) -> anyhow::Result<Vec<NearUser>> {
-    let count = settings.subscribers + 1;
-    let vars = HashMap::from([
-        ("DATABASE_URL".to_owned(), settings.database_url.clone()),
-        ("DATABASE_POOL_SIZE".to_owned(), "2".to_owned()),
-        (
-            "UPLOAD_DIR".to_owned(),
-            std::env::temp_dir()
-                .join("gigmarket-loadgen-uploads")
-                .display()
-                .to_string(),
-        ),
-    ]);
-    let config = Config::from_vars(&vars).context("configuration for seeding")?;
-    let app = gigmarket::prepare_for_tools(config)
-        .await
-        .context("preparing the database")?;
-    let created = gigmarket::seed::load_users(&app, NEAR_PREFIX, count, "password")
-        .await
-        .context("seeding nearby-fanout users")?;
-    eprintln!("nearby-fanout: seeded {created} new users");
-    let db = fanout::connect(&settings.database_url).await?;
-    let names: Vec<String> = (0..count).map(|i| format!("{NEAR_PREFIX}{i}")).collect();
-    let rows = db
-        .query(
-            "SELECT username, id::text, email FROM users WHERE username = ANY($1)",
-            &[&names],
-        )
-        .await
-        .context("reading the nearby-fanout users")?;
-    let mut by_name = HashMap::new();
-    for row in rows {
-        let name: String = row.try_get(0)?;
-        let id: String = row.try_get(1)?;
-        let email: String = row.try_get(2)?;
-        by_name.insert(name, NearUser { id: id.parse()?, email });
-    }
-    let users: Vec<NearUser> = names
-        .iter()
-        .map(|name| {
-            by_name
-                .remove(name)
-                .with_context(|| format!("{name} is missing after seeding"))
-        })
-        .collect::<anyhow::Result<_>>()?;
+async fn seed(settings: &NearbyFanOutSettings) -> anyhow::Result<Vec<SeededUser>> {
+    let users = seed_users(&settings.database_url, NEAR_PREFIX, settings.subscribers + 1).await?;
     let poster = users.last().context("no poster")?;
+    let db = fanout::connect(&settings.database_url).await?;
     db.execute(
         "INSERT INTO user_plans (user_id, plan_id) VALUES ($1::text::uuid, 'pro') \
          ON CONFLICT (user_id) DO UPDATE SET plan_id = 'pro'",
@@ -619,87 +511,6 @@ impl Poster<'_> {
         };
         let uuid: Uuid = id.parse().with_context(|| format!("postTask id {id}"))?;
         Ok((id.to_owned(), responded, task::service::fuzz(uuid, point.0, point.1)))
-    }
-}
-
-/// One subscriber's arrivals: task id and arrival time.
-type Arrivals = Vec<(String, Instant)>;
-
-/// One subscriber connection.
-struct Subscriber {
-    url: String,
-    token: String,
-    point: (f64, f64),
-    gate: Arc<Semaphore>,
-    stop: watch::Receiver<bool>,
-    delivered: Arc<AtomicUsize>,
-    progress: Arc<Notify>,
-}
-
-impl Subscriber {
-    /// Connects, subscribes (reporting on `ready`), then records arrivals until stopped.
-    async fn run(
-        mut self,
-        ready: tokio::sync::oneshot::Sender<Result<(), String>>,
-    ) -> (Option<Arrivals>, Option<String>) {
-        let permit = self.gate.clone().acquire_owned().await;
-        let payload = json!({
-            "query": SUBSCRIPTION,
-            "operationName": "Near",
-            "variables": { "lat": self.point.0, "lng": self.point.1 },
-        });
-        let socket = match fanout::open_subscription(&self.url, &self.token, payload).await {
-            Ok(socket) => socket,
-            Err(e) => {
-                let _ = ready.send(Err(format!("{e:#}")));
-                return (None, None);
-            }
-        };
-        drop(permit);
-        let _ = ready.send(Ok(()));
-        let (mut sink, mut stream) = socket.split();
-        let mut arrivals = Vec::new();
-        let mut error = None;
-        loop {
-            tokio::select! {
-                _ = self.stop.changed() => break,
-                frame = stream.next() => {
-                    let at = Instant::now();
-                    let text = match frame {
-                        Some(Ok(Message::Text(text))) => text,
-                        Some(Ok(Message::Close(close))) => {
-                            error = Some(format!("closed by the server: {close:?}"));
-                            break;
-                        }
-                        Some(Ok(_)) => continue,
-                        Some(Err(e)) => {
-                            error = Some(format!("read: {e}"));
-                            break;
-                        }
-                        None => {
-                            error = Some("the server closed the connection".to_owned());
-                            break;
-                        }
-                    };
-                    match classify(&text) {
-                        Frame::Delivery(id) => {
-                            arrivals.push((id, at));
-                            self.delivered.fetch_add(1, Ordering::SeqCst);
-                            self.progress.notify_one();
-                        }
-                        Frame::Ping => {
-                            let _ = sink.send(Message::text(r#"{"type":"pong"}"#)).await;
-                        }
-                        Frame::Ignore => {}
-                        Frame::Failed(why) => {
-                            error.get_or_insert(why);
-                        }
-                    }
-                }
-            }
-        }
-        let _ = sink.send(Message::Close(None)).await;
-        (Some(arrivals), error)
     }
 }
 
