@@ -29,12 +29,12 @@ use anyhow::{bail, Context};
 use gigmarket::auth::jwt::TokenKeys;
 use hdrhistogram::Histogram;
 use serde_json::json;
-use tokio::sync::{watch, Notify, Semaphore};
+use tokio::sync::{watch, Notify};
 
 use crate::{
     report::{figure_table, one_decimal, pair},
     stats::Percentiles,
-    subscribers::{read_frame, seed_users, writer_client, Connects, Frame, Listener, SeededUser},
+    subscribers::{connect_all, read_frame, seed_users, writer_client, Frame, SeededUser},
 };
 
 /// Seeded usernames are `{FAN_PREFIX}{i}`.
@@ -44,8 +44,6 @@ const SUBSCRIPTION: &str =
 const SEND_MESSAGE: &str = "mutation Send($i: SendMessageInput!) { sendMessage(input: $i) { id } }";
 /// Message contents are `{CONTENT_PREFIX}{sequence}`.
 const CONTENT_PREFIX: &str = "fan-out #";
-/// WebSocket handshakes in flight at once while connecting.
-const CONNECT_CONCURRENCY: usize = 64;
 /// How long to wait for the probe (all subscribers) and for the last deliveries.
 pub const DELIVERY_WAIT: Duration = Duration::from_secs(60);
 
@@ -249,31 +247,27 @@ pub async fn run(settings: &FanOutSettings) -> anyhow::Result<FanOutReport> {
     let probe_count = Arc::new(AtomicUsize::new(0));
     let delivered = Arc::new(AtomicUsize::new(0));
     let progress = Arc::new(Notify::new());
-    let gate = Arc::new(Semaphore::new(CONNECT_CONCURRENCY));
     let connect_started = Instant::now();
-    let mut handles = Vec::with_capacity(n);
-    let mut connects = Vec::with_capacity(n);
-    for token in tokens.iter().take(n) {
-        let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
-        connects.push(ready_rx);
-        let listener = Listener {
-            url: ws_url.clone(),
-            token: token.clone(),
-            payload: json!({ "query": SUBSCRIPTION, "variables": { "c": conversation } }),
-            gate: gate.clone(),
-            stop: stop_rx.clone(),
-        };
+    let subscriptions = tokens
+        .iter()
+        .take(n)
+        .map(|token| {
+            let payload = json!({ "query": SUBSCRIPTION, "variables": { "c": conversation } });
+            (token.clone(), payload)
+        })
+        .collect();
+    let (handles, connects) = connect_all(&ws_url, subscriptions, &stop_rx, classify, || {
         let (probe_count, delivered, progress) = (probe_count.clone(), delivered.clone(), progress.clone());
-        handles.push(tokio::spawn(listener.listen(ready_tx, classify, move |seq: &u32| {
+        move |seq: &u32| {
             if *seq == 0 {
                 probe_count.fetch_add(1, Ordering::SeqCst);
             } else {
                 delivered.fetch_add(1, Ordering::SeqCst);
             }
             progress.notify_one();
-        })));
-    }
-    let connects = Connects::gather(connects).await;
+        }
+    })
+    .await;
     let connected = connects.connected;
     let connect_secs = connect_started.elapsed().as_secs_f64();
     eprintln!("fan-out: {connects} in {connect_secs:.1} s");

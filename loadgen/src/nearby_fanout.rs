@@ -34,7 +34,7 @@ use anyhow::{bail, Context};
 use gigmarket::{auth::jwt::TokenKeys, geocell, task};
 use rand::{rngs::StdRng, SeedableRng};
 use serde_json::json;
-use tokio::sync::{watch, Notify, Semaphore};
+use tokio::sync::{watch, Notify};
 use uuid::Uuid;
 
 use crate::{
@@ -42,7 +42,7 @@ use crate::{
     places::{self, FANOUT_CITY, FANOUT_CITY_RADIUS_M},
     report::{figure_table, one_decimal, pair},
     stats::Percentiles,
-    subscribers::{read_frame, seed_users, writer_client, Connects, Frame, Listener, SeededUser},
+    subscribers::{connect_all, read_frame, seed_users, writer_client, Frame, SeededUser},
 };
 
 /// Seeded usernames are `{NEAR_PREFIX}{i}`.
@@ -54,8 +54,6 @@ const PROBE_SPACING_M: f64 = 6_000.0;
 const SUBSCRIPTION: &str = "subscription Near($lat: Float!, $lng: Float!) { nearbyTaskPosted(lat: $lat, lng: $lng, \
 radiusMeters: 5000) { distanceMeters task { id title } } }";
 const POST_TASK: &str = "mutation Post($i: PostTaskInput!) { postTask(input: $i) { id status } }";
-/// WebSocket handshakes in flight at once while connecting.
-const CONNECT_CONCURRENCY: usize = 64;
 /// Seeds the subscribers' and the tasks' points.
 const SEED: u64 = 0x6c79_6f6e;
 
@@ -277,31 +275,27 @@ pub async fn run(settings: &NearbyFanOutSettings) -> anyhow::Result<NearbyFanOut
     let (stop_tx, stop_rx) = watch::channel(false);
     let delivered = Arc::new(AtomicUsize::new(0));
     let progress = Arc::new(Notify::new());
-    let gate = Arc::new(Semaphore::new(CONNECT_CONCURRENCY));
     let connect_started = Instant::now();
-    let mut handles = Vec::with_capacity(n);
-    let mut connects = Vec::with_capacity(n);
-    for (user, point) in users.iter().zip(&points) {
-        let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
-        connects.push(ready_rx);
-        let listener = Listener {
-            url: ws_url.clone(),
-            token: user.token(&keys, now)?,
-            payload: json!({
+    let subscriptions = users
+        .iter()
+        .zip(&points)
+        .map(|(user, point)| {
+            let payload = json!({
                 "query": SUBSCRIPTION,
                 "operationName": "Near",
                 "variables": { "lat": point.0, "lng": point.1 },
-            }),
-            gate: gate.clone(),
-            stop: stop_rx.clone(),
-        };
+            });
+            Ok((user.token(&keys, now)?, payload))
+        })
+        .collect::<anyhow::Result<_>>()?;
+    let (handles, connects) = connect_all(&ws_url, subscriptions, &stop_rx, classify, || {
         let (delivered, progress) = (delivered.clone(), progress.clone());
-        handles.push(tokio::spawn(listener.listen(ready_tx, classify, move |_: &String| {
+        move |_: &String| {
             delivered.fetch_add(1, Ordering::SeqCst);
             progress.notify_one();
-        })));
-    }
-    let connects = Connects::gather(connects).await;
+        }
+    })
+    .await;
     let connected = connects.connected;
     let connect_secs = connect_started.elapsed().as_secs_f64();
     eprintln!("nearby-fanout: {connects} in {connect_secs:.1} s");
@@ -478,15 +472,15 @@ impl Poster<'_> {
             "query": POST_TASK,
             "operationName": "Post",
             "variables": { "i": { "task": {
-                "title": "Urgent: fix a leaking kitchen tap",
-                "description": "Water is dripping under the sink; bring tools and a spare washer please.",
-                "category": "repairs",
+                "title": "Jump-start my car this morning",
+                "description": "Flat battery in an underground car park; bring jumper cables or a booster pack.",
+                "category": "auto",
                 "budgetType": "FIXED",
-                "budgetMinCents": 4000,
-                "budgetMaxCents": 6000,
+                "budgetMinCents": 2500,
+                "budgetMaxCents": 4500,
                 "duration": "LESS_THAN_A_WEEK",
                 "locationType": "ONSITE",
-                "address": "1 Place Bellecour",
+                "address": "Parking Bellecour, level -2",
                 "location": { "lat": point.0, "lng": point.1 },
                 "mode": "IMMEDIATE",
                 "acceptanceDeadline": deadline.to_rfc3339(),

@@ -249,6 +249,44 @@ impl Listener {
     }
 }
 
+/// WebSocket handshakes in flight at once while connecting.
+const CONNECT_CONCURRENCY: usize = 64;
+
+/// A subscriber's task: its arrivals (`None` when it never connected) and its first error.
+pub type ListenerTask<T> = tokio::task::JoinHandle<(Option<Arrivals<T>>, Option<String>)>;
+
+/// Connects one subscriber per `(token, payload)` to `url` (`CONNECT_CONCURRENCY` handshakes
+/// at a time), each listening until `stop` with its own `on_delivery` from `make_on_delivery`;
+/// returns their tasks once every one has connected or failed.
+pub async fn connect_all<T, F>(
+    url: &str,
+    subscriptions: Vec<(String, serde_json::Value)>,
+    stop: &watch::Receiver<bool>,
+    classify: fn(&str) -> Frame<T>,
+    make_on_delivery: impl Fn() -> F,
+) -> (Vec<ListenerTask<T>>, Connects)
+where
+    T: Send + 'static,
+    F: FnMut(&T) + Send + 'static,
+{
+    let gate = Arc::new(Semaphore::new(CONNECT_CONCURRENCY));
+    let mut tasks = Vec::with_capacity(subscriptions.len());
+    let mut reports = Vec::with_capacity(subscriptions.len());
+    for (token, payload) in subscriptions {
+        let (ready, report) = oneshot::channel();
+        reports.push(report);
+        let listener = Listener {
+            url: url.to_owned(),
+            token,
+            payload,
+            gate: gate.clone(),
+            stop: stop.clone(),
+        };
+        tasks.push(tokio::spawn(listener.listen(ready, classify, make_on_delivery())));
+    }
+    (tasks, Connects::gather(reports).await)
+}
+
 /// How many subscribers connected, how many failed, and the first failure.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Connects {
