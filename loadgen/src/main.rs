@@ -17,7 +17,11 @@
 //!   user per request, bodies rendered once and shared, responses checked without building a
 //!   JSON tree, errors with context, the report's date.
 //! - `gigmarket` itself: users are seeded by the server's own code (`seed::load_users`), and
-//!   the sign-in baseline uses the server's own `Passwords`.
+//!   the sign-in baseline uses the server's own `Passwords`; the location workloads place
+//!   tasks with its `task::service::fuzz` and `geocell`, and build the nearby baseline's
+//!   statements with its `task::model::nearby_query`.
+//! - `diesel` (the version the server uses, `postgres_backend` only): `debug_query` renders
+//!   those statements with their binds for pgbench.
 
 mod baseline;
 mod catalogue;
@@ -135,23 +139,25 @@ struct Cli {
     #[arg(long, value_name = "PATH", default_value = "pgbench")]
     pgbench: PathBuf,
 
-    /// fan-out: WebSocket subscribers (users fan_0 … fan_{N-1}; fan_{N} writes).
+    /// fan-out, nearby-fanout: WebSocket subscribers (users fan_0 … fan_{N-1}, fan_{N} writes;
+    /// near_0 … near_{N-1}, near_{N} posts).
     #[arg(long, value_name = "N", default_value_t = 1000, value_parser = positive)]
     subscribers: usize,
 
-    /// fan-out: messages the writer sends after the unmeasured probe.
+    /// fan-out, nearby-fanout: messages (tasks) the writer sends after the unmeasured probe.
     #[arg(long, value_name = "M", default_value_t = 20, value_parser = positive)]
     messages: usize,
 
-    /// fan-out: milliseconds between two messages.
+    /// fan-out, nearby-fanout: milliseconds between two messages (tasks).
     #[arg(long, value_name = "MS", default_value_t = 200)]
     interval_ms: u64,
 
-    /// fan-out: the server's JWT_SECRET, to mint the users' access tokens.
+    /// fan-out, nearby-fanout: the server's JWT_SECRET, to mint the users' access tokens.
     #[arg(long, value_name = "SECRET")]
     jwt_secret: Option<String>,
 
-    /// fan-out: the server's process id, to read its VmRSS before and after connecting.
+    /// fan-out, nearby-fanout: the server's process id, to read its VmRSS before and after
+    /// connecting.
     #[arg(long, value_name = "PID")]
     server_pid: Option<u32>,
 
