@@ -114,6 +114,26 @@ pub struct Pgbench {
     connections: usize,
     /// pgbench's first output line, e.g. `pgbench (15.20 (Debian …))`.
     pub version: String,
+    mode: QueryMode,
+}
+
+/// How pgbench sends statements (`-M`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum QueryMode {
+    /// Prepared once per connection, plan reused: the server's cached statements.
+    #[default]
+    Prepared,
+    /// Parsed and planned at every execution: the server's uncached statements.
+    Simple,
+}
+
+impl QueryMode {
+    fn flag(self) -> &'static str {
+        match self {
+            QueryMode::Prepared => "prepared",
+            QueryMode::Simple => "simple",
+        }
+    }
 }
 
 impl Pgbench {
@@ -185,6 +205,7 @@ impl Pgbench {
             scripts,
             connections,
             version,
+            mode: QueryMode::default(),
         })
     }
 
@@ -192,7 +213,7 @@ impl Pgbench {
         let mut args: Vec<String> = vec![
             "-n".into(),
             "-M".into(),
-            "prepared".into(),
+            self.mode.flag().into(),
             "-c".into(),
             self.connections.to_string(),
             "-j".into(),
@@ -207,6 +228,12 @@ impl Pgbench {
         }
         args.push(self.database_url.clone());
         args
+    }
+
+    /// The same pgbench with statements sent in `mode`.
+    pub fn in_mode(mut self, mode: QueryMode) -> Self {
+        self.mode = mode;
+        self
     }
 
     /// The command line of a run, for the report.
@@ -410,6 +437,7 @@ tps = 8125.654321 (excluding connections establishing)
         };
         let args = pgbench.args(Duration::from_secs(3));
         assert_eq!(args.iter().filter(|a| *a == "-f").count(), 5);
+        assert_eq!(args[..3], ["-n", "-M", "prepared"]);
         assert_eq!(args.last().map(String::as_str), Some("postgres://x/db"));
         let line = pgbench.command_line(Duration::from_secs(3));
         assert!(line.contains("-t-1.sql … -f "), "{line}");
@@ -419,6 +447,8 @@ tps = 8125.654321 (excluding connections establishing)
         assert!(Pgbench::with_scripts(Path::new("pgbench"), "x", "t", &[], 1)
             .await
             .is_err());
+        let simple = pgbench.in_mode(QueryMode::Simple);
+        assert_eq!(simple.args(Duration::from_secs(3))[..3], ["-n", "-M", "simple"]);
     }
 
     #[test]

@@ -42,7 +42,7 @@ use clap::{Parser, ValueEnum};
 use gigmarket::auth::password::Passwords;
 
 use crate::{
-    baseline::Pgbench,
+    baseline::{Pgbench, QueryMode},
     machine::Machine,
     report::{shell_words, WorkloadReport},
     stats::RunFigures,
@@ -160,6 +160,12 @@ struct Cli {
     /// connecting.
     #[arg(long, value_name = "PID")]
     server_pid: Option<u32>,
+
+    /// pgbench's query mode for the baselines: `prepared` plans once per connection (like the
+    /// server's cached statements), `simple` plans every execution (like statements the
+    /// server cannot cache, e.g. nearby search's).
+    #[arg(long, value_enum, default_value_t = QueryMode::Prepared)]
+    pgbench_mode: QueryMode,
 
     /// nearby: located OPEN tasks to seed (skipped when already seeded).
     #[arg(long, value_name = "N", default_value_t = 1_000_000, value_parser = positive)]
@@ -295,6 +301,7 @@ async fn main() -> anyhow::Result<ExitCode> {
             (Operation::Feed | Operation::GigById, _) => {
                 let (load, pgbench) =
                     catalogue::prepare(operation, &cli.url, &cli.database_url, &cli.pgbench, cli.connections).await?;
+                let pgbench = pgbench.in_mode(cli.pgbench_mode);
                 measure(&cli, &load, Baseline::Pgbench(pgbench)).await?
             }
             (Operation::Nearby, _) => measure_nearby(&cli).await?,
@@ -399,7 +406,9 @@ async fn measure_nearby(cli: &Cli) -> anyhow::Result<WorkloadReport> {
     let bodies = replays.iter().map(|r| nearby::body(r.point)).collect();
     let load = HttpLoad::from_bodies(Operation::Nearby, &cli.url, bodies, cli.connections)?;
     let scripts: Vec<String> = replays.iter().map(nearby::pgbench_script).collect();
-    let pgbench = Pgbench::with_scripts(&cli.pgbench, &cli.database_url, "nearby", &scripts, cli.connections).await?;
+    let pgbench = Pgbench::with_scripts(&cli.pgbench, &cli.database_url, "nearby", &scripts, cli.connections)
+        .await?
+        .in_mode(cli.pgbench_mode);
     let report = measure(cli, &load, Baseline::Pgbench(pgbench)).await?;
 
     // Statements per request: the counter's growth over a short extra run, less what the
@@ -472,7 +481,9 @@ async fn measure_user_by_username(cli: &Cli) -> anyhow::Result<WorkloadReport> {
         USER_PASSWORD,
         cli.connections,
     )?;
-    let pgbench = Pgbench::prepare(&cli.pgbench, &cli.database_url, USER_PREFIX, cli.users, cli.connections).await?;
+    let pgbench = Pgbench::prepare(&cli.pgbench, &cli.database_url, USER_PREFIX, cli.users, cli.connections)
+        .await?
+        .in_mode(cli.pgbench_mode);
     measure(cli, &load, Baseline::Pgbench(pgbench)).await
 }
 
@@ -549,6 +560,9 @@ mod tests {
         );
         assert_eq!(cli.workload, WorkloadChoice::All);
         assert_eq!(cli.sign_in_connections, None);
+        assert_eq!(cli.pgbench_mode, QueryMode::Prepared);
+        let cli = Cli::try_parse_from(["loadgen", "--pgbench-mode", "simple"]).unwrap();
+        assert_eq!(cli.pgbench_mode, QueryMode::Simple);
     }
 
     #[test]
