@@ -29,6 +29,15 @@ location_text, latitude, longitude, timezone, travel_radius_km, is_available, \
 verification_status, commission_bps, is_admin, banned_at, ban_reason, created_at, updated_at \
 FROM users WHERE lower(username) = lower('{prefix}' || :i) LIMIT 1;";
 
+/// How often a pgbench run refused for want of connection slots is retried, and after how long.
+const CONNECT_RETRIES: usize = 10;
+const CONNECT_RETRY_PAUSE: Duration = Duration::from_secs(3);
+
+/// Whether pgbench's error output says the server had no connection slot left.
+fn out_of_slots(stderr: &[u8]) -> bool {
+    String::from_utf8_lossy(stderr).contains("too many clients already")
+}
+
 /// Where Debian and Ubuntu install pgbench when it is not on `PATH`.
 const PGBENCH_FALLBACK: &str = "/usr/lib/postgresql/15/bin/pgbench";
 
@@ -100,10 +109,31 @@ pub fn parse_pgbench(output: &str) -> anyhow::Result<PgbenchSummary> {
 pub struct Pgbench {
     program: PathBuf,
     database_url: String,
-    script: PathBuf,
+    /// One script, or several of which pgbench picks one at random per transaction.
+    scripts: Vec<PathBuf>,
     connections: usize,
     /// pgbench's first output line, e.g. `pgbench (15.20 (Debian …))`.
     pub version: String,
+    mode: QueryMode,
+}
+
+/// How pgbench sends statements (`-M`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum QueryMode {
+    /// Prepared once per connection, plan reused: the server's cached statements.
+    #[default]
+    Prepared,
+    /// Parsed and planned at every execution: the server's uncached statements.
+    Simple,
+}
+
+impl QueryMode {
+    fn flag(self) -> &'static str {
+        match self {
+            QueryMode::Prepared => "prepared",
+            QueryMode::Simple => "simple",
+        }
+    }
 }
 
 impl Pgbench {
@@ -134,30 +164,56 @@ impl Pgbench {
         script_text: &str,
         connections: usize,
     ) -> anyhow::Result<Self> {
+        Self::with_scripts(program, database_url, label, &[script_text.to_owned()], connections).await
+    }
+
+    /// Like `with_script` with several scripts; pgbench runs one of them, picked at random
+    /// with equal weights, per transaction.
+    pub async fn with_scripts(
+        program: &Path,
+        database_url: &str,
+        label: &str,
+        script_texts: &[String],
+        connections: usize,
+    ) -> anyhow::Result<Self> {
+        if script_texts.is_empty() {
+            bail!("no pgbench script for {label}");
+        }
         let program = match version_of(program).await {
             Ok(_) => program.to_path_buf(),
             Err(_) if version_of(Path::new(PGBENCH_FALLBACK)).await.is_ok() => PathBuf::from(PGBENCH_FALLBACK),
             Err(e) => return Err(e.context("pgbench is needed for the baselines")),
         };
         let version = version_of(&program).await?;
-        let script = std::env::temp_dir().join(format!("gigmarket-loadgen-{}-{label}.sql", std::process::id()));
-        tokio::fs::write(&script, script_text)
-            .await
-            .with_context(|| format!("writing {}", script.display()))?;
+        let mut scripts = Vec::with_capacity(script_texts.len());
+        for (i, text) in script_texts.iter().enumerate() {
+            let suffix = if script_texts.len() == 1 {
+                String::new()
+            } else {
+                format!("-{}", i + 1)
+            };
+            let script =
+                std::env::temp_dir().join(format!("gigmarket-loadgen-{}-{label}{suffix}.sql", std::process::id()));
+            tokio::fs::write(&script, text)
+                .await
+                .with_context(|| format!("writing {}", script.display()))?;
+            scripts.push(script);
+        }
         Ok(Self {
             program,
             database_url: database_url.to_owned(),
-            script,
+            scripts,
             connections,
             version,
+            mode: QueryMode::default(),
         })
     }
 
     fn args(&self, duration: Duration) -> Vec<String> {
-        vec![
+        let mut args: Vec<String> = vec![
             "-n".into(),
             "-M".into(),
-            "prepared".into(),
+            self.mode.flag().into(),
             "-c".into(),
             self.connections.to_string(),
             "-j".into(),
@@ -165,26 +221,62 @@ impl Pgbench {
             self.connections.clamp(1, 2).to_string(),
             "-T".into(),
             duration.as_secs().max(1).to_string(),
-            "-f".into(),
-            self.script.display().to_string(),
-            self.database_url.clone(),
-        ]
+        ];
+        for script in &self.scripts {
+            args.push("-f".into());
+            args.push(script.display().to_string());
+        }
+        args.push(self.database_url.clone());
+        args
+    }
+
+    /// The same pgbench with statements sent in `mode`.
+    pub fn in_mode(mut self, mode: QueryMode) -> Self {
+        self.mode = mode;
+        self
     }
 
     /// The command line of a run, for the report.
     pub fn command_line(&self, duration: Duration) -> String {
         let mut words = vec![self.program.display().to_string()];
         words.extend(self.args(duration));
-        crate::report::shell_words(&words)
+        let line = crate::report::shell_words(&words);
+        match (self.scripts.first(), self.scripts.last()) {
+            (Some(first), Some(last)) if self.scripts.len() > 2 => {
+                // A hundred temporary file names say nothing more than the first and the last.
+                let (first, last) = (first.display().to_string(), last.display().to_string());
+                let (Some(start), Some(end)) = (line.find(&first), line.find(&last)) else {
+                    return line;
+                };
+                format!(
+                    "{}{first} … -f {last} ({} scripts){}",
+                    &line[..start],
+                    self.scripts.len(),
+                    &line[end + last.len()..]
+                )
+            }
+            _ => line,
+        }
     }
 
     /// Runs pgbench for `duration` (whole seconds) and reads its summary.
+    /// A run refused at connection time because the (shared) PostgreSQL server had no
+    /// connection slot left is retried after a pause, up to `CONNECT_RETRIES` times.
     pub async fn run(&self, duration: Duration) -> anyhow::Result<PgbenchSummary> {
-        let output = tokio::process::Command::new(&self.program)
-            .args(self.args(duration))
-            .output()
-            .await
-            .with_context(|| format!("running {}", self.program.display()))?;
+        let mut attempt = 0;
+        let output = loop {
+            let output = tokio::process::Command::new(&self.program)
+                .args(self.args(duration))
+                .output()
+                .await
+                .with_context(|| format!("running {}", self.program.display()))?;
+            attempt += 1;
+            if output.status.success() || attempt > CONNECT_RETRIES || !out_of_slots(&output.stderr) {
+                break output;
+            }
+            eprintln!("pgbench: PostgreSQL has no connection slot left; retrying in {CONNECT_RETRY_PAUSE:?}");
+            tokio::time::sleep(CONNECT_RETRY_PAUSE).await;
+        };
         let stdout = String::from_utf8_lossy(&output.stdout);
         if !output.status.success() {
             bail!(
@@ -200,7 +292,9 @@ impl Pgbench {
 impl Drop for Pgbench {
     fn drop(&mut self) {
         // A leftover script in the temp directory is harmless; nothing to report.
-        let _ = std::fs::remove_file(&self.script);
+        for script in &self.scripts {
+            let _ = std::fs::remove_file(script);
+        }
     }
 }
 
@@ -322,10 +416,39 @@ tps = 8125.654321 (excluding connections establishing)
     }
 
     #[test]
+    fn a_full_server_is_recognised() {
+        let stderr = b"pgbench: error: connection to server at \"127.0.0.1\", port 5432 failed: FATAL:  sorry, too many clients already\n";
+        assert!(out_of_slots(stderr));
+        assert!(!out_of_slots(b"pgbench: error: relation \"tasks\" does not exist"));
+    }
+
+    #[test]
     fn output_without_a_rate_is_an_error() {
         let err = parse_pgbench("pgbench: error: connection to server failed").unwrap_err();
         assert!(err.to_string().contains("no `tps = ` line"), "{err}");
         assert!(parse_pgbench("tps = fast (without initial connection time)").is_err());
+    }
+
+    #[tokio::test]
+    async fn several_scripts_are_picked_at_random_and_shown_briefly() {
+        let texts: Vec<String> = (0..5).map(|i| format!("SELECT {i};\n")).collect();
+        let Ok(pgbench) = Pgbench::with_scripts(Path::new("pgbench"), "postgres://x/db", "t", &texts, 4).await else {
+            return; // no pgbench on this machine: nothing to check
+        };
+        let args = pgbench.args(Duration::from_secs(3));
+        assert_eq!(args.iter().filter(|a| *a == "-f").count(), 5);
+        assert_eq!(args[..3], ["-n", "-M", "prepared"]);
+        assert_eq!(args.last().map(String::as_str), Some("postgres://x/db"));
+        let line = pgbench.command_line(Duration::from_secs(3));
+        assert!(line.contains("-t-1.sql … -f "), "{line}");
+        assert!(line.contains("-t-5.sql (5 scripts) postgres://x/db"), "{line}");
+        let written = std::fs::read_to_string(&pgbench.scripts[2]).unwrap();
+        assert_eq!(written, "SELECT 2;\n");
+        assert!(Pgbench::with_scripts(Path::new("pgbench"), "x", "t", &[], 1)
+            .await
+            .is_err());
+        let simple = pgbench.in_mode(QueryMode::Simple);
+        assert_eq!(simple.args(Duration::from_secs(3))[..3], ["-n", "-M", "simple"]);
     }
 
     #[test]

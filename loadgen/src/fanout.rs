@@ -18,7 +18,6 @@
 //! 7. Checks every subscriber got 1 … M exactly once and in order.
 
 use std::{
-    collections::HashMap,
     sync::{
         atomic::{AtomicUsize, Ordering},
         Arc,
@@ -27,17 +26,16 @@ use std::{
 };
 
 use anyhow::{bail, Context};
-use futures_util::{SinkExt, StreamExt};
-use gigmarket::{
-    auth::jwt::{Subject, TokenKeys},
-    config::Config,
-};
+use gigmarket::auth::jwt::TokenKeys;
 use hdrhistogram::Histogram;
 use serde_json::json;
-use tokio::sync::{watch, Notify, Semaphore};
-use tokio_tungstenite::tungstenite::{client::IntoClientRequest, http::HeaderValue, Message};
+use tokio::sync::{watch, Notify};
 
-use crate::stats::Percentiles;
+use crate::{
+    report::{figure_table, one_decimal, pair},
+    stats::Percentiles,
+    subscribers::{connect_all, read_frame, seed_users, writer_client, Frame, SeededUser},
+};
 
 /// Seeded usernames are `{FAN_PREFIX}{i}`.
 pub const FAN_PREFIX: &str = "fan_";
@@ -46,10 +44,8 @@ const SUBSCRIPTION: &str =
 const SEND_MESSAGE: &str = "mutation Send($i: SendMessageInput!) { sendMessage(input: $i) { id } }";
 /// Message contents are `{CONTENT_PREFIX}{sequence}`.
 const CONTENT_PREFIX: &str = "fan-out #";
-/// WebSocket handshakes in flight at once while connecting.
-const CONNECT_CONCURRENCY: usize = 64;
 /// How long to wait for the probe (all subscribers) and for the last deliveries.
-const DELIVERY_WAIT: Duration = Duration::from_secs(60);
+pub const DELIVERY_WAIT: Duration = Duration::from_secs(60);
 
 /// What to run.
 pub struct FanOutSettings {
@@ -119,43 +115,18 @@ pub fn vm_rss_kib(status: &str) -> Option<u64> {
         .find_map(|l| l.strip_prefix("VmRSS:")?.split_whitespace().next()?.parse().ok())
 }
 
-fn read_rss_kib(pid: u32) -> anyhow::Result<u64> {
+/// The `VmRSS` of process `pid`, in KiB.
+pub fn read_rss_kib(pid: u32) -> anyhow::Result<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
         .with_context(|| format!("reading /proc/{pid}/status"))?;
     vm_rss_kib(&status).with_context(|| format!("no VmRSS in /proc/{pid}/status"))
 }
 
-/// A `next` frame's sequence number, or why the frame ends the subscription.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Frame {
-    Delivery(u32),
-    Ping,
-    Ignore,
-    Failed(String),
-}
-
-/// Reads one server frame of `graphql-transport-ws`.
-pub fn classify(text: &str) -> Frame {
-    let Ok(value) = serde_json::from_str::<serde_json::Value>(text) else {
-        return Frame::Failed(format!("not JSON: {text}"));
-    };
-    match value["type"].as_str() {
-        Some("next") => {
-            if value["payload"].get("errors").is_some() {
-                return Frame::Failed(format!("errors in next: {text}"));
-            }
-            match value["payload"]["data"]["messageAdded"]["content"]
-                .as_str()
-                .and_then(sequence_of)
-            {
-                Some(seq) => Frame::Delivery(seq),
-                None => Frame::Failed(format!("unexpected next: {text}")),
-            }
-        }
-        Some("ping") => Frame::Ping,
-        Some("pong") => Frame::Ignore,
-        _ => Frame::Failed(format!("unexpected frame: {text}")),
-    }
+/// Reads one server frame of `graphql-transport-ws`: a delivery is a message's sequence number.
+pub fn classify(text: &str) -> Frame<u32> {
+    read_frame(text, |data| {
+        data["messageAdded"]["content"].as_str().and_then(sequence_of)
+    })
 }
 
 /// The figures of one fan-out run.
@@ -191,7 +162,7 @@ impl FanOutReport {
 
     /// A Markdown table.
     pub fn render(&self) -> String {
-        let opt = |v: Option<f64>| v.map_or("-".to_owned(), |v| format!("{v:.1}"));
+        let opt = one_decimal;
         let p = self.latency;
         let mut out = format!(
             "### fan-out ({} subscribers, {} messages every {} ms)\n\n",
@@ -199,7 +170,6 @@ impl FanOutReport {
             self.messages,
             self.interval.as_millis()
         );
-        out.push_str("| figure | value |\n|---|---:|\n");
         let rows = [
             ("connected", format!("{} of {}", self.connected, self.subscribers)),
             ("connect errors", self.connect_errors.to_string()),
@@ -227,16 +197,10 @@ impl FanOutReport {
             ("subscription errors", self.subscription_errors.to_string()),
             (
                 "sendMessage p50 / max ms",
-                format!(
-                    "{} / {}",
-                    opt(self.send_ms.map(|p| p.p50_ms)),
-                    opt(self.send_ms.map(|p| p.max_ms))
-                ),
+                pair(self.send_ms.map(|p| p.p50_ms), self.send_ms.map(|p| p.max_ms)),
             ),
         ];
-        for (name, value) in rows {
-            out.push_str(&format!("| {name} | {value} |\n"));
-        }
+        out.push_str(&figure_table(&rows));
         let gaps = missing_by_seq_text(&self.missing_by_seq);
         if !gaps.is_empty() {
             out.push_str(&format!("\nmissing by sequence number (0 = probe): {gaps}\n"));
@@ -262,36 +226,17 @@ pub fn missing_by_seq_text(missing: &[usize]) -> String {
         .join(", ")
 }
 
-/// A seeded user.
-struct FanUser {
-    id: uuid::Uuid,
-    email: String,
-}
-
-/// One subscriber's arrivals, in order.
-type Arrivals = Vec<(u32, Instant)>;
-
 /// Runs the workload.
 pub async fn run(settings: &FanOutSettings) -> anyhow::Result<FanOutReport> {
     let n = settings.subscribers;
-    let users = seed(settings).await?;
+    let users = seed_users(&settings.database_url, FAN_PREFIX, settings.subscribers + 1).await?;
     let (conversation, writer) = create_conversation(&settings.database_url, &users).await?;
     let keys = TokenKeys::new(settings.jwt_secret.as_bytes());
     let now = chrono::Utc::now();
     let tokens = users
         .iter()
-        .map(|u| {
-            keys.issue(
-                &Subject {
-                    user_id: u.id,
-                    email: &u.email,
-                    is_admin: false,
-                },
-                now,
-            )
-            .map(|(t, _)| t)
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+        .map(|u| u.token(&keys, now))
+        .collect::<anyhow::Result<Vec<_>>>()?;
     let writer_token = tokens.get(writer).context("no writer")?.clone();
 
     let ws_url = ws_url(&settings.url)?;
@@ -302,51 +247,33 @@ pub async fn run(settings: &FanOutSettings) -> anyhow::Result<FanOutReport> {
     let probe_count = Arc::new(AtomicUsize::new(0));
     let delivered = Arc::new(AtomicUsize::new(0));
     let progress = Arc::new(Notify::new());
-    let gate = Arc::new(Semaphore::new(CONNECT_CONCURRENCY));
     let connect_started = Instant::now();
-    let mut handles = Vec::with_capacity(n);
-    let mut connects = Vec::with_capacity(n);
-    for token in tokens.iter().take(n) {
-        let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
-        connects.push(ready_rx);
-        let subscriber = Subscriber {
-            url: ws_url.clone(),
-            token: token.clone(),
-            conversation: conversation.clone(),
-            gate: gate.clone(),
-            stop: stop_rx.clone(),
-            probe_count: probe_count.clone(),
-            delivered: delivered.clone(),
-            progress: progress.clone(),
-        };
-        handles.push(tokio::spawn(subscriber.run(ready_tx)));
-    }
-    let mut connected = 0;
-    let mut connect_errors = 0;
-    let mut first_connect_error = None;
-    for ready in connects {
-        match ready.await {
-            Ok(Ok(())) => connected += 1,
-            Ok(Err(e)) => {
-                connect_errors += 1;
-                first_connect_error.get_or_insert(e);
+    let subscriptions = tokens
+        .iter()
+        .take(n)
+        .map(|token| {
+            let payload = json!({ "query": SUBSCRIPTION, "variables": { "c": conversation } });
+            (token.clone(), payload)
+        })
+        .collect();
+    let (handles, connects) = connect_all(&ws_url, subscriptions, &stop_rx, classify, || {
+        let (probe_count, delivered, progress) = (probe_count.clone(), delivered.clone(), progress.clone());
+        move |seq: &u32| {
+            if *seq == 0 {
+                probe_count.fetch_add(1, Ordering::SeqCst);
+            } else {
+                delivered.fetch_add(1, Ordering::SeqCst);
             }
-            Err(_) => {
-                connect_errors += 1;
-                first_connect_error.get_or_insert("the subscriber task ended".to_owned());
-            }
+            progress.notify_one();
         }
-    }
+    })
+    .await;
+    let connected = connects.connected;
     let connect_secs = connect_started.elapsed().as_secs_f64();
-    eprintln!("fan-out: {connected} of {n} subscribed in {connect_secs:.1} s ({connect_errors} failed)");
+    eprintln!("fan-out: {connects} in {connect_secs:.1} s");
 
     // Probe: every live subscription gets sequence 0.
-    let client = reqwest::Client::builder()
-        .no_proxy()
-        .http1_only()
-        .tcp_nodelay(true)
-        .timeout(DELIVERY_WAIT)
-        .build()?;
+    let client = writer_client()?;
     let endpoint = reqwest::Url::parse(&settings.url)?.join("/graphql")?;
     send(&client, &endpoint, &writer_token, &conversation, 0).await?;
     let probe_deadline = Instant::now() + DELIVERY_WAIT;
@@ -429,8 +356,8 @@ pub async fn run(settings: &FanOutSettings) -> anyhow::Result<FanOutReport> {
     Ok(FanOutReport {
         subscribers: n,
         connected,
-        connect_errors,
-        first_connect_error,
+        connect_errors: connects.errors,
+        first_connect_error: connects.first_error,
         connect_secs,
         probe_missing,
         messages: settings.messages,
@@ -450,12 +377,12 @@ pub async fn run(settings: &FanOutSettings) -> anyhow::Result<FanOutReport> {
 }
 
 /// Microseconds from 1 µs to one hour, 3 significant figures.
-fn histogram() -> anyhow::Result<Histogram<u64>> {
+pub fn histogram() -> anyhow::Result<Histogram<u64>> {
     Histogram::new_with_bounds(1, 3_600_000_000, 3).map_err(|e| anyhow::anyhow!("latency histogram: {e}"))
 }
 
 /// Whole microseconds, at least 1 (the histogram's lowest value).
-fn micros(d: Duration) -> u64 {
+pub fn micros(d: Duration) -> u64 {
     u64::try_from(d.as_micros()).unwrap_or(u64::MAX).max(1)
 }
 
@@ -472,55 +399,8 @@ pub fn ws_url(base: &str) -> anyhow::Result<String> {
     Ok(format!("{scheme}://{host}{port}/graphql/ws"))
 }
 
-/// Seeds the users and returns them in index order (the writer last).
-async fn seed(settings: &FanOutSettings) -> anyhow::Result<Vec<FanUser>> {
-    let count = settings.subscribers + 1;
-    let vars = HashMap::from([
-        ("DATABASE_URL".to_owned(), settings.database_url.clone()),
-        ("DATABASE_POOL_SIZE".to_owned(), "2".to_owned()),
-        (
-            "UPLOAD_DIR".to_owned(),
-            std::env::temp_dir()
-                .join("gigmarket-loadgen-uploads")
-                .display()
-                .to_string(),
-        ),
-    ]);
-    let config = Config::from_vars(&vars).context("configuration for seeding")?;
-    let app = gigmarket::prepare_for_tools(config)
-        .await
-        .context("preparing the database")?;
-    let created = gigmarket::seed::load_users(&app, FAN_PREFIX, count, "password")
-        .await
-        .context("seeding fan-out users")?;
-    eprintln!("fan-out: seeded {created} new users");
-    let db = connect(&settings.database_url).await?;
-    let names: Vec<String> = (0..count).map(|i| format!("{FAN_PREFIX}{i}")).collect();
-    let rows = db
-        .query(
-            "SELECT username, id::text, email FROM users WHERE username = ANY($1)",
-            &[&names],
-        )
-        .await
-        .context("reading the fan-out users")?;
-    let mut by_name = HashMap::new();
-    for row in rows {
-        let name: String = row.try_get(0)?;
-        let id: String = row.try_get(1)?;
-        let email: String = row.try_get(2)?;
-        by_name.insert(name, FanUser { id: id.parse()?, email });
-    }
-    names
-        .iter()
-        .map(|name| {
-            by_name
-                .remove(name)
-                .with_context(|| format!("{name} is missing after seeding"))
-        })
-        .collect()
-}
-
-async fn connect(database_url: &str) -> anyhow::Result<tokio_postgres::Client> {
+/// A database client with its connection driven in the background.
+pub async fn connect(database_url: &str) -> anyhow::Result<tokio_postgres::Client> {
     let (client, connection) = tokio_postgres::connect(database_url, tokio_postgres::NoTls)
         .await
         .with_context(|| format!("connecting to {database_url}"))?;
@@ -534,7 +414,7 @@ async fn connect(database_url: &str) -> anyhow::Result<tokio_postgres::Client> {
 
 /// Inserts a conversation with every user as a participant; returns its id and the index of
 /// the writer (the last user).
-async fn create_conversation(database_url: &str, users: &[FanUser]) -> anyhow::Result<(String, usize)> {
+async fn create_conversation(database_url: &str, users: &[SeededUser]) -> anyhow::Result<(String, usize)> {
     let db = connect(database_url).await?;
     let row = db
         .query_one(
@@ -585,125 +465,6 @@ async fn send(
         );
     }
     Ok(())
-}
-
-/// One subscriber connection.
-struct Subscriber {
-    url: String,
-    token: String,
-    conversation: String,
-    gate: Arc<Semaphore>,
-    stop: watch::Receiver<bool>,
-    probe_count: Arc<AtomicUsize>,
-    delivered: Arc<AtomicUsize>,
-    progress: Arc<Notify>,
-}
-
-impl Subscriber {
-    /// Connects, subscribes (reporting on `ready`), then records arrivals until stopped.
-    /// Returns `None` for arrivals when it never connected.
-    async fn run(
-        mut self,
-        ready: tokio::sync::oneshot::Sender<Result<(), String>>,
-    ) -> (Option<Arrivals>, Option<String>) {
-        let permit = self.gate.clone().acquire_owned().await;
-        let socket = match self.open().await {
-            Ok(socket) => socket,
-            Err(e) => {
-                let _ = ready.send(Err(format!("{e:#}")));
-                return (None, None);
-            }
-        };
-        drop(permit);
-        let _ = ready.send(Ok(()));
-        let (mut sink, mut stream) = socket.split();
-        let mut arrivals = Vec::new();
-        let mut error = None;
-        loop {
-            tokio::select! {
-                _ = self.stop.changed() => break,
-                frame = stream.next() => {
-                    let at = Instant::now();
-                    let text = match frame {
-                        Some(Ok(Message::Text(text))) => text,
-                        Some(Ok(Message::Close(close))) => {
-                            error = Some(format!("closed by the server: {close:?}"));
-                            break;
-                        }
-                        Some(Ok(_)) => continue,
-                        Some(Err(e)) => {
-                            error = Some(format!("read: {e}"));
-                            break;
-                        }
-                        None => {
-                            error = Some("the server closed the connection".to_owned());
-                            break;
-                        }
-                    };
-                    match classify(&text) {
-                        Frame::Delivery(seq) => {
-                            arrivals.push((seq, at));
-                            if seq == 0 {
-                                self.probe_count.fetch_add(1, Ordering::SeqCst);
-                            } else {
-                                self.delivered.fetch_add(1, Ordering::SeqCst);
-                            }
-                            self.progress.notify_one();
-                        }
-                        Frame::Ping => {
-                            let _ = sink.send(Message::text(r#"{"type":"pong"}"#)).await;
-                        }
-                        Frame::Ignore => {}
-                        Frame::Failed(why) => {
-                            error.get_or_insert(why);
-                        }
-                    }
-                }
-            }
-        }
-        let _ = sink.send(Message::Close(None)).await;
-        (Some(arrivals), error)
-    }
-
-    async fn open(
-        &self,
-    ) -> anyhow::Result<tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>>
-    {
-        let mut request = self.url.as_str().into_client_request()?;
-        request.headers_mut().insert(
-            "Sec-WebSocket-Protocol",
-            HeaderValue::from_static("graphql-transport-ws"),
-        );
-        let (mut socket, _) = tokio_tungstenite::connect_async(request).await.context("handshake")?;
-        let init = json!({"type": "connection_init", "payload": {"authorization": format!("Bearer {}", self.token)}});
-        socket.send(Message::text(init.to_string())).await?;
-        loop {
-            let frame = tokio::time::timeout(DELIVERY_WAIT, socket.next())
-                .await
-                .context("no connection_ack in time")?;
-            match frame {
-                Some(Ok(Message::Text(text))) => {
-                    let value: serde_json::Value = serde_json::from_str(&text)?;
-                    match value["type"].as_str() {
-                        Some("connection_ack") => break,
-                        Some("ping") => socket.send(Message::text(r#"{"type":"pong"}"#)).await?,
-                        _ => bail!("before connection_ack: {text}"),
-                    }
-                }
-                Some(Ok(Message::Close(close))) => bail!("closed before connection_ack: {close:?}"),
-                Some(Ok(_)) => {}
-                Some(Err(e)) => return Err(e.into()),
-                None => bail!("connection ended before connection_ack"),
-            }
-        }
-        let subscribe = json!({
-            "id": "1",
-            "type": "subscribe",
-            "payload": { "query": SUBSCRIPTION, "variables": { "c": self.conversation } },
-        });
-        socket.send(Message::text(subscribe.to_string())).await?;
-        Ok(socket)
-    }
 }
 
 #[cfg(test)]

@@ -17,24 +17,32 @@
 //!   user per request, bodies rendered once and shared, responses checked without building a
 //!   JSON tree, errors with context, the report's date.
 //! - `gigmarket` itself: users are seeded by the server's own code (`seed::load_users`), and
-//!   the sign-in baseline uses the server's own `Passwords`.
+//!   the sign-in baseline uses the server's own `Passwords`; the location workloads place
+//!   tasks with its `task::service::fuzz` and `geocell`, and build the nearby baseline's
+//!   statements with its `task::model::nearby_query`.
+//! - `diesel` (the version the server uses, `postgres_backend` only): `debug_query` renders
+//!   those statements with their binds for pgbench.
 
 mod baseline;
 mod catalogue;
 mod fanout;
 mod machine;
+mod nearby;
+mod nearby_fanout;
+mod places;
 mod report;
 mod stats;
+mod subscribers;
 mod workload;
 
-use std::{collections::HashMap, path::PathBuf, process::ExitCode, time::Duration};
+use std::{path::PathBuf, process::ExitCode, time::Duration};
 
 use anyhow::Context;
 use clap::{Parser, ValueEnum};
-use gigmarket::{auth::password::Passwords, config::Config};
+use gigmarket::auth::password::Passwords;
 
 use crate::{
-    baseline::Pgbench,
+    baseline::{Pgbench, QueryMode},
     machine::Machine,
     report::{shell_words, WorkloadReport},
     stats::RunFigures,
@@ -66,6 +74,15 @@ seeded user.",
                     HTTP 200, no `errors`, and a non-null user.
                     Baseline: pgbench -n -M prepared -c C -j 2 -T D on the same database, running
                     the SELECT the server runs for a random seeded user; its tps is compared.
+  nearby            POST /graphql `nearbyTasks(lat, lng, radiusMeters: 5000, first: 20) { edges { node
+                    { distanceMeters task { id title budgetMaxCents poster { username } } } } }` around
+                    one of 100 fixed centres (90 % in metropolitan areas, 10 % rural) per request,
+                    over --tasks located OPEN tasks seeded first (idempotent, COPY). Baseline:
+                    pgbench with one script per centre holding the statements the server runs for
+                    it (its widening rounds replayed with the server's query builder).
+  nearby-fanout     --subscribers WebSocket subscribers over one 30 km city on nearbyTaskPosted
+                    (5 km each); --messages IMMEDIATE tasks posted one every --interval-ms; checks
+                    that exactly the subscribers within 5 km of each task got it, once.
   sign-in           POST /graphql `mutation SignIn($i: SignInInput!) { signIn(input: $i)
                     { accessToken expiresAt } }`; a success is HTTP 200, no `errors`, and a token.
                     Baseline: argon2id verification in this process with the server's own
@@ -122,25 +139,37 @@ struct Cli {
     #[arg(long, value_name = "PATH", default_value = "pgbench")]
     pgbench: PathBuf,
 
-    /// fan-out: WebSocket subscribers (users fan_0 … fan_{N-1}; fan_{N} writes).
+    /// fan-out, nearby-fanout: WebSocket subscribers (users fan_0 … fan_{N-1}, fan_{N} writes;
+    /// near_0 … near_{N-1}, near_{N} posts).
     #[arg(long, value_name = "N", default_value_t = 1000, value_parser = positive)]
     subscribers: usize,
 
-    /// fan-out: messages the writer sends after the unmeasured probe.
+    /// fan-out, nearby-fanout: messages (tasks) the writer sends after the unmeasured probe.
     #[arg(long, value_name = "M", default_value_t = 20, value_parser = positive)]
     messages: usize,
 
-    /// fan-out: milliseconds between two messages.
+    /// fan-out, nearby-fanout: milliseconds between two messages (tasks).
     #[arg(long, value_name = "MS", default_value_t = 200)]
     interval_ms: u64,
 
-    /// fan-out: the server's JWT_SECRET, to mint the users' access tokens.
+    /// fan-out, nearby-fanout: the server's JWT_SECRET, to mint the users' access tokens.
     #[arg(long, value_name = "SECRET")]
     jwt_secret: Option<String>,
 
-    /// fan-out: the server's process id, to read its VmRSS before and after connecting.
+    /// fan-out, nearby-fanout: the server's process id, to read its VmRSS before and after
+    /// connecting.
     #[arg(long, value_name = "PID")]
     server_pid: Option<u32>,
+
+    /// pgbench's query mode for the baselines: `prepared` plans once per connection (like the
+    /// server's cached statements), `simple` plans every execution (like statements the
+    /// server cannot cache, e.g. nearby search's).
+    #[arg(long, value_enum, default_value_t = QueryMode::Prepared)]
+    pgbench_mode: QueryMode,
+
+    /// nearby: located OPEN tasks to seed (skipped when already seeded).
+    #[arg(long, value_name = "N", default_value_t = 1_000_000, value_parser = positive)]
+    tasks: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -155,6 +184,10 @@ enum WorkloadChoice {
     GigById,
     /// One writer, N WebSocket subscribers (needs --jwt-secret).
     FanOut,
+    /// nearbyTasks over --tasks seeded located tasks.
+    Nearby,
+    /// N subscribers over a city on nearbyTaskPosted, one poster (needs --jwt-secret).
+    NearbyFanout,
 }
 
 impl WorkloadChoice {
@@ -165,7 +198,8 @@ impl WorkloadChoice {
             WorkloadChoice::UserByUsername => vec![Operation::UserByUsername],
             WorkloadChoice::Feed => vec![Operation::Feed],
             WorkloadChoice::GigById => vec![Operation::GigById],
-            WorkloadChoice::FanOut => Vec::new(),
+            WorkloadChoice::Nearby => vec![Operation::Nearby],
+            WorkloadChoice::FanOut | WorkloadChoice::NearbyFanout => Vec::new(),
         }
     }
 }
@@ -246,10 +280,13 @@ async fn main() -> anyhow::Result<ExitCode> {
     if cli.workload == WorkloadChoice::FanOut {
         return fan_out(&cli).await;
     }
+    if cli.workload == WorkloadChoice::NearbyFanout {
+        return nearby_fan_out(&cli).await;
+    }
     let operations = cli.workload.operations();
     let needs_users = operations
         .iter()
-        .any(|o| matches!(o, Operation::UserByUsername | Operation::SignIn));
+        .any(|o| matches!(o, Operation::UserByUsername | Operation::SignIn | Operation::Nearby));
     let passwords = if needs_users {
         Some(seed_users(&cli).await?)
     } else {
@@ -264,8 +301,10 @@ async fn main() -> anyhow::Result<ExitCode> {
             (Operation::Feed | Operation::GigById, _) => {
                 let (load, pgbench) =
                     catalogue::prepare(operation, &cli.url, &cli.database_url, &cli.pgbench, cli.connections).await?;
-                measure(&cli, load, Baseline::Pgbench(pgbench)).await?
+                let pgbench = pgbench.in_mode(cli.pgbench_mode);
+                measure(&cli, &load, Baseline::Pgbench(pgbench)).await?
             }
+            (Operation::Nearby, _) => measure_nearby(&cli).await?,
         };
         println!("{}", report.render());
         reports.push(report);
@@ -313,25 +352,97 @@ async fn fan_out(cli: &Cli) -> anyhow::Result<ExitCode> {
     Ok(if clean { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 
+/// Runs the nearby fan-out and prints its table; fails when a delivery went astray.
+async fn nearby_fan_out(cli: &Cli) -> anyhow::Result<ExitCode> {
+    let jwt_secret = cli
+        .jwt_secret
+        .clone()
+        .context("nearby-fanout needs --jwt-secret (the server's JWT_SECRET)")?;
+    let settings = nearby_fanout::NearbyFanOutSettings {
+        url: cli.url.clone(),
+        database_url: cli.database_url.clone(),
+        subscribers: cli.subscribers,
+        tasks: cli.messages,
+        interval: Duration::from_millis(cli.interval_ms),
+        jwt_secret,
+        server_pid: cli.server_pid,
+    };
+    let report = nearby_fanout::run(&settings).await?;
+    println!("{}", report.render());
+    Ok(if report.clean() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// Seeds the located tasks (posted by the load users), replays the server's statements for
+/// each search centre into pgbench scripts, measures, then counts the server's statements
+/// per request from its `/metrics`.
+async fn measure_nearby(cli: &Cli) -> anyhow::Result<WorkloadReport> {
+    let db = fanout::connect(&cli.database_url).await?;
+    let names: Vec<String> = (0..cli.users).map(|i| format!("{USER_PREFIX}{i}")).collect();
+    let posters = db
+        .query("SELECT id::text FROM users WHERE username = ANY($1)", &[&names])
+        .await
+        .context("reading the load users")?
+        .iter()
+        .map(|row| Ok(row.try_get::<_, String>(0)?.parse()?))
+        .collect::<anyhow::Result<Vec<uuid::Uuid>>>()?;
+    nearby::seed(&cli.database_url, cli.tasks, &posters).await?;
+    let open: i64 = db
+        .query_one(
+            "SELECT count(*) FROM tasks WHERE status = 'OPEN' AND geohash IS NOT NULL",
+            &[],
+        )
+        .await?
+        .try_get(0)?;
+    eprintln!("nearbyTasks: {open} open located tasks");
+    let mut replays = Vec::with_capacity(nearby::SEARCH_POINTS);
+    for (point, origin) in nearby::search_points() {
+        replays.push(nearby::replay(&db, point, origin).await?);
+    }
+    let summary = nearby::ReplaySummary::of(&replays);
+    let bodies = replays.iter().map(|r| nearby::body(r.point)).collect();
+    let load = HttpLoad::from_bodies(Operation::Nearby, &cli.url, bodies, cli.connections)?;
+    let scripts: Vec<String> = replays.iter().map(nearby::pgbench_script).collect();
+    let pgbench = Pgbench::with_scripts(&cli.pgbench, &cli.database_url, "nearby", &scripts, cli.connections)
+        .await?
+        .in_mode(cli.pgbench_mode);
+    let report = measure(cli, &load, Baseline::Pgbench(pgbench)).await?;
+
+    // Statements per request: the counter's growth over a short extra run, less what the
+    // idle server (relay, jobs) runs in the same time.
+    let client = reqwest::Client::builder().no_proxy().build()?;
+    let window = Duration::from_secs(3);
+    let idle_start = nearby::read_statements(&client, &cli.url).await?;
+    tokio::time::sleep(window).await;
+    let idle = (nearby::read_statements(&client, &cli.url).await? - idle_start) / window.as_secs_f64();
+    let before = nearby::read_statements(&client, &cli.url).await?;
+    let (tally, elapsed) = load.run(window).await?;
+    let after = nearby::read_statements(&client, &cli.url).await?;
+    let per_request = nearby::per_request(after - before, idle, elapsed, tally.successes + tally.errors);
+    let areas: Vec<&str> = places::METROS.iter().map(|m| m.name).collect();
+    println!(
+        "nearbyTasks: {open} open located tasks, seeded in {} metropolitan areas ({}) and around them  ",
+        areas.len(),
+        areas.join(", ")
+    );
+    println!("{}", summary.render());
+    println!(
+        "server statements per request (from /metrics over an extra {} s run of {} requests, idle rate \
+         {idle:.1}/s subtracted): {}\n",
+        window.as_secs(),
+        tally.successes + tally.errors,
+        per_request.map_or("n/a".to_owned(), |p| format!("{p:.2}"))
+    );
+    Ok(report)
+}
+
 /// Seeds the load users with the server's own code, checks that every one of them exists,
 /// and returns the server's password hasher for the sign-in baseline.
 async fn seed_users(cli: &Cli) -> anyhow::Result<Passwords> {
-    let vars = HashMap::from([
-        ("DATABASE_URL".to_owned(), cli.database_url.clone()),
-        ("DATABASE_POOL_SIZE".to_owned(), "2".to_owned()),
-        // `prepare` makes sure the upload folder exists: keep it out of the working directory.
-        (
-            "UPLOAD_DIR".to_owned(),
-            std::env::temp_dir()
-                .join("gigmarket-loadgen-uploads")
-                .display()
-                .to_string(),
-        ),
-    ]);
-    let config = Config::from_vars(&vars).context("configuration for seeding")?;
-    let app = gigmarket::prepare_for_tools(config)
-        .await
-        .context("preparing the database")?;
+    let app = subscribers::tools_app(&cli.database_url).await?;
     let created = gigmarket::seed::load_users(&app, USER_PREFIX, cli.users, USER_PASSWORD)
         .await
         .context("seeding users")?;
@@ -370,8 +481,10 @@ async fn measure_user_by_username(cli: &Cli) -> anyhow::Result<WorkloadReport> {
         USER_PASSWORD,
         cli.connections,
     )?;
-    let pgbench = Pgbench::prepare(&cli.pgbench, &cli.database_url, USER_PREFIX, cli.users, cli.connections).await?;
-    measure(cli, load, Baseline::Pgbench(pgbench)).await
+    let pgbench = Pgbench::prepare(&cli.pgbench, &cli.database_url, USER_PREFIX, cli.users, cli.connections)
+        .await?
+        .in_mode(cli.pgbench_mode);
+    measure(cli, &load, Baseline::Pgbench(pgbench)).await
 }
 
 async fn measure_sign_in(cli: &Cli, machine: &Machine, passwords: &Passwords) -> anyhow::Result<WorkloadReport> {
@@ -392,11 +505,11 @@ async fn measure_sign_in(cli: &Cli, machine: &Machine, passwords: &Passwords) ->
         hash,
         tasks: machine.cpus,
     };
-    measure(cli, load, baseline).await
+    measure(cli, &load, baseline).await
 }
 
 /// Probes, warms up, then alternates baseline and server runs.
-async fn measure(cli: &Cli, load: HttpLoad, baseline: Baseline) -> anyhow::Result<WorkloadReport> {
+async fn measure(cli: &Cli, load: &HttpLoad, baseline: Baseline) -> anyhow::Result<WorkloadReport> {
     let name = load.operation().name();
     load.probe().await?;
     let duration = Duration::from_secs(cli.duration);
@@ -447,6 +560,9 @@ mod tests {
         );
         assert_eq!(cli.workload, WorkloadChoice::All);
         assert_eq!(cli.sign_in_connections, None);
+        assert_eq!(cli.pgbench_mode, QueryMode::Prepared);
+        let cli = Cli::try_parse_from(["loadgen", "--pgbench-mode", "simple"]).unwrap();
+        assert_eq!(cli.pgbench_mode, QueryMode::Simple);
     }
 
     #[test]
@@ -473,6 +589,12 @@ mod tests {
         assert_eq!((cli.subscribers, cli.messages, cli.interval_ms), (10, 20, 200));
         assert_eq!(cli.jwt_secret.as_deref(), Some("s"));
         assert!(Cli::try_parse_from(["loadgen", "--subscribers", "0"]).is_err());
+        let cli = Cli::try_parse_from(["loadgen", "--workload", "nearby"]).unwrap();
+        assert_eq!(cli.workload.operations(), vec![Operation::Nearby]);
+        assert_eq!(cli.tasks, 1_000_000);
+        let cli = Cli::try_parse_from(["loadgen", "--workload", "nearby-fanout", "--tasks", "5"]).unwrap();
+        assert_eq!((cli.workload, cli.tasks), (WorkloadChoice::NearbyFanout, 5));
+        assert!(Cli::try_parse_from(["loadgen", "--tasks", "0"]).is_err());
     }
 }
 

@@ -5,6 +5,25 @@ use std::fmt::Write as _;
 
 use crate::stats::{ratio, RunFigures};
 
+/// A value with one decimal, or `-` when there is none.
+pub fn one_decimal(value: Option<f64>) -> String {
+    value.map_or("-".to_owned(), |v| format!("{v:.1}"))
+}
+
+/// `a / b`, each with one decimal (or `-`).
+pub fn pair(a: Option<f64>, b: Option<f64>) -> String {
+    format!("{} / {}", one_decimal(a), one_decimal(b))
+}
+
+/// A two-column Markdown table of named figures.
+pub fn figure_table(rows: &[(&str, String)]) -> String {
+    let mut out = String::from("| figure | value |\n|---|---:|\n");
+    for (name, value) in rows {
+        let _ = writeln!(out, "| {name} | {value} |");
+    }
+    out
+}
+
 /// Everything measured for one workload.
 pub struct WorkloadReport {
     /// The GraphQL operation, e.g. `userByUsername`.
@@ -125,6 +144,16 @@ pub fn shell_words<S: AsRef<str>>(words: &[S]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn figure_tables_and_pairs() {
+        assert_eq!(pair(Some(1.25), None), "1.2 / -");
+        assert_eq!(one_decimal(Some(3.0)), "3.0");
+        assert_eq!(
+            figure_table(&[("a", "1".to_owned()), ("b", "x / y".to_owned())]),
+            "| figure | value |\n|---|---:|\n| a | 1 |\n| b | x / y |\n"
+        );
+    }
     use crate::stats::Percentiles;
 
     fn server(rps: f64, errors: u64) -> RunFigures {

@@ -38,6 +38,8 @@ pub enum Operation {
     Feed,
     /// One active gig by id with its owner and packages.
     GigById,
+    /// The first page (20) of open tasks within 5 km of a point, nearest first.
+    Nearby,
 }
 
 impl Operation {
@@ -48,6 +50,7 @@ impl Operation {
             Operation::SignIn => "signIn",
             Operation::Feed => "feed",
             Operation::GigById => "gigById",
+            Operation::Nearby => "nearbyTasks",
         }
     }
 
@@ -62,7 +65,7 @@ impl Operation {
     /// The JSON body of a request as seeded user `username` (password `password`).
     pub fn body(self, username: &str, password: &str) -> serde_json::Value {
         match self {
-            Operation::Feed | Operation::GigById => self.catalogue_body(username),
+            Operation::Feed | Operation::GigById | Operation::Nearby => self.catalogue_body(username),
             Operation::UserByUsername => json!({
                 "query": USER_BY_USERNAME,
                 "variables": { "u": username },
@@ -98,6 +101,9 @@ impl Operation {
             }),
             Operation::GigById => serde_json::from_slice::<Envelope<GigData>>(body)
                 .map(|e| (e.errors.is_some(), e.data.and_then(|d| d.gig).is_some())),
+            // A rural centre may have no task within 5 km: an empty page is a success.
+            Operation::Nearby => serde_json::from_slice::<Envelope<NearbyData>>(body)
+                .map(|e| (e.errors.is_some(), e.data.and_then(|d| d.nearby).is_some())),
         };
         match parsed {
             Ok((false, true)) => Ok(()),
@@ -144,6 +150,12 @@ struct FeedData {
 #[derive(Deserialize)]
 struct FeedPage {
     edges: Vec<IgnoredAny>,
+}
+
+#[derive(Deserialize)]
+struct NearbyData {
+    #[serde(rename = "nearbyTasks")]
+    nearby: Option<FeedPage>,
 }
 
 #[derive(Deserialize)]
@@ -379,6 +391,17 @@ mod tests {
         assert!(Operation::GigById.check(200, br#"{"data":{"gig":null}}"#).is_err());
         let errors = br#"{"data":{"gig":{"id":"1"}},"errors":[{"message":"owner"}]}"#;
         assert!(Operation::GigById.check(200, errors).is_err());
+    }
+
+    #[test]
+    fn an_empty_nearby_page_is_a_success_but_errors_are_not() {
+        let empty = br#"{"data":{"nearbyTasks":{"edges":[]}}}"#;
+        assert_eq!(Operation::Nearby.check(200, empty), Ok(()));
+        let page = br#"{"data":{"nearbyTasks":{"edges":[{"node":{"distanceMeters":12.5}}]}}}"#;
+        assert_eq!(Operation::Nearby.check(200, page), Ok(()));
+        assert!(Operation::Nearby.check(200, br#"{"data":null}"#).is_err());
+        let limited = br#"{"data":null,"errors":[{"message":"too complex"}]}"#;
+        assert!(Operation::Nearby.check(200, limited).is_err());
     }
 
     #[test]
