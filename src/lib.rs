@@ -115,6 +115,11 @@ const DOCUMENT_CACHE_ENTRIES: usize = 1024;
 /// ... and about this many bytes (estimated; a document weighs at least 32 KiB).
 const DOCUMENT_CACHE_BYTES: u64 = 32 * 1024 * 1024;
 
+/// Automatic persisted queries kept per instance: room for about this many, and at most
+/// about this many bytes of hashes and query text.
+const PERSISTED_QUERY_ENTRIES: usize = 4096;
+const PERSISTED_QUERY_BYTES: u64 = 16 * 1024 * 1024;
+
 /// The whole HTTP application.
 pub fn build_router(state: AppState) -> Router {
     let schema = graphql::build_schema(state.clone());
@@ -128,6 +133,10 @@ pub fn build_router(state: AppState) -> Router {
             schema,
             prevalidated,
             documents: Arc::new(DocumentCache::new(DOCUMENT_CACHE_ENTRIES, DOCUMENT_CACHE_BYTES)),
+            persisted: Arc::new(graphql::apq::PersistedQueries::new(
+                PERSISTED_QUERY_ENTRIES,
+                PERSISTED_QUERY_BYTES,
+            )),
             ws_connections: Arc::default(),
         });
 

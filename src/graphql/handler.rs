@@ -51,6 +51,8 @@ pub struct GraphqlState {
     /// Only for requests that [`DocumentCache`] has seen pass `schema`'s full validation.
     pub prevalidated: AppSchema,
     pub documents: Arc<DocumentCache>,
+    /// Automatic persisted queries by hash.
+    pub persisted: Arc<super::apq::PersistedQueries>,
     /// Open WebSocket connections on this instance.
     pub ws_connections: Arc<std::sync::atomic::AtomicUsize>,
 }
@@ -288,7 +290,7 @@ pub async fn get(
     headers: HeaderMap,
 ) -> Response {
     let query_string = uri.query().unwrap_or_default();
-    if !query_string.contains("query=") {
+    if !query_string.contains("query=") && !query_string.contains("extensions=") {
         let wants_html = headers
             .get(header::ACCEPT)
             .and_then(|v| v.to_str().ok())
@@ -337,7 +339,11 @@ fn parse_get(query_string: &str) -> Result<async_graphql::Request, &'static str>
             return Err("Each GET parameter may appear once.");
         }
     }
-    let mut request = async_graphql::Request::new(query.ok_or("A GET request needs a `query` parameter.")?);
+    if query.is_none() && extensions.is_none() {
+        return Err("A GET request needs a `query` parameter.");
+    }
+    // Without `query`, `extensions` may name a persisted query (see `apq`).
+    let mut request = async_graphql::Request::new(query.unwrap_or_default());
     if let Some(name) = operation_name.filter(|n| !n.is_empty()) {
         request = request.operation_name(name);
     }
@@ -530,6 +536,34 @@ async fn execute(
     let started = Instant::now();
     let app = &state.app;
 
+    match state.persisted.apply(&mut request) {
+        Ok(()) => {}
+        Err(super::apq::Refusal::NotFound) => {
+            // Apollo's protocol: the client sends the query with its hash next.
+            let body = serde_json::json!({ "errors": [{
+                "message": "PersistedQueryNotFound",
+                "extensions": { "code": "PERSISTED_QUERY_NOT_FOUND" },
+            }] });
+            return (StatusCode::OK, axum::Json(body)).into_response();
+        }
+        Err(super::apq::Refusal::Malformed(message)) => {
+            return reject(StatusCode::BAD_REQUEST, Code::ValidationError, message)
+        }
+        Err(super::apq::Refusal::HashMismatch) => {
+            return reject(
+                StatusCode::BAD_REQUEST,
+                Code::ValidationError,
+                "The query's SHA-256 does not match extensions.persistedQuery.sha256Hash.",
+            )
+        }
+    }
+    if request.query.is_empty() {
+        return reject(
+            StatusCode::BAD_REQUEST,
+            Code::ValidationError,
+            "The request has no query.",
+        );
+    }
     let operation_name = request.operation_name.clone();
     let prepared = state.documents.prepare(&mut request);
     let mut is_mutation = false;

@@ -1,5 +1,6 @@
 //! Schema assembly, request context, limits and the HTTP transport.
 
+pub mod apq;
 pub mod context;
 pub mod errors;
 pub mod handler;

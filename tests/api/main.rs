@@ -2,6 +2,7 @@
 //! with a module per area; every test owns its database.
 
 mod accounts;
+mod apq;
 mod common;
 mod database;
 mod graphql_ws_client;
