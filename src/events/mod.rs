@@ -114,15 +114,18 @@ pub async fn emit(conn: &mut AsyncPgConnection, topic: &str, kind: &str, payload
     model::insert(conn, topic, kind, payload).await
 }
 
-/// Writes the same event on several topics in the caller's transaction, in one statement.
-pub async fn emit_to_all(
+/// Writes one payload as several events, each a (topic, kind), in the caller's transaction
+/// and in one statement.
+pub async fn emit_all(
     conn: &mut AsyncPgConnection,
-    topics: Vec<String>,
-    kind: &str,
+    events: Vec<(String, &str)>,
     payload: &impl Serialize,
 ) -> QueryResult<()> {
     let payload = serde_json::to_value(payload).map_err(|e| diesel::result::Error::SerializationError(Box::new(e)))?;
-    let rows = topics.into_iter().map(|topic| (topic, kind, payload.clone())).collect();
+    let rows = events
+        .into_iter()
+        .map(|(topic, kind)| (topic, kind, payload.clone()))
+        .collect();
     model::insert_many(conn, rows).await
 }
 

@@ -139,9 +139,10 @@ pub fn page(state: &GraphqlState, host: Option<&str>) -> Response {
     )
 }
 
-/// Files read once and kept (a few hundred KiB in all); a missing file is looked for again.
-fn cache() -> &'static Mutex<HashMap<&'static str, Bytes>> {
-    static CACHE: OnceLock<Mutex<HashMap<&'static str, Bytes>>> = OnceLock::new();
+/// Files read once and kept by path (a few hundred KiB in all); a missing file is looked for
+/// again.
+fn cache() -> &'static Mutex<HashMap<PathBuf, Bytes>> {
+    static CACHE: OnceLock<Mutex<HashMap<PathBuf, Bytes>>> = OnceLock::new();
     CACHE.get_or_init(Mutex::default)
 }
 
@@ -154,23 +155,24 @@ pub async fn asset(State(state): State<GraphqlState>, extract::Path(file): extra
         "boot.js" => (Bytes::from_static(BOOT_JS.as_bytes()), "text/javascript; charset=utf-8"),
         "page.css" => (Bytes::from_static(PAGE_CSS.as_bytes()), "text/css; charset=utf-8"),
         _ => {
-            let Some(&(name, path, content_type)) = ASSETS.iter().find(|(name, _, _)| *name == file) else {
+            let Some(&(_, path, content_type)) = ASSETS.iter().find(|(name, _, _)| *name == file) else {
                 return StatusCode::NOT_FOUND.into_response();
             };
+            let path = state.app.config.playground_dir.join(path);
             let cached = cache()
                 .lock()
                 .unwrap_or_else(|poisoned| poisoned.into_inner())
-                .get(name)
+                .get(&path)
                 .cloned();
             let bytes = match cached {
                 Some(bytes) => bytes,
-                None => match tokio::fs::read(state.app.config.playground_dir.join(path)).await {
+                None => match tokio::fs::read(&path).await {
                     Ok(read) => {
                         let bytes = Bytes::from(read);
                         cache()
                             .lock()
                             .unwrap_or_else(|poisoned| poisoned.into_inner())
-                            .insert(name, bytes.clone());
+                            .insert(path, bytes.clone());
                         bytes
                     }
                     Err(_) => return StatusCode::NOT_FOUND.into_response(),

@@ -451,15 +451,33 @@ diesel::define_sql_function!(
 type TasksUsers = diesel::dsl::InnerJoinQuerySource<tasks::table, users::table>;
 type Condition = Box<dyn BoxableExpression<TasksUsers, Pg, SqlType = diesel::sql_types::Nullable<Bool>>>;
 
-/// The geohash lies in one of `cells` (each an index range scan).
-fn in_cells(cells: &[String]) -> Option<Condition> {
-    cells
-        .iter()
-        .map(|cell| {
-            let (lo, hi) = crate::geocell::prefix_range(cell);
-            Box::new(tasks::geohash.ge(lo).and(tasks::geohash.lt(hi))) as Condition
-        })
-        .reduce(|acc, next| Box::new(acc.or(next)))
+/// `$column` lies in one of `$cells`: an OR of geohash prefix ranges, each an index range
+/// scan; `None` for no cells.
+macro_rules! in_cells {
+    ($column:expr, $cells:expr, $condition:ty) => {
+        $cells
+            .iter()
+            .map(|cell| {
+                let (lo, hi) = crate::geocell::prefix_range(cell);
+                Box::new($column.ge(lo).and($column.lt(hi))) as $condition
+            })
+            .reduce(|acc, next| Box::new(acc.or(next)))
+    };
+}
+
+/// Narrows a boxed tasks ⋈ users query to the OPEN tasks of `filter` whose public point
+/// lies within `radius` metres of `around`'s centre (and in its cells).
+macro_rules! open_within {
+    ($query:expr, $filter:expr, $around:expr, $radius:expr) => {{
+        let around: &Around = $around;
+        let mut query = apply_filter!($query, $filter)
+            .filter(sql::<Bool>("tasks.status = 'OPEN' AND tasks.geohash IS NOT NULL"))
+            .filter(gm_distance_m(around.lat, around.lng, tasks::public_latitude, tasks::public_longitude).le($radius));
+        if let Some(cells) = in_cells!(tasks::geohash, around.cells, Condition) {
+            query = query.filter(cells);
+        }
+        query
+    }};
 }
 
 /// Where a nearby search looks.
@@ -481,13 +499,8 @@ pub fn nearby_query(filter: &Filter, around: &Around, after: Option<(f64, Uuid)>
         .inner_join(users::table)
         .select((TaskRow::as_select(), UserRow::as_select(), distance()))
         .into_boxed();
-    let mut query = apply_filter!(query, filter)
-        .filter(sql::<Bool>("tasks.status = 'OPEN' AND tasks.geohash IS NOT NULL"))
-        // A hair of slack for the two float computations; callers keep what geo puts inside.
-        .filter(distance().le(around.radius_m + 0.01));
-    if let Some(cells) = in_cells(&around.cells) {
-        query = query.filter(cells);
-    }
+    // A hair of slack for the two float computations; callers keep what geo puts inside.
+    let mut query = open_within!(query, filter, around, around.radius_m + 0.01);
     if let Some((d, id)) = after {
         query = query.filter(distance().gt(d).or(distance().eq(d).and(tasks::id.gt(id))));
     }
@@ -522,15 +535,9 @@ pub async fn nearby_count(conn: &mut AsyncPgConnection, filter: &Filter, around:
         .inner_join(users::table)
         .select(diesel::dsl::count_star())
         .into_boxed();
-    let mut query = apply_filter!(query, filter)
-        .filter(sql::<Bool>("tasks.status = 'OPEN' AND tasks.geohash IS NOT NULL"))
-        .filter(
-            gm_distance_m(around.lat, around.lng, tasks::public_latitude, tasks::public_longitude).le(around.radius_m),
-        );
-    if let Some(cells) = in_cells(&around.cells) {
-        query = query.filter(cells);
-    }
-    query.get_result(conn).await
+    open_within!(query, filter, around, around.radius_m)
+        .get_result(conn)
+        .await
 }
 
 /// Available, unbanned users other than `except` whose point lies within their travel
@@ -560,15 +567,7 @@ pub async fn freelancers_near(
         .order((distance().asc(), users::id.asc()))
         .limit(limit)
         .into_boxed();
-    let cells = around
-        .cells
-        .iter()
-        .map(|cell| {
-            let (lo, hi) = crate::geocell::prefix_range(cell);
-            Box::new(users::geohash.ge(lo).and(users::geohash.lt(hi))) as Condition
-        })
-        .reduce(|acc, next| Box::new(acc.or(next)));
-    if let Some(cells) = cells {
+    if let Some(cells) = in_cells!(users::geohash, around.cells, Condition) {
         query = query.filter(cells);
     }
     query.load(conn).await

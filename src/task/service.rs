@@ -491,18 +491,22 @@ pub async fn announce(
         task: Arc::new(task.clone()),
         from: from.map(str::to_owned),
     };
-    events::emit(conn, &topic::task(task.id), TASK_UPDATED, &event).await?;
-    let Some((lat, lng)) = task
+    let announced = task
         .public_point()
-        .filter(|_| task.status == "OPEN" && from != Some("OPEN"))
-    else {
+        .filter(|_| task.status == "OPEN" && from != Some("OPEN"));
+    // The watchers' event and, for a task just opened, one per cell around it: one statement.
+    let mut topics = vec![(topic::task(task.id), TASK_UPDATED)];
+    if let Some((lat, lng)) = announced {
+        topics.extend(
+            geocell::CHANNEL_PRECISIONS
+                .filter_map(|precision| geocell::cell_of(lat, lng, precision))
+                .map(|cell| (topic::nearby(&cell), TASK_POSTED)),
+        );
+    }
+    events::emit_all(conn, topics, &event).await?;
+    let Some((lat, lng)) = announced else {
         return Ok(());
     };
-    let cells = geocell::CHANNEL_PRECISIONS
-        .filter_map(|precision| geocell::cell_of(lat, lng, precision))
-        .map(|cell| topic::nearby(&cell))
-        .collect();
-    events::emit_to_all(conn, cells, TASK_POSTED, &event).await?;
     let around = Around {
         lat,
         lng,
