@@ -124,6 +124,7 @@ const PERSISTED_QUERY_BYTES: u64 = 16 * 1024 * 1024;
 pub fn build_router(state: AppState) -> Router {
     let schema = graphql::build_schema(state.clone());
     let prevalidated = graphql::build_prevalidated_schema(state.clone());
+    let introspection = graphql::build_introspection_schema(state.clone());
     let graphql_routes = Router::new()
         .route("/graphql", get(graphql::handler::get).post(graphql::handler::post))
         .route("/graphql/ws", get(graphql::ws::upgrade))
@@ -132,6 +133,7 @@ pub fn build_router(state: AppState) -> Router {
             app: state.clone(),
             schema,
             prevalidated,
+            introspection,
             documents: Arc::new(DocumentCache::new(DOCUMENT_CACHE_ENTRIES, DOCUMENT_CACHE_BYTES)),
             persisted: Arc::new(graphql::apq::PersistedQueries::new(
                 PERSISTED_QUERY_ENTRIES,

@@ -8,6 +8,9 @@
 //!   must carry a header that forces a preflight;
 //! - `GET` runs queries only: a mutation or subscription answers 405 with `Allow: POST`;
 //!   a browser asking for HTML with no query gets GraphiQL (when enabled);
+//! - the response is `application/graphql-response+json` or `application/json` as `Accept`
+//!   asks (see [`super::media`]): under the first, a request error (nothing ran) answers 400
+//!   with no `data`; under the second, 200 as legacy clients expect;
 //! - batches are refused; introspection is refused with an error when disabled;
 //! - every error leaves with an `extensions.code`.
 
@@ -25,7 +28,13 @@ use axum::{
 };
 use futures_util::TryStreamExt;
 
-use super::{context::RequestCtx, errors, idempotency, loader::request_loader, AppSchema};
+use super::{
+    context::RequestCtx,
+    errors, idempotency,
+    loader::request_loader,
+    media::{is_request_error, ResponseMedia},
+    AppSchema,
+};
 use crate::{
     auth::{self, Auth, REFRESH_COOKIE},
     error::{AppError, Code},
@@ -50,6 +59,9 @@ pub struct GraphqlState {
     /// validation rules (it still computes complexity and depth and enforces their limits).
     /// Only for requests that [`DocumentCache`] has seen pass `schema`'s full validation.
     pub prevalidated: AppSchema,
+    /// For operations that select only introspection fields: the depth limit raised so that
+    /// standard introspection queries pass (`None` when introspection is disabled).
+    pub introspection: Option<AppSchema>,
     pub documents: Arc<DocumentCache>,
     /// Automatic persisted queries by hash.
     pub persisted: Arc<super::apq::PersistedQueries>,
@@ -251,8 +263,8 @@ impl DocumentCache {
 }
 
 /// A failure before execution, answered in GraphQL's error shape.
-fn reject(status: StatusCode, code: Code, message: &str) -> Response {
-    let mut response = (status, axum::Json(errors::error_body(code, message))).into_response();
+fn reject(media: ResponseMedia, status: StatusCode, code: Code, message: &str) -> Response {
+    let mut response = json_response(media, status, &errors::error_body(code, message));
     if status == StatusCode::METHOD_NOT_ALLOWED {
         response
             .headers_mut()
@@ -261,7 +273,26 @@ fn reject(status: StatusCode, code: Code, message: &str) -> Response {
     response
 }
 
-fn app_error_response(e: AppError) -> Response {
+/// A body in the negotiated media type.
+fn json_response(media: ResponseMedia, status: StatusCode, body: &serde_json::Value) -> Response {
+    let mut response = (status, body.to_string()).into_response();
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, media.content_type());
+    response
+}
+
+/// `Accept` names no type the server can send.
+fn not_acceptable() -> Response {
+    reject(
+        ResponseMedia::Json,
+        StatusCode::NOT_ACCEPTABLE,
+        Code::ValidationError,
+        "Accept must allow application/graphql-response+json or application/json.",
+    )
+}
+
+fn app_error_response(media: ResponseMedia, e: AppError) -> Response {
     let status = match e.code() {
         Code::Unauthorized => StatusCode::UNAUTHORIZED,
         Code::Forbidden => StatusCode::FORBIDDEN,
@@ -278,7 +309,7 @@ fn app_error_response(e: AppError) -> Response {
             fields.iter().map(|(k, v)| (k.clone(), v.clone().into())).collect();
         body["errors"][0]["extensions"]["fields"] = named.into();
     }
-    (status, axum::Json(body)).into_response()
+    json_response(media, status, &body)
 }
 
 /// `GET /graphql`: GraphiQL for browsers, queries for everyone else.
@@ -299,14 +330,13 @@ pub async fn get(
             let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
             return super::playground::page(&state, host);
         }
-        return reject(
-            StatusCode::BAD_REQUEST,
-            Code::ValidationError,
-            "A GET request needs a `query` parameter.",
-        );
     }
+    let Some(media) = ResponseMedia::negotiate(&headers) else {
+        return not_acceptable();
+    };
     if query_string.len() > state.app.config.limits.body_max_bytes {
         return reject(
+            media,
             StatusCode::URI_TOO_LONG,
             Code::LimitExceeded,
             "The query string is too long.",
@@ -314,10 +344,10 @@ pub async fn get(
     }
     let request = match parse_get(query_string) {
         Ok(request) => request,
-        Err(problem) => return reject(StatusCode::BAD_REQUEST, Code::ValidationError, problem),
+        Err(problem) => return reject(media, StatusCode::BAD_REQUEST, Code::ValidationError, problem),
     };
 
-    execute(state, request, method, peer, headers).await
+    execute(state, request, method, peer, headers, media).await
 }
 
 /// Reads GraphQL-over-HTTP GET parameters: `query`, `operationName`, and JSON-encoded
@@ -369,6 +399,9 @@ pub async fn post(
     body: Body,
 ) -> Response {
     let limits = &state.app.config.limits;
+    let Some(media) = ResponseMedia::negotiate(&headers) else {
+        return refuse_unread(body, limits.body_max_bytes, not_acceptable()).await;
+    };
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -382,6 +415,7 @@ pub async fn post(
                 Ok(bytes) => bytes,
                 Err(_) => {
                     return reject(
+                        media,
                         StatusCode::PAYLOAD_TOO_LARGE,
                         Code::LimitExceeded,
                         &format!("The request body is larger than {} bytes.", limits.body_max_bytes),
@@ -390,6 +424,7 @@ pub async fn post(
             };
             if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
                 return reject(
+                    media,
                     StatusCode::BAD_REQUEST,
                     Code::ValidationError,
                     "Batched requests are not supported.",
@@ -399,6 +434,7 @@ pub async fn post(
                 Ok(request) => request,
                 Err(_) => {
                     return reject(
+                        media,
                         StatusCode::BAD_REQUEST,
                         Code::ValidationError,
                         "The body must be a JSON object with a `query` string and optional `variables` and `operationName`.",
@@ -407,17 +443,19 @@ pub async fn post(
             }
         }
         "multipart/form-data" => {
+            let cap = limits.upload_max_bytes.saturating_mul(limits.upload_max_files) + limits.body_max_bytes;
             if !PREFLIGHT_HEADERS
                 .iter()
                 .any(|h| headers.get(*h).is_some_and(|v| !v.is_empty()))
             {
-                return reject(
+                let refusal = reject(
+                    media,
                     StatusCode::BAD_REQUEST,
                     Code::Forbidden,
                     "Multipart requests must carry an `Apollo-Require-Preflight` (or `GraphQL-Preflight`) header.",
                 );
+                return refuse_unread(body, cap, refusal).await;
             }
-            let cap = limits.upload_max_bytes.saturating_mul(limits.upload_max_files) + limits.body_max_bytes;
             let stream = http_body_util::Limited::new(body, cap);
             let reader = axum::body::Body::new(stream)
                 .into_data_stream()
@@ -430,6 +468,7 @@ pub async fn post(
                 // async-graphql sizes the stream from max_num_files but never counts the files.
                 Ok(request) if request.uploads.len() > limits.upload_max_files => {
                     return reject(
+                        media,
                         StatusCode::PAYLOAD_TOO_LARGE,
                         Code::LimitExceeded,
                         &format!("At most {} files per request.", limits.upload_max_files),
@@ -438,6 +477,7 @@ pub async fn post(
                 Ok(request) => request,
                 Err(async_graphql::ParseRequestError::PayloadTooLarge) => {
                     return reject(
+                        media,
                         StatusCode::PAYLOAD_TOO_LARGE,
                         Code::LimitExceeded,
                         &format!(
@@ -448,6 +488,7 @@ pub async fn post(
                 }
                 Err(async_graphql::ParseRequestError::UnsupportedBatch) => {
                     return reject(
+                        media,
                         StatusCode::BAD_REQUEST,
                         Code::ValidationError,
                         "Batched requests are not supported.",
@@ -457,12 +498,14 @@ pub async fn post(
                     let too_large = e.to_string().contains("length limit");
                     return if too_large {
                         reject(
+                            media,
                             StatusCode::PAYLOAD_TOO_LARGE,
                             Code::LimitExceeded,
                             "The upload is too large.",
                         )
                     } else {
                         reject(
+                            media,
                             StatusCode::BAD_REQUEST,
                             Code::ValidationError,
                             "Malformed multipart request.",
@@ -472,14 +515,32 @@ pub async fn post(
             }
         }
         _ => {
-            return reject(
+            let refusal = reject(
+                media,
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 Code::ValidationError,
                 "Send GraphQL requests as application/json (or multipart/form-data for uploads).",
-            )
+            );
+            return refuse_unread(body, limits.body_max_bytes, refusal).await;
         }
     };
-    execute(state, request, method, peer, headers).await
+    execute(state, request, method, peer, headers, media).await
+}
+
+/// Answers a POST refused before its body was read, after reading (and dropping) up to
+/// `cap` bytes of that body: a server that answers and closes while the client is still
+/// sending makes many clients (Node's fetch among them) fail with EPIPE, never seeing the
+/// answer. Past `cap` the connection is closed regardless.
+async fn refuse_unread(body: Body, cap: usize, refusal: Response) -> Response {
+    let mut chunks = body.into_data_stream();
+    let mut read = 0usize;
+    while read <= cap {
+        match futures_util::StreamExt::next(&mut chunks).await {
+            Some(Ok(chunk)) => read += chunk.len(),
+            Some(Err(_)) | None => break,
+        }
+    }
+    refusal
 }
 
 /// The operation the request selects, if the document names it unambiguously.
@@ -493,6 +554,22 @@ fn selected_operation<'a>(
         (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => ops.values().next().map(|op| &op.node),
         _ => None,
     }
+}
+
+/// Whether every field a selection set selects at its level is an introspection field
+/// (`__schema`, `__type`, `__typename`), looking through fragments.
+fn only_introspection(doc: &ExecutableDocument, set: &SelectionSet, depth: usize) -> bool {
+    if depth > 16 {
+        return false;
+    }
+    set.items.iter().all(|item| match &item.node {
+        Selection::Field(field) => field.node.name.node.starts_with("__"),
+        Selection::InlineFragment(fragment) => only_introspection(doc, &fragment.node.selection_set.node, depth + 1),
+        Selection::FragmentSpread(spread) => doc
+            .fragments
+            .get(&spread.node.fragment_name.node)
+            .is_some_and(|f| only_introspection(doc, &f.node.selection_set.node, depth + 1)),
+    })
 }
 
 /// Whether a selection set asks for `__schema` or `__type`, looking through fragments.
@@ -532,6 +609,7 @@ async fn execute(
     method: Method,
     peer: SocketAddr,
     headers: HeaderMap,
+    media: ResponseMedia,
 ) -> Response {
     let started = Instant::now();
     let app = &state.app;
@@ -544,13 +622,14 @@ async fn execute(
                 "message": "PersistedQueryNotFound",
                 "extensions": { "code": "PERSISTED_QUERY_NOT_FOUND" },
             }] });
-            return (StatusCode::OK, axum::Json(body)).into_response();
+            return json_response(media, media.request_error_status(), &body);
         }
         Err(super::apq::Refusal::Malformed(message)) => {
-            return reject(StatusCode::BAD_REQUEST, Code::ValidationError, message)
+            return reject(media, StatusCode::BAD_REQUEST, Code::ValidationError, message)
         }
         Err(super::apq::Refusal::HashMismatch) => {
             return reject(
+                media,
                 StatusCode::BAD_REQUEST,
                 Code::ValidationError,
                 "The query's SHA-256 does not match extensions.persistedQuery.sha256Hash.",
@@ -559,6 +638,7 @@ async fn execute(
     }
     if request.query.is_empty() {
         return reject(
+            media,
             StatusCode::BAD_REQUEST,
             Code::ValidationError,
             "The request has no query.",
@@ -567,6 +647,7 @@ async fn execute(
     let operation_name = request.operation_name.clone();
     let prepared = state.documents.prepare(&mut request);
     let mut is_mutation = false;
+    let mut introspection_only = false;
     // For metrics and traces: the operationName, or the name of a document's only operation.
     let mut label = operation_name.clone();
     if let Ok(doc) = request.parsed_query() {
@@ -577,16 +658,21 @@ async fn execute(
         }
         let op = selected_operation(doc, operation_name.as_deref());
         is_mutation = op.is_some_and(|op| op.ty == OperationType::Mutation);
+        introspection_only =
+            op.is_some_and(|op| op.ty == OperationType::Query && only_introspection(doc, &op.selection_set.node, 0));
         if method == Method::GET && op.is_some_and(|op| op.ty != OperationType::Query) {
             return reject(
+                media,
                 StatusCode::METHOD_NOT_ALLOWED,
                 Code::ValidationError,
                 "Only queries can be sent with GET; send mutations and subscriptions with POST.",
             );
         }
         if !app.config.introspection && op.is_some_and(|op| asks_for_introspection(doc, &op.selection_set.node, 0)) {
+            // A request error like a validation failure: 200 under application/json.
             return reject(
-                StatusCode::BAD_REQUEST,
+                media,
+                media.request_error_status(),
                 Code::Forbidden,
                 "Introspection is disabled on this server.",
             );
@@ -596,7 +682,7 @@ async fn execute(
     let token = auth::presented_token(&headers);
     let auth = match auth::authenticate(app, token.as_deref()).await {
         Ok(auth) => auth,
-        Err(e) => return app_error_response(e),
+        Err(e) => return app_error_response(media, e),
     };
     let user_id = match &auth {
         Auth::User(viewer) => Some(viewer.id()),
@@ -607,7 +693,7 @@ async fn execute(
         Err(message) => {
             let mut fields = crate::error::FieldErrors::new();
             fields.add("Idempotency-Key", message);
-            return app_error_response(AppError::Validation(fields));
+            return app_error_response(media, AppError::Validation(fields));
         }
         Ok(Some(key)) if is_mutation => user_id.map(|user| (user, key)),
         Ok(_) => None,
@@ -619,14 +705,14 @@ async fn execute(
             Ok(idempotency::Claim::Fresh) => {}
             Ok(idempotency::Claim::Replay(body)) => {
                 let mut http = Response::new(Body::from(body));
-                http.headers_mut()
-                    .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+                http.headers_mut().insert(header::CONTENT_TYPE, media.content_type());
                 http.headers_mut()
                     .insert("idempotent-replayed", HeaderValue::from_static("true"));
                 return http;
             }
             Ok(idempotency::Claim::Mismatch) => {
                 return reject(
+                    media,
                     StatusCode::UNPROCESSABLE_ENTITY,
                     Code::Conflict,
                     "This Idempotency-Key was used for a different request; use a new key.",
@@ -634,12 +720,13 @@ async fn execute(
             }
             Ok(idempotency::Claim::InProgress) => {
                 return reject(
+                    media,
                     StatusCode::CONFLICT,
                     Code::Conflict,
                     "A request with this Idempotency-Key is still running; retry shortly.",
                 )
             }
-            Err(e) => return app_error_response(e),
+            Err(e) => return app_error_response(media, e),
         }
     }
 
@@ -667,7 +754,9 @@ async fn execute(
         })
         .data(request_loader(app.db.clone()));
 
-    let mut response = if prepared.prevalidated() {
+    let mut response = if let Some(schema) = state.introspection.as_ref().filter(|_| introspection_only) {
+        tracing::Instrument::instrument(schema.execute(request), span.clone()).await
+    } else if prepared.prevalidated() {
         tracing::Instrument::instrument(state.prevalidated.execute(request), span.clone()).await
     } else {
         let response = tracing::Instrument::instrument(state.schema.execute(request), span.clone()).await;
@@ -680,9 +769,28 @@ async fn execute(
     errors::finalize(&mut response.errors);
     record_operation(operation.as_deref(), response.errors.is_empty(), started.elapsed());
 
+    // A request error has no `data` entry at all (the specification's shape; under
+    // application/graphql-response+json it also answers 4xx).
+    let request_error = is_request_error(&response);
+    let status = if request_error {
+        media.request_error_status()
+    } else {
+        StatusCode::OK
+    };
     // Sized for a typical page up front rather than grown from serde_json's 128 bytes.
     let mut body = Vec::with_capacity(8 * 1024);
-    let body = match serde_json::to_writer(&mut body, &response) {
+    let written = if request_error {
+        serde_json::to_writer(
+            &mut body,
+            &RequestErrorBody {
+                errors: &response.errors,
+                extensions: &response.extensions,
+            },
+        )
+    } else {
+        serde_json::to_writer(&mut body, &response)
+    };
+    let body = match written {
         Ok(()) => body,
         Err(e) => {
             tracing::error!(error = %e, "serialising a response");
@@ -690,6 +798,7 @@ async fn execute(
                 let _ = idempotency::release(&app.db, *user, key).await;
             }
             return reject(
+                media,
                 StatusCode::INTERNAL_SERVER_ERROR,
                 Code::InternalError,
                 crate::error::INTERNAL_MESSAGE,
@@ -703,7 +812,8 @@ async fn execute(
                 .and_then(|ext| ext.get("code"))
                 .is_some_and(|code| *code == async_graphql::Value::from(Code::InternalError.as_str()))
         });
-        let stored = if failed_here {
+        // Nothing ran when the request failed validation: the key stays free for a fixed one.
+        let stored = if failed_here || request_error {
             idempotency::release(&app.db, *user, key).await
         } else {
             idempotency::finish(&app.db, *user, key, &String::from_utf8_lossy(&body)).await
@@ -714,12 +824,20 @@ async fn execute(
         }
     }
     let mut http = Response::new(Body::from(body));
-    http.headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    *http.status_mut() = status;
+    http.headers_mut().insert(header::CONTENT_TYPE, media.content_type());
     for (name, value) in response.http_headers.iter() {
         http.headers_mut().append(name.clone(), value.clone());
     }
     http
+}
+
+/// A request error as sent: errors (and extensions), no `data`.
+#[derive(serde::Serialize)]
+struct RequestErrorBody<'a> {
+    errors: &'a [async_graphql::ServerError],
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    extensions: &'a std::collections::BTreeMap<String, async_graphql::Value>,
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@ pub mod errors;
 pub mod handler;
 pub mod idempotency;
 pub mod loader;
+pub mod media;
 pub mod pagination;
 pub mod playground;
 pub mod subscription;
@@ -98,12 +99,33 @@ pub fn build_prevalidated_schema(app: AppState) -> AppSchema {
     build_with(app, ValidationMode::Fast)
 }
 
+/// How deep an operation that selects only introspection fields may nest. graphql-js's
+/// standard introspection query (what GraphiQL, GraphQL Inspector, code generators and
+/// Apollo's tooling send) reaches 15 levels down `TypeRef`'s `ofType` chain, deeper than
+/// application queries are allowed ([`crate::config::Limits::max_depth`]).
+pub const INTROSPECTION_MAX_DEPTH: usize = 20;
+
+/// [`build_schema`] with the depth limit raised to [`INTROSPECTION_MAX_DEPTH`], for
+/// operations whose every root field is `__schema`, `__type` or `__typename` (their cost is
+/// bounded by the schema, not by data); `None` when introspection is disabled.
+pub fn build_introspection_schema(app: AppState) -> Option<AppSchema> {
+    let depth = app.config.limits.max_depth.max(INTROSPECTION_MAX_DEPTH);
+    app.config
+        .introspection
+        .then(|| build_with_depth(app, ValidationMode::Strict, depth))
+}
+
 fn build_with(app: AppState, validation: ValidationMode) -> AppSchema {
+    let depth = app.config.limits.max_depth;
+    build_with_depth(app, validation, depth)
+}
+
+fn build_with_depth(app: AppState, validation: ValidationMode, max_depth: usize) -> AppSchema {
     let config: &Config = &app.config;
     let limits = &config.limits;
     let mut schema = builder()
         .validation_mode(validation)
-        .limit_depth(limits.max_depth)
+        .limit_depth(max_depth)
         .limit_complexity(limits.max_complexity)
         .limit_recursive_depth(limits.max_recursive_depth)
         .limit_directives(limits.max_directives);

@@ -5,6 +5,7 @@ mod accounts;
 mod apq;
 mod common;
 mod database;
+mod graphql_http;
 mod graphql_ws_client;
 
 mod gigs;
