@@ -10,7 +10,8 @@
 //! Authentication is the `connection_init` payload (`{"authorization": "Bearer …"}` or
 //! `{"token": "…"}`); cookies are ignored here, so a page on another origin cannot ride on a
 //! user's cookie. The connection closes with 4403 when the token expires. Keep-alive pings go
-//! out every `WS_KEEPALIVE_SECS`; a peer silent for two intervals is dropped. Every task a
+//! out every `WS_KEEPALIVE_SECS` (a Ping frame, plus `ka` on the legacy protocol); a peer
+//! silent for two intervals (no Pong either) is dropped. Every task a
 //! connection starts ends with it.
 
 use std::{
@@ -231,11 +232,15 @@ impl Connection {
                     if last_heard.elapsed() > keepalive * 2 {
                         break Some(Close(close::GOING_AWAY, "No response to keep-alive".into()));
                     }
-                    let ping = match self.protocol {
-                        Protocol::TransportWs => Message::Ping(Default::default()),
-                        Protocol::Legacy => text(serde_json::json!({ "type": "ka" })),
-                    };
-                    if self.outgoing.send(ping).await.is_err() {
+                    // The legacy protocol's `ka` is one-way (its clients never speak unprompted),
+                    // so both protocols also get a Ping frame, which every WebSocket peer
+                    // answers with a Pong: that answer is what keeps a listening client alive.
+                    if self.protocol == Protocol::Legacy
+                        && self.outgoing.send(text(serde_json::json!({ "type": "ka" }))).await.is_err()
+                    {
+                        break None;
+                    }
+                    if self.outgoing.send(Message::Ping(Default::default())).await.is_err() {
                         break None;
                     }
                 }

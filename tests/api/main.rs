@@ -3,6 +3,7 @@
 
 mod accounts;
 mod apq;
+mod clients;
 mod common;
 mod database;
 mod graphql_http;
