@@ -44,20 +44,25 @@ impl ResponseMedia {
     /// The type `Accept` asks for, `Json` when it is missing, empty or unreadable, and `None`
     /// when it lists only types the server cannot send (answer 406).
     pub fn negotiate(headers: &HeaderMap) -> Option<Self> {
-        let mut values = headers.get_all(header::ACCEPT).iter().filter_map(|v| v.to_str().ok());
-        let Some(first) = values.next() else {
-            return Some(Self::Json);
+        let mut values = headers.get_all(header::ACCEPT).iter();
+        let parsed = match (values.next(), values.next()) {
+            (None, _) => return Some(Self::Json),
+            (Some(one), None) => match one.to_str() {
+                Ok(one) if !one.trim().is_empty() => one.parse::<Accept>(),
+                _ => return Some(Self::Json),
+            },
+            // Several Accept headers mean the same as one with their values joined.
+            (Some(_), Some(_)) => {
+                let joined: Vec<&str> = headers
+                    .get_all(header::ACCEPT)
+                    .iter()
+                    .filter_map(|v| v.to_str().ok())
+                    .filter(|v| !v.trim().is_empty())
+                    .collect();
+                joined.join(", ").parse::<Accept>()
+            }
         };
-        // Several Accept headers mean the same as one with their values joined.
-        let joined: String = std::iter::once(first)
-            .chain(values)
-            .filter(|v| !v.trim().is_empty())
-            .collect::<Vec<_>>()
-            .join(", ");
-        if joined.is_empty() {
-            return Some(Self::Json);
-        }
-        let Ok(accept) = joined.parse::<Accept>() else {
+        let Ok(accept) = parsed else {
             return Some(Self::Json);
         };
         accept.negotiate(OFFERED.iter()).map(|chosen| {
