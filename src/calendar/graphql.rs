@@ -9,6 +9,7 @@ use crate::graphql::{
     types::{parse_id, Date},
 };
 
+/// How a day of a freelancer's calendar stands. Days are free unless marked.
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
 pub enum AvailabilityStatus {
     /// Free to book.
@@ -32,7 +33,9 @@ impl From<DayStatus> for AvailabilityStatus {
 /// One day of a freelancer's calendar.
 #[derive(SimpleObject)]
 pub struct AvailabilityDay {
+    /// The calendar day (`YYYY-MM-DD`, no time zone).
     pub date: Date,
+    /// Whether the day can be booked.
     pub status: AvailabilityStatus,
 }
 
@@ -45,11 +48,13 @@ fn days(rows: Vec<(NaiveDate, DayStatus)>) -> Vec<AvailabilityDay> {
         .collect()
 }
 
+/// Days to free or block in your calendar.
 #[derive(InputObject)]
 pub struct SetAvailabilityDatesInput {
-    /// Up to 366 days, none in the past.
+    /// 1 to 366 days, none in the past; repeats are ignored.
     pub dates: Vec<Date>,
-    /// True frees the days, false blocks them.
+    /// True frees the days, false blocks them. Days booked by an order cannot be freed
+    /// (CONFLICT); cancelling the order frees them.
     pub available: bool,
 }
 
@@ -58,13 +63,14 @@ pub struct CalendarQuery;
 
 #[Object]
 impl CalendarQuery {
-    /// Each day of `from..=to` (at most 366 days) of a freelancer's calendar.
+    /// Each day of `from..=to` (at most 366 days) of a freelancer's calendar. No sign-in
+    /// needed; NOT_FOUND for unknown or banned users.
     async fn availability(
         &self,
         ctx: &Context<'_>,
-        user_id: ID,
-        from: Date,
-        to: Date,
+        #[graphql(desc = "The freelancer.")] user_id: ID,
+        #[graphql(desc = "The first day, inclusive.")] from: Date,
+        #[graphql(desc = "The last day, inclusive: from `from` up to 365 days after it.")] to: Date,
     ) -> async_graphql::Result<Vec<AvailabilityDay>> {
         let user_id = parse_id(&user_id, "userId")?;
         Ok(days(service::read(ctx.app(), user_id, from.0, to.0).await?))
@@ -76,11 +82,12 @@ pub struct CalendarMutation;
 
 #[Object]
 impl CalendarMutation {
-    /// Frees or blocks days of your calendar; returns those days as they now stand.
+    /// Frees or blocks days of your calendar; returns those days as they now stand, in date
+    /// order. CONFLICT when freeing a day an order booked.
     async fn set_availability_dates(
         &self,
         ctx: &Context<'_>,
-        input: SetAvailabilityDatesInput,
+        #[graphql(desc = "The days and whether to free or block them.")] input: SetAvailabilityDatesInput,
     ) -> async_graphql::Result<Vec<AvailabilityDay>> {
         let viewer = ctx.viewer()?.id();
         Ok(days(

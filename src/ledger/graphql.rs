@@ -25,19 +25,25 @@ use crate::{
 /// Your money in one currency.
 #[derive(SimpleObject)]
 pub struct Balance {
+    /// ISO 4217 code of both amounts.
     pub currency: String,
-    /// Yours to withdraw.
+    /// Yours to withdraw, in minor units: cleared earnings and refunds of orders you paid for.
     pub available_cents: i64,
-    /// Released earnings still clearing (they become available after the hold).
+    /// Released earnings still clearing, in minor units; they become available once 24 hours
+    /// have passed since the order completed.
     pub pending_cents: i64,
 }
 
+/// Which of your balances an entry moved.
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
 pub enum BalanceKind {
+    /// The balance you can withdraw.
     Available,
+    /// Released earnings that have not cleared yet.
     Pending,
 }
 
+/// What the ledger transaction behind an entry records.
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
 pub enum LedgerTransactionKind {
     /// A payment entered escrow.
@@ -50,31 +56,36 @@ pub enum LedgerTransactionKind {
     Clear,
 }
 
-/// One movement on one of your balances.
 pub struct LedgerEntry {
     entry: EntryRow,
     transaction: Arc<TransactionRow>,
     account: Arc<AccountRow>,
 }
 
+/// One movement on one of your balances: your side of a balanced double-entry ledger
+/// transaction.
 #[Object]
 impl LedgerEntry {
+    /// Opaque id of the entry.
     async fn id(&self) -> ID {
         ID(self.entry.id.to_string())
     }
-    /// Positive when money came in.
+    /// Positive when money came in, negative when it went out; minor units of `currency`.
     async fn amount_cents(&self) -> i64 {
         self.entry.amount_cents
     }
+    /// ISO 4217 code of the balance that moved.
     async fn currency(&self) -> &str {
         &self.account.currency
     }
+    /// Which of your balances moved.
     async fn balance(&self) -> BalanceKind {
         match self.account.kind.as_str() {
             "USER_PENDING" => BalanceKind::Pending,
             _ => BalanceKind::Available,
         }
     }
+    /// What the movement was part of.
     async fn kind(&self) -> LedgerTransactionKind {
         match self.transaction.kind.as_str() {
             "RELEASE" => LedgerTransactionKind::Release,
@@ -87,10 +98,11 @@ impl LedgerEntry {
     async fn transaction_id(&self) -> ID {
         ID(self.transaction.id.to_string())
     }
+    /// A note for people, e.g. "Escrow released (800 bps fee)".
     async fn memo(&self) -> &str {
         &self.transaction.memo
     }
-    /// The order the money moved for.
+    /// The order the money moved for; null for movements not tied to an order.
     async fn order(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Order>> {
         let Some(id) = self.transaction.order_id else {
             return Ok(None);
@@ -98,6 +110,7 @@ impl LedgerEntry {
         let row = ctx.loader().load_one(OrderById(id)).await.map_err(shared_error)?;
         Ok(row.map(Order))
     }
+    /// When the money moved (UTC).
     async fn created_at(&self) -> DateTime<Utc> {
         self.entry.created_at
     }
@@ -108,7 +121,8 @@ pub struct LedgerQuery;
 
 #[Object]
 impl LedgerQuery {
-    /// Your balances, one per currency you have had money in.
+    /// Your balances, one per currency you have had money in (empty until money first moves
+    /// for you). UNAUTHORIZED when signed out.
     async fn my_balance(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Balance>> {
         let viewer = ctx.viewer()?.id();
         Ok(service::balances(&ctx.app().db, viewer)
@@ -122,13 +136,13 @@ impl LedgerQuery {
             .collect())
     }
 
-    /// The movements on your balances, newest first.
+    /// The movements on your balances, newest first. UNAUTHORIZED when signed out.
     #[graphql(complexity = "first.unwrap_or(20).max(1) as usize * child_complexity")]
     async fn my_ledger(
         &self,
         ctx: &Context<'_>,
-        first: Option<i32>,
-        after: Option<String>,
+        #[graphql(desc = "Page size: 1 to the server's limit (100 by default); 20 when omitted.")] first: Option<i32>,
+        #[graphql(desc = "Continue after the previous page's `pageInfo.endCursor`.")] after: Option<String>,
     ) -> async_graphql::Result<Connection<String, LedgerEntry, Total, EmptyFields>> {
         let viewer = ctx.viewer()?.id();
         let size = page_size(first, ctx.app().config.limits.max_page_size)?;

@@ -49,24 +49,26 @@ fn status_of(s: &str) -> OrderStatus {
 /// How an order came about.
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
 pub enum OrderOrigin {
-    /// `orderGig`.
+    /// A package of a gig bought directly (`orderGig`).
     Gig,
-    /// `acceptApplication`.
+    /// A task's poster hired an applicant (`acceptApplication`).
     Application,
-    /// `acceptTask` (IMMEDIATE tasks).
+    /// A freelancer took an IMMEDIATE task (`acceptTask`).
     Task,
-    /// `requestBooking`.
+    /// A dated booking of a gig package that the freelancer accepted or is still to answer
+    /// (`requestBooking`).
     Booking,
 }
 
-/// The viewer's side of an order.
+/// Which side of an order you are on; filters `myOrders`.
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
 pub enum OrderSide {
+    /// Orders you placed or hired for: you pay.
     Client,
+    /// Orders you work on: you get paid.
     Freelancer,
 }
 
-/// A contract between a client and a freelancer.
 pub struct Order(pub Arc<OrderRow>);
 
 impl Order {
@@ -75,11 +77,18 @@ impl Order {
     }
 }
 
+/// A contract between a client and a freelancer: the amount, its milestones, where it stands
+/// in the order state machine, deliveries, board and disputes. Seen by its two parties and
+/// admins. Every order action answers NOT_FOUND for an order that is not yours, FORBIDDEN
+/// when your role may not take the action, and CONFLICT when the order's status does not
+/// allow it.
 #[Object]
 impl Order {
+    /// Opaque order id: pass it to `order(id:)`, the order mutations and `orderUpdated`.
     async fn id(&self) -> ID {
         ID(self.0.id.to_string())
     }
+    /// The client: who ordered or hired, and pays.
     async fn client(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
         let row = ctx
             .loader()
@@ -88,6 +97,7 @@ impl Order {
             .map_err(shared_error)?;
         Ok(row.map(User::new))
     }
+    /// The freelancer: who does the work and gets paid.
     async fn freelancer(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
         let row = ctx
             .loader()
@@ -96,6 +106,7 @@ impl Order {
             .map_err(shared_error)?;
         Ok(row.map(User::new))
     }
+    /// How the order came about.
     async fn origin(&self) -> OrderOrigin {
         match self.0.origin.as_str() {
             "APPLICATION" => OrderOrigin::Application,
@@ -104,22 +115,27 @@ impl Order {
             _ => OrderOrigin::Gig,
         }
     }
-    /// The gig ordered or booked.
+    /// The gig ordered or booked; null for orders made from a task, or when the gig has been
+    /// deleted.
     async fn gig(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Gig>> {
         let Some(id) = self.0.gig_id else { return Ok(None) };
         let row = ctx.loader().load_one(GigById(id)).await.map_err(shared_error)?;
         Ok(row.map(Gig))
     }
+    /// The gig package bought (it set the price, delivery time and revisions); null for
+    /// orders made from a task.
     async fn package_tier(&self) -> Option<PackageTier> {
         self.0.package_tier.as_deref().map(PackageTier::from_db)
     }
-    /// The task the order was made for.
+    /// The task the order was made for; null for gig orders, or when the task has been
+    /// deleted.
     async fn task(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Task>> {
         let Some(id) = self.0.task_id else { return Ok(None) };
         let row = ctx.loader().load_one(TaskById(id)).await.map_err(shared_error)?;
         Ok(row.map(Task))
     }
-    /// The accepted application.
+    /// The accepted application the order was made from (origin APPLICATION); null
+    /// otherwise.
     async fn application(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Application>> {
         let Some(id) = self.0.application_id else {
             return Ok(None);
@@ -127,68 +143,89 @@ impl Order {
         let row = ctx.loader().load_one(ApplicationById(id)).await.map_err(shared_error)?;
         Ok(row.map(Application))
     }
+    /// The gig's or task's title, copied when the order was made.
     async fn title(&self) -> &str {
         &self.0.title
     }
+    /// What the client asked for (up to 5,000 characters; may be empty); for orders made from
+    /// a task, the task's description.
     async fn requirements(&self) -> &str {
         &self.0.requirements
     }
-    /// The whole order amount (the sum of its milestones), in minor units.
+    /// The whole order amount (the sum of its milestones), in minor units of `currency`.
     async fn amount_cents(&self) -> i64 {
         self.0.amount_cents
     }
+    /// ISO 4217 code of every amount on the order, e.g. `USD`.
     async fn currency(&self) -> &str {
         &self.0.currency
     }
-    /// The platform fee rate, fixed when the order is funded.
+    /// The platform fee rate in basis points (800 = 8%), fixed when the order is funded;
+    /// null until then.
     async fn fee_bps(&self) -> Option<i32> {
         self.0.fee_bps
     }
-    /// The platform fee on this order, once funded.
+    /// The platform fee on this order in minor units (`amountCents` × `feeBps`, rounded half
+    /// up), kept from the freelancer's payout; null until the order is funded.
     async fn fee_cents(&self) -> Option<i64> {
         self.0
             .fee_bps
             .map(|bps| crate::ledger::service::fee_cents(self.0.amount_cents, bps))
     }
+    /// Where the order stands in the order state machine.
     async fn status(&self) -> OrderStatus {
         status_of(&self.0.status)
     }
-    /// Revision rounds included.
+    /// Revision rounds included (from the gig package or the application).
     async fn revision_limit(&self) -> i32 {
         self.0.revision_limit
     }
+    /// Revisions requested so far; once it reaches `revisionLimit`, `requestRevision`
+    /// answers LIMIT_EXCEEDED.
     async fn revisions_used(&self) -> i32 {
         self.0.revisions_used
     }
-    /// On-site orders start and end with a code the client gives the freelancer.
+    /// Whether the work happens on site: `startWork` then needs a start code from the client,
+    /// and the freelancer may complete the order with an end code (see `issueOrderCode`).
     async fn on_site(&self) -> bool {
         self.0.on_site
     }
-    /// The booked date.
+    /// The day the work is booked for: blocked in the freelancer's calendar at once for a
+    /// direct order, when the freelancer accepts for a booking request. Null when no date was
+    /// asked for.
     async fn scheduled_for(&self) -> Option<Date> {
         self.0.scheduled_for.map(Date)
     }
+    /// Where on-site work happens (the order's `eventLocation`, or the task's address); null
+    /// for remote work.
     async fn event_location(&self) -> Option<&str> {
         self.0.event_location.as_deref()
     }
+    /// When delivery is due (UTC): for gig orders, the order time plus the package's delivery
+    /// days; for task orders, the last milestone's due date. Null when there is none.
     async fn due_at(&self) -> Option<DateTime<Utc>> {
         self.0.due_at
     }
-    /// When the payment entered escrow.
+    /// When the payment entered escrow (UTC); null while unpaid.
     async fn funded_at(&self) -> Option<DateTime<Utc>> {
         self.0.funded_at
     }
-    /// When escrow was released or refunded.
+    /// When escrow was released to the freelancer or refunded to the client (UTC); null while
+    /// it is held or was never funded.
     async fn settled_at(&self) -> Option<DateTime<Utc>> {
         self.0.settled_at
     }
+    /// When the order was made (UTC).
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
     }
+    /// When the order last changed (UTC).
     async fn updated_at(&self) -> DateTime<Utc> {
         self.0.updated_at
     }
-    /// What you could do to this order now.
+    /// The actions you could take now, given the status and your role (empty when signed
+    /// out). A hint for buttons: codes and the revision limit are not checked here, and the
+    /// server checks everything again when you act.
     async fn available_actions(&self, ctx: &Context<'_>) -> Vec<OrderAction> {
         let Some(viewer) = ctx.viewer_opt() else {
             return Vec::new();
@@ -203,6 +240,7 @@ impl Order {
             .filter(|a| *a != Action::ApproveWork || roles.contains(&machine::Role::Client) || self.0.on_site)
             .collect()
     }
+    /// The milestones in order (at least one); their amounts add up to `amountCents`.
     async fn milestones(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<OrderMilestone>> {
         list(ctx, MilestonesOf(self.0.id), OrderMilestone).await
     }
@@ -239,36 +277,43 @@ where
     Ok(rows.iter().cloned().map(wrap).collect())
 }
 
-/// One definition-of-done item.
+/// One definition-of-done item of a milestone.
 #[derive(SimpleObject, InputObject, Clone)]
 #[graphql(input_name = "ChecklistItemInput")]
 pub struct ChecklistEntry {
+    /// What must be true for the milestone to count as done (1 to 200 characters).
     pub text: String,
+    /// Whether the item is ticked off (false when omitted).
     #[graphql(default)]
     pub done: bool,
 }
 
-/// A part of an order with its own amount and due date.
 pub struct OrderMilestone(MilestoneRow);
 
+/// A part of an order with its own amount, due date and definition of done.
 #[Object]
 impl OrderMilestone {
+    /// Opaque milestone id: pass it to `setMilestoneChecklist`.
     async fn id(&self) -> ID {
         ID(self.0.id.to_string())
     }
+    /// The milestone's place in the order, from 0.
     async fn position(&self) -> i32 {
         self.0.position
     }
+    /// What this milestone delivers.
     async fn title(&self) -> &str {
         &self.0.title
     }
+    /// This milestone's part of the order amount, in minor units of the order's currency.
     async fn amount_cents(&self) -> i64 {
         self.0.amount_cents
     }
+    /// When this milestone is due (UTC); null when no date was set.
     async fn due_at(&self) -> Option<DateTime<Utc>> {
         self.0.due_at
     }
-    /// The definition of done.
+    /// The definition of done (up to 20 items), as `setMilestoneChecklist` last set it.
     async fn checklist(&self) -> Vec<ChecklistEntry> {
         self.0
             .checklist_items()
@@ -281,50 +326,61 @@ impl OrderMilestone {
     }
 }
 
-/// One transition of an order.
 pub struct OrderHistoryEntry(HistoryRow);
 
+/// One step of an order: who took which action, and the status before and after.
 #[Object]
 impl OrderHistoryEntry {
     /// e.g. `CONFIRM_PAYMENT`; `CREATE` for the first entry.
     async fn action(&self) -> &str {
         &self.0.action
     }
+    /// The status before; null for the `CREATE` entry.
     async fn from_status(&self) -> Option<OrderStatus> {
         self.0.from_status.as_deref().map(status_of)
     }
+    /// The status after.
     async fn to_status(&self) -> OrderStatus {
         status_of(&self.0.to_status)
     }
+    /// Who acted; null for SYSTEM steps (the payment provider).
     async fn actor(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
         let Some(id) = self.0.actor_id else { return Ok(None) };
         let row = ctx.loader().load_one(UserById(id)).await.map_err(shared_error)?;
         Ok(row.map(User::new))
     }
-    /// CLIENT, FREELANCER, ADMIN or SYSTEM.
+    /// The role the actor acted in: CLIENT, FREELANCER, ADMIN or SYSTEM.
     async fn actor_role(&self) -> &str {
         &self.0.actor_role
     }
+    /// The reason or note given with the action (decline, payment rejection, cancellation,
+    /// revision request, dispute, admin override); null when none.
     async fn note(&self) -> Option<&str> {
         self.0.note.as_deref()
     }
+    /// When it happened (UTC).
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
     }
 }
 
+/// Where a manual payment proof stands.
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
 pub enum PaymentProofStatus {
+    /// Waiting for the freelancer (or an admin) to check the payment.
     Submitted,
+    /// The payment arrived (`confirmPayment`).
     Confirmed,
+    /// The payment did not arrive (`rejectPaymentProof`); the client may submit another.
     Rejected,
 }
 
-/// A client's evidence of a manual payment.
 pub struct PaymentProof(ProofRow);
 
+/// A client's evidence of a manual payment (`submitPaymentProof`).
 #[Object]
 impl PaymentProof {
+    /// Opaque id of the proof.
     async fn id(&self) -> ID {
         ID(self.0.id.to_string())
     }
@@ -332,15 +388,19 @@ impl PaymentProof {
     async fn reference(&self) -> &str {
         &self.0.reference
     }
+    /// The name on the account that paid, as the client entered it.
     async fn payer_name(&self) -> &str {
         &self.0.payer_name
     }
+    /// The amount paid in minor units of `currency` (always the order amount).
     async fn amount_cents(&self) -> i64 {
         self.0.amount_cents
     }
+    /// ISO 4217 code: the order's currency.
     async fn currency(&self) -> &str {
         &self.0.currency
     }
+    /// Whether the payment was confirmed, rejected, or is still to be checked.
     async fn status(&self) -> PaymentProofStatus {
         match self.0.status.as_str() {
             "CONFIRMED" => PaymentProofStatus::Confirmed,
@@ -348,12 +408,15 @@ impl PaymentProof {
             _ => PaymentProofStatus::Submitted,
         }
     }
+    /// The reason given when the proof was rejected; null otherwise.
     async fn review_note(&self) -> Option<&str> {
         self.0.review_note.as_deref()
     }
+    /// When the proof was confirmed or rejected (UTC); null while SUBMITTED.
     async fn reviewed_at(&self) -> Option<DateTime<Utc>> {
         self.0.reviewed_at
     }
+    /// When the client submitted it (UTC).
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
     }
@@ -362,20 +425,27 @@ impl PaymentProof {
 /// A file attached to a delivery.
 #[derive(SimpleObject)]
 pub struct DeliverableFile {
+    /// Where to download the file: a public URL with an unguessable name.
     pub url: String,
+    /// The file's name as uploaded, without any folder.
     pub file_name: String,
+    /// The MIME type detected from the content: image/png, image/jpeg, image/webp,
+    /// image/gif, application/pdf, application/zip or text/plain.
     pub content_type: String,
+    /// The file's size in bytes.
     pub size_bytes: i64,
 }
 
-/// Work handed over.
 pub struct Deliverable(DeliverableRow);
 
+/// Work handed over: one `submitWork`.
 #[Object]
 impl Deliverable {
+    /// Opaque id of the delivery.
     async fn id(&self) -> ID {
         ID(self.0.id.to_string())
     }
+    /// Who delivered (the freelancer).
     async fn author(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
         let row = ctx
             .loader()
@@ -384,12 +454,15 @@ impl Deliverable {
             .map_err(shared_error)?;
         Ok(row.map(User::new))
     }
+    /// What was done (1 to 5,000 characters; may contain line breaks).
     async fn message(&self) -> &str {
         &self.0.message
     }
+    /// Links handed over (up to 10 http(s) URLs).
     async fn links(&self) -> &[String] {
         &self.0.links
     }
+    /// Files handed over (up to 5).
     async fn files(&self) -> Vec<DeliverableFile> {
         serde_json::from_value::<Vec<Attachment>>(self.0.attachments.clone())
             .unwrap_or_default()
@@ -406,15 +479,20 @@ impl Deliverable {
     async fn revision(&self) -> i32 {
         self.0.revision
     }
+    /// When the work was submitted (UTC).
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
     }
 }
 
+/// A column of an order's board.
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
 pub enum BoardItemStatus {
+    /// Not started; new cards land here.
     Todo,
+    /// Being worked on.
     Doing,
+    /// Finished.
     Done,
 }
 
@@ -428,17 +506,20 @@ impl BoardItemStatus {
     }
 }
 
-/// A card on an order's task board.
 pub struct BoardItem(BoardItemRow);
 
+/// A card on an order's task board, shared by the client and the freelancer.
 #[Object]
 impl BoardItem {
+    /// Opaque card id: pass it to `moveBoardItem` and `deleteBoardItem`.
     async fn id(&self) -> ID {
         ID(self.0.id.to_string())
     }
+    /// What the card says (1 to 200 characters).
     async fn title(&self) -> &str {
         &self.0.title
     }
+    /// The card's column.
     async fn status(&self) -> BoardItemStatus {
         match self.0.status.as_str() {
             "DOING" => BoardItemStatus::Doing,
@@ -446,6 +527,7 @@ impl BoardItem {
             _ => BoardItemStatus::Todo,
         }
     }
+    /// Who added the card.
     async fn created_by(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
         let row = ctx
             .loader()
@@ -454,22 +536,27 @@ impl BoardItem {
             .map_err(shared_error)?;
         Ok(row.map(User::new))
     }
+    /// When the card was added (UTC).
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
     }
+    /// When the card last moved (UTC).
     async fn updated_at(&self) -> DateTime<Utc> {
         self.0.updated_at
     }
 }
 
-/// A dispute over an order (settled by an admin).
 pub struct Dispute(DisputeRow);
 
+/// A dispute over an order (`openDispute`). The order and its escrow stay frozen until an
+/// admin settles the order with `overrideOrderStatus`.
 #[Object]
 impl Dispute {
+    /// Opaque id of the dispute.
     async fn id(&self) -> ID {
         ID(self.0.id.to_string())
     }
+    /// Who opened it: the client or the freelancer.
     async fn opened_by(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
         let row = ctx
             .loader()
@@ -478,35 +565,47 @@ impl Dispute {
             .map_err(shared_error)?;
         Ok(row.map(User::new))
     }
+    /// What went wrong, in the opener's words (3 to 2,000 characters).
     async fn reason(&self) -> &str {
         &self.0.reason
     }
-    /// OPEN, IN_MEDIATION, RESOLVED_CLIENT, RESOLVED_FREELANCER, RESOLVED_SPLIT or DISMISSED.
+    /// OPEN until an admin settles the order: RESOLVED_FREELANCER when it is completed,
+    /// RESOLVED_CLIENT when it is cancelled. (IN_MEDIATION, RESOLVED_SPLIT and DISMISSED are
+    /// reserved.)
     async fn status(&self) -> &str {
         &self.0.status
     }
+    /// When it was opened (UTC).
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
     }
+    /// When the order was settled (UTC); null while the dispute is open.
     async fn resolved_at(&self) -> Option<DateTime<Utc>> {
         self.0.resolved_at
     }
 }
 
-/// A start or end code, shown to the client once.
+/// A start or end code of an on-site order, shown to the client once.
 #[derive(SimpleObject)]
 pub struct OrderCode {
+    /// Six digits the client tells the freelancer in person; the freelancer passes them as
+    /// `code` to `startWork` (START) or `approveWork` (END).
     pub code: String,
+    /// When the code stops working (UTC), 15 minutes after it was issued. It is also spent
+    /// by one use or by 5 wrong attempts.
     pub expires_at: DateTime<Utc>,
 }
 
+/// Which step of an on-site order a code unlocks.
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
 pub enum OrderCodePurpose {
+    /// Starting the work (`startWork`); issued while the order is PAYMENT_CONFIRMED.
     Start,
+    /// Completing the order by the freelancer (`approveWork`); issued while the order is
+    /// IN_PROGRESS, SUBMITTED or REVISION_REQUESTED.
     End,
 }
 
-/// One transition as a subscriber sees it.
 pub struct OrderUpdate {
     order: Arc<OrderRow>,
     action: String,
@@ -514,6 +613,7 @@ pub struct OrderUpdate {
     event_cursor: Option<i64>,
 }
 
+/// One transition of an order, as `orderUpdated` delivers it.
 #[Object]
 impl OrderUpdate {
     /// The order as the transition left it.
@@ -526,13 +626,15 @@ impl OrderUpdate {
     async fn action(&self) -> &str {
         &self.action
     }
+    /// The status before; null when the order was just made.
     async fn from_status(&self) -> Option<OrderStatus> {
         self.from.as_deref().map(status_of)
     }
+    /// The status after.
     async fn to_status(&self) -> OrderStatus {
         status_of(&self.order.status)
     }
-    /// Pass as `after` to resume from here.
+    /// Pass it as `after` to `orderUpdated` to resume after this event.
     async fn event_cursor(&self) -> Option<String> {
         self.event_cursor.map(|c| c.to_string())
     }
@@ -545,8 +647,13 @@ pub struct OrderQuery;
 
 #[Object]
 impl OrderQuery {
-    /// An order you are a party of (admins see every order).
-    async fn order(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Order>> {
+    /// An order you are a party of (admins see every order); null when it does not exist or
+    /// is not yours. UNAUTHORIZED when signed out.
+    async fn order(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The order's id.")] id: ID,
+    ) -> async_graphql::Result<Option<Order>> {
         let viewer = ctx.viewer()?;
         let id = parse_id(&id, "id")?;
         let row = ctx.loader().load_one(OrderById(id)).await.map_err(shared_error)?;
@@ -556,14 +663,15 @@ impl OrderQuery {
     }
 
     /// Your orders, newest first: as client, as freelancer, or both when `side` is omitted.
+    /// UNAUTHORIZED when signed out.
     #[graphql(complexity = "first.unwrap_or(20).max(1) as usize * child_complexity")]
     async fn my_orders(
         &self,
         ctx: &Context<'_>,
-        side: Option<OrderSide>,
-        status: Option<OrderStatus>,
-        first: Option<i32>,
-        after: Option<String>,
+        #[graphql(desc = "CLIENT or FREELANCER; both when omitted.")] side: Option<OrderSide>,
+        #[graphql(desc = "Only orders in this status; every status when omitted.")] status: Option<OrderStatus>,
+        #[graphql(desc = "Page size: 1 to the server's limit (100 by default); 20 when omitted.")] first: Option<i32>,
+        #[graphql(desc = "Continue after the previous page's `pageInfo.endCursor`.")] after: Option<String>,
     ) -> async_graphql::Result<OrderConnection> {
         let viewer = ctx.viewer()?.id();
         let size = page_size(first, ctx.app().config.limits.max_page_size)?;
@@ -591,42 +699,59 @@ impl OrderQuery {
     }
 }
 
+/// What `orderGig` takes.
 #[derive(InputObject)]
 pub struct OrderGigInput {
+    /// An ACTIVE gig of someone else; NOT_FOUND otherwise, CONFLICT for your own.
     pub gig_id: ID,
+    /// The package to buy: it sets the price, delivery time and revisions. VALIDATION_ERROR
+    /// when the gig has no such package.
     pub tier: PackageTier,
     /// What you need (up to 5,000 characters).
     #[graphql(default)]
     pub requirements: String,
-    /// A date the work is for (blocked in the freelancer's calendar at once).
+    /// A date the work is for, from today up to 730 days ahead; blocked in the freelancer's
+    /// calendar at once (CONFLICT when it is not free).
     pub scheduled_for: Option<Date>,
-    /// Where on-site work happens; makes the order on-site (start/end codes).
+    /// Where on-site work happens (up to 300 characters); makes the order on-site
+    /// (start/end codes).
     pub event_location: Option<String>,
 }
 
+/// What `requestBooking` takes.
 #[derive(InputObject)]
 pub struct RequestBookingInput {
+    /// An ACTIVE gig of someone else; NOT_FOUND otherwise, CONFLICT for your own.
     pub gig_id: ID,
+    /// The package to book: it sets the price, delivery time and revisions.
     pub tier: PackageTier,
-    /// The day to book; the freelancer must accept.
+    /// The day to book, from today up to 730 days ahead; it must be free (CONFLICT
+    /// otherwise), and the freelancer must accept.
     pub date: Date,
+    /// What you need (up to 5,000 characters).
     #[graphql(default)]
     pub requirements: String,
-    /// Where on-site work happens; makes the order on-site (start/end codes).
+    /// Where on-site work happens (up to 300 characters); makes the order on-site
+    /// (start/end codes).
     pub event_location: Option<String>,
 }
 
+/// A manual payment, as the client reports it.
 #[derive(InputObject)]
 pub struct PaymentProofInput {
-    /// The transfer's reference (transaction id).
+    /// The transfer's reference, e.g. its transaction id (3 to 200 characters).
     pub reference: String,
+    /// The name on the account that paid (2 to 200 characters).
     pub payer_name: String,
-    /// Must equal the order amount.
+    /// The amount paid in minor units; must equal the order amount (VALIDATION_ERROR
+    /// otherwise).
     pub amount_cents: i64,
 }
 
+/// A delivery for `submitWork`.
 #[derive(InputObject)]
 pub struct SubmitWorkInput {
+    /// The order to deliver on; you must be its freelancer.
     pub order_id: ID,
     /// What was done (1 to 5,000 characters).
     pub message: String,
@@ -649,8 +774,14 @@ async fn act(ctx: &Context<'_>, order_id: &ID, act: Act) -> async_graphql::Resul
 
 #[Object]
 impl OrderMutation {
-    /// Orders a package of an active gig; the order waits for payment.
-    async fn order_gig(&self, ctx: &Context<'_>, input: OrderGigInput) -> async_graphql::Result<Order> {
+    /// Orders a package of an active gig at its price; the order starts in PENDING_PAYMENT and
+    /// the freelancer is notified. NOT_FOUND when the gig is not active; CONFLICT for your own
+    /// gig or a date that is not free; VALIDATION_ERROR names each bad field.
+    async fn order_gig(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The gig, the package and what you need.")] input: OrderGigInput,
+    ) -> async_graphql::Result<Order> {
         let viewer = ctx.viewer()?;
         let gig_id = parse_id(&input.gig_id, "gigId")?;
         let row = service::order_gig(
@@ -669,8 +800,14 @@ impl OrderMutation {
         Ok(Order::new(row))
     }
 
-    /// Asks a freelancer to book a date for a package of their gig; they accept or decline.
-    async fn request_booking(&self, ctx: &Context<'_>, input: RequestBookingInput) -> async_graphql::Result<Order> {
+    /// Asks a freelancer to book a date for a package of their gig: the order is REQUESTED
+    /// until they `acceptOrder` (PENDING_PAYMENT, date blocked) or `declineOrder`. NOT_FOUND
+    /// when the gig is not active; CONFLICT for your own gig or a date that is not free.
+    async fn request_booking(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The gig, the package, the day and what you need.")] input: RequestBookingInput,
+    ) -> async_graphql::Result<Order> {
         let viewer = ctx.viewer()?;
         let gig_id = parse_id(&input.gig_id, "gigId")?;
         let row = service::order_gig(
@@ -689,9 +826,16 @@ impl OrderMutation {
         Ok(Order::new(row))
     }
 
-    /// Hires the author of an application to your open task: creates the order, assigns
-    /// the task and turns the other applications down.
-    async fn accept_application(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Order> {
+    /// Hires the author of an application to your open task: creates the order
+    /// (PENDING_PAYMENT, with the application's milestones, or one milestone at its proposed
+    /// rate), assigns the task and turns the other open applications down. NOT_FOUND for
+    /// applications to tasks that are not yours; CONFLICT when the task is not OPEN or the
+    /// application was already decided or withdrawn.
+    async fn accept_application(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The application to accept.")] id: ID,
+    ) -> async_graphql::Result<Order> {
         let viewer = ctx.viewer()?;
         let id = parse_id(&id, "id")?;
         Ok(Order::new(
@@ -700,35 +844,48 @@ impl OrderMutation {
     }
 
     /// Takes an OPEN first-accept (IMMEDIATE) task: of everyone accepting at once exactly one
-    /// gets the order (at the task's maximum budget, awaiting payment); the others get
-    /// `CONFLICT`. Watchers of the task (`taskUpdated`) learn it is taken.
-    async fn accept_task(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Order> {
+    /// gets the order (PENDING_PAYMENT, with the task's planned milestones, or one milestone
+    /// at its maximum budget); the others get
+    /// `CONFLICT` (as does a task whose deadline has passed or that is not IMMEDIATE).
+    /// FORBIDDEN on your own task; NOT_FOUND when you cannot see it. Watchers of the task
+    /// (`taskUpdated`) learn it is taken.
+    async fn accept_task(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The OPEN IMMEDIATE task to take.")] id: ID,
+    ) -> async_graphql::Result<Order> {
         let viewer = ctx.viewer()?;
         let id = parse_id(&id, "id")?;
         Ok(Order::new(service::accept_task(ctx.app(), &viewer.user, id).await?))
     }
 
-    /// Freelancer: accepts a booking request (its date is blocked).
-    async fn accept_order(&self, ctx: &Context<'_>, order_id: ID) -> async_graphql::Result<Order> {
+    /// Freelancer: accepts a booking request (REQUESTED → PENDING_PAYMENT) and blocks its date
+    /// (CONFLICT when the day is no longer free).
+    async fn accept_order(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "A booking request made to you.")] order_id: ID,
+    ) -> async_graphql::Result<Order> {
         act(ctx, &order_id, Act::Accept).await
     }
 
-    /// Freelancer: declines a booking request.
+    /// Freelancer: declines a booking request (REQUESTED → DECLINED, final).
     async fn decline_order(
         &self,
         ctx: &Context<'_>,
-        order_id: ID,
-        reason: Option<String>,
+        #[graphql(desc = "A booking request made to you.")] order_id: ID,
+        #[graphql(desc = "Why, for the client (up to 1,000 characters).")] reason: Option<String>,
     ) -> async_graphql::Result<Order> {
         act(ctx, &order_id, Act::Decline { reason }).await
     }
 
-    /// Client: reports a manual payment of the order amount.
+    /// Client: reports a manual payment of the order amount (PENDING_PAYMENT →
+    /// PAYMENT_SUBMITTED); the freelancer checks it.
     async fn submit_payment_proof(
         &self,
         ctx: &Context<'_>,
-        order_id: ID,
-        input: PaymentProofInput,
+        #[graphql(desc = "An order you are the client of.")] order_id: ID,
+        #[graphql(desc = "What you paid and how to find the transfer.")] input: PaymentProofInput,
     ) -> async_graphql::Result<Order> {
         let proof = ProofInput {
             reference: input.reference,
@@ -738,28 +895,46 @@ impl OrderMutation {
         act(ctx, &order_id, Act::SubmitPaymentProof(proof)).await
     }
 
-    /// Freelancer (or an admin): confirms the payment arrived; the amount enters escrow.
-    async fn confirm_payment(&self, ctx: &Context<'_>, order_id: ID) -> async_graphql::Result<Order> {
+    /// Freelancer (or an admin): confirms the payment arrived (PAYMENT_SUBMITTED →
+    /// PAYMENT_CONFIRMED); the amount enters escrow and the fee rate is fixed.
+    async fn confirm_payment(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "An order you are the freelancer of (admins: any order).")] order_id: ID,
+    ) -> async_graphql::Result<Order> {
         act(ctx, &order_id, Act::ConfirmPayment).await
     }
 
-    /// Freelancer (or an admin): the payment did not arrive; the client may submit again.
+    /// Freelancer (or an admin): the payment did not arrive (PAYMENT_SUBMITTED →
+    /// PENDING_PAYMENT); the client may submit again.
     async fn reject_payment_proof(
         &self,
         ctx: &Context<'_>,
-        order_id: ID,
-        reason: Option<String>,
+        #[graphql(desc = "An order you are the freelancer of (admins: any order).")] order_id: ID,
+        #[graphql(desc = "Why, for the client (up to 1,000 characters).")] reason: Option<String>,
     ) -> async_graphql::Result<Order> {
         act(ctx, &order_id, Act::RejectPaymentProof { reason }).await
     }
 
-    /// Freelancer: starts work (on-site orders need the client's start code).
-    async fn start_work(&self, ctx: &Context<'_>, order_id: ID, code: Option<String>) -> async_graphql::Result<Order> {
+    /// Freelancer: starts work (PAYMENT_CONFIRMED → IN_PROGRESS). On-site orders need the
+    /// client's start code: VALIDATION_ERROR on `code` when it is missing, wrong, used or
+    /// expired (each wrong attempt counts).
+    async fn start_work(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "An order you are the freelancer of.")] order_id: ID,
+        #[graphql(desc = "The client's start code: required on on-site orders, else ignored.")] code: Option<String>,
+    ) -> async_graphql::Result<Order> {
         act(ctx, &order_id, Act::StartWork { code }).await
     }
 
-    /// Freelancer: delivers the work (or a revision).
-    async fn submit_work(&self, ctx: &Context<'_>, input: SubmitWorkInput) -> async_graphql::Result<Order> {
+    /// Freelancer: delivers the work or a revision (IN_PROGRESS or REVISION_REQUESTED →
+    /// SUBMITTED); files come as GraphQL multipart uploads.
+    async fn submit_work(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The order, a message, links and files.")] input: SubmitWorkInput,
+    ) -> async_graphql::Result<Order> {
         let mut files = Vec::with_capacity(input.files.len());
         for upload in &input.files {
             let value = upload
@@ -778,44 +953,62 @@ impl OrderMutation {
         act(ctx, &input.order_id, Act::SubmitWork(delivery)).await
     }
 
-    /// Client: asks for changes (within the order's revision limit).
-    async fn request_revision(&self, ctx: &Context<'_>, order_id: ID, note: String) -> async_graphql::Result<Order> {
+    /// Client: asks for changes (SUBMITTED → REVISION_REQUESTED); LIMIT_EXCEEDED once the
+    /// order's `revisionLimit` is used up.
+    async fn request_revision(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "An order you are the client of.")] order_id: ID,
+        #[graphql(desc = "What to change (3 to 2,000 characters).")] note: String,
+    ) -> async_graphql::Result<Order> {
         act(ctx, &order_id, Act::RequestRevision { note }).await
     }
 
-    /// Client: accepts the delivery; escrow is released to the freelancer. On on-site orders
-    /// the freelancer may complete instead by entering the client's end code.
+    /// Client: accepts the delivery (SUBMITTED → COMPLETED); escrow is released to the
+    /// freelancer less the platform fee. On on-site orders the freelancer may complete instead
+    /// by entering the client's end code; on other orders the freelancer gets FORBIDDEN.
     async fn approve_work(
         &self,
         ctx: &Context<'_>,
-        order_id: ID,
-        code: Option<String>,
+        #[graphql(desc = "An order you are a party of.")] order_id: ID,
+        #[graphql(desc = "The client's end code, needed when the freelancer completes on site.")] code: Option<String>,
     ) -> async_graphql::Result<Order> {
         act(ctx, &order_id, Act::ApproveWork { code }).await
     }
 
-    /// Either party, before work starts: calls the order off (a funded order is refunded).
+    /// Either party, before work starts (REQUESTED, PENDING_PAYMENT, PAYMENT_SUBMITTED or
+    /// PAYMENT_CONFIRMED): calls the order off (CANCELLED, final). A funded order is refunded
+    /// to the client's balance and a booked date is freed; a task it was made for reopens.
     async fn cancel_order(
         &self,
         ctx: &Context<'_>,
-        order_id: ID,
-        reason: Option<String>,
+        #[graphql(desc = "An order you are a party of.")] order_id: ID,
+        #[graphql(desc = "Why, for the other party (up to 1,000 characters).")] reason: Option<String>,
     ) -> async_graphql::Result<Order> {
         act(ctx, &order_id, Act::Cancel { reason }).await
     }
 
-    /// Either party, after payment: freezes the order and its escrow until an admin settles it.
-    async fn open_dispute(&self, ctx: &Context<'_>, order_id: ID, reason: String) -> async_graphql::Result<Order> {
+    /// Either party, after payment (PAYMENT_CONFIRMED, IN_PROGRESS, SUBMITTED or
+    /// REVISION_REQUESTED): freezes the order (DISPUTED) and its escrow until an admin settles
+    /// it.
+    async fn open_dispute(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "An order you are a party of.")] order_id: ID,
+        #[graphql(desc = "What went wrong (3 to 2,000 characters).")] reason: String,
+    ) -> async_graphql::Result<Order> {
         act(ctx, &order_id, Act::OpenDispute { reason }).await
     }
 
     /// Client of an on-site order: a fresh start or end code to give the freelancer
-    /// (valid 15 minutes, single use, 5 attempts).
+    /// (valid 15 minutes, single use, 5 attempts); it replaces any earlier code for that step.
+    /// FORBIDDEN for anyone but the client; CONFLICT when the order is not on-site or not at
+    /// that step.
     async fn issue_order_code(
         &self,
         ctx: &Context<'_>,
-        order_id: ID,
-        purpose: OrderCodePurpose,
+        #[graphql(desc = "An on-site order you are the client of.")] order_id: ID,
+        #[graphql(desc = "START to let work begin, END to let the freelancer complete.")] purpose: OrderCodePurpose,
     ) -> async_graphql::Result<OrderCode> {
         let viewer = ctx.viewer()?;
         let id = parse_id(&order_id, "orderId")?;
@@ -827,8 +1020,14 @@ impl OrderMutation {
         Ok(OrderCode { code, expires_at })
     }
 
-    /// Adds a card to an order's board.
-    async fn add_board_item(&self, ctx: &Context<'_>, order_id: ID, title: String) -> async_graphql::Result<BoardItem> {
+    /// Adds a card (TODO) to the board of an order you are a party of. CONFLICT once the order
+    /// is COMPLETED, CANCELLED or DECLINED; LIMIT_EXCEEDED past 100 cards.
+    async fn add_board_item(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "An order you are a party of.")] order_id: ID,
+        #[graphql(desc = "What the card says (1 to 200 characters).")] title: String,
+    ) -> async_graphql::Result<BoardItem> {
         let viewer = ctx.viewer()?;
         let id = parse_id(&order_id, "orderId")?;
         Ok(BoardItem(
@@ -836,12 +1035,13 @@ impl OrderMutation {
         ))
     }
 
-    /// Moves a card between TODO, DOING and DONE.
+    /// Moves a card between TODO, DOING and DONE (parties of an order that is not final;
+    /// CONFLICT otherwise).
     async fn move_board_item(
         &self,
         ctx: &Context<'_>,
-        id: ID,
-        status: BoardItemStatus,
+        #[graphql(desc = "The card.")] id: ID,
+        #[graphql(desc = "The column to move it to.")] status: BoardItemStatus,
     ) -> async_graphql::Result<BoardItem> {
         let viewer = ctx.viewer()?;
         let id = parse_id(&id, "id")?;
@@ -850,20 +1050,26 @@ impl OrderMutation {
         ))
     }
 
-    /// Removes a card; returns its id.
-    async fn delete_board_item(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<ID> {
+    /// Removes a card; returns its id (parties of an order that is not final; CONFLICT
+    /// otherwise).
+    async fn delete_board_item(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The card.")] id: ID,
+    ) -> async_graphql::Result<ID> {
         let viewer = ctx.viewer()?;
         let id = parse_id(&id, "id")?;
         let gone: Uuid = service::delete_board_item(ctx.app(), &viewer.user, id).await?;
         Ok(ID(gone.to_string()))
     }
 
-    /// Replaces a milestone's definition-of-done checklist (up to 20 items).
+    /// Replaces a milestone's definition-of-done checklist (up to 20 items), for the parties
+    /// of an order that is not final (CONFLICT otherwise).
     async fn set_milestone_checklist(
         &self,
         ctx: &Context<'_>,
-        milestone_id: ID,
-        items: Vec<ChecklistEntry>,
+        #[graphql(desc = "An `OrderMilestone` of an order you are a party of.")] milestone_id: ID,
+        #[graphql(desc = "The new list in order: up to 20, texts 1 to 200 characters.")] items: Vec<ChecklistEntry>,
     ) -> async_graphql::Result<OrderMilestone> {
         let viewer = ctx.viewer()?;
         let id = parse_id(&milestone_id, "milestoneId")?;
@@ -890,8 +1096,8 @@ impl OrderSubscription {
     async fn order_updated(
         &self,
         ctx: &Context<'_>,
-        order_id: ID,
-        after: Option<String>,
+        #[graphql(desc = "An order you are a party of (admins: any order); NOT_FOUND otherwise.")] order_id: ID,
+        #[graphql(desc = "The last `eventCursor` you received; later events are sent first.")] after: Option<String>,
     ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<OrderUpdate>>> {
         let viewer = ctx.viewer()?;
         let id = parse_id(&order_id, "orderId")?;

@@ -2,20 +2,32 @@
 //! which, who may take it, and what it does with the money. Nothing else decides a
 //! transition; the service only carries out what [`decide`] allows.
 
-/// Where an order stands.
+/// Where an order stands in its state machine. COMPLETED, CANCELLED and DECLINED are final.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, async_graphql::Enum)]
 #[graphql(name = "OrderStatus")]
 pub enum Status {
+    /// A booking request waiting for the freelancer to accept or decline it.
     Requested,
+    /// The freelancer declined the booking request (final).
     Declined,
+    /// Waiting for the client to pay.
     PendingPayment,
+    /// The client reported a manual payment; the freelancer (or an admin) checks it.
     PaymentSubmitted,
+    /// Paid: the amount is in escrow and the freelancer may start.
     PaymentConfirmed,
+    /// The freelancer is working.
     InProgress,
+    /// Work delivered; the client approves it or asks for a revision.
     Submitted,
+    /// The client asked for changes; the freelancer delivers again.
     RevisionRequested,
+    /// Done: escrow went to the freelancer less the platform fee (final).
     Completed,
+    /// Called off: any escrow went back to the client (final).
     Cancelled,
+    /// A party opened a dispute: the order and its escrow are frozen until an admin settles
+    /// it as COMPLETED or CANCELLED.
     Disputed,
 }
 
@@ -65,22 +77,34 @@ impl Status {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, async_graphql::Enum)]
 #[graphql(name = "OrderAction")]
 pub enum Action {
+    /// Freelancer: accept a booking request (`acceptOrder`).
     Accept,
+    /// Freelancer: decline a booking request (`declineOrder`).
     Decline,
+    /// Client: report a manual payment (`submitPaymentProof`).
     SubmitPaymentProof,
+    /// Freelancer or admin: the reported payment did not arrive (`rejectPaymentProof`).
     RejectPaymentProof,
+    /// Freelancer or admin: the reported payment arrived (`confirmPayment`).
     ConfirmPayment,
-    /// A payment provider reported the payment (Stripe's webhook).
+    /// A payment provider reported the payment (Stripe's webhook); never offered to users.
     ProviderPaymentSucceeded,
+    /// Freelancer: start work (`startWork`).
     StartWork,
+    /// Freelancer: deliver the work or a revision (`submitWork`).
     SubmitWork,
+    /// Client: ask for changes (`requestRevision`).
     RequestRevision,
+    /// Client, or the freelancer of an on-site order with the end code: complete the order
+    /// (`approveWork`).
     ApproveWork,
+    /// Either party, before work starts: call the order off (`cancelOrder`).
     Cancel,
+    /// Either party, after payment: open a dispute (`openDispute`).
     OpenDispute,
-    /// `overrideOrderStatus(…, COMPLETED)`.
+    /// Admin: settle as completed, releasing escrow (`overrideOrderStatus(…, COMPLETED)`).
     ForceComplete,
-    /// `overrideOrderStatus(…, CANCELLED)`.
+    /// Admin: settle as cancelled, refunding escrow (`overrideOrderStatus(…, CANCELLED)`).
     ForceCancel,
 }
 

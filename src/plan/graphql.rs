@@ -5,14 +5,18 @@ use async_graphql::{Context, Object, SimpleObject};
 use super::{model::PlanRow, service};
 use crate::graphql::context::ContextExt;
 
-/// A plan users can be on.
+/// A billing plan users can be on; it sets how many tasks they may publish a month.
 #[derive(SimpleObject)]
 pub struct Plan {
+    /// A stable key, e.g. `free` or `pro`.
     pub id: String,
+    /// A display name, e.g. "Pro".
     pub name: String,
-    /// Task posts per calendar month; null means unlimited.
+    /// Task posts per calendar month (UTC); null means unlimited.
     pub monthly_post_limit: Option<i32>,
+    /// The plan's price in minor units of `currency`; 0 for the free plan.
     pub price_cents: i64,
+    /// ISO 4217 code of the price.
     pub currency: String,
 }
 
@@ -31,10 +35,15 @@ impl From<PlanRow> for Plan {
 /// Where you stand against your plan this month.
 #[derive(SimpleObject)]
 pub struct Usage {
+    /// Your plan (the free plan unless you subscribed to another).
     pub plan: Plan,
+    /// Tasks you published since the start of this calendar month (UTC); drafts do not
+    /// count.
     pub posts_used: i64,
-    /// Null when your plan is unlimited.
+    /// How many you may publish this month; null when your plan is unlimited.
     pub posts_limit: Option<i32>,
+    /// Whether you may publish another task now; when false, publishing (`postTask` without
+    /// `draft`, or `publishTask`) answers LIMIT_EXCEEDED.
     pub can_post: bool,
 }
 
@@ -43,7 +52,7 @@ pub struct PlanQuery;
 
 #[Object]
 impl PlanQuery {
-    /// The plans on offer, cheapest first.
+    /// The plans on offer, cheapest first. No sign-in needed.
     async fn plans(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Plan>> {
         Ok(service::plans(&ctx.app().db)
             .await?
@@ -52,7 +61,8 @@ impl PlanQuery {
             .collect())
     }
 
-    /// Your plan and how much of its monthly posting limit you used.
+    /// Your plan and how much of its monthly posting limit you used. UNAUTHORIZED when
+    /// signed out.
     async fn usage(&self, ctx: &Context<'_>) -> async_graphql::Result<Usage> {
         let viewer = ctx.viewer()?.id();
         let usage = service::usage(&ctx.app().db, viewer).await?;

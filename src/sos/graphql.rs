@@ -60,7 +60,6 @@ impl SosStatus {
     }
 }
 
-/// An emergency raised by a party of an order. Seen by its raiser and admins.
 pub struct SosAlert {
     row: Arc<SosRow>,
     event_cursor: Option<i64>,
@@ -82,9 +81,10 @@ impl SosAlert {
     }
 }
 
+/// An emergency raised by a party of an order. Seen by its raiser and admins.
 #[Object]
 impl SosAlert {
-    /// The alert's id.
+    /// Opaque alert id; admins pass it to `acknowledgeSos` and `resolveSos`.
     async fn id(&self) -> ID {
         ID(self.row.id.to_string())
     }
@@ -188,8 +188,14 @@ pub struct SosMutation;
 #[Object]
 impl SosMutation {
     /// Alerts the platform's admins at once that you need help on an order under way. While
-    /// your alert on that order is unresolved, raising again answers it unchanged.
-    async fn raise_sos(&self, ctx: &Context<'_>, input: RaiseSosInput) -> async_graphql::Result<SosAlert> {
+    /// your alert on that order is unresolved, raising again answers it unchanged. FORBIDDEN
+    /// for anyone but the order's client and freelancer; CONFLICT when the order is not under
+    /// way; NOT_FOUND when it is not yours.
+    async fn raise_sos(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The order, where you are, and what is happening.")] input: RaiseSosInput,
+    ) -> async_graphql::Result<SosAlert> {
         let viewer = ctx.viewer()?;
         let order_id = parse_id(&input.order_id, "orderId")?;
         let row = service::raise(
@@ -217,7 +223,7 @@ impl SosSubscription {
     async fn sos_raised(
         &self,
         ctx: &Context<'_>,
-        after: Option<String>,
+        #[graphql(desc = "The last `eventCursor` you received; later alerts are sent first.")] after: Option<String>,
     ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<SosAlert>>> {
         ctx.admin()?;
         let after = decode_event_cursor(after.as_deref())?;

@@ -31,10 +31,13 @@ use crate::{
     profile::{graphql::User, loaders::UserById},
 };
 
+/// A GraphQL enum stored as text; doc comments on the enum and its variants become the
+/// schema's descriptions.
 macro_rules! db_enum {
-    ($name:ident { $($variant:ident => $db:literal),+ $(,)? }) => {
+    ($(#[$meta:meta])* $name:ident { $($(#[$variant_meta:meta])* $variant:ident => $db:literal),+ $(,)? }) => {
+        $(#[$meta])*
         #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
-        pub enum $name { $($variant),+ }
+        pub enum $name { $($(#[$variant_meta])* $variant),+ }
         impl $name {
             pub fn as_db(self) -> &'static str {
                 match self { $(Self::$variant => $db),+ }
@@ -46,26 +49,83 @@ macro_rules! db_enum {
     };
 }
 
-db_enum!(TaskStatus {
-    Draft => "DRAFT", Open => "OPEN", Assigned => "ASSIGNED", InProgress => "IN_PROGRESS",
-    Completed => "COMPLETED", Cancelled => "CANCELLED", Expired => "EXPIRED",
-});
-db_enum!(BudgetType { Fixed => "FIXED", Hourly => "HOURLY" });
-db_enum!(TaskDuration {
-    LessThanAWeek => "LESS_THAN_A_WEEK", OneToFourWeeks => "ONE_TO_FOUR_WEEKS",
-    OneToThreeMonths => "ONE_TO_THREE_MONTHS", MoreThanThreeMonths => "MORE_THAN_THREE_MONTHS",
-});
-db_enum!(LocationType { Remote => "REMOTE", Onsite => "ONSITE", Hybrid => "HYBRID" });
-db_enum!(TaskMode { Standard => "STANDARD", Immediate => "IMMEDIATE" });
+db_enum!(
+    /// Where a task stands.
+    TaskStatus {
+        /// Saved, not published: only the poster and admins see it, and it does not count
+        /// against the plan.
+        Draft => "DRAFT",
+        /// Published: takes applications (STANDARD) or a first accept (IMMEDIATE).
+        Open => "OPEN",
+        /// A freelancer was hired and an order made; work has not started.
+        Assigned => "ASSIGNED",
+        /// Work on the order made from it has started.
+        InProgress => "IN_PROGRESS",
+        /// The order made from it was completed.
+        Completed => "COMPLETED",
+        /// The poster cancelled it before anyone was hired.
+        Cancelled => "CANCELLED",
+        /// An IMMEDIATE task nobody accepted before its acceptance deadline.
+        Expired => "EXPIRED",
+    }
+);
+db_enum!(
+    /// What the budget amounts mean.
+    BudgetType {
+        /// One price for the whole task.
+        Fixed => "FIXED",
+        /// A rate per hour of work.
+        Hourly => "HOURLY",
+    }
+);
+db_enum!(
+    /// How long the poster expects the work to take.
+    TaskDuration {
+        /// Under a week.
+        LessThanAWeek => "LESS_THAN_A_WEEK",
+        /// One to four weeks.
+        OneToFourWeeks => "ONE_TO_FOUR_WEEKS",
+        /// One to three months.
+        OneToThreeMonths => "ONE_TO_THREE_MONTHS",
+        /// Longer than three months.
+        MoreThanThreeMonths => "MORE_THAN_THREE_MONTHS",
+    }
+);
+db_enum!(
+    /// Where the work happens.
+    LocationType {
+        /// Anywhere: the task has no address or location.
+        Remote => "REMOTE",
+        /// At the task's address; orders made from it are on-site (start and end codes).
+        Onsite => "ONSITE",
+        /// Partly at the task's address, partly remote.
+        Hybrid => "HYBRID",
+    }
+);
+db_enum!(
+    /// How a freelancer gets a task.
+    TaskMode {
+        /// Freelancers apply (`applyToTask`) and the poster hires one (`acceptApplication`).
+        Standard => "STANDARD",
+        /// The first freelancer to `acceptTask` before the acceptance deadline gets it; the
+        /// task needs an ONSITE or HYBRID location.
+        Immediate => "IMMEDIATE",
+    }
+);
 
-/// A milestone of a task's plan.
+/// A planned milestone (of a task's plan or an application's proposal); it becomes an order
+/// milestone when someone is hired.
 #[derive(SimpleObject, InputObject, Clone)]
 #[graphql(input_name = "MilestoneInput")]
 pub struct TaskMilestone {
+    /// What the milestone delivers (3 to 120 characters).
     pub title: String,
+    /// Details (up to 2,000 characters; empty when omitted).
     #[graphql(default)]
     pub description: String,
+    /// Its price in minor units of the task's currency; must be positive.
     pub amount_cents: i64,
+    /// Due this many days after the order is made (1 to 730).
     pub due_in_days: i32,
 }
 
@@ -91,7 +151,6 @@ impl From<TaskMilestone> for Milestone {
     }
 }
 
-/// Work a client posted.
 pub struct Task(pub Arc<TaskRow>);
 
 impl Task {
@@ -106,50 +165,68 @@ impl Task {
     }
 }
 
+/// Work a client posted. STANDARD tasks take applications; IMMEDIATE ones go to the first
+/// freelancer who accepts. Anyone may read a published task; the exact address and location
+/// and the assignee are for its parties only.
 #[Object]
 impl Task {
+    /// Opaque task id: pass it to `task(id:)`, `applyToTask` or `acceptTask`.
     async fn id(&self) -> ID {
         ID(self.0.id.to_string())
     }
+    /// A short title (10 to 150 characters).
     async fn title(&self) -> &str {
         &self.0.title
     }
+    /// What the work is (30 to 20,000 characters; may contain line breaks).
     async fn description(&self) -> &str {
         &self.0.description
     }
+    /// A category label such as `development`; `TaskFilter.category` matches it exactly.
     async fn category(&self) -> &str {
         &self.0.category
     }
+    /// Skills the work needs (up to 20); `TaskFilter.skills` matches them exactly.
     async fn skills_required(&self) -> &[String] {
         &self.0.skills_required
     }
+    /// AI tools the poster would like used (up to 20).
     async fn ai_tools_preferred(&self) -> &[String] {
         &self.0.ai_tools_preferred
     }
+    /// Whether the budget is a fixed price or an hourly rate.
     async fn budget_type(&self) -> Option<BudgetType> {
         BudgetType::from_db(&self.0.budget_type)
     }
+    /// The low end of the budget in minor units of `currency` (per hour for HOURLY tasks).
     async fn budget_min_cents(&self) -> i64 {
         self.0.budget_min_cents
     }
+    /// The high end of the budget in minor units of `currency` (per hour for HOURLY tasks).
+    /// An IMMEDIATE task without planned milestones becomes an order for this amount.
     async fn budget_max_cents(&self) -> i64 {
         self.0.budget_max_cents
     }
+    /// ISO 4217 code of the budget, e.g. `USD`.
     async fn currency(&self) -> &str {
         &self.0.currency
     }
+    /// How long the work is expected to take.
     async fn duration(&self) -> Option<TaskDuration> {
         TaskDuration::from_db(&self.0.duration)
     }
+    /// Where the work happens.
     async fn location_type(&self) -> Option<LocationType> {
         LocationType::from_db(&self.0.location_type)
     }
-    /// The street address: for the poster and, once assigned, the assignee.
+    /// The street address, for the poster, admins and, once assigned, the assignee; null for
+    /// everyone else and for REMOTE tasks.
     async fn address(&self, ctx: &Context<'_>) -> Option<&str> {
         self.is_party(ctx).then_some(self.0.address.as_deref()).flatten()
     }
     /// Exact for the poster and, once assigned, the assignee; everyone else sees a point
     /// about 200 m away (the same on every read), which nearby search measures from too.
+    /// Null for REMOTE tasks.
     async fn location(&self, ctx: &Context<'_>) -> Option<GeoPoint> {
         let (lat, lng) = if self.is_party(ctx) {
             (self.0.latitude?, self.0.longitude?)
@@ -165,11 +242,13 @@ impl Task {
     async fn mode(&self) -> Option<TaskMode> {
         TaskMode::from_db(&self.0.mode)
     }
-    /// IMMEDIATE tasks: when the offer lapses (the task then becomes EXPIRED).
+    /// IMMEDIATE tasks: when the offer lapses (UTC; the task then becomes EXPIRED). Null for
+    /// STANDARD tasks.
     async fn acceptance_deadline(&self) -> Option<DateTime<Utc>> {
         self.0.acceptance_deadline
     }
-    /// The freelancer the task is assigned to (for the parties only).
+    /// The freelancer the task is assigned to; null while unassigned, and for anyone but the
+    /// poster, the assignee and admins.
     async fn assignee(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
         let Some(id) = self.0.assignee_id.filter(|_| self.is_party(ctx)) else {
             return Ok(None);
@@ -177,9 +256,12 @@ impl Task {
         let row = ctx.loader().load_one(UserById(id)).await.map_err(shared_error)?;
         Ok(row.map(User::new))
     }
+    /// Where the task stands.
     async fn status(&self) -> Option<TaskStatus> {
         TaskStatus::from_db(&self.0.status)
     }
+    /// The planned milestones (possibly prefilled from a template); empty when none were
+    /// planned.
     async fn milestones(&self) -> Vec<TaskMilestone> {
         serde_json::from_value::<Vec<Milestone>>(self.0.milestone_plan.clone())
             .unwrap_or_default()
@@ -187,15 +269,20 @@ impl Task {
             .map(Into::into)
             .collect()
     }
+    /// The poster wants a non-disclosure agreement signed (the server records the wish; it
+    /// does not enforce it).
     async fn nda_required(&self) -> bool {
         self.0.nda_required
     }
+    /// The poster expects the rights to the work to pass to them (recorded, not enforced).
     async fn ip_transfer(&self) -> bool {
         self.0.ip_transfer
     }
+    /// The `TaskTemplate.key` the task was started from; null when none.
     async fn template_key(&self) -> Option<&str> {
         self.0.template_key.as_deref()
     }
+    /// Files the poster attached (up to 10).
     async fn attachments(&self) -> Vec<MessageAttachment> {
         serde_json::from_value::<Vec<Attachment>>(self.0.attachments.clone())
             .unwrap_or_default()
@@ -208,9 +295,11 @@ impl Task {
             })
             .collect()
     }
+    /// How many applications the task has had, not counting withdrawn ones.
     async fn applications_count(&self) -> i32 {
         self.0.applications_count
     }
+    /// Who posted the task: the client.
     async fn poster(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
         let row = ctx
             .loader()
@@ -219,52 +308,77 @@ impl Task {
             .map_err(shared_error)?;
         Ok(row.map(User::new))
     }
+    /// When the task was created (UTC), as a draft or published.
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
     }
+    /// When the task was published (UTC); null for drafts. Public lists are ordered by it.
     async fn published_at(&self) -> Option<DateTime<Utc>> {
         self.0.published_at
     }
 }
 
-/// A template that prefills a milestone plan.
+/// A template that prefills a task's category and milestone plan (`templateKey`).
 #[derive(SimpleObject)]
 pub struct TaskTemplate {
+    /// Pass it as `templateKey` when posting a task, e.g. `SAAS_MVP`.
     pub key: String,
+    /// A display name, e.g. "SaaS MVP".
     pub name: String,
+    /// The category a task from this template gets when it names none.
     pub category: String,
-    /// Each milestone's share of the budget, in basis points.
+    /// The plan: each milestone takes a share of the task's maximum budget.
     pub milestones: Vec<TemplateMilestone>,
 }
 
+/// One milestone of a template.
 #[derive(SimpleObject)]
 pub struct TemplateMilestone {
+    /// What the milestone delivers.
     pub title: String,
+    /// What it covers.
     pub description: String,
+    /// Its share of the task's `budgetMaxCents` in basis points (1,500 = 15%); a template's
+    /// shares add up to 10,000.
     pub share_bps: i64,
+    /// Due this many days after the order is made.
     pub due_in_days: i32,
 }
 
+/// How recently a task was published.
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
 pub enum PostedWithinFilter {
+    /// In the last 24 hours.
     Day,
+    /// In the last 7 days.
     Week,
+    /// In the last 30 days.
     Month,
 }
 
+/// Narrows a task list: every field given must match; omitted fields do not filter.
 #[derive(InputObject, Default)]
 pub struct TaskFilter {
+    /// Full-text search (English stemming) over title, skills and description, in web-search
+    /// syntax (`"exact phrase"`, `-word`, `or`); up to 200 characters.
     pub search: Option<String>,
+    /// An exact category, e.g. `development`.
     pub category: Option<String>,
-    /// Tasks asking for any of these skills.
+    /// Tasks asking for any of these skills (exact, case-sensitive; up to 20).
     pub skills: Option<Vec<String>>,
+    /// Tasks preferring any of these AI tools (exact, case-sensitive; up to 20).
     pub ai_tools: Option<Vec<String>>,
-    /// The budget reaches at least this.
+    /// The budget reaches at least this (minor units): tasks whose `budgetMaxCents` is at
+    /// least this.
     pub budget_min: Option<i64>,
-    /// The budget starts at most at this.
+    /// The budget starts at most at this (minor units): tasks whose `budgetMinCents` is at
+    /// most this. Must not be below `budgetMin`.
     pub budget_max: Option<i64>,
+    /// Only tasks with this location type.
     pub location_type: Option<LocationType>,
+    /// Only tasks published within this period.
     pub posted_within: Option<PostedWithinFilter>,
+    /// Only STANDARD or only IMMEDIATE tasks.
     pub mode: Option<TaskMode>,
 }
 
@@ -352,18 +466,19 @@ async fn task_page(
     Ok(connection)
 }
 
-/// A task near the point asked about.
 pub struct NearbyTask {
     task: Arc<TaskRow>,
     distance_m: f64,
 }
 
+/// A task near the point asked about, with its distance.
 #[Object]
 impl NearbyTask {
     /// Metres from the point asked about to the task's public location (great-circle).
     async fn distance_meters(&self) -> f64 {
         self.distance_m
     }
+    /// The task; its `location` is the public point unless you are one of its parties.
     async fn task(&self) -> Task {
         Task(self.task.clone())
     }
@@ -392,8 +507,13 @@ pub struct TaskQuery;
 
 #[Object]
 impl TaskQuery {
-    /// A task: public unless it is a draft (or its poster is banned).
-    async fn task(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Task>> {
+    /// A task: public unless it is a draft (or its poster is banned); null when it does not
+    /// exist or you may not see it. No sign-in needed.
+    async fn task(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The task's id.")] id: ID,
+    ) -> async_graphql::Result<Option<Task>> {
         let id = parse_id(&id, "id")?;
         let viewer = ctx.viewer_opt().map(|v| v.user.as_ref());
         let Some((task, poster)) = service::get(ctx.app(), viewer, id).await? else {
@@ -403,32 +523,32 @@ impl TaskQuery {
         Ok(Some(Task(Arc::new(task))))
     }
 
-    /// Open tasks, newest first.
+    /// Open tasks, newest published first. No sign-in needed.
     #[graphql(complexity = "first.unwrap_or(20).max(1) as usize * child_complexity")]
     async fn tasks(
         &self,
         ctx: &Context<'_>,
-        filter: Option<TaskFilter>,
-        first: Option<i32>,
-        after: Option<String>,
+        #[graphql(desc = "Narrows the list; every open task when omitted.")] filter: Option<TaskFilter>,
+        #[graphql(desc = "Page size: 1 to the server's limit (100 by default); 20 when omitted.")] first: Option<i32>,
+        #[graphql(desc = "Continue after the previous page's `pageInfo.endCursor`.")] after: Option<String>,
     ) -> async_graphql::Result<Connection<String, Task, Total, EmptyFields>> {
         task_page(ctx, to_filter(filter)?, first, after).await
     }
 
     /// Open tasks with a location within `radiusMeters` (at most 50 km) of a point, nearest
     /// first. Distances are measured to each task's public location (about 200 m from the
-    /// real one).
+    /// real one). No sign-in needed.
     #[graphql(complexity = "first.unwrap_or(20).max(1) as usize * child_complexity")]
     #[allow(clippy::too_many_arguments)]
     async fn nearby_tasks(
         &self,
         ctx: &Context<'_>,
-        lat: f64,
-        lng: f64,
-        #[graphql(default = 5000.0)] radius_meters: f64,
-        filter: Option<TaskFilter>,
-        first: Option<i32>,
-        after: Option<String>,
+        #[graphql(desc = "Latitude of the centre in WGS84 degrees, -90 to 90.")] lat: f64,
+        #[graphql(desc = "Longitude of the centre in WGS84 degrees, -180 to 180.")] lng: f64,
+        #[graphql(default = 5000.0, desc = "Radius in metres, 1 to 50,000.")] radius_meters: f64,
+        #[graphql(desc = "Further narrows the tasks.")] filter: Option<TaskFilter>,
+        #[graphql(desc = "Page size: 1 to the server's limit (100 by default); 20 when omitted.")] first: Option<i32>,
+        #[graphql(desc = "Continue after the previous page's `pageInfo.endCursor`.")] after: Option<String>,
     ) -> async_graphql::Result<Connection<String, NearbyTask, Total, EmptyFields>> {
         check_circle(lat, lng, radius_meters)?;
         let app = ctx.app();
@@ -457,14 +577,15 @@ impl TaskQuery {
         Ok(connection)
     }
 
-    /// Tasks you posted, in every status (or one), newest first.
+    /// Tasks you posted, in every status (or one), newest created first. UNAUTHORIZED when
+    /// signed out.
     #[graphql(complexity = "first.unwrap_or(20).max(1) as usize * child_complexity")]
     async fn my_tasks(
         &self,
         ctx: &Context<'_>,
-        status: Option<TaskStatus>,
-        first: Option<i32>,
-        after: Option<String>,
+        #[graphql(desc = "Only tasks in this status; every status when omitted.")] status: Option<TaskStatus>,
+        #[graphql(desc = "Page size: 1 to the server's limit (100 by default); 20 when omitted.")] first: Option<i32>,
+        #[graphql(desc = "Continue after the previous page's `pageInfo.endCursor`.")] after: Option<String>,
     ) -> async_graphql::Result<Connection<String, Task, Total, EmptyFields>> {
         let viewer = ctx.viewer()?.id();
         let filter = Filter {
@@ -475,7 +596,7 @@ impl TaskQuery {
         task_page(ctx, filter, first, after).await
     }
 
-    /// Templates that prefill a task's milestone plan.
+    /// Templates that prefill a task's category and milestone plan. No sign-in needed.
     async fn task_templates(&self) -> Vec<TaskTemplate> {
         templates::TEMPLATES
             .iter()
@@ -498,41 +619,62 @@ impl TaskQuery {
     }
 }
 
+/// A task's fields, as `postTask` and `updateTask` take them. VALIDATION_ERROR names each
+/// field that breaks a rule below.
 #[derive(InputObject)]
 pub struct TaskInputObject {
+    /// 10 to 150 characters.
     pub title: String,
+    /// 30 to 20,000 characters; line breaks allowed.
     pub description: String,
-    /// May be empty when `templateKey` is given: the template's category is used.
+    /// 2 to 60 characters. May be empty when `templateKey` is given: the template's category
+    /// is used.
     #[graphql(default)]
     pub category: String,
+    /// Up to 20 skills of up to 40 characters; duplicates (ignoring case) are dropped.
     #[graphql(default)]
     pub skills_required: Vec<String>,
+    /// Up to 20 AI tools of up to 40 characters; duplicates (ignoring case) are dropped.
     #[graphql(default)]
     pub ai_tools_preferred: Vec<String>,
+    /// Whether the amounts are a fixed price or an hourly rate.
     pub budget_type: BudgetType,
+    /// Minor units of `currency`, 100 to 10,000,000,000.
     pub budget_min_cents: i64,
+    /// At least `budgetMinCents` and at most 10,000,000,000; for FIXED tasks the milestones
+    /// must not add up to more.
     pub budget_max_cents: i64,
+    /// An ISO 4217 code (any case; stored in upper case).
     #[graphql(default_with = "String::from(\"USD\")")]
     pub currency: String,
+    /// How long the work is expected to take.
     pub duration: TaskDuration,
+    /// REMOTE, or ONSITE/HYBRID with an `address` and a `location`.
     pub location_type: LocationType,
-    /// Required for ONSITE and HYBRID tasks.
+    /// Required for ONSITE and HYBRID tasks (up to 300 characters); ignored for REMOTE ones.
+    /// Only the task's parties see it.
     pub address: Option<String>,
-    /// Required for ONSITE and HYBRID tasks.
+    /// Required for ONSITE and HYBRID tasks; ignored for REMOTE ones. Others see a point
+    /// about 200 m away.
     pub location: Option<GeoPointInput>,
-    /// Leave empty with a `templateKey` to start from the template's plan.
+    /// Up to 20. Leave empty with a `templateKey` to start from the template's plan.
     #[graphql(default)]
     pub milestones: Vec<TaskMilestone>,
+    /// Ask for a non-disclosure agreement (recorded, not enforced).
     #[graphql(default)]
     pub nda_required: bool,
+    /// Expect the rights to the work to pass to you (recorded, not enforced).
     #[graphql(default)]
     pub ip_transfer: bool,
+    /// A `TaskTemplate.key` (see `taskTemplates`): fills in `category` and `milestones` when
+    /// they are empty.
     pub template_key: Option<String>,
     /// IMMEDIATE: the first freelancer to accept gets the task (needs a location and an
     /// `acceptanceDeadline`). Fixed once published.
     #[graphql(default_with = "TaskMode::Standard")]
     pub mode: TaskMode,
-    /// IMMEDIATE tasks only: 5 minutes to 72 hours ahead.
+    /// Required for IMMEDIATE tasks, 5 minutes to 72 hours ahead; must be omitted for
+    /// STANDARD ones.
     pub acceptance_deadline: Option<DateTime<Utc>>,
 }
 
@@ -562,8 +704,10 @@ impl From<TaskInputObject> for TaskInput {
     }
 }
 
+/// What `postTask` takes.
 #[derive(InputObject)]
 pub struct PostTaskInput {
+    /// The task's fields.
     pub task: TaskInputObject,
     /// Up to 10 files (images, PDF, ZIP, plain text) as GraphQL multipart uploads.
     #[graphql(default)]
@@ -578,8 +722,13 @@ pub struct TaskMutation;
 
 #[Object]
 impl TaskMutation {
-    /// Posts a task (OPEN, counted against your plan's monthly limit) or saves a draft.
-    async fn post_task(&self, ctx: &Context<'_>, input: PostTaskInput) -> async_graphql::Result<Task> {
+    /// Posts a task (OPEN, counted against your plan's monthly limit; nearby freelancers are
+    /// told) or saves a draft. LIMIT_EXCEEDED past the plan's limit.
+    async fn post_task(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The task, its attachments, and whether to save a draft.")] input: PostTaskInput,
+    ) -> async_graphql::Result<Task> {
         let viewer = ctx.viewer()?;
         let mut files = Vec::with_capacity(input.attachments.len());
         for upload in &input.attachments {
@@ -595,8 +744,15 @@ impl TaskMutation {
         Ok(Task(Arc::new(task)))
     }
 
-    /// Replaces the fields of your DRAFT or OPEN task.
-    async fn update_task(&self, ctx: &Context<'_>, id: ID, input: TaskInputObject) -> async_graphql::Result<Task> {
+    /// Replaces the fields of your DRAFT or OPEN task (attachments stay). `mode` cannot change
+    /// once published. CONFLICT for other statuses; FORBIDDEN or NOT_FOUND when the task is
+    /// not yours.
+    async fn update_task(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Your task.")] id: ID,
+        #[graphql(desc = "The new fields; they replace all the old ones.")] input: TaskInputObject,
+    ) -> async_graphql::Result<Task> {
         let viewer = ctx.viewer()?;
         let id = parse_id(&id, "id")?;
         Ok(Task(Arc::new(
@@ -604,27 +760,39 @@ impl TaskMutation {
         )))
     }
 
-    /// Publishes your draft (counted against your plan's monthly limit).
-    async fn publish_task(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Task> {
+    /// Publishes your draft (DRAFT → OPEN, counted against your plan's monthly limit).
+    /// LIMIT_EXCEEDED past the limit; CONFLICT when it is not a draft; VALIDATION_ERROR when an
+    /// IMMEDIATE task's deadline has passed.
+    async fn publish_task(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Your draft.")] id: ID,
+    ) -> async_graphql::Result<Task> {
         let viewer = ctx.viewer()?;
         let id = parse_id(&id, "id")?;
         Ok(Task(Arc::new(service::publish(ctx.app(), &viewer.user, id).await?)))
     }
 
-    /// Cancels your task before it is assigned.
-    async fn cancel_task(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Task> {
+    /// Cancels your DRAFT or OPEN task (CANCELLED); CONFLICT once it is assigned.
+    async fn cancel_task(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Your task.")] id: ID,
+    ) -> async_graphql::Result<Task> {
         let viewer = ctx.viewer()?;
         let id = parse_id(&id, "id")?;
         Ok(Task(Arc::new(service::cancel(ctx.app(), &viewer.user, id).await?)))
     }
 
-    /// Invites a freelancer to apply to your open task; they are notified.
+    /// Invites a freelancer to apply to your open task; they are notified the first time.
+    /// Returns the task. CONFLICT when the task is not OPEN; NOT_FOUND for unknown or banned
+    /// users.
     async fn invite_to_task(
         &self,
         ctx: &Context<'_>,
-        task_id: ID,
-        freelancer_id: ID,
-        #[graphql(default)] message: String,
+        #[graphql(desc = "Your OPEN task.")] task_id: ID,
+        #[graphql(desc = "Whom to invite (not yourself).")] freelancer_id: ID,
+        #[graphql(default, desc = "A note for them (up to 2,000 characters).")] message: String,
     ) -> async_graphql::Result<Task> {
         let viewer = ctx.viewer()?;
         let task_id = parse_id(&task_id, "taskId")?;
@@ -635,26 +803,28 @@ impl TaskMutation {
     }
 }
 
-/// A change of a task as `taskUpdated` subscribers see it.
 pub struct TaskUpdate {
     task: Arc<TaskRow>,
     from: Option<String>,
     event_cursor: Option<i64>,
 }
 
+/// A change of a task, as `taskUpdated` delivers it.
 #[Object]
 impl TaskUpdate {
     /// The task as the change left it.
     async fn task(&self) -> Task {
         Task(self.task.clone())
     }
+    /// The status before; null when the task was just created.
     async fn from_status(&self) -> Option<TaskStatus> {
         self.from.as_deref().and_then(TaskStatus::from_db)
     }
+    /// The status after.
     async fn to_status(&self) -> Option<TaskStatus> {
         TaskStatus::from_db(&self.task.status)
     }
-    /// Pass as `after` to resume from here.
+    /// Pass it as `after` to `taskUpdated` to resume after this event.
     async fn event_cursor(&self) -> Option<String> {
         self.event_cursor.map(|c| c.to_string())
     }
@@ -674,8 +844,8 @@ impl TaskSubscription {
     async fn task_updated(
         &self,
         ctx: &Context<'_>,
-        task_id: ID,
-        after: Option<String>,
+        #[graphql(desc = "A task you can see (drafts: their poster and admins); NOT_FOUND otherwise.")] task_id: ID,
+        #[graphql(desc = "The last `eventCursor` you received; later events are sent first.")] after: Option<String>,
     ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<TaskUpdate>>> {
         let id = parse_id(&task_id, "taskId")?;
         let after = decode_event_cursor(after.as_deref())?;
@@ -708,9 +878,9 @@ impl TaskSubscription {
     async fn nearby_task_posted(
         &self,
         ctx: &Context<'_>,
-        lat: f64,
-        lng: f64,
-        #[graphql(default = 5000.0)] radius_meters: f64,
+        #[graphql(desc = "Latitude of the centre in WGS84 degrees, -90 to 90.")] lat: f64,
+        #[graphql(desc = "Longitude of the centre in WGS84 degrees, -180 to 180.")] lng: f64,
+        #[graphql(default = 5000.0, desc = "Radius in metres, 1 to 50,000.")] radius_meters: f64,
     ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<NearbyTask>>> {
         ctx.viewer()?;
         check_circle(lat, lng, radius_meters)?;

@@ -49,7 +49,8 @@ async fn a_breaking_schema_change_fails_the_governance_check_unless_declared() {
     let additive = schema_diff(&schema, &added, "Add a field").await;
     assert!(additive.status.success(), "{}", crate::node::report(&additive));
 
-    let removed = schema.replacen("\tacceptTask(id: ID!): Order!", "\tacceptTaskLater(id: ID!): Order!", 1);
+    // Matches the field whether or not its arguments are printed with descriptions.
+    let removed = schema.replacen("\tacceptTask(", "\tacceptTaskLater(", 1);
     assert_ne!(removed, schema, "the test edits a field that exists");
     let breaking = schema_diff(&schema, &removed, "Rename acceptTask").await;
     assert!(!breaking.status.success(), "{}", crate::node::report(&breaking));
