@@ -24,6 +24,7 @@ pub mod notification;
 pub mod order;
 pub mod plan;
 pub mod profile;
+pub mod progress;
 pub mod seed;
 pub mod sos;
 pub mod state;

@@ -4,7 +4,11 @@ use std::{net::SocketAddr, path::PathBuf};
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use gigmarket::{config::Config, telemetry};
+use gigmarket::{
+    config::Config,
+    progress::{Progress, Unit},
+    telemetry,
+};
 
 #[derive(Parser)]
 #[command(
@@ -64,8 +68,12 @@ async fn main() -> anyhow::Result<()> {
         Command::Migrate => {
             let config = Config::from_env()?;
             gigmarket::db::create_database_if_missing(&config.database_url).await?;
-            gigmarket::db::run_migrations(&config.database_url).await?;
-            tracing::info!("migrations are up to date");
+            let progress = Progress::new("migrate", Unit::Steps);
+            match gigmarket::db::run_migrations_with_progress(&config.database_url, &progress).await? {
+                0 => progress.finish("up to date, no pending migrations"),
+                1 => progress.finish("applied 1 migration, up to date"),
+                n => progress.finish(format_args!("applied {n} migrations, up to date")),
+            }
             Ok(())
         }
         Command::ExportSchema { out } => {
@@ -89,26 +97,33 @@ async fn main() -> anyhow::Result<()> {
             let app = gigmarket::prepare_for_tools(Config::from_env()?).await?;
             if catalogue {
                 let size = gigmarket::seed::CatalogueSize { users, gigs, tasks };
-                let started = std::time::Instant::now();
-                if gigmarket::seed::catalogue(&app, size).await? {
-                    tracing::info!(?size, elapsed = ?started.elapsed(), "catalogue seeded (users cat_user_<i>, password: password)");
+                let progress = Progress::new("seed catalogue", Unit::Items("rows"));
+                if gigmarket::seed::catalogue_with_progress(&app, size, &progress).await? {
+                    progress.finish(format_args!(
+                        "seeded {users} users cat_user_<i> (password: password), {gigs} gigs, {tasks} tasks"
+                    ));
                 } else {
-                    tracing::info!("a catalogue already exists; nothing seeded");
+                    progress.finish("a catalogue already exists; nothing seeded");
                 }
                 return Ok(());
             }
             match load_users {
                 Some(n) => {
-                    let created = gigmarket::seed::load_users(&app, &prefix, n, "password").await?;
-                    tracing::info!(created, "load users seeded (password: password)");
+                    let progress = Progress::new("seed load users", Unit::Items("users"));
+                    let created =
+                        gigmarket::seed::load_users_with_progress(&app, &prefix, n, "password", &progress).await?;
+                    progress.finish(format_args!(
+                        "created {created}; {n} users {prefix}<i> present (password: password)"
+                    ));
                 }
                 None => {
-                    let created = gigmarket::seed::demo(&app).await?;
-                    tracing::info!(
-                        created,
-                        password = gigmarket::seed::DEMO_PASSWORD,
-                        "demo accounts seeded: ada, grace, linus, moderator (admin) @example.com"
-                    );
+                    let progress = Progress::new("seed demo", Unit::Steps);
+                    let created = gigmarket::seed::demo_with_progress(&app, &progress).await?;
+                    progress.finish(format_args!(
+                        "created {created}; demo accounts ada, grace, linus, moderator (admin) @example.com, \
+                         password {}",
+                        gigmarket::seed::DEMO_PASSWORD
+                    ));
                 }
             }
             Ok(())

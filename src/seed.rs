@@ -3,7 +3,7 @@
 
 use diesel_async::AsyncConnection;
 
-use crate::{account, error::AppError, profile, profile::service::ProfileChanges, state::AppState};
+use crate::{account, error::AppError, profile, profile::service::ProfileChanges, progress::Progress, state::AppState};
 
 /// Password of every demo account.
 pub const DEMO_PASSWORD: &str = "gigmarket-demo";
@@ -59,12 +59,20 @@ const DEMOS: &[Demo] = &[
 
 /// Creates the demo accounts that do not exist yet; returns how many were created.
 pub async fn demo(app: &AppState) -> anyhow::Result<usize> {
+    demo_with_progress(app, &Progress::hidden()).await
+}
+
+/// [`demo`], reporting each account on `progress` (steps).
+pub async fn demo_with_progress(app: &AppState, progress: &Progress) -> anyhow::Result<usize> {
     let mut created = 0;
-    for demo in DEMOS {
+    progress.set_length(DEMOS.len() as u64);
+    for (index, demo) in DEMOS.iter().enumerate() {
+        progress.set_message(format!("account {}/{} {}", index + 1, DEMOS.len(), demo.username));
         let existing = profile::service::find_by_username(&app.db, demo.username)
             .await
             .map_err(|e| anyhow::anyhow!("looking up {}: {e:?}", demo.username))?;
         if existing.is_some() {
+            progress.inc(1);
             continue;
         }
         let session = account::service::sign_up(
@@ -104,14 +112,29 @@ pub async fn demo(app: &AppState) -> anyhow::Result<usize> {
             profile::model::set_admin(&mut conn, id, true).await?;
         }
         created += 1;
+        progress.inc(1);
     }
     Ok(created)
 }
+
+/// Load users created per transaction.
+const LOAD_USER_BATCH: usize = 500;
 
 /// Bulk users `{prefix}{i}` (email `{prefix}{i}@load.test`, password `password`), sharing
 /// one password hash so thousands are created in seconds. Users that already exist are kept
 /// as they are, so a larger count tops up an earlier seed. Returns how many were created.
 pub async fn load_users(app: &AppState, prefix: &str, count: usize, password: &str) -> anyhow::Result<usize> {
+    load_users_with_progress(app, prefix, count, password, &Progress::hidden()).await
+}
+
+/// [`load_users`], reporting the users present on `progress` (items), batch by batch.
+pub async fn load_users_with_progress(
+    app: &AppState,
+    prefix: &str,
+    count: usize,
+    password: &str,
+    progress: &Progress,
+) -> anyhow::Result<usize> {
     let hash = app.passwords.hash(password.to_owned()).await?;
     let mut conn = app.db.conn().await?;
     let existing: std::collections::HashSet<String> = profile::model::usernames_with_prefix(&mut conn, prefix)
@@ -121,8 +144,11 @@ pub async fn load_users(app: &AppState, prefix: &str, count: usize, password: &s
     let missing: Vec<usize> = (0..count)
         .filter(|i| !existing.contains(&format!("{prefix}{i}")))
         .collect();
+    progress.set_length(count as u64);
+    progress.set_position((count - missing.len()) as u64);
+    progress.set_message(format!("creating {} of {count} users {prefix}<i>", missing.len()));
     let mut created = 0;
-    for chunk in missing.chunks(500) {
+    for chunk in missing.chunks(LOAD_USER_BATCH) {
         created += conn
             .transaction::<_, AppError, _>(async |conn| {
                 for i in chunk {
@@ -135,6 +161,7 @@ pub async fn load_users(app: &AppState, prefix: &str, count: usize, password: &s
             })
             .await
             .map_err(|e| anyhow::anyhow!("seeding load users: {e:?}"))?;
+        progress.inc(chunk.len() as u64);
     }
     Ok(created)
 }
@@ -147,6 +174,10 @@ pub struct CatalogueSize {
     pub tasks: i64,
 }
 
+/// Rows a catalogue statement writes at most: the big steps run as several statements, so
+/// the progress moves while they run.
+const CATALOGUE_CHUNK_ROWS: i64 = 10_000;
+
 /// A realistic catalogue for demos and benchmarks: freelancers with skills and rates, gigs
 /// with packages (most ACTIVE, published over the past year), and OPEN tasks. Users are
 /// `cat_user_<i>` (`cat_user_<i>@catalogue.test`, password `password`). Written with
@@ -155,6 +186,12 @@ pub struct CatalogueSize {
 /// The row numbers are `bigint`: owners and posters are spread with products such as
 /// `t * 104729`, which leave `integer` from 20,506 tasks on (the default is 100,000).
 pub async fn catalogue(app: &AppState, size: CatalogueSize) -> anyhow::Result<bool> {
+    catalogue_with_progress(app, size, &Progress::hidden()).await
+}
+
+/// [`catalogue`], reporting each step and the rows written on `progress` (items: rows).
+/// All steps run in one transaction, as one script did before: a failed seed leaves nothing.
+pub async fn catalogue_with_progress(app: &AppState, size: CatalogueSize, progress: &Progress) -> anyhow::Result<bool> {
     use diesel_async::SimpleAsyncConnection;
     if profile::service::find_by_username(&app.db, "cat_user_0")
         .await
@@ -164,9 +201,238 @@ pub async fn catalogue(app: &AppState, size: CatalogueSize) -> anyhow::Result<bo
         return Ok(false);
     }
     let hash = app.passwords.hash("password".to_owned()).await?;
+    let steps = catalogue_steps(size, &hash, CATALOGUE_CHUNK_ROWS);
+    progress.set_length(steps.iter().map(CatalogueStep::rows).sum::<i64>().max(0) as u64);
+    let mut conn = app.db.conn().await?;
+    // Bulk inserts outlast the pool's statement timeout; SET LOCAL lifts it for this
+    // transaction only, so the connection goes back to the pool as it was. JIT is off too:
+    // each chunk is costly enough to be compiled (with inlining and optimisation), which
+    // took about 0.3 s per chunk and gained nothing back.
+    conn.transaction::<_, diesel::result::Error, _>(async |conn| {
+        conn.batch_execute("SET LOCAL statement_timeout = 0; SET LOCAL jit = off")
+            .await?;
+        for step in &steps {
+            progress.set_message(step.name);
+            for (sql, rows) in &step.statements {
+                conn.batch_execute(sql).await?;
+                progress.inc((*rows).max(0) as u64);
+            }
+        }
+        Ok(())
+    })
+    .await?;
+    Ok(true)
+}
+
+/// One step of the catalogue: a name for the progress and its statements, each with the
+/// rows it writes (0 for temporary tables and statistics).
+struct CatalogueStep {
+    name: &'static str,
+    statements: Vec<(String, i64)>,
+}
+
+impl CatalogueStep {
+    fn single(name: &'static str, sql: String) -> Self {
+        Self {
+            name,
+            statements: vec![(sql, 0)],
+        }
+    }
+
+    /// One statement per chunk of `0..count`: `statement(from, to)` covers `from..to` and
+    /// writes `rows(from, to)` rows.
+    fn chunked(
+        name: &'static str,
+        count: i64,
+        chunk: i64,
+        statement: impl Fn(i64, i64) -> String,
+        rows: impl Fn(i64, i64) -> i64,
+    ) -> Self {
+        let statements = chunk_bounds(count, chunk)
+            .map(|(from, to)| (statement(from, to), rows(from, to)))
+            .collect();
+        Self { name, statements }
+    }
+
+    fn rows(&self) -> i64 {
+        self.statements.iter().map(|(_, rows)| rows).sum()
+    }
+}
+
+/// `(from, to)` ranges of at most `chunk` that cover `0..count`.
+fn chunk_bounds(count: i64, chunk: i64) -> impl Iterator<Item = (i64, i64)> {
+    let chunk = chunk.max(1);
+    (0..count.max(0))
+        .step_by(chunk as usize)
+        .map(move |from| (from, (from + chunk).min(count)))
+}
+
+/// How many `g` in `from..to` have `g % modulus == remainder`.
+fn residues(from: i64, to: i64, modulus: i64, remainder: i64) -> i64 {
+    // `g % m == r` for g in 0..x: the multiples of m below x - r, counted from r.
+    let below = |x: i64| {
+        if x <= remainder {
+            0
+        } else {
+            (x - remainder - 1) / modulus + 1
+        }
+    };
+    below(to) - below(from)
+}
+
+/// The catalogue's statements, step by step: word lists and row numbers in temporary tables,
+/// then users, credentials, gigs, packages and tasks in chunks of `chunk` rows, then fresh
+/// statistics.
+fn catalogue_steps(size: CatalogueSize, hash: &str, chunk: i64) -> Vec<CatalogueStep> {
     let CatalogueSize { users, gigs, tasks } = size;
-    let script = format!(
-        r#"
+    vec![
+        CatalogueStep::single("word lists", SEED_WORDS.to_owned()),
+        CatalogueStep::single(
+            "user numbers",
+            format!(
+                "CREATE TEMP TABLE seed_users AS
+SELECT i, gen_random_uuid() AS id FROM generate_series(0::bigint, {users} - 1) AS i;
+ALTER TABLE seed_users ADD PRIMARY KEY (i);
+ANALYZE seed_users;"
+            ),
+        ),
+        CatalogueStep::chunked(
+            "users",
+            users,
+            chunk,
+            |from, to| {
+                format!(
+                    r#"
+INSERT INTO users (id, email, username, full_name, headline, bio, skills, languages, hourly_rate_cents,
+                   is_available, verification_status, created_at, updated_at)
+SELECT u.id, 'cat_user_' || u.i || '@catalogue.test', 'cat_user_' || u.i, 'Catalogue User ' || u.i,
+       (SELECT word FROM seed_words WHERE kind = 'skill' AND n = u.i % 30) || ' specialist',
+       'Seeded profile number ' || u.i || ' for demos and benchmarks.',
+       ARRAY(SELECT word FROM seed_words WHERE kind = 'skill' AND n IN (u.i % 30, (u.i * 7 + 3) % 30, (u.i * 13 + 5) % 30)),
+       CASE WHEN u.i % 4 = 0 THEN ARRAY['English','German'] ELSE ARRAY['English'] END,
+       2000 + (u.i * 37 % 150) * 100,
+       u.i % 5 <> 0,
+       CASE WHEN u.i % 6 = 0 THEN 'VERIFIED' ELSE 'NONE' END,
+       now() - ((u.i % 700) || ' days')::interval, now()
+FROM seed_users u WHERE u.i >= {from} AND u.i < {to};"#
+                )
+            },
+            |from, to| to - from,
+        ),
+        CatalogueStep::chunked(
+            "credentials",
+            users,
+            chunk,
+            |from, to| {
+                format!(
+                    "INSERT INTO credentials (user_id, password_hash)
+SELECT id, '{hash}' FROM seed_users WHERE i >= {from} AND i < {to};"
+                )
+            },
+            |from, to| to - from,
+        ),
+        CatalogueStep::single(
+            "gig numbers",
+            format!(
+                "CREATE TEMP TABLE seed_gigs AS
+SELECT g, gen_random_uuid() AS id, (SELECT id FROM seed_users WHERE i = (g * 7919) % {users}) AS owner_id,
+       500 * (2 + (g * 31) % 200) AS price, 1 + (g % 14) AS days
+FROM generate_series(0::bigint, {gigs} - 1) AS g;
+ALTER TABLE seed_gigs ADD PRIMARY KEY (g);
+ANALYZE seed_gigs;"
+            ),
+        ),
+        CatalogueStep::chunked(
+            "gigs",
+            gigs,
+            chunk,
+            |from, to| {
+                format!(
+                    r#"
+INSERT INTO gigs (id, owner_id, title, description, category, tags, status, min_price_cents, min_delivery_days,
+                  views_count, created_at, updated_at, published_at)
+SELECT s.id, s.owner_id,
+       'I will ' || (SELECT word FROM seed_words WHERE kind = 'verb' AND n = s.g % 10) || ' your ' ||
+           (SELECT word FROM seed_words WHERE kind = 'thing' AND n = (s.g / 10) % 15) || ' (#' || s.g || ')',
+       'A complete service: I ' || (SELECT word FROM seed_words WHERE kind = 'verb' AND n = s.g % 10) ||
+           ' your ' || (SELECT word FROM seed_words WHERE kind = 'thing' AND n = (s.g / 10) % 15) ||
+           ' with care, clear communication and on-time delivery. Seeded gig number ' || s.g || '.',
+       (SELECT word FROM seed_words WHERE kind = 'category' AND n = s.g % 8),
+       ARRAY[(SELECT lower(word) FROM seed_words WHERE kind = 'skill' AND n = s.g % 30)],
+       CASE WHEN s.g % 10 = 9 THEN 'DRAFT' ELSE 'ACTIVE' END,
+       s.price, s.days, (s.g * 17) % 5000,
+       now() - ((s.g % 365) || ' days')::interval - ((s.g % 1440) || ' minutes')::interval, now(),
+       CASE WHEN s.g % 10 = 9 THEN NULL
+            ELSE now() - ((s.g % 365) || ' days')::interval - ((s.g % 1440) || ' minutes')::interval END
+FROM seed_gigs s WHERE s.g >= {from} AND s.g < {to};"#
+                )
+            },
+            |from, to| to - from,
+        ),
+        CatalogueStep::chunked(
+            "gig packages",
+            gigs,
+            chunk,
+            |from, to| {
+                let range = format!("g >= {from} AND g < {to}");
+                format!(
+                    "
+INSERT INTO gig_packages (gig_id, tier, title, description, price_cents, delivery_days, revisions)
+SELECT id, 'BASIC', 'Basic', 'The essentials.', price, days, 1 FROM seed_gigs WHERE {range}
+UNION ALL
+SELECT id, 'STANDARD', 'Standard', 'More scope and revisions.', price * 2, days + 2, 3 FROM seed_gigs
+    WHERE {range} AND g % 3 <> 2
+UNION ALL
+SELECT id, 'PREMIUM', 'Premium', 'Everything, fastest support.', price * 4, days + 5, 10 FROM seed_gigs
+    WHERE {range} AND g % 3 = 0;"
+                )
+            },
+            // Every gig has a basic package, two in three a standard one, one in three a premium one.
+            |from, to| 2 * (to - from) - residues(from, to, 3, 2) + residues(from, to, 3, 0),
+        ),
+        CatalogueStep::chunked(
+            "tasks",
+            tasks,
+            chunk,
+            |from, to| {
+                format!(
+                    r#"
+INSERT INTO tasks (id, poster_id, title, description, category, skills_required, budget_type, budget_min_cents,
+                   budget_max_cents, duration, location_type, status, created_at, updated_at, published_at)
+SELECT gen_random_uuid(), (SELECT id FROM seed_users WHERE i = (t * 104729) % {users}),
+       'Looking for someone to ' || (SELECT word FROM seed_words WHERE kind = 'verb' AND n = t % 10) || ' our ' ||
+           (SELECT word FROM seed_words WHERE kind = 'thing' AND n = (t / 10) % 15) || ' (#' || t || ')',
+       'We need help to ' || (SELECT word FROM seed_words WHERE kind = 'verb' AND n = t % 10) || ' our ' ||
+           (SELECT word FROM seed_words WHERE kind = 'thing' AND n = (t / 10) % 15) ||
+           '. Details shared after a short call. Seeded task number ' || t || '.',
+       (SELECT word FROM seed_words WHERE kind = 'category' AND n = t % 8),
+       ARRAY(SELECT word FROM seed_words WHERE kind = 'skill' AND n IN (t % 30, (t * 11 + 1) % 30)),
+       CASE WHEN t % 3 = 0 THEN 'HOURLY' ELSE 'FIXED' END,
+       10000 * (1 + t % 50), 10000 * (1 + t % 50) * 3,
+       (ARRAY['LESS_THAN_A_WEEK','ONE_TO_FOUR_WEEKS','ONE_TO_THREE_MONTHS','MORE_THAN_THREE_MONTHS'])[1 + t % 4],
+       'REMOTE', 'OPEN',
+       now() - ((t % 60) || ' days')::interval, now(), now() - ((t % 60) || ' days')::interval
+FROM generate_series({from}::bigint, {to} - 1) AS t;"#
+                )
+            },
+            |from, to| to - from,
+        ),
+        CatalogueStep::single(
+            "statistics",
+            "DROP TABLE seed_gigs;
+DROP TABLE seed_users;
+DROP TABLE seed_words;
+ANALYZE users;
+ANALYZE gigs;
+ANALYZE gig_packages;
+ANALYZE tasks;"
+                .to_owned(),
+        ),
+    ]
+}
+
+/// The words titles, skills and categories are made of, in a temporary table.
+const SEED_WORDS: &str = r#"
 CREATE TEMP TABLE seed_words (kind text, n int, word text);
 INSERT INTO seed_words SELECT 'skill', ordinality::int - 1, w FROM unnest(ARRAY[
   'Rust','Go','Python','TypeScript','React','Vue','Node.js','PostgreSQL','GraphQL','Kubernetes','AWS','Docker',
@@ -183,89 +449,65 @@ INSERT INTO seed_words SELECT 'thing', ordinality::int - 1, w FROM unnest(ARRAY[
   'web app','landing page','logo','API','mobile app','blog posts','dashboard','online shop','data pipeline',
   'chatbot','explainer video','brand guide','database','newsletter','game prototype'
 ]) WITH ORDINALITY AS t(w);
+"#;
 
-CREATE TEMP TABLE seed_users AS
-SELECT i, gen_random_uuid() AS id FROM generate_series(0::bigint, {users} - 1) AS i;
-ALTER TABLE seed_users ADD PRIMARY KEY (i);
-ANALYZE seed_users;
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-INSERT INTO users (id, email, username, full_name, headline, bio, skills, languages, hourly_rate_cents,
-                   is_available, verification_status, created_at, updated_at)
-SELECT u.id, 'cat_user_' || u.i || '@catalogue.test', 'cat_user_' || u.i, 'Catalogue User ' || u.i,
-       (SELECT word FROM seed_words WHERE kind = 'skill' AND n = u.i % 30) || ' specialist',
-       'Seeded profile number ' || u.i || ' for demos and benchmarks.',
-       ARRAY(SELECT word FROM seed_words WHERE kind = 'skill' AND n IN (u.i % 30, (u.i * 7 + 3) % 30, (u.i * 13 + 5) % 30)),
-       CASE WHEN u.i % 4 = 0 THEN ARRAY['English','German'] ELSE ARRAY['English'] END,
-       2000 + (u.i * 37 % 150) * 100,
-       u.i % 5 <> 0,
-       CASE WHEN u.i % 6 = 0 THEN 'VERIFIED' ELSE 'NONE' END,
-       now() - ((u.i % 700) || ' days')::interval, now()
-FROM seed_users u;
+    #[test]
+    fn chunks_cover_the_range_once() {
+        assert_eq!(chunk_bounds(25, 10).collect::<Vec<_>>(), [(0, 10), (10, 20), (20, 25)]);
+        assert_eq!(chunk_bounds(10, 10).collect::<Vec<_>>(), [(0, 10)]);
+        assert_eq!(chunk_bounds(0, 10).count(), 0);
+    }
 
-INSERT INTO credentials (user_id, password_hash) SELECT id, '{hash}' FROM seed_users;
+    #[test]
+    fn residues_count_like_a_filter() {
+        for (from, to) in [(0, 0), (0, 1), (0, 10), (3, 17), (5, 6), (9, 30)] {
+            for remainder in 0..3 {
+                let filtered = (from..to).filter(|g| g % 3 == remainder).count() as i64;
+                assert_eq!(
+                    residues(from, to, 3, remainder),
+                    filtered,
+                    "{from}..{to} % 3 == {remainder}"
+                );
+            }
+        }
+    }
 
-CREATE TEMP TABLE seed_gigs AS
-SELECT g, gen_random_uuid() AS id, (SELECT id FROM seed_users WHERE i = (g * 7919) % {users}) AS owner_id,
-       500 * (2 + (g * 31) % 200) AS price, 1 + (g % 14) AS days
-FROM generate_series(0::bigint, {gigs} - 1) AS g;
-
-INSERT INTO gigs (id, owner_id, title, description, category, tags, status, min_price_cents, min_delivery_days,
-                  views_count, created_at, updated_at, published_at)
-SELECT s.id, s.owner_id,
-       'I will ' || (SELECT word FROM seed_words WHERE kind = 'verb' AND n = s.g % 10) || ' your ' ||
-           (SELECT word FROM seed_words WHERE kind = 'thing' AND n = (s.g / 10) % 15) || ' (#' || s.g || ')',
-       'A complete service: I ' || (SELECT word FROM seed_words WHERE kind = 'verb' AND n = s.g % 10) ||
-           ' your ' || (SELECT word FROM seed_words WHERE kind = 'thing' AND n = (s.g / 10) % 15) ||
-           ' with care, clear communication and on-time delivery. Seeded gig number ' || s.g || '.',
-       (SELECT word FROM seed_words WHERE kind = 'category' AND n = s.g % 8),
-       ARRAY[(SELECT lower(word) FROM seed_words WHERE kind = 'skill' AND n = s.g % 30)],
-       CASE WHEN s.g % 10 = 9 THEN 'DRAFT' ELSE 'ACTIVE' END,
-       s.price, s.days, (s.g * 17) % 5000,
-       now() - ((s.g % 365) || ' days')::interval - ((s.g % 1440) || ' minutes')::interval, now(),
-       CASE WHEN s.g % 10 = 9 THEN NULL
-            ELSE now() - ((s.g % 365) || ' days')::interval - ((s.g % 1440) || ' minutes')::interval END
-FROM seed_gigs s;
-
-INSERT INTO gig_packages (gig_id, tier, title, description, price_cents, delivery_days, revisions)
-SELECT id, 'BASIC', 'Basic', 'The essentials.', price, days, 1 FROM seed_gigs
-UNION ALL
-SELECT id, 'STANDARD', 'Standard', 'More scope and revisions.', price * 2, days + 2, 3 FROM seed_gigs WHERE g % 3 <> 2
-UNION ALL
-SELECT id, 'PREMIUM', 'Premium', 'Everything, fastest support.', price * 4, days + 5, 10 FROM seed_gigs WHERE g % 3 = 0;
-
-INSERT INTO tasks (id, poster_id, title, description, category, skills_required, budget_type, budget_min_cents,
-                   budget_max_cents, duration, location_type, status, created_at, updated_at, published_at)
-SELECT gen_random_uuid(), (SELECT id FROM seed_users WHERE i = (t * 104729) % {users}),
-       'Looking for someone to ' || (SELECT word FROM seed_words WHERE kind = 'verb' AND n = t % 10) || ' our ' ||
-           (SELECT word FROM seed_words WHERE kind = 'thing' AND n = (t / 10) % 15) || ' (#' || t || ')',
-       'We need help to ' || (SELECT word FROM seed_words WHERE kind = 'verb' AND n = t % 10) || ' our ' ||
-           (SELECT word FROM seed_words WHERE kind = 'thing' AND n = (t / 10) % 15) ||
-           '. Details shared after a short call. Seeded task number ' || t || '.',
-       (SELECT word FROM seed_words WHERE kind = 'category' AND n = t % 8),
-       ARRAY(SELECT word FROM seed_words WHERE kind = 'skill' AND n IN (t % 30, (t * 11 + 1) % 30)),
-       CASE WHEN t % 3 = 0 THEN 'HOURLY' ELSE 'FIXED' END,
-       10000 * (1 + t % 50), 10000 * (1 + t % 50) * 3,
-       (ARRAY['LESS_THAN_A_WEEK','ONE_TO_FOUR_WEEKS','ONE_TO_THREE_MONTHS','MORE_THAN_THREE_MONTHS'])[1 + t % 4],
-       'REMOTE', 'OPEN',
-       now() - ((t % 60) || ' days')::interval, now(), now() - ((t % 60) || ' days')::interval
-FROM generate_series(0::bigint, {tasks} - 1) AS t;
-
-DROP TABLE seed_gigs;
-DROP TABLE seed_users;
-DROP TABLE seed_words;
-ANALYZE users;
-ANALYZE gigs;
-ANALYZE gig_packages;
-ANALYZE tasks;
-"#
-    );
-    let mut conn = app.db.conn().await?;
-    // Bulk inserts outlast the pool's statement timeout; SET LOCAL lifts it for this
-    // transaction only, so the connection goes back to the pool as it was.
-    conn.transaction::<_, diesel::result::Error, _>(async |conn| {
-        conn.batch_execute("SET LOCAL statement_timeout = 0").await?;
-        conn.batch_execute(&script).await
-    })
-    .await?;
-    Ok(true)
+    #[test]
+    fn the_catalogue_plan_counts_every_row_it_writes() {
+        let size = CatalogueSize {
+            users: 40,
+            gigs: 205,
+            tasks: 60,
+        };
+        let steps = catalogue_steps(size, "hash", 50);
+        let names: Vec<&str> = steps.iter().map(|s| s.name).collect();
+        assert_eq!(
+            names,
+            [
+                "word lists",
+                "user numbers",
+                "users",
+                "credentials",
+                "gig numbers",
+                "gigs",
+                "gig packages",
+                "tasks",
+                "statistics"
+            ]
+        );
+        let rows = |name: &str| steps.iter().find(|s| s.name == name).map(CatalogueStep::rows);
+        assert_eq!(rows("users"), Some(40));
+        assert_eq!(rows("gigs"), Some(205));
+        // 205 basic, 137 standard (g % 3 <> 2), 69 premium (g % 3 = 0).
+        assert_eq!(rows("gig packages"), Some(205 + 137 + 69));
+        assert_eq!(rows("tasks"), Some(60));
+        assert_eq!(rows("statistics"), Some(0));
+        let gig_statements = &steps[5].statements;
+        assert_eq!(gig_statements.len(), 5);
+        assert!(gig_statements[4].0.contains("s.g >= 200 AND s.g < 205"));
+    }
 }

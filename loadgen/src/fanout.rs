@@ -26,7 +26,10 @@ use std::{
 };
 
 use anyhow::{bail, Context};
-use gigmarket::auth::jwt::TokenKeys;
+use gigmarket::{
+    auth::jwt::TokenKeys,
+    progress::{Progress, Unit},
+};
 use hdrhistogram::Histogram;
 use serde_json::json;
 use tokio::sync::{watch, Notify};
@@ -256,21 +259,29 @@ pub async fn run(settings: &FanOutSettings) -> anyhow::Result<FanOutReport> {
             (token.clone(), payload)
         })
         .collect();
-    let (handles, connects) = connect_all(&ws_url, subscriptions, &stop_rx, classify, || {
-        let (probe_count, delivered, progress) = (probe_count.clone(), delivered.clone(), progress.clone());
-        move |seq: &u32| {
-            if *seq == 0 {
-                probe_count.fetch_add(1, Ordering::SeqCst);
-            } else {
-                delivered.fetch_add(1, Ordering::SeqCst);
+    let connecting = Progress::new("fan-out: connecting", Unit::Items("subscribers"));
+    let (handles, connects) = connect_all(
+        &ws_url,
+        subscriptions,
+        &stop_rx,
+        classify,
+        || {
+            let (probe_count, delivered, progress) = (probe_count.clone(), delivered.clone(), progress.clone());
+            move |seq: &u32| {
+                if *seq == 0 {
+                    probe_count.fetch_add(1, Ordering::SeqCst);
+                } else {
+                    delivered.fetch_add(1, Ordering::SeqCst);
+                }
+                progress.notify_one();
             }
-            progress.notify_one();
-        }
-    })
+        },
+        &connecting,
+    )
     .await;
     let connected = connects.connected;
     let connect_secs = connect_started.elapsed().as_secs_f64();
-    eprintln!("fan-out: {connects} in {connect_secs:.1} s");
+    connecting.finish(&connects);
 
     // Probe: every live subscription gets sequence 0.
     let client = writer_client()?;
@@ -291,6 +302,8 @@ pub async fn run(settings: &FanOutSettings) -> anyhow::Result<FanOutReport> {
     responded.push(Instant::now()); // index 0: the probe, not measured
     let mut send_hist = histogram()?;
     let mut ticker = tokio::time::interval(settings.interval);
+    let sending = Progress::new("fan-out: sending", Unit::Items("messages"));
+    sending.set_length(settings.messages as u64);
     let first_send = Instant::now();
     for seq in 1..=settings.messages {
         ticker.tick().await;
@@ -299,12 +312,19 @@ pub async fn run(settings: &FanOutSettings) -> anyhow::Result<FanOutReport> {
         let done = Instant::now();
         send_hist.saturating_record(micros(done - sent));
         responded.push(done);
+        sending.inc(1);
     }
+    sending.set_message("waiting for the deliveries");
     let wait_deadline = Instant::now() + DELIVERY_WAIT;
     while delivered.load(Ordering::SeqCst) < expected_total && Instant::now() < wait_deadline {
         let _ = tokio::time::timeout(Duration::from_millis(100), progress.notified()).await;
     }
     let _ = stop_tx.send(true);
+    sending.finish(format_args!(
+        "sent {}; {} of {expected_total} deliveries",
+        settings.messages,
+        delivered.load(Ordering::SeqCst)
+    ));
 
     let mut histogram = histogram()?;
     let mut clamped = 0;

@@ -19,7 +19,8 @@
 //! - `gigmarket` itself: users are seeded by the server's own code (`seed::load_users`), and
 //!   the sign-in baseline uses the server's own `Passwords`; the location workloads place
 //!   tasks with its `task::service::fuzz` and `geocell`, and build the nearby baseline's
-//!   statements with its `task::model::nearby_query`.
+//!   statements with its `task::model::nearby_query`; its `progress` shows the seeding and
+//!   measuring phases (a bar on a terminal, plain lines otherwise).
 //! - `diesel` (the version the server uses, `postgres_backend` only): `debug_query` renders
 //!   those statements with their binds for pgbench.
 
@@ -39,7 +40,10 @@ use std::{path::PathBuf, process::ExitCode, time::Duration};
 
 use anyhow::Context;
 use clap::{Parser, ValueEnum};
-use gigmarket::auth::password::Passwords;
+use gigmarket::{
+    auth::password::Passwords,
+    progress::{Progress, Unit},
+};
 
 use crate::{
     baseline::{Pgbench, QueryMode},
@@ -399,9 +403,13 @@ async fn measure_nearby(cli: &Cli) -> anyhow::Result<WorkloadReport> {
         .try_get(0)?;
     eprintln!("nearbyTasks: {open} open located tasks");
     let mut replays = Vec::with_capacity(nearby::SEARCH_POINTS);
+    let progress = Progress::new("nearbyTasks: replaying searches", Unit::Items("centres"));
+    progress.set_length(nearby::SEARCH_POINTS as u64);
     for (point, origin) in nearby::search_points() {
         replays.push(nearby::replay(&db, point, origin).await?);
+        progress.inc(1);
     }
+    progress.finish(format_args!("{} centres replayed", replays.len()));
     let summary = nearby::ReplaySummary::of(&replays);
     let bodies = replays.iter().map(|r| nearby::body(r.point)).collect();
     let load = HttpLoad::from_bodies(Operation::Nearby, &cli.url, bodies, cli.connections)?;
@@ -443,7 +451,8 @@ async fn measure_nearby(cli: &Cli) -> anyhow::Result<WorkloadReport> {
 /// and returns the server's password hasher for the sign-in baseline.
 async fn seed_users(cli: &Cli) -> anyhow::Result<Passwords> {
     let app = subscribers::tools_app(&cli.database_url).await?;
-    let created = gigmarket::seed::load_users(&app, USER_PREFIX, cli.users, USER_PASSWORD)
+    let progress = Progress::new("seeding users", Unit::Items("users"));
+    let created = gigmarket::seed::load_users_with_progress(&app, USER_PREFIX, cli.users, USER_PASSWORD, &progress)
         .await
         .context("seeding users")?;
     let mut missing = Vec::new();
@@ -464,11 +473,11 @@ async fn seed_users(cli: &Cli) -> anyhow::Result<Passwords> {
             cli.users
         );
     }
-    eprintln!(
+    progress.finish(format_args!(
         "seeded {created} new users; {} users {USER_PREFIX}0…{} present",
         cli.users,
         cli.users - 1
-    );
+    ));
     Ok(app.passwords.clone())
 }
 
@@ -508,31 +517,53 @@ async fn measure_sign_in(cli: &Cli, machine: &Machine, passwords: &Passwords) ->
     measure(cli, &load, baseline).await
 }
 
-/// Probes, warms up, then alternates baseline and server runs.
+/// Probes, warms up, then alternates baseline and server runs. The progress counts the
+/// seconds of load planned (warm-ups and runs, baseline and server); a clock moves it, so no
+/// request ever touches it.
 async fn measure(cli: &Cli, load: &HttpLoad, baseline: Baseline) -> anyhow::Result<WorkloadReport> {
     let name = load.operation().name();
     load.probe().await?;
     let duration = Duration::from_secs(cli.duration);
+    let progress = Progress::new(name, Unit::Items("s"));
+    progress.set_length(2 * cli.warmup + 2 * cli.runs as u64 * cli.duration);
+    let mut clock = PhaseClock::default();
     if cli.warmup > 0 {
         let warmup = Duration::from_secs(cli.warmup);
-        eprintln!("{name}: warming up for {} s each", cli.warmup);
-        baseline.run(warmup).await?;
-        load.run(warmup).await?;
+        clock
+            .phase(&progress, "warm-up, baseline", cli.warmup, baseline.run(warmup))
+            .await?;
+        clock
+            .phase(&progress, "warm-up, server", cli.warmup, load.run(warmup))
+            .await?;
     }
     let mut runs = Vec::with_capacity(cli.runs);
     let mut first_error = None;
     for run in 1..=cli.runs {
-        let base = baseline.run(duration).await?;
-        eprintln!("{name} run {run}/{}: baseline {:.1}/s", cli.runs, base.requests_per_sec);
-        let (tally, elapsed) = load.run(duration).await?;
+        let message = format!("run {run}/{}, baseline", cli.runs);
+        let base = clock
+            .phase(&progress, message, cli.duration, baseline.run(duration))
+            .await?;
+        progress.println(format!(
+            "{name} run {run}/{}: baseline {:.1}/s",
+            cli.runs, base.requests_per_sec
+        ));
+        let message = format!("run {run}/{}, server", cli.runs);
+        let (tally, elapsed) = clock
+            .phase(&progress, message, cli.duration, load.run(duration))
+            .await?;
         let server = tally.figures(elapsed);
-        eprintln!(
+        progress.println(format!(
             "{name} run {run}/{}: server {:.1}/s, {} errors",
             cli.runs, server.requests_per_sec, server.errors
-        );
+        ));
         first_error = first_error.or(tally.first_error);
         runs.push((base, server));
     }
+    progress.finish(format_args!(
+        "measured {} run{}",
+        cli.runs,
+        if cli.runs == 1 { "" } else { "s" }
+    ));
     Ok(WorkloadReport {
         name,
         connections: load.connections(),
@@ -541,6 +572,31 @@ async fn measure(cli: &Cli, load: &HttpLoad, baseline: Baseline) -> anyhow::Resu
         runs,
         first_error,
     })
+}
+
+/// Where a workload's timed phases are in its planned seconds.
+#[derive(Default)]
+struct PhaseClock {
+    at: u64,
+}
+
+impl PhaseClock {
+    /// Runs `work`, a phase planned to last `seconds`, under `message`, the clock moving the
+    /// progress meanwhile.
+    async fn phase<T>(
+        &mut self,
+        progress: &Progress,
+        message: impl Into<String>,
+        seconds: u64,
+        work: impl std::future::Future<Output = T>,
+    ) -> T {
+        progress.set_message(message);
+        let clock = progress.follow_clock(self.at, seconds);
+        let done = work.await;
+        drop(clock);
+        self.at += seconds;
+        done
+    }
 }
 
 #[cfg(test)]

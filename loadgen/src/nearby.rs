@@ -20,7 +20,11 @@ use std::{fmt::Write as _, time::Duration};
 use anyhow::{bail, Context};
 use bytes::Bytes;
 use futures_util::SinkExt;
-use gigmarket::{geocell, task};
+use gigmarket::{
+    geocell,
+    progress::{Progress, Unit},
+    task,
+};
 use rand::{rngs::StdRng, Rng, SeedableRng};
 use serde_json::json;
 use uuid::Uuid;
@@ -181,12 +185,17 @@ pub async fn seed(database_url: &str, total: usize, posters: &[Uuid]) -> anyhow:
         .collect::<Result<_, tokio_postgres::Error>>()?;
     let chunks = total.div_ceil(CHUNK_ROWS);
     let published = chrono::Utc::now().to_rfc3339();
-    let started = std::time::Instant::now();
+    let progress = Progress::new("nearby: seeding tasks", Unit::Items("tasks"));
+    progress.set_length(total as u64);
+    progress.set_message(format!("{chunks} chunks of up to {CHUNK_ROWS} rows"));
     let mut written = 0;
     for index in 0..chunks {
         let rows = chunk_rows(total, index);
         match done.get(&(index as i32)) {
-            Some(&seeded) if seeded as usize == rows => continue,
+            Some(&seeded) if seeded as usize == rows => {
+                progress.inc(rows as u64);
+                continue;
+            }
             Some(&seeded) => bail!(
                 "chunk {index} was seeded with {seeded} rows, this seed wants {rows}: a different --tasks; \
                  use a fresh database"
@@ -215,11 +224,7 @@ pub async fn seed(database_url: &str, total: usize, posters: &[Uuid]) -> anyhow:
         .await?;
         tx.commit().await?;
         written += rows;
-        eprintln!(
-            "nearby: seeded chunk {}/{chunks} ({written} rows in {:.0} s)",
-            index + 1,
-            started.elapsed().as_secs_f64()
-        );
+        progress.inc(rows as u64);
     }
     // Autovacuum may be off (it is on the shared test server), and without statistics on
     // `users` the planner drives the search from users: a nested loop of index scans per user
@@ -229,13 +234,12 @@ pub async fn seed(database_url: &str, total: usize, posters: &[Uuid]) -> anyhow:
     } else {
         "ANALYZE users"
     };
+    progress.set_message("analyzing");
     db.batch_execute(analyze).await.with_context(|| analyze.to_owned())?;
-    if written > 0 {
-        eprintln!(
-            "nearby: wrote {written} tasks and analyzed in {:.0} s",
-            started.elapsed().as_secs_f64()
-        );
-    }
+    progress.finish(format_args!(
+        "wrote {written} tasks, {} were seeded before",
+        total - written
+    ));
     Ok(written)
 }
 

@@ -31,7 +31,12 @@ use std::{
 };
 
 use anyhow::{bail, Context};
-use gigmarket::{auth::jwt::TokenKeys, geocell, task};
+use gigmarket::{
+    auth::jwt::TokenKeys,
+    geocell,
+    progress::{Progress, Unit},
+    task,
+};
 use rand::{rngs::StdRng, SeedableRng};
 use serde_json::json;
 use tokio::sync::{watch, Notify};
@@ -288,17 +293,25 @@ pub async fn run(settings: &NearbyFanOutSettings) -> anyhow::Result<NearbyFanOut
             Ok((user.token(&keys, now)?, payload))
         })
         .collect::<anyhow::Result<_>>()?;
-    let (handles, connects) = connect_all(&ws_url, subscriptions, &stop_rx, classify, || {
-        let (delivered, progress) = (delivered.clone(), progress.clone());
-        move |_: &String| {
-            delivered.fetch_add(1, Ordering::SeqCst);
-            progress.notify_one();
-        }
-    })
+    let connecting = Progress::new("nearby-fanout: connecting", Unit::Items("subscribers"));
+    let (handles, connects) = connect_all(
+        &ws_url,
+        subscriptions,
+        &stop_rx,
+        classify,
+        || {
+            let (delivered, progress) = (delivered.clone(), progress.clone());
+            move |_: &String| {
+                delivered.fetch_add(1, Ordering::SeqCst);
+                progress.notify_one();
+            }
+        },
+        &connecting,
+    )
     .await;
     let connected = connects.connected;
     let connect_secs = connect_started.elapsed().as_secs_f64();
-    eprintln!("nearby-fanout: {connects} in {connect_secs:.1} s");
+    connecting.finish(&connects);
 
     let client = writer_client()?;
     let endpoint = reqwest::Url::parse(&settings.url)?.join("/graphql")?;
@@ -311,7 +324,10 @@ pub async fn run(settings: &NearbyFanOutSettings) -> anyhow::Result<NearbyFanOut
     // Probes: a grid over the city, so every subscriber expects at least one.
     let probe_started = Instant::now();
     let mut posted = Vec::new();
-    for point in places::grid_over_disc(FANOUT_CITY, FANOUT_CITY_RADIUS_M, PROBE_SPACING_M) {
+    let grid = places::grid_over_disc(FANOUT_CITY, FANOUT_CITY_RADIUS_M, PROBE_SPACING_M);
+    let probing = Progress::new("nearby-fanout: probing", Unit::Items("probes"));
+    probing.set_length(grid.len() as u64);
+    for point in grid {
         let sent = Instant::now();
         let (id, responded, public) = poster.post(point).await?;
         posted.push(Posted {
@@ -321,21 +337,25 @@ pub async fn run(settings: &NearbyFanOutSettings) -> anyhow::Result<NearbyFanOut
             receivers: expected_receivers(&points, public, RADIUS_M),
             probe: true,
         });
+        probing.inc(1);
     }
     let probes = posted.len();
     let probe_expected: usize = posted.iter().map(|p| p.receivers.len()).sum();
+    probing.set_message("waiting for the deliveries");
     wait_for(&delivered, probe_expected, &progress).await;
     let probe_secs = probe_started.elapsed().as_secs_f64();
-    eprintln!(
-        "nearby-fanout: {probes} probes, {} of {probe_expected} probe deliveries in {probe_secs:.1} s",
+    probing.finish(format_args!(
+        "{probes} probes, {} of {probe_expected} probe deliveries",
         delivered.load(Ordering::SeqCst)
-    );
+    ));
     let rss_after_kib = settings.server_pid.map(fanout::read_rss_kib).transpose()?;
 
     // Measured tasks.
     let mut post_hist = fanout::histogram()?;
     let mut ticker = tokio::time::interval(settings.interval);
     let mut expected_total = probe_expected;
+    let posting = Progress::new("nearby-fanout: posting", Unit::Items("tasks"));
+    posting.set_length(settings.tasks as u64);
     for _ in 0..settings.tasks {
         ticker.tick().await;
         let point = places::uniform_in_disc(&mut rng, FANOUT_CITY, FANOUT_CITY_RADIUS_M);
@@ -351,9 +371,16 @@ pub async fn run(settings: &NearbyFanOutSettings) -> anyhow::Result<NearbyFanOut
             receivers,
             probe: false,
         });
+        posting.inc(1);
     }
+    posting.set_message("waiting for the deliveries");
     wait_for(&delivered, expected_total, &progress).await;
     let _ = stop_tx.send(true);
+    posting.finish(format_args!(
+        "posted {}; {} of {expected_total} deliveries, probes included",
+        settings.tasks,
+        delivered.load(Ordering::SeqCst)
+    ));
 
     // Who got what.
     let index: HashMap<&str, usize> = posted.iter().enumerate().map(|(i, p)| (p.id.as_str(), i)).collect();

@@ -8,6 +8,7 @@ use futures_util::{SinkExt, StreamExt};
 use gigmarket::{
     auth::jwt::{Subject, TokenKeys},
     config::Config,
+    progress::{Progress, Unit},
     state::AppState,
 };
 use serde_json::json;
@@ -69,10 +70,11 @@ impl SeededUser {
 /// `password`) and returns them in index order.
 pub async fn seed_users(database_url: &str, prefix: &str, count: usize) -> anyhow::Result<Vec<SeededUser>> {
     let app = tools_app(database_url).await?;
-    let created = gigmarket::seed::load_users(&app, prefix, count, "password")
+    let progress = Progress::new(&format!("seeding {prefix} users"), Unit::Items("users"));
+    let created = gigmarket::seed::load_users_with_progress(&app, prefix, count, "password", &progress)
         .await
         .with_context(|| format!("seeding {prefix} users"))?;
-    eprintln!("seeded {created} new {prefix} users");
+    progress.finish(format_args!("seeded {created} new {prefix} users"));
     let db = connect(database_url).await?;
     let names: Vec<String> = (0..count).map(|i| format!("{prefix}{i}")).collect();
     let rows = db
@@ -257,13 +259,14 @@ pub type ListenerTask<T> = tokio::task::JoinHandle<(Option<Arrivals<T>>, Option<
 
 /// Connects one subscriber per `(token, payload)` to `url` (`CONNECT_CONCURRENCY` handshakes
 /// at a time), each listening until `stop` with its own `on_delivery` from `make_on_delivery`;
-/// returns their tasks once every one has connected or failed.
+/// returns their tasks once every one has connected or failed, counting them on `progress`.
 pub async fn connect_all<T, F>(
     url: &str,
     subscriptions: Vec<(String, serde_json::Value)>,
     stop: &watch::Receiver<bool>,
     classify: fn(&str) -> Frame<T>,
     make_on_delivery: impl Fn() -> F,
+    progress: &Progress,
 ) -> (Vec<ListenerTask<T>>, Connects)
 where
     T: Send + 'static,
@@ -284,7 +287,8 @@ where
         };
         tasks.push(tokio::spawn(listener.listen(ready, classify, make_on_delivery())));
     }
-    (tasks, Connects::gather(reports).await)
+    progress.set_length(reports.len() as u64);
+    (tasks, Connects::gather(reports, progress).await)
 }
 
 /// How many subscribers connected, how many failed, and the first failure.
@@ -308,11 +312,13 @@ impl std::fmt::Display for Connects {
 }
 
 impl Connects {
-    /// Waits for every subscriber's report.
-    pub async fn gather(reports: Vec<oneshot::Receiver<Result<(), String>>>) -> Self {
+    /// Waits for every subscriber's report, counting each on `progress`.
+    pub async fn gather(reports: Vec<oneshot::Receiver<Result<(), String>>>, progress: &Progress) -> Self {
         let mut connects = Connects::default();
         for ready in reports {
-            let failure = match ready.await {
+            let report = ready.await;
+            progress.inc(1);
+            let failure = match report {
                 Ok(Ok(())) => {
                     connects.connected += 1;
                     continue;
@@ -356,7 +362,7 @@ mod tests {
             }
             reports.push(rx);
         }
-        let connects = Connects::gather(reports).await;
+        let connects = Connects::gather(reports, &Progress::hidden()).await;
         assert_eq!(
             connects,
             Connects {

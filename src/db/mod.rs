@@ -23,6 +23,8 @@ use diesel_async::{
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 use futures_util::FutureExt;
 
+use crate::progress::Progress;
+
 /// Every migration under `migrations/`, compiled into the binary.
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
 
@@ -150,28 +152,60 @@ pub async fn create_database_if_missing(url: &str) -> anyhow::Result<()> {
     }
 }
 
-/// Runs pending migrations. Several instances starting together serialise on an advisory
-/// lock, so each migration runs once.
+/// Runs pending migrations, logging each one. Several instances starting together
+/// serialise on an advisory lock, so each migration runs once.
 pub async fn run_migrations(url: &str) -> anyhow::Result<()> {
+    migrate(url, None).await.map(|_| ())
+}
+
+/// `gigmarket migrate`: runs pending migrations as [`run_migrations`] does, reporting each on
+/// `progress` ("applying 3/11 …") instead of the log. Returns how many were applied.
+pub async fn run_migrations_with_progress(url: &str, progress: &Progress) -> anyhow::Result<usize> {
+    migrate(url, Some(progress.clone())).await
+}
+
+/// Applies the pending migrations one by one under the migration lock; each is reported on
+/// `progress` when there is one, logged otherwise.
+async fn migrate(url: &str, progress: Option<Progress>) -> anyhow::Result<usize> {
     let url = url.to_owned();
-    tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
+    tokio::task::spawn_blocking(move || -> anyhow::Result<usize> {
         use diesel::{Connection, RunQueryDsl};
         let mut conn = <AsyncConnectionWrapper<AsyncPgConnection> as Connection>::establish(&url)
             .context("connecting to run migrations")?;
         diesel::sql_query("SELECT pg_advisory_lock(7264001)").execute(&mut conn)?;
-        let result = conn
-            .run_pending_migrations(MIGRATIONS)
-            .map(|applied| {
-                for version in applied {
-                    tracing::info!(%version, "applied migration");
-                }
-            })
-            .map_err(|e| anyhow::anyhow!("running migrations: {e}"));
+        let result = apply_pending(&mut conn, progress.as_ref());
         diesel::sql_query("SELECT pg_advisory_unlock(7264001)").execute(&mut conn)?;
         result
     })
     .await
     .context("migration task")?
+}
+
+fn apply_pending(
+    conn: &mut AsyncConnectionWrapper<AsyncPgConnection>,
+    progress: Option<&Progress>,
+) -> anyhow::Result<usize> {
+    let pending = conn
+        .pending_migrations(MIGRATIONS)
+        .map_err(|e| anyhow::anyhow!("listing pending migrations: {e}"))?;
+    let total = pending.len();
+    if let Some(progress) = progress {
+        progress.set_length(total as u64);
+    }
+    for (index, migration) in pending.iter().enumerate() {
+        let name = migration.name().to_string();
+        if let Some(progress) = progress {
+            progress.set_message(format!("applying {}/{total} {name}", index + 1));
+        }
+        let version = conn
+            .run_migration(migration.as_ref())
+            .map_err(|e| anyhow::anyhow!("running migration {name}: {e}"))?;
+        match progress {
+            Some(progress) => progress.inc(1),
+            None => tracing::info!(%version, "applied migration"),
+        }
+    }
+    Ok(total)
 }
 
 /// Quotes a PostgreSQL identifier.

@@ -139,6 +139,34 @@ async fn template() -> String {
         .clone()
 }
 
+/// Where a [`gigmarket::progress::Progress`] in line mode writes in tests: a buffer that stays
+/// readable after the progress took its writer.
+#[derive(Clone, Default)]
+pub struct CapturedOutput(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl CapturedOutput {
+    /// A line progress writing here.
+    pub fn progress(&self, prefix: &str, unit: gigmarket::progress::Unit) -> gigmarket::progress::Progress {
+        gigmarket::progress::Progress::lines(prefix, unit, Box::new(self.clone()))
+    }
+
+    /// Everything written so far.
+    pub fn text(&self) -> String {
+        String::from_utf8(self.0.lock().expect("output lock").clone()).expect("UTF-8 progress")
+    }
+}
+
+impl std::io::Write for CapturedOutput {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("output lock").extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 /// A test database, dropped when this value is, even when the test fails before its server
 /// ever started.
 pub struct TestDatabase(pub String);

@@ -6,7 +6,10 @@ use std::collections::BTreeMap;
 use diesel::{sql_types, QueryableByName};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
 
-use crate::common::{admin_url, TestApp};
+use diesel::migration::MigrationSource;
+use gigmarket::progress::Unit;
+
+use crate::common::{admin_url, CapturedOutput, TestApp};
 
 #[derive(QueryableByName, Debug, PartialEq)]
 struct ColumnInfo {
@@ -140,7 +143,28 @@ async fn migrations_run_up_down_and_up_again_to_the_same_schema() {
     url.set_path(&format!("/{name}"));
     let url = url.to_string();
 
-    gigmarket::db::run_migrations(&url).await.expect("up");
+    // Up as `gigmarket migrate` does it: one progress line per migration, in order.
+    let output = CapturedOutput::default();
+    let progress = output.progress("migrate", Unit::Steps);
+    let applied = gigmarket::db::run_migrations_with_progress(&url, &progress)
+        .await
+        .expect("up");
+    let migrations = MigrationSource::<diesel::pg::Pg>::migrations(&gigmarket::db::MIGRATIONS).expect("migrations");
+    assert_eq!(applied, migrations.len());
+    let lines: Vec<String> = output.text().lines().map(str::to_owned).collect();
+    let expected: Vec<String> = migrations
+        .iter()
+        .enumerate()
+        .map(|(i, m)| format!("migrate: applying {}/{applied} {}", i + 1, m.name()))
+        .collect();
+    assert_eq!(lines, expected);
+    assert_eq!(
+        gigmarket::db::run_migrations_with_progress(&url, &progress)
+            .await
+            .expect("up to date"),
+        0
+    );
+    assert_eq!(output.text().lines().count(), applied, "nothing more to report");
     let mut conn = AsyncPgConnection::establish(&url).await.expect("connect");
     let first = actual_columns(&mut conn).await;
     drop(conn);

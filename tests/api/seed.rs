@@ -2,7 +2,9 @@
 
 use serde_json::json;
 
-use crate::common::TestApp;
+use gigmarket::progress::Unit;
+
+use crate::common::{CapturedOutput, TestApp};
 
 #[tokio::test]
 async fn demo_accounts_are_created_once_and_can_sign_in() {
@@ -126,4 +128,46 @@ async fn the_catalogue_seeds_more_tasks_than_integer_arithmetic_allows() {
     assert!(gigmarket::seed::catalogue(&app.state, size).await.expect("seed"));
     let tasks = app.texts("SELECT count(*)::text AS value FROM tasks").await;
     assert_eq!(tasks, ["20600"]);
+}
+
+/// `gigmarket seed --catalogue` reports every step, in order, as plain lines when stderr is
+/// not a terminal, and its rows as they are written.
+#[tokio::test]
+async fn the_catalogue_reports_its_steps_as_plain_lines() {
+    let app = TestApp::spawn().await;
+    let output = CapturedOutput::default();
+    let progress = output.progress("seed catalogue", Unit::Items("rows"));
+    let size = gigmarket::seed::CatalogueSize {
+        users: 30,
+        gigs: 25_000,
+        tasks: 10,
+    };
+    assert!(gigmarket::seed::catalogue_with_progress(&app.state, size, &progress)
+        .await
+        .expect("seed"));
+    progress.finish("seeded");
+    let text = output.text();
+    let steps: Vec<&str> = text.lines().filter(|l| !l.contains(" rows (")).collect();
+    assert_eq!(
+        steps[..9],
+        [
+            "seed catalogue: word lists",
+            "seed catalogue: user numbers",
+            "seed catalogue: users",
+            "seed catalogue: credentials",
+            "seed catalogue: gig numbers",
+            "seed catalogue: gigs",
+            "seed catalogue: gig packages",
+            "seed catalogue: tasks",
+            "seed catalogue: statistics",
+        ]
+    );
+    assert!(steps[9].starts_with("seed catalogue: seeded ("), "{text}");
+    assert_eq!(steps.len(), 10, "{text}");
+    assert!(
+        !text.contains('\x1b') && !text.contains('\r'),
+        "no escape codes: {text:?}"
+    );
+    let gigs = app.texts("SELECT count(*)::text AS value FROM gigs").await;
+    assert_eq!(gigs, ["25000"], "25,000 gigs in three chunks");
 }
