@@ -99,7 +99,9 @@ pub fn init() -> Guard {
     if json {
         let _ = registry.with(fmt::layer().json().flatten_event(true)).try_init();
     } else {
-        let _ = registry.with(fmt::layer()).try_init();
+        // Colours only on a terminal: piped or redirected logs stay plain text.
+        let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
+        let _ = registry.with(fmt::layer().with_ansi(ansi)).try_init();
     }
     Guard(provider)
 }
