@@ -37,7 +37,7 @@ use crate::{
 
 /// Reads. Fields that need a signed-in user (an access token as `Authorization: Bearer …`,
 /// or the cookie `signIn` sets) answer `UNAUTHORIZED` without one, and admin-only fields
-/// answer `FORBIDDEN` to everyone else. Lists are Relay connections: `first` (1 to the
+/// answer `FORBIDDEN` to members who are not admins. Lists are Relay connections: `first` (1 to the
 /// server's page size cap, 100 unless configured; 20 when omitted) and `after`.
 #[derive(MergedObject, Default)]
 pub struct Query(
