@@ -33,14 +33,17 @@ use crate::{
     verification::{self, graphql::VerificationRequest, service::Review},
 };
 
-/// One admin action.
+/// One admin action, as the append-only audit log keeps it. Admins only.
+#[derive(async_graphql::Description)]
 pub struct AuditEntry(Arc<AuditRow>);
 
-#[Object]
+#[Object(use_type_description)]
 impl AuditEntry {
+    /// Opaque id of the entry.
     async fn id(&self) -> ID {
         ID(self.0.id.to_string())
     }
+    /// The admin who acted.
     async fn actor(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
         let row = ctx
             .loader()
@@ -49,17 +52,20 @@ impl AuditEntry {
             .map_err(shared_error)?;
         Ok(row.map(User::new))
     }
-    /// e.g. `order.force_complete`.
+    /// What was done: `order.force_complete`, `order.force_cancel`, `verification.approve`,
+    /// `verification.reject`, `sos.acknowledge` or `sos.resolve`.
     async fn action(&self) -> &str {
         &self.0.action
     }
-    /// e.g. `ORDER`.
+    /// The kind of thing acted on: `ORDER`, `USER` or `SOS_ALERT`.
     async fn target_type(&self) -> &str {
         &self.0.target_type
     }
+    /// The `id` of the thing acted on (an order, user or SOS alert, per `targetType`).
     async fn target_id(&self) -> ID {
         ID(self.0.target_id.to_string())
     }
+    /// The admin's reason or note; empty when none was needed (e.g. an approval).
     async fn reason(&self) -> &str {
         &self.0.reason
     }
@@ -67,17 +73,20 @@ impl AuditEntry {
     async fn data(&self) -> async_graphql::Json<serde_json::Value> {
         async_graphql::Json(self.0.data.clone())
     }
+    /// When the action happened (UTC).
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
     }
 }
 
-/// Narrows the audit log.
+/// Narrows the audit log; every condition given must hold.
 #[derive(async_graphql::InputObject, Default)]
 pub struct AuditLogFilter {
+    /// Only actions by this admin (a user `id`).
     pub actor_id: Option<ID>,
-    /// e.g. `ORDER`.
+    /// Only actions on this kind of thing: `ORDER`, `USER` or `SOS_ALERT` (exact match).
     pub target_type: Option<String>,
+    /// Only actions on this order, user or SOS alert.
     pub target_id: Option<ID>,
 }
 
@@ -91,9 +100,11 @@ impl AdminQuery {
     async fn audit_log(
         &self,
         ctx: &Context<'_>,
-        filter: Option<AuditLogFilter>,
-        first: Option<i32>,
-        after: Option<String>,
+        #[graphql(desc = "What to narrow the log to; everything when omitted.")] filter: Option<AuditLogFilter>,
+        #[graphql(desc = "Page size: 1 to the page size cap (100 unless configured); 20 when omitted.")] first: Option<
+            i32,
+        >,
+        #[graphql(desc = "The `endCursor` of the previous page; omit for the first page.")] after: Option<String>,
     ) -> async_graphql::Result<Connection<String, AuditEntry, Total, EmptyFields>> {
         ctx.admin()?;
         let filter = filter.unwrap_or_default();
@@ -136,9 +147,13 @@ impl AdminQuery {
     async fn verification_requests(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "Only requests in this status: PENDING, VERIFIED or REJECTED (NONE answers \
+                          `VALIDATION_ERROR`); all when omitted.")]
         status: Option<VerificationStatus>,
-        first: Option<i32>,
-        after: Option<String>,
+        #[graphql(desc = "Page size: 1 to the page size cap (100 unless configured); 20 when omitted.")] first: Option<
+            i32,
+        >,
+        #[graphql(desc = "The `endCursor` of the previous page; omit for the first page.")] after: Option<String>,
     ) -> async_graphql::Result<Connection<String, VerificationRequest, Total, EmptyFields>> {
         ctx.admin()?;
         verification::graphql::requests(ctx, status, first, after).await
@@ -149,9 +164,13 @@ impl AdminQuery {
     async fn sos_alerts(
         &self,
         ctx: &Context<'_>,
-        status: Option<SosStatus>,
-        first: Option<i32>,
-        after: Option<String>,
+        #[graphql(desc = "Only alerts in this status (OPEN: the ones needing help); all when omitted.")] status: Option<
+            SosStatus,
+        >,
+        #[graphql(desc = "Page size: 1 to the page size cap (100 unless configured); 20 when omitted.")] first: Option<
+            i32,
+        >,
+        #[graphql(desc = "The `endCursor` of the previous page; omit for the first page.")] after: Option<String>,
     ) -> async_graphql::Result<Connection<String, SosAlert, Total, EmptyFields>> {
         ctx.admin()?;
         sos::graphql::alerts(ctx, status, first, after).await
@@ -164,13 +183,14 @@ pub struct AdminMutation;
 #[Object]
 impl AdminMutation {
     /// Settles an order that is not final as COMPLETED (escrow released to the freelancer)
-    /// or CANCELLED (escrow refunded to the client), with a reason for the audit log.
+    /// or CANCELLED (escrow refunded to the client), with a reason for the audit log; both
+    /// parties are notified. Admins only. `CONFLICT` when the order is already final.
     async fn override_order_status(
         &self,
         ctx: &Context<'_>,
-        id: ID,
-        status: OrderStatus,
-        reason: String,
+        #[graphql(desc = "The order's `id`.")] id: ID,
+        #[graphql(desc = "COMPLETED or CANCELLED; any other status answers `VALIDATION_ERROR`.")] status: OrderStatus,
+        #[graphql(desc = "Why, for the audit log and the order history: 3 to 2,000 characters.")] reason: String,
     ) -> async_graphql::Result<Order> {
         let admin = ctx.admin()?;
         let id = parse_id(&id, "id")?;
@@ -184,8 +204,10 @@ impl AdminMutation {
     async fn review_verification(
         &self,
         ctx: &Context<'_>,
-        user_id: ID,
-        approve: bool,
+        #[graphql(desc = "The member whose pending request to review (not yourself: `FORBIDDEN`).")] user_id: ID,
+        #[graphql(desc = "True to approve (VERIFIED), false to reject (REJECTED).")] approve: bool,
+        #[graphql(desc = "Shown to the member: required for a rejection (3 to 1,000 characters), \
+                          optional for an approval (up to 1,000).")]
         note: Option<String>,
     ) -> async_graphql::Result<VerificationRequest> {
         let admin = ctx.admin()?;
@@ -195,8 +217,12 @@ impl AdminMutation {
     }
 
     /// Takes an OPEN SOS alert on (ACKNOWLEDGED); the raiser is told help is on the way.
-    /// Audit-logged.
-    async fn acknowledge_sos(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<SosAlert> {
+    /// Audit-logged. Admins only; `CONFLICT` when the alert is not OPEN.
+    async fn acknowledge_sos(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The alert's `id`.")] id: ID,
+    ) -> async_graphql::Result<SosAlert> {
         let admin = ctx.admin()?;
         let id = parse_id(&id, "id")?;
         let row = sos::service::handle(ctx.app(), &admin.user, id, Step::Acknowledge).await?;
@@ -204,8 +230,13 @@ impl AdminMutation {
     }
 
     /// Closes an OPEN or ACKNOWLEDGED SOS alert (RESOLVED) with a note of what was done.
-    /// Audit-logged; the raiser is notified.
-    async fn resolve_sos(&self, ctx: &Context<'_>, id: ID, note: String) -> async_graphql::Result<SosAlert> {
+    /// Audit-logged; the raiser is notified. Admins only; `CONFLICT` when already resolved.
+    async fn resolve_sos(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The alert's `id`.")] id: ID,
+        #[graphql(desc = "What was done, shown to the raiser: 3 to 2,000 characters.")] note: String,
+    ) -> async_graphql::Result<SosAlert> {
         let admin = ctx.admin()?;
         let id = parse_id(&id, "id")?;
         let row = sos::service::handle(ctx.app(), &admin.user, id, Step::Resolve { note }).await?;

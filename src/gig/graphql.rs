@@ -25,11 +25,17 @@ use crate::{
     profile::{graphql::User, loaders::UserById, model::UserRow},
 };
 
+/// Where a gig is in its life. Only ACTIVE gigs are public; the owner sees theirs in every
+/// status. Moves DRAFT → ACTIVE ⇄ PAUSED, and any status → ARCHIVED → DRAFT (`setGigStatus`).
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
 pub enum GigStatus {
+    /// Being written; visible to the owner only. New gigs start here.
     Draft,
+    /// Published: listed in `gigs` and open to orders.
     Active,
+    /// Temporarily hidden from the catalogue and closed to orders; can go ACTIVE again.
     Paused,
+    /// Retired; can only go back to DRAFT.
     Archived,
 }
 
@@ -53,10 +59,15 @@ impl GigStatus {
     }
 }
 
+/// The tier of a gig's package. Every gig has a BASIC package; a higher tier never costs
+/// less than a lower one.
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
 pub enum PackageTier {
+    /// The entry package; every gig has one.
     Basic,
+    /// The middle package, optional.
     Standard,
+    /// The most complete package, optional.
     Premium,
 }
 
@@ -94,27 +105,34 @@ pub enum GigSort {
     Relevance,
 }
 
-/// Average and count of reviews.
+/// The average and number of review ratings.
 #[derive(SimpleObject)]
 pub struct Rating {
+    /// Mean rating from 1 to 5; null while there are no reviews.
     pub average: Option<f64>,
+    /// How many reviews the average is over.
     pub count: i32,
 }
 
-/// A package of a gig.
+/// One of a gig's one to three packages: what the buyer gets at which price, ordered with
+/// `orderGig`.
+#[derive(async_graphql::Description)]
 pub struct GigPackage(PackageRow);
 
 // `serial`: these fields are plain reads of a row (owner and packages come from the request's
 // loader, primed by the page or gig query), so resolving them one after another skips the
 // per-field task set that concurrent resolution builds; a feed page has ~400 such fields.
-#[Object(serial)]
+#[Object(serial, use_type_description)]
 impl GigPackage {
+    /// The tier; unique within the gig.
     async fn tier(&self) -> PackageTier {
         PackageTier::from_db(&self.0.tier)
     }
+    /// Short name of the package, 3 to 80 characters.
     async fn title(&self) -> &str {
         &self.0.title
     }
+    /// What the package includes, up to 1,000 characters; may be empty.
     async fn description(&self) -> &str {
         &self.0.description
     }
@@ -122,41 +140,56 @@ impl GigPackage {
     async fn price_cents(&self) -> i64 {
         self.0.price_cents
     }
+    /// Days from the start of work to delivery, 1 to 365.
     async fn delivery_days(&self) -> i32 {
         self.0.delivery_days
     }
-    /// Revisions included.
+    /// How many revisions the buyer may request, 0 to 100.
     async fn revisions(&self) -> i32 {
         self.0.revisions
     }
 }
 
-/// An image or video of a gig.
+/// An image or video shown with a gig (`uploadGigMedia`).
 #[derive(SimpleObject)]
 pub struct GigMedia {
+    /// Opaque id; pass it to `removeGigMedia`.
     pub id: ID,
+    /// Public URL of the file.
     pub url: String,
+    /// The type judged from the content: image/png, image/jpeg, image/webp, image/gif or
+    /// video/mp4.
     pub content_type: String,
+    /// Display order, from 0 in upload order; removals leave gaps.
     pub position: i32,
 }
 
-/// A freelancer's service listing.
+/// A freelancer's service listing, sold in one to three packages (BASIC, STANDARD, PREMIUM).
+/// Public while ACTIVE and its owner is not banned; the owner and admins see it in every
+/// status.
+#[derive(async_graphql::Description)]
 pub struct Gig(pub Arc<GigRow>);
 
-#[Object(serial)]
+#[Object(serial, use_type_description)]
 impl Gig {
+    /// Opaque global id; pass it to `gig(id:)`.
     async fn id(&self) -> ID {
         ID(self.0.id.to_string())
     }
+    /// 10 to 120 characters.
     async fn title(&self) -> &str {
         &self.0.title
     }
+    /// What the freelancer offers, 30 to 10,000 characters; line breaks kept.
     async fn description(&self) -> &str {
         &self.0.description
     }
+    /// Free-text category chosen by the owner, 2 to 60 characters (`GigFilter.category`
+    /// matches it exactly).
     async fn category(&self) -> &str {
         &self.0.category
     }
+    /// Up to 10 tags as the owner wrote them.
     async fn tags(&self) -> &[String] {
         &self.0.tags
     }
@@ -164,26 +197,31 @@ impl Gig {
     async fn currency(&self) -> &str {
         &self.0.currency
     }
+    /// Where the gig is in its life; only ACTIVE gigs are public.
     async fn status(&self) -> GigStatus {
         GigStatus::from_db(&self.0.status)
     }
-    /// Price of the cheapest package.
+    /// Price of the cheapest package, in minor units of `currency`.
     async fn starting_price_cents(&self) -> i64 {
         self.0.min_price_cents
     }
-    /// Delivery time of the fastest package.
+    /// Delivery time of the fastest package, in days.
     async fn fastest_delivery_days(&self) -> i32 {
         self.0.min_delivery_days
     }
+    /// How often someone other than the owner opened the gig with `gig(id:)`; counted in
+    /// batches, so it may lag a few seconds.
     async fn views_count(&self) -> i64 {
         self.0.views_count
     }
+    /// The gig's review ratings.
     async fn rating(&self) -> Rating {
         Rating {
             average: self.0.rating_average,
             count: self.0.rating_count,
         }
     }
+    /// The freelancer who offers it; null only if the account no longer exists.
     async fn owner(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
         let row = ctx
             .loader()
@@ -203,6 +241,7 @@ impl Gig {
             .map(|rows| rows.iter().cloned().map(GigPackage).collect())
             .unwrap_or_default())
     }
+    /// Images and videos, in display order (`position`); at most 10.
     async fn media(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<GigMedia>> {
         let rows = ctx.loader().load_one(MediaOf(self.0.id)).await.map_err(shared_error)?;
         Ok(rows
@@ -229,32 +268,38 @@ impl Gig {
         };
         Ok(ctx.loader().load_one(key).await.map_err(shared_error)?.unwrap_or(false))
     }
+    /// When the gig was created (UTC).
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
     }
+    /// When the gig, its packages or its media last changed (UTC).
     async fn updated_at(&self) -> DateTime<Utc> {
         self.0.updated_at
     }
-    /// When the gig first went ACTIVE.
+    /// When the gig first went ACTIVE (UTC); null while it never has. `gigs` sorts NEWEST by it.
     async fn published_at(&self) -> Option<DateTime<Utc>> {
         self.0.published_at
     }
 }
 
-/// What a gig list is narrowed to.
+/// What a gig list is narrowed to. Every condition given must hold; bad values answer
+/// `VALIDATION_ERROR` naming `filter.<field>`.
 #[derive(InputObject, Default)]
 pub struct GigFilter {
-    /// Words to find in title, tags and description (web search syntax: "quoted phrase", -not).
+    /// Words to find in title, tags and description, up to 200 characters (web search syntax:
+    /// "quoted phrase", -not).
     pub search: Option<String>,
+    /// Only gigs in exactly this category (case-sensitive).
     pub category: Option<String>,
-    /// Gigs carrying all of these tags.
+    /// Gigs carrying all of these tags, exactly as written (at most 10).
     pub tags: Option<Vec<String>>,
-    /// Starting price at least this.
+    /// Starting price at least this, in minor units (not converted between currencies).
     pub price_min: Option<i64>,
-    /// Starting price at most this.
+    /// Starting price at most this, in minor units; not below `priceMin`.
     pub price_max: Option<i64>,
-    /// Some package delivers within this many days.
+    /// Some package delivers within this many days (at least 1).
     pub max_delivery_days: Option<i32>,
+    /// Average rating at least this, 0 to 5; gigs without reviews are left out.
     pub min_rating: Option<f64>,
 }
 
@@ -425,8 +470,13 @@ pub struct GigQuery;
 
 #[Object]
 impl GigQuery {
-    /// A gig: public when ACTIVE (and its owner is not banned); owners see theirs in any status.
-    async fn gig(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Gig>> {
+    /// A gig: public when ACTIVE (and its owner is not banned); owners and admins see it in
+    /// any status. Null when there is none you may see. Counts a view when it is not yours.
+    async fn gig(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The gig's `id`; `VALIDATION_ERROR` when it is not an id.")] id: ID,
+    ) -> async_graphql::Result<Option<Gig>> {
         let id = parse_id(&id, "id")?;
         let viewer = ctx.viewer_opt().map(|v| v.user.as_ref());
         let wants_packages = ctx.look_ahead().field("packages").exists();
@@ -441,29 +491,34 @@ impl GigQuery {
         Ok(Some(Gig(Arc::new(gig))))
     }
 
-    /// The public catalogue of active gigs.
+    /// The public catalogue: ACTIVE gigs of members who are not banned. No sign-in needed.
     #[graphql(complexity = "first.unwrap_or(20).max(1) as usize * child_complexity")]
     async fn gigs(
         &self,
         ctx: &Context<'_>,
-        filter: Option<GigFilter>,
+        #[graphql(desc = "What to narrow the catalogue to; every active gig when omitted.")] filter: Option<GigFilter>,
+        #[graphql(desc = "The order; NEWEST when omitted. A cursor only works with the sort it came from.")]
         sort: Option<GigSort>,
-        first: Option<i32>,
-        after: Option<String>,
+        #[graphql(desc = "Page size: 1 to the page size cap (100 unless configured); 20 when omitted.")] first: Option<
+            i32,
+        >,
+        #[graphql(desc = "The `endCursor` of the previous page; omit for the first page.")] after: Option<String>,
     ) -> async_graphql::Result<Connection<GigCursor, Gig, Total, EmptyFields>> {
         let filter = to_filter(filter)?;
         let sort = to_sort(sort.unwrap_or_default(), filter.search.is_some());
         gig_page(ctx, filter, sort, first, after).await
     }
 
-    /// Your gigs in every status (or one), newest first.
+    /// Your gigs in every status (or one), most recently created first. Signed in.
     #[graphql(complexity = "first.unwrap_or(20).max(1) as usize * child_complexity")]
     async fn my_gigs(
         &self,
         ctx: &Context<'_>,
-        status: Option<GigStatus>,
-        first: Option<i32>,
-        after: Option<String>,
+        #[graphql(desc = "Only gigs in this status; all when omitted.")] status: Option<GigStatus>,
+        #[graphql(desc = "Page size: 1 to the page size cap (100 unless configured); 20 when omitted.")] first: Option<
+            i32,
+        >,
+        #[graphql(desc = "The `endCursor` of the previous page; omit for the first page.")] after: Option<String>,
     ) -> async_graphql::Result<Connection<GigCursor, Gig, Total, EmptyFields>> {
         let viewer = ctx.viewer()?.id();
         let filter = Filter {
@@ -474,13 +529,16 @@ impl GigQuery {
         gig_page(ctx, filter, Sort::Newest, first, after).await
     }
 
-    /// Gigs you saved, most recently saved first.
+    /// Gigs you saved (`saveGig`), most recently saved first; gigs you may no longer see
+    /// (paused, archived, owner banned) are left out of the page. Signed in.
     #[graphql(complexity = "first.unwrap_or(20).max(1) as usize * child_complexity")]
     async fn saved_gigs(
         &self,
         ctx: &Context<'_>,
-        first: Option<i32>,
-        after: Option<String>,
+        #[graphql(desc = "Page size: 1 to the page size cap (100 unless configured); 20 when omitted.")] first: Option<
+            i32,
+        >,
+        #[graphql(desc = "The `endCursor` of the previous page; omit for the first page.")] after: Option<String>,
     ) -> async_graphql::Result<Connection<GigCursor, Gig, Total, EmptyFields>> {
         let viewer = ctx.viewer()?;
         let app = ctx.app();
@@ -525,14 +583,22 @@ impl GigQuery {
     }
 }
 
+/// One package of a gig, as the owner gives it. Errors name `packages.<index>.<field>`.
 #[derive(InputObject)]
 pub struct GigPackageInput {
+    /// The tier; each tier at most once per gig, and BASIC always present.
     pub tier: PackageTier,
+    /// Short name of the package, 3 to 80 characters.
     pub title: String,
+    /// What the package includes, up to 1,000 characters; empty by default.
     #[graphql(default)]
     pub description: String,
+    /// Price in minor units of the gig's currency, 500 (5.00) to 100,000,000; a higher tier
+    /// must not cost less than a lower one.
     pub price_cents: i64,
+    /// Days from the start of work to delivery, 1 to 365.
     pub delivery_days: i32,
+    /// Revisions the buyer may request, 0 to 100; 0 by default.
     #[graphql(default)]
     pub revisions: i32,
 }
@@ -550,29 +616,40 @@ impl From<GigPackageInput> for PackageInput {
     }
 }
 
+/// A new gig. Every invalid field is named in one `VALIDATION_ERROR`.
 #[derive(InputObject)]
 pub struct CreateGigInput {
     /// 10 to 120 characters.
     pub title: String,
-    /// 30 to 10,000 characters.
+    /// 30 to 10,000 characters; line breaks kept.
     pub description: String,
+    /// Free-text category, 2 to 60 characters, e.g. `Web development`.
     pub category: String,
+    /// Up to 10 tags of at most 30 characters; trimmed, blanks and duplicates (ignoring case)
+    /// dropped. None by default.
     #[graphql(default)]
     pub tags: Vec<String>,
+    /// ISO 4217 code of the package prices (upper-cased); USD by default.
     #[graphql(default_with = "String::from(\"USD\")")]
     pub currency: String,
     /// One to three packages with distinct tiers, one of them BASIC.
     pub packages: Vec<GigPackageInput>,
 }
 
+/// Changes to a gig; omitted fields stay as they are. Same rules as `CreateGigInput`.
 #[derive(InputObject, Default)]
 pub struct UpdateGigInput {
+    /// 10 to 120 characters.
     pub title: Option<String>,
+    /// 30 to 10,000 characters.
     pub description: Option<String>,
+    /// 2 to 60 characters.
     pub category: Option<String>,
+    /// Replaces the tags: up to 10 of at most 30 characters.
     pub tags: Option<Vec<String>>,
+    /// ISO 4217 code of the package prices; the amounts are not converted.
     pub currency: Option<String>,
-    /// Replaces all packages.
+    /// Replaces all packages: one to three with distinct tiers, one of them BASIC.
     pub packages: Option<Vec<GigPackageInput>>,
 }
 
@@ -585,8 +662,13 @@ fn owner_row<'a>(ctx: &'a Context<'_>) -> Result<&'a UserRow, AppError> {
 
 #[Object]
 impl GigMutation {
-    /// Creates a gig as a DRAFT; `setGigStatus(ACTIVE)` publishes it.
-    async fn create_gig(&self, ctx: &Context<'_>, input: CreateGigInput) -> async_graphql::Result<Gig> {
+    /// Creates a gig as a DRAFT owned by you; `setGigStatus(ACTIVE)` publishes it.
+    /// `VALIDATION_ERROR` names each bad field.
+    async fn create_gig(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The gig and its packages.")] input: CreateGigInput,
+    ) -> async_graphql::Result<Gig> {
         let owner = owner_row(ctx)?;
         let gig = service::create(
             ctx.app(),
@@ -604,8 +686,14 @@ impl GigMutation {
         Ok(Gig(Arc::new(gig)))
     }
 
-    /// Changes your gig.
-    async fn update_gig(&self, ctx: &Context<'_>, id: ID, input: UpdateGigInput) -> async_graphql::Result<Gig> {
+    /// Changes your gig in any status. `NOT_FOUND` when it does not exist or is someone
+    /// else's unpublished gig; `FORBIDDEN` for someone else's ACTIVE gig.
+    async fn update_gig(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The gig's `id`.")] id: ID,
+        #[graphql(desc = "The fields to change.")] input: UpdateGigInput,
+    ) -> async_graphql::Result<Gig> {
         let viewer = owner_row(ctx)?;
         let id = parse_id(&id, "id")?;
         let changes = GigChanges {
@@ -619,8 +707,13 @@ impl GigMutation {
         Ok(Gig(Arc::new(service::update(ctx.app(), viewer, id, changes).await?)))
     }
 
-    /// Deletes your gig; returns its id.
-    async fn delete_gig(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<ID> {
+    /// Deletes your gig with its packages and media files, for good; returns its id. Same
+    /// errors as `updateGig`.
+    async fn delete_gig(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The gig's `id`.")] id: ID,
+    ) -> async_graphql::Result<ID> {
         let viewer = owner_row(ctx)?;
         let gig_id = parse_id(&id, "id")?;
         service::delete(ctx.app(), viewer, gig_id).await?;
@@ -628,7 +721,13 @@ impl GigMutation {
     }
 
     /// Moves your gig to another status: DRAFT → ACTIVE ⇄ PAUSED, any → ARCHIVED → DRAFT.
-    async fn set_gig_status(&self, ctx: &Context<'_>, id: ID, status: GigStatus) -> async_graphql::Result<Gig> {
+    /// Another move answers `CONFLICT`; the current status answers the gig unchanged.
+    async fn set_gig_status(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The gig's `id`.")] id: ID,
+        #[graphql(desc = "The status to move to.")] status: GigStatus,
+    ) -> async_graphql::Result<Gig> {
         let viewer = owner_row(ctx)?;
         let id = parse_id(&id, "id")?;
         Ok(Gig(Arc::new(
@@ -636,8 +735,13 @@ impl GigMutation {
         )))
     }
 
-    /// Saves a gig to your list.
-    async fn save_gig(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Gig> {
+    /// Saves a gig you can see to your list (`savedGigs`); saving again changes nothing.
+    /// `NOT_FOUND` when you cannot see it.
+    async fn save_gig(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The gig's `id`.")] id: ID,
+    ) -> async_graphql::Result<Gig> {
         let viewer = owner_row(ctx)?;
         let id = parse_id(&id, "id")?;
         let (gig, owner) = service::set_saved(ctx.app(), viewer, id, true).await?;
@@ -645,8 +749,13 @@ impl GigMutation {
         Ok(Gig(Arc::new(gig)))
     }
 
-    /// Removes a gig from your list.
-    async fn unsave_gig(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Gig> {
+    /// Removes a gig from your list (nothing happens if it was not there). `NOT_FOUND` when
+    /// you cannot see the gig.
+    async fn unsave_gig(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The gig's `id`.")] id: ID,
+    ) -> async_graphql::Result<Gig> {
         let viewer = owner_row(ctx)?;
         let id = parse_id(&id, "id")?;
         let (gig, owner) = service::set_saved(ctx.app(), viewer, id, false).await?;
@@ -654,8 +763,15 @@ impl GigMutation {
         Ok(Gig(Arc::new(gig)))
     }
 
-    /// Adds an image (PNG, JPEG, WebP, GIF) or MP4 video to your gig; at most 10.
-    async fn upload_gig_media(&self, ctx: &Context<'_>, gig_id: ID, file: Upload) -> async_graphql::Result<Gig> {
+    /// Adds an image (PNG, JPEG, WebP, GIF) or MP4 video, judged by content and at most
+    /// UPLOAD_MAX_BYTES (5 MiB unless configured), to your gig, sent as a GraphQL multipart
+    /// request. `VALIDATION_ERROR` on `file` for other files; `LIMIT_EXCEEDED` past 10 files.
+    async fn upload_gig_media(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Your gig's `id`.")] gig_id: ID,
+        #[graphql(desc = "The image or video, as a multipart upload.")] file: Upload,
+    ) -> async_graphql::Result<Gig> {
         let viewer = owner_row(ctx)?;
         let gig_id = parse_id(&gig_id, "gigId")?;
         let upload = file
@@ -666,8 +782,12 @@ impl GigMutation {
         )))
     }
 
-    /// Removes a media file from your gig.
-    async fn remove_gig_media(&self, ctx: &Context<'_>, media_id: ID) -> async_graphql::Result<Gig> {
+    /// Removes a media file from your gig and deletes the file; returns the gig.
+    async fn remove_gig_media(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The `GigMedia.id` to remove.")] media_id: ID,
+    ) -> async_graphql::Result<Gig> {
         let viewer = owner_row(ctx)?;
         let media_id = parse_id(&media_id, "mediaId")?;
         Ok(Gig(Arc::new(service::remove_media(ctx.app(), viewer, media_id).await?)))

@@ -44,9 +44,52 @@ pub async fn fetch_page<T, E>(
 /// The connection-level fields every list offers.
 #[derive(SimpleObject)]
 pub struct Total {
-    /// How many items the whole list has (computed only when asked for).
+    /// How many items the whole list has across all pages, with the same filters. Costs an
+    /// extra query, so it is computed only when selected.
     pub total_count: i64,
 }
+
+/// Describes the connection and edge types of one list: async-graphql's generic `Connection`
+/// and `Edge` carry no description of their own, so the schema builder sets them by type
+/// name. `$items` names the items in the plural; `$cursor_arg` is the argument that takes an
+/// edge's cursor (`after` unless given).
+macro_rules! describe_list {
+    ($builder:expr, $connection:ty, $edge:ty, $items:literal, $cursor_arg:literal) => {
+        $builder
+            .override_output_type_description::<$connection>(concat!(
+                "A page of ",
+                $items,
+                ". Read `edges` (each with its cursor) or just `nodes`; `pageInfo.hasNextPage` says ",
+                "whether more follow and `pageInfo.endCursor` is the cursor to continue from; ",
+                "`totalCount` counts the whole list."
+            ))
+            .override_output_type_description::<$edge>(concat!(
+                "An entry in a page of ",
+                $items,
+                ": the item as `node` and its opaque `cursor`; pass the cursor as `",
+                $cursor_arg,
+                "` to the same field to continue after this entry."
+            ))
+    };
+    ($builder:expr, $node:ty, $items:literal, $cursor_arg:literal) => {
+        $crate::graphql::pagination::describe_list!(
+            $builder,
+            async_graphql::connection::Connection<
+                String,
+                $node,
+                $crate::graphql::pagination::Total,
+                async_graphql::connection::EmptyFields,
+            >,
+            async_graphql::connection::Edge<String, $node, async_graphql::connection::EmptyFields>,
+            $items,
+            $cursor_arg
+        )
+    };
+    ($builder:expr, $node:ty, $items:literal) => {
+        $crate::graphql::pagination::describe_list!($builder, $node, $items, "after")
+    };
+}
+pub(crate) use describe_list;
 
 /// Whether the client selected `totalCount` on the connection being resolved.
 pub fn wants_total(ctx: &Context<'_>) -> bool {

@@ -5,17 +5,23 @@ use uuid::Uuid;
 
 use crate::error::{AppError, AppResult};
 
-/// A WGS84 position in degrees.
+/// A WGS84 position in decimal degrees. Fields that return one say whether it is exact or
+/// rounded for privacy.
 #[derive(Debug, Clone, Copy, SimpleObject)]
 pub struct GeoPoint {
+    /// Latitude in degrees, -90 (south) to 90 (north).
     pub lat: f64,
+    /// Longitude in degrees, -180 (west) to 180 (east).
     pub lng: f64,
 }
 
-/// A WGS84 position in degrees, as input.
+/// A WGS84 position in decimal degrees, as input. Values out of range answer
+/// `VALIDATION_ERROR`.
 #[derive(Debug, Clone, Copy, InputObject)]
 pub struct GeoPointInput {
+    /// Latitude in degrees, -90 (south) to 90 (north).
     pub lat: f64,
+    /// Longitude in degrees, -180 (west) to 180 (east).
     pub lng: f64,
 }
 
@@ -37,6 +43,8 @@ pub fn patch<T>(value: MaybeUndefined<T>) -> Option<Option<T>> {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Date(pub chrono::NaiveDate);
 
+/// A calendar date as a `YYYY-MM-DD` string (ISO 8601), with no time and no time zone,
+/// e.g. `2025-03-31`.
 #[async_graphql::Scalar(name = "Date")]
 impl async_graphql::ScalarType for Date {
     fn parse(value: async_graphql::Value) -> async_graphql::InputValueResult<Self> {

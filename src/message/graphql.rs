@@ -31,14 +31,18 @@ use crate::{
     profile::{graphql::User, loaders::UserById, model::UserRow},
 };
 
-/// A conversation between two or more users.
+/// A conversation between two or more members, optionally about a task. Only its
+/// participants can read it, write to it or subscribe to it.
+#[derive(async_graphql::Description)]
 pub struct Conversation(pub Arc<ConversationRow>);
 
-#[Object]
+#[Object(use_type_description)]
 impl Conversation {
+    /// Opaque id; pass it to `conversation`, `messages`, `sendMessage` and `messageAdded`.
     async fn id(&self) -> ID {
         ID(self.0.id.to_string())
     }
+    /// When the conversation was started (UTC).
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
     }
@@ -52,7 +56,7 @@ impl Conversation {
             .map_err(shared_error)?;
         Ok(row.map(crate::task::graphql::Task))
     }
-    /// When the newest message was sent.
+    /// When the newest message was sent (UTC); null before the first message.
     async fn last_message_at(&self) -> Option<DateTime<Utc>> {
         self.0.last_message_at
     }
@@ -73,7 +77,7 @@ impl Conversation {
             })
             .collect())
     }
-    /// The newest message, as a preview.
+    /// The newest message, as a preview; null before the first message.
     async fn last_message(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Message>> {
         let row = ctx
             .loader()
@@ -82,7 +86,7 @@ impl Conversation {
             .map_err(shared_error)?;
         Ok(row.map(Message::new))
     }
-    /// Messages from others that arrived after your read receipt.
+    /// Messages from others that arrived after your read receipt (`markConversationRead`).
     async fn unread_count(&self, ctx: &Context<'_>) -> async_graphql::Result<i64> {
         let viewer = ctx.viewer()?.id();
         let key = UnreadFor {
@@ -93,15 +97,17 @@ impl Conversation {
     }
 }
 
-/// A participant and how far they have read.
+/// A member of a conversation and how far they have read.
+#[derive(async_graphql::Description)]
 pub struct Participant {
     user_id: Uuid,
     last_read_at: Option<DateTime<Utc>>,
     joined_at: DateTime<Utc>,
 }
 
-#[Object]
+#[Object(use_type_description)]
 impl Participant {
+    /// The member; null only if the account no longer exists.
     async fn user(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
         let row = ctx
             .loader()
@@ -110,10 +116,12 @@ impl Participant {
             .map_err(shared_error)?;
         Ok(row.map(User::new))
     }
-    /// Read receipt: messages up to this time have been seen.
+    /// Read receipt: messages up to this time (UTC) have been seen; null before they first
+    /// marked the conversation read.
     async fn last_read_at(&self) -> Option<DateTime<Utc>> {
         self.last_read_at
     }
+    /// When they joined the conversation (UTC).
     async fn joined_at(&self) -> DateTime<Utc> {
         self.joined_at
     }
@@ -122,13 +130,19 @@ impl Participant {
 /// A file attached to a message.
 #[derive(SimpleObject)]
 pub struct MessageAttachment {
+    /// URL of the stored file (a random name, not the uploader's).
     pub url: String,
+    /// The uploader's file name without any path, up to 120 characters; for display only.
     pub file_name: String,
+    /// The type judged from the content: image/png, image/jpeg, image/webp, image/gif,
+    /// application/pdf, application/zip or text/plain.
     pub content_type: String,
+    /// The file's size in bytes.
     pub size_bytes: i64,
 }
 
-/// A message in a conversation.
+/// A message in a conversation, seen only by its participants.
+#[derive(async_graphql::Description)]
 pub struct Message {
     row: Arc<MessageRow>,
     event_cursor: Option<i64>,
@@ -146,14 +160,17 @@ impl Message {
     }
 }
 
-#[Object]
+#[Object(use_type_description)]
 impl Message {
+    /// Opaque id; pass it to `editMessage` or as `replyToId`.
     async fn id(&self) -> ID {
         ID(self.row.id.to_string())
     }
+    /// The `id` of the conversation it belongs to.
     async fn conversation_id(&self) -> ID {
         ID(self.row.conversation_id.to_string())
     }
+    /// Who sent it; null only if the account no longer exists.
     async fn sender(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
         if let Some(sender) = &self.sender {
             return Ok(Some(User::new(sender.clone())));
@@ -165,7 +182,9 @@ impl Message {
             .map_err(shared_error)?;
         Ok(row.map(User::new))
     }
-    /// The text; contact details are masked while the parties share no order.
+    /// The text, up to 5,000 characters (may be empty when files are attached). Phone numbers,
+    /// emails and contact keywords are replaced by `[hidden]` while the sender shares no
+    /// order with every other participant.
     async fn content(&self) -> &str {
         &self.row.body
     }
@@ -173,6 +192,7 @@ impl Message {
     async fn masked(&self) -> bool {
         self.row.flagged
     }
+    /// Attached files, in upload order (at most 5).
     async fn attachments(&self) -> Vec<MessageAttachment> {
         self.row
             .attachment_list()
@@ -185,7 +205,7 @@ impl Message {
             })
             .collect()
     }
-    /// The message this one answers.
+    /// The message this one answers; null when it answers none.
     async fn reply_to(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Message>> {
         let Some(id) = self.row.reply_to_id else {
             return Ok(None);
@@ -193,29 +213,37 @@ impl Message {
         let row = ctx.loader().load_one(MessageById(id)).await.map_err(shared_error)?;
         Ok(row.map(Message::new))
     }
+    /// When it was sent (UTC).
     async fn created_at(&self) -> DateTime<Utc> {
         self.row.created_at
     }
+    /// When the sender last edited it (UTC); null when never edited.
     async fn edited_at(&self) -> Option<DateTime<Utc>> {
         self.row.edited_at
     }
-    /// Set on subscription deliveries: pass it as `after` to resume from here.
+    /// Set on `messageAdded` deliveries (null elsewhere): pass it as `after` to resume from
+    /// here.
     async fn event_cursor(&self) -> Option<String> {
         self.event_cursor.map(|seq| seq.to_string())
     }
 }
 
-/// Someone is typing.
+/// Someone else is typing in a conversation (`sendTyping`). Ephemeral: not stored, not
+/// replayed; treat it as stale after a few seconds without another.
+#[derive(async_graphql::Description)]
 pub struct Typing(Arc<TypingEvent>);
 
-#[Object]
+#[Object(use_type_description)]
 impl Typing {
+    /// The `id` of the conversation.
     async fn conversation_id(&self) -> ID {
         ID(self.0.conversation_id.to_string())
     }
+    /// Who is typing.
     async fn user(&self) -> User {
         User::new(self.0.user.clone())
     }
+    /// When they sent the signal (UTC).
     async fn at(&self) -> DateTime<Utc> {
         self.0.at
     }
@@ -245,14 +273,16 @@ pub struct MessageQuery;
 
 #[Object]
 impl MessageQuery {
-    /// Your conversations, most recently active first, each with its last message and your
-    /// unread count.
+    /// Your conversations, most recently active first (those without messages last), each
+    /// with its last message and your unread count. Signed in.
     #[graphql(complexity = "first.unwrap_or(20).max(1) as usize * child_complexity")]
     async fn conversations(
         &self,
         ctx: &Context<'_>,
-        first: Option<i32>,
-        after: Option<String>,
+        #[graphql(desc = "Page size: 1 to the page size cap (100 unless configured); 20 when omitted.")] first: Option<
+            i32,
+        >,
+        #[graphql(desc = "The `endCursor` of the previous page; omit for the first page.")] after: Option<String>,
     ) -> async_graphql::Result<Connection<String, Conversation, Total, EmptyFields>> {
         let viewer = ctx.viewer()?.id();
         let app = ctx.app();
@@ -272,8 +302,12 @@ impl MessageQuery {
         Ok(connection)
     }
 
-    /// A conversation you take part in.
-    async fn conversation(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Conversation> {
+    /// A conversation you take part in; `FORBIDDEN` when you do not (or it does not exist).
+    async fn conversation(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The conversation's `id`; you must take part in it (`FORBIDDEN` otherwise).")] id: ID,
+    ) -> async_graphql::Result<Conversation> {
         let viewer = ctx.viewer()?.id();
         let id = parse_id(&id, "id")?;
         Ok(Conversation(Arc::new(
@@ -281,13 +315,18 @@ impl MessageQuery {
         )))
     }
 
-    /// A conversation's messages, newest first; page back with `before` (an end cursor).
+    /// A conversation's messages, newest first; page back to older ones with `before` (the
+    /// previous page's `endCursor`). Participants only (`FORBIDDEN` otherwise).
     #[graphql(complexity = "first.unwrap_or(20).max(1) as usize * child_complexity")]
     async fn messages(
         &self,
         ctx: &Context<'_>,
-        conversation_id: ID,
-        first: Option<i32>,
+        #[graphql(desc = "The conversation's `id`; you must take part in it (`FORBIDDEN` otherwise).")] conversation_id: ID,
+        #[graphql(desc = "Page size: 1 to the page size cap (100 unless configured); 20 when omitted.")] first: Option<
+            i32,
+        >,
+        #[graphql(desc = "The `endCursor` of the previous page: returns the messages older than it; \
+                          omit for the newest.")]
         before: Option<String>,
     ) -> async_graphql::Result<Connection<String, Message, Total, EmptyFields>> {
         let viewer = ctx.viewer()?.id();
@@ -310,21 +349,29 @@ impl MessageQuery {
     }
 }
 
+/// A message to send. Every invalid field is named in one `VALIDATION_ERROR`.
 #[derive(InputObject)]
 pub struct SendMessageInput {
+    /// The conversation's `id`; you must take part in it (`FORBIDDEN` otherwise).
     pub conversation_id: ID,
     /// Up to 5,000 characters; may be empty when files are attached.
     #[graphql(default)]
     pub content: String,
-    /// Up to 5 files (images, PDF, ZIP, plain text) as GraphQL multipart uploads.
+    /// Up to 5 files (images, PDF, ZIP, plain text, judged by content; each at most
+    /// UPLOAD_MAX_BYTES, 5 MiB unless configured) as GraphQL multipart uploads.
     #[graphql(default)]
     pub attachments: Vec<Upload>,
+    /// The `id` of the message in the same conversation that this one answers.
     pub reply_to_id: Option<ID>,
 }
 
+/// New text for one of your messages.
 #[derive(InputObject)]
 pub struct EditMessageInput {
+    /// The `id` of a message you sent.
     pub message_id: ID,
+    /// The new text, up to 5,000 characters (empty only when the message has files); screened
+    /// by the safety filter like a new message.
     pub content: String,
 }
 
@@ -333,12 +380,14 @@ pub struct MessageMutation;
 
 #[Object]
 impl MessageMutation {
-    /// Gets or creates your conversation with `participantId` (about `taskId`, a task one of
-    /// you posted, when given).
+    /// Gets or creates your two-party conversation with `participantId` (one per pair, and
+    /// one more per task when `taskId` is given). `NOT_FOUND` when there is no such (visible)
+    /// member.
     async fn start_conversation(
         &self,
         ctx: &Context<'_>,
-        participant_id: ID,
+        #[graphql(desc = "The other member: anyone but yourself.")] participant_id: ID,
+        #[graphql(desc = "A task that you or the other member posted, to talk about it; none when omitted.")]
         task_id: Option<ID>,
     ) -> async_graphql::Result<Conversation> {
         let viewer = ctx.viewer()?;
@@ -349,8 +398,14 @@ impl MessageMutation {
         )))
     }
 
-    /// Sends a message to a conversation you take part in.
-    async fn send_message(&self, ctx: &Context<'_>, input: SendMessageInput) -> async_graphql::Result<Message> {
+    /// Sends a message to a conversation you take part in. Participants watching it get it
+    /// through `messageAdded`; the others get a NEW_MESSAGE notification. Contact details are
+    /// masked while you share no order with every other participant.
+    async fn send_message(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The conversation, text, files and the message it answers.")] input: SendMessageInput,
+    ) -> async_graphql::Result<Message> {
         let viewer = ctx.viewer()?;
         let conversation_id = parse_id(&input.conversation_id, "conversationId")?;
         let reply_to_id = input
@@ -382,8 +437,13 @@ impl MessageMutation {
         Ok(Message::new(Arc::new(row)))
     }
 
-    /// Edits one of your messages.
-    async fn edit_message(&self, ctx: &Context<'_>, input: EditMessageInput) -> async_graphql::Result<Message> {
+    /// Replaces the text of one of your messages and sets `editedAt`. `FORBIDDEN` for other
+    /// participants' messages; `NOT_FOUND` when you cannot see the message.
+    async fn edit_message(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The message and its new text.")] input: EditMessageInput,
+    ) -> async_graphql::Result<Message> {
         let viewer = ctx.viewer()?;
         let id = parse_id(&input.message_id, "messageId")?;
         Ok(Message::new(Arc::new(
@@ -391,19 +451,24 @@ impl MessageMutation {
         )))
     }
 
-    /// Moves your read receipt to now.
+    /// Moves your read receipt to now, so `unreadCount` drops to 0.
     async fn mark_conversation_read(
         &self,
         ctx: &Context<'_>,
-        conversation_id: ID,
+        #[graphql(desc = "The conversation's `id`; you must take part in it (`FORBIDDEN` otherwise).")] conversation_id: ID,
     ) -> async_graphql::Result<Conversation> {
         let viewer = ctx.viewer()?.id();
         let id = parse_id(&conversation_id, "conversationId")?;
         Ok(Conversation(Arc::new(service::mark_read(ctx.app(), viewer, id).await?)))
     }
 
-    /// Tells the other participants you are typing (not stored).
-    async fn send_typing(&self, ctx: &Context<'_>, conversation_id: ID) -> async_graphql::Result<bool> {
+    /// Tells the other participants you are typing (delivered through `typing`, not stored);
+    /// always true. Send it again every few seconds while typing continues.
+    async fn send_typing(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The conversation's `id`; you must take part in it (`FORBIDDEN` otherwise).")] conversation_id: ID,
+    ) -> async_graphql::Result<bool> {
         let viewer = ctx.viewer()?;
         let id = parse_id(&conversation_id, "conversationId")?;
         service::send_typing(ctx.app(), &viewer.user, id).await?;
@@ -416,12 +481,14 @@ pub struct MessageSubscription;
 
 #[Subscription]
 impl MessageSubscription {
-    /// New messages in a conversation you take part in. Pass the last `eventCursor` you saw
-    /// as `after` to first receive what you missed.
+    /// New messages in a conversation you take part in (yours included). Pass the last
+    /// `eventCursor` you saw as `after` to first receive what you missed. While subscribed you
+    /// get no NEW_MESSAGE notifications for this conversation.
     async fn message_added(
         &self,
         ctx: &Context<'_>,
-        conversation_id: ID,
+        #[graphql(desc = "The conversation's `id`; you must take part in it (`FORBIDDEN` otherwise).")] conversation_id: ID,
+        #[graphql(desc = "The `eventCursor` of the last message you received; omit to get only new ones.")]
         after: Option<String>,
     ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<Message>>> {
         let viewer = ctx.viewer()?.id();
@@ -459,11 +526,11 @@ impl MessageSubscription {
         )
     }
 
-    /// Who is typing in a conversation you take part in.
+    /// Who is typing in a conversation you take part in (your own signals are not echoed).
     async fn typing(
         &self,
         ctx: &Context<'_>,
-        conversation_id: ID,
+        #[graphql(desc = "The conversation's `id`; you must take part in it (`FORBIDDEN` otherwise).")] conversation_id: ID,
     ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<Typing>>> {
         let viewer = ctx.viewer()?.id();
         let id = parse_id(&conversation_id, "conversationId")?;

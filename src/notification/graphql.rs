@@ -20,19 +20,37 @@ use crate::{
     },
 };
 
-/// What a notification is about.
+/// What a notification is about; `Notification.data` holds the ids to open it with.
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
 pub enum NotificationKind {
+    /// Someone applied to your task. Data: `taskId`, `applicationId`.
     NewApplication,
+    /// Your application changed status (including when the task went to someone else).
+    /// Data: `taskId`, `applicationId`, `status`.
     ApplicationStatus,
+    /// A message arrived in a conversation you were not watching (`messageAdded`).
+    /// Data: `conversationId`, `messageId`.
     NewMessage,
+    /// Someone else (the other party or an admin) created or moved one of your orders.
+    /// Data: `orderId`, `status`, and `action` for a move or `taskId` (may be null) for a new
+    /// order.
     OrderStatus,
+    /// A payment step on one of your orders (proof submitted, confirmed or rejected).
+    /// Data: `orderId`, `status`, `action`.
     Payment,
+    /// A call was scheduled with you. Not sent yet: calls are not available.
     CallScheduled,
+    /// Someone reviewed you. Not sent yet: reviews are not available.
     ReviewReceived,
+    /// A task was posted near you while you were offline. Data: `taskId`,
+    /// `distanceMeters`, `mode`.
     TaskNearby,
+    /// A dispute was opened on one of your orders. Data: `orderId`, `status`, `action`.
     Dispute,
+    /// A change to a gig you follow. Not sent yet.
     GigUpdate,
+    /// Anything else: invitations, vouches, verification reviews, SOS alerts and their
+    /// handling, expired tasks. `data` says what it concerns.
     System,
 }
 
@@ -54,23 +72,29 @@ impl NotificationKind {
     }
 }
 
-/// Something that happened that the user should know about.
+/// Something that happened that the member should know about. Only the recipient sees it.
+#[derive(async_graphql::Description)]
 pub struct Notification {
     row: Arc<NotificationRow>,
     event_cursor: Option<i64>,
 }
 
-#[Object]
+#[Object(use_type_description)]
 impl Notification {
+    /// Opaque id; pass it to `markNotificationRead`.
     async fn id(&self) -> ID {
         ID(self.row.id.to_string())
     }
+    /// What it is about; tells which keys `data` has.
     async fn kind(&self) -> NotificationKind {
         NotificationKind::from_db(&self.row.kind)
     }
+    /// One line for a list or a push message, e.g. "Ada applied to your task".
     async fn title(&self) -> &str {
         &self.row.title
     }
+    /// More detail, e.g. the task's title or a message preview (up to 80 characters); may be
+    /// empty.
     async fn body(&self) -> &str {
         &self.row.body
     }
@@ -78,13 +102,16 @@ impl Notification {
     async fn data(&self) -> async_graphql::Json<serde_json::Value> {
         async_graphql::Json(self.row.data.clone())
     }
+    /// When you marked it read (UTC); null while unread.
     async fn read_at(&self) -> Option<DateTime<Utc>> {
         self.row.read_at
     }
+    /// When it was created (UTC).
     async fn created_at(&self) -> DateTime<Utc> {
         self.row.created_at
     }
-    /// Set on subscription deliveries: pass it as `after` to resume from here.
+    /// Set on `notificationAdded` deliveries (null elsewhere): pass it as `after` to resume
+    /// from here.
     async fn event_cursor(&self) -> Option<String> {
         self.event_cursor.map(|seq| seq.to_string())
     }
@@ -109,9 +136,11 @@ impl NotificationQuery {
     async fn notifications(
         &self,
         ctx: &Context<'_>,
-        unread_only: Option<bool>,
-        first: Option<i32>,
-        after: Option<String>,
+        #[graphql(desc = "True for unread ones only; false when omitted.")] unread_only: Option<bool>,
+        #[graphql(desc = "Page size: 1 to the page size cap (100 unless configured); 20 when omitted.")] first: Option<
+            i32,
+        >,
+        #[graphql(desc = "The `endCursor` of the previous page; omit for the first page.")] after: Option<String>,
     ) -> async_graphql::Result<Connection<String, Notification, Total, EmptyFields>> {
         let viewer = ctx.viewer()?;
         let app = ctx.app();
@@ -144,8 +173,13 @@ pub struct NotificationMutation;
 
 #[Object]
 impl NotificationMutation {
-    /// Marks one of your notifications read.
-    async fn mark_notification_read(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Notification> {
+    /// Marks one of your notifications read (a read one keeps its first `readAt`).
+    /// `NOT_FOUND` when it is not yours.
+    async fn mark_notification_read(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The notification's `id`.")] id: ID,
+    ) -> async_graphql::Result<Notification> {
         let viewer = ctx.viewer()?;
         let id = parse_id(&id, "id")?;
         Ok(Notification::from_row(
@@ -170,6 +204,7 @@ impl NotificationSubscription {
     async fn notification_added(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "The `eventCursor` of the last notification you received; omit to get only new ones.")]
         after: Option<String>,
     ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<Notification>>> {
         let viewer = ctx.viewer()?.id();

@@ -24,12 +24,18 @@ use crate::{
     },
 };
 
-/// Where a user stands with identity verification.
+/// Where a user stands with identity verification (`submitVerification`, reviewed by an
+/// admin). Verified members rank higher in `freelancers` and may pay a lower commission.
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
 pub enum VerificationStatus {
+    /// Never submitted documents.
     None,
+    /// Documents submitted, waiting for an admin's review; no new submission until decided.
     Pending,
+    /// An admin approved the documents.
     Verified,
+    /// An admin rejected the documents (the request's `reviewNote` says why); the member may
+    /// submit again.
     Rejected,
 }
 
@@ -44,7 +50,10 @@ impl VerificationStatus {
     }
 }
 
-/// A marketplace member: the same account acts as client and as freelancer.
+/// A marketplace member: the same account acts as client (posts tasks, orders gigs) and as
+/// freelancer. Banned members are visible to admins only. Private fields (`email`, exact
+/// `location`, `commissionBps`) are shown only to the member themself and to admins.
+#[derive(async_graphql::Description)]
 pub struct User(pub Arc<UserRow>, Audience);
 
 /// Who a `User` value is being shown to, when the caller already knows.
@@ -85,15 +94,18 @@ fn coarse(value: f64) -> f64 {
     (value * 100.0).round() / 100.0
 }
 
-#[Object]
+#[Object(use_type_description)]
 impl User {
+    /// Opaque global id; pass it to `user(id:)`.
     async fn id(&self) -> ID {
         ID(self.0.id.to_string())
     }
-    /// Unique handle, case-insensitive.
+    /// Unique handle, 3 to 30 letters, digits or underscores; unique ignoring case (see
+    /// `userByUsername`).
     async fn username(&self) -> &str {
         &self.0.username
     }
+    /// The name shown to others, up to 100 characters.
     async fn full_name(&self) -> &str {
         &self.0.full_name
     }
@@ -101,9 +113,11 @@ impl User {
     async fn email(&self, ctx: &Context<'_>) -> Option<&str> {
         self.is_privileged(ctx).then_some(self.0.email.as_str())
     }
+    /// Public URL of the profile picture (`uploadAvatar`); null when none was uploaded.
     async fn avatar_url(&self) -> Option<&str> {
         self.0.avatar_url.as_deref()
     }
+    /// Free text about the member, up to 2,000 characters; null when not given.
     async fn bio(&self) -> Option<&str> {
         self.0.bio.as_deref()
     }
@@ -111,6 +125,7 @@ impl User {
     async fn headline(&self) -> Option<&str> {
         self.0.headline.as_deref()
     }
+    /// Skills as the member wrote them (up to 30; `freelancers` matches them ignoring case).
     async fn skills(&self) -> &[String] {
         &self.0.skills
     }
@@ -118,6 +133,7 @@ impl User {
     async fn ai_tools(&self) -> &[String] {
         &self.0.ai_tools
     }
+    /// Languages the member speaks, as they wrote them (up to 30).
     async fn languages(&self) -> &[String] {
         &self.0.languages
     }
@@ -129,6 +145,7 @@ impl User {
     async fn currency(&self) -> &str {
         &self.0.currency
     }
+    /// Links to past work: up to 10 http(s) URLs.
     async fn portfolio_urls(&self) -> &[String] {
         &self.0.portfolio_urls
     }
@@ -165,6 +182,7 @@ impl User {
         let u = &self.0;
         u.headline.is_some() && u.bio.is_some() && !u.skills.is_empty() && u.avatar_url.is_some()
     }
+    /// Where the member stands with identity verification.
     async fn verification_status(&self) -> VerificationStatus {
         VerificationStatus::from_db(&self.0.verification_status)
     }
@@ -180,9 +198,11 @@ impl User {
             )
         })
     }
+    /// Whether the member is a platform administrator (may use the admin-only fields).
     async fn is_admin(&self) -> bool {
         self.0.is_admin
     }
+    /// When the account was created (UTC).
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
     }
@@ -191,9 +211,13 @@ impl User {
     async fn vouches(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "Only vouches in this skill area, compared ignoring case and spacing \
+                          (`VALIDATION_ERROR` when it is not a valid area).")]
         skill_area: Option<String>,
-        first: Option<i32>,
-        after: Option<String>,
+        #[graphql(desc = "Page size: 1 to the page size cap (100 unless configured); 20 when omitted.")] first: Option<
+            i32,
+        >,
+        #[graphql(desc = "The `endCursor` of the previous page; omit for the first page.")] after: Option<String>,
     ) -> async_graphql::Result<Connection<String, Vouch, Total, EmptyFields>> {
         vouch::graphql::vouches_of(ctx, self.0.id, skill_area, first, after).await
     }
@@ -207,17 +231,22 @@ impl User {
     }
 }
 
-/// What a freelancer search is narrowed to.
+/// What a freelancer search is narrowed to. Every condition given must hold.
 #[derive(InputObject, Default)]
 pub struct FreelancerFilter {
-    /// Wanted skills: freelancers listing none of them are left out; more matches rank higher.
+    /// Wanted skills, ignoring case (at most 20): freelancers listing none of them are left
+    /// out; more matches rank higher.
     pub skills: Option<Vec<String>>,
+    /// Only freelancers who take new work now (`isAvailable`); false by default.
     #[graphql(default)]
     pub available_only: bool,
+    /// Only VERIFIED freelancers; false by default.
     #[graphql(default)]
     pub verified_only: bool,
+    /// Only freelancers whose `hourlyRateCents` is at most this (minor units, compared without
+    /// converting currencies); freelancers without a rate are then left out.
     pub max_hourly_rate_cents: Option<i64>,
-    /// Speaks any of these languages.
+    /// Speaks any of these languages, ignoring case (at most 20).
     pub languages: Option<Vec<String>>,
 }
 
@@ -251,22 +280,33 @@ pub struct ProfileQuery;
 
 #[Object]
 impl ProfileQuery {
-    /// A user by id; null when there is none (or they are banned and you are not an admin).
-    async fn user(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<User>> {
+    /// A user by id, public; null when there is none (or they are banned and you are not an
+    /// admin).
+    async fn user(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The user's `id`; `VALIDATION_ERROR` when it is not an id.")] id: ID,
+    ) -> async_graphql::Result<Option<User>> {
         let id = parse_id(&id, "id")?;
         let row = ctx.loader().load_one(UserById(id)).await.map_err(shared_error)?;
         Ok(row.filter(|r| visible_to(ctx, r)).map(User::new))
     }
 
-    /// Freelancers ranked by skill match, portfolio, availability and verification (the
-    /// weights are in `profile::ranking`).
+    /// Public freelancer search: members listing at least one skill, not banned, best ranked
+    /// first. The score (0 to 1, on each edge) weighs skill match against `filter.skills`
+    /// (0.45), portfolio links (0.15, full at three), availability (0.15) and verification
+    /// (0.10).
     #[graphql(complexity = "first.unwrap_or(20).max(1) as usize * child_complexity")]
     async fn freelancers(
         &self,
         ctx: &Context<'_>,
-        filter: Option<FreelancerFilter>,
-        first: Option<i32>,
-        after: Option<String>,
+        #[graphql(desc = "What to narrow the search to; everyone listed when omitted.")] filter: Option<
+            FreelancerFilter,
+        >,
+        #[graphql(desc = "Page size: 1 to the page size cap (100 unless configured); 20 when omitted.")] first: Option<
+            i32,
+        >,
+        #[graphql(desc = "The `endCursor` of the previous page; omit for the first page.")] after: Option<String>,
     ) -> async_graphql::Result<Connection<String, User, Total, RankFields>> {
         let app = ctx.app();
         let size = page_size(first, app.config.limits.max_page_size)?;
@@ -318,13 +358,15 @@ impl ProfileQuery {
         Ok(connection)
     }
 
-    /// Freelancers you saved, most recently saved first.
+    /// Freelancers you saved (`saveFreelancer`), most recently saved first. Signed in.
     #[graphql(complexity = "first.unwrap_or(20).max(1) as usize * child_complexity")]
     async fn saved_freelancers(
         &self,
         ctx: &Context<'_>,
-        first: Option<i32>,
-        after: Option<String>,
+        #[graphql(desc = "Page size: 1 to the page size cap (100 unless configured); 20 when omitted.")] first: Option<
+            i32,
+        >,
+        #[graphql(desc = "The `endCursor` of the previous page; omit for the first page.")] after: Option<String>,
     ) -> async_graphql::Result<SavedFreelancerConnection> {
         let viewer = ctx.viewer()?.id();
         let size = page_size(first, ctx.app().config.limits.max_page_size)?;
@@ -358,8 +400,13 @@ impl ProfileQuery {
         Ok(connection)
     }
 
-    /// A user by username, ignoring case.
-    async fn user_by_username(&self, ctx: &Context<'_>, username: String) -> async_graphql::Result<Option<User>> {
+    /// A user by username, ignoring case, public; null when there is none (or they are banned
+    /// and you are not an admin).
+    async fn user_by_username(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The username, in any case; surrounding spaces are ignored.")] username: String,
+    ) -> async_graphql::Result<Option<User>> {
         if username.len() > 64 {
             return Ok(None);
         }
@@ -371,20 +418,38 @@ impl ProfileQuery {
 }
 
 /// Profile fields to change. Omitted fields stay as they are; `null` clears a clearable one.
+/// Every invalid field is named in one `VALIDATION_ERROR`.
 #[derive(InputObject, Default)]
 pub struct UpdateProfileInput {
+    /// 3 to 30 letters, digits or underscores; `CONFLICT` when another member has it
+    /// (ignoring case); a few names such as `admin` are reserved.
     pub username: Option<String>,
+    /// 1 to 100 characters after trimming, no control characters.
     pub full_name: Option<String>,
+    /// Up to 2,000 characters; `null` or blank clears it.
     pub bio: MaybeUndefined<String>,
+    /// Up to 120 characters; `null` or blank clears it.
     pub headline: MaybeUndefined<String>,
+    /// Replaces the skill list: up to 30 entries of at most 50 characters; entries are trimmed,
+    /// blanks dropped and duplicates (ignoring case) removed.
     pub skills: Option<Vec<String>>,
+    /// Replaces the AI tool list; same rules as `skills`.
     pub ai_tools: Option<Vec<String>>,
+    /// Replaces the language list; same rules as `skills`.
     pub languages: Option<Vec<String>>,
+    /// Hourly rate in minor units of `currency` (e.g. cents), 0 to 10,000,000; `null`
+    /// clears it.
     pub hourly_rate_cents: MaybeUndefined<i64>,
+    /// ISO 4217 code of the member's rates, e.g. `EUR` (upper-cased); USD for new accounts.
     pub currency: Option<String>,
+    /// Replaces the portfolio: up to 10 http(s) URLs of at most 500 characters.
     pub portfolio_urls: Option<Vec<String>>,
+    /// Place name shown with the location, up to 200 characters; `null` or blank clears it.
+    /// Coordinates are set with `updateLocation`.
     pub location_text: MaybeUndefined<String>,
+    /// IANA time zone name such as `Europe/Berlin`; `null` or blank clears it.
     pub timezone: MaybeUndefined<String>,
+    /// How far the member travels for on-site work, 0 to 500 km; `null` clears it.
     pub travel_radius_km: MaybeUndefined<i32>,
 }
 
@@ -393,8 +458,13 @@ pub struct ProfileMutation;
 
 #[Object]
 impl ProfileMutation {
-    /// Keeps a freelancer on your saved list.
-    async fn save_freelancer(&self, ctx: &Context<'_>, user_id: ID) -> async_graphql::Result<User> {
+    /// Keeps a member on your saved list (`savedFreelancers`); saving again changes nothing.
+    /// `NOT_FOUND` when there is no such (visible) member; `VALIDATION_ERROR` for yourself.
+    async fn save_freelancer(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The member to save: anyone but yourself.")] user_id: ID,
+    ) -> async_graphql::Result<User> {
         let viewer = ctx.viewer()?;
         let id = parse_id(&user_id, "userId")?;
         if id == viewer.id() {
@@ -411,8 +481,12 @@ impl ProfileMutation {
         Ok(User::new(row))
     }
 
-    /// Removes a freelancer from your saved list.
-    async fn unsave_freelancer(&self, ctx: &Context<'_>, user_id: ID) -> async_graphql::Result<bool> {
+    /// Removes a member from your saved list; true also when they were not on it.
+    async fn unsave_freelancer(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The member to remove from your saved list.")] user_id: ID,
+    ) -> async_graphql::Result<bool> {
         let viewer = ctx.viewer()?;
         let id = parse_id(&user_id, "userId")?;
         let mut conn = ctx.app().db.conn().await.map_err(AppError::from)?;
@@ -422,8 +496,13 @@ impl ProfileMutation {
         Ok(true)
     }
 
-    /// Updates the signed-in user's profile.
-    async fn update_profile(&self, ctx: &Context<'_>, input: UpdateProfileInput) -> async_graphql::Result<User> {
+    /// Updates the signed-in user's profile and returns it. `VALIDATION_ERROR` names each bad
+    /// field; `CONFLICT` when the new username is taken.
+    async fn update_profile(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The fields to change; omitted ones stay as they are.")] input: UpdateProfileInput,
+    ) -> async_graphql::Result<User> {
         let viewer = ctx.viewer()?;
         let changes = service::ProfileChanges {
             username: input.username,
@@ -444,8 +523,13 @@ impl ProfileMutation {
         Ok(User::owner(Arc::new(row)))
     }
 
-    /// Says whether the signed-in user takes new work.
-    async fn set_availability(&self, ctx: &Context<'_>, is_available: bool) -> async_graphql::Result<User> {
+    /// Says whether the signed-in user takes new work (`User.isAvailable`); available members
+    /// rank higher in `freelancers`.
+    async fn set_availability(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "True to take new work, false to pause.")] is_available: bool,
+    ) -> async_graphql::Result<User> {
         let viewer = ctx.viewer()?;
         let row = service::set_availability(&ctx.app().db, viewer.id(), is_available).await?;
         Ok(User::owner(Arc::new(row)))
@@ -455,7 +539,9 @@ impl ProfileMutation {
     async fn update_location(
         &self,
         ctx: &Context<'_>,
-        location: GeoPointInput,
+        #[graphql(desc = "The exact position; others see it rounded to about 1 km.")] location: GeoPointInput,
+        #[graphql(desc = "Place name shown with it, up to 200 characters; omitted: unchanged; \
+                          `null`: cleared.")]
         location_text: MaybeUndefined<String>,
     ) -> async_graphql::Result<User> {
         let viewer = ctx.viewer()?;
@@ -471,8 +557,13 @@ impl ProfileMutation {
     }
 
     /// Replaces the signed-in user's avatar: a PNG, JPEG, WebP or GIF (judged by content)
-    /// of at most UPLOAD_MAX_BYTES, sent as a GraphQL multipart request.
-    async fn upload_avatar(&self, ctx: &Context<'_>, file: Upload) -> async_graphql::Result<User> {
+    /// of at most UPLOAD_MAX_BYTES (5 MiB unless configured), sent as a GraphQL multipart
+    /// request. Other files answer `VALIDATION_ERROR` on `file`.
+    async fn upload_avatar(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The image, as a multipart upload.")] file: Upload,
+    ) -> async_graphql::Result<User> {
         let viewer = ctx.viewer()?;
         let upload = file
             .value(ctx)

@@ -28,8 +28,9 @@ use crate::{
 /// How long a document link works.
 const LINK_TTL_MINUTES: i64 = 10;
 
-/// A member's submission of identity documents and its review. Seen only by the member and
-/// admins.
+/// A member's submission of identity documents and its review. Seen only by the member
+/// (`myVerification`) and admins (`verificationRequests`).
+#[derive(async_graphql::Description)]
 pub struct VerificationRequest(Arc<RequestRow>);
 
 impl VerificationRequest {
@@ -38,13 +39,13 @@ impl VerificationRequest {
     }
 }
 
-#[Object]
+#[Object(use_type_description)]
 impl VerificationRequest {
-    /// The request's id.
+    /// Opaque id of the request.
     async fn id(&self) -> ID {
         ID(self.0.id.to_string())
     }
-    /// The member who submitted.
+    /// The member who submitted; null if they are banned and you are not an admin.
     async fn user(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
         User::load(ctx, self.0.user_id).await
     }
@@ -74,7 +75,7 @@ impl VerificationRequest {
             })
             .collect())
     }
-    /// The admin who reviewed it.
+    /// The admin who reviewed it; null while PENDING.
     async fn reviewer(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
         match self.0.reviewer_id {
             Some(id) => User::load(ctx, id).await,
@@ -85,26 +86,28 @@ impl VerificationRequest {
     async fn review_note(&self) -> Option<&str> {
         self.0.review_note.as_deref()
     }
-    /// When the documents were submitted.
+    /// When the documents were submitted (UTC).
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
     }
-    /// When an admin reviewed it.
+    /// When an admin reviewed it (UTC); null while PENDING.
     async fn reviewed_at(&self) -> Option<DateTime<Utc>> {
         self.0.reviewed_at
     }
 }
 
-/// One identity document, kept in private storage.
+/// One identity document of a verification request, kept in private storage; only the
+/// member and admins get links to it.
+#[derive(async_graphql::Description)]
 pub struct VerificationDocument {
     row: DocumentRow,
     url: String,
     url_expires_at: DateTime<Utc>,
 }
 
-#[Object]
+#[Object(use_type_description)]
 impl VerificationDocument {
-    /// The document's id.
+    /// Opaque id of the document.
     async fn id(&self) -> ID {
         ID(self.row.id.to_string())
     }
@@ -129,7 +132,7 @@ impl VerificationDocument {
     async fn url_expires_at(&self) -> DateTime<Utc> {
         self.url_expires_at
     }
-    /// When it was uploaded.
+    /// When it was uploaded (UTC).
     async fn created_at(&self) -> DateTime<Utc> {
         self.row.created_at
     }
@@ -189,7 +192,7 @@ impl VerificationMutation {
     async fn submit_verification(
         &self,
         ctx: &Context<'_>,
-        documents: Vec<Upload>,
+        #[graphql(desc = "1 to 5 files (e.g. both sides of an ID card), as multipart uploads.")] documents: Vec<Upload>,
     ) -> async_graphql::Result<VerificationRequest> {
         let viewer = ctx.viewer()?;
         let mut files = Vec::with_capacity(documents.len());

@@ -26,10 +26,12 @@ use crate::{
     profile::graphql::User,
 };
 
-/// One member vouching for another's skill in an area.
+/// One member vouching for another's skill in an area (peer endorsement; seen on
+/// `User.vouches`). A member vouches at most once per member and area.
+#[derive(async_graphql::Description)]
 pub struct Vouch(Arc<VouchRow>);
 
-#[Object]
+#[Object(use_type_description)]
 impl Vouch {
     /// The vouch's id (pass it to `removeVouch`).
     async fn id(&self) -> ID {
@@ -151,8 +153,13 @@ pub struct VouchMutation;
 impl VouchMutation {
     /// Vouches for a member's skill in an area; they are notified. Vouching again for the same
     /// member and area replaces the message of your existing vouch (no second vouch, no second
-    /// notification).
-    async fn vouch_for(&self, ctx: &Context<'_>, input: VouchForInput) -> async_graphql::Result<Vouch> {
+    /// notification). `VALIDATION_ERROR` names each bad field; `NOT_FOUND` when there is no
+    /// such (visible) member.
+    async fn vouch_for(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Whom you vouch for, the skill area and an optional message.")] input: VouchForInput,
+    ) -> async_graphql::Result<Vouch> {
         let viewer = ctx.viewer()?;
         let vouchee_id = parse_id(&input.user_id, "userId")?;
         let row = service::vouch(
@@ -168,8 +175,13 @@ impl VouchMutation {
         Ok(Vouch(Arc::new(row)))
     }
 
-    /// Takes back a vouch you gave; returns its id.
-    async fn remove_vouch(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<ID> {
+    /// Takes back a vouch you gave, for good; returns its id. `FORBIDDEN` for someone else's
+    /// vouch, `NOT_FOUND` when there is none.
+    async fn remove_vouch(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The vouch's `id`.")] id: ID,
+    ) -> async_graphql::Result<ID> {
         let viewer = ctx.viewer()?;
         let id = parse_id(&id, "id")?;
         let removed = service::remove(ctx.app(), &viewer.user, id).await?;
