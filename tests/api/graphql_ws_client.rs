@@ -9,7 +9,7 @@ use serde_json::json;
 
 use crate::{
     common::TestApp,
-    node::{ensure_installed, report, run},
+    node::{ensure_installed, run_checks},
     realtime::conversation,
 };
 
@@ -43,21 +43,5 @@ async fn the_graphql_ws_client_subscribes_and_sees_the_protocol_close_codes() {
         "initTimeoutMs": INIT_TIMEOUT_MS,
     })
     .to_string();
-    let output = run(
-        &client_dir(),
-        "node",
-        &["check.mjs"],
-        &[("SCENARIO", &scenario)],
-        SCRIPT_TIMEOUT,
-    )
-    .await;
-    assert!(output.status.success(), "check.mjs failed: {}", report(&output));
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        stdout.lines().last().is_some_and(|l| l.ends_with(" passed, 0 failed")),
-        "no summary line: {}",
-        report(&output)
-    );
-    // One line per check, for `--nocapture`.
-    print!("{stdout}");
+    run_checks(&client_dir(), "check.mjs", &[("SCENARIO", &scenario)], SCRIPT_TIMEOUT).await;
 }

@@ -57,3 +57,20 @@ pub async fn ensure_installed(dir: &Path) {
         report(&output)
     );
 }
+
+/// Runs `node <script>` in `dir`, which prints one line per check and ends with
+/// "N passed, 0 failed": asserts the exit status and that summary, echoes the lines (for
+/// `--nocapture`) and returns N.
+pub async fn run_checks(dir: &Path, script: &str, env: &[(&str, &str)], limit: Duration) -> usize {
+    let output = run(dir, "node", &[script], env, limit).await;
+    assert!(output.status.success(), "{script} failed: {}", report(&output));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let passed = stdout
+        .lines()
+        .last()
+        .and_then(|line| line.strip_suffix(" passed, 0 failed"))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no summary line: {}", report(&output)));
+    print!("{stdout}");
+    passed
+}

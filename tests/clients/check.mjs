@@ -26,6 +26,8 @@ import { createClient as createGraphqlWsClient } from 'graphql-ws';
 import { SubscriptionClient } from 'subscriptions-transport-ws';
 import WebSocket from 'ws';
 
+import { assert, checkRunner, deferred, queue, sleep } from '../support/checks.mjs';
+
 const GLOBAL_TIMEOUT_MS = 40_000;
 const CHECK_TIMEOUT_MS = 8_000;
 
@@ -95,10 +97,6 @@ function readScenario() {
   }
 }
 
-function assert(condition, message) {
-  if (!condition) throw new Error(message);
-}
-
 function describe(value) {
   if (value instanceof Error) {
     const extra = value.bodyText ? ` (status ${value.statusCode}, body ${value.bodyText})` : '';
@@ -109,51 +107,6 @@ function describe(value) {
   return JSON.stringify(value);
 }
 
-function deferred() {
-  let resolve, reject;
-  const promise = new Promise((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  // A deferred nobody awaited yet must not crash the process when it rejects.
-  promise.catch(() => {});
-  return { promise, resolve, reject };
-}
-
-/** Values pushed by callbacks, taken in order; a failure ends every later `next()`. */
-function queue() {
-  const items = [];
-  const waiters = [];
-  let failure = null;
-  return {
-    push(item) {
-      const waiter = waiters.shift();
-      if (waiter) waiter.resolve(item);
-      else items.push(item);
-    },
-    fail(error) {
-      failure ??= error;
-      for (const waiter of waiters.splice(0)) waiter.reject(error);
-    },
-    next() {
-      if (items.length) return Promise.resolve(items.shift());
-      if (failure) return Promise.reject(failure);
-      const waiter = deferred();
-      waiters.push(waiter);
-      return waiter.promise;
-    },
-  };
-}
-
-function withTimeout(promise, ms) {
-  let timer;
-  const timeout = new Promise((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no result within ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
-
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 const bearer = (user) => `Bearer ${user.token}`;
 
 /** The error Apollo Client rejected `promise` with; fails when it resolved. */
@@ -264,11 +217,11 @@ function png(width, height) {
 
 // --------------------------------------------------------------------------------- checks
 
-const checks = [];
-/** `run` returns an optional detail for the success line. */
-function check(name, run, timeoutMs = CHECK_TIMEOUT_MS) {
-  checks.push({ name, run, timeoutMs });
-}
+const { check, runAll } = checkRunner({
+  checkTimeoutMs: CHECK_TIMEOUT_MS,
+  globalTimeoutMs: GLOBAL_TIMEOUT_MS,
+  describe,
+});
 
 check('Apollo Client: a query returns the signed-in user', async () => {
   const { data } = await apollo.query({ query: ME, fetchPolicy: 'network-only' });
@@ -519,30 +472,4 @@ check("urql over graphql-ws: bob's subscription gets urql's message, then Apollo
 
 // ------------------------------------------------------------------------------------ run
 
-let passed = 0;
-let failed = 0;
-
-function finish() {
-  console.log(`${passed} passed, ${failed} failed`);
-  process.exit(failed > 0 ? 1 : 0);
-}
-
-setTimeout(() => {
-  const pending = checks.length - passed - failed;
-  console.log(`FAIL global timeout: ${pending} check(s) unfinished after ${GLOBAL_TIMEOUT_MS} ms`);
-  failed += pending;
-  finish();
-}, GLOBAL_TIMEOUT_MS).unref();
-
-for (const { name, run, timeoutMs } of checks) {
-  try {
-    const detail = await withTimeout(Promise.resolve().then(run), timeoutMs);
-    passed += 1;
-    console.log(`ok   ${name}${detail ? ` (${detail})` : ''}`);
-  } catch (error) {
-    failed += 1;
-    console.log(`FAIL ${name}: ${describe(error)}`);
-  }
-}
-apollo.stop();
-finish();
+await runAll(() => apollo.stop());

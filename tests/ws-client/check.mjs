@@ -12,6 +12,8 @@
 import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
 
+import { assert, checkRunner, deferred, queue } from '../support/checks.mjs';
+
 const GLOBAL_TIMEOUT_MS = 20_000;
 const CHECK_TIMEOUT_MS = 5_000;
 /** What the server may take beyond its own init timeout to close the socket. */
@@ -41,10 +43,6 @@ function readScenario() {
   }
 }
 
-function assert(condition, message) {
-  if (!condition) throw new Error(message);
-}
-
 function describe(value) {
   if (value instanceof Error) return value.message;
   if (value && typeof value === 'object' && 'code' in value && 'reason' in value) {
@@ -55,50 +53,6 @@ function describe(value) {
     return `${value.type ?? 'error'}: ${value.message}`;
   }
   return JSON.stringify(value);
-}
-
-function deferred() {
-  let resolve, reject;
-  const promise = new Promise((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  // A deferred nobody awaited yet must not crash the process when it rejects.
-  promise.catch(() => {});
-  return { promise, resolve, reject };
-}
-
-/** Values pushed by callbacks, taken in order; a failure ends every later `next()`. */
-function queue() {
-  const items = [];
-  const waiters = [];
-  let failure = null;
-  return {
-    push(item) {
-      const waiter = waiters.shift();
-      if (waiter) waiter.resolve(item);
-      else items.push(item);
-    },
-    fail(error) {
-      failure ??= error;
-      for (const waiter of waiters.splice(0)) waiter.reject(error);
-    },
-    next() {
-      if (items.length) return Promise.resolve(items.shift());
-      if (failure) return Promise.reject(failure);
-      const waiter = deferred();
-      waiters.push(waiter);
-      return waiter.promise;
-    },
-  };
-}
-
-function withTimeout(promise, ms) {
-  let timer;
-  const timeout = new Promise((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no result within ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
 const bearer = (user) => ({ authorization: `Bearer ${user.token}` });
@@ -181,11 +135,11 @@ async function expectRawClose(code, act) {
 
 // -------------------------------------------------------------------------------- checks
 
-const checks = [];
-/** `run` returns an optional detail for the success line. */
-function check(name, run, timeoutMs = CHECK_TIMEOUT_MS) {
-  checks.push({ name, run, timeoutMs });
-}
+const { check, runAll } = checkRunner({
+  checkTimeoutMs: CHECK_TIMEOUT_MS,
+  globalTimeoutMs: GLOBAL_TIMEOUT_MS,
+  describe,
+});
 
 // Bob's subscription, shared by the first two checks.
 const bob = { client: null, deliveries: queue(), connected: deferred(), first: null, stop: () => {} };
@@ -384,29 +338,4 @@ check('a raw socket that sends non-JSON sees close 4400', () =>
 
 // ---------------------------------------------------------------------------------- run
 
-let passed = 0;
-let failed = 0;
-
-function finish() {
-  console.log(`${passed} passed, ${failed} failed`);
-  process.exit(failed > 0 ? 1 : 0);
-}
-
-setTimeout(() => {
-  const pending = checks.length - passed - failed;
-  console.log(`FAIL global timeout: ${pending} check(s) unfinished after ${GLOBAL_TIMEOUT_MS} ms`);
-  failed += pending;
-  finish();
-}, GLOBAL_TIMEOUT_MS);
-
-for (const { name, run, timeoutMs } of checks) {
-  try {
-    const detail = await withTimeout(Promise.resolve().then(run), timeoutMs);
-    console.log(`ok   ${name}${detail ? ` (${detail})` : ''}`);
-    passed += 1;
-  } catch (error) {
-    console.log(`FAIL ${name}: ${describe(error)}`);
-    failed += 1;
-  }
-}
-finish();
+await runAll();
