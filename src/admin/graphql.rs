@@ -2,19 +2,18 @@
 
 use std::sync::Arc;
 
-use async_graphql::{
-    connection::{Connection, Edge, EmptyFields},
-    Context, Object, ID,
-};
+use async_graphql::{Context, Object, ID};
 use chrono::{DateTime, Utc};
 
-use super::model::{self, AuditRow, Filter};
+use super::{
+    model::{AuditRow, Filter},
+    service,
+};
 use crate::{
-    error::AppError,
     graphql::{
         context::ContextExt,
         loader::shared_error,
-        pagination::{decode_id_cursor, id_cursor, page_size, split_page, wants_total, Total},
+        pagination::{connection, list_cost, page_request, ListConnection},
         types::parse_id,
     },
     order::{
@@ -96,7 +95,7 @@ pub struct AdminQuery;
 #[Object]
 impl AdminQuery {
     /// The audit log, newest first (admins only).
-    #[graphql(complexity = "first.unwrap_or(20).max(1) as usize * child_complexity")]
+    #[graphql(complexity = "list_cost(first, child_complexity)")]
     async fn audit_log(
         &self,
         ctx: &Context<'_>,
@@ -105,7 +104,7 @@ impl AdminQuery {
             i32,
         >,
         #[graphql(desc = "The `endCursor` of the previous page; omit for the first page.")] after: Option<String>,
-    ) -> async_graphql::Result<Connection<String, AuditEntry, Total, EmptyFields>> {
+    ) -> async_graphql::Result<ListConnection<AuditEntry>> {
         ctx.admin()?;
         let filter = filter.unwrap_or_default();
         let filter = Filter {
@@ -121,29 +120,14 @@ impl AdminQuery {
                 .map(|id| parse_id(id, "filter.targetId"))
                 .transpose()?,
         };
-        let size = page_size(first, ctx.app().config.limits.max_page_size)?;
-        let before = decode_id_cursor(after.as_deref(), "after")?;
-        let mut conn = ctx.app().db.conn().await.map_err(AppError::from)?;
-        let rows = model::page(&mut conn, &filter, before, size as i64 + 1)
-            .await
-            .map_err(AppError::from)?;
-        let (rows, more) = split_page(rows, size);
-        let total = if wants_total(ctx) {
-            model::count(&mut conn, &filter).await.map_err(AppError::from)?
-        } else {
-            0
-        };
-        let mut connection = Connection::with_additional_fields(after.is_some(), more, Total { total_count: total });
-        connection.edges.extend(
-            rows.into_iter()
-                .map(|row| Edge::new(id_cursor(row.id), AuditEntry(Arc::new(row)))),
-        );
-        Ok(connection)
+        let request = page_request(ctx, first, after.as_deref())?;
+        let page = service::audit_log(ctx.app(), &filter, &request).await?;
+        Ok(connection(page, |row| row.id, |row| AuditEntry(Arc::new(row))))
     }
 
     /// Verification requests, newest first, optionally in one status (PENDING: the review
     /// queue). Admins only.
-    #[graphql(complexity = "first.unwrap_or(20).max(1) as usize * child_complexity")]
+    #[graphql(complexity = "list_cost(first, child_complexity)")]
     async fn verification_requests(
         &self,
         ctx: &Context<'_>,
@@ -154,13 +138,13 @@ impl AdminQuery {
             i32,
         >,
         #[graphql(desc = "The `endCursor` of the previous page; omit for the first page.")] after: Option<String>,
-    ) -> async_graphql::Result<Connection<String, VerificationRequest, Total, EmptyFields>> {
+    ) -> async_graphql::Result<ListConnection<VerificationRequest>> {
         ctx.admin()?;
         verification::graphql::requests(ctx, status, first, after).await
     }
 
     /// SOS alerts, newest first, optionally in one status. Admins only.
-    #[graphql(complexity = "first.unwrap_or(20).max(1) as usize * child_complexity")]
+    #[graphql(complexity = "list_cost(first, child_complexity)")]
     async fn sos_alerts(
         &self,
         ctx: &Context<'_>,
@@ -171,7 +155,7 @@ impl AdminQuery {
             i32,
         >,
         #[graphql(desc = "The `endCursor` of the previous page; omit for the first page.")] after: Option<String>,
-    ) -> async_graphql::Result<Connection<String, SosAlert, Total, EmptyFields>> {
+    ) -> async_graphql::Result<ListConnection<SosAlert>> {
         ctx.admin()?;
         sos::graphql::alerts(ctx, status, first, after).await
     }

@@ -1,8 +1,11 @@
 //! PostgreSQL plumbing: the connection pool, embedded migrations, creating the database
-//! when it is missing, and a statement counter that tests use to prove query budgets.
+//! when it is missing, and a statement counter that tests use to prove query budgets;
+//! keyset paging ([`page`]) and enums stored as text ([`text_enum`]) for every domain.
 
+pub mod page;
 pub mod prerendered;
 pub mod schema;
+pub mod text_enum;
 
 use std::{
     collections::VecDeque,
@@ -261,22 +264,22 @@ pub async fn claim_single_instance(url: &str) -> anyhow::Result<AsyncPgConnectio
 }
 
 /// Model functions for a table listed newest first (by its time-ordered `id`) and narrowed
-/// by an optional `status` column: `page(conn, status, before, limit)`, `count(conn, status)`
-/// and `listing(conn, status, before, size, with_total)` (a page of `size`, whether more
-/// follow, and the total when wanted).
+/// by an optional `status` column of enum type `$status`: `page_query(status, before, limit)`
+/// (public so that tests can EXPLAIN it), `count(conn, status)` and `listing(conn, status,
+/// request)` (a [`page::Page`] for a [`page::PageRequest`] keyed by id).
 macro_rules! status_listing {
-    ($table:ident, $row:ty) => {
-        fn filtered(status: Option<&str>) -> $table::BoxedQuery<'static, diesel::pg::Pg> {
+    ($table:ident, $row:ty, $status:ty) => {
+        fn filtered(status: Option<$status>) -> $table::BoxedQuery<'static, diesel::pg::Pg> {
             let mut query = $table::table.into_boxed();
             if let Some(status) = status {
-                query = query.filter($table::status.eq(status.to_owned()));
+                query = query.filter($table::status.eq(status));
             }
             query
         }
 
-        /// The statement of [`page`] (public so that tests can EXPLAIN it).
+        /// The statement of a page (public so that tests can EXPLAIN it).
         pub fn page_query(
-            status: Option<&str>,
+            status: Option<$status>,
             before: Option<Uuid>,
             limit: i64,
         ) -> $table::BoxedQuery<
@@ -294,37 +297,24 @@ macro_rules! status_listing {
             query
         }
 
-        /// A page, newest first, strictly older than `before` (an id), optionally in one status.
-        pub async fn page(
-            conn: &mut AsyncPgConnection,
-            status: Option<&str>,
-            before: Option<Uuid>,
-            limit: i64,
-        ) -> QueryResult<Vec<$row>> {
-            page_query(status, before, limit).load(conn).await
-        }
-
         /// How many rows, optionally in one status.
-        pub async fn count(conn: &mut AsyncPgConnection, status: Option<&str>) -> QueryResult<i64> {
+        pub async fn count(conn: &mut AsyncPgConnection, status: Option<$status>) -> QueryResult<i64> {
             filtered(status).count().get_result(conn).await
         }
 
-        /// A page of `size` rows, whether more follow, and the total when `with_total`.
+        /// A page, newest first, optionally in one status.
         pub async fn listing(
             conn: &mut AsyncPgConnection,
-            status: Option<&str>,
-            before: Option<Uuid>,
-            size: usize,
-            with_total: bool,
-        ) -> QueryResult<(Vec<$row>, bool, i64)> {
-            crate::graphql::pagination::fetch_page(
-                conn,
-                size,
-                with_total,
-                async |c, limit| page(c, status, before, limit).await,
-                async |c| count(c, status).await,
-            )
-            .await
+            status: Option<$status>,
+            request: &$crate::db::page::PageRequest<Uuid>,
+        ) -> QueryResult<$crate::db::page::Page<$row>> {
+            request
+                .fetch(
+                    conn,
+                    async |c, before, limit| page_query(status, before.copied(), limit).load(c).await,
+                    async |c| count(c, status).await,
+                )
+                .await
         }
     };
 }

@@ -1,7 +1,8 @@
 //! The event bus: every change someone should see live is an event.
 //!
 //! - Domain code calls [`emit`] inside the transaction that makes the change, writing a row
-//!   to the `events` outbox; after commit it calls [`Bus::kick`] so the relay runs at once.
+//!   to the `events` outbox. Writers run that transaction through [`Bus::transaction`],
+//!   which kicks the relay once it has committed, so no writer can forget to.
 //! - The [`relay`] (one at a time across all instances, under an advisory lock) numbers
 //!   committed events with a global `seq`, publishes them (Redis pub/sub, or the in-process
 //!   hub without Redis), then marks them published. A crash between publish and mark
@@ -141,9 +142,28 @@ impl Bus {
         Self { hub, relay_wake }
     }
 
-    /// Wakes the relay: call after committing a transaction that emitted events.
+    /// Wakes the relay. [`Bus::transaction`] calls it after each commit; call it directly
+    /// only for events written outside such a transaction.
     pub fn kick(&self) {
         self.relay_wake.notify_one();
+    }
+
+    /// Runs `write` in one transaction on `conn` and, once it has committed, wakes the relay
+    /// so that the events it emitted go out at once. A failed `write` rolls back and kicks
+    /// nothing. Every domain write that may emit events goes through here.
+    pub async fn transaction<'a, R, E, F>(&self, conn: &'a mut AsyncPgConnection, write: F) -> Result<R, E>
+    where
+        for<'r> F: AsyncFnOnce(&'r mut AsyncPgConnection) -> Result<R, E>
+            + TransactionBody<&'r mut AsyncPgConnection, Result<R, E>, Future: Send>
+            + Send
+            + 'a,
+        E: From<diesel::result::Error> + Send + 'a,
+        R: Send + 'a,
+    {
+        use diesel_async::AsyncConnection;
+        let out = conn.transaction(write).await?;
+        self.kick();
+        Ok(out)
     }
 
     /// Publishes an ephemeral signal (no outbox, no cursor).
@@ -153,6 +173,22 @@ impl Bus {
             .publish(Event::new(None, topic.to_owned(), kind.to_owned(), payload))
             .await
     }
+}
+
+/// The closure a transaction runs, with its future nameable so that [`Bus::transaction`] can
+/// require it to be `Send` (a bound stable Rust cannot write on `AsyncFnOnce` itself, so
+/// diesel-async states it the same way on `AsyncConnection::transaction`).
+pub trait TransactionBody<T, R>: AsyncFnOnce(T) -> R + FnOnce(T) -> <Self as TransactionBody<T, R>>::Future {
+    /// What the closure returns.
+    type Future: std::future::Future<Output = R>;
+}
+
+impl<F, T, Fut, R> TransactionBody<T, R> for F
+where
+    F: AsyncFnOnce(T) -> R + FnOnce(T) -> Fut,
+    Fut: std::future::Future<Output = R>,
+{
+    type Future = Fut;
 }
 
 #[cfg(test)]

@@ -1,44 +1,101 @@
-//! Relay connections: arguments, limits and opaque cursors.
+//! Relay connections over the data layer's pages: the one adapter from a
+//! [`Page`](crate::db::page::Page) to an async-graphql `Connection`, the page request built
+//! from a field's arguments, and the one complexity rule of every list.
+//!
+//! A list resolver reads its arguments with [`page_request`], asks the domain's service for a
+//! page, and returns [`connection`] (or [`connection_with_edges`] when edges carry fields of
+//! their own). Cursors are made and read by `db::page::Cursor`; nothing here knows a key.
 
-use async_graphql::{Context, SimpleObject};
+use async_graphql::{
+    connection::{Connection, ConnectionNameType, Edge, EdgeNameType, EmptyFields},
+    Context, ObjectType, OutputType, SimpleObject,
+};
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use uuid::Uuid;
 
-use crate::error::{AppError, AppResult};
+pub use crate::db::page::DEFAULT_PAGE_SIZE;
+use crate::{
+    db::page::{Cursor, Page, PageRequest},
+    error::{AppError, AppResult},
+    graphql::context::ContextExt,
+};
 
-/// Page size when `first` is omitted.
-pub const DEFAULT_PAGE_SIZE: usize = 20;
+/// A list's connection type: string cursors, `totalCount`, optional edge fields.
+pub type ListConnection<N, E = EmptyFields> = Connection<String, N, Total, E>;
 
-/// Checks `first` against the configured maximum page size, naming the field when it is out
-/// of range.
-pub fn page_size(first: Option<i32>, max: usize) -> AppResult<usize> {
-    match first {
-        None => Ok(DEFAULT_PAGE_SIZE.min(max)),
-        Some(n) if n >= 1 && (n as usize) <= max => Ok(n as usize),
-        Some(_) => Err(AppError::field("first", format!("must be between 1 and {max}"))),
-    }
+/// The complexity of a list field: its page size times what each node costs. Every list
+/// field says `#[graphql(complexity = "list_cost(first, child_complexity)")]`.
+pub fn list_cost(first: Option<i32>, child_complexity: usize) -> usize {
+    first.unwrap_or(DEFAULT_PAGE_SIZE as i32).max(1) as usize * child_complexity
 }
 
-/// Splits rows fetched with `size + 1` as the limit into the page and whether more follow.
-pub fn split_page<T>(mut rows: Vec<T>, size: usize) -> (Vec<T>, bool) {
-    let more = rows.len() > size;
-    rows.truncate(size);
-    (rows, more)
+/// The page a list field's `first` and `after` ask for, checked against the configured
+/// maximum page size; the total is counted only when `totalCount` is selected.
+pub fn page_request<C: Cursor>(
+    ctx: &Context<'_>,
+    first: Option<i32>,
+    after: Option<&str>,
+) -> AppResult<PageRequest<C>> {
+    PageRequest::new(first, after, ctx.app().config.limits.max_page_size, wants_total(ctx))
 }
 
-/// One page read on `conn`: `load` gets the row limit (`size + 1`: the extra row only tells
-/// whether more follow); `count` runs only when the total is wanted (else the total is 0).
-pub async fn fetch_page<T, E>(
-    conn: &mut diesel_async::AsyncPgConnection,
-    size: usize,
-    with_total: bool,
-    load: impl AsyncFnOnce(&mut diesel_async::AsyncPgConnection, i64) -> Result<Vec<T>, E>,
-    count: impl AsyncFnOnce(&mut diesel_async::AsyncPgConnection) -> Result<i64, E>,
-) -> Result<(Vec<T>, bool, i64), E> {
-    let rows = load(conn, size as i64 + 1).await?;
-    let (rows, more) = split_page(rows, size);
-    let total = if with_total { count(conn).await? } else { 0 };
-    Ok((rows, more, total))
+/// As [`page_request`] for a list whose cursor argument is called `cursor_arg`.
+pub fn page_request_named<C: Cursor>(
+    ctx: &Context<'_>,
+    first: Option<i32>,
+    cursor: Option<&str>,
+    cursor_arg: &str,
+) -> AppResult<PageRequest<C>> {
+    PageRequest::named(
+        first,
+        cursor,
+        ctx.app().config.limits.max_page_size,
+        wants_total(ctx),
+        cursor_arg,
+    )
+}
+
+/// The Relay connection of a page: each row's cursor from `cursor`, its node from `node`.
+pub fn connection<T, C, N, Name, EdgeName>(
+    page: Page<T>,
+    cursor: impl Fn(&T) -> C,
+    mut node: impl FnMut(T) -> N,
+) -> Connection<String, N, Total, EmptyFields, Name, EdgeName>
+where
+    C: Cursor,
+    N: OutputType,
+    Name: ConnectionNameType,
+    EdgeName: EdgeNameType,
+{
+    connection_with_edges(page, cursor, |row| (node(row), EmptyFields))
+}
+
+/// As [`connection`], for lists whose edges carry fields of their own (a rank, a date).
+pub fn connection_with_edges<T, C, N, E, Name, EdgeName>(
+    page: Page<T>,
+    cursor: impl Fn(&T) -> C,
+    mut edge: impl FnMut(T) -> (N, E),
+) -> Connection<String, N, Total, E, Name, EdgeName>
+where
+    C: Cursor,
+    N: OutputType,
+    E: ObjectType,
+    Name: ConnectionNameType,
+    EdgeName: EdgeNameType,
+{
+    let mut connection = Connection::with_additional_fields(
+        page.has_previous,
+        page.has_next,
+        Total {
+            total_count: page.total.unwrap_or_default(),
+        },
+    );
+    connection.edges.extend(page.items.into_iter().map(|row| {
+        let cursor = cursor(&row).encode();
+        let (node, fields) = edge(row);
+        Edge::with_additional_fields(cursor, node, fields)
+    }));
+    connection
 }
 
 /// The connection-level fields every list offers.
@@ -96,6 +153,31 @@ pub fn wants_total(ctx: &Context<'_>) -> bool {
     ctx.look_ahead().field("totalCount").exists()
 }
 
+// Transition: the helpers below serve the lists not yet moved to `db::page`; they go once
+// every list resolver uses `page_request` and `connection`.
+pub use crate::db::page::page_size;
+
+/// Splits rows fetched with `size + 1` as the limit into the page and whether more follow.
+pub fn split_page<T>(mut rows: Vec<T>, size: usize) -> (Vec<T>, bool) {
+    let more = rows.len() > size;
+    rows.truncate(size);
+    (rows, more)
+}
+
+/// One page read on `conn` (see `PageRequest::fetch`, which replaces it).
+pub async fn fetch_page<T, E>(
+    conn: &mut diesel_async::AsyncPgConnection,
+    size: usize,
+    with_total: bool,
+    load: impl AsyncFnOnce(&mut diesel_async::AsyncPgConnection, i64) -> Result<Vec<T>, E>,
+    count: impl AsyncFnOnce(&mut diesel_async::AsyncPgConnection) -> Result<i64, E>,
+) -> Result<(Vec<T>, bool, i64), E> {
+    let rows = load(conn, size as i64 + 1).await?;
+    let (rows, more) = split_page(rows, size);
+    let total = if with_total { count(conn).await? } else { 0 };
+    Ok((rows, more, total))
+}
+
 /// An opaque cursor for a key.
 pub fn encode_cursor(key: &str) -> String {
     URL_SAFE_NO_PAD.encode(key.as_bytes())
@@ -142,26 +224,26 @@ mod tests {
     use super::*;
 
     #[test]
-    fn page_sizes() {
-        assert_eq!(page_size(None, 100).unwrap(), 20);
-        assert_eq!(page_size(Some(100), 100).unwrap(), 100);
-        assert!(page_size(Some(0), 100).is_err());
-        assert!(page_size(Some(101), 100).is_err());
-        assert!(page_size(Some(-5), 100).is_err());
+    fn list_cost_scales_with_the_page() {
+        assert_eq!(list_cost(None, 3), 60);
+        assert_eq!(list_cost(Some(5), 3), 15);
+        assert_eq!(list_cost(Some(0), 3), 3);
     }
 
     #[test]
-    fn pages_split_off_the_lookahead_row() {
-        assert_eq!(split_page(vec![1, 2, 3], 2), (vec![1, 2], true));
-        assert_eq!(split_page(vec![1, 2], 2), (vec![1, 2], false));
+    fn connections_carry_cursors_and_page_info() {
+        let request = PageRequest::<Uuid>::first(2);
+        let ids = [Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7()];
+        let page = request.paginate(ids.to_vec(), Some(3));
+        let connection: ListConnection<String> = connection(page, |id| *id, |id| id.to_string());
+        assert!(connection.has_next_page && !connection.has_previous_page);
+        assert_eq!(connection.additional_fields.total_count, 3);
+        assert_eq!(connection.edges.len(), 2);
+        assert_eq!(Uuid::decode(&connection.edges[1].cursor, "after").unwrap(), ids[1]);
     }
 
     #[test]
-    fn cursors_round_trip_and_reject_garbage() {
-        let id = Uuid::now_v7();
-        assert_eq!(decode_id_cursor(Some(&id_cursor(id)), "after").unwrap(), Some(id));
-        assert!(decode_id_cursor(Some("!!"), "after").is_err());
-        assert!(decode_id_cursor(Some(&encode_cursor("not-a-uuid")), "after").is_err());
+    fn event_cursors() {
         assert_eq!(decode_event_cursor(Some("42")).unwrap(), Some(42));
         assert!(decode_event_cursor(Some("-1")).is_err());
     }

@@ -13,12 +13,14 @@ pub const VERIFIED_BPS: i32 = 1_000;
 /// Commission of everyone else while the verification policy is on.
 pub const UNVERIFIED_BPS: i32 = 5_000;
 
+use crate::profile::model::VerificationStatus;
+
 /// The commission in basis points for a freelancer with `verification_status` and the stored
 /// rate `own_bps`, under the policy `by_verification` selects.
-pub fn commission_bps(by_verification: bool, verification_status: &str, own_bps: i32) -> i32 {
+pub fn commission_bps(by_verification: bool, verification_status: VerificationStatus, own_bps: i32) -> i32 {
     match (by_verification, verification_status) {
         (false, _) => own_bps,
-        (true, "VERIFIED") => VERIFIED_BPS,
+        (true, VerificationStatus::Verified) => VERIFIED_BPS,
         (true, _) => UNVERIFIED_BPS,
     }
 }
@@ -29,12 +31,13 @@ mod tests {
 
     #[test]
     fn the_policy_decides_by_verification_only_when_on() {
-        for status in ["NONE", "PENDING", "VERIFIED", "REJECTED"] {
+        for status in VerificationStatus::ALL.iter().copied() {
             assert_eq!(commission_bps(false, status, 800), 800);
         }
-        assert_eq!(commission_bps(false, "VERIFIED", 650), 650);
-        assert_eq!(commission_bps(true, "VERIFIED", 800), 1_000);
-        for status in ["NONE", "PENDING", "REJECTED"] {
+        assert_eq!(commission_bps(false, VerificationStatus::Verified, 650), 650);
+        assert_eq!(commission_bps(true, VerificationStatus::Verified, 800), 1_000);
+        use VerificationStatus::*;
+        for status in [None, Pending, Rejected] {
             assert_eq!(commission_bps(true, status, 800), 5_000, "{status}");
         }
     }

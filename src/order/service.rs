@@ -867,7 +867,7 @@ pub async fn act(app: &AppState, actor: &UserRow, order_id: Uuid, mut act: Act) 
                         .ok_or_else(|| AppError::internal(anyhow::anyhow!("order without freelancer")))?;
                     money.fee_bps = crate::ledger::policy::commission_bps(
                         app.config.verification_commission,
-                        &freelancer.verification_status,
+                        freelancer.verification_status,
                         freelancer.commission_bps,
                     );
                     ledger::fund(conn, &money, &order.currency, Some(actor.id)).await?;

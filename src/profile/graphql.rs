@@ -4,11 +4,12 @@ use std::sync::Arc;
 
 use async_graphql::{
     connection::{Connection, ConnectionNameType, Edge, EdgeNameType, EmptyFields},
-    Context, Enum, InputObject, MaybeUndefined, Object, SimpleObject, Upload, ID,
+    Context, InputObject, MaybeUndefined, Object, SimpleObject, Upload, ID,
 };
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+pub use super::model::VerificationStatus;
 use super::{loaders::UserById, model, model::UserRow, ranking, service};
 use crate::{
     error::AppError,
@@ -23,32 +24,6 @@ use crate::{
         graphql::{SkillVouches, Vouch},
     },
 };
-
-/// Where a user stands with identity verification (`submitVerification`, reviewed by an
-/// admin). Verified members rank higher in `freelancers` and may pay a lower commission.
-#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
-pub enum VerificationStatus {
-    /// Never submitted documents.
-    None,
-    /// Documents submitted, waiting for an admin's review; no new submission until decided.
-    Pending,
-    /// An admin approved the documents.
-    Verified,
-    /// An admin rejected the documents (the request's `reviewNote` says why); the member may
-    /// submit again.
-    Rejected,
-}
-
-impl VerificationStatus {
-    pub fn from_db(s: &str) -> Self {
-        match s {
-            "PENDING" => Self::Pending,
-            "VERIFIED" => Self::Verified,
-            "REJECTED" => Self::Rejected,
-            _ => Self::None,
-        }
-    }
-}
 
 /// A marketplace member: the same account acts as client (posts tasks, orders gigs) and as
 /// freelancer. Banned members are visible to admins only. Private fields (`email`, exact
@@ -184,7 +159,7 @@ impl User {
     }
     /// Where the member stands with identity verification.
     async fn verification_status(&self) -> VerificationStatus {
-        VerificationStatus::from_db(&self.0.verification_status)
+        self.0.verification_status
     }
     /// Platform commission on this user's earnings, in basis points, under the fee policy in
     /// force (800 by default; with verification-based commission 1000 when verified, 5000
@@ -193,7 +168,7 @@ impl User {
         self.is_privileged(ctx).then(|| {
             crate::ledger::policy::commission_bps(
                 ctx.app().config.verification_commission,
-                &self.0.verification_status,
+                self.0.verification_status,
                 self.0.commission_bps,
             )
         })

@@ -5,7 +5,28 @@ use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
-use crate::db::schema::{saved_freelancers, users};
+use crate::db::{
+    schema::{saved_freelancers, users},
+    text_enum::pg_enum,
+};
+
+pg_enum! {
+    /// Where a user stands with identity verification (`submitVerification`, reviewed by an
+    /// admin). Verified members rank higher in `freelancers` and may pay a lower commission.
+    // A verification request is PENDING, VERIFIED or REJECTED, never NONE.
+    #[derive(async_graphql::Enum)]
+    pub enum VerificationStatus {
+        /// Never submitted documents.
+        None = "NONE",
+        /// Documents submitted, waiting for an admin's review; no new submission until decided.
+        Pending = "PENDING",
+        /// An admin approved the documents.
+        Verified = "VERIFIED",
+        /// An admin rejected the documents (the request's `reviewNote` says why); the member may
+        /// submit again.
+        Rejected = "REJECTED",
+    }
+}
 
 /// A user as stored.
 #[derive(Debug, Clone, Queryable, QueryableByName, Selectable, Identifiable, serde::Serialize, serde::Deserialize)]
@@ -30,7 +51,7 @@ pub struct UserRow {
     pub timezone: Option<String>,
     pub travel_radius_km: Option<i32>,
     pub is_available: bool,
-    pub verification_status: String,
+    pub verification_status: VerificationStatus,
     pub commission_bps: i32,
     pub is_admin: bool,
     pub banned_at: Option<DateTime<Utc>>,
@@ -110,8 +131,12 @@ pub async fn lock(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<Option<
         .optional()
 }
 
-/// Sets a user's verification status (NONE, PENDING, VERIFIED or REJECTED).
-pub async fn set_verification_status(conn: &mut AsyncPgConnection, id: Uuid, status: &str) -> QueryResult<UserRow> {
+/// Sets a user's verification status.
+pub async fn set_verification_status(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+    status: VerificationStatus,
+) -> QueryResult<UserRow> {
     diesel::update(users::table.find(id))
         .set((users::verification_status.eq(status), users::updated_at.eq(Utc::now())))
         .returning(UserRow::as_returning())

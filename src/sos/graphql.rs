@@ -3,14 +3,12 @@
 
 use std::sync::Arc;
 
-use async_graphql::{
-    connection::{Connection, Edge, EmptyFields},
-    Context, Enum, InputObject, Object, Subscription, ID,
-};
+use async_graphql::{Context, InputObject, Object, Subscription, ID};
 use chrono::{DateTime, Utc};
 use futures_util::{Stream, StreamExt};
 use uuid::Uuid;
 
+pub use super::model::SosStatus;
 use super::{
     model::SosRow,
     service::{self, Raise},
@@ -20,7 +18,7 @@ use crate::{
     graphql::{
         context::ContextExt,
         loader::shared_error,
-        pagination::{decode_event_cursor, decode_id_cursor, id_cursor, page_size, wants_total, Total},
+        pagination::{connection, decode_event_cursor, page_request, ListConnection},
         subscription::topic_events,
         types::{parse_id, GeoPoint, GeoPointInput},
     },
@@ -30,35 +28,6 @@ use crate::{
     },
     profile::graphql::User,
 };
-
-/// Where an SOS alert stands.
-#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
-pub enum SosStatus {
-    /// Raised; no admin has answered yet.
-    Open,
-    /// An admin is on it.
-    Acknowledged,
-    /// Handled, with a note.
-    Resolved,
-}
-
-impl SosStatus {
-    fn from_db(s: &str) -> Self {
-        match s {
-            "ACKNOWLEDGED" => Self::Acknowledged,
-            "RESOLVED" => Self::Resolved,
-            _ => Self::Open,
-        }
-    }
-
-    fn as_db(self) -> &'static str {
-        match self {
-            Self::Open => "OPEN",
-            Self::Acknowledged => "ACKNOWLEDGED",
-            Self::Resolved => "RESOLVED",
-        }
-    }
-}
 
 pub struct SosAlert {
     row: Arc<SosRow>,
@@ -118,7 +87,7 @@ impl SosAlert {
     }
     /// OPEN, then ACKNOWLEDGED by an admin, then RESOLVED.
     async fn status(&self) -> SosStatus {
-        SosStatus::from_db(&self.row.status)
+        self.row.status
     }
     /// The admin who acknowledged it.
     async fn acknowledged_by(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
@@ -156,18 +125,10 @@ pub async fn alerts(
     status: Option<SosStatus>,
     first: Option<i32>,
     after: Option<String>,
-) -> async_graphql::Result<Connection<String, SosAlert, Total, EmptyFields>> {
-    let app = ctx.app();
-    let size = page_size(first, app.config.limits.max_page_size)?;
-    let before = decode_id_cursor(after.as_deref(), "after")?;
-    let status = status.map(SosStatus::as_db);
-    let (rows, more, total) = service::page(app, status, before, size, wants_total(ctx)).await?;
-    let mut connection = Connection::with_additional_fields(after.is_some(), more, Total { total_count: total });
-    connection.edges.extend(
-        rows.into_iter()
-            .map(|row| Edge::new(id_cursor(row.id), SosAlert::new(row))),
-    );
-    Ok(connection)
+) -> async_graphql::Result<ListConnection<SosAlert>> {
+    let request = page_request(ctx, first, after.as_deref())?;
+    let page = service::page(ctx.app(), status, &request).await?;
+    Ok(connection(page, |row| row.id, SosAlert::new))
 }
 
 /// An SOS to raise.

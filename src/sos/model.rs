@@ -6,7 +6,20 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::db::schema::sos_alerts;
+use crate::db::{schema::sos_alerts, text_enum::pg_enum};
+
+pg_enum! {
+    /// Where an SOS alert stands.
+    #[derive(async_graphql::Enum)]
+    pub enum SosStatus {
+        /// Raised; no admin has answered yet.
+        Open = "OPEN",
+        /// An admin is on it.
+        Acknowledged = "ACKNOWLEDGED",
+        /// Handled, with a note.
+        Resolved = "RESOLVED",
+    }
+}
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, Serialize, Deserialize)]
 #[diesel(table_name = sos_alerts, check_for_backend(diesel::pg::Pg))]
@@ -17,7 +30,7 @@ pub struct SosRow {
     pub latitude: f64,
     pub longitude: f64,
     pub message: Option<String>,
-    pub status: String,
+    pub status: SosStatus,
     pub acknowledged_by: Option<Uuid>,
     pub acknowledged_at: Option<DateTime<Utc>>,
     pub resolved_by: Option<Uuid>,
@@ -43,7 +56,7 @@ pub async fn unresolved(conn: &mut AsyncPgConnection, order_id: Uuid, raised_by:
     sos_alerts::table
         .filter(sos_alerts::order_id.eq(order_id))
         .filter(sos_alerts::raised_by.eq(raised_by))
-        .filter(sos_alerts::status.ne("RESOLVED"))
+        .filter(sos_alerts::status.ne(SosStatus::Resolved))
         .select(SosRow::as_select())
         .first(conn)
         .await
@@ -69,7 +82,7 @@ pub async fn acknowledge(
 ) -> QueryResult<SosRow> {
     diesel::update(sos_alerts::table.find(id))
         .set((
-            sos_alerts::status.eq("ACKNOWLEDGED"),
+            sos_alerts::status.eq(SosStatus::Acknowledged),
             sos_alerts::acknowledged_by.eq(admin),
             sos_alerts::acknowledged_at.eq(at),
             sos_alerts::updated_at.eq(at),
@@ -88,7 +101,7 @@ pub async fn resolve(
 ) -> QueryResult<SosRow> {
     diesel::update(sos_alerts::table.find(id))
         .set((
-            sos_alerts::status.eq("RESOLVED"),
+            sos_alerts::status.eq(SosStatus::Resolved),
             sos_alerts::resolved_by.eq(admin),
             sos_alerts::resolved_at.eq(at),
             sos_alerts::resolution_note.eq(note),
@@ -99,4 +112,4 @@ pub async fn resolve(
         .await
 }
 
-crate::db::status_listing!(sos_alerts, SosRow);
+crate::db::status_listing!(sos_alerts, SosRow, SosStatus);

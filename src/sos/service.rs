@@ -1,12 +1,12 @@
 //! Raising SOS alerts and handling them.
 
 use chrono::Utc;
-use diesel_async::AsyncConnection;
 use uuid::Uuid;
 
-use super::model::{self, SosRow};
+use super::model::{self, SosRow, SosStatus};
 use crate::{
     admin,
+    db::page::{Page, PageRequest},
     error::{AppError, AppResult, FieldErrors},
     events::{self, topic},
     notification::service::{self as notification, Kind},
@@ -71,7 +71,7 @@ pub async fn raise(app: &AppState, user: &UserRow, input: Raise) -> AppResult<So
         latitude: input.lat,
         longitude: input.lng,
         message,
-        status: "OPEN".into(),
+        status: SosStatus::Open,
         acknowledged_by: None,
         acknowledged_at: None,
         resolved_by: None,
@@ -81,8 +81,8 @@ pub async fn raise(app: &AppState, user: &UserRow, input: Raise) -> AppResult<So
         updated_at: now,
     };
     let mut conn = app.db.conn().await?;
-    let alert = conn
-        .transaction::<_, AppError, _>(async |conn| {
+    app.bus
+        .transaction::<_, AppError, _>(&mut conn, async |conn| {
             if !model::insert_unless_open(conn, &row).await? {
                 return model::unresolved(conn, row.order_id, row.raised_by)
                     .await?
@@ -107,9 +107,7 @@ pub async fn raise(app: &AppState, user: &UserRow, input: Raise) -> AppResult<So
             }
             Ok(row)
         })
-        .await?;
-    app.bus.kick();
-    Ok(alert)
+        .await
 }
 
 /// An admin's step on an alert.
@@ -129,19 +127,19 @@ pub async fn handle(app: &AppState, admin_user: &UserRow, id: Uuid, step: Step) 
     errors.into_result()?;
 
     let mut conn = app.db.conn().await?;
-    let alert = conn
-        .transaction::<_, AppError, _>(async |conn| {
+    app.bus
+        .transaction::<_, AppError, _>(&mut conn, async |conn| {
             let alert = model::lock(conn, id)
                 .await?
                 .ok_or_else(|| AppError::not_found("SOS alert"))?;
             let now = Utc::now();
-            let (updated, action, title) = match (&note, alert.status.as_str()) {
-                (None, "OPEN") => (
+            let (updated, action, title) = match (&note, alert.status) {
+                (None, SosStatus::Open) => (
                     model::acknowledge(conn, id, admin_user.id, now).await?,
                     "sos.acknowledge",
                     "Your SOS was acknowledged: help is on the way",
                 ),
-                (Some(note), "OPEN" | "ACKNOWLEDGED") => (
+                (Some(note), SosStatus::Open | SosStatus::Acknowledged) => (
                     model::resolve(conn, id, admin_user.id, note, now).await?,
                     "sos.resolve",
                     "Your SOS was resolved",
@@ -171,19 +169,11 @@ pub async fn handle(app: &AppState, admin_user: &UserRow, id: Uuid, step: Step) 
             .await?;
             Ok(updated)
         })
-        .await?;
-    app.bus.kick();
-    Ok(alert)
+        .await
 }
 
-/// A page of alerts (admins), whether more follow, and the total when asked for.
-pub async fn page(
-    app: &AppState,
-    status: Option<&str>,
-    before: Option<Uuid>,
-    size: usize,
-    with_total: bool,
-) -> AppResult<(Vec<SosRow>, bool, i64)> {
+/// A page of alerts (admins), newest first, optionally in one status.
+pub async fn page(app: &AppState, status: Option<SosStatus>, request: &PageRequest<Uuid>) -> AppResult<Page<SosRow>> {
     let mut conn = app.db.conn().await?;
-    Ok(model::listing(&mut conn, status, before, size, with_total).await?)
+    Ok(model::listing(&mut conn, status, request).await?)
 }

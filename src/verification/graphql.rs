@@ -3,10 +3,7 @@
 
 use std::sync::Arc;
 
-use async_graphql::{
-    connection::{Connection, Edge, EmptyFields},
-    Context, Object, Upload, ID,
-};
+use async_graphql::{Context, Object, Upload, ID};
 use chrono::{DateTime, Duration, Utc};
 
 use super::{
@@ -19,7 +16,7 @@ use crate::{
     graphql::{
         context::ContextExt,
         loader::load_list,
-        pagination::{decode_id_cursor, id_cursor, page_size, wants_total, Total},
+        pagination::{connection, page_request, ListConnection},
     },
     message::service::NewAttachment,
     profile::graphql::{User, VerificationStatus},
@@ -51,7 +48,7 @@ impl VerificationRequest {
     }
     /// PENDING until an admin reviews it, then VERIFIED or REJECTED.
     async fn status(&self) -> VerificationStatus {
-        VerificationStatus::from_db(&self.0.status)
+        self.0.status
     }
     /// The submitted files, with links that work for a few minutes.
     async fn documents(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<VerificationDocument>> {
@@ -144,26 +141,10 @@ pub async fn requests(
     status: Option<VerificationStatus>,
     first: Option<i32>,
     after: Option<String>,
-) -> async_graphql::Result<Connection<String, VerificationRequest, Total, EmptyFields>> {
-    let app = ctx.app();
-    let size = page_size(first, app.config.limits.max_page_size)?;
-    let before = decode_id_cursor(after.as_deref(), "after")?;
-    let status = match status {
-        None => None,
-        Some(VerificationStatus::Pending) => Some("PENDING"),
-        Some(VerificationStatus::Verified) => Some("VERIFIED"),
-        Some(VerificationStatus::Rejected) => Some("REJECTED"),
-        Some(VerificationStatus::None) => {
-            return Err(AppError::field("status", "must be PENDING, VERIFIED or REJECTED").into())
-        }
-    };
-    let (rows, more, total) = service::page(app, status, before, size, wants_total(ctx)).await?;
-    let mut connection = Connection::with_additional_fields(after.is_some(), more, Total { total_count: total });
-    connection.edges.extend(
-        rows.into_iter()
-            .map(|row| Edge::new(id_cursor(row.id), VerificationRequest::new(row))),
-    );
-    Ok(connection)
+) -> async_graphql::Result<ListConnection<VerificationRequest>> {
+    let request = page_request(ctx, first, after.as_deref())?;
+    let page = service::page(ctx.app(), status, &request).await?;
+    Ok(connection(page, |row| row.id, VerificationRequest::new))
 }
 
 #[derive(Default)]

@@ -5,14 +5,18 @@ use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
-use crate::db::schema::{verification_documents, verification_requests};
+use crate::{
+    db::schema::{verification_documents, verification_requests},
+    profile::model::VerificationStatus,
+};
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = verification_requests, check_for_backend(diesel::pg::Pg))]
 pub struct RequestRow {
     pub id: Uuid,
     pub user_id: Uuid,
-    pub status: String,
+    /// PENDING, VERIFIED or REJECTED (never NONE).
+    pub status: VerificationStatus,
     pub reviewer_id: Option<Uuid>,
     pub review_note: Option<String>,
     pub created_at: DateTime<Utc>,
@@ -64,7 +68,7 @@ pub async fn latest_of(conn: &mut AsyncPgConnection, user_id: Uuid) -> QueryResu
 pub async fn lock_pending_of(conn: &mut AsyncPgConnection, user_id: Uuid) -> QueryResult<Option<RequestRow>> {
     verification_requests::table
         .filter(verification_requests::user_id.eq(user_id))
-        .filter(verification_requests::status.eq("PENDING"))
+        .filter(verification_requests::status.eq(VerificationStatus::Pending))
         .select(RequestRow::as_select())
         .for_update()
         .first(conn)
@@ -76,7 +80,7 @@ pub async fn lock_pending_of(conn: &mut AsyncPgConnection, user_id: Uuid) -> Que
 pub async fn review(
     conn: &mut AsyncPgConnection,
     id: Uuid,
-    status: &str,
+    status: VerificationStatus,
     reviewer_id: Uuid,
     note: Option<&str>,
     at: DateTime<Utc>,
@@ -103,4 +107,4 @@ pub async fn documents_of(conn: &mut AsyncPgConnection, request_ids: &[Uuid]) ->
         .await
 }
 
-crate::db::status_listing!(verification_requests, RequestRow);
+crate::db::status_listing!(verification_requests, RequestRow, VerificationStatus);

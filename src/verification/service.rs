@@ -1,17 +1,17 @@
 //! Submitting documents for verification and reviewing them.
 
 use chrono::Utc;
-use diesel_async::AsyncConnection;
 use uuid::Uuid;
 
 use super::model::{self, DocumentRow, RequestRow};
 use crate::{
     admin,
+    db::page::{Page, PageRequest},
     error::{AppError, AppResult, FieldErrors},
     ledger::policy,
     message::service::{display_name, NewAttachment},
     notification::service::{self as notification, Kind},
-    profile::model::{self as profiles, UserRow},
+    profile::model::{self as profiles, UserRow, VerificationStatus},
     state::AppState,
     storage, validation,
 };
@@ -25,12 +25,12 @@ const DOCUMENT_TYPES: &[&str] = &["image/png", "image/jpeg", "image/webp", "appl
 const FOLDER: &str = "verification";
 
 /// Why a member in `status` may not submit now, if they may not.
-fn submission_refusal(status: &str) -> Option<AppError> {
+fn submission_refusal(status: VerificationStatus) -> Option<AppError> {
     match status {
-        "PENDING" => Some(AppError::Conflict(
+        VerificationStatus::Pending => Some(AppError::Conflict(
             "Your documents are being reviewed; you can submit again if they are rejected.".into(),
         )),
-        "VERIFIED" => Some(AppError::Conflict("You are already verified.".into())),
+        VerificationStatus::Verified => Some(AppError::Conflict("You are already verified.".into())),
         _ => None,
     }
 }
@@ -60,7 +60,7 @@ fn check_documents(documents: &[NewAttachment], max_bytes: usize) -> AppResult<V
 pub async fn submit(app: &AppState, user: &UserRow, documents: Vec<NewAttachment>) -> AppResult<RequestRow> {
     let kinds = check_documents(&documents, app.config.limits.upload_max_bytes)?;
     // A quick look before writing any file; decided again under the lock below.
-    if let Some(refusal) = submission_refusal(&user.verification_status) {
+    if let Some(refusal) = submission_refusal(user.verification_status) {
         return Err(refusal);
     }
 
@@ -68,7 +68,7 @@ pub async fn submit(app: &AppState, user: &UserRow, documents: Vec<NewAttachment
     let request = RequestRow {
         id: Uuid::now_v7(),
         user_id: user.id,
-        status: "PENDING".into(),
+        status: VerificationStatus::Pending,
         reviewer_id: None,
         review_note: None,
         created_at: now,
@@ -96,17 +96,18 @@ pub async fn submit(app: &AppState, user: &UserRow, documents: Vec<NewAttachment
     }
 
     let mut conn = app.db.conn().await?;
-    let saved = conn
-        .transaction::<_, AppError, _>(async |conn| {
+    let saved = app
+        .bus
+        .transaction::<_, AppError, _>(&mut conn, async |conn| {
             let current = profiles::lock(conn, user.id)
                 .await?
                 .ok_or_else(|| AppError::not_found("User"))?;
-            if let Some(refusal) = submission_refusal(&current.verification_status) {
+            if let Some(refusal) = submission_refusal(current.verification_status) {
                 return Err(refusal);
             }
             model::insert_request(conn, &request).await?;
             model::insert_documents(conn, &rows).await?;
-            profiles::set_verification_status(conn, user.id, "PENDING").await?;
+            profiles::set_verification_status(conn, user.id, VerificationStatus::Pending).await?;
             Ok(())
         })
         .await;
@@ -153,16 +154,20 @@ pub async fn review(app: &AppState, admin_user: &UserRow, review: Review) -> App
             "Another admin must review your own verification.".into(),
         ));
     }
-    let status = if review.approve { "VERIFIED" } else { "REJECTED" };
+    let status = if review.approve {
+        VerificationStatus::Verified
+    } else {
+        VerificationStatus::Rejected
+    };
 
     let mut conn = app.db.conn().await?;
-    let reviewed = conn
-        .transaction::<_, AppError, _>(async |conn| {
+    app.bus
+        .transaction::<_, AppError, _>(&mut conn, async |conn| {
             let member = profiles::lock(conn, review.user_id)
                 .await?
                 .ok_or_else(|| AppError::not_found("User"))?;
             let pending = model::lock_pending_of(conn, member.id).await?;
-            let (Some(pending), "PENDING") = (pending, member.verification_status.as_str()) else {
+            let (Some(pending), VerificationStatus::Pending) = (pending, member.verification_status) else {
                 return Err(AppError::Conflict(format!(
                     "There is no pending verification to review (status {}).",
                     member.verification_status
@@ -173,7 +178,7 @@ pub async fn review(app: &AppState, admin_user: &UserRow, review: Review) -> App
             let member = profiles::set_verification_status(conn, member.id, status).await?;
             let commission_bps = policy::commission_bps(
                 app.config.verification_commission,
-                &member.verification_status,
+                member.verification_status,
                 member.commission_bps,
             );
             admin::model::record(
@@ -217,9 +222,7 @@ pub async fn review(app: &AppState, admin_user: &UserRow, review: Review) -> App
             .await?;
             Ok(reviewed)
         })
-        .await?;
-    app.bus.kick();
-    Ok(reviewed)
+        .await
 }
 
 /// The member's most recent request.
@@ -228,16 +231,18 @@ pub async fn latest(app: &AppState, user_id: Uuid) -> AppResult<Option<RequestRo
     Ok(model::latest_of(&mut conn, user_id).await?)
 }
 
-/// A page of requests (admins), whether more follow, and the total when asked for.
+/// A page of requests (admins), newest first, optionally in one status (a request is never
+/// NONE: asking for it names the field).
 pub async fn page(
     app: &AppState,
-    status: Option<&str>,
-    before: Option<Uuid>,
-    size: usize,
-    with_total: bool,
-) -> AppResult<(Vec<RequestRow>, bool, i64)> {
+    status: Option<VerificationStatus>,
+    request: &PageRequest<Uuid>,
+) -> AppResult<Page<RequestRow>> {
+    if status == Some(VerificationStatus::None) {
+        return Err(AppError::field("status", "must be PENDING, VERIFIED or REJECTED"));
+    }
     let mut conn = app.db.conn().await?;
-    Ok(model::listing(&mut conn, status, before, size, with_total).await?)
+    Ok(model::listing(&mut conn, status, request).await?)
 }
 
 #[cfg(test)]
@@ -276,9 +281,15 @@ mod tests {
 
     #[test]
     fn members_submit_only_without_a_pending_or_granted_verification() {
-        assert!(submission_refusal("NONE").is_none());
-        assert!(submission_refusal("REJECTED").is_none());
-        assert!(matches!(submission_refusal("PENDING"), Some(AppError::Conflict(_))));
-        assert!(matches!(submission_refusal("VERIFIED"), Some(AppError::Conflict(_))));
+        assert!(submission_refusal(VerificationStatus::None).is_none());
+        assert!(submission_refusal(VerificationStatus::Rejected).is_none());
+        assert!(matches!(
+            submission_refusal(VerificationStatus::Pending),
+            Some(AppError::Conflict(_))
+        ));
+        assert!(matches!(
+            submission_refusal(VerificationStatus::Verified),
+            Some(AppError::Conflict(_))
+        ));
     }
 }

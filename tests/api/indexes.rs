@@ -269,8 +269,12 @@ async fn vouch_verification_and_sos_lists_use_their_indexes() {
         (
             "pending verifications",
             inline(
-                &diesel::debug_query::<Pg, _>(&verification::model::page_query(Some("PENDING"), Some(someone), 21))
-                    .to_string(),
+                &diesel::debug_query::<Pg, _>(&verification::model::page_query(
+                    Some(gigmarket::profile::model::VerificationStatus::Pending),
+                    Some(someone),
+                    21,
+                ))
+                .to_string(),
             ),
             "verification_requests",
             "verification_requests_status_idx",
@@ -283,7 +287,10 @@ async fn vouch_verification_and_sos_lists_use_their_indexes() {
         ),
         (
             "open SOS alerts",
-            inline(&diesel::debug_query::<Pg, _>(&sos::model::page_query(Some("OPEN"), None, 21)).to_string()),
+            inline(
+                &diesel::debug_query::<Pg, _>(&sos::model::page_query(Some(sos::model::SosStatus::Open), None, 21))
+                    .to_string(),
+            ),
             "sos_alerts",
             "sos_alerts_status_idx",
         ),
