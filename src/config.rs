@@ -308,7 +308,7 @@ impl Config {
             playground_dir: vars
                 .get("PLAYGROUND_DIR")
                 .map(PathBuf::from)
-                .unwrap_or_else(crate::graphql::playground::default_dir),
+                .unwrap_or_else(default_playground_dir),
             trust_proxy_headers: parse_bool(vars, "TRUST_PROXY_HEADERS", false)?,
             limits,
             throttle,
@@ -318,6 +318,12 @@ impl Config {
     pub fn is_production(&self) -> bool {
         self.env == AppEnv::Production
     }
+}
+
+/// Where the playground's assets are looked for when `PLAYGROUND_DIR` is not set: the
+/// repository's `playground/node_modules`.
+fn default_playground_dir() -> PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("playground/node_modules")
 }
 
 /// A production secret must be long and not an obvious placeholder.

@@ -6,9 +6,12 @@
 //! longitudes when the circle contains a pole), and it is split at the antimeridian. The
 //! covering is a superset of the circle; callers then keep what the exact distance (the `geo`
 //! crate's haversine) puts within the radius.
+//!
+//! [`fuzz`] gives the public point shown in place of a private one: the same for every read.
 
 use geo::{Distance, Haversine, Point};
 use geohash::Coord;
+use uuid::Uuid;
 
 /// The mean Earth radius the `geo` crate's haversine uses, in metres.
 pub const EARTH_RADIUS_M: f64 = 6_371_008.8;
@@ -20,6 +23,17 @@ pub const CHANNEL_PRECISIONS: std::ops::RangeInclusive<usize> = 2..=5;
 /// Great-circle distance in metres between two (lat, lng) points.
 pub fn distance_m(a: (f64, f64), b: (f64, f64)) -> f64 {
     Haversine.distance(Point::new(a.1, a.0), Point::new(b.1, b.0))
+}
+
+/// A point about 150–250 m from (`lat`, `lng`), fixed for `seed` (a task's id, say): close
+/// enough to judge the distance, far enough not to point at a door.
+pub fn fuzz(seed: Uuid, lat: f64, lng: f64) -> (f64, f64) {
+    let bytes = seed.as_bytes();
+    let angle = f64::from(u16::from_le_bytes([bytes[10], bytes[11]])) / f64::from(u16::MAX) * std::f64::consts::TAU;
+    let distance = 150.0 + f64::from(bytes[12]) / 255.0 * 100.0;
+    let dlat = distance * angle.cos() / 111_320.0;
+    let dlng = distance * angle.sin() / (111_320.0 * lat.to_radians().cos().max(0.01));
+    ((lat + dlat).clamp(-90.0, 90.0), ((lng + dlng + 540.0) % 360.0) - 180.0)
 }
 
 /// The geohash of a point at `precision` characters. `None` only for coordinates outside
@@ -143,6 +157,17 @@ pub fn prefix_range(prefix: &str) -> (String, String) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fuzzing_moves_about_200_metres_and_is_stable() {
+        for _ in 0..50 {
+            let seed = Uuid::new_v4();
+            let point = fuzz(seed, 52.52, 13.405);
+            let d = distance_m((52.52, 13.405), point);
+            assert!((140.0..=260.0).contains(&d), "{d}");
+            assert_eq!(fuzz(seed, 52.52, 13.405), point);
+        }
+    }
 
     fn random_points(seed: u64, n: usize, centre: (f64, f64), spread_m: f64) -> Vec<(f64, f64)> {
         let mut state = seed;

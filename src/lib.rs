@@ -1,7 +1,9 @@
 //! gigmarket: one GraphQL API server for a freelance and gig marketplace.
 //!
 //! `build_router` is the one place the HTTP application is assembled; `prepare` readies the
-//! database and state it needs. See `architecture` notes in each domain's `mod.rs`.
+//! database and state it needs and starts the background jobs. This is the wiring (what
+//! starts what): the ground floors (`config`, `db`, `state`, `error`) import no domain and
+//! no API layer. See the invariants in each domain's `mod.rs`.
 
 pub mod account;
 pub mod admin;
@@ -29,6 +31,7 @@ pub mod seed;
 pub mod sos;
 pub mod state;
 pub mod storage;
+pub mod tally;
 pub mod task;
 pub mod telemetry;
 pub mod validation;
@@ -56,7 +59,9 @@ use tower_http::{
 use crate::{
     config::Config,
     error::{Code, INTERNAL_MESSAGE},
+    events::relay::Relay,
     graphql::handler::{DocumentCache, GraphqlState},
+    mail::SmtpRelay,
     state::AppState,
 };
 
@@ -69,8 +74,27 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 pub async fn prepare(config: Config) -> anyhow::Result<AppState> {
     let state = prepare_for_tools(config).await?;
     state.claim_single_instance().await?;
-    state.spawn_background_tasks()?;
+    spawn_background_tasks(&state)?;
     Ok(state)
+}
+
+/// Starts the background jobs, in this order: the event relay, the gig view flusher, the
+/// maintenance rounds, and the SMTP relay when configured. All of them use the jobs' pool.
+fn spawn_background_tasks(state: &AppState) -> anyhow::Result<()> {
+    Relay::new(
+        state.jobs_db.clone(),
+        state.bus.hub.clone(),
+        state.relay_wake.clone(),
+        state.config.events_retention,
+    )
+    .spawn();
+    gig::views::spawn_flusher(state.gig_views.clone(), state.jobs_db.clone());
+    maintenance::spawn(state.clone());
+    if let (Some(url), Some(wake)) = (&state.config.smtp_url, &state.mail_wake) {
+        SmtpRelay::new(url, &state.config.mail_from, state.jobs_db.clone(), wake.clone())?.spawn();
+        tracing::info!(smtp = %config::redact_url(url), "mail relay started");
+    }
+    Ok(())
 }
 
 /// For commands beside a running server (`seed`, the load generator): the database and state

@@ -1,4 +1,8 @@
 //! What every request can reach: configuration, the database, keys and services.
+//!
+//! The state only holds the pieces: it imports no domain and no API layer, and starts
+//! nothing but the hub's pub/sub task. The background jobs are started where the app is
+//! wired (`crate::prepare`).
 
 use std::sync::Arc;
 
@@ -8,10 +12,10 @@ use crate::{
     auth::{jwt::TokenKeys, password::Passwords},
     config::Config,
     db::Db,
-    events::{presence::Presence, relay::Relay, Bus, Hub},
-    gig::views::ViewCounter,
-    mail::{Mailer, SmtpRelay},
+    events::{presence::Presence, Bus, Hub},
+    mail::Mailer,
     storage::Storage,
+    tally::Tally,
 };
 
 /// Connections of the background jobs' pool.
@@ -34,9 +38,12 @@ pub struct Inner {
     pub storage: Storage,
     pub bus: Bus,
     pub presence: Presence,
-    pub gig_views: ViewCounter,
-    mail_wake: Option<Arc<Notify>>,
-    relay_wake: Arc<Notify>,
+    /// Gig views counted since the last flush (written by `gig::views`).
+    pub gig_views: Tally,
+    /// With `SMTP_URL`: wakes the mail relay when the mailer queues a mail.
+    pub mail_wake: Option<Arc<Notify>>,
+    /// Wakes the event relay when the bus is kicked after a commit.
+    pub relay_wake: Arc<Notify>,
     /// Without Redis: the connection holding the single-instance lock (see `db`).
     single_instance: std::sync::OnceLock<tokio::sync::Mutex<diesel_async::AsyncPgConnection>>,
 }
@@ -81,7 +88,7 @@ impl AppState {
             storage,
             bus,
             presence,
-            gig_views: ViewCounter::default(),
+            gig_views: Tally::default(),
             mail_wake,
             relay_wake,
             single_instance: std::sync::OnceLock::new(),
@@ -93,24 +100,6 @@ impl AppState {
         if self.config.redis_url.is_none() {
             let conn = crate::db::claim_single_instance(&self.config.database_url).await?;
             let _ = self.single_instance.set(tokio::sync::Mutex::new(conn));
-        }
-        Ok(())
-    }
-
-    /// Starts the background tasks: the event relay, and the SMTP relay when configured.
-    pub fn spawn_background_tasks(&self) -> anyhow::Result<()> {
-        Relay::new(
-            self.jobs_db.clone(),
-            self.bus.hub.clone(),
-            self.relay_wake.clone(),
-            self.config.events_retention,
-        )
-        .spawn();
-        self.gig_views.spawn_flusher(self.jobs_db.clone());
-        crate::maintenance::spawn(self.clone());
-        if let (Some(url), Some(wake)) = (&self.config.smtp_url, &self.mail_wake) {
-            SmtpRelay::new(url, &self.config.mail_from, self.jobs_db.clone(), wake.clone())?.spawn();
-            tracing::info!(smtp = %crate::config::redact_url(url), "mail relay started");
         }
         Ok(())
     }

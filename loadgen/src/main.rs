@@ -18,7 +18,7 @@
 //!   JSON tree, errors with context, the report's date.
 //! - `gigmarket` itself: users are seeded by the server's own code (`seed::load_users`), and
 //!   the sign-in baseline uses the server's own `Passwords`; the location workloads place
-//!   tasks with its `task::service::fuzz` and `geocell`, and build the nearby baseline's
+//!   tasks with its `geocell` (`fuzz`, `cell_of`), and build the nearby baseline's
 //!   statements with its `task::model::nearby_query`; its `progress` shows the seeding and
 //!   measuring phases (a bar on a terminal, plain lines otherwise).
 //! - `diesel` (the version the server uses, `postgres_backend` only): `debug_query` renders

@@ -5,7 +5,7 @@
 //! transaction together with a row in `bench_nearby_chunks`, so an interrupted seed resumes
 //! where it stopped and a seeded database is reused as it is. Locations come from
 //! `places::sample` with a generator seeded per chunk; public points and geohashes from the
-//! server's own `task::service::fuzz` and `geocell::cell_of`.
+//! server's own `geocell::fuzz` and `geocell::cell_of`.
 //!
 //! The baseline: for each of `SEARCH_POINTS` centres, the load generator replays the server's
 //! search (`task::service::nearby`: a 1 km circle widened ×4 until more than a page is found
@@ -120,7 +120,7 @@ pub fn chunk_places(index: usize, rows: usize) -> anyhow::Result<Vec<Placed>> {
         .map(|_| {
             let id = uuid::Builder::from_random_bytes(rng.random()).into_uuid();
             let (exact, origin) = places::sample(&mut rng);
-            let public = task::service::fuzz(id, exact.0, exact.1);
+            let public = geocell::fuzz(id, exact.0, exact.1);
             let geohash = geocell::cell_of(public.0, public.1, geocell::POINT_PRECISION)
                 .with_context(|| format!("no geohash for {public:?}"))?;
             Ok(Placed {
@@ -444,7 +444,7 @@ mod tests {
         assert_eq!(a, chunk_places(3, 500).unwrap());
         assert_ne!(a[0].id, chunk_places(4, 1).unwrap()[0].id);
         for p in &a {
-            assert_eq!(p.public, task::service::fuzz(p.id, p.exact.0, p.exact.1));
+            assert_eq!(p.public, geocell::fuzz(p.id, p.exact.0, p.exact.1));
             assert_eq!(
                 Some(&p.geohash),
                 geocell::cell_of(p.public.0, p.public.1, geocell::POINT_PRECISION).as_ref()

@@ -14,7 +14,7 @@
 //!    anything is measured. Probes are not measured.
 //! 4. Posts M tasks at uniformly random points of the city, one every `--interval-ms`, over
 //!    HTTP. For each, the expected receivers are the subscribers whose point lies within
-//!    5 km of the task's public point (`task::service::fuzz` of the returned id and the posted
+//!    5 km of the task's public point (`geocell::fuzz` of the returned id and the posted
 //!    point; distance by `geocell::distance_m`, as the server filters). A delivery's latency
 //!    runs from the `postTask` response to the frame's arrival.
 //! 5. Checks that every expected subscriber received each task exactly once and that no other
@@ -35,7 +35,6 @@ use gigmarket::{
     auth::jwt::TokenKeys,
     geocell,
     progress::{Progress, Unit},
-    task,
 };
 use rand::{rngs::StdRng, SeedableRng};
 use serde_json::json;
@@ -531,7 +530,7 @@ impl Poster<'_> {
             bail!("postTask failed: HTTP {status}: {}", String::from_utf8_lossy(&bytes));
         };
         let uuid: Uuid = id.parse().with_context(|| format!("postTask id {id}"))?;
-        Ok((id.to_owned(), responded, task::service::fuzz(uuid, point.0, point.1)))
+        Ok((id.to_owned(), responded, geocell::fuzz(uuid, point.0, point.1)))
     }
 }
 
@@ -557,7 +556,7 @@ mod tests {
             .map(|_| places::uniform_in_disc(&mut rng, centre, FANOUT_CITY_RADIUS_M))
             .collect();
         let id = Uuid::from_u128(rng.random());
-        let public = task::service::fuzz(id, centre.0, centre.1);
+        let public = geocell::fuzz(id, centre.0, centre.1);
         let expected = expected_receivers(&points, public, RADIUS_M);
         for (i, p) in points.iter().enumerate() {
             assert_eq!(

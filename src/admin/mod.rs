@@ -1,11 +1,14 @@
 //! Administration: every admin action is written to the append-only audit log.
 //!
-//! Invariants:
-//! - Only admins (`users.is_admin`) reach any operation here; the guard is `ctx.admin()`.
-//! - The audit log is append-only: entries are inserted in the same transaction as the
-//!   action they record (by the acting domain) and never updated or deleted.
-//! - An admin override of an order moves money like the transition it forces (release on
-//!   COMPLETED, refund on CANCELLED), through the order domain and the ledger.
+//! Owns `audit_log`. Invariants:
+//! - everything here answers admins only; the actions themselves (settling an order,
+//!   reviewing a verification, acknowledging and resolving an SOS alert) are carried out by
+//!   the domain they concern, under that domain's rules;
+//! - each admin action writes its audit entry (admin, target, reason, states before and
+//!   after) in the transaction of the change, through [`model::record`]; the database refuses
+//!   to update, delete or truncate the log;
+//! - settling an order moves its escrow: COMPLETED releases it to the freelancer less the
+//!   fee, CANCELLED refunds the client (see [`crate::order`]).
 
 pub mod graphql;
 pub mod model;

@@ -51,11 +51,6 @@ const ASSETS: &[(&str, &str, &str)] = &[
     ),
 ];
 
-/// Where the assets are looked for when `PLAYGROUND_DIR` is not set.
-pub fn default_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("playground/node_modules")
-}
-
 /// Scripts and styles from this origin only; the WebSocket and fetches to this host. GraphiQL
 /// sets element styles from script, and its editor injects `<style>` elements: styles may be
 /// inline, scripts may not.

@@ -7,6 +7,10 @@
 //! enforces what matters on its own: entries and transactions are append-only, each
 //! transaction balances in one currency at commit, no account but `EXTERNAL` goes below zero,
 //! and each idempotency key moves money once.
+//!
+//! Only the order domain moves money (funding, release, refund on its transitions, and the
+//! clearing of released earnings); no request writes entries directly. A user reads only
+//! their own balances and entries.
 
 pub mod graphql;
 pub mod model;

@@ -1,6 +1,25 @@
 //! Orders: the contract between a client and a freelancer, its strict state machine
 //! ([`machine`]), milestones, deliveries, board, start/end codes, and the money each
 //! transition moves through the [`crate::ledger`].
+//!
+//! Owns `orders`, `order_milestones`, `order_history`, `order_deliverables`,
+//! `order_board_items`, `order_codes`, `payment_proofs` and `disputes`, and writes the BOOKED
+//! days of the calendar. Invariants:
+//! - only [`machine::decide`] allows a transition: its table names, per action, the states it
+//!   starts from, who may take it (client, freelancer, admin, or the payment provider) and
+//!   where it ends; COMPLETED, CANCELLED and DECLINED are final;
+//! - money moves only with a transition, in its transaction: confirming a payment funds
+//!   escrow and fixes the fee rate ([`crate::ledger::policy`]); approving the work, or an
+//!   admin's settlement as COMPLETED, releases a funded escrow to the freelancer less the fee;
+//!   cancelling, or an admin's settlement as CANCELLED, refunds it to the client; released
+//!   earnings clear from pending to available 24 hours after completion (`clear_earnings`);
+//! - a DISPUTED order and its escrow stay frozen until an admin settles it; every admin
+//!   action on an order is audit-logged;
+//! - only the parties and admins see an order; only the parties work on a live one (board,
+//!   checklists, deliveries); an on-site order's start and end codes are shown once to the
+//!   client, kept only as an HMAC, single use and valid for 15 minutes;
+//! - each transition writes its history row, the `ORDER_UPDATED` event and the other
+//!   parties' notifications in its transaction, or changes nothing.
 
 pub mod codes;
 pub mod graphql;

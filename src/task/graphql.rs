@@ -233,7 +233,7 @@ impl Task {
         } else {
             match self.0.public_point() {
                 Some(point) => point,
-                None => service::fuzz(self.0.id, self.0.latitude?, self.0.longitude?),
+                None => crate::geocell::fuzz(self.0.id, self.0.latitude?, self.0.longitude?),
             }
         };
         Some(GeoPoint { lat, lng })

@@ -8,10 +8,13 @@
 //! - the poster edits a task while it is DRAFT or OPEN and cancels it before it is assigned;
 //! - exact coordinates and the address are shown to the poster only; everyone else sees a
 //!   point about 200 m away, the same one on every read (so averaging reads reveals nothing);
-//! - templates prefill a milestone plan from shares of the budget.
-//!
-//! IMMEDIATE mode, nearby search and first-accept arrive with the location issue; the
-//! columns exist now.
+//! - templates prefill a milestone plan from shares of the budget;
+//! - IMMEDIATE (first-accept) tasks happen on site and carry an acceptance deadline 5 minutes
+//!   to 72 hours ahead; of concurrent accepts exactly one makes an order (the order domain's
+//!   `accept_task`), and an OPEN one past its deadline is EXPIRED by the maintenance job,
+//!   with its poster told;
+//! - an order called off before completion puts its task back to OPEN (or EXPIRED, past a
+//!   first-accept deadline); tasks move no money themselves, their orders do.
 
 pub mod graphql;
 pub mod loaders;

@@ -103,7 +103,7 @@ impl TaskFields {
     /// Derives the public point of task `id` and its geohash from the exact point.
     pub fn place(&mut self, id: Uuid) {
         let public = match (self.latitude, self.longitude) {
-            (Some(lat), Some(lng)) => Some(crate::task::service::fuzz(id, lat, lng)),
+            (Some(lat), Some(lng)) => Some(crate::geocell::fuzz(id, lat, lng)),
             _ => None,
         };
         self.public_latitude = public.map(|p| p.0);

@@ -668,7 +668,7 @@ pub async fn backfill_public_points(app: &AppState) -> AppResult<usize> {
                     let (Some(lat), Some(lng)) = (task.latitude, task.longitude) else {
                         continue;
                     };
-                    let public = fuzz(task.id, lat, lng);
+                    let public = geocell::fuzz(task.id, lat, lng);
                     if let Some(cell) = geocell::cell_of(public.0, public.1, geocell::POINT_PRECISION) {
                         model::set_place(conn, task.id, public, &cell).await?;
                     }
@@ -683,32 +683,9 @@ pub async fn backfill_public_points(app: &AppState) -> AppResult<usize> {
     }
 }
 
-/// A point about 150–250 m from (`lat`, `lng`), fixed for `id`: close enough to judge the
-/// distance, far enough not to point at a door.
-pub fn fuzz(id: Uuid, lat: f64, lng: f64) -> (f64, f64) {
-    let bytes = id.as_bytes();
-    let angle = f64::from(u16::from_le_bytes([bytes[10], bytes[11]])) / f64::from(u16::MAX) * std::f64::consts::TAU;
-    let distance = 150.0 + f64::from(bytes[12]) / 255.0 * 100.0;
-    let dlat = distance * angle.cos() / 111_320.0;
-    let dlng = distance * angle.sin() / (111_320.0 * lat.to_radians().cos().max(0.01));
-    ((lat + dlat).clamp(-90.0, 90.0), ((lng + dlng + 540.0) % 360.0) - 180.0)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::geocell::distance_m as metres;
-
-    #[test]
-    fn fuzzing_moves_about_200_metres_and_is_stable() {
-        for _ in 0..50 {
-            let id = Uuid::new_v4();
-            let point = fuzz(id, 52.52, 13.405);
-            let d = metres((52.52, 13.405), point);
-            assert!((140.0..=260.0).contains(&d), "{d}");
-            assert_eq!(fuzz(id, 52.52, 13.405), point);
-        }
-    }
 
     fn input() -> TaskInput {
         TaskInput {

@@ -408,7 +408,9 @@ async fn saving_views_and_media() {
         app.gql_as(&fan, GIG, json!({ "id": id })).await.data();
     }
     app.gql_as(&owner, GIG, json!({ "id": id })).await.data();
-    app.state.gig_views.flush(&app.state.db).await.expect("flush");
+    gigmarket::gig::views::flush(&app.state.gig_views, &app.state.db)
+        .await
+        .expect("flush");
     assert_eq!(
         app.gql(GIG, json!({ "id": id })).await.data()["gig"]["viewsCount"],
         3,

@@ -276,7 +276,7 @@ async fn post(app: &TestApp, user: &TestUser, input: Value, draft: bool) -> Stri
 
 /// The public point of a task (what everyone but the parties sees).
 fn public_point(id: &str, exact: (f64, f64)) -> (f64, f64) {
-    task::service::fuzz(Uuid::parse_str(id).unwrap(), exact.0, exact.1)
+    geocell::fuzz(Uuid::parse_str(id).unwrap(), exact.0, exact.1)
 }
 
 #[tokio::test]
@@ -679,7 +679,7 @@ async fn rows_from_before_public_points_get_them_at_start_up() {
         .await
         .expect("backfill");
     assert!(placed >= 2, "{placed}");
-    let (lat, lng) = task::service::fuzz(id, 45.4642, 9.19);
+    let (lat, lng) = geocell::fuzz(id, 45.4642, 9.19);
     let hash = geocell::cell_of(lat, lng, geocell::POINT_PRECISION).unwrap();
     let row = app
         .texts(&format!(
