@@ -58,7 +58,6 @@ impl OrderMilestone {
     }
 }
 
-
 /// A column of an order's board.
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
 pub enum BoardItemStatus {
@@ -114,4 +113,3 @@ impl BoardItem {
         self.0.updated_at
     }
 }
-

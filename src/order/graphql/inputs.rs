@@ -67,4 +67,3 @@ pub struct SubmitWorkInput {
     #[graphql(default)]
     pub files: Vec<Upload>,
 }
-

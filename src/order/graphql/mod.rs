@@ -36,7 +36,6 @@ fn status_of(s: &str) -> OrderStatus {
     Status::parse(s).unwrap_or(OrderStatus::Cancelled)
 }
 
-
 /// A party or author of an order (banned users too: the order's people stay on its record).
 async fn user(ctx: &Context<'_>, id: Uuid) -> async_graphql::Result<Option<User>> {
     let row = ctx.loader().load_one(UserById(id)).await.map_err(shared_error)?;

@@ -43,7 +43,6 @@ pub enum OrderCodePurpose {
     End,
 }
 
-
 #[derive(Default)]
 pub struct OrderMutation;
 
@@ -71,7 +70,9 @@ async fn order_package(
         scheduled_for,
         event_location,
     };
-    Ok(Order::new(service::order_gig(ctx.app(), &viewer.user, input, booking).await?))
+    Ok(Order::new(
+        service::order_gig(ctx.app(), &viewer.user, input, booking).await?,
+    ))
 }
 
 #[Object]
@@ -361,4 +362,3 @@ impl OrderMutation {
         ))
     }
 }
-

@@ -47,7 +47,6 @@ pub enum OrderOrigin {
     Booking,
 }
 
-
 pub struct Order(pub Arc<OrderRow>);
 
 impl Order {
@@ -245,4 +244,3 @@ where
     let rows = load_list(ctx, key).await?;
     Ok(rows.iter().cloned().map(wrap).collect())
 }
-

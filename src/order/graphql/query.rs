@@ -13,12 +13,7 @@ use crate::{
         pagination::{decode_id_cursor, id_cursor, page_size, wants_total, Total},
         types::parse_id,
     },
-    order::{
-        loaders::OrderById,
-        machine::Status,
-        model::Side,
-        service,
-    },
+    order::{loaders::OrderById, machine::Status, model::Side, service},
 };
 
 /// Which side of an order you are on; filters `myOrders`.
@@ -29,7 +24,6 @@ pub enum OrderSide {
     /// Orders you work on: you get paid.
     Freelancer,
 }
-
 
 type OrderConnection = Connection<String, Order, Total, EmptyFields>;
 
@@ -89,4 +83,3 @@ impl OrderQuery {
         Ok(connection)
     }
 }
-

@@ -164,7 +164,6 @@ impl Deliverable {
     }
 }
 
-
 pub struct Dispute(pub DisputeRow);
 
 /// A dispute over an order (`openDispute`). The order and its escrow stay frozen until an
@@ -198,4 +197,3 @@ impl Dispute {
         self.0.resolved_at
     }
 }
-

@@ -8,12 +8,7 @@ use futures_util::{Stream, StreamExt};
 use super::{status_of, Order, OrderStatus};
 use crate::{
     events::topic,
-    graphql::{
-        context::ContextExt,
-        pagination::decode_event_cursor,
-        subscription::topic_events,
-        types::parse_id,
-    },
+    graphql::{context::ContextExt, pagination::decode_event_cursor, subscription::topic_events, types::parse_id},
     order::{
         loaders::forget_orders,
         model::OrderRow,
@@ -54,7 +49,6 @@ impl OrderUpdate {
         self.event_cursor.map(|c| c.to_string())
     }
 }
-
 
 #[derive(Default)]
 pub struct OrderSubscription;
@@ -100,4 +94,3 @@ impl OrderSubscription {
         )
     }
 }
-

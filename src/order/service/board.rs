@@ -80,7 +80,9 @@ async fn own_board_item(conn: &mut AsyncPgConnection, viewer: &UserRow, id: Uuid
     let item = model::find_board_item(conn, id)
         .await?
         .ok_or_else(|| AppError::not_found("Board item"))?;
-    party_of_open_order(conn, viewer, item.order_id, "Board item").await.map(drop)
+    party_of_open_order(conn, viewer, item.order_id, "Board item")
+        .await
+        .map(drop)
 }
 
 /// Moves a board item to TODO, DOING or DONE.

@@ -70,7 +70,6 @@ pub async fn issue_code(
     Ok((code, expires_at))
 }
 
-
 /// The code a transition by someone `acting_as_client` (or not) must spend, if its rule's
 /// guard asks for one: the start code on on-site orders, and the end code when the
 /// freelancer completes an on-site order (on other orders only the client approves).
@@ -122,9 +121,12 @@ pub(super) async fn check_code(app: &AppState, order_id: Uuid, purpose: Purpose,
     outcome.map_err(|message| AppError::field(field, message))
 }
 
-
 /// Spends a code `check_code` accepted moments ago, inside the transition's transaction.
-pub(super) async fn spend(conn: &mut diesel_async::AsyncPgConnection, order_id: Uuid, purpose: Purpose) -> AppResult<()> {
+pub(super) async fn spend(
+    conn: &mut diesel_async::AsyncPgConnection,
+    order_id: Uuid,
+    purpose: Purpose,
+) -> AppResult<()> {
     if !model::spend_code(conn, order_id, purpose.as_str()).await? {
         return Err(AppError::field("code", "has been used; ask the client for a new one"));
     }

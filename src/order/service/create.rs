@@ -364,7 +364,6 @@ async fn why_not_taken(conn: &mut AsyncPgConnection, freelancer: &UserRow, task_
     })
 }
 
-
 /// The first history row, the event and the other party's notification of a new order
 /// that `actor` (in `role`) made.
 async fn created(

@@ -175,9 +175,7 @@ async fn apply(
     prepared: &Prepared,
     change: &mut Transition,
 ) -> AppResult<()> {
-    let Decision {
-        order, actor, now, ..
-    } = decision;
+    let Decision { order, actor, now, .. } = decision;
     let now = *now;
     match (act, prepared) {
         (Act::SubmitPaymentProof(_), Prepared::Proof(proof)) => {
