@@ -8,7 +8,7 @@ use uuid::Uuid;
 use super::model::{self, BoardItemRow, DeliverableRow, DisputeRow, HistoryRow, MilestoneRow, OrderRow, ProofRow};
 use crate::{
     error::AppError,
-    graphql::loader::{DbLoader, RequestLoader},
+    graphql::loader::{group_by_owner, DbLoader, RequestLoader},
 };
 
 fn shared(e: impl Into<AppError>) -> Arc<AppError> {
@@ -46,11 +46,11 @@ macro_rules! per_order {
             async fn load(&self, keys: &[$key]) -> Result<HashMap<$key, Self::Value>, Self::Error> {
                 let ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
                 let mut conn = self.db.conn().await.map_err(shared)?;
-                let mut grouped: HashMap<Uuid, Vec<$row>> = ids.iter().map(|id| (*id, Vec::new())).collect();
-                for row in $query(&mut conn, &ids).await.map_err(shared)? {
-                    grouped.entry(row.order_id).or_default().push(row);
-                }
-                Ok(grouped.into_iter().map(|(id, rows)| ($key(id), Arc::new(rows))).collect())
+                let rows = $query(&mut conn, &ids).await.map_err(shared)?;
+                Ok(group_by_owner(&ids, rows, |r| r.order_id)
+                    .into_iter()
+                    .map(|(id, rows)| ($key(id), rows))
+                    .collect())
             }
         }
     };

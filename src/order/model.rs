@@ -301,23 +301,6 @@ pub async fn share_an_order(conn: &mut AsyncPgConnection, a: Uuid, b: Uuid) -> Q
     .await
 }
 
-pub async fn insert_history(conn: &mut AsyncPgConnection, row: &HistoryRow) -> QueryResult<()> {
-    diesel::insert_into(order_history::table)
-        .values(row)
-        .execute(conn)
-        .await
-        .map(drop)
-}
-
-pub async fn history_of(conn: &mut AsyncPgConnection, order_ids: &[Uuid]) -> QueryResult<Vec<HistoryRow>> {
-    order_history::table
-        .filter(order_history::order_id.eq_any(order_ids))
-        .order((order_history::order_id, order_history::id))
-        .select(HistoryRow::as_select())
-        .load(conn)
-        .await
-}
-
 pub async fn milestones_of(conn: &mut AsyncPgConnection, order_ids: &[Uuid]) -> QueryResult<Vec<MilestoneRow>> {
     order_milestones::table
         .filter(order_milestones::order_id.eq_any(order_ids))
@@ -349,14 +332,6 @@ pub async fn set_checklist(
         .await
 }
 
-pub async fn insert_proof(conn: &mut AsyncPgConnection, row: &ProofRow) -> QueryResult<()> {
-    diesel::insert_into(payment_proofs::table)
-        .values(row)
-        .execute(conn)
-        .await
-        .map(drop)
-}
-
 /// Marks the order's submitted proof confirmed or rejected.
 pub async fn review_proof(
     conn: &mut AsyncPgConnection,
@@ -378,40 +353,6 @@ pub async fn review_proof(
     ))
     .execute(conn)
     .await
-}
-
-pub async fn proofs_of(conn: &mut AsyncPgConnection, order_ids: &[Uuid]) -> QueryResult<Vec<ProofRow>> {
-    payment_proofs::table
-        .filter(payment_proofs::order_id.eq_any(order_ids))
-        .order((payment_proofs::order_id, payment_proofs::id))
-        .select(ProofRow::as_select())
-        .load(conn)
-        .await
-}
-
-pub async fn insert_deliverable(conn: &mut AsyncPgConnection, row: &DeliverableRow) -> QueryResult<()> {
-    diesel::insert_into(order_deliverables::table)
-        .values(row)
-        .execute(conn)
-        .await
-        .map(drop)
-}
-
-pub async fn deliverables_of(conn: &mut AsyncPgConnection, order_ids: &[Uuid]) -> QueryResult<Vec<DeliverableRow>> {
-    order_deliverables::table
-        .filter(order_deliverables::order_id.eq_any(order_ids))
-        .order((order_deliverables::order_id, order_deliverables::id))
-        .select(DeliverableRow::as_select())
-        .load(conn)
-        .await
-}
-
-pub async fn insert_board_item(conn: &mut AsyncPgConnection, row: &BoardItemRow) -> QueryResult<()> {
-    diesel::insert_into(order_board_items::table)
-        .values(row)
-        .execute(conn)
-        .await
-        .map(drop)
 }
 
 pub async fn find_board_item(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<Option<BoardItemRow>> {
@@ -443,15 +384,6 @@ pub async fn board_count(conn: &mut AsyncPgConnection, order_id: Uuid) -> QueryR
         .filter(order_board_items::order_id.eq(order_id))
         .count()
         .get_result(conn)
-        .await
-}
-
-pub async fn board_of(conn: &mut AsyncPgConnection, order_ids: &[Uuid]) -> QueryResult<Vec<BoardItemRow>> {
-    order_board_items::table
-        .filter(order_board_items::order_id.eq_any(order_ids))
-        .order((order_board_items::order_id, order_board_items::id))
-        .select(BoardItemRow::as_select())
-        .load(conn)
         .await
 }
 
@@ -499,14 +431,6 @@ pub async fn prune_codes(conn: &mut AsyncPgConnection, before: DateTime<Utc>) ->
         .await
 }
 
-pub async fn insert_dispute(conn: &mut AsyncPgConnection, row: &DisputeRow) -> QueryResult<()> {
-    diesel::insert_into(disputes::table)
-        .values(row)
-        .execute(conn)
-        .await
-        .map(drop)
-}
-
 /// Closes the order's open dispute with `status`.
 pub async fn resolve_dispute(conn: &mut AsyncPgConnection, order_id: Uuid, status: &str) -> QueryResult<usize> {
     diesel::update(
@@ -517,15 +441,6 @@ pub async fn resolve_dispute(conn: &mut AsyncPgConnection, order_id: Uuid, statu
     .set((disputes::status.eq(status), disputes::resolved_at.eq(Utc::now())))
     .execute(conn)
     .await
-}
-
-pub async fn disputes_of(conn: &mut AsyncPgConnection, order_ids: &[Uuid]) -> QueryResult<Vec<DisputeRow>> {
-    disputes::table
-        .filter(disputes::order_id.eq_any(order_ids))
-        .order((disputes::order_id, disputes::id))
-        .select(DisputeRow::as_select())
-        .load(conn)
-        .await
 }
 
 /// Books `day` of `user_id` for `order_id`; false when the day is taken or blocked.
@@ -567,3 +482,32 @@ pub async fn spend_code(conn: &mut AsyncPgConnection, order_id: Uuid, purpose: &
     .await?;
     Ok(spent == 1)
 }
+
+/// The two queries of each record an order accumulates: `$insert` writes one row, `$of` reads
+/// the rows of some orders, by order and oldest first (ids are time-ordered).
+macro_rules! order_records {
+    ($row:ty, $table:ident, $insert:ident, $of:ident) => {
+        pub async fn $insert(conn: &mut AsyncPgConnection, row: &$row) -> QueryResult<()> {
+            diesel::insert_into($table::table)
+                .values(row)
+                .execute(conn)
+                .await
+                .map(drop)
+        }
+
+        pub async fn $of(conn: &mut AsyncPgConnection, order_ids: &[Uuid]) -> QueryResult<Vec<$row>> {
+            $table::table
+                .filter($table::order_id.eq_any(order_ids))
+                .order(($table::order_id, $table::id))
+                .select(<$row>::as_select())
+                .load(conn)
+                .await
+        }
+    };
+}
+
+order_records!(HistoryRow, order_history, insert_history, history_of);
+order_records!(ProofRow, payment_proofs, insert_proof, proofs_of);
+order_records!(DeliverableRow, order_deliverables, insert_deliverable, deliverables_of);
+order_records!(BoardItemRow, order_board_items, insert_board_item, board_of);
+order_records!(DisputeRow, disputes, insert_dispute, disputes_of);

@@ -1,0 +1,115 @@
+//! The order's workspace over GraphQL: milestones with their definition-of-done checklist,
+//! and the task board's cards and columns.
+
+use async_graphql::{Context, Enum, InputObject, Object, SimpleObject, ID};
+use chrono::{DateTime, Utc};
+
+use crate::{
+    order::model::{BoardItemRow, MilestoneRow},
+    profile::graphql::User,
+};
+
+/// One definition-of-done item of a milestone.
+#[derive(SimpleObject, InputObject, Clone)]
+#[graphql(input_name = "ChecklistItemInput")]
+pub struct ChecklistEntry {
+    /// What must be true for the milestone to count as done (1 to 200 characters).
+    pub text: String,
+    /// Whether the item is ticked off (false when omitted).
+    #[graphql(default)]
+    pub done: bool,
+}
+
+pub struct OrderMilestone(pub MilestoneRow);
+
+/// A part of an order with its own amount, due date and definition of done.
+#[Object]
+impl OrderMilestone {
+    /// Opaque milestone id: pass it to `setMilestoneChecklist`.
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+    /// The milestone's place in the order, from 0.
+    async fn position(&self) -> i32 {
+        self.0.position
+    }
+    /// What this milestone delivers.
+    async fn title(&self) -> &str {
+        &self.0.title
+    }
+    /// This milestone's part of the order amount, in minor units of the order's currency.
+    async fn amount_cents(&self) -> i64 {
+        self.0.amount_cents
+    }
+    /// When this milestone is due (UTC); null when no date was set.
+    async fn due_at(&self) -> Option<DateTime<Utc>> {
+        self.0.due_at
+    }
+    /// The definition of done (up to 20 items), as `setMilestoneChecklist` last set it.
+    async fn checklist(&self) -> Vec<ChecklistEntry> {
+        self.0
+            .checklist_items()
+            .into_iter()
+            .map(|i| ChecklistEntry {
+                text: i.text,
+                done: i.done,
+            })
+            .collect()
+    }
+}
+
+/// A column of an order's board.
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+pub enum BoardItemStatus {
+    /// Not started; new cards land here.
+    Todo,
+    /// Being worked on.
+    Doing,
+    /// Finished.
+    Done,
+}
+
+impl BoardItemStatus {
+    pub(super) fn as_db(self) -> &'static str {
+        match self {
+            Self::Todo => "TODO",
+            Self::Doing => "DOING",
+            Self::Done => "DONE",
+        }
+    }
+}
+
+pub struct BoardItem(pub BoardItemRow);
+
+/// A card on an order's task board, shared by the client and the freelancer.
+#[Object]
+impl BoardItem {
+    /// Opaque card id: pass it to `moveBoardItem` and `deleteBoardItem`.
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+    /// What the card says (1 to 200 characters).
+    async fn title(&self) -> &str {
+        &self.0.title
+    }
+    /// The card's column.
+    async fn status(&self) -> BoardItemStatus {
+        match self.0.status.as_str() {
+            "DOING" => BoardItemStatus::Doing,
+            "DONE" => BoardItemStatus::Done,
+            _ => BoardItemStatus::Todo,
+        }
+    }
+    /// Who added the card.
+    async fn created_by(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
+        super::user(ctx, self.0.created_by).await
+    }
+    /// When the card was added (UTC).
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+    /// When the card last moved (UTC).
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.0.updated_at
+    }
+}

@@ -1,0 +1,364 @@
+//! Changing orders: creating them, every state-machine action, start and end codes, the
+//! board and milestone checklists.
+
+use async_graphql::{Context, Enum, Object, SimpleObject, ID};
+use chrono::{DateTime, NaiveDate, Utc};
+use uuid::Uuid;
+
+use super::{
+    board::{BoardItem, BoardItemStatus, ChecklistEntry, OrderMilestone},
+    inputs::{OrderGigInput, PaymentProofInput, RequestBookingInput, SubmitWorkInput},
+    Order,
+};
+use crate::{
+    error::AppError,
+    gig::graphql::PackageTier,
+    graphql::{context::ContextExt, types::parse_id},
+    message::service::NewAttachment,
+    order::{
+        codes::Purpose,
+        model::ChecklistItem,
+        service::{self, Act, DeliveryInput, GigOrderInput, ProofInput},
+    },
+};
+
+/// A start or end code of an on-site order, shown to the client once.
+#[derive(SimpleObject)]
+pub struct OrderCode {
+    /// Six digits the client tells the freelancer in person; the freelancer passes them as
+    /// `code` to `startWork` (START) or `approveWork` (END).
+    pub code: String,
+    /// When the code stops working (UTC), 15 minutes after it was issued. It is also spent
+    /// by one use or by 5 wrong attempts.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Which step of an on-site order a code unlocks.
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+pub enum OrderCodePurpose {
+    /// Starting the work (`startWork`); issued while the order is PAYMENT_CONFIRMED.
+    Start,
+    /// Completing the order by the freelancer (`approveWork`); issued while the order is
+    /// IN_PROGRESS, SUBMITTED or REVISION_REQUESTED.
+    End,
+}
+
+#[derive(Default)]
+pub struct OrderMutation;
+
+async fn act(ctx: &Context<'_>, order_id: &ID, act: Act) -> async_graphql::Result<Order> {
+    let viewer = ctx.viewer()?;
+    let id = parse_id(order_id, "orderId")?;
+    Ok(Order::new(service::act(ctx.app(), &viewer.user, id, act).await?))
+}
+
+/// `orderGig` and `requestBooking` (`booking`): a package of a gig, for the viewer.
+async fn order_package(
+    ctx: &Context<'_>,
+    gig_id: &ID,
+    tier: PackageTier,
+    requirements: String,
+    scheduled_for: Option<NaiveDate>,
+    event_location: Option<String>,
+    booking: bool,
+) -> async_graphql::Result<Order> {
+    let viewer = ctx.viewer()?;
+    let input = GigOrderInput {
+        gig_id: parse_id(gig_id, "gigId")?,
+        tier: tier.as_db().into(),
+        requirements,
+        scheduled_for,
+        event_location,
+    };
+    Ok(Order::new(
+        service::order_gig(ctx.app(), &viewer.user, input, booking).await?,
+    ))
+}
+
+#[Object]
+impl OrderMutation {
+    /// Orders a package of an active gig at its price; the order starts in PENDING_PAYMENT and
+    /// the freelancer is notified. NOT_FOUND when the gig is not active; CONFLICT for your own
+    /// gig or a date that is not free; VALIDATION_ERROR names each bad field.
+    async fn order_gig(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The gig, the package and what you need.")] input: OrderGigInput,
+    ) -> async_graphql::Result<Order> {
+        let scheduled_for = input.scheduled_for.map(|d| d.0);
+        let (tier, requirements, location) = (input.tier, input.requirements, input.event_location);
+        order_package(ctx, &input.gig_id, tier, requirements, scheduled_for, location, false).await
+    }
+
+    /// Asks a freelancer to book a date for a package of their gig: the order is REQUESTED
+    /// until they `acceptOrder` (PENDING_PAYMENT, date blocked) or `declineOrder`. NOT_FOUND
+    /// when the gig is not active; CONFLICT for your own gig or a date that is not free.
+    async fn request_booking(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The gig, the package, the day and what you need.")] input: RequestBookingInput,
+    ) -> async_graphql::Result<Order> {
+        let scheduled_for = Some(input.date.0);
+        let (tier, requirements, location) = (input.tier, input.requirements, input.event_location);
+        order_package(ctx, &input.gig_id, tier, requirements, scheduled_for, location, true).await
+    }
+
+    /// Hires the author of an application to your open task: creates the order
+    /// (PENDING_PAYMENT, with the application's milestones, or one milestone at its proposed
+    /// rate), assigns the task and turns the other open applications down. NOT_FOUND for
+    /// applications to tasks that are not yours; CONFLICT when the task is not OPEN or the
+    /// application was already decided or withdrawn.
+    async fn accept_application(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The application to accept.")] id: ID,
+    ) -> async_graphql::Result<Order> {
+        let viewer = ctx.viewer()?;
+        let id = parse_id(&id, "id")?;
+        Ok(Order::new(
+            service::accept_application(ctx.app(), &viewer.user, id).await?,
+        ))
+    }
+
+    /// Takes an OPEN first-accept (IMMEDIATE) task: of everyone accepting at once exactly one
+    /// gets the order (PENDING_PAYMENT, with the task's planned milestones, or one milestone
+    /// at its maximum budget); the others get
+    /// `CONFLICT` (as does a task whose deadline has passed or that is not IMMEDIATE).
+    /// FORBIDDEN on your own task; NOT_FOUND when you cannot see it. Watchers of the task
+    /// (`taskUpdated`) learn it is taken.
+    async fn accept_task(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The OPEN IMMEDIATE task to take.")] id: ID,
+    ) -> async_graphql::Result<Order> {
+        let viewer = ctx.viewer()?;
+        let id = parse_id(&id, "id")?;
+        Ok(Order::new(service::accept_task(ctx.app(), &viewer.user, id).await?))
+    }
+
+    /// Freelancer: accepts a booking request (REQUESTED → PENDING_PAYMENT) and blocks its date
+    /// (CONFLICT when the day is no longer free).
+    async fn accept_order(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "A booking request made to you.")] order_id: ID,
+    ) -> async_graphql::Result<Order> {
+        act(ctx, &order_id, Act::Accept).await
+    }
+
+    /// Freelancer: declines a booking request (REQUESTED → DECLINED, final).
+    async fn decline_order(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "A booking request made to you.")] order_id: ID,
+        #[graphql(desc = "Why, for the client (up to 1,000 characters).")] reason: Option<String>,
+    ) -> async_graphql::Result<Order> {
+        act(ctx, &order_id, Act::Decline { reason }).await
+    }
+
+    /// Client: reports a manual payment of the order amount (PENDING_PAYMENT →
+    /// PAYMENT_SUBMITTED); the freelancer checks it.
+    async fn submit_payment_proof(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "An order you are the client of.")] order_id: ID,
+        #[graphql(desc = "What you paid and how to find the transfer.")] input: PaymentProofInput,
+    ) -> async_graphql::Result<Order> {
+        let proof = ProofInput {
+            reference: input.reference,
+            payer_name: input.payer_name,
+            amount_cents: input.amount_cents,
+        };
+        act(ctx, &order_id, Act::SubmitPaymentProof(proof)).await
+    }
+
+    /// Freelancer (or an admin): confirms the payment arrived (PAYMENT_SUBMITTED →
+    /// PAYMENT_CONFIRMED); the amount enters escrow and the fee rate is fixed.
+    async fn confirm_payment(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "An order you are the freelancer of (admins: any order).")] order_id: ID,
+    ) -> async_graphql::Result<Order> {
+        act(ctx, &order_id, Act::ConfirmPayment).await
+    }
+
+    /// Freelancer (or an admin): the payment did not arrive (PAYMENT_SUBMITTED →
+    /// PENDING_PAYMENT); the client may submit again.
+    async fn reject_payment_proof(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "An order you are the freelancer of (admins: any order).")] order_id: ID,
+        #[graphql(desc = "Why, for the client (up to 1,000 characters).")] reason: Option<String>,
+    ) -> async_graphql::Result<Order> {
+        act(ctx, &order_id, Act::RejectPaymentProof { reason }).await
+    }
+
+    /// Freelancer: starts work (PAYMENT_CONFIRMED → IN_PROGRESS). On-site orders need the
+    /// client's start code: VALIDATION_ERROR on `code` when it is missing, wrong, used or
+    /// expired (each wrong attempt counts).
+    async fn start_work(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "An order you are the freelancer of.")] order_id: ID,
+        #[graphql(desc = "The client's start code: required on on-site orders, else ignored.")] code: Option<String>,
+    ) -> async_graphql::Result<Order> {
+        act(ctx, &order_id, Act::StartWork { code }).await
+    }
+
+    /// Freelancer: delivers the work or a revision (IN_PROGRESS or REVISION_REQUESTED →
+    /// SUBMITTED); files come as GraphQL multipart uploads.
+    async fn submit_work(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The order, a message, links and files.")] input: SubmitWorkInput,
+    ) -> async_graphql::Result<Order> {
+        let mut files = Vec::with_capacity(input.files.len());
+        for upload in &input.files {
+            let value = upload
+                .value(ctx)
+                .map_err(|_| AppError::field("files", "a file is missing from the request"))?;
+            files.push(NewAttachment {
+                file_name: value.filename,
+                bytes: value.content,
+            });
+        }
+        let delivery = DeliveryInput {
+            message: input.message,
+            links: input.links,
+            files,
+        };
+        act(ctx, &input.order_id, Act::SubmitWork(delivery)).await
+    }
+
+    /// Client: asks for changes (SUBMITTED → REVISION_REQUESTED); LIMIT_EXCEEDED once the
+    /// order's `revisionLimit` is used up.
+    async fn request_revision(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "An order you are the client of.")] order_id: ID,
+        #[graphql(desc = "What to change (3 to 2,000 characters).")] note: String,
+    ) -> async_graphql::Result<Order> {
+        act(ctx, &order_id, Act::RequestRevision { note }).await
+    }
+
+    /// Client: accepts the delivery (SUBMITTED → COMPLETED); escrow is released to the
+    /// freelancer less the platform fee. On on-site orders the freelancer may complete instead
+    /// by entering the client's end code; on other orders the freelancer gets FORBIDDEN.
+    async fn approve_work(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "An order you are a party of.")] order_id: ID,
+        #[graphql(desc = "The client's end code, needed when the freelancer completes on site.")] code: Option<String>,
+    ) -> async_graphql::Result<Order> {
+        act(ctx, &order_id, Act::ApproveWork { code }).await
+    }
+
+    /// Either party, before work starts (REQUESTED, PENDING_PAYMENT, PAYMENT_SUBMITTED or
+    /// PAYMENT_CONFIRMED): calls the order off (CANCELLED, final). A funded order is refunded
+    /// to the client's balance and a booked date is freed; a task it was made for reopens.
+    async fn cancel_order(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "An order you are a party of.")] order_id: ID,
+        #[graphql(desc = "Why, for the other party (up to 1,000 characters).")] reason: Option<String>,
+    ) -> async_graphql::Result<Order> {
+        act(ctx, &order_id, Act::Cancel { reason }).await
+    }
+
+    /// Either party, after payment (PAYMENT_CONFIRMED, IN_PROGRESS, SUBMITTED or
+    /// REVISION_REQUESTED): freezes the order (DISPUTED) and its escrow until an admin settles
+    /// it.
+    async fn open_dispute(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "An order you are a party of.")] order_id: ID,
+        #[graphql(desc = "What went wrong (3 to 2,000 characters).")] reason: String,
+    ) -> async_graphql::Result<Order> {
+        act(ctx, &order_id, Act::OpenDispute { reason }).await
+    }
+
+    /// Client of an on-site order: a fresh start or end code to give the freelancer
+    /// (valid 15 minutes, single use, 5 attempts); it replaces any earlier code for that step.
+    /// FORBIDDEN for anyone but the client; CONFLICT when the order is not on-site or not at
+    /// that step.
+    async fn issue_order_code(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "An on-site order you are the client of.")] order_id: ID,
+        #[graphql(desc = "START to let work begin, END to let the freelancer complete.")] purpose: OrderCodePurpose,
+    ) -> async_graphql::Result<OrderCode> {
+        let viewer = ctx.viewer()?;
+        let id = parse_id(&order_id, "orderId")?;
+        let purpose = match purpose {
+            OrderCodePurpose::Start => Purpose::Start,
+            OrderCodePurpose::End => Purpose::End,
+        };
+        let (code, expires_at) = service::issue_code(ctx.app(), &viewer.user, id, purpose).await?;
+        Ok(OrderCode { code, expires_at })
+    }
+
+    /// Adds a card (TODO) to the board of an order you are a party of. CONFLICT once the order
+    /// is COMPLETED, CANCELLED or DECLINED; LIMIT_EXCEEDED past 100 cards.
+    async fn add_board_item(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "An order you are a party of.")] order_id: ID,
+        #[graphql(desc = "What the card says (1 to 200 characters).")] title: String,
+    ) -> async_graphql::Result<BoardItem> {
+        let viewer = ctx.viewer()?;
+        let id = parse_id(&order_id, "orderId")?;
+        Ok(BoardItem(
+            service::add_board_item(ctx.app(), &viewer.user, id, &title).await?,
+        ))
+    }
+
+    /// Moves a card between TODO, DOING and DONE (parties of an order that is not final;
+    /// CONFLICT otherwise).
+    async fn move_board_item(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The card.")] id: ID,
+        #[graphql(desc = "The column to move it to.")] status: BoardItemStatus,
+    ) -> async_graphql::Result<BoardItem> {
+        let viewer = ctx.viewer()?;
+        let id = parse_id(&id, "id")?;
+        Ok(BoardItem(
+            service::move_board_item(ctx.app(), &viewer.user, id, status.as_db()).await?,
+        ))
+    }
+
+    /// Removes a card; returns its id (parties of an order that is not final; CONFLICT
+    /// otherwise).
+    async fn delete_board_item(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The card.")] id: ID,
+    ) -> async_graphql::Result<ID> {
+        let viewer = ctx.viewer()?;
+        let id = parse_id(&id, "id")?;
+        let gone: Uuid = service::delete_board_item(ctx.app(), &viewer.user, id).await?;
+        Ok(ID(gone.to_string()))
+    }
+
+    /// Replaces a milestone's definition-of-done checklist (up to 20 items), for the parties
+    /// of an order that is not final (CONFLICT otherwise).
+    async fn set_milestone_checklist(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "An `OrderMilestone` of an order you are a party of.")] milestone_id: ID,
+        #[graphql(desc = "The new list in order: up to 20, texts 1 to 200 characters.")] items: Vec<ChecklistEntry>,
+    ) -> async_graphql::Result<OrderMilestone> {
+        let viewer = ctx.viewer()?;
+        let id = parse_id(&milestone_id, "milestoneId")?;
+        let items = items
+            .into_iter()
+            .map(|i| ChecklistItem {
+                text: i.text,
+                done: i.done,
+            })
+            .collect();
+        Ok(OrderMilestone(
+            service::set_checklist(ctx.app(), &viewer.user, id, items).await?,
+        ))
+    }
+}

@@ -1,0 +1,246 @@
+//! The `Order` object: the contract's fields, what the viewer may do next, and the lists
+//! hanging off it (each through its per-order loader), plus `OrderOrigin`.
+
+use std::sync::Arc;
+
+use async_graphql::{Context, Enum, Object, ID};
+use chrono::{DateTime, Utc};
+
+use super::{
+    board::{BoardItem, OrderMilestone},
+    records::{Deliverable, Dispute, OrderHistoryEntry, PaymentProof},
+    status_of, OrderAction, OrderStatus,
+};
+use crate::{
+    application::{graphql::Application, loaders::ApplicationById},
+    error::AppError,
+    gig::{
+        graphql::{Gig, PackageTier},
+        loaders::GigById,
+    },
+    graphql::{
+        context::ContextExt,
+        loader::{load_list, shared_error},
+        types::Date,
+    },
+    order::{
+        loaders::{BoardOf, DeliverablesOf, DisputesOf, HistoryOf, MilestonesOf, ProofsOf},
+        machine::{self, Action, Status},
+        model::OrderRow,
+        service,
+    },
+    profile::graphql::User,
+    task::{graphql::Task, loaders::TaskById},
+};
+
+/// How an order came about.
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+pub enum OrderOrigin {
+    /// A package of a gig bought directly (`orderGig`).
+    Gig,
+    /// A task's poster hired an applicant (`acceptApplication`).
+    Application,
+    /// A freelancer took an IMMEDIATE task (`acceptTask`).
+    Task,
+    /// A dated booking of a gig package that the freelancer accepted or is still to answer
+    /// (`requestBooking`).
+    Booking,
+}
+
+pub struct Order(pub Arc<OrderRow>);
+
+impl Order {
+    pub fn new(row: OrderRow) -> Self {
+        Order(Arc::new(row))
+    }
+}
+
+/// A contract between a client and a freelancer: the amount, its milestones, where it stands
+/// in the order state machine, deliveries, board and disputes. Seen by its two parties and
+/// admins. Every order action answers NOT_FOUND for an order that is not yours, FORBIDDEN
+/// when your role may not take the action, and CONFLICT when the order's status does not
+/// allow it.
+#[Object]
+impl Order {
+    /// Opaque order id: pass it to `order(id:)`, the order mutations and `orderUpdated`.
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+    /// The client: who ordered or hired, and pays.
+    async fn client(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
+        super::user(ctx, self.0.client_id).await
+    }
+    /// The freelancer: who does the work and gets paid.
+    async fn freelancer(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
+        super::user(ctx, self.0.freelancer_id).await
+    }
+    /// How the order came about.
+    async fn origin(&self) -> OrderOrigin {
+        match self.0.origin.as_str() {
+            "APPLICATION" => OrderOrigin::Application,
+            "TASK" => OrderOrigin::Task,
+            "BOOKING" => OrderOrigin::Booking,
+            _ => OrderOrigin::Gig,
+        }
+    }
+    /// The gig ordered or booked; null for orders made from a task, or when the gig has been
+    /// deleted.
+    async fn gig(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Gig>> {
+        let Some(id) = self.0.gig_id else { return Ok(None) };
+        let row = ctx.loader().load_one(GigById(id)).await.map_err(shared_error)?;
+        Ok(row.map(Gig))
+    }
+    /// The gig package bought (it set the price, delivery time and revisions); null for
+    /// orders made from a task.
+    async fn package_tier(&self) -> Option<PackageTier> {
+        self.0.package_tier.as_deref().map(PackageTier::from_db)
+    }
+    /// The task the order was made for; null for gig orders, or when the task has been
+    /// deleted.
+    async fn task(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Task>> {
+        let Some(id) = self.0.task_id else { return Ok(None) };
+        let row = ctx.loader().load_one(TaskById(id)).await.map_err(shared_error)?;
+        Ok(row.map(Task))
+    }
+    /// The accepted application the order was made from (origin APPLICATION); null
+    /// otherwise.
+    async fn application(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Application>> {
+        let Some(id) = self.0.application_id else {
+            return Ok(None);
+        };
+        let row = ctx.loader().load_one(ApplicationById(id)).await.map_err(shared_error)?;
+        Ok(row.map(Application))
+    }
+    /// The gig's or task's title, copied when the order was made.
+    async fn title(&self) -> &str {
+        &self.0.title
+    }
+    /// What the client asked for (up to 5,000 characters; may be empty); for orders made from
+    /// a task, the task's description.
+    async fn requirements(&self) -> &str {
+        &self.0.requirements
+    }
+    /// The whole order amount (the sum of its milestones), in minor units of `currency`.
+    async fn amount_cents(&self) -> i64 {
+        self.0.amount_cents
+    }
+    /// ISO 4217 code of every amount on the order, e.g. `USD`.
+    async fn currency(&self) -> &str {
+        &self.0.currency
+    }
+    /// The platform fee rate in basis points (800 = 8%), fixed when the order is funded;
+    /// null until then.
+    async fn fee_bps(&self) -> Option<i32> {
+        self.0.fee_bps
+    }
+    /// The platform fee on this order in minor units (`amountCents` × `feeBps`, rounded half
+    /// up), kept from the freelancer's payout; null until the order is funded.
+    async fn fee_cents(&self) -> Option<i64> {
+        self.0
+            .fee_bps
+            .map(|bps| crate::ledger::service::fee_cents(self.0.amount_cents, bps))
+    }
+    /// Where the order stands in the order state machine.
+    async fn status(&self) -> OrderStatus {
+        status_of(&self.0.status)
+    }
+    /// Revision rounds included (from the gig package or the application).
+    async fn revision_limit(&self) -> i32 {
+        self.0.revision_limit
+    }
+    /// Revisions requested so far; once it reaches `revisionLimit`, `requestRevision`
+    /// answers LIMIT_EXCEEDED.
+    async fn revisions_used(&self) -> i32 {
+        self.0.revisions_used
+    }
+    /// Whether the work happens on site: `startWork` then needs a start code from the client,
+    /// and the freelancer may complete the order with an end code (see `issueOrderCode`).
+    async fn on_site(&self) -> bool {
+        self.0.on_site
+    }
+    /// The day the work is booked for: blocked in the freelancer's calendar at once for a
+    /// direct order, when the freelancer accepts for a booking request. Null when no date was
+    /// asked for.
+    async fn scheduled_for(&self) -> Option<Date> {
+        self.0.scheduled_for.map(Date)
+    }
+    /// Where on-site work happens (the order's `eventLocation`, or the task's address); null
+    /// for remote work.
+    async fn event_location(&self) -> Option<&str> {
+        self.0.event_location.as_deref()
+    }
+    /// When delivery is due (UTC): for gig orders, the order time plus the package's delivery
+    /// days; for task orders, the last milestone's due date. Null when there is none.
+    async fn due_at(&self) -> Option<DateTime<Utc>> {
+        self.0.due_at
+    }
+    /// When the payment entered escrow (UTC); null while unpaid.
+    async fn funded_at(&self) -> Option<DateTime<Utc>> {
+        self.0.funded_at
+    }
+    /// When escrow was released to the freelancer or refunded to the client (UTC); null while
+    /// it is held or was never funded.
+    async fn settled_at(&self) -> Option<DateTime<Utc>> {
+        self.0.settled_at
+    }
+    /// When the order was made (UTC).
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+    /// When the order last changed (UTC).
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.0.updated_at
+    }
+    /// The actions you could take now, given the status and your role (empty when signed
+    /// out). A hint for buttons: codes and the revision limit are not checked here, and the
+    /// server checks everything again when you act.
+    async fn available_actions(&self, ctx: &Context<'_>) -> Vec<OrderAction> {
+        let Some(viewer) = ctx.viewer_opt() else {
+            return Vec::new();
+        };
+        let Some(status) = Status::parse(&self.0.status) else {
+            return Vec::new();
+        };
+        let roles = service::roles_of(&self.0, &viewer.user);
+        machine::available(status, &roles)
+            .into_iter()
+            .filter(|a| *a != Action::ProviderPaymentSucceeded)
+            .filter(|a| *a != Action::ApproveWork || roles.contains(&machine::Role::Client) || self.0.on_site)
+            .collect()
+    }
+    /// The milestones in order (at least one); their amounts add up to `amountCents`.
+    async fn milestones(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<OrderMilestone>> {
+        list(ctx, MilestonesOf(self.0.id), OrderMilestone).await
+    }
+    /// Every step the order took, oldest first.
+    async fn history(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<OrderHistoryEntry>> {
+        list(ctx, HistoryOf(self.0.id), OrderHistoryEntry).await
+    }
+    /// Manual payment proofs, oldest first.
+    async fn payment_proofs(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<PaymentProof>> {
+        list(ctx, ProofsOf(self.0.id), PaymentProof).await
+    }
+    /// Deliveries, oldest first.
+    async fn deliverables(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Deliverable>> {
+        list(ctx, DeliverablesOf(self.0.id), Deliverable).await
+    }
+    /// The order's task board (at most 100 items), oldest first.
+    async fn board(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<BoardItem>> {
+        list(ctx, BoardOf(self.0.id), BoardItem).await
+    }
+    /// Disputes, oldest first.
+    async fn disputes(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Dispute>> {
+        list(ctx, DisputesOf(self.0.id), Dispute).await
+    }
+}
+
+/// The rows a per-order loader holds for `key`, each wrapped for GraphQL.
+async fn list<K, T, R>(ctx: &Context<'_>, key: K, wrap: fn(T) -> R) -> async_graphql::Result<Vec<R>>
+where
+    K: Send + Sync + std::hash::Hash + Eq + Clone + 'static,
+    T: Clone + Send + Sync + 'static,
+    crate::graphql::loader::DbLoader: async_graphql::dataloader::Loader<K, Value = Arc<Vec<T>>, Error = Arc<AppError>>,
+{
+    let rows = load_list(ctx, key).await?;
+    Ok(rows.iter().cloned().map(wrap).collect())
+}

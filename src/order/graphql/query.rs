@@ -1,0 +1,85 @@
+//! Reading orders: one order by id, and the viewer's orders as a Relay connection.
+
+use async_graphql::{
+    connection::{Connection, Edge, EmptyFields},
+    Context, Enum, Object, ID,
+};
+
+use super::{Order, OrderStatus};
+use crate::{
+    graphql::{
+        context::ContextExt,
+        loader::shared_error,
+        pagination::{decode_id_cursor, id_cursor, page_size, wants_total, Total},
+        types::parse_id,
+    },
+    order::{loaders::OrderById, machine::Status, model::Side, service},
+};
+
+/// Which side of an order you are on; filters `myOrders`.
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+pub enum OrderSide {
+    /// Orders you placed or hired for: you pay.
+    Client,
+    /// Orders you work on: you get paid.
+    Freelancer,
+}
+
+type OrderConnection = Connection<String, Order, Total, EmptyFields>;
+
+#[derive(Default)]
+pub struct OrderQuery;
+
+#[Object]
+impl OrderQuery {
+    /// An order you are a party of (admins see every order); null when it does not exist or
+    /// is not yours. UNAUTHORIZED when signed out.
+    async fn order(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The order's id.")] id: ID,
+    ) -> async_graphql::Result<Option<Order>> {
+        let viewer = ctx.viewer()?;
+        let id = parse_id(&id, "id")?;
+        let row = ctx.loader().load_one(OrderById(id)).await.map_err(shared_error)?;
+        Ok(row
+            .filter(|o| !service::roles_of(o, &viewer.user).is_empty())
+            .map(Order))
+    }
+
+    /// Your orders, newest first: as client, as freelancer, or both when `side` is omitted.
+    /// UNAUTHORIZED when signed out.
+    #[graphql(complexity = "first.unwrap_or(20).max(1) as usize * child_complexity")]
+    async fn my_orders(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "CLIENT or FREELANCER; both when omitted.")] side: Option<OrderSide>,
+        #[graphql(desc = "Only orders in this status; every status when omitted.")] status: Option<OrderStatus>,
+        #[graphql(desc = "Page size: 1 to the server's limit (100 by default); 20 when omitted.")] first: Option<i32>,
+        #[graphql(desc = "Continue after the previous page's `pageInfo.endCursor`.")] after: Option<String>,
+    ) -> async_graphql::Result<OrderConnection> {
+        let viewer = ctx.viewer()?.id();
+        let size = page_size(first, ctx.app().config.limits.max_page_size)?;
+        let before = decode_id_cursor(after.as_deref(), "after")?;
+        let side = match side {
+            Some(OrderSide::Client) => Side::Client,
+            Some(OrderSide::Freelancer) => Side::Freelancer,
+            None => Side::Either,
+        };
+        let status = status.map(Status::as_str);
+        let page = service::mine(ctx.app(), viewer, side, status, before, size, wants_total(ctx)).await?;
+        let mut connection = Connection::with_additional_fields(
+            after.is_some(),
+            page.more,
+            Total {
+                total_count: page.total.unwrap_or_default(),
+            },
+        );
+        connection.edges.extend(
+            page.rows
+                .into_iter()
+                .map(|row| Edge::new(id_cursor(row.id), Order::new(row))),
+        );
+        Ok(connection)
+    }
+}

@@ -1,0 +1,188 @@
+//! What each action carries (`Act`), and the checks and uploads it needs before the
+//! transition's transaction starts: a payload is only processed for an action that can
+//! happen, and files are stored before any row is locked.
+
+use crate::{
+    error::{AppError, AppResult, FieldErrors},
+    message::model::Attachment,
+    order::machine::{Action, Status},
+    state::AppState,
+    validation,
+};
+
+const LINKS_MAX: usize = 10;
+const DELIVERY_FILES_MAX: usize = 5;
+
+/// A manual payment proof.
+pub struct ProofInput {
+    pub reference: String,
+    pub payer_name: String,
+    pub amount_cents: i64,
+}
+
+/// A delivery: message, links and files (already read).
+pub struct DeliveryInput {
+    pub message: String,
+    pub links: Vec<String>,
+    pub files: Vec<crate::message::service::NewAttachment>,
+}
+
+/// An action with what it carries.
+pub enum Act {
+    Accept,
+    Decline { reason: Option<String> },
+    SubmitPaymentProof(ProofInput),
+    ConfirmPayment,
+    RejectPaymentProof { reason: Option<String> },
+    StartWork { code: Option<String> },
+    SubmitWork(DeliveryInput),
+    RequestRevision { note: String },
+    ApproveWork { code: Option<String> },
+    Cancel { reason: Option<String> },
+    OpenDispute { reason: String },
+    Override { status: Status, reason: String },
+}
+
+impl Act {
+    pub(super) fn action(&self) -> AppResult<Action> {
+        Ok(match self {
+            Act::Accept => Action::Accept,
+            Act::Decline { .. } => Action::Decline,
+            Act::SubmitPaymentProof(_) => Action::SubmitPaymentProof,
+            Act::ConfirmPayment => Action::ConfirmPayment,
+            Act::RejectPaymentProof { .. } => Action::RejectPaymentProof,
+            Act::StartWork { .. } => Action::StartWork,
+            Act::SubmitWork(_) => Action::SubmitWork,
+            Act::RequestRevision { .. } => Action::RequestRevision,
+            Act::ApproveWork { .. } => Action::ApproveWork,
+            Act::Cancel { .. } => Action::Cancel,
+            Act::OpenDispute { .. } => Action::OpenDispute,
+            Act::Override {
+                status: Status::Completed,
+                ..
+            } => Action::ForceComplete,
+            Act::Override {
+                status: Status::Cancelled,
+                ..
+            } => Action::ForceCancel,
+            Act::Override { .. } => return Err(AppError::field("status", "must be COMPLETED or CANCELLED")),
+        })
+    }
+
+    /// The start or end code the action was given, if any.
+    pub(super) fn code(&self) -> Option<&str> {
+        match self {
+            Act::StartWork { code } | Act::ApproveWork { code } => code.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// The note recorded in the history.
+    pub(super) fn note(&self) -> Option<String> {
+        match self {
+            Act::Decline { reason } | Act::RejectPaymentProof { reason } | Act::Cancel { reason } => reason.clone(),
+            Act::RequestRevision { note } => Some(note.clone()),
+            Act::OpenDispute { reason } | Act::Override { reason, .. } => Some(reason.clone()),
+            _ => None,
+        }
+    }
+}
+
+/// What the act carries, checked and made ready before the transaction starts.
+pub(super) enum Prepared {
+    None,
+    Proof(ProofInput),
+    Delivery {
+        message: String,
+        links: Vec<String>,
+        attachments: Vec<Attachment>,
+    },
+}
+
+pub(super) async fn prepare(app: &AppState, act: &mut Act) -> AppResult<Prepared> {
+    let mut errors = FieldErrors::new();
+    let field = match act {
+        Act::RequestRevision { .. } => "note",
+        _ => "reason",
+    };
+    match act {
+        Act::Decline { reason } | Act::RejectPaymentProof { reason } | Act::Cancel { reason } => {
+            *reason = validation::optional_text(field, reason.take(), 1_000, &mut errors);
+        }
+        Act::RequestRevision { note: text }
+        | Act::OpenDispute { reason: text }
+        | Act::Override { reason: text, .. } => {
+            *text = validation::text(field, text, 3, 2_000, true, &mut errors);
+        }
+        _ => {}
+    }
+    let prepared = match act {
+        Act::SubmitPaymentProof(proof) => {
+            let reference = validation::text("reference", &proof.reference, 3, 200, false, &mut errors);
+            let payer_name = validation::text("payerName", &proof.payer_name, 2, 200, false, &mut errors);
+            if proof.amount_cents <= 0 {
+                errors.add("amountCents", "must be positive");
+            }
+            Prepared::Proof(ProofInput {
+                reference,
+                payer_name,
+                amount_cents: proof.amount_cents,
+            })
+        }
+        Act::SubmitWork(delivery) => {
+            let message = validation::text("message", &delivery.message, 1, 5_000, true, &mut errors);
+            let links = validation::tags(
+                "links",
+                std::mem::take(&mut delivery.links),
+                LINKS_MAX,
+                500,
+                &mut errors,
+            );
+            if links
+                .iter()
+                .any(|l| !url::Url::parse(l).is_ok_and(|u| matches!(u.scheme(), "http" | "https")))
+            {
+                errors.add("links", "each entry must be an http(s) URL");
+            }
+            if delivery.files.len() > DELIVERY_FILES_MAX {
+                errors.add("files", format!("must be at most {DELIVERY_FILES_MAX} files"));
+            }
+            let max_bytes = app.config.limits.upload_max_bytes;
+            let mut sniffed = Vec::new();
+            for file in &delivery.files {
+                match crate::storage::sniff_document(&file.bytes) {
+                    _ if file.bytes.len() > max_bytes => {
+                        errors.add("files", format!("each file must be at most {max_bytes} bytes"))
+                    }
+                    _ if file.bytes.is_empty() => errors.add("files", "must not contain empty files"),
+                    None => errors.add("files", "may be images, PDF, ZIP or plain text"),
+                    Some(kind) => sniffed.push(kind),
+                }
+            }
+            errors.into_result()?;
+            let mut attachments = Vec::with_capacity(sniffed.len());
+            for (file, (content_type, ext)) in std::mem::take(&mut delivery.files).into_iter().zip(sniffed) {
+                let size = file.bytes.len() as i64;
+                let stored = app
+                    .storage
+                    .put("deliverables", ext, file.bytes)
+                    .await
+                    .map_err(AppError::internal)?;
+                attachments.push(Attachment {
+                    url: stored.url,
+                    file_name: crate::message::service::display_name(&file.file_name),
+                    content_type: content_type.to_owned(),
+                    size_bytes: size,
+                });
+            }
+            return Ok(Prepared::Delivery {
+                message,
+                links,
+                attachments,
+            });
+        }
+        _ => Prepared::None,
+    };
+    errors.into_result()?;
+    Ok(prepared)
+}

@@ -1,0 +1,138 @@
+//! Creating orders and carrying out the state machine's transitions.
+//!
+//! Every transition runs in one transaction that locks the order row, asks
+//! [`machine::decide`] whether the actor may take the action in the current state, checks the
+//! rule's guard, moves the money the rule names through the ledger, records the history row,
+//! writes the `ORDER_UPDATED` event and the notifications, and commits — or changes nothing.
+//!
+//! The sub-domains, one file each: [`create`] (orderGig, bookings, accepting an application
+//! or a first-accept task), [`transition`] (the named steps of one transition, with
+//! [`input`] checking what an action carries and [`money`] moving escrow), [`board`] (the
+//! task board and milestone checklists), [`codes`] (start and end codes) and [`earnings`]
+//! (clearing released earnings later).
+//!
+//! [`machine::decide`]: super::machine::decide
+
+mod board;
+mod codes;
+mod create;
+mod earnings;
+mod input;
+mod money;
+mod transition;
+
+use std::sync::Arc;
+
+use diesel_async::AsyncPgConnection;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+pub use self::{
+    board::{add_board_item, delete_board_item, move_board_item, set_checklist},
+    codes::issue_code,
+    create::{accept_application, accept_task, order_gig, GigOrderInput},
+    earnings::clear_earnings,
+    input::{Act, DeliveryInput, ProofInput},
+    transition::act,
+};
+use super::{
+    machine::Role,
+    model::{self, OrderRow},
+};
+use crate::{
+    error::{AppError, AppResult},
+    events::{self, topic},
+    profile::model::UserRow,
+    state::AppState,
+};
+
+/// The event on an order's topic after every transition.
+pub const ORDER_UPDATED: &str = "ORDER_UPDATED";
+
+/// What `ORDER_UPDATED` carries.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct OrderEvent {
+    pub order: Arc<OrderRow>,
+    pub action: String,
+    pub from: Option<String>,
+    pub actor_id: Option<Uuid>,
+}
+
+/// Writes `ORDER_UPDATED` for `order` in the caller's transaction (relayed after commit).
+async fn publish(
+    conn: &mut AsyncPgConnection,
+    order: &OrderRow,
+    action: &str,
+    from: Option<&str>,
+    actor_id: Option<Uuid>,
+) -> AppResult<()> {
+    events::emit(
+        conn,
+        &topic::order(order.id),
+        ORDER_UPDATED,
+        &OrderEvent {
+            order: Arc::new(order.clone()),
+            action: action.to_owned(),
+            from: from.map(str::to_owned),
+            actor_id,
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+/// The roles `user` plays on `order` (none: the order is not theirs to see).
+pub fn roles_of(order: &OrderRow, user: &UserRow) -> Vec<Role> {
+    let mut roles = Vec::with_capacity(2);
+    if order.client_id == user.id {
+        roles.push(Role::Client);
+    }
+    if order.freelancer_id == user.id {
+        roles.push(Role::Freelancer);
+    }
+    if user.is_admin {
+        roles.push(Role::Admin);
+    }
+    roles
+}
+
+/// The order `id` if `viewer` may see it (a party or an admin); `NOT_FOUND` otherwise.
+async fn find_visible(conn: &mut AsyncPgConnection, viewer: &UserRow, id: Uuid) -> AppResult<OrderRow> {
+    model::find(conn, id)
+        .await?
+        .filter(|o| !roles_of(o, viewer).is_empty())
+        .ok_or_else(|| AppError::not_found("Order"))
+}
+
+/// An order the viewer may see (a party or an admin); `NOT_FOUND` otherwise.
+pub async fn visible(app: &AppState, viewer: &UserRow, id: Uuid) -> AppResult<OrderRow> {
+    let mut conn = app.db.conn().await?;
+    find_visible(&mut conn, viewer, id).await
+}
+
+/// A page of the viewer's orders, whether more follow, and the total when asked for.
+pub struct Page {
+    pub rows: Vec<OrderRow>,
+    pub more: bool,
+    pub total: Option<i64>,
+}
+
+pub async fn mine(
+    app: &AppState,
+    viewer: Uuid,
+    side: model::Side,
+    status: Option<&str>,
+    before: Option<Uuid>,
+    size: usize,
+    with_total: bool,
+) -> AppResult<Page> {
+    let mut conn = app.db.conn().await?;
+    let rows = model::page(&mut conn, viewer, side, status, before, size as i64 + 1).await?;
+    let (rows, more) = crate::graphql::pagination::split_page(rows, size);
+    let total = if with_total {
+        Some(model::count(&mut conn, viewer, side, status).await?)
+    } else {
+        None
+    };
+    Ok(Page { rows, more, total })
+}

@@ -1,0 +1,400 @@
+//! One transition of the state machine, as named steps. Before the transaction: [`look`]
+//! (outsiders learn nothing; a refused action is refused before any upload is stored; a code
+//! the action needs is checked, wrong attempts counting) and the payload
+//! ([`super::input::prepare`]). Then, all in one transaction: [`check`] → [`apply`] →
+//! [`calendar`] → [`money`](super::money::money) → write → [`history`] → [`follow_task`] →
+//! [`event`] → [`notify`] → [`audit`]; the bus is kicked after commit.
+
+use chrono::{DateTime, Utc};
+use diesel_async::{AsyncConnection, AsyncPgConnection};
+use uuid::Uuid;
+
+use super::{
+    codes::{self, check_code, code_to_spend},
+    find_visible,
+    input::{prepare, Act, Prepared},
+    money::money,
+    publish, roles_of,
+};
+use crate::{
+    admin,
+    error::{AppError, AppResult},
+    notification::service::{self as notification, Kind},
+    order::{
+        codes::Purpose,
+        machine::{self, Action, Guard, Refusal, Role, Rule, Status},
+        model::{self, DeliverableRow, DisputeRow, HistoryRow, OrderRow, ProofRow, Transition},
+    },
+    profile::model::UserRow,
+    state::AppState,
+    task,
+};
+
+/// An order locked for a transition, and what the machine decided for it under the lock.
+pub(super) struct Decision<'a> {
+    /// The order as it was before the transition.
+    pub order: OrderRow,
+    pub from: Status,
+    pub action: Action,
+    pub rule: &'static Rule,
+    /// The role the actor takes the action in.
+    pub role: Role,
+    pub actor: &'a UserRow,
+    /// One time for everything the transition writes.
+    pub now: DateTime<Utc>,
+}
+
+impl Decision<'_> {
+    /// The change to the order row before the steps add to it.
+    fn change(&self) -> Transition {
+        Transition {
+            status: self.rule.to.as_str().into(),
+            fee_bps: self.order.fee_bps,
+            revisions_used: self.order.revisions_used,
+            funded_at: self.order.funded_at,
+            settled_at: self.order.settled_at,
+            updated_at: self.now,
+        }
+    }
+}
+
+/// Takes `act` on the order as `actor`.
+pub async fn act(app: &AppState, actor: &UserRow, order_id: Uuid, mut act: Act) -> AppResult<OrderRow> {
+    let action = act.action()?;
+    let (roles, spend_code) = look(app, actor, order_id, action, &act).await?;
+    let prepared = prepare(app, &mut act).await?;
+    let note = act.note();
+
+    let mut conn = app.db.conn().await?;
+    let order = conn
+        .transaction::<_, AppError, _>(async |conn| {
+            let decision = check(conn, actor, order_id, action, &roles, spend_code).await?;
+            let mut change = decision.change();
+            apply(conn, &decision, &act, &prepared, &mut change).await?;
+            calendar(conn, &decision).await?;
+            money(conn, app, &decision, &mut change).await?;
+            let updated = model::apply(conn, order_id, &change).await?;
+            history(conn, &decision, &updated, note.clone()).await?;
+            follow_task(app, conn, &updated, action).await?;
+            event(conn, &decision, &updated).await?;
+            notify(conn, &decision, &updated).await?;
+            audit(conn, &decision, &updated, note.as_deref()).await?;
+            Ok(updated)
+        })
+        .await?;
+    app.bus.kick();
+    Ok(order)
+}
+
+/// A quick look before the transaction: the order must be visible to the actor (NOT_FOUND
+/// otherwise) and the machine must allow the action now, so that payloads (uploads) are only
+/// processed for actions that can happen. A code the rule's guard needs is checked here, in
+/// a transaction of its own, so that a wrong attempt counts even though the action is
+/// refused. Returns the actor's roles and the code to spend.
+async fn look(
+    app: &AppState,
+    actor: &UserRow,
+    order_id: Uuid,
+    action: Action,
+    act: &Act,
+) -> AppResult<(Vec<Role>, Option<Purpose>)> {
+    let mut conn = app.db.conn().await?;
+    let current = find_visible(&mut conn, actor, order_id).await?;
+    drop(conn);
+    let status = Status::parse(&current.status).ok_or_else(|| AppError::internal(anyhow::anyhow!("bad status")))?;
+    let roles = roles_of(&current, actor);
+    let rule = machine::decide(status, action, &roles).map_err(|r| refusal(r, action, status))?;
+    let spend_code = code_to_spend(rule, &current, roles.contains(&Role::Client))?;
+    if let Some(purpose) = spend_code {
+        check_code(app, order_id, purpose, act.code()).await?;
+    }
+    Ok((roles, spend_code))
+}
+
+fn refusal(refusal: Refusal, action: Action, status: Status) -> AppError {
+    match refusal {
+        Refusal::Forbidden => AppError::Forbidden(format!(
+            "You may not {} this order.",
+            action.as_str().to_lowercase().replace('_', " ")
+        )),
+        Refusal::Conflict => AppError::Conflict(format!(
+            "An order that is {} cannot {}.",
+            status.as_str(),
+            action.as_str().to_lowercase().replace('_', " ")
+        )),
+    }
+}
+
+/// Check: locks the order and decides again under the lock (the state may have moved since
+/// the look), checks the revision limit, and spends the code the look accepted.
+async fn check<'a>(
+    conn: &mut AsyncPgConnection,
+    actor: &'a UserRow,
+    order_id: Uuid,
+    action: Action,
+    roles: &[Role],
+    spend_code: Option<Purpose>,
+) -> AppResult<Decision<'a>> {
+    let order = model::lock(conn, order_id)
+        .await?
+        .ok_or_else(|| AppError::not_found("Order"))?;
+    let from = Status::parse(&order.status).ok_or_else(|| AppError::internal(anyhow::anyhow!("bad status")))?;
+    let rule = machine::decide(from, action, roles).map_err(|r| refusal(r, action, from))?;
+    let role = rule
+        .by
+        .iter()
+        .copied()
+        .find(|r| roles.contains(r))
+        .ok_or_else(|| refusal(Refusal::Forbidden, action, from))?;
+    if rule.guard == Guard::RevisionLimit && order.revisions_used >= order.revision_limit {
+        return Err(AppError::LimitExceeded(format!(
+            "This order includes {} revision(s) and all have been used.",
+            order.revision_limit
+        )));
+    }
+    if let Some(purpose) = spend_code {
+        codes::spend(conn, order.id, purpose).await?;
+    }
+    Ok(Decision {
+        order,
+        from,
+        action,
+        rule,
+        role,
+        actor,
+        now: Utc::now(),
+    })
+}
+
+/// Apply: what the action carries — the payment proof and its review, the delivery, the
+/// revision count, the dispute opened, or the open dispute settled by an admin.
+async fn apply(
+    conn: &mut AsyncPgConnection,
+    decision: &Decision<'_>,
+    act: &Act,
+    prepared: &Prepared,
+    change: &mut Transition,
+) -> AppResult<()> {
+    let Decision { order, actor, now, .. } = decision;
+    let now = *now;
+    match (act, prepared) {
+        (Act::SubmitPaymentProof(_), Prepared::Proof(proof)) => {
+            if proof.amount_cents != order.amount_cents {
+                return Err(AppError::field(
+                    "amountCents",
+                    format!("must be the order amount, {}", order.amount_cents),
+                ));
+            }
+            model::insert_proof(
+                conn,
+                &ProofRow {
+                    id: Uuid::now_v7(),
+                    order_id: order.id,
+                    submitted_by: actor.id,
+                    reference: proof.reference.clone(),
+                    payer_name: proof.payer_name.clone(),
+                    amount_cents: proof.amount_cents,
+                    currency: order.currency.clone(),
+                    status: "SUBMITTED".into(),
+                    review_note: None,
+                    reviewed_by: None,
+                    reviewed_at: None,
+                    created_at: now,
+                },
+            )
+            .await?;
+        }
+        (Act::ConfirmPayment, _) => {
+            model::review_proof(conn, order.id, "CONFIRMED", actor.id, None).await?;
+        }
+        (Act::RejectPaymentProof { reason }, _) => {
+            model::review_proof(conn, order.id, "REJECTED", actor.id, reason.as_deref()).await?;
+        }
+        (
+            Act::SubmitWork(_),
+            Prepared::Delivery {
+                message,
+                links,
+                attachments,
+            },
+        ) => {
+            model::insert_deliverable(
+                conn,
+                &DeliverableRow {
+                    id: Uuid::now_v7(),
+                    order_id: order.id,
+                    author_id: actor.id,
+                    message: message.clone(),
+                    links: links.clone(),
+                    attachments: serde_json::to_value(attachments).map_err(AppError::internal)?,
+                    revision: order.revisions_used,
+                    created_at: now,
+                },
+            )
+            .await?;
+        }
+        (Act::RequestRevision { .. }, _) => change.revisions_used += 1,
+        (Act::OpenDispute { reason }, _) => {
+            model::insert_dispute(
+                conn,
+                &DisputeRow {
+                    id: Uuid::now_v7(),
+                    order_id: order.id,
+                    opened_by: actor.id,
+                    reason: reason.clone(),
+                    status: "OPEN".into(),
+                    created_at: now,
+                    resolved_at: None,
+                },
+            )
+            .await?;
+        }
+        _ => {}
+    }
+    if decision.from == Status::Disputed {
+        let outcome = if decision.rule.to == Status::Completed {
+            "RESOLVED_FREELANCER"
+        } else {
+            "RESOLVED_CLIENT"
+        };
+        model::resolve_dispute(conn, order.id, outcome).await?;
+    }
+    Ok(())
+}
+
+/// Calendar: accepting a booking blocks its day in the freelancer's calendar (CONFLICT when
+/// it is no longer free); an order called off frees any day it held.
+async fn calendar(conn: &mut AsyncPgConnection, decision: &Decision<'_>) -> AppResult<()> {
+    let order = &decision.order;
+    if decision.action == Action::Accept {
+        if let Some(day) = order.scheduled_for {
+            if !model::book_day(conn, order.freelancer_id, day, order.id).await? {
+                return Err(AppError::Conflict(format!("{day} is no longer available.")));
+            }
+        }
+    }
+    if matches!(decision.rule.to, Status::Cancelled | Status::Declined) {
+        model::free_days_of(conn, order.id).await?;
+    }
+    Ok(())
+}
+
+/// History: who took which action, from which status to which.
+async fn history(
+    conn: &mut AsyncPgConnection,
+    decision: &Decision<'_>,
+    updated: &OrderRow,
+    note: Option<String>,
+) -> AppResult<()> {
+    model::insert_history(
+        conn,
+        &HistoryRow {
+            id: Uuid::now_v7(),
+            order_id: updated.id,
+            action: decision.action.as_str().into(),
+            from_status: Some(decision.from.as_str().into()),
+            to_status: updated.status.clone(),
+            actor_id: Some(decision.actor.id),
+            actor_role: decision.role.as_str().into(),
+            note,
+            created_at: decision.now,
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+/// Keeps a task in step with the order made from it. An order called off before completion
+/// puts the task back to OPEN (announced to nearby freelancers again) — or EXPIRED, for a
+/// first-accept task whose deadline has passed meanwhile.
+async fn follow_task(app: &AppState, conn: &mut AsyncPgConnection, order: &OrderRow, action: Action) -> AppResult<()> {
+    let Some(task_id) = order.task_id else {
+        return Ok(());
+    };
+    let Some(task) = task::model::lock(conn, task_id).await? else {
+        return Ok(());
+    };
+    let change = match (Status::parse(&order.status), action) {
+        (_, Action::StartWork) => task::model::StatusChange::to("IN_PROGRESS"),
+        (Some(Status::Completed), _) => task::model::StatusChange::to("COMPLETED"),
+        (Some(Status::Cancelled | Status::Declined), _) => {
+            let lapsed = task.mode == "IMMEDIATE" && task.acceptance_deadline.is_none_or(|d| d <= Utc::now());
+            task::model::StatusChange {
+                assignee_id: Some(None),
+                ..task::model::StatusChange::to(if lapsed { "EXPIRED" } else { "OPEN" })
+            }
+        }
+        _ => return Ok(()),
+    };
+    if change.status == task.status {
+        return Ok(());
+    }
+    let updated = task::model::set_status(conn, task_id, &change).await?;
+    task::service::announce(app, conn, &updated, Some(&task.status)).await?;
+    Ok(())
+}
+
+/// Event: `ORDER_UPDATED` on the order's topic, relayed after commit.
+async fn event(conn: &mut AsyncPgConnection, decision: &Decision<'_>, updated: &OrderRow) -> AppResult<()> {
+    publish(
+        conn,
+        updated,
+        decision.action.as_str(),
+        Some(decision.from.as_str()),
+        Some(decision.actor.id),
+    )
+    .await
+}
+
+/// Notify: tells the parties other than the actor what happened.
+async fn notify(conn: &mut AsyncPgConnection, decision: &Decision<'_>, order: &OrderRow) -> AppResult<()> {
+    let (actor, action) = (decision.actor, decision.action);
+    let kind = match action {
+        Action::SubmitPaymentProof | Action::ConfirmPayment | Action::RejectPaymentProof => Kind::Payment,
+        Action::OpenDispute => Kind::Dispute,
+        _ => Kind::OrderStatus,
+    };
+    let human = order.status.to_lowercase().replace('_', " ");
+    for party in [order.client_id, order.freelancer_id] {
+        if party == actor.id {
+            continue;
+        }
+        notification::notify(
+            conn,
+            party,
+            kind,
+            &format!("\"{}\" is now {human}", order.title),
+            &format!(
+                "{} did: {}",
+                actor.full_name,
+                action.as_str().to_lowercase().replace('_', " ")
+            ),
+            serde_json::json!({ "orderId": order.id, "status": order.status, "action": action.as_str() }),
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// Audit: an admin's action goes to the audit log.
+async fn audit(
+    conn: &mut AsyncPgConnection,
+    decision: &Decision<'_>,
+    updated: &OrderRow,
+    note: Option<&str>,
+) -> AppResult<()> {
+    if decision.role != Role::Admin {
+        return Ok(());
+    }
+    admin::model::record(
+        conn,
+        decision.actor.id,
+        &format!("order.{}", decision.action.as_str().to_lowercase()),
+        "ORDER",
+        updated.id,
+        note.unwrap_or(""),
+        serde_json::json!({ "from": decision.from.as_str(), "to": updated.status }),
+    )
+    .await?;
+    Ok(())
+}
