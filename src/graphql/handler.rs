@@ -9,6 +9,10 @@
 //! extension for mutations sent with an `Idempotency-Key` (only they pay for an extension),
 //! and one with a deeper depth limit for standard introspection queries.
 
+// Early answers are `Result<_, Response>`: a response is large, but it is built once and moved
+// once per request, and boxing it would only add an allocation to every refusal.
+#![expect(clippy::result_large_err)]
+
 use std::{
     net::SocketAddr,
     sync::{atomic::AtomicUsize, Arc},

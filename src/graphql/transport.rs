@@ -16,6 +16,10 @@
 //!
 //! Every refusal before execution is an answer in GraphQL's error shape ([`reject`]).
 
+// Early answers are `Result<_, Response>`: a response is large, but it is built once and moved
+// once per request, and boxing it would only add an allocation to every refusal.
+#![expect(clippy::result_large_err)]
+
 use std::{collections::BTreeMap, net::SocketAddr};
 
 use async_graphql::{http::MultipartOptions, parser::types::OperationType};
