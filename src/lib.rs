@@ -38,7 +38,7 @@ pub mod validation;
 pub mod verification;
 pub mod vouch;
 
-use std::{sync::Arc, time::Duration};
+use std::time::Duration;
 
 use axum::{
     http::{header, HeaderName, HeaderValue, Method, StatusCode},
@@ -60,7 +60,7 @@ use crate::{
     config::Config,
     error::{Code, INTERNAL_MESSAGE},
     events::relay::Relay,
-    graphql::handler::{DocumentCache, GraphqlState},
+    graphql::{apq::PersistedQueries, documents::DocumentCache, handler::GraphqlState},
     mail::SmtpRelay,
     state::AppState,
 };
@@ -147,25 +147,15 @@ const PERSISTED_QUERY_BYTES: u64 = 16 * 1024 * 1024;
 
 /// The whole HTTP application.
 pub fn build_router(state: AppState) -> Router {
-    let schema = graphql::build_schema(state.clone());
-    let prevalidated = graphql::build_prevalidated_schema(state.clone());
-    let introspection = graphql::build_introspection_schema(state.clone());
     let graphql_routes = Router::new()
         .route("/graphql", get(graphql::handler::get).post(graphql::handler::post))
         .route("/graphql/ws", get(graphql::ws::upgrade))
         .route("/graphql/playground/{file}", get(graphql::playground::asset))
-        .with_state(GraphqlState {
-            app: state.clone(),
-            schema,
-            prevalidated,
-            introspection,
-            documents: Arc::new(DocumentCache::new(DOCUMENT_CACHE_ENTRIES, DOCUMENT_CACHE_BYTES)),
-            persisted: Arc::new(graphql::apq::PersistedQueries::new(
-                PERSISTED_QUERY_ENTRIES,
-                PERSISTED_QUERY_BYTES,
-            )),
-            ws_connections: Arc::default(),
-        });
+        .with_state(GraphqlState::new(
+            state.clone(),
+            DocumentCache::new(DOCUMENT_CACHE_ENTRIES, DOCUMENT_CACHE_BYTES),
+            PersistedQueries::new(PERSISTED_QUERY_ENTRIES, PERSISTED_QUERY_BYTES),
+        ));
 
     let uploads = Router::new()
         .nest_service(storage::PUBLIC_PREFIX, ServeDir::new(state.storage.root()))

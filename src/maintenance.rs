@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 
-use crate::{account, graphql::idempotency, mail, order, state::AppState, task};
+use crate::{account, graphql::extensions::idempotency, mail, order, state::AppState, task};
 
 const EVERY: Duration = Duration::from_secs(600);
 /// How often first-accept tasks past their deadline are expired.

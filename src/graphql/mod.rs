@@ -1,15 +1,21 @@
 //! Schema assembly, request context, limits and the HTTP transport.
+//!
+//! `/graphql` over HTTP: [`handler`] (the steps of a request) over [`transport`] (reading
+//! requests, writing answers), [`documents`] (the parsed-document cache) and [`extensions`]
+//! (request policy: idempotency keys, operation metrics). Over WebSocket: [`ws`].
 
 pub mod apq;
 pub mod context;
+pub mod documents;
 pub mod errors;
+pub mod extensions;
 pub mod handler;
-pub mod idempotency;
 pub mod loader;
 pub mod media;
 pub mod pagination;
 pub mod playground;
 pub mod subscription;
+pub mod transport;
 pub mod types;
 pub mod ws;
 
@@ -152,9 +158,18 @@ pub fn build_schema(app: AppState) -> AppSchema {
 
 /// [`build_schema`] without async-graphql's validation rules (`ValidationMode::Fast` keeps
 /// only fragment cycles and uploads, and still enforces the complexity and depth limits).
-/// Only for requests known to pass the full validation: see `handler::DocumentCache`.
+/// Only for requests known to pass the full validation: see `documents::DocumentCache`.
 pub fn build_prevalidated_schema(app: AppState) -> AppSchema {
     build_with(app, ValidationMode::Fast)
+}
+
+/// [`build_schema`] (with `ValidationMode::Fast`: [`build_prevalidated_schema`]) with the
+/// [`extensions::idempotency::Idempotency`] extension, for mutations sent with an
+/// `Idempotency-Key`. Only those run on it: with an extension registered, every field
+/// resolves through async-graphql's extension chain.
+pub fn build_idempotent_schema(app: AppState, validation: ValidationMode) -> AppSchema {
+    let depth = app.config.limits.max_depth;
+    build_with_depth(app, validation, depth, Some(extensions::idempotency::Idempotency))
 }
 
 /// How deep an operation that selects only introspection fields may nest. graphql-js's
@@ -170,15 +185,20 @@ pub fn build_introspection_schema(app: AppState) -> Option<AppSchema> {
     let depth = app.config.limits.max_depth.max(INTROSPECTION_MAX_DEPTH);
     app.config
         .introspection
-        .then(|| build_with_depth(app, ValidationMode::Strict, depth))
+        .then(|| build_with_depth(app, ValidationMode::Strict, depth, None))
 }
 
 fn build_with(app: AppState, validation: ValidationMode) -> AppSchema {
     let depth = app.config.limits.max_depth;
-    build_with_depth(app, validation, depth)
+    build_with_depth(app, validation, depth, None)
 }
 
-fn build_with_depth(app: AppState, validation: ValidationMode, max_depth: usize) -> AppSchema {
+fn build_with_depth(
+    app: AppState,
+    validation: ValidationMode,
+    max_depth: usize,
+    idempotency: Option<extensions::idempotency::Idempotency>,
+) -> AppSchema {
     let config: &Config = &app.config;
     let limits = &config.limits;
     let mut schema = builder()
@@ -192,6 +212,9 @@ fn build_with_depth(app: AppState, validation: ValidationMode, max_depth: usize)
     }
     if !config.introspection {
         schema = schema.disable_introspection();
+    }
+    if let Some(idempotency) = idempotency {
+        schema = schema.extension(idempotency);
     }
     schema.data(app).finish()
 }

@@ -21,7 +21,7 @@ use axum::{
 };
 use bytes::Bytes;
 
-use super::handler::GraphqlState;
+use crate::state::AppState;
 
 /// Our bootstrap: GraphiQL wired to `/graphql` and `/graphql/ws`.
 const BOOT_JS: &str = include_str!("playground.js");
@@ -115,8 +115,8 @@ fn with_csp(mut response: Response, host: Option<&str>) -> Response {
 }
 
 /// The playground page for a browser's `GET /graphql`.
-pub fn page(state: &GraphqlState, host: Option<&str>) -> Response {
-    let body = if installed(&state.app.config.playground_dir) {
+pub fn page(app: &AppState, host: Option<&str>) -> Response {
+    let body = if installed(&app.config.playground_dir) {
         PAGE
     } else {
         MISSING
@@ -142,8 +142,8 @@ fn cache() -> &'static Mutex<HashMap<PathBuf, Bytes>> {
 }
 
 /// `GET /graphql/playground/{file}`: the bootstrap, the page's CSS and the npm builds.
-pub async fn asset(State(state): State<GraphqlState>, extract::Path(file): extract::Path<String>) -> Response {
-    if !state.app.config.graphiql {
+pub async fn asset(State(app): State<AppState>, extract::Path(file): extract::Path<String>) -> Response {
+    if !app.config.graphiql {
         return StatusCode::NOT_FOUND.into_response();
     }
     let (bytes, content_type) = match file.as_str() {
@@ -153,7 +153,7 @@ pub async fn asset(State(state): State<GraphqlState>, extract::Path(file): extra
             let Some(&(_, path, content_type)) = ASSETS.iter().find(|(name, _, _)| *name == file) else {
                 return StatusCode::NOT_FOUND.into_response();
             };
-            let path = state.app.config.playground_dir.join(path);
+            let path = app.config.playground_dir.join(path);
             let cached = cache()
                 .lock()
                 .unwrap_or_else(|poisoned| poisoned.into_inner())

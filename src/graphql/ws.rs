@@ -377,7 +377,7 @@ impl Connection {
                 refresh_cookie: None,
             })
             .data(request_loader(app.db.clone()));
-        let schema = self.state.schema.clone();
+        let schema = self.state.schema.strict.clone();
         let outgoing = self.outgoing.clone();
         let done = self.done_tx.clone();
         let protocol = self.protocol;

@@ -1,27 +1,18 @@
 //! Prometheus metrics, rendered at `GET /metrics`: GraphQL operations (count and latency by
-//! operation name and outcome), errors by code, open WebSocket connections and live
+//! operation name and outcome, recorded by the GraphQL handler's operation clock in
+//! `graphql/extensions/metrics.rs`), errors by code, open WebSocket connections and live
 //! subscriptions, database pool usage and statements, and the event outbox's lag.
-//!
-//! Operation names come from clients, so they are labels only while they look like names
-//! and while fewer than `MAX_OPERATION_LABELS` distinct ones have been seen; the rest are
-//! counted as `other`.
 
-use std::{
-    collections::HashSet,
-    sync::{Mutex, OnceLock},
-    time::Duration,
-};
+use std::sync::OnceLock;
 
 use axum::{extract::State, http::header, response::IntoResponse};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 use crate::state::AppState;
 
-const MAX_OPERATION_LABELS: usize = 256;
 const LATENCY_BUCKETS: &[f64] = &[0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0];
 
 static HANDLE: OnceLock<Result<PrometheusHandle, String>> = OnceLock::new();
-static SEEN: OnceLock<Mutex<HashSet<String>>> = OnceLock::new();
 
 /// Installs the process-wide recorder once; later calls reuse it (tests build many apps).
 pub fn install() -> anyhow::Result<PrometheusHandle> {
@@ -38,31 +29,6 @@ pub fn install() -> anyhow::Result<PrometheusHandle> {
         })
         .clone()
         .map_err(|e| anyhow::anyhow!("installing the metrics recorder: {e}"))
-}
-
-fn operation_label(name: Option<&str>) -> String {
-    let Some(name) =
-        name.filter(|n| !n.is_empty() && n.len() <= 64 && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
-    else {
-        return "anonymous".into();
-    };
-    let seen = SEEN.get_or_init(Default::default);
-    let Ok(mut seen) = seen.lock() else {
-        return "other".into();
-    };
-    if seen.contains(name) || (seen.len() < MAX_OPERATION_LABELS && seen.insert(name.to_owned())) {
-        name.to_owned()
-    } else {
-        "other".into()
-    }
-}
-
-/// Records one executed GraphQL operation.
-pub fn record_operation(name: Option<&str>, ok: bool, elapsed: Duration) {
-    let operation = operation_label(name);
-    let outcome = if ok { "ok" } else { "error" };
-    metrics::counter!("graphql_operations_total", "operation" => operation.clone(), "outcome" => outcome).increment(1);
-    metrics::histogram!("graphql_operation_duration_seconds", "operation" => operation).record(elapsed.as_secs_f64());
 }
 
 /// Counts one error answered to a client, by its `extensions.code`.
@@ -112,17 +78,4 @@ pub async fn render(State(app): State<AppState>) -> impl IntoResponse {
         .map(|h| h.render())
         .unwrap_or_default();
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn odd_names_are_not_labels() {
-        assert_eq!(operation_label(None), "anonymous");
-        assert_eq!(operation_label(Some("Feed")), "Feed");
-        assert_eq!(operation_label(Some("drop table;")), "anonymous");
-        assert_eq!(operation_label(Some(&"a".repeat(65))), "anonymous");
-    }
 }
