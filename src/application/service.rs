@@ -222,7 +222,7 @@ async fn page(
 ) -> AppResult<Page> {
     let mut conn = app.db.conn().await?;
     let rows = model::page(&mut conn, task_id, freelancer, status, before, size as i64 + 1).await?;
-    let (rows, more) = crate::graphql::pagination::split_page(rows, size);
+    let (rows, more) = crate::db::page::split_page(rows, size);
     let total = if with_total {
         Some(model::count(&mut conn, task_id, freelancer, status).await?)
     } else {

@@ -350,7 +350,7 @@ pub async fn list(
     size: usize,
 ) -> AppResult<(Vec<Listed>, bool)> {
     let rows = model::page(conn, filter, sort, after, size as i64 + 1).await?;
-    let (rows, more) = crate::graphql::pagination::split_page(rows, size);
+    let (rows, more) = crate::db::page::split_page(rows, size);
     Ok((rows, more))
 }
 

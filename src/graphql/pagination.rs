@@ -157,12 +157,7 @@ pub fn wants_total(ctx: &Context<'_>) -> bool {
 // every list resolver uses `page_request` and `connection`.
 pub use crate::db::page::page_size;
 
-/// Splits rows fetched with `size + 1` as the limit into the page and whether more follow.
-pub fn split_page<T>(mut rows: Vec<T>, size: usize) -> (Vec<T>, bool) {
-    let more = rows.len() > size;
-    rows.truncate(size);
-    (rows, more)
-}
+pub use crate::db::page::split_page;
 
 /// One page read on `conn` (see `PageRequest::fetch`, which replaces it).
 pub async fn fetch_page<T, E>(

@@ -339,7 +339,7 @@ pub async fn inbox(
 ) -> AppResult<(Vec<ConversationRow>, bool)> {
     let mut conn = app.db.conn().await?;
     let rows = model::inbox_page(&mut conn, viewer, after, size as i64 + 1).await?;
-    let (rows, more) = crate::graphql::pagination::split_page(rows, size);
+    let (rows, more) = crate::db::page::split_page(rows, size);
     Ok((rows, more))
 }
 
@@ -359,7 +359,7 @@ pub async fn messages(
     let mut conn = app.db.conn().await?;
     require_participant(&mut conn, conversation_id, viewer).await?;
     let rows = model::message_page(&mut conn, conversation_id, before, size as i64 + 1).await?;
-    let (rows, more) = crate::graphql::pagination::split_page(rows, size);
+    let (rows, more) = crate::db::page::split_page(rows, size);
     Ok((rows, more))
 }
 

@@ -114,7 +114,7 @@ pub async fn page(
 ) -> AppResult<(Vec<NotificationRow>, bool)> {
     let mut conn = db.conn().await?;
     let rows = model::page(&mut conn, user_id, unread_only, before, size as i64 + 1).await?;
-    let (rows, more) = crate::graphql::pagination::split_page(rows, size);
+    let (rows, more) = crate::db::page::split_page(rows, size);
     Ok((rows, more))
 }
 

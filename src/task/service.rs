@@ -403,7 +403,7 @@ pub async fn list(
 ) -> AppResult<(Vec<(TaskRow, UserRow)>, bool)> {
     let mut conn = app.db.conn().await?;
     let rows = model::page(&mut conn, filter, after, size as i64 + 1).await?;
-    let (rows, more) = crate::graphql::pagination::split_page(rows, size);
+    let (rows, more) = crate::db::page::split_page(rows, size);
     Ok((rows, more))
 }
 
@@ -588,7 +588,7 @@ pub async fn nearby(
             })
         })
         .collect();
-    Ok(crate::graphql::pagination::split_page(found, size))
+    Ok(crate::db::page::split_page(found, size))
 }
 
 /// How many OPEN tasks lie within the circle.

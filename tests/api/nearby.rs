@@ -334,7 +334,12 @@ async fn immediate_tasks_need_a_place_and_a_deadline_and_hide_the_exact_spot() {
     );
     let off = haversine(fuzzed, spot);
     assert!((140.0..=260.0).contains(&off), "the public point is {off} m away");
-    assert_eq!(fuzzed, public_point(&id, spot));
+    // Compared to a nanodegree: the point passes through JSON and may differ in the last bit.
+    let expected = public_point(&id, spot);
+    assert!(
+        (fuzzed.0 - expected.0).abs() < 1e-9 && (fuzzed.1 - expected.1).abs() < 1e-9,
+        "{fuzzed:?} != {expected:?}"
+    );
     assert_eq!(
         seen_by(&other).await["location"],
         outsider["location"],
