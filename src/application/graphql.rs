@@ -2,10 +2,7 @@
 
 use std::sync::Arc;
 
-use async_graphql::{
-    connection::{Connection, Edge, EmptyFields},
-    Context, Enum, InputObject, Object, ID,
-};
+use async_graphql::{Context, Enum, InputObject, Object, ID};
 use chrono::{DateTime, Utc};
 
 use super::{model::ApplicationRow, service};
@@ -13,7 +10,7 @@ use crate::{
     graphql::{
         context::ContextExt,
         loader::shared_error,
-        pagination::{decode_id_cursor, id_cursor, page_size, wants_total, Total},
+        pagination::{connection, list_cost, page_request, ListConnection},
         types::parse_id,
     },
     profile::{graphql::User, loaders::UserById},
@@ -141,20 +138,7 @@ impl Application {
     }
 }
 
-type ApplicationConnection = Connection<String, Application, Total, EmptyFields>;
-
-fn connection(page: service::Page, after: bool) -> ApplicationConnection {
-    let total = Total {
-        total_count: page.total.unwrap_or_default(),
-    };
-    let mut connection = Connection::with_additional_fields(after, page.more, total);
-    connection.edges.extend(
-        page.rows
-            .into_iter()
-            .map(|row| Edge::new(id_cursor(row.id), Application(Arc::new(row)))),
-    );
-    connection
-}
+type ApplicationConnection = ListConnection<Application>;
 
 #[derive(Default)]
 pub struct ApplicationQuery;
@@ -162,7 +146,7 @@ pub struct ApplicationQuery;
 #[Object]
 impl ApplicationQuery {
     /// Your applications, newest first. UNAUTHORIZED when signed out.
-    #[graphql(complexity = "first.unwrap_or(20).max(1) as usize * child_complexity")]
+    #[graphql(complexity = "list_cost(first, child_complexity)")]
     async fn my_applications(
         &self,
         ctx: &Context<'_>,
@@ -171,23 +155,14 @@ impl ApplicationQuery {
         #[graphql(desc = "Continue after the previous page's `pageInfo.endCursor`.")] after: Option<String>,
     ) -> async_graphql::Result<ApplicationConnection> {
         let viewer = ctx.viewer()?.id();
-        let size = page_size(first, ctx.app().config.limits.max_page_size)?;
-        let before = decode_id_cursor(after.as_deref(), "after")?;
-        let page = service::mine(
-            ctx.app(),
-            viewer,
-            status.map(|s| s.as_db()),
-            before,
-            size,
-            wants_total(ctx),
-        )
-        .await?;
-        Ok(connection(page, after.is_some()))
+        let request = page_request(ctx, first, after.as_deref())?;
+        let page = service::mine(ctx.app(), viewer, status.map(|s| s.as_db()), &request).await?;
+        Ok(connection(page, |row| row.id, |row| Application(Arc::new(row))))
     }
 
     /// Applications to your task, newest first. FORBIDDEN for anyone but the poster (and
     /// admins); NOT_FOUND for unknown tasks.
-    #[graphql(complexity = "first.unwrap_or(20).max(1) as usize * child_complexity")]
+    #[graphql(complexity = "list_cost(first, child_complexity)")]
     async fn task_applications(
         &self,
         ctx: &Context<'_>,
@@ -198,19 +173,9 @@ impl ApplicationQuery {
     ) -> async_graphql::Result<ApplicationConnection> {
         let viewer = ctx.viewer()?;
         let task_id = parse_id(&task_id, "taskId")?;
-        let size = page_size(first, ctx.app().config.limits.max_page_size)?;
-        let before = decode_id_cursor(after.as_deref(), "after")?;
-        let page = service::of_task(
-            ctx.app(),
-            &viewer.user,
-            task_id,
-            status.map(|s| s.as_db()),
-            before,
-            size,
-            wants_total(ctx),
-        )
-        .await?;
-        Ok(connection(page, after.is_some()))
+        let request = page_request(ctx, first, after.as_deref())?;
+        let page = service::of_task(ctx.app(), &viewer.user, task_id, status.map(|s| s.as_db()), &request).await?;
+        Ok(connection(page, |row| row.id, |row| Application(Arc::new(row))))
     }
 }
 

@@ -6,6 +6,7 @@ use uuid::Uuid;
 
 use super::model::{self, ApplicationRow};
 use crate::{
+    db::page::{Page, PageRequest},
     error::{AppError, AppResult, FieldErrors},
     notification::service::{self as notification, Kind},
     profile::model::UserRow,
@@ -203,32 +204,22 @@ pub async fn set_status(
     Ok(rows)
 }
 
-/// A page of applications (one task's or one freelancer's), whether more follow, and the
-/// total when asked for.
-pub struct Page {
-    pub rows: Vec<ApplicationRow>,
-    pub more: bool,
-    pub total: Option<i64>,
-}
-
+/// A page of applications (one task's or one freelancer's), newest first.
 async fn page(
     app: &AppState,
     task_id: Option<Uuid>,
     freelancer: Option<Uuid>,
     status: Option<&str>,
-    before: Option<Uuid>,
-    size: usize,
-    with_total: bool,
-) -> AppResult<Page> {
+    request: &PageRequest<Uuid>,
+) -> AppResult<Page<ApplicationRow>> {
     let mut conn = app.db.conn().await?;
-    let rows = model::page(&mut conn, task_id, freelancer, status, before, size as i64 + 1).await?;
-    let (rows, more) = crate::db::page::split_page(rows, size);
-    let total = if with_total {
-        Some(model::count(&mut conn, task_id, freelancer, status).await?)
-    } else {
-        None
-    };
-    Ok(Page { rows, more, total })
+    Ok(request
+        .fetch(
+            &mut conn,
+            async |c, before, limit| model::page(c, task_id, freelancer, status, before.copied(), limit).await,
+            async |c| model::count(c, task_id, freelancer, status).await,
+        )
+        .await?)
 }
 
 /// A page of the viewer's applications.
@@ -236,11 +227,9 @@ pub async fn mine(
     app: &AppState,
     freelancer: Uuid,
     status: Option<&str>,
-    before: Option<Uuid>,
-    size: usize,
-    with_total: bool,
-) -> AppResult<Page> {
-    page(app, None, Some(freelancer), status, before, size, with_total).await
+    request: &PageRequest<Uuid>,
+) -> AppResult<Page<ApplicationRow>> {
+    page(app, None, Some(freelancer), status, request).await
 }
 
 /// A page of the applications to the viewer's task.
@@ -249,10 +238,8 @@ pub async fn of_task(
     poster: &UserRow,
     task_id: Uuid,
     status: Option<&str>,
-    before: Option<Uuid>,
-    size: usize,
-    with_total: bool,
-) -> AppResult<Page> {
+    request: &PageRequest<Uuid>,
+) -> AppResult<Page<ApplicationRow>> {
     let mut conn = app.db.conn().await?;
     let task = task::model::find(&mut conn, task_id)
         .await?
@@ -263,7 +250,7 @@ pub async fn of_task(
             "Only the task's poster sees its applications.".into(),
         ));
     }
-    page(app, Some(task_id), None, status, before, size, with_total).await
+    page(app, Some(task_id), None, status, request).await
 }
 
 #[cfg(test)]

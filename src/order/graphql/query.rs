@@ -1,16 +1,13 @@
 //! Reading orders: one order by id, and the viewer's orders as a Relay connection.
 
-use async_graphql::{
-    connection::{Connection, Edge, EmptyFields},
-    Context, Enum, Object, ID,
-};
+use async_graphql::{Context, Enum, Object, ID};
 
 use super::{Order, OrderStatus};
 use crate::{
     graphql::{
         context::ContextExt,
         loader::shared_error,
-        pagination::{decode_id_cursor, id_cursor, page_size, wants_total, Total},
+        pagination::{connection, list_cost, page_request, ListConnection},
         types::parse_id,
     },
     order::{loaders::OrderById, machine::Status, model::Side, service},
@@ -25,7 +22,7 @@ pub enum OrderSide {
     Freelancer,
 }
 
-type OrderConnection = Connection<String, Order, Total, EmptyFields>;
+type OrderConnection = ListConnection<Order>;
 
 #[derive(Default)]
 pub struct OrderQuery;
@@ -49,7 +46,7 @@ impl OrderQuery {
 
     /// Your orders, newest first: as client, as freelancer, or both when `side` is omitted.
     /// UNAUTHORIZED when signed out.
-    #[graphql(complexity = "first.unwrap_or(20).max(1) as usize * child_complexity")]
+    #[graphql(complexity = "list_cost(first, child_complexity)")]
     async fn my_orders(
         &self,
         ctx: &Context<'_>,
@@ -59,27 +56,14 @@ impl OrderQuery {
         #[graphql(desc = "Continue after the previous page's `pageInfo.endCursor`.")] after: Option<String>,
     ) -> async_graphql::Result<OrderConnection> {
         let viewer = ctx.viewer()?.id();
-        let size = page_size(first, ctx.app().config.limits.max_page_size)?;
-        let before = decode_id_cursor(after.as_deref(), "after")?;
+        let request = page_request(ctx, first, after.as_deref())?;
         let side = match side {
             Some(OrderSide::Client) => Side::Client,
             Some(OrderSide::Freelancer) => Side::Freelancer,
             None => Side::Either,
         };
         let status = status.map(Status::as_str);
-        let page = service::mine(ctx.app(), viewer, side, status, before, size, wants_total(ctx)).await?;
-        let mut connection = Connection::with_additional_fields(
-            after.is_some(),
-            page.more,
-            Total {
-                total_count: page.total.unwrap_or_default(),
-            },
-        );
-        connection.edges.extend(
-            page.rows
-                .into_iter()
-                .map(|row| Edge::new(id_cursor(row.id), Order::new(row))),
-        );
-        Ok(connection)
+        let page = service::mine(ctx.app(), viewer, side, status, &request).await?;
+        Ok(connection(page, |row| row.id, Order::new))
     }
 }

@@ -40,6 +40,7 @@ use super::{
     model::{self, OrderRow},
 };
 use crate::{
+    db::page::{Page, PageRequest},
     error::{AppError, AppResult},
     events::{self, topic},
     profile::model::UserRow,
@@ -110,29 +111,20 @@ pub async fn visible(app: &AppState, viewer: &UserRow, id: Uuid) -> AppResult<Or
     find_visible(&mut conn, viewer, id).await
 }
 
-/// A page of the viewer's orders, whether more follow, and the total when asked for.
-pub struct Page {
-    pub rows: Vec<OrderRow>,
-    pub more: bool,
-    pub total: Option<i64>,
-}
-
+/// A page of the viewer's orders, newest first, on one side or both, optionally in one status.
 pub async fn mine(
     app: &AppState,
     viewer: Uuid,
     side: model::Side,
     status: Option<&str>,
-    before: Option<Uuid>,
-    size: usize,
-    with_total: bool,
-) -> AppResult<Page> {
+    request: &PageRequest<Uuid>,
+) -> AppResult<Page<OrderRow>> {
     let mut conn = app.db.conn().await?;
-    let rows = model::page(&mut conn, viewer, side, status, before, size as i64 + 1).await?;
-    let (rows, more) = crate::db::page::split_page(rows, size);
-    let total = if with_total {
-        Some(model::count(&mut conn, viewer, side, status).await?)
-    } else {
-        None
-    };
-    Ok(Page { rows, more, total })
+    Ok(request
+        .fetch(
+            &mut conn,
+            async |c, before, limit| model::page(c, viewer, side, status, before.copied(), limit).await,
+            async |c| model::count(c, viewer, side, status).await,
+        )
+        .await?)
 }

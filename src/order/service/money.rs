@@ -5,12 +5,13 @@
 //! Today every movement is ledger rows only (manual payments). Payment-provider calls
 //! belong here, one per movement, beside the ledger write they mirror: funding through a
 //! Checkout Session, the transfer to the freelancer's connected account on release, the
-//! refund to the card on cancel. Add them to [`fund`], [`release`] and [`refund`], and extend
+//! refund to the card on cancel. Add them to [`fund`] and [`settle`], and extend
 //! [`money`]'s dispatch when a rule names a new kind of movement.
 
+use chrono::{DateTime, Utc};
 use diesel_async::AsyncPgConnection;
+use uuid::Uuid;
 
-use super::transition::Decision;
 use crate::{
     error::{AppError, AppResult},
     ledger::{
@@ -36,20 +37,22 @@ pub(super) fn money_of(order: &OrderRow) -> OrderMoney {
     }
 }
 
-/// Money: moves what the transition's rule names. Release and refund only move escrow that
-/// is held (funded and not yet settled); an order settled unfunded moves nothing.
+/// Money: moves what the transition's rule names (`movement`) for `order`, by `actor` at
+/// `now`. Release and refund only move escrow that is held (funded and not yet settled); an
+/// order settled unfunded moves nothing.
 pub(super) async fn money(
     conn: &mut AsyncPgConnection,
     app: &AppState,
-    decision: &Decision<'_>,
+    movement: Money,
+    order: &OrderRow,
+    actor: Uuid,
+    now: DateTime<Utc>,
     change: &mut Transition,
 ) -> AppResult<()> {
-    let order = &decision.order;
     let held = order.funded_at.is_some() && order.settled_at.is_none();
-    match decision.rule.money {
-        Money::Fund => fund(conn, app, decision, change).await,
-        Money::Release if held => release(conn, decision, change).await,
-        Money::Refund if held => refund(conn, decision, change).await,
+    match movement {
+        Money::Fund => fund(conn, app, order, actor, now, change).await,
+        Money::Release | Money::Refund if held => settle(conn, movement, order, actor, now, change).await,
         Money::None | Money::Release | Money::Refund => Ok(()),
     }
 }
@@ -59,10 +62,11 @@ pub(super) async fn money(
 async fn fund(
     conn: &mut AsyncPgConnection,
     app: &AppState,
-    decision: &Decision<'_>,
+    order: &OrderRow,
+    actor: Uuid,
+    now: DateTime<Utc>,
     change: &mut Transition,
 ) -> AppResult<()> {
-    let order = &decision.order;
     let freelancer = profiles::find(conn, order.freelancer_id)
         .await?
         .ok_or_else(|| AppError::internal(anyhow::anyhow!("order without freelancer")))?;
@@ -72,24 +76,28 @@ async fn fund(
         freelancer.verification_status,
         freelancer.commission_bps,
     );
-    ledger::fund(conn, &money, &order.currency, Some(decision.actor.id)).await?;
+    ledger::fund(conn, &money, &order.currency, Some(actor)).await?;
     change.fee_bps = Some(money.fee_bps);
-    change.funded_at = Some(decision.now);
+    change.funded_at = Some(now);
     Ok(())
 }
 
-/// Escrow goes to the freelancer's pending balance, less the fee fixed at funding.
-async fn release(conn: &mut AsyncPgConnection, decision: &Decision<'_>, change: &mut Transition) -> AppResult<()> {
-    let order = &decision.order;
-    ledger::release(conn, &money_of(order), &order.currency, Some(decision.actor.id)).await?;
-    change.settled_at = Some(decision.now);
-    Ok(())
-}
-
-/// Escrow goes back to the client's available balance.
-async fn refund(conn: &mut AsyncPgConnection, decision: &Decision<'_>, change: &mut Transition) -> AppResult<()> {
-    let order = &decision.order;
-    ledger::refund(conn, &money_of(order), &order.currency, Some(decision.actor.id)).await?;
-    change.settled_at = Some(decision.now);
+/// Held escrow leaves: on release to the freelancer's pending balance, less the fee fixed at
+/// funding; on refund back to the client's available balance.
+async fn settle(
+    conn: &mut AsyncPgConnection,
+    movement: Money,
+    order: &OrderRow,
+    actor: Uuid,
+    now: DateTime<Utc>,
+    change: &mut Transition,
+) -> AppResult<()> {
+    let money = money_of(order);
+    if movement == Money::Release {
+        ledger::release(conn, &money, &order.currency, Some(actor)).await?;
+    } else {
+        ledger::refund(conn, &money, &order.currency, Some(actor)).await?;
+    }
+    change.settled_at = Some(now);
     Ok(())
 }

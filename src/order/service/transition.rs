@@ -72,7 +72,16 @@ pub async fn act(app: &AppState, actor: &UserRow, order_id: Uuid, mut act: Act) 
             let mut change = decision.change();
             apply(conn, &decision, &act, &prepared, &mut change).await?;
             calendar(conn, &decision).await?;
-            money(conn, app, &decision, &mut change).await?;
+            money(
+                conn,
+                app,
+                decision.rule.money,
+                &decision.order,
+                decision.actor.id,
+                decision.now,
+                &mut change,
+            )
+            .await?;
             let updated = model::apply(conn, order_id, &change).await?;
             history(conn, &decision, &updated, note.clone()).await?;
             follow_task(app, conn, &updated, action).await?;
