@@ -6,74 +6,31 @@ use async_graphql::dataloader::Loader;
 use uuid::Uuid;
 
 use super::model::{self, MessageRow, ParticipantRow};
-use crate::{error::AppError, graphql::loader::DbLoader};
+use crate::{
+    error::AppError,
+    graphql::loader::{grouped_loader, keyed_loader, shared, DbLoader},
+};
 
-/// Key: a message id.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct MessageById(pub Uuid);
+keyed_loader!(
+    /// Key: a message id.
+    MessageById: model::find_messages => MessageRow, by id
+);
 
-/// Key: a conversation id → its newest message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct LatestMessage(pub Uuid);
+keyed_loader!(
+    /// Key: a conversation id → its newest message.
+    LatestMessage: model::latest_messages => MessageRow, by conversation_id
+);
 
-/// Key: a conversation id → its participants.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct ParticipantsOf(pub Uuid);
+grouped_loader!(
+    /// Key: a conversation id → its participants, in joining order.
+    ParticipantsOf: model::participants_of => ParticipantRow, by conversation_id
+);
 
 /// Key: (viewer, conversation) → messages from others since the viewer's read receipt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct UnreadFor {
     pub user_id: Uuid,
     pub conversation_id: Uuid,
-}
-
-fn shared(e: impl Into<AppError>) -> Arc<AppError> {
-    Arc::new(e.into())
-}
-
-impl Loader<MessageById> for DbLoader {
-    type Value = Arc<MessageRow>;
-    type Error = Arc<AppError>;
-
-    async fn load(&self, keys: &[MessageById]) -> Result<HashMap<MessageById, Self::Value>, Self::Error> {
-        let ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
-        let mut conn = self.db.conn().await.map_err(shared)?;
-        let rows = model::find_messages(&mut conn, &ids).await.map_err(shared)?;
-        Ok(rows.into_iter().map(|m| (MessageById(m.id), Arc::new(m))).collect())
-    }
-}
-
-impl Loader<LatestMessage> for DbLoader {
-    type Value = Arc<MessageRow>;
-    type Error = Arc<AppError>;
-
-    async fn load(&self, keys: &[LatestMessage]) -> Result<HashMap<LatestMessage, Self::Value>, Self::Error> {
-        let ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
-        let mut conn = self.db.conn().await.map_err(shared)?;
-        let rows = model::latest_messages(&mut conn, &ids).await.map_err(shared)?;
-        Ok(rows
-            .into_iter()
-            .map(|m| (LatestMessage(m.conversation_id), Arc::new(m)))
-            .collect())
-    }
-}
-
-impl Loader<ParticipantsOf> for DbLoader {
-    type Value = Arc<Vec<ParticipantRow>>;
-    type Error = Arc<AppError>;
-
-    async fn load(&self, keys: &[ParticipantsOf]) -> Result<HashMap<ParticipantsOf, Self::Value>, Self::Error> {
-        let ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
-        let mut conn = self.db.conn().await.map_err(shared)?;
-        let mut grouped: HashMap<ParticipantsOf, Vec<ParticipantRow>> = HashMap::new();
-        for row in model::participants_of(&mut conn, &ids).await.map_err(shared)? {
-            grouped
-                .entry(ParticipantsOf(row.conversation_id))
-                .or_default()
-                .push(row);
-        }
-        Ok(grouped.into_iter().map(|(k, v)| (k, Arc::new(v))).collect())
-    }
 }
 
 impl Loader<UnreadFor> for DbLoader {

@@ -8,29 +8,13 @@ use uuid::Uuid;
 use super::model::{self, SkillCount, VouchRow};
 use crate::{
     error::AppError,
-    graphql::loader::{group_by_owner, DbLoader},
+    graphql::loader::{group_by_owner, grouped_loader, shared, DbLoader},
 };
 
-/// Key: a user id → how many vouches they have per skill area (every key gets an entry).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct VouchSkillsOf(pub Uuid);
-
-impl Loader<VouchSkillsOf> for DbLoader {
-    type Value = Arc<Vec<SkillCount>>;
-    type Error = Arc<AppError>;
-
-    async fn load(&self, keys: &[VouchSkillsOf]) -> Result<HashMap<VouchSkillsOf, Self::Value>, Self::Error> {
-        let ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
-        let mut conn = self.db.conn().await.map_err(|e| Arc::new(AppError::from(e)))?;
-        let rows = model::skill_counts(&mut conn, &ids)
-            .await
-            .map_err(|e| Arc::new(AppError::from(e)))?;
-        Ok(group_by_owner(&ids, rows, |r| r.vouchee_id)
-            .into_iter()
-            .map(|(id, rows)| (VouchSkillsOf(id), rows))
-            .collect())
-    }
-}
+grouped_loader!(
+    /// Key: a user id → how many vouches they have per skill area (every key gets an entry).
+    VouchSkillsOf: model::skill_counts => SkillCount, by vouchee_id
+);
 
 /// Key: one page of a user's vouches (see `model::PAGES_SQL`). Keys of a list of users share
 /// the area, cursor and limit, so a page of users costs one statement.
@@ -56,7 +40,7 @@ impl Loader<VouchPageOf> for DbLoader {
             };
             by_shape.entry(shape).or_default().push(key.vouchee);
         }
-        let mut conn = self.db.conn().await.map_err(|e| Arc::new(AppError::from(e)))?;
+        let mut conn = self.db.conn().await.map_err(shared)?;
         let mut pages = HashMap::with_capacity(keys.len());
         for (shape, vouchees) in by_shape {
             let rows = model::pages(
@@ -67,7 +51,7 @@ impl Loader<VouchPageOf> for DbLoader {
                 shape.limit,
             )
             .await
-            .map_err(|e| Arc::new(AppError::from(e)))?;
+            .map_err(shared)?;
             for (vouchee, rows) in group_by_owner(&vouchees, rows, |r| r.vouchee_id) {
                 pages.insert(
                     VouchPageOf {
