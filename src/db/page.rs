@@ -78,6 +78,23 @@ impl Cursor for (DateTime<Utc>, Uuid) {
     }
 }
 
+/// Lists ordered by a time that may be missing (rows without one come last) with the row's
+/// id as tie-breaker.
+impl Cursor for (Option<DateTime<Utc>>, Uuid) {
+    fn write(&self) -> String {
+        match self.0 {
+            Some(at) => (at, self.1).write(),
+            None => format!("|{}", self.1),
+        }
+    }
+    fn read(key: &str) -> Option<Self> {
+        match key.strip_prefix('|') {
+            Some(id) => Some((None, Uuid::parse_str(id).ok()?)),
+            None => <(DateTime<Utc>, Uuid)>::read(key).map(|(at, id)| (Some(at), id)),
+        }
+    }
+}
+
 /// A validated request for one page of a list keyed by `C`.
 #[derive(Debug, Clone)]
 pub struct PageRequest<C> {
@@ -239,6 +256,12 @@ mod tests {
             <(DateTime<Utc>, Uuid)>::decode(&(at, id).encode(), "after").unwrap(),
             (at, id)
         );
+        for key in [(Some(at), id), (None, id)] {
+            assert_eq!(
+                <(Option<DateTime<Utc>>, Uuid)>::decode(&key.encode(), "after").unwrap(),
+                key
+            );
+        }
         assert!(Uuid::decode("!!", "after").is_err());
         assert!(Uuid::decode(&42i64.encode(), "after").is_err());
         let request = PageRequest::<Uuid>::new(Some(5), Some(&id.encode()), 100, true).unwrap();

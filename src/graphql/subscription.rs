@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use futures_util::Stream;
+use futures_util::{Stream, StreamExt};
 use tokio::sync::broadcast::error::RecvError;
 
 use crate::{
@@ -32,21 +32,24 @@ pub fn topic_events(
             }
         };
         let mut last = after.unwrap_or(0);
-        if after.is_some() {
-            match replay(&app, &topic, last).await {
-                Ok(events) => {
-                    for event in events {
-                        last = event.seq.unwrap_or(last);
-                        yield Ok(event);
+        // Whether the database must be read before (or again between) live events: on resume,
+        // and whenever this subscriber fell behind the topic buffer.
+        let mut catch_up = after.is_some();
+        loop {
+            if std::mem::take(&mut catch_up) {
+                match replay(&app, &topic, last).await {
+                    Ok(events) => {
+                        for event in events {
+                            last = event.seq.unwrap_or(last);
+                            yield Ok(event);
+                        }
+                    }
+                    Err(e) => {
+                        yield Err(e);
+                        return;
                     }
                 }
-                Err(e) => {
-                    yield Err(e);
-                    return;
-                }
             }
-        }
-        loop {
             match receiver.rx.recv().await {
                 Ok(event) => {
                     if let Some(seq) = event.seq {
@@ -59,23 +62,31 @@ pub fn topic_events(
                 }
                 Err(RecvError::Lagged(missed)) => {
                     tracing::debug!(missed, topic = %topic, "slow subscriber; catching up from the database");
-                    match replay(&app, &topic, last).await {
-                        Ok(events) => {
-                            for event in events {
-                                last = event.seq.unwrap_or(last);
-                                yield Ok(event);
-                            }
-                        }
-                        Err(e) => {
-                            yield Err(e);
-                            return;
-                        }
-                    }
+                    catch_up = true;
                 }
                 Err(RecvError::Closed) => return,
             }
         }
     }
+}
+
+/// The `kind` events of `topic` (see [`topic_events`]), each made a delivery by `deliver`,
+/// which returns `None` to pass one over (not for this subscriber, or not decodable); errors
+/// of the stream are delivered as they come.
+pub fn deliveries<T>(
+    app: AppState,
+    topic: String,
+    after: Option<i64>,
+    kind: &'static str,
+    mut deliver: impl FnMut(Arc<Event>) -> Option<T>,
+) -> impl Stream<Item = async_graphql::Result<T>> {
+    topic_events(app, topic, after).filter_map(move |event| {
+        std::future::ready(match event {
+            Ok(event) if event.kind == kind => deliver(event).map(Ok),
+            Ok(_) => None,
+            Err(e) => Some(Err(e.into())),
+        })
+    })
 }
 
 /// Every numbered event of `topic` after `after`, oldest first.

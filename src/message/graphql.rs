@@ -2,17 +2,14 @@
 
 use std::sync::Arc;
 
-use async_graphql::{
-    connection::{Connection, Edge, EmptyFields},
-    Context, InputObject, Object, SimpleObject, Subscription, Upload, ID,
-};
+use async_graphql::{Context, InputObject, Object, SimpleObject, Subscription, Upload, ID};
 use chrono::{DateTime, Utc};
-use futures_util::{Stream, StreamExt};
+use futures_util::Stream;
 use uuid::Uuid;
 
 use super::{
     loaders::{LatestMessage, MessageById, ParticipantsOf, UnreadFor},
-    model::{ConversationRow, InboxCursor, MessageRow},
+    model::{ConversationRow, MessageRow},
     service::{self, MessageEvent, TypingEvent},
 };
 use crate::{
@@ -21,11 +18,8 @@ use crate::{
     graphql::{
         context::ContextExt,
         loader::shared_error,
-        pagination::{
-            decode_cursor, decode_event_cursor, decode_id_cursor, encode_cursor, id_cursor, page_size, wants_total,
-            Total,
-        },
-        subscription::topic_events,
+        pagination::{connection, decode_event_cursor, list_cost, page_request, page_request_named, ListConnection},
+        subscription::deliveries,
         types::parse_id,
     },
     profile::{graphql::User, loaders::UserById, model::UserRow},
@@ -249,25 +243,6 @@ impl Typing {
     }
 }
 
-fn inbox_cursor(row: &ConversationRow) -> String {
-    let at = row.last_message_at.map(|t| t.to_rfc3339()).unwrap_or_default();
-    encode_cursor(&format!("{at}|{}", row.id))
-}
-
-fn decode_inbox_cursor(cursor: Option<&str>) -> Result<Option<InboxCursor>, AppError> {
-    let Some(cursor) = cursor else { return Ok(None) };
-    let bad = || AppError::field("after", "is not a cursor from this list");
-    let key = decode_cursor(cursor, "after")?;
-    let (at, id) = key.split_once('|').ok_or_else(bad)?;
-    let id = Uuid::parse_str(id).map_err(|_| bad())?;
-    let at = if at.is_empty() {
-        None
-    } else {
-        Some(DateTime::parse_from_rfc3339(at).map_err(|_| bad())?.with_timezone(&Utc))
-    };
-    Ok(Some((at, id)))
-}
-
 #[derive(Default)]
 pub struct MessageQuery;
 
@@ -275,7 +250,7 @@ pub struct MessageQuery;
 impl MessageQuery {
     /// Your conversations, most recently active first (those without messages last), each
     /// with its last message and your unread count. Signed in.
-    #[graphql(complexity = "first.unwrap_or(20).max(1) as usize * child_complexity")]
+    #[graphql(complexity = "list_cost(first, child_complexity)")]
     async fn conversations(
         &self,
         ctx: &Context<'_>,
@@ -283,23 +258,15 @@ impl MessageQuery {
             i32,
         >,
         #[graphql(desc = "The `endCursor` of the previous page; omit for the first page.")] after: Option<String>,
-    ) -> async_graphql::Result<Connection<String, Conversation, Total, EmptyFields>> {
+    ) -> async_graphql::Result<ListConnection<Conversation>> {
         let viewer = ctx.viewer()?.id();
-        let app = ctx.app();
-        let size = page_size(first, app.config.limits.max_page_size)?;
-        let cursor = decode_inbox_cursor(after.as_deref())?;
-        let (rows, more) = service::inbox(app, viewer, cursor, size).await?;
-        let total = if wants_total(ctx) {
-            service::inbox_count(app, viewer).await?
-        } else {
-            0
-        };
-        let mut connection = Connection::with_additional_fields(after.is_some(), more, Total { total_count: total });
-        connection.edges.extend(
-            rows.into_iter()
-                .map(|row| Edge::new(inbox_cursor(&row), Conversation(Arc::new(row)))),
-        );
-        Ok(connection)
+        let request = page_request(ctx, first, after.as_deref())?;
+        let page = service::inbox(ctx.app(), viewer, &request).await?;
+        Ok(connection(
+            page,
+            |row| (row.last_message_at, row.id),
+            |row| Conversation(Arc::new(row)),
+        ))
     }
 
     /// A conversation you take part in; `FORBIDDEN` when you do not (or it does not exist).
@@ -317,7 +284,7 @@ impl MessageQuery {
 
     /// A conversation's messages, newest first; page back to older ones with `before` (the
     /// previous page's `endCursor`). Participants only (`FORBIDDEN` otherwise).
-    #[graphql(complexity = "first.unwrap_or(20).max(1) as usize * child_complexity")]
+    #[graphql(complexity = "list_cost(first, child_complexity)")]
     async fn messages(
         &self,
         ctx: &Context<'_>,
@@ -328,24 +295,12 @@ impl MessageQuery {
         #[graphql(desc = "The `endCursor` of the previous page: returns the messages older than it; \
                           omit for the newest.")]
         before: Option<String>,
-    ) -> async_graphql::Result<Connection<String, Message, Total, EmptyFields>> {
+    ) -> async_graphql::Result<ListConnection<Message>> {
         let viewer = ctx.viewer()?.id();
-        let app = ctx.app();
         let conversation_id = parse_id(&conversation_id, "conversationId")?;
-        let size = page_size(first, app.config.limits.max_page_size)?;
-        let before_id = decode_id_cursor(before.as_deref(), "before")?;
-        let (rows, more) = service::messages(app, viewer, conversation_id, before_id, size).await?;
-        let total = if wants_total(ctx) {
-            service::message_count(app, conversation_id).await?
-        } else {
-            0
-        };
-        let mut connection = Connection::with_additional_fields(before.is_some(), more, Total { total_count: total });
-        connection.edges.extend(
-            rows.into_iter()
-                .map(|row| Edge::new(id_cursor(row.id), Message::new(Arc::new(row)))),
-        );
-        Ok(connection)
+        let request = page_request_named(ctx, first, before.as_deref(), "before")?;
+        let page = service::messages(ctx.app(), viewer, conversation_id, &request).await?;
+        Ok(connection(page, |row| row.id, |row| Message::new(Arc::new(row))))
     }
 }
 
@@ -495,35 +450,25 @@ impl MessageSubscription {
         let id = parse_id(&conversation_id, "conversationId")?;
         let after = decode_event_cursor(after.as_deref())?;
         let app = ctx.app().clone();
-        let mut conn = app.db.conn().await.map_err(AppError::from)?;
-        service::require_participant(&mut conn, id, viewer).await?;
-        drop(conn);
+        service::check_participant(&app, id, viewer).await?;
         // While this stream lives the viewer is "watching": no NEW_MESSAGE notifications.
-        let watching = Arc::new(app.presence.join(presence::watching(id, viewer)));
-        Ok(
-            topic_events(app, topic::conversation(id), after).filter_map(move |event| {
-                let _watching = watching.clone();
-                async move {
-                    let event = match event {
-                        Ok(event) => event,
-                        Err(e) => return Some(Err(e.into())),
-                    };
-                    if event.kind != service::MESSAGE_ADDED {
-                        return None;
-                    }
-                    let payload = event.decode::<MessageEvent>()?;
-                    // Authorised per event: the subscriber must be among the message's participants.
-                    if !payload.participant_ids.contains(&viewer) {
-                        return None;
-                    }
-                    Some(Ok(Message {
-                        row: payload.message.clone(),
-                        event_cursor: event.seq,
-                        sender: Some(payload.sender.clone()),
-                    }))
-                }
-            }),
-        )
+        let watching = app.presence.join(presence::watching(id, viewer));
+        Ok(deliveries(
+            app,
+            topic::conversation(id),
+            after,
+            service::MESSAGE_ADDED,
+            move |event| {
+                let _watching = &watching;
+                let payload = event.decode::<MessageEvent>()?;
+                // Authorised per event: the subscriber must be among the message's participants.
+                payload.participant_ids.contains(&viewer).then(|| Message {
+                    row: payload.message.clone(),
+                    event_cursor: event.seq,
+                    sender: Some(payload.sender.clone()),
+                })
+            },
+        ))
     }
 
     /// Who is typing in a conversation you take part in (your own signals are not echoed).
@@ -535,22 +480,17 @@ impl MessageSubscription {
         let viewer = ctx.viewer()?.id();
         let id = parse_id(&conversation_id, "conversationId")?;
         let app = ctx.app().clone();
-        let mut conn = app.db.conn().await.map_err(AppError::from)?;
-        service::require_participant(&mut conn, id, viewer).await?;
-        drop(conn);
-        Ok(
-            topic_events(app, topic::conversation(id), None).filter_map(move |event| async move {
-                let event = match event {
-                    Ok(event) => event,
-                    Err(e) => return Some(Err(e.into())),
-                };
-                if event.kind != service::TYPING {
-                    return None;
-                }
+        service::check_participant(&app, id, viewer).await?;
+        Ok(deliveries(
+            app,
+            topic::conversation(id),
+            None,
+            service::TYPING,
+            move |event| {
                 let typing = event.decode::<TypingEvent>()?;
                 // Your own typing is not news to you.
-                (typing.user_id != viewer).then(|| Ok(Typing(typing)))
-            }),
-        )
+                (typing.user_id != viewer).then(|| Typing(typing))
+            },
+        ))
     }
 }

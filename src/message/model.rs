@@ -6,7 +6,10 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::db::schema::{conversation_participants, conversations, messages};
+use crate::db::{
+    page::{Page, PageRequest},
+    schema::{conversation_participants, conversations, messages},
+};
 
 #[derive(Debug, Clone, Queryable, Selectable, Serialize, Deserialize)]
 #[diesel(table_name = conversations, check_for_backend(diesel::pg::Pg))]
@@ -101,15 +104,12 @@ pub async fn add_participants(conn: &mut AsyncPgConnection, conversation_id: Uui
         .map(drop)
 }
 
+/// One conversation by id.
 pub async fn find_conversation(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<Option<ConversationRow>> {
-    conversations::table
-        .find(id)
-        .select(ConversationRow::as_select())
-        .first(conn)
-        .await
-        .optional()
+    Ok(find_conversations(conn, &[id]).await?.pop())
 }
 
+/// Conversations by id (for the loader and [`find_conversation`]).
 pub async fn find_conversations(conn: &mut AsyncPgConnection, ids: &[Uuid]) -> QueryResult<Vec<ConversationRow>> {
     conversations::table
         .filter(conversations::id.eq_any(ids))
@@ -151,9 +151,25 @@ pub async fn participants_of(
 /// Where an inbox page ends: (last_message_at, conversation id) of its last row.
 pub type InboxCursor = (Option<DateTime<Utc>>, Uuid);
 
-/// A page of a user's conversations, most recently active first. `after` is the
-/// (last_message_at, conversation id) of the previous page's last row.
-pub async fn inbox_page(
+/// A page of a user's conversations, most recently active first (those without messages
+/// last).
+pub async fn inbox(
+    conn: &mut AsyncPgConnection,
+    user_id: Uuid,
+    request: &PageRequest<InboxCursor>,
+) -> QueryResult<Page<ConversationRow>> {
+    request
+        .fetch(
+            conn,
+            async |c, after, limit| inbox_rows(c, user_id, after.copied(), limit).await,
+            async |c| inbox_count(c, user_id).await,
+        )
+        .await
+}
+
+/// Up to `limit` of a user's conversations, most recently active first, after the
+/// (last_message_at, conversation id) `after`.
+async fn inbox_rows(
     conn: &mut AsyncPgConnection,
     user_id: Uuid,
     after: Option<InboxCursor>,
@@ -190,7 +206,7 @@ pub async fn inbox_page(
     query.load(conn).await
 }
 
-pub async fn inbox_count(conn: &mut AsyncPgConnection, user_id: Uuid) -> QueryResult<i64> {
+async fn inbox_count(conn: &mut AsyncPgConnection, user_id: Uuid) -> QueryResult<i64> {
     conversation_participants::table
         .filter(conversation_participants::user_id.eq(user_id))
         .count()
@@ -213,15 +229,12 @@ pub async fn insert_message(conn: &mut AsyncPgConnection, row: &MessageRow) -> Q
     .map(drop)
 }
 
+/// One message by id.
 pub async fn find_message(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<Option<MessageRow>> {
-    messages::table
-        .find(id)
-        .select(MessageRow::as_select())
-        .first(conn)
-        .await
-        .optional()
+    Ok(find_messages(conn, &[id]).await?.pop())
 }
 
+/// Messages by id (for the loader and [`find_message`]).
 pub async fn find_messages(conn: &mut AsyncPgConnection, ids: &[Uuid]) -> QueryResult<Vec<MessageRow>> {
     messages::table
         .filter(messages::id.eq_any(ids))
@@ -230,8 +243,23 @@ pub async fn find_messages(conn: &mut AsyncPgConnection, ids: &[Uuid]) -> QueryR
         .await
 }
 
-/// A page of a conversation's messages, newest first, strictly older than `before`.
-pub async fn message_page(
+/// A page of a conversation's messages, newest first (the cursor pages back to older ones).
+pub async fn messages(
+    conn: &mut AsyncPgConnection,
+    conversation_id: Uuid,
+    request: &PageRequest<Uuid>,
+) -> QueryResult<Page<MessageRow>> {
+    request
+        .fetch(
+            conn,
+            async |c, before, limit| message_rows(c, conversation_id, before.copied(), limit).await,
+            async |c| message_count(c, conversation_id).await,
+        )
+        .await
+}
+
+/// Up to `limit` of a conversation's messages, newest first, strictly older than `before`.
+async fn message_rows(
     conn: &mut AsyncPgConnection,
     conversation_id: Uuid,
     before: Option<Uuid>,
@@ -249,7 +277,7 @@ pub async fn message_page(
     query.load(conn).await
 }
 
-pub async fn message_count(conn: &mut AsyncPgConnection, conversation_id: Uuid) -> QueryResult<i64> {
+async fn message_count(conn: &mut AsyncPgConnection, conversation_id: Uuid) -> QueryResult<i64> {
     messages::table
         .filter(messages::conversation_id.eq(conversation_id))
         .count()

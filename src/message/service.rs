@@ -12,6 +12,7 @@ use super::{
     safety,
 };
 use crate::{
+    db::page::{Page, PageRequest},
     error::{AppError, AppResult, FieldErrors},
     events::{self, presence, topic},
     notification::service::{self as notification, Kind},
@@ -59,7 +60,22 @@ pub async fn require_participant(conn: &mut AsyncPgConnection, conversation_id: 
     }
 }
 
-/// The stable key of the two-party conversation between `a` and `b`.
+/// Refuses anyone who is not a participant of the conversation, on a connection of its own
+/// (for subscriptions and signals, which hold none).
+pub async fn check_participant(app: &AppState, conversation_id: Uuid, user_id: Uuid) -> AppResult<()> {
+    let mut conn = app.db.conn().await?;
+    require_participant(&mut conn, conversation_id, user_id).await
+}
+
+/// The ids of a conversation's participants.
+async fn participant_ids(conn: &mut AsyncPgConnection, conversation_id: Uuid) -> AppResult<Vec<Uuid>> {
+    Ok(model::participants_of(conn, &[conversation_id])
+        .await?
+        .into_iter()
+        .map(|p| p.user_id)
+        .collect())
+}
+
 /// The stable key of the two-party conversation between `a` and `b`, about `task` if given.
 pub fn direct_key(a: Uuid, b: Uuid, task: Option<Uuid>) -> String {
     let (low, high) = if a < b { (a, b) } else { (b, a) };
@@ -137,6 +153,57 @@ pub fn display_name(raw: &str) -> String {
     }
 }
 
+/// Checks uploaded files against the upload limits (each at most `upload_max_bytes`, not
+/// empty, a document type judged from its content), naming `field` for each problem; returns
+/// each file's (content type, extension) for [`store_files`]. Messages, task attachments and
+/// order deliveries take files the same way.
+pub fn check_files(
+    app: &AppState,
+    files: &[NewAttachment],
+    field: &str,
+    errors: &mut FieldErrors,
+) -> Vec<(&'static str, &'static str)> {
+    let max_bytes = app.config.limits.upload_max_bytes;
+    let mut kinds = Vec::with_capacity(files.len());
+    for file in files {
+        match crate::storage::sniff_document(&file.bytes) {
+            _ if file.bytes.len() > max_bytes => {
+                errors.add(field, format!("each file must be at most {max_bytes} bytes"))
+            }
+            _ if file.bytes.is_empty() => errors.add(field, "must not contain empty files"),
+            None => errors.add(field, "may be images, PDF, ZIP or plain text"),
+            Some(kind) => kinds.push(kind),
+        }
+    }
+    kinds
+}
+
+/// Stores files that passed [`check_files`] (with the kinds it returned) under `folder`, and
+/// describes them as attachments (a random stored name, the uploader's name for display).
+pub async fn store_files(
+    app: &AppState,
+    folder: &'static str,
+    files: Vec<NewAttachment>,
+    kinds: Vec<(&'static str, &'static str)>,
+) -> AppResult<Vec<Attachment>> {
+    let mut attachments = Vec::with_capacity(files.len());
+    for (file, (content_type, ext)) in files.into_iter().zip(kinds) {
+        let size_bytes = file.bytes.len() as i64;
+        let stored = app
+            .storage
+            .put(folder, ext, file.bytes)
+            .await
+            .map_err(AppError::internal)?;
+        attachments.push(Attachment {
+            url: stored.url,
+            file_name: display_name(&file.file_name),
+            content_type: content_type.to_owned(),
+            size_bytes,
+        });
+    }
+    Ok(attachments)
+}
+
 fn check_content(content: &str, attachments: usize, errors: &mut FieldErrors) {
     let chars = content.chars().count();
     if chars > MESSAGE_MAX_CHARS {
@@ -153,18 +220,7 @@ pub async fn send_message(app: &AppState, viewer: &UserRow, input: NewMessage) -
     if input.attachments.len() > ATTACHMENTS_MAX {
         errors.add("attachments", format!("must be at most {ATTACHMENTS_MAX} files"));
     }
-    let max_bytes = app.config.limits.upload_max_bytes;
-    let mut sniffed = Vec::new();
-    for attachment in &input.attachments {
-        match crate::storage::sniff_document(&attachment.bytes) {
-            _ if attachment.bytes.len() > max_bytes => {
-                errors.add("attachments", format!("each file must be at most {max_bytes} bytes"))
-            }
-            _ if attachment.bytes.is_empty() => errors.add("attachments", "must not contain empty files"),
-            None => errors.add("attachments", "may be images, PDF, ZIP or plain text"),
-            Some(kind) => sniffed.push(kind),
-        }
-    }
+    let kinds = check_files(app, &input.attachments, "attachments", &mut errors);
     errors.into_result()?;
 
     let mut conn = app.db.conn().await?;
@@ -175,31 +231,13 @@ pub async fn send_message(app: &AppState, viewer: &UserRow, input: NewMessage) -
             return Err(AppError::field("replyToId", "is not a message of this conversation"));
         }
     }
-    let participant_ids: Vec<Uuid> = model::participants_of(&mut conn, &[input.conversation_id])
-        .await?
-        .into_iter()
-        .map(|p| p.user_id)
-        .collect();
+    let participant_ids = participant_ids(&mut conn, input.conversation_id).await?;
     let hired = hired_everyone(&mut conn, viewer.id, &participant_ids).await?;
     drop(conn);
 
     let screened = safety::screen(&input.content, hired);
 
-    let mut attachments = Vec::with_capacity(input.attachments.len());
-    for (attachment, (content_type, ext)) in input.attachments.into_iter().zip(sniffed) {
-        let size = attachment.bytes.len() as i64;
-        let stored = app
-            .storage
-            .put("attachments", ext, attachment.bytes)
-            .await
-            .map_err(AppError::internal)?;
-        attachments.push(Attachment {
-            url: stored.url,
-            file_name: display_name(&attachment.file_name),
-            content_type: content_type.to_owned(),
-            size_bytes: size,
-        });
-    }
+    let attachments = store_files(app, "attachments", input.attachments, kinds).await?;
 
     let mut offline = Vec::new();
     for &participant in participant_ids.iter().filter(|p| **p != viewer.id) {
@@ -227,8 +265,8 @@ pub async fn send_message(app: &AppState, viewer: &UserRow, input: NewMessage) -
     };
     let preview: String = message.body.chars().take(80).collect();
     let mut conn = app.db.conn().await?;
-    let message = conn
-        .transaction::<_, AppError, _>(async |conn| {
+    app.bus
+        .transaction::<_, AppError, _>(&mut conn, async |conn| {
             model::insert_message(conn, &message).await?;
             events::emit(
                 conn,
@@ -254,9 +292,7 @@ pub async fn send_message(app: &AppState, viewer: &UserRow, input: NewMessage) -
             }
             Ok(message)
         })
-        .await?;
-    app.bus.kick();
-    Ok(message)
+        .await
 }
 
 /// Edits the viewer's own message (screened again).
@@ -281,11 +317,7 @@ pub async fn edit_message(
     let attachments = message.attachment_list().len();
     check_content(&content, attachments, &mut errors);
     errors.into_result()?;
-    let participant_ids: Vec<Uuid> = model::participants_of(&mut conn, &[message.conversation_id])
-        .await?
-        .into_iter()
-        .map(|p| p.user_id)
-        .collect();
+    let participant_ids = participant_ids(&mut conn, message.conversation_id).await?;
     let hired = hired_everyone(&mut conn, viewer.id, &participant_ids).await?;
     let screened = safety::screen(&content, hired);
     let original = screened.flagged.then_some(content.as_str());
@@ -315,9 +347,7 @@ pub async fn mark_read(app: &AppState, viewer: Uuid, conversation_id: Uuid) -> A
 
 /// Tells the other participants the viewer is typing. Ephemeral: not stored.
 pub async fn send_typing(app: &AppState, viewer: &UserRow, conversation_id: Uuid) -> AppResult<()> {
-    let mut conn = app.db.conn().await?;
-    require_participant(&mut conn, conversation_id, viewer.id).await?;
-    drop(conn);
+    check_participant(app, conversation_id, viewer.id).await?;
     let event = TypingEvent {
         conversation_id,
         user_id: viewer.id,
@@ -330,42 +360,26 @@ pub async fn send_typing(app: &AppState, viewer: &UserRow, conversation_id: Uuid
         .map_err(AppError::internal)
 }
 
-/// A page of the viewer's inbox and whether more follow.
+/// A page of the viewer's conversations, most recently active first.
 pub async fn inbox(
     app: &AppState,
     viewer: Uuid,
-    after: Option<InboxCursor>,
-    size: usize,
-) -> AppResult<(Vec<ConversationRow>, bool)> {
+    request: &PageRequest<InboxCursor>,
+) -> AppResult<Page<ConversationRow>> {
     let mut conn = app.db.conn().await?;
-    let rows = model::inbox_page(&mut conn, viewer, after, size as i64 + 1).await?;
-    let (rows, more) = crate::db::page::split_page(rows, size);
-    Ok((rows, more))
+    Ok(model::inbox(&mut conn, viewer, request).await?)
 }
 
-pub async fn inbox_count(app: &AppState, viewer: Uuid) -> AppResult<i64> {
-    let mut conn = app.db.conn().await?;
-    Ok(model::inbox_count(&mut conn, viewer).await?)
-}
-
-/// A page of a conversation's messages, newest first, and whether older ones follow.
+/// A page of a conversation's messages, newest first (participants only).
 pub async fn messages(
     app: &AppState,
     viewer: Uuid,
     conversation_id: Uuid,
-    before: Option<Uuid>,
-    size: usize,
-) -> AppResult<(Vec<MessageRow>, bool)> {
+    request: &PageRequest<Uuid>,
+) -> AppResult<Page<MessageRow>> {
     let mut conn = app.db.conn().await?;
     require_participant(&mut conn, conversation_id, viewer).await?;
-    let rows = model::message_page(&mut conn, conversation_id, before, size as i64 + 1).await?;
-    let (rows, more) = crate::db::page::split_page(rows, size);
-    Ok((rows, more))
-}
-
-pub async fn message_count(app: &AppState, conversation_id: Uuid) -> AppResult<i64> {
-    let mut conn = app.db.conn().await?;
-    Ok(model::message_count(&mut conn, conversation_id).await?)
+    Ok(model::messages(&mut conn, conversation_id, request).await?)
 }
 
 #[cfg(test)]

@@ -2,75 +2,23 @@
 
 use std::sync::Arc;
 
-use async_graphql::{
-    connection::{Connection, Edge, EmptyFields},
-    Context, Enum, Object, Subscription, ID,
-};
+use async_graphql::{Context, Object, Subscription, ID};
 use chrono::{DateTime, Utc};
-use futures_util::{Stream, StreamExt};
+use futures_util::Stream;
 
-use super::{model::NotificationRow, service};
+use super::{
+    model::{NotificationKind, NotificationRow},
+    service,
+};
 use crate::{
     events::topic,
     graphql::{
         context::ContextExt,
-        pagination::{decode_event_cursor, decode_id_cursor, id_cursor, page_size, wants_total, Total},
-        subscription::topic_events,
+        pagination::{connection, decode_event_cursor, list_cost, page_request, ListConnection},
+        subscription::deliveries,
         types::parse_id,
     },
 };
-
-/// What a notification is about; `Notification.data` holds the ids to open it with.
-#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
-pub enum NotificationKind {
-    /// Someone applied to your task. Data: `taskId`, `applicationId`.
-    NewApplication,
-    /// Your application changed status (including when the task went to someone else).
-    /// Data: `taskId`, `applicationId`, `status`.
-    ApplicationStatus,
-    /// A message arrived in a conversation you were not watching (`messageAdded`).
-    /// Data: `conversationId`, `messageId`.
-    NewMessage,
-    /// Someone else (the other party or an admin) created or moved one of your orders.
-    /// Data: `orderId`, `status`, and `action` for a move or `taskId` (may be null) for a new
-    /// order.
-    OrderStatus,
-    /// A payment step on one of your orders (proof submitted, confirmed or rejected).
-    /// Data: `orderId`, `status`, `action`.
-    Payment,
-    /// A call was scheduled with you. Not sent yet: calls are not available.
-    CallScheduled,
-    /// Someone reviewed you. Not sent yet: reviews are not available.
-    ReviewReceived,
-    /// A task was posted near you while you were offline. Data: `taskId`,
-    /// `distanceMeters`, `mode`.
-    TaskNearby,
-    /// A dispute was opened on one of your orders. Data: `orderId`, `status`, `action`.
-    Dispute,
-    /// A change to a gig you follow. Not sent yet.
-    GigUpdate,
-    /// Anything else: invitations, vouches, verification reviews, SOS alerts and their
-    /// handling, expired tasks. `data` says what it concerns.
-    System,
-}
-
-impl NotificationKind {
-    fn from_db(kind: &str) -> Self {
-        match kind {
-            "NEW_APPLICATION" => Self::NewApplication,
-            "APPLICATION_STATUS" => Self::ApplicationStatus,
-            "NEW_MESSAGE" => Self::NewMessage,
-            "ORDER_STATUS" => Self::OrderStatus,
-            "PAYMENT" => Self::Payment,
-            "CALL_SCHEDULED" => Self::CallScheduled,
-            "REVIEW_RECEIVED" => Self::ReviewReceived,
-            "TASK_NEARBY" => Self::TaskNearby,
-            "DISPUTE" => Self::Dispute,
-            "GIG_UPDATE" => Self::GigUpdate,
-            _ => Self::System,
-        }
-    }
-}
 
 /// Something that happened that the member should know about. Only the recipient sees it.
 #[derive(async_graphql::Description)]
@@ -87,7 +35,7 @@ impl Notification {
     }
     /// What it is about; tells which keys `data` has.
     async fn kind(&self) -> NotificationKind {
-        NotificationKind::from_db(&self.row.kind)
+        self.row.kind
     }
     /// One line for a list or a push message, e.g. "Ada applied to your task".
     async fn title(&self) -> &str {
@@ -132,7 +80,7 @@ pub struct NotificationQuery;
 #[Object]
 impl NotificationQuery {
     /// The signed-in user's notifications, newest first.
-    #[graphql(complexity = "first.unwrap_or(20).max(1) as usize * child_complexity")]
+    #[graphql(complexity = "list_cost(first, child_complexity)")]
     async fn notifications(
         &self,
         ctx: &Context<'_>,
@@ -141,24 +89,11 @@ impl NotificationQuery {
             i32,
         >,
         #[graphql(desc = "The `endCursor` of the previous page; omit for the first page.")] after: Option<String>,
-    ) -> async_graphql::Result<Connection<String, Notification, Total, EmptyFields>> {
+    ) -> async_graphql::Result<ListConnection<Notification>> {
         let viewer = ctx.viewer()?;
-        let app = ctx.app();
-        let size = page_size(first, app.config.limits.max_page_size)?;
-        let before = decode_id_cursor(after.as_deref(), "after")?;
-        let unread_only = unread_only.unwrap_or(false);
-        let (rows, more) = service::page(&app.db, viewer.id(), unread_only, before, size).await?;
-        let total = if wants_total(ctx) {
-            service::count(&app.db, viewer.id(), unread_only).await?
-        } else {
-            0
-        };
-        let mut connection = Connection::with_additional_fields(after.is_some(), more, Total { total_count: total });
-        connection.edges.extend(
-            rows.into_iter()
-                .map(|row| Edge::new(id_cursor(row.id), Notification::from_row(row))),
-        );
-        Ok(connection)
+        let request = page_request(ctx, first, after.as_deref())?;
+        let page = service::page(&ctx.app().db, viewer.id(), unread_only.unwrap_or(false), &request).await?;
+        Ok(connection(page, |row| row.id, Notification::from_row))
     }
 
     /// How many of the signed-in user's notifications are unread.
@@ -209,24 +144,20 @@ impl NotificationSubscription {
     ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<Notification>>> {
         let viewer = ctx.viewer()?.id();
         let after = decode_event_cursor(after.as_deref())?;
-        let stream = topic_events(ctx.app().clone(), topic::user(viewer), after).filter_map(move |event| async move {
-            let event = match event {
-                Ok(event) => event,
-                Err(e) => return Some(Err(e.into())),
-            };
-            if event.kind != service::NOTIFICATION_ADDED {
-                return None;
-            }
-            let row = event.decode::<NotificationRow>()?;
-            // Authorised per event: only the recipient's own notifications pass.
-            if row.user_id != viewer {
-                return None;
-            }
-            Some(Ok(Notification {
-                row,
-                event_cursor: event.seq,
-            }))
-        });
-        Ok(stream)
+        let app = ctx.app().clone();
+        Ok(deliveries(
+            app,
+            topic::user(viewer),
+            after,
+            service::NOTIFICATION_ADDED,
+            move |event| {
+                let row = event.decode::<NotificationRow>()?;
+                // Authorised per event: only the recipient's own notifications pass.
+                (row.user_id == viewer).then(|| Notification {
+                    row,
+                    event_cursor: event.seq,
+                })
+            },
+        ))
     }
 }

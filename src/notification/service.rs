@@ -6,7 +6,10 @@ use uuid::Uuid;
 
 use super::model::{self, NotificationRow};
 use crate::{
-    db::Db,
+    db::{
+        page::{Page, PageRequest},
+        Db,
+    },
     error::{AppError, AppResult},
     events::{self, topic},
 };
@@ -14,39 +17,8 @@ use crate::{
 /// The event kind on a user's topic when a notification is created.
 pub const NOTIFICATION_ADDED: &str = "NOTIFICATION_ADDED";
 
-/// What a notification is about (SPEC's list).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    NewApplication,
-    ApplicationStatus,
-    NewMessage,
-    OrderStatus,
-    Payment,
-    CallScheduled,
-    ReviewReceived,
-    TaskNearby,
-    Dispute,
-    GigUpdate,
-    System,
-}
-
-impl Kind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Kind::NewApplication => "NEW_APPLICATION",
-            Kind::ApplicationStatus => "APPLICATION_STATUS",
-            Kind::NewMessage => "NEW_MESSAGE",
-            Kind::OrderStatus => "ORDER_STATUS",
-            Kind::Payment => "PAYMENT",
-            Kind::CallScheduled => "CALL_SCHEDULED",
-            Kind::ReviewReceived => "REVIEW_RECEIVED",
-            Kind::TaskNearby => "TASK_NEARBY",
-            Kind::Dispute => "DISPUTE",
-            Kind::GigUpdate => "GIG_UPDATE",
-            Kind::System => "SYSTEM",
-        }
-    }
-}
+/// What a notification is about (the same type the rows and the schema use).
+pub use super::model::NotificationKind as Kind;
 
 /// Creates a notification for `user_id` in the caller's transaction and emits it on the
 /// user's topic. The caller kicks the bus after commit.
@@ -61,7 +33,7 @@ pub async fn notify(
     let row = NotificationRow {
         id: Uuid::now_v7(),
         user_id,
-        kind: kind.as_str().to_owned(),
+        kind,
         title: title.to_owned(),
         body: body.to_owned(),
         data,
@@ -86,7 +58,7 @@ pub async fn notify_many(
         .map(|(user_id, title, body, data)| NotificationRow {
             id: Uuid::now_v7(),
             user_id,
-            kind: kind.as_str().to_owned(),
+            kind,
             title,
             body,
             data,
@@ -104,20 +76,18 @@ pub async fn notify_many(
     Ok(rows)
 }
 
-/// A page of the user's notifications and whether more follow.
+/// A page of the user's notifications (or only the unread ones), newest first.
 pub async fn page(
     db: &Db,
     user_id: Uuid,
     unread_only: bool,
-    before: Option<Uuid>,
-    size: usize,
-) -> AppResult<(Vec<NotificationRow>, bool)> {
+    request: &PageRequest<Uuid>,
+) -> AppResult<Page<NotificationRow>> {
     let mut conn = db.conn().await?;
-    let rows = model::page(&mut conn, user_id, unread_only, before, size as i64 + 1).await?;
-    let (rows, more) = crate::db::page::split_page(rows, size);
-    Ok((rows, more))
+    Ok(model::page(&mut conn, user_id, unread_only, request).await?)
 }
 
+/// How many notifications the user has (or unread ones).
 pub async fn count(db: &Db, user_id: Uuid, unread_only: bool) -> AppResult<i64> {
     let mut conn = db.conn().await?;
     Ok(model::count(&mut conn, user_id, unread_only).await?)
