@@ -2,22 +2,18 @@
 
 use std::sync::Arc;
 
-use async_graphql::{
-    connection::{Connection, Edge, EmptyFields},
-    Context, Enum, Object, SimpleObject, ID,
-};
+use async_graphql::{Context, Enum, Object, SimpleObject, ID};
 use chrono::{DateTime, Utc};
 
 use super::{
-    model::{self, AccountRow, EntryRow, TransactionRow},
+    model::{AccountKind, AccountRow, EntryRow, TransactionKind, TransactionRow},
     service,
 };
 use crate::{
-    error::AppError,
     graphql::{
         context::ContextExt,
         loader::shared_error,
-        pagination::{decode_cursor, encode_cursor, page_size, split_page, wants_total, Total},
+        pagination::{connection, list_cost, page_request, ListConnection},
     },
     order::{graphql::Order, loaders::OrderById},
 };
@@ -35,25 +31,15 @@ pub struct Balance {
 }
 
 /// Which of your balances an entry moved.
+///
+/// Not `AccountKind` itself: a user's entries only ever move their own two accounts, and the
+/// schema names them from the user's side.
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
 pub enum BalanceKind {
     /// The balance you can withdraw.
     Available,
     /// Released earnings that have not cleared yet.
     Pending,
-}
-
-/// What the ledger transaction behind an entry records.
-#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
-pub enum LedgerTransactionKind {
-    /// A payment entered escrow.
-    Fund,
-    /// Escrow went to the freelancer and the platform fee.
-    Release,
-    /// Escrow went back to the client.
-    Refund,
-    /// Pending earnings became available.
-    Clear,
 }
 
 pub struct LedgerEntry {
@@ -80,19 +66,14 @@ impl LedgerEntry {
     }
     /// Which of your balances moved.
     async fn balance(&self) -> BalanceKind {
-        match self.account.kind.as_str() {
-            "USER_PENDING" => BalanceKind::Pending,
+        match self.account.kind {
+            AccountKind::UserPending => BalanceKind::Pending,
             _ => BalanceKind::Available,
         }
     }
     /// What the movement was part of.
-    async fn kind(&self) -> LedgerTransactionKind {
-        match self.transaction.kind.as_str() {
-            "RELEASE" => LedgerTransactionKind::Release,
-            "REFUND" => LedgerTransactionKind::Refund,
-            "CLEAR" => LedgerTransactionKind::Clear,
-            _ => LedgerTransactionKind::Fund,
-        }
+    async fn kind(&self) -> TransactionKind {
+        self.transaction.kind
     }
     /// The ledger transaction this entry belongs to.
     async fn transaction_id(&self) -> ID {
@@ -137,49 +118,24 @@ impl LedgerQuery {
     }
 
     /// The movements on your balances, newest first. UNAUTHORIZED when signed out.
-    #[graphql(complexity = "first.unwrap_or(20).max(1) as usize * child_complexity")]
+    #[graphql(complexity = "list_cost(first, child_complexity)")]
     async fn my_ledger(
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "Page size: 1 to the server's limit (100 by default); 20 when omitted.")] first: Option<i32>,
         #[graphql(desc = "Continue after the previous page's `pageInfo.endCursor`.")] after: Option<String>,
-    ) -> async_graphql::Result<Connection<String, LedgerEntry, Total, EmptyFields>> {
+    ) -> async_graphql::Result<ListConnection<LedgerEntry>> {
         let viewer = ctx.viewer()?.id();
-        let size = page_size(first, ctx.app().config.limits.max_page_size)?;
-        let before = after
-            .as_deref()
-            .map(|c| {
-                decode_cursor(c, "after").and_then(|k| {
-                    k.parse::<i64>()
-                        .map_err(|_| AppError::field("after", "is not a cursor from this list"))
-                })
-            })
-            .transpose()?;
-        let mut conn = ctx.app().db.conn().await.map_err(AppError::from)?;
-        let rows = model::entries_of(&mut conn, viewer, before, size as i64 + 1)
-            .await
-            .map_err(AppError::from)?;
-        let (rows, more) = split_page(rows, size);
-        let total = if wants_total(ctx) {
-            model::count_entries_of(&mut conn, viewer)
-                .await
-                .map_err(AppError::from)?
-        } else {
-            0
-        };
-        let mut connection = Connection::with_additional_fields(after.is_some(), more, Total { total_count: total });
-        connection
-            .edges
-            .extend(rows.into_iter().map(|(entry, transaction, account)| {
-                Edge::new(
-                    encode_cursor(&entry.id.to_string()),
-                    LedgerEntry {
-                        entry,
-                        transaction: Arc::new(transaction),
-                        account: Arc::new(account),
-                    },
-                )
-            }));
-        Ok(connection)
+        let request = page_request(ctx, first, after.as_deref())?;
+        let page = service::entries(&ctx.app().db, viewer, &request).await?;
+        Ok(connection(
+            page,
+            |(entry, _, _)| entry.id,
+            |(entry, transaction, account)| LedgerEntry {
+                entry,
+                transaction: Arc::new(transaction),
+                account: Arc::new(account),
+            },
+        ))
     }
 }

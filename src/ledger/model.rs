@@ -5,14 +5,50 @@ use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
-use crate::db::schema::{ledger_accounts, ledger_entries, ledger_transactions};
+use crate::db::{
+    page::{Page, PageRequest},
+    schema::{ledger_accounts, ledger_entries, ledger_transactions},
+    text_enum::pg_enum,
+};
+
+pg_enum! {
+    /// Which account money sits in (`ledger_accounts.kind`); see the module doc of `ledger`.
+    pub enum AccountKind {
+        /// What a user can withdraw.
+        UserAvailable = "USER_AVAILABLE",
+        /// A user's released earnings that have not cleared yet.
+        UserPending = "USER_PENDING",
+        /// Orders' money held by the platform between funding and settlement.
+        PlatformEscrow = "PLATFORM_ESCROW",
+        /// The platform's fees.
+        PlatformFees = "PLATFORM_FEES",
+        /// Outside the platform: payers' and payees' banks and cards.
+        External = "EXTERNAL",
+    }
+}
+
+pg_enum! {
+    /// What the ledger transaction behind an entry records.
+    #[derive(async_graphql::Enum)]
+    #[graphql(name = "LedgerTransactionKind")]
+    pub enum TransactionKind {
+        /// A payment entered escrow.
+        Fund = "FUND",
+        /// Escrow went to the freelancer and the platform fee.
+        Release = "RELEASE",
+        /// Escrow went back to the client.
+        Refund = "REFUND",
+        /// Pending earnings became available.
+        Clear = "CLEAR",
+    }
+}
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = ledger_accounts, check_for_backend(diesel::pg::Pg))]
 pub struct AccountRow {
     pub id: Uuid,
     pub owner_id: Option<Uuid>,
-    pub kind: String,
+    pub kind: AccountKind,
     pub currency: String,
     pub balance_cents: i64,
     pub created_at: DateTime<Utc>,
@@ -22,7 +58,7 @@ pub struct AccountRow {
 #[diesel(table_name = ledger_transactions, check_for_backend(diesel::pg::Pg))]
 pub struct TransactionRow {
     pub id: Uuid,
-    pub kind: String,
+    pub kind: TransactionKind,
     pub idempotency_key: String,
     pub order_id: Option<Uuid>,
     pub actor_id: Option<Uuid>,
@@ -52,7 +88,7 @@ pub struct NewEntry {
 pub async fn account_id(
     conn: &mut AsyncPgConnection,
     owner_id: Option<Uuid>,
-    kind: &str,
+    kind: AccountKind,
     currency: &str,
 ) -> QueryResult<Uuid> {
     if let Some(id) = find_account(conn, owner_id, kind, currency).await? {
@@ -62,7 +98,7 @@ pub async fn account_id(
         .values(AccountRow {
             id: Uuid::now_v7(),
             owner_id,
-            kind: kind.to_owned(),
+            kind,
             currency: currency.to_owned(),
             balance_cents: 0,
             created_at: Utc::now(),
@@ -78,11 +114,11 @@ pub async fn account_id(
 async fn find_account(
     conn: &mut AsyncPgConnection,
     owner_id: Option<Uuid>,
-    kind: &str,
+    kind: AccountKind,
     currency: &str,
 ) -> QueryResult<Option<Uuid>> {
     let mut query = ledger_accounts::table
-        .filter(ledger_accounts::kind.eq(kind.to_owned()))
+        .filter(ledger_accounts::kind.eq(kind))
         .filter(ledger_accounts::currency.eq(currency.to_owned()))
         .select(ledger_accounts::id)
         .into_boxed();
@@ -122,13 +158,31 @@ pub async fn accounts_of(conn: &mut AsyncPgConnection, owner_id: Uuid) -> QueryR
         .await
 }
 
-/// A page of the entries on a user's accounts, newest first, strictly older than `before`.
-pub async fn entries_of(
+/// An entry on one of a user's accounts, with its transaction and the account.
+pub type EntryLine = (EntryRow, TransactionRow, AccountRow);
+
+/// A page of the entries on a user's accounts, newest first (keyed by entry id).
+pub async fn entries_page(
+    conn: &mut AsyncPgConnection,
+    owner_id: Uuid,
+    request: &PageRequest<i64>,
+) -> QueryResult<Page<EntryLine>> {
+    request
+        .fetch(
+            conn,
+            async |c, before, limit| entries_of(c, owner_id, before.copied(), limit).await,
+            async |c| count_entries_of(c, owner_id).await,
+        )
+        .await
+}
+
+/// Up to `limit` entries on a user's accounts, newest first, strictly older than `before`.
+async fn entries_of(
     conn: &mut AsyncPgConnection,
     owner_id: Uuid,
     before: Option<i64>,
     limit: i64,
-) -> QueryResult<Vec<(EntryRow, TransactionRow, AccountRow)>> {
+) -> QueryResult<Vec<EntryLine>> {
     let mut query = ledger_entries::table
         .inner_join(ledger_transactions::table)
         .inner_join(ledger_accounts::table)
@@ -148,7 +202,7 @@ pub async fn entries_of(
 }
 
 /// How many entries a user's accounts have.
-pub async fn count_entries_of(conn: &mut AsyncPgConnection, owner_id: Uuid) -> QueryResult<i64> {
+async fn count_entries_of(conn: &mut AsyncPgConnection, owner_id: Uuid) -> QueryResult<i64> {
     ledger_entries::table
         .inner_join(ledger_accounts::table)
         .filter(ledger_accounts::owner_id.eq(owner_id))

@@ -5,9 +5,12 @@ use chrono::Utc;
 use diesel_async::AsyncPgConnection;
 use uuid::Uuid;
 
-use super::model::{self, NewEntry, TransactionRow};
+use super::model::{self, AccountKind, EntryLine, NewEntry, TransactionKind, TransactionRow};
 use crate::{
-    db::Db,
+    db::{
+        page::{Page, PageRequest},
+        Db,
+    },
     error::{AppError, AppResult},
 };
 
@@ -27,44 +30,20 @@ pub enum Account {
 }
 
 impl Account {
-    fn key(self) -> (Option<Uuid>, &'static str) {
+    fn key(self) -> (Option<Uuid>, AccountKind) {
         match self {
-            Account::Available(user) => (Some(user), "USER_AVAILABLE"),
-            Account::Pending(user) => (Some(user), "USER_PENDING"),
-            Account::Escrow => (None, "PLATFORM_ESCROW"),
-            Account::Fees => (None, "PLATFORM_FEES"),
-            Account::External => (None, "EXTERNAL"),
-        }
-    }
-}
-
-/// What a ledger transaction records.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    /// A payer's money enters escrow.
-    Fund,
-    /// Escrow goes to the freelancer (pending) and the platform fee.
-    Release,
-    /// Escrow goes back to the client.
-    Refund,
-    /// Pending earnings become available.
-    Clear,
-}
-
-impl Kind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Kind::Fund => "FUND",
-            Kind::Release => "RELEASE",
-            Kind::Refund => "REFUND",
-            Kind::Clear => "CLEAR",
+            Account::Available(user) => (Some(user), AccountKind::UserAvailable),
+            Account::Pending(user) => (Some(user), AccountKind::UserPending),
+            Account::Escrow => (None, AccountKind::PlatformEscrow),
+            Account::Fees => (None, AccountKind::PlatformFees),
+            Account::External => (None, AccountKind::External),
         }
     }
 }
 
 /// One money movement.
 pub struct Movement<'a> {
-    pub kind: Kind,
+    pub kind: TransactionKind,
     /// Unique forever: the same key never moves money twice.
     pub key: String,
     pub order_id: Option<Uuid>,
@@ -87,7 +66,7 @@ pub async fn post(conn: &mut AsyncPgConnection, movement: Movement<'_>) -> AppRe
     }
     let transaction = TransactionRow {
         id: Uuid::now_v7(),
-        kind: movement.kind.as_str().to_owned(),
+        kind: movement.kind,
         idempotency_key: movement.key,
         order_id: movement.order_id,
         actor_id: movement.actor_id,
@@ -129,6 +108,26 @@ pub struct OrderMoney {
     pub fee_bps: i32,
 }
 
+/// One step of an order's money, keyed `order:{id}:{kind}` so that each step moves money once.
+fn order_step<'a>(
+    kind: TransactionKind,
+    order: &OrderMoney,
+    currency: &'a str,
+    actor: Option<Uuid>,
+    memo: String,
+    legs: Vec<(Account, i64)>,
+) -> Movement<'a> {
+    Movement {
+        kind,
+        key: format!("order:{}:{}", order.order_id, kind.as_str().to_ascii_lowercase()),
+        order_id: Some(order.order_id),
+        actor_id: actor,
+        memo,
+        currency,
+        legs,
+    }
+}
+
 /// The client's payment enters escrow.
 pub async fn fund(
     conn: &mut AsyncPgConnection,
@@ -136,20 +135,14 @@ pub async fn fund(
     currency: &str,
     actor: Option<Uuid>,
 ) -> AppResult<bool> {
+    let legs = vec![
+        (Account::External, -order.amount_cents),
+        (Account::Escrow, order.amount_cents),
+    ];
+    let memo = "Payment received into escrow".into();
     post(
         conn,
-        Movement {
-            kind: Kind::Fund,
-            key: format!("order:{}:fund", order.order_id),
-            order_id: Some(order.order_id),
-            actor_id: actor,
-            memo: "Payment received into escrow".into(),
-            currency,
-            legs: vec![
-                (Account::External, -order.amount_cents),
-                (Account::Escrow, order.amount_cents),
-            ],
-        },
+        order_step(TransactionKind::Fund, order, currency, actor, memo, legs),
     )
     .await
 }
@@ -162,21 +155,15 @@ pub async fn release(
     actor: Option<Uuid>,
 ) -> AppResult<bool> {
     let fee = fee_cents(order.amount_cents, order.fee_bps);
+    let legs = vec![
+        (Account::Escrow, -order.amount_cents),
+        (Account::Pending(order.freelancer_id), order.amount_cents - fee),
+        (Account::Fees, fee),
+    ];
+    let memo = format!("Escrow released ({} bps fee)", order.fee_bps);
     post(
         conn,
-        Movement {
-            kind: Kind::Release,
-            key: format!("order:{}:release", order.order_id),
-            order_id: Some(order.order_id),
-            actor_id: actor,
-            memo: format!("Escrow released ({} bps fee)", order.fee_bps),
-            currency,
-            legs: vec![
-                (Account::Escrow, -order.amount_cents),
-                (Account::Pending(order.freelancer_id), order.amount_cents - fee),
-                (Account::Fees, fee),
-            ],
-        },
+        order_step(TransactionKind::Release, order, currency, actor, memo, legs),
     )
     .await
 }
@@ -188,20 +175,14 @@ pub async fn refund(
     currency: &str,
     actor: Option<Uuid>,
 ) -> AppResult<bool> {
+    let legs = vec![
+        (Account::Escrow, -order.amount_cents),
+        (Account::Available(order.client_id), order.amount_cents),
+    ];
+    let memo = "Escrow refunded".into();
     post(
         conn,
-        Movement {
-            kind: Kind::Refund,
-            key: format!("order:{}:refund", order.order_id),
-            order_id: Some(order.order_id),
-            actor_id: actor,
-            memo: "Escrow refunded".into(),
-            currency,
-            legs: vec![
-                (Account::Escrow, -order.amount_cents),
-                (Account::Available(order.client_id), order.amount_cents),
-            ],
-        },
+        order_step(TransactionKind::Refund, order, currency, actor, memo, legs),
     )
     .await
 }
@@ -209,20 +190,14 @@ pub async fn refund(
 /// A completed order's earnings move from pending to available.
 pub async fn clear(conn: &mut AsyncPgConnection, order: &OrderMoney, currency: &str) -> AppResult<bool> {
     let net = order.amount_cents - fee_cents(order.amount_cents, order.fee_bps);
+    let legs = vec![
+        (Account::Pending(order.freelancer_id), -net),
+        (Account::Available(order.freelancer_id), net),
+    ];
+    let memo = "Earnings cleared".into();
     post(
         conn,
-        Movement {
-            kind: Kind::Clear,
-            key: format!("order:{}:clear", order.order_id),
-            order_id: Some(order.order_id),
-            actor_id: None,
-            memo: "Earnings cleared".into(),
-            currency,
-            legs: vec![
-                (Account::Pending(order.freelancer_id), -net),
-                (Account::Available(order.freelancer_id), net),
-            ],
-        },
+        order_step(TransactionKind::Clear, order, currency, None, memo, legs),
     )
     .await
 }
@@ -239,12 +214,18 @@ pub async fn balances(db: &Db, user_id: Uuid) -> AppResult<Vec<(String, i64, i64
                 out.len() - 1
             }
         };
-        match account.kind.as_str() {
-            "USER_AVAILABLE" => out[index].1 = account.balance_cents,
+        match account.kind {
+            AccountKind::UserAvailable => out[index].1 = account.balance_cents,
             _ => out[index].2 = account.balance_cents,
         }
     }
     Ok(out)
+}
+
+/// A page of the movements on a user's balances, newest first.
+pub async fn entries(db: &Db, user_id: Uuid, request: &PageRequest<i64>) -> AppResult<Page<EntryLine>> {
+    let mut conn = db.conn().await?;
+    Ok(model::entries_page(&mut conn, user_id, request).await?)
 }
 
 #[cfg(test)]

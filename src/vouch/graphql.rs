@@ -3,10 +3,7 @@
 
 use std::sync::Arc;
 
-use async_graphql::{
-    connection::{Connection, Edge, EmptyFields},
-    Context, InputObject, Object, SimpleObject, ID,
-};
+use async_graphql::{Context, InputObject, Object, SimpleObject, ID};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
@@ -16,11 +13,10 @@ use super::{
     service::{self, VouchInput},
 };
 use crate::{
-    error::AppError,
     graphql::{
         context::ContextExt,
         loader::load_list,
-        pagination::{decode_id_cursor, id_cursor, page_size, wants_total, Total},
+        pagination::{connection, page_request, ListConnection},
         types::parse_id,
     },
     profile::graphql::User,
@@ -73,44 +69,34 @@ pub struct SkillVouches {
 }
 
 /// The vouches of `user_id`, newest first (`User.vouches`). The page comes through the
-/// loader (one statement for a list of users); `totalCount` from the per-area counts.
+/// loader, so that a list of users costs one statement (the loader is this list's query;
+/// `PageRequest::paginate` makes its page); `totalCount` comes from the per-area counts.
 pub async fn vouches_of(
     ctx: &Context<'_>,
     user_id: Uuid,
     skill_area: Option<String>,
     first: Option<i32>,
     after: Option<String>,
-) -> async_graphql::Result<Connection<String, Vouch, Total, EmptyFields>> {
-    let size = page_size(first, ctx.app().config.limits.max_page_size)?;
-    let before = decode_id_cursor(after.as_deref(), "after")?;
-    let skill_area = skill_area
-        .map(|s| service::normalize_skill_area(&s).map_err(|problem| AppError::field("skillArea", problem)))
-        .transpose()?;
-    let total = if wants_total(ctx) {
-        skill_counts(ctx, user_id)
-            .await?
-            .iter()
-            .filter(|c| skill_area.as_ref().is_none_or(|area| *area == c.skill_area))
-            .map(|c| c.count)
-            .sum()
+) -> async_graphql::Result<ListConnection<Vouch>> {
+    let request = page_request(ctx, first, after.as_deref())?;
+    let skill_area = service::skill_area_filter(skill_area)?;
+    let total = if request.with_total {
+        Some(service::total_in(
+            &skill_counts(ctx, user_id).await?,
+            skill_area.as_deref(),
+        ))
     } else {
-        0
+        None
     };
     let key = VouchPageOf {
         vouchee: user_id,
         skill_area,
-        before,
-        limit: size as i64 + 1,
+        before: request.after,
+        limit: request.limit(),
     };
     let rows = load_list(ctx, key).await?;
-    let more = rows.len() > size;
-    let mut connection = Connection::with_additional_fields(after.is_some(), more, Total { total_count: total });
-    connection.edges.extend(
-        rows.iter()
-            .take(size)
-            .map(|row| Edge::new(id_cursor(row.id), Vouch(Arc::new(row.clone())))),
-    );
-    Ok(connection)
+    let page = request.paginate(rows.iter().cloned().map(Arc::new).collect(), total);
+    Ok(connection(page, |row: &Arc<VouchRow>| row.id, Vouch))
 }
 
 async fn skill_counts(ctx: &Context<'_>, user_id: Uuid) -> async_graphql::Result<Arc<Vec<SkillCount>>> {
@@ -131,7 +117,7 @@ pub async fn summary_of(ctx: &Context<'_>, user_id: Uuid) -> async_graphql::Resu
 
 /// How many vouches `user_id` has in all areas.
 pub async fn count_of(ctx: &Context<'_>, user_id: Uuid) -> async_graphql::Result<i64> {
-    Ok(skill_counts(ctx, user_id).await?.iter().map(|c| c.count).sum())
+    Ok(service::total_in(&skill_counts(ctx, user_id).await?, None))
 }
 
 /// A vouch to give (or to change the message of).

@@ -1,10 +1,9 @@
 //! Vouching, its validation rules, and removing a vouch.
 
 use chrono::Utc;
-use diesel_async::AsyncConnection;
 use uuid::Uuid;
 
-use super::model::{self, VouchRow};
+use super::model::{self, SkillCount, VouchRow};
 use crate::{
     error::{AppError, AppResult, FieldErrors},
     notification::service::{self as notification, Kind},
@@ -29,6 +28,22 @@ pub fn normalize_skill_area(raw: &str) -> Result<String, String> {
         return Err("may contain letters, digits, spaces and - _ & + # . / only".into());
     }
     Ok(area)
+}
+
+/// The skill area a list is narrowed to, normalised; `VALIDATION_ERROR` on `skillArea` when
+/// it is not one.
+pub fn skill_area_filter(raw: Option<String>) -> AppResult<Option<String>> {
+    raw.map(|area| normalize_skill_area(&area).map_err(|problem| AppError::field("skillArea", problem)))
+        .transpose()
+}
+
+/// How many vouches the per-area `counts` add up to, in `skill_area` only when given.
+pub fn total_in(counts: &[SkillCount], skill_area: Option<&str>) -> i64 {
+    counts
+        .iter()
+        .filter(|c| skill_area.is_none_or(|area| area == c.skill_area))
+        .map(|c| c.count)
+        .sum()
 }
 
 /// What `vouchFor` takes.
@@ -66,8 +81,8 @@ pub async fn vouch(app: &AppState, voucher: &UserRow, input: VouchInput) -> AppR
         updated_at: now,
     };
     let mut conn = app.db.conn().await?;
-    let stored = conn
-        .transaction::<_, AppError, _>(async |conn| {
+    app.bus
+        .transaction::<_, AppError, _>(&mut conn, async |conn| {
             profiles::find(conn, row.vouchee_id)
                 .await?
                 .filter(|u| !u.is_banned())
@@ -90,9 +105,7 @@ pub async fn vouch(app: &AppState, voucher: &UserRow, input: VouchInput) -> AppR
             }
             Ok(stored)
         })
-        .await?;
-    app.bus.kick();
-    Ok(stored)
+        .await
 }
 
 /// Takes back one of the viewer's vouches; returns its id.
