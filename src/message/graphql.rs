@@ -489,7 +489,7 @@ impl MessageSubscription {
             move |event| {
                 let typing = event.decode::<TypingEvent>()?;
                 // Your own typing is not news to you.
-                (typing.user_id != viewer).then(|| Typing(typing))
+                (typing.user_id != viewer).then_some(Typing(typing))
             },
         ))
     }
