@@ -108,16 +108,52 @@ pub struct OrderMoney {
     pub fee_bps: i32,
 }
 
-/// One step of an order's money, keyed `order:{id}:{kind}` so that each step moves money once.
-fn order_step<'a>(
+/// What one step of an order's money records and which accounts it moves (the legs sum to
+/// zero).
+fn order_legs(kind: TransactionKind, order: &OrderMoney) -> (String, Vec<(Account, i64)>) {
+    let amount = order.amount_cents;
+    let fee = fee_cents(amount, order.fee_bps);
+    match kind {
+        TransactionKind::Fund => (
+            "Payment received into escrow".into(),
+            vec![(Account::External, -amount), (Account::Escrow, amount)],
+        ),
+        TransactionKind::Release => (
+            format!("Escrow released ({} bps fee)", order.fee_bps),
+            vec![
+                (Account::Escrow, -amount),
+                (Account::Pending(order.freelancer_id), amount - fee),
+                (Account::Fees, fee),
+            ],
+        ),
+        TransactionKind::Refund => (
+            "Escrow refunded".into(),
+            vec![
+                (Account::Escrow, -amount),
+                (Account::Available(order.client_id), amount),
+            ],
+        ),
+        TransactionKind::Clear => (
+            "Earnings cleared".into(),
+            vec![
+                (Account::Pending(order.freelancer_id), fee - amount),
+                (Account::Available(order.freelancer_id), amount - fee),
+            ],
+        ),
+    }
+}
+
+/// Posts one step of an order's money, keyed `order:{id}:{kind}` so that each step moves
+/// money once.
+async fn order_step(
+    conn: &mut AsyncPgConnection,
     kind: TransactionKind,
     order: &OrderMoney,
-    currency: &'a str,
+    currency: &str,
     actor: Option<Uuid>,
-    memo: String,
-    legs: Vec<(Account, i64)>,
-) -> Movement<'a> {
-    Movement {
+) -> AppResult<bool> {
+    let (memo, legs) = order_legs(kind, order);
+    let movement = Movement {
         kind,
         key: format!("order:{}:{}", order.order_id, kind.as_str().to_ascii_lowercase()),
         order_id: Some(order.order_id),
@@ -125,7 +161,8 @@ fn order_step<'a>(
         memo,
         currency,
         legs,
-    }
+    };
+    post(conn, movement).await
 }
 
 /// The client's payment enters escrow.
@@ -135,16 +172,7 @@ pub async fn fund(
     currency: &str,
     actor: Option<Uuid>,
 ) -> AppResult<bool> {
-    let legs = vec![
-        (Account::External, -order.amount_cents),
-        (Account::Escrow, order.amount_cents),
-    ];
-    let memo = "Payment received into escrow".into();
-    post(
-        conn,
-        order_step(TransactionKind::Fund, order, currency, actor, memo, legs),
-    )
-    .await
+    order_step(conn, TransactionKind::Fund, order, currency, actor).await
 }
 
 /// Escrow goes to the freelancer's pending balance, less the platform fee.
@@ -154,18 +182,7 @@ pub async fn release(
     currency: &str,
     actor: Option<Uuid>,
 ) -> AppResult<bool> {
-    let fee = fee_cents(order.amount_cents, order.fee_bps);
-    let legs = vec![
-        (Account::Escrow, -order.amount_cents),
-        (Account::Pending(order.freelancer_id), order.amount_cents - fee),
-        (Account::Fees, fee),
-    ];
-    let memo = format!("Escrow released ({} bps fee)", order.fee_bps);
-    post(
-        conn,
-        order_step(TransactionKind::Release, order, currency, actor, memo, legs),
-    )
-    .await
+    order_step(conn, TransactionKind::Release, order, currency, actor).await
 }
 
 /// Escrow goes back to the client's available balance.
@@ -175,31 +192,12 @@ pub async fn refund(
     currency: &str,
     actor: Option<Uuid>,
 ) -> AppResult<bool> {
-    let legs = vec![
-        (Account::Escrow, -order.amount_cents),
-        (Account::Available(order.client_id), order.amount_cents),
-    ];
-    let memo = "Escrow refunded".into();
-    post(
-        conn,
-        order_step(TransactionKind::Refund, order, currency, actor, memo, legs),
-    )
-    .await
+    order_step(conn, TransactionKind::Refund, order, currency, actor).await
 }
 
 /// A completed order's earnings move from pending to available.
 pub async fn clear(conn: &mut AsyncPgConnection, order: &OrderMoney, currency: &str) -> AppResult<bool> {
-    let net = order.amount_cents - fee_cents(order.amount_cents, order.fee_bps);
-    let legs = vec![
-        (Account::Pending(order.freelancer_id), -net),
-        (Account::Available(order.freelancer_id), net),
-    ];
-    let memo = "Earnings cleared".into();
-    post(
-        conn,
-        order_step(TransactionKind::Clear, order, currency, None, memo, legs),
-    )
-    .await
+    order_step(conn, TransactionKind::Clear, order, currency, None).await
 }
 
 /// A user's balances per currency: (currency, available, pending).
@@ -230,7 +228,24 @@ pub async fn entries(db: &Db, user_id: Uuid, request: &PageRequest<i64>) -> AppR
 
 #[cfg(test)]
 mod tests {
-    use super::fee_cents;
+    use super::*;
+
+    #[test]
+    fn every_order_step_balances() {
+        let order = OrderMoney {
+            order_id: Uuid::nil(),
+            client_id: Uuid::now_v7(),
+            freelancer_id: Uuid::now_v7(),
+            amount_cents: 12_345,
+            fee_bps: 800,
+        };
+        for kind in TransactionKind::ALL {
+            let (_, legs) = order_legs(*kind, &order);
+            assert_eq!(legs.iter().map(|(_, amount)| amount).sum::<i64>(), 0, "{kind}");
+        }
+        let (_, clear) = order_legs(TransactionKind::Clear, &order);
+        assert_eq!(clear[1].1, 12_345 - 988);
+    }
 
     #[test]
     fn fees_round_half_up_in_integers() {
