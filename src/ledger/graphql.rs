@@ -30,10 +30,9 @@ pub struct Balance {
     pub pending_cents: i64,
 }
 
+// Not `AccountKind` itself: a user's entries only ever move their own two accounts, and the
+// schema names them from the user's side.
 /// Which of your balances an entry moved.
-///
-/// Not `AccountKind` itself: a user's entries only ever move their own two accounts, and the
-/// schema names them from the user's side.
 #[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
 pub enum BalanceKind {
     /// The balance you can withdraw.

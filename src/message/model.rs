@@ -109,7 +109,7 @@ pub async fn find_conversation(conn: &mut AsyncPgConnection, id: Uuid) -> QueryR
     Ok(find_conversations(conn, &[id]).await?.pop())
 }
 
-/// Conversations by id (for the loader and [`find_conversation`]).
+/// Conversations by id.
 pub async fn find_conversations(conn: &mut AsyncPgConnection, ids: &[Uuid]) -> QueryResult<Vec<ConversationRow>> {
     conversations::table
         .filter(conversations::id.eq_any(ids))
