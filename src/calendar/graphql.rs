@@ -1,34 +1,13 @@
 //! The calendar over GraphQL.
 
-use async_graphql::{Context, Enum, InputObject, Object, SimpleObject, ID};
+use async_graphql::{Context, InputObject, Object, SimpleObject, ID};
 use chrono::NaiveDate;
 
-use super::service::{self, DayStatus};
+use super::{model::AvailabilityStatus, service};
 use crate::graphql::{
     context::ContextExt,
     types::{parse_id, Date},
 };
-
-/// How a day of a freelancer's calendar stands. Days are free unless marked.
-#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
-pub enum AvailabilityStatus {
-    /// Free to book.
-    Available,
-    /// Blocked by the freelancer.
-    Unavailable,
-    /// Booked by an order.
-    Booked,
-}
-
-impl From<DayStatus> for AvailabilityStatus {
-    fn from(s: DayStatus) -> Self {
-        match s {
-            DayStatus::Available => Self::Available,
-            DayStatus::Unavailable => Self::Unavailable,
-            DayStatus::Booked => Self::Booked,
-        }
-    }
-}
 
 /// One day of a freelancer's calendar.
 #[derive(SimpleObject)]
@@ -39,11 +18,11 @@ pub struct AvailabilityDay {
     pub status: AvailabilityStatus,
 }
 
-fn days(rows: Vec<(NaiveDate, DayStatus)>) -> Vec<AvailabilityDay> {
+fn days(rows: Vec<(NaiveDate, AvailabilityStatus)>) -> Vec<AvailabilityDay> {
     rows.into_iter()
         .map(|(date, status)| AvailabilityDay {
             date: Date(date),
-            status: status.into(),
+            status,
         })
         .collect()
 }

@@ -5,7 +5,20 @@ use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
-use crate::db::schema::availability_dates;
+use crate::db::{schema::availability_dates, text_enum::pg_enum};
+
+pg_enum! {
+    /// How a day of a freelancer's calendar stands. Days are free unless marked.
+    #[derive(async_graphql::Enum)]
+    pub enum AvailabilityStatus {
+        /// Free to book.
+        Available = "AVAILABLE",
+        /// Blocked by the freelancer.
+        Unavailable = "UNAVAILABLE",
+        /// Booked by an order.
+        Booked = "BOOKED",
+    }
+}
 
 /// Whether `day` of `user_id` is blocked or booked.
 pub async fn day_taken(conn: &mut AsyncPgConnection, user_id: Uuid, day: NaiveDate) -> QueryResult<bool> {
@@ -22,7 +35,7 @@ pub async fn block(conn: &mut AsyncPgConnection, user_id: Uuid, days: &[NaiveDat
             (
                 availability_dates::user_id.eq(user_id),
                 availability_dates::day.eq(*day),
-                availability_dates::status.eq("UNAVAILABLE"),
+                availability_dates::status.eq(AvailabilityStatus::Unavailable),
             )
         })
         .collect();
@@ -39,7 +52,7 @@ pub async fn unblock(conn: &mut AsyncPgConnection, user_id: Uuid, days: &[NaiveD
         availability_dates::table
             .filter(availability_dates::user_id.eq(user_id))
             .filter(availability_dates::day.eq_any(days))
-            .filter(availability_dates::status.eq("UNAVAILABLE")),
+            .filter(availability_dates::status.eq(AvailabilityStatus::Unavailable)),
     )
     .execute(conn)
     .await
@@ -54,7 +67,7 @@ pub async fn booked_among(
     availability_dates::table
         .filter(availability_dates::user_id.eq(user_id))
         .filter(availability_dates::day.eq_any(days))
-        .filter(availability_dates::status.eq("BOOKED"))
+        .filter(availability_dates::status.eq(AvailabilityStatus::Booked))
         .select(availability_dates::day)
         .order(availability_dates::day)
         .load(conn)
@@ -67,12 +80,40 @@ pub async fn in_range(
     user_id: Uuid,
     from: NaiveDate,
     to: NaiveDate,
-) -> QueryResult<Vec<(NaiveDate, String)>> {
+) -> QueryResult<Vec<(NaiveDate, AvailabilityStatus)>> {
     availability_dates::table
         .filter(availability_dates::user_id.eq(user_id))
         .filter(availability_dates::day.between(from, to))
         .order(availability_dates::day)
         .select((availability_dates::day, availability_dates::status))
         .load(conn)
+        .await
+}
+
+/// Books `day` of `user_id` for `order_id` (the order domain calls this in the order's
+/// transaction); false when the day is taken or blocked.
+pub async fn book_day(
+    conn: &mut AsyncPgConnection,
+    user_id: Uuid,
+    day: NaiveDate,
+    order_id: Uuid,
+) -> QueryResult<bool> {
+    let inserted = diesel::insert_into(availability_dates::table)
+        .values((
+            availability_dates::user_id.eq(user_id),
+            availability_dates::day.eq(day),
+            availability_dates::status.eq(AvailabilityStatus::Booked),
+            availability_dates::order_id.eq(order_id),
+        ))
+        .on_conflict_do_nothing()
+        .execute(conn)
+        .await?;
+    Ok(inserted == 1)
+}
+
+/// Frees the day an order had booked.
+pub async fn free_days_of(conn: &mut AsyncPgConnection, order_id: Uuid) -> QueryResult<usize> {
+    diesel::delete(availability_dates::table.filter(availability_dates::order_id.eq(order_id)))
+        .execute(conn)
         .await
 }

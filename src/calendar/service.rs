@@ -4,7 +4,7 @@ use chrono::{Duration, NaiveDate, Utc};
 use diesel_async::AsyncConnection;
 use uuid::Uuid;
 
-use super::model;
+use super::model::{self, AvailabilityStatus};
 use crate::{
     error::{AppError, AppResult},
     profile,
@@ -14,14 +14,6 @@ use crate::{
 /// The longest range one read or write covers.
 pub const MAX_DAYS: i64 = 366;
 
-/// How a day stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DayStatus {
-    Available,
-    Unavailable,
-    Booked,
-}
-
 /// Marks `days` free (`available`) or blocked. Booked days cannot be freed here: cancelling
 /// the order frees them.
 pub async fn set_days(
@@ -29,7 +21,7 @@ pub async fn set_days(
     user_id: Uuid,
     mut days: Vec<NaiveDate>,
     available: bool,
-) -> AppResult<Vec<(NaiveDate, DayStatus)>> {
+) -> AppResult<Vec<(NaiveDate, AvailabilityStatus)>> {
     days.sort_unstable();
     days.dedup();
     if days.is_empty() || days.len() as i64 > MAX_DAYS {
@@ -56,11 +48,11 @@ pub async fn set_days(
             .iter()
             .map(|day| {
                 let status = if booked.contains(day) {
-                    DayStatus::Booked
+                    AvailabilityStatus::Booked
                 } else if available {
-                    DayStatus::Available
+                    AvailabilityStatus::Available
                 } else {
-                    DayStatus::Unavailable
+                    AvailabilityStatus::Unavailable
                 };
                 (*day, status)
             })
@@ -75,7 +67,7 @@ pub async fn read(
     user_id: Uuid,
     from: NaiveDate,
     to: NaiveDate,
-) -> AppResult<Vec<(NaiveDate, DayStatus)>> {
+) -> AppResult<Vec<(NaiveDate, AvailabilityStatus)>> {
     if to < from {
         return Err(AppError::field("to", "must not be before from"));
     }
@@ -92,11 +84,9 @@ pub async fn read(
     let mut day = from;
     let mut taken = rows.into_iter().peekable();
     while day <= to {
-        let status = match taken.next_if(|(d, _)| *d == day) {
-            Some((_, s)) if s == "BOOKED" => DayStatus::Booked,
-            Some(_) => DayStatus::Unavailable,
-            None => DayStatus::Available,
-        };
+        let status = taken
+            .next_if(|(d, _)| *d == day)
+            .map_or(AvailabilityStatus::Available, |(_, status)| status);
         out.push((day, status));
         day += Duration::days(1);
     }

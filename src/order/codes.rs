@@ -8,26 +8,12 @@ use rand::Rng;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
+use super::model::OrderCodePurpose;
+
 pub const TTL_MINUTES: i64 = 15;
 pub const MAX_ATTEMPTS: i32 = 5;
 
 type HmacSha256 = Hmac<Sha256>;
-
-/// What a code opens.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Purpose {
-    Start,
-    End,
-}
-
-impl Purpose {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Purpose::Start => "START",
-            Purpose::End => "END",
-        }
-    }
-}
 
 /// The key codes are hashed with: derived from the server secret, never the secret itself.
 pub fn key(server_secret: &[u8]) -> [u8; 32] {
@@ -37,7 +23,7 @@ pub fn key(server_secret: &[u8]) -> [u8; 32] {
     hasher.finalize().into()
 }
 
-fn mac(key: &[u8; 32], order_id: Uuid, purpose: Purpose) -> HmacSha256 {
+fn mac(key: &[u8; 32], order_id: Uuid, purpose: OrderCodePurpose) -> HmacSha256 {
     // A 32-byte key is always accepted by HMAC.
     let mut mac = <HmacSha256 as Mac>::new_from_slice(key).unwrap_or_else(|_| unreachable!("HMAC takes any key size"));
     mac.update(order_id.as_bytes());
@@ -46,20 +32,20 @@ fn mac(key: &[u8; 32], order_id: Uuid, purpose: Purpose) -> HmacSha256 {
 }
 
 /// A fresh code and its hash.
-pub fn generate(key: &[u8; 32], order_id: Uuid, purpose: Purpose) -> (String, Vec<u8>) {
+pub fn generate(key: &[u8; 32], order_id: Uuid, purpose: OrderCodePurpose) -> (String, Vec<u8>) {
     let code = format!("{:06}", rand::rng().random_range(0..1_000_000u32));
     let hash = hash(key, order_id, purpose, &code);
     (code, hash)
 }
 
-pub fn hash(key: &[u8; 32], order_id: Uuid, purpose: Purpose, code: &str) -> Vec<u8> {
+pub fn hash(key: &[u8; 32], order_id: Uuid, purpose: OrderCodePurpose, code: &str) -> Vec<u8> {
     let mut mac = mac(key, order_id, purpose);
     mac.update(code.as_bytes());
     mac.finalize().into_bytes().to_vec()
 }
 
 /// Whether `code` matches `stored`, compared in constant time.
-pub fn matches(key: &[u8; 32], order_id: Uuid, purpose: Purpose, code: &str, stored: &[u8]) -> bool {
+pub fn matches(key: &[u8; 32], order_id: Uuid, purpose: OrderCodePurpose, code: &str, stored: &[u8]) -> bool {
     let mut mac = mac(key, order_id, purpose);
     mac.update(code.trim().as_bytes());
     mac.verify_slice(stored).is_ok()
@@ -77,14 +63,26 @@ mod tests {
     fn codes_are_six_digits_and_verify_only_for_their_order_and_purpose() {
         let key = key(b"server secret");
         let order = Uuid::now_v7();
-        let (code, stored) = generate(&key, order, Purpose::Start);
+        let (code, stored) = generate(&key, order, OrderCodePurpose::Start);
         assert_eq!(code.len(), 6);
         assert!(code.chars().all(|c| c.is_ascii_digit()));
-        assert!(matches(&key, order, Purpose::Start, &code, &stored));
-        assert!(matches(&key, order, Purpose::Start, &format!(" {code} "), &stored));
-        assert!(!matches(&key, order, Purpose::End, &code, &stored));
-        assert!(!matches(&key, Uuid::now_v7(), Purpose::Start, &code, &stored));
-        assert!(!matches(&super::key(b"other"), order, Purpose::Start, &code, &stored));
+        assert!(matches(&key, order, OrderCodePurpose::Start, &code, &stored));
+        assert!(matches(
+            &key,
+            order,
+            OrderCodePurpose::Start,
+            &format!(" {code} "),
+            &stored
+        ));
+        assert!(!matches(&key, order, OrderCodePurpose::End, &code, &stored));
+        assert!(!matches(&key, Uuid::now_v7(), OrderCodePurpose::Start, &code, &stored));
+        assert!(!matches(
+            &super::key(b"other"),
+            order,
+            OrderCodePurpose::Start,
+            &code,
+            &stored
+        ));
         assert_ne!(stored, code.as_bytes());
     }
 }

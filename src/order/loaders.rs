@@ -32,63 +32,51 @@ impl Loader<OrderById> for DbLoader {
 }
 
 /// One loader per list hanging off an order: key `$key(order_id)` → the order's rows, in
-/// the order the query returns them; every requested order gets an entry.
+/// the order `$query` returns them; every requested order gets an entry. Also writes
+/// [`forget_orders`], which clears the order loader and each of these.
 macro_rules! per_order {
-    ($(#[$doc:meta])* $key:ident, $row:ty, $query:path) => {
-        $(#[$doc])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-        pub struct $key(pub Uuid);
+    ($($(#[$doc:meta])* $key:ident($row:ty) = $query:path;)+) => {
+        $(
+            $(#[$doc])*
+            #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+            pub struct $key(pub Uuid);
 
-        impl Loader<$key> for DbLoader {
-            type Value = Arc<Vec<$row>>;
-            type Error = Arc<AppError>;
+            impl Loader<$key> for DbLoader {
+                type Value = Arc<Vec<$row>>;
+                type Error = Arc<AppError>;
 
-            async fn load(&self, keys: &[$key]) -> Result<HashMap<$key, Self::Value>, Self::Error> {
-                let ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
-                let mut conn = self.db.conn().await.map_err(shared)?;
-                let rows = $query(&mut conn, &ids).await.map_err(shared)?;
-                Ok(group_by_owner(&ids, rows, |r| r.order_id)
-                    .into_iter()
-                    .map(|(id, rows)| ($key(id), rows))
-                    .collect())
+                async fn load(&self, keys: &[$key]) -> Result<HashMap<$key, Self::Value>, Self::Error> {
+                    let ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
+                    let mut conn = self.db.conn().await.map_err(shared)?;
+                    let rows = $query(&mut conn, &ids).await.map_err(shared)?;
+                    Ok(group_by_owner(&ids, rows, |r| r.order_id)
+                        .into_iter()
+                        .map(|(id, rows)| ($key(id), rows))
+                        .collect())
+                }
             }
+        )+
+
+        /// Drops what the loader remembers of orders. A subscription keeps one loader for its
+        /// whole life; each delivery must read the order's lists as they are now.
+        pub fn forget_orders(loader: &RequestLoader) {
+            loader.clear::<OrderById>();
+            $(loader.clear::<$key>();)+
         }
     };
 }
 
-per_order!(
+per_order! {
     /// Key: an order id → its milestones, in order.
-    MilestonesOf, MilestoneRow, model::milestones_of
-);
-per_order!(
+    MilestonesOf(MilestoneRow) = model::milestones_of;
     /// Key: an order id → its history, oldest first.
-    HistoryOf, HistoryRow, model::history_of
-);
-per_order!(
+    HistoryOf(HistoryRow) = model::history_of;
     /// Key: an order id → its payment proofs, oldest first.
-    ProofsOf, ProofRow, model::proofs_of
-);
-per_order!(
+    ProofsOf(ProofRow) = model::proofs_of;
     /// Key: an order id → its deliveries, oldest first.
-    DeliverablesOf, DeliverableRow, model::deliverables_of
-);
-per_order!(
+    DeliverablesOf(DeliverableRow) = model::deliverables_of;
     /// Key: an order id → its board items, oldest first.
-    BoardOf, BoardItemRow, model::board_of
-);
-per_order!(
+    BoardOf(BoardItemRow) = model::board_of;
     /// Key: an order id → its disputes, oldest first.
-    DisputesOf, DisputeRow, model::disputes_of
-);
-
-/// Drops what the loader remembers of orders. A subscription keeps one loader for its whole
-/// life; each delivery must read the order's lists as they are now.
-pub fn forget_orders(loader: &RequestLoader) {
-    loader.clear::<OrderById>();
-    loader.clear::<MilestonesOf>();
-    loader.clear::<HistoryOf>();
-    loader.clear::<ProofsOf>();
-    loader.clear::<DeliverablesOf>();
-    loader.clear::<BoardOf>();
-    loader.clear::<DisputesOf>();
+    DisputesOf(DisputeRow) = model::disputes_of;
 }

@@ -2,167 +2,53 @@
 //! which, who may take it, and what it does with the money. Nothing else decides a
 //! transition; the service only carries out what [`decide`] allows.
 
-/// Where an order stands in its state machine. COMPLETED, CANCELLED and DECLINED are final.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, async_graphql::Enum)]
-#[graphql(name = "OrderStatus")]
-pub enum Status {
-    /// A booking request waiting for the freelancer to accept or decline it.
-    Requested,
-    /// The freelancer declined the booking request (final).
-    Declined,
-    /// Waiting for the client to pay.
-    PendingPayment,
-    /// The client reported a manual payment; the freelancer (or an admin) checks it.
-    PaymentSubmitted,
-    /// Paid: the amount is in escrow and the freelancer may start.
-    PaymentConfirmed,
-    /// The freelancer is working.
-    InProgress,
-    /// Work delivered; the client approves it or asks for a revision.
-    Submitted,
-    /// The client asked for changes; the freelancer delivers again.
-    RevisionRequested,
-    /// Done: escrow went to the freelancer less the platform fee (final).
-    Completed,
-    /// Called off: any escrow went back to the client (final).
-    Cancelled,
-    /// A party opened a dispute: the order and its escrow are frozen until an admin settles
-    /// it as COMPLETED or CANCELLED.
-    Disputed,
-}
+use super::model::{ActorRole, OrderStatus};
+use crate::db::text_enum::pg_enum;
 
-impl Status {
-    pub const ALL: [Status; 11] = [
-        Status::Requested,
-        Status::Declined,
-        Status::PendingPayment,
-        Status::PaymentSubmitted,
-        Status::PaymentConfirmed,
-        Status::InProgress,
-        Status::Submitted,
-        Status::RevisionRequested,
-        Status::Completed,
-        Status::Cancelled,
-        Status::Disputed,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Requested => "REQUESTED",
-            Status::Declined => "DECLINED",
-            Status::PendingPayment => "PENDING_PAYMENT",
-            Status::PaymentSubmitted => "PAYMENT_SUBMITTED",
-            Status::PaymentConfirmed => "PAYMENT_CONFIRMED",
-            Status::InProgress => "IN_PROGRESS",
-            Status::Submitted => "SUBMITTED",
-            Status::RevisionRequested => "REVISION_REQUESTED",
-            Status::Completed => "COMPLETED",
-            Status::Cancelled => "CANCELLED",
-            Status::Disputed => "DISPUTED",
-        }
+// The text of an action is what `order_history.action` and `ORDER_UPDATED` record (beside
+// `CREATE` for a new order).
+pg_enum! {
+    /// Something someone does to an order (as `OrderAction`: what the viewer could do now, a
+    /// hint for buttons; the server checks again).
+    #[derive(async_graphql::Enum)]
+    #[graphql(name = "OrderAction")]
+    pub enum Action {
+        /// Freelancer: accept a booking request (`acceptOrder`).
+        Accept = "ACCEPT",
+        /// Freelancer: decline a booking request (`declineOrder`).
+        Decline = "DECLINE",
+        /// Client: report a manual payment (`submitPaymentProof`).
+        SubmitPaymentProof = "SUBMIT_PAYMENT_PROOF",
+        /// Freelancer or admin: the reported payment did not arrive (`rejectPaymentProof`).
+        RejectPaymentProof = "REJECT_PAYMENT_PROOF",
+        /// Freelancer or admin: the reported payment arrived (`confirmPayment`).
+        ConfirmPayment = "CONFIRM_PAYMENT",
+        /// A payment provider reported the payment (Stripe's webhook); never offered to users.
+        ProviderPaymentSucceeded = "PROVIDER_PAYMENT_SUCCEEDED",
+        /// Freelancer: start work (`startWork`).
+        StartWork = "START_WORK",
+        /// Freelancer: deliver the work or a revision (`submitWork`).
+        SubmitWork = "SUBMIT_WORK",
+        /// Client: ask for changes (`requestRevision`).
+        RequestRevision = "REQUEST_REVISION",
+        /// Client, or the freelancer of an on-site order with the end code: complete the order
+        /// (`approveWork`).
+        ApproveWork = "APPROVE_WORK",
+        /// Either party, before work starts: call the order off (`cancelOrder`).
+        Cancel = "CANCEL",
+        /// Either party, after payment: open a dispute (`openDispute`).
+        OpenDispute = "OPEN_DISPUTE",
+        /// Admin: settle as completed, releasing escrow (`overrideOrderStatus(…, COMPLETED)`).
+        ForceComplete = "FORCE_COMPLETE",
+        /// Admin: settle as cancelled, refunding escrow (`overrideOrderStatus(…, CANCELLED)`).
+        ForceCancel = "FORCE_CANCEL",
     }
-
-    pub fn parse(s: &str) -> Option<Status> {
-        Status::ALL.into_iter().find(|status| status.as_str() == s)
-    }
-
-    /// Nothing moves an order out of a final state.
-    pub fn is_final(self) -> bool {
-        matches!(self, Status::Completed | Status::Cancelled | Status::Declined)
-    }
-}
-
-/// Something someone does to an order (as `OrderAction`: what the viewer could do now, a
-/// hint for buttons; the server checks again).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, async_graphql::Enum)]
-#[graphql(name = "OrderAction")]
-pub enum Action {
-    /// Freelancer: accept a booking request (`acceptOrder`).
-    Accept,
-    /// Freelancer: decline a booking request (`declineOrder`).
-    Decline,
-    /// Client: report a manual payment (`submitPaymentProof`).
-    SubmitPaymentProof,
-    /// Freelancer or admin: the reported payment did not arrive (`rejectPaymentProof`).
-    RejectPaymentProof,
-    /// Freelancer or admin: the reported payment arrived (`confirmPayment`).
-    ConfirmPayment,
-    /// A payment provider reported the payment (Stripe's webhook); never offered to users.
-    ProviderPaymentSucceeded,
-    /// Freelancer: start work (`startWork`).
-    StartWork,
-    /// Freelancer: deliver the work or a revision (`submitWork`).
-    SubmitWork,
-    /// Client: ask for changes (`requestRevision`).
-    RequestRevision,
-    /// Client, or the freelancer of an on-site order with the end code: complete the order
-    /// (`approveWork`).
-    ApproveWork,
-    /// Either party, before work starts: call the order off (`cancelOrder`).
-    Cancel,
-    /// Either party, after payment: open a dispute (`openDispute`).
-    OpenDispute,
-    /// Admin: settle as completed, releasing escrow (`overrideOrderStatus(…, COMPLETED)`).
-    ForceComplete,
-    /// Admin: settle as cancelled, refunding escrow (`overrideOrderStatus(…, CANCELLED)`).
-    ForceCancel,
 }
 
 impl Action {
-    pub const ALL: [Action; 14] = [
-        Action::Accept,
-        Action::Decline,
-        Action::SubmitPaymentProof,
-        Action::RejectPaymentProof,
-        Action::ConfirmPayment,
-        Action::ProviderPaymentSucceeded,
-        Action::StartWork,
-        Action::SubmitWork,
-        Action::RequestRevision,
-        Action::ApproveWork,
-        Action::Cancel,
-        Action::OpenDispute,
-        Action::ForceComplete,
-        Action::ForceCancel,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Action::Accept => "ACCEPT",
-            Action::Decline => "DECLINE",
-            Action::SubmitPaymentProof => "SUBMIT_PAYMENT_PROOF",
-            Action::RejectPaymentProof => "REJECT_PAYMENT_PROOF",
-            Action::ConfirmPayment => "CONFIRM_PAYMENT",
-            Action::ProviderPaymentSucceeded => "PROVIDER_PAYMENT_SUCCEEDED",
-            Action::StartWork => "START_WORK",
-            Action::SubmitWork => "SUBMIT_WORK",
-            Action::RequestRevision => "REQUEST_REVISION",
-            Action::ApproveWork => "APPROVE_WORK",
-            Action::Cancel => "CANCEL",
-            Action::OpenDispute => "OPEN_DISPUTE",
-            Action::ForceComplete => "FORCE_COMPLETE",
-            Action::ForceCancel => "FORCE_CANCEL",
-        }
-    }
-}
-
-/// Who acts on an order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Role {
-    Client,
-    Freelancer,
-    Admin,
-    System,
-}
-
-impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Client => "CLIENT",
-            Role::Freelancer => "FREELANCER",
-            Role::Admin => "ADMIN",
-            Role::System => "SYSTEM",
-        }
+    /// The action in words, for messages ("confirm payment").
+    pub fn verb(self) -> String {
+        self.as_str().to_lowercase().replace('_', " ")
     }
 }
 
@@ -195,21 +81,21 @@ pub enum Guard {
 #[derive(Debug)]
 pub struct Rule {
     pub action: Action,
-    pub from: &'static [Status],
-    pub by: &'static [Role],
-    pub to: Status,
+    pub from: &'static [OrderStatus],
+    pub by: &'static [ActorRole],
+    pub to: OrderStatus,
     pub money: Money,
     pub guard: Guard,
 }
 
-use Status::*;
+use OrderStatus::*;
 
 /// Before work starts, either party may cancel.
-const CANCELLABLE: &[Status] = &[Requested, PendingPayment, PaymentSubmitted, PaymentConfirmed];
+const CANCELLABLE: &[OrderStatus] = &[Requested, PendingPayment, PaymentSubmitted, PaymentConfirmed];
 /// After payment, either party may open a dispute.
-const DISPUTABLE: &[Status] = &[PaymentConfirmed, InProgress, Submitted, RevisionRequested];
+const DISPUTABLE: &[OrderStatus] = &[PaymentConfirmed, InProgress, Submitted, RevisionRequested];
 /// An admin may settle any order that is not final.
-const OVERRIDABLE: &[Status] = &[
+const OVERRIDABLE: &[OrderStatus] = &[
     Requested,
     PendingPayment,
     PaymentSubmitted,
@@ -220,7 +106,7 @@ const OVERRIDABLE: &[Status] = &[
     Disputed,
 ];
 
-const fn rule(action: Action, from: &'static [Status], by: &'static [Role], to: Status) -> Rule {
+const fn rule(action: Action, from: &'static [OrderStatus], by: &'static [ActorRole], to: OrderStatus) -> Rule {
     Rule {
         action,
         from,
@@ -233,18 +119,18 @@ const fn rule(action: Action, from: &'static [Status], by: &'static [Role], to: 
 
 /// The whole machine.
 pub const RULES: &[Rule] = &[
-    rule(Action::Accept, &[Requested], &[Role::Freelancer], PendingPayment),
-    rule(Action::Decline, &[Requested], &[Role::Freelancer], Declined),
+    rule(Action::Accept, &[Requested], &[ActorRole::Freelancer], PendingPayment),
+    rule(Action::Decline, &[Requested], &[ActorRole::Freelancer], Declined),
     rule(
         Action::SubmitPaymentProof,
         &[PendingPayment],
-        &[Role::Client],
+        &[ActorRole::Client],
         PaymentSubmitted,
     ),
     rule(
         Action::RejectPaymentProof,
         &[PaymentSubmitted],
-        &[Role::Freelancer, Role::Admin],
+        &[ActorRole::Freelancer, ActorRole::Admin],
         PendingPayment,
     ),
     Rule {
@@ -252,7 +138,7 @@ pub const RULES: &[Rule] = &[
         ..rule(
             Action::ConfirmPayment,
             &[PaymentSubmitted],
-            &[Role::Freelancer, Role::Admin],
+            &[ActorRole::Freelancer, ActorRole::Admin],
             PaymentConfirmed,
         )
     },
@@ -261,18 +147,23 @@ pub const RULES: &[Rule] = &[
         ..rule(
             Action::ProviderPaymentSucceeded,
             &[PendingPayment, PaymentSubmitted],
-            &[Role::System],
+            &[ActorRole::System],
             PaymentConfirmed,
         )
     },
     Rule {
         guard: Guard::StartCode,
-        ..rule(Action::StartWork, &[PaymentConfirmed], &[Role::Freelancer], InProgress)
+        ..rule(
+            Action::StartWork,
+            &[PaymentConfirmed],
+            &[ActorRole::Freelancer],
+            InProgress,
+        )
     },
     rule(
         Action::SubmitWork,
         &[InProgress, RevisionRequested],
-        &[Role::Freelancer],
+        &[ActorRole::Freelancer],
         Submitted,
     ),
     Rule {
@@ -280,7 +171,7 @@ pub const RULES: &[Rule] = &[
         ..rule(
             Action::RequestRevision,
             &[Submitted],
-            &[Role::Client],
+            &[ActorRole::Client],
             RevisionRequested,
         )
     },
@@ -290,7 +181,7 @@ pub const RULES: &[Rule] = &[
         ..rule(
             Action::ApproveWork,
             &[Submitted],
-            &[Role::Client, Role::Freelancer],
+            &[ActorRole::Client, ActorRole::Freelancer],
             Completed,
         )
     },
@@ -299,23 +190,23 @@ pub const RULES: &[Rule] = &[
         ..rule(
             Action::Cancel,
             CANCELLABLE,
-            &[Role::Client, Role::Freelancer],
+            &[ActorRole::Client, ActorRole::Freelancer],
             Cancelled,
         )
     },
     rule(
         Action::OpenDispute,
         DISPUTABLE,
-        &[Role::Client, Role::Freelancer],
+        &[ActorRole::Client, ActorRole::Freelancer],
         Disputed,
     ),
     Rule {
         money: Money::Release,
-        ..rule(Action::ForceComplete, OVERRIDABLE, &[Role::Admin], Completed)
+        ..rule(Action::ForceComplete, OVERRIDABLE, &[ActorRole::Admin], Completed)
     },
     Rule {
         money: Money::Refund,
-        ..rule(Action::ForceCancel, OVERRIDABLE, &[Role::Admin], Cancelled)
+        ..rule(Action::ForceCancel, OVERRIDABLE, &[ActorRole::Admin], Cancelled)
     },
 ];
 
@@ -332,7 +223,7 @@ pub enum Refusal {
 ///
 /// An actor who may never take the action is `Forbidden` whatever the state; otherwise a
 /// state the action does not leave from is a `Conflict`.
-pub fn decide(from: Status, action: Action, roles: &[Role]) -> Result<&'static Rule, Refusal> {
+pub fn decide(from: OrderStatus, action: Action, roles: &[ActorRole]) -> Result<&'static Rule, Refusal> {
     let mut rules = RULES.iter().filter(|r| r.action == action);
     if !rules.clone().any(|r| r.by.iter().any(|b| roles.contains(b))) {
         return Err(Refusal::Forbidden);
@@ -346,9 +237,10 @@ pub fn decide(from: Status, action: Action, roles: &[Role]) -> Result<&'static R
 }
 
 /// The actions `roles` could take on an order in `from` (guards aside).
-pub fn available(from: Status, roles: &[Role]) -> Vec<Action> {
+pub fn available(from: OrderStatus, roles: &[ActorRole]) -> Vec<Action> {
     Action::ALL
-        .into_iter()
+        .iter()
+        .copied()
         .filter(|action| decide(from, *action, roles).is_ok())
         .collect()
 }
@@ -359,8 +251,8 @@ mod tests {
 
     #[test]
     fn each_action_leaves_each_state_by_at_most_one_rule() {
-        for action in Action::ALL {
-            for status in Status::ALL {
+        for &action in Action::ALL {
+            for &status in OrderStatus::ALL {
                 let n = RULES
                     .iter()
                     .filter(|r| r.action == action && r.from.contains(&status))
@@ -375,8 +267,13 @@ mod tests {
         for rule in RULES {
             assert!(rule.from.iter().all(|s| !s.is_final()), "{rule:?} leaves a final state");
         }
-        for status in Status::ALL.into_iter().filter(|s| s.is_final()) {
-            for role in [Role::Client, Role::Freelancer, Role::Admin, Role::System] {
+        for &status in OrderStatus::ALL.iter().filter(|s| s.is_final()) {
+            for role in [
+                ActorRole::Client,
+                ActorRole::Freelancer,
+                ActorRole::Admin,
+                ActorRole::System,
+            ] {
                 assert!(available(status, &[role]).is_empty());
             }
         }
@@ -385,24 +282,24 @@ mod tests {
     #[test]
     fn the_seed_flow_is_allowed_step_by_step() {
         let steps = [
-            (Requested, Action::Accept, Role::Freelancer, PendingPayment),
+            (Requested, Action::Accept, ActorRole::Freelancer, PendingPayment),
             (
                 PendingPayment,
                 Action::SubmitPaymentProof,
-                Role::Client,
+                ActorRole::Client,
                 PaymentSubmitted,
             ),
             (
                 PaymentSubmitted,
                 Action::ConfirmPayment,
-                Role::Freelancer,
+                ActorRole::Freelancer,
                 PaymentConfirmed,
             ),
-            (PaymentConfirmed, Action::StartWork, Role::Freelancer, InProgress),
-            (InProgress, Action::SubmitWork, Role::Freelancer, Submitted),
-            (Submitted, Action::RequestRevision, Role::Client, RevisionRequested),
-            (RevisionRequested, Action::SubmitWork, Role::Freelancer, Submitted),
-            (Submitted, Action::ApproveWork, Role::Client, Completed),
+            (PaymentConfirmed, Action::StartWork, ActorRole::Freelancer, InProgress),
+            (InProgress, Action::SubmitWork, ActorRole::Freelancer, Submitted),
+            (Submitted, Action::RequestRevision, ActorRole::Client, RevisionRequested),
+            (RevisionRequested, Action::SubmitWork, ActorRole::Freelancer, Submitted),
+            (Submitted, Action::ApproveWork, ActorRole::Client, Completed),
         ];
         for (from, action, role, to) in steps {
             assert_eq!(
@@ -416,23 +313,28 @@ mod tests {
     #[test]
     fn no_skipping_and_actors_are_checked() {
         assert_eq!(
-            decide(PendingPayment, Action::ConfirmPayment, &[Role::Freelancer]).err(),
+            decide(PendingPayment, Action::ConfirmPayment, &[ActorRole::Freelancer]).err(),
             Some(Refusal::Conflict)
         );
         assert_eq!(
-            decide(PaymentSubmitted, Action::ConfirmPayment, &[Role::Client]).err(),
+            decide(PaymentSubmitted, Action::ConfirmPayment, &[ActorRole::Client]).err(),
             Some(Refusal::Forbidden)
         );
         assert_eq!(
-            decide(InProgress, Action::Cancel, &[Role::Client]).err(),
+            decide(InProgress, Action::Cancel, &[ActorRole::Client]).err(),
             Some(Refusal::Conflict)
         );
         assert_eq!(
-            decide(Disputed, Action::ForceComplete, &[Role::Client, Role::Freelancer]).err(),
+            decide(
+                Disputed,
+                Action::ForceComplete,
+                &[ActorRole::Client, ActorRole::Freelancer]
+            )
+            .err(),
             Some(Refusal::Forbidden)
         );
         assert_eq!(
-            decide(Disputed, Action::ForceCancel, &[Role::Admin]).map(|r| r.to),
+            decide(Disputed, Action::ForceCancel, &[ActorRole::Admin]).map(|r| r.to),
             Ok(Cancelled)
         );
     }
@@ -455,9 +357,9 @@ mod tests {
 
     #[test]
     fn statuses_round_trip() {
-        for status in Status::ALL {
-            assert_eq!(Status::parse(status.as_str()), Some(status));
+        for &status in OrderStatus::ALL {
+            assert_eq!(OrderStatus::parse(status.as_str()), Some(status));
         }
-        assert_eq!(Status::parse("nope"), None);
+        assert_eq!(OrderStatus::parse("nope"), None);
     }
 }

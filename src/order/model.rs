@@ -6,10 +6,152 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::db::schema::{
-    availability_dates, disputes, order_board_items, order_codes, order_deliverables, order_history, order_milestones,
-    orders, payment_proofs,
+use crate::db::{
+    schema::{
+        disputes, order_board_items, order_codes, order_deliverables, order_history, order_milestones, orders,
+        payment_proofs,
+    },
+    text_enum::pg_enum,
 };
+
+pg_enum! {
+    /// Where an order stands in its state machine. COMPLETED, CANCELLED and DECLINED are final.
+    #[derive(async_graphql::Enum)]
+    pub enum OrderStatus {
+        /// A booking request waiting for the freelancer to accept or decline it.
+        Requested = "REQUESTED",
+        /// The freelancer declined the booking request (final).
+        Declined = "DECLINED",
+        /// Waiting for the client to pay.
+        PendingPayment = "PENDING_PAYMENT",
+        /// The client reported a manual payment; the freelancer (or an admin) checks it.
+        PaymentSubmitted = "PAYMENT_SUBMITTED",
+        /// Paid: the amount is in escrow and the freelancer may start.
+        PaymentConfirmed = "PAYMENT_CONFIRMED",
+        /// The freelancer is working.
+        InProgress = "IN_PROGRESS",
+        /// Work delivered; the client approves it or asks for a revision.
+        Submitted = "SUBMITTED",
+        /// The client asked for changes; the freelancer delivers again.
+        RevisionRequested = "REVISION_REQUESTED",
+        /// Done: escrow went to the freelancer less the platform fee (final).
+        Completed = "COMPLETED",
+        /// Called off: any escrow went back to the client (final).
+        Cancelled = "CANCELLED",
+        /// A party opened a dispute: the order and its escrow are frozen until an admin settles
+        /// it as COMPLETED or CANCELLED.
+        Disputed = "DISPUTED",
+    }
+}
+
+impl OrderStatus {
+    /// Nothing moves an order out of a final state.
+    pub fn is_final(self) -> bool {
+        matches!(self, Self::Completed | Self::Cancelled | Self::Declined)
+    }
+
+    /// The status in words, for notifications ("payment confirmed").
+    pub fn human(self) -> String {
+        self.as_str().to_lowercase().replace('_', " ")
+    }
+}
+
+pg_enum! {
+    /// Who acts on an order (`order_history.actor_role`; GraphQL shows it as text).
+    pub enum ActorRole {
+        Client = "CLIENT",
+        Freelancer = "FREELANCER",
+        Admin = "ADMIN",
+        /// The payment provider.
+        System = "SYSTEM",
+    }
+}
+
+pg_enum! {
+    /// How an order came about.
+    #[derive(async_graphql::Enum)]
+    pub enum OrderOrigin {
+        /// A package of a gig bought directly (`orderGig`).
+        Gig = "GIG",
+        /// A task's poster hired an applicant (`acceptApplication`).
+        Application = "APPLICATION",
+        /// A freelancer took an IMMEDIATE task (`acceptTask`).
+        Task = "TASK",
+        /// A dated booking of a gig package that the freelancer accepted or is still to answer
+        /// (`requestBooking`).
+        Booking = "BOOKING",
+    }
+}
+
+pg_enum! {
+    /// Where a manual payment proof stands.
+    #[derive(async_graphql::Enum)]
+    pub enum PaymentProofStatus {
+        /// Waiting for the freelancer (or an admin) to check the payment.
+        Submitted = "SUBMITTED",
+        /// The payment arrived (`confirmPayment`).
+        Confirmed = "CONFIRMED",
+        /// The payment did not arrive (`rejectPaymentProof`); the client may submit another.
+        Rejected = "REJECTED",
+    }
+}
+
+pg_enum! {
+    /// A column of an order's board.
+    #[derive(async_graphql::Enum)]
+    pub enum BoardItemStatus {
+        /// Not started; new cards land here.
+        Todo = "TODO",
+        /// Being worked on.
+        Doing = "DOING",
+        /// Finished.
+        Done = "DONE",
+    }
+}
+
+pg_enum! {
+    /// Which step of an on-site order a code unlocks.
+    #[derive(async_graphql::Enum)]
+    pub enum OrderCodePurpose {
+        /// Starting the work (`startWork`); issued while the order is PAYMENT_CONFIRMED.
+        Start = "START",
+        /// Completing the order by the freelancer (`approveWork`); issued while the order is
+        /// IN_PROGRESS, SUBMITTED or REVISION_REQUESTED.
+        End = "END",
+    }
+}
+
+pg_enum! {
+    /// Where a dispute stands (GraphQL shows it as text).
+    pub enum DisputeStatus {
+        /// Waiting for an admin to settle the order.
+        Open = "OPEN",
+        /// Reserved.
+        InMediation = "IN_MEDIATION",
+        /// Settled as CANCELLED: escrow back to the client.
+        ResolvedClient = "RESOLVED_CLIENT",
+        /// Settled as COMPLETED: escrow to the freelancer.
+        ResolvedFreelancer = "RESOLVED_FREELANCER",
+        /// Reserved.
+        ResolvedSplit = "RESOLVED_SPLIT",
+        /// Reserved.
+        Dismissed = "DISMISSED",
+    }
+}
+
+impl DisputeStatus {
+    /// The statuses of a dispute not yet settled (at most one per order).
+    pub const UNSETTLED: [Self; 2] = [Self::Open, Self::InMediation];
+}
+
+/// Which side of an order you are on; filters `myOrders`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, async_graphql::Enum)]
+pub enum OrderSide {
+    /// Orders you placed or hired for: you pay.
+    Client,
+    /// Orders you work on: you get paid.
+    Freelancer,
+}
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, Serialize, Deserialize)]
 #[diesel(table_name = orders, check_for_backend(diesel::pg::Pg))]
@@ -17,7 +159,7 @@ pub struct OrderRow {
     pub id: Uuid,
     pub client_id: Uuid,
     pub freelancer_id: Uuid,
-    pub origin: String,
+    pub origin: OrderOrigin,
     pub gig_id: Option<Uuid>,
     pub package_tier: Option<String>,
     pub task_id: Option<Uuid>,
@@ -27,7 +169,7 @@ pub struct OrderRow {
     pub amount_cents: i64,
     pub currency: String,
     pub fee_bps: Option<i32>,
-    pub status: String,
+    pub status: OrderStatus,
     pub revision_limit: i32,
     pub revisions_used: i32,
     pub on_site: bool,
@@ -51,7 +193,7 @@ impl OrderRow {
 #[derive(Debug, AsChangeset)]
 #[diesel(table_name = orders)]
 pub struct Transition {
-    pub status: String,
+    pub status: OrderStatus,
     pub fee_bps: Option<i32>,
     pub revisions_used: i32,
     pub funded_at: Option<DateTime<Utc>>,
@@ -89,11 +231,12 @@ impl MilestoneRow {
 pub struct HistoryRow {
     pub id: Uuid,
     pub order_id: Uuid,
+    /// The machine's action (`machine::Action`), or `CREATE` for the first entry.
     pub action: String,
-    pub from_status: Option<String>,
-    pub to_status: String,
+    pub from_status: Option<OrderStatus>,
+    pub to_status: OrderStatus,
     pub actor_id: Option<Uuid>,
-    pub actor_role: String,
+    pub actor_role: ActorRole,
     pub note: Option<String>,
     pub created_at: DateTime<Utc>,
 }
@@ -108,7 +251,7 @@ pub struct ProofRow {
     pub payer_name: String,
     pub amount_cents: i64,
     pub currency: String,
-    pub status: String,
+    pub status: PaymentProofStatus,
     pub review_note: Option<String>,
     pub reviewed_by: Option<Uuid>,
     pub reviewed_at: Option<DateTime<Utc>>,
@@ -134,7 +277,7 @@ pub struct BoardItemRow {
     pub id: Uuid,
     pub order_id: Uuid,
     pub title: String,
-    pub status: String,
+    pub status: BoardItemStatus,
     pub created_by: Uuid,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -144,7 +287,7 @@ pub struct BoardItemRow {
 #[diesel(table_name = order_codes, check_for_backend(diesel::pg::Pg))]
 pub struct CodeRow {
     pub order_id: Uuid,
-    pub purpose: String,
+    pub purpose: OrderCodePurpose,
     pub code_hash: Vec<u8>,
     pub expires_at: DateTime<Utc>,
     pub attempts: i32,
@@ -159,7 +302,7 @@ pub struct DisputeRow {
     pub order_id: Uuid,
     pub opened_by: Uuid,
     pub reason: String,
-    pub status: String,
+    pub status: DisputeStatus,
     pub created_at: DateTime<Utc>,
     pub resolved_at: Option<DateTime<Utc>>,
 }
@@ -173,32 +316,42 @@ pub async fn insert(conn: &mut AsyncPgConnection, row: &OrderRow, milestones: &[
         .map(drop)
 }
 
-pub async fn find(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<Option<OrderRow>> {
-    orders::table
-        .find(id)
-        .select(OrderRow::as_select())
-        .first(conn)
-        .await
-        .optional()
+/// Reads one row by primary key: `find:` as it is, `lock:` locked until the transaction
+/// ends.
+macro_rules! by_id {
+    ($row:ty, $table:ident $(, find: $find:ident)? $(, lock: $lock:ident)?) => {
+        $(
+            /// The row with this id, if any.
+            pub async fn $find(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<Option<$row>> {
+                $table::table.find(id).select(<$row>::as_select()).first(conn).await.optional()
+            }
+        )?
+        $(
+            /// The row with this id, if any, locked until the transaction ends.
+            pub async fn $lock(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<Option<$row>> {
+                $table::table
+                    .find(id)
+                    .select(<$row>::as_select())
+                    .for_update()
+                    .first(conn)
+                    .await
+                    .optional()
+            }
+        )?
+    };
 }
 
+by_id!(OrderRow, orders, find: find, lock: lock);
+by_id!(MilestoneRow, order_milestones, lock: lock_milestone);
+by_id!(BoardItemRow, order_board_items, find: find_board_item);
+
+/// The orders with these ids.
 pub async fn find_many(conn: &mut AsyncPgConnection, ids: &[Uuid]) -> QueryResult<Vec<OrderRow>> {
     orders::table
         .filter(orders::id.eq_any(ids))
         .select(OrderRow::as_select())
         .load(conn)
         .await
-}
-
-/// Reads the order and locks its row until the transaction ends.
-pub async fn lock(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<Option<OrderRow>> {
-    orders::table
-        .find(id)
-        .select(OrderRow::as_select())
-        .for_update()
-        .first(conn)
-        .await
-        .optional()
 }
 
 pub async fn apply(conn: &mut AsyncPgConnection, id: Uuid, change: &Transition) -> QueryResult<OrderRow> {
@@ -225,7 +378,7 @@ pub async fn lock_uncleared(
     limit: i64,
 ) -> QueryResult<Vec<OrderRow>> {
     orders::table
-        .filter(orders::status.eq("COMPLETED"))
+        .filter(orders::status.eq(OrderStatus::Completed))
         .filter(orders::cleared_at.is_null())
         .filter(orders::settled_at.lt(before))
         .order(orders::settled_at)
@@ -237,53 +390,54 @@ pub async fn lock_uncleared(
         .await
 }
 
-/// Which role the viewer plays in the list of their orders.
-#[derive(Debug, Clone, Copy)]
-pub enum Side {
-    Client,
-    Freelancer,
-    Either,
+type OrderFilter = Box<dyn BoxableExpression<orders::table, diesel::pg::Pg, SqlType = diesel::sql_types::Bool>>;
+
+/// The orders of `user_id`: on one `side` (both when `None`), optionally in one `status`.
+fn of_user(user_id: Uuid, side: Option<OrderSide>, status: Option<OrderStatus>) -> OrderFilter {
+    let parties: OrderFilter = match side {
+        Some(OrderSide::Client) => Box::new(orders::client_id.eq(user_id)),
+        Some(OrderSide::Freelancer) => Box::new(orders::freelancer_id.eq(user_id)),
+        None => Box::new(orders::client_id.eq(user_id).or(orders::freelancer_id.eq(user_id))),
+    };
+    match status {
+        Some(status) => Box::new(parties.and(orders::status.eq(status))),
+        None => parties,
+    }
 }
 
-/// A page of a user's orders, newest first.
+/// A page of a user's orders (see [`of_user`]), newest first.
 pub async fn page(
     conn: &mut AsyncPgConnection,
     user_id: Uuid,
-    side: Side,
-    status: Option<&str>,
+    side: Option<OrderSide>,
+    status: Option<OrderStatus>,
     before: Option<Uuid>,
     limit: i64,
 ) -> QueryResult<Vec<OrderRow>> {
     let mut query = orders::table
+        .filter(of_user(user_id, side, status))
         .select(OrderRow::as_select())
         .order(orders::id.desc())
         .limit(limit)
         .into_boxed();
-    query = match side {
-        Side::Client => query.filter(orders::client_id.eq(user_id)),
-        Side::Freelancer => query.filter(orders::freelancer_id.eq(user_id)),
-        Side::Either => query.filter(orders::client_id.eq(user_id).or(orders::freelancer_id.eq(user_id))),
-    };
-    if let Some(status) = status {
-        query = query.filter(orders::status.eq(status.to_owned()));
-    }
     if let Some(before) = before {
         query = query.filter(orders::id.lt(before));
     }
     query.load(conn).await
 }
 
-pub async fn count(conn: &mut AsyncPgConnection, user_id: Uuid, side: Side, status: Option<&str>) -> QueryResult<i64> {
-    let mut query = orders::table.count().into_boxed();
-    query = match side {
-        Side::Client => query.filter(orders::client_id.eq(user_id)),
-        Side::Freelancer => query.filter(orders::freelancer_id.eq(user_id)),
-        Side::Either => query.filter(orders::client_id.eq(user_id).or(orders::freelancer_id.eq(user_id))),
-    };
-    if let Some(status) = status {
-        query = query.filter(orders::status.eq(status.to_owned()));
-    }
-    query.get_result(conn).await
+/// How many orders [`page`] pages through.
+pub async fn count(
+    conn: &mut AsyncPgConnection,
+    user_id: Uuid,
+    side: Option<OrderSide>,
+    status: Option<OrderStatus>,
+) -> QueryResult<i64> {
+    orders::table
+        .filter(of_user(user_id, side, status))
+        .count()
+        .get_result(conn)
+        .await
 }
 
 /// Whether `a` and `b` have hired one another: an order between them that was accepted and
@@ -295,7 +449,7 @@ pub async fn share_an_order(conn: &mut AsyncPgConnection, a: Uuid, b: Uuid) -> Q
                 (orders::client_id.eq(a).and(orders::freelancer_id.eq(b)))
                     .or(orders::client_id.eq(b).and(orders::freelancer_id.eq(a))),
             )
-            .filter(orders::status.ne_all(["REQUESTED", "DECLINED", "CANCELLED"])),
+            .filter(orders::status.ne_all([OrderStatus::Requested, OrderStatus::Declined, OrderStatus::Cancelled])),
     ))
     .get_result(conn)
     .await
@@ -308,16 +462,6 @@ pub async fn milestones_of(conn: &mut AsyncPgConnection, order_ids: &[Uuid]) -> 
         .select(MilestoneRow::as_select())
         .load(conn)
         .await
-}
-
-pub async fn lock_milestone(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<Option<MilestoneRow>> {
-    order_milestones::table
-        .find(id)
-        .select(MilestoneRow::as_select())
-        .for_update()
-        .first(conn)
-        .await
-        .optional()
 }
 
 pub async fn set_checklist(
@@ -336,14 +480,14 @@ pub async fn set_checklist(
 pub async fn review_proof(
     conn: &mut AsyncPgConnection,
     order_id: Uuid,
-    status: &str,
+    status: PaymentProofStatus,
     reviewer: Uuid,
     note: Option<&str>,
 ) -> QueryResult<usize> {
     diesel::update(
         payment_proofs::table
             .filter(payment_proofs::order_id.eq(order_id))
-            .filter(payment_proofs::status.eq("SUBMITTED")),
+            .filter(payment_proofs::status.eq(PaymentProofStatus::Submitted)),
     )
     .set((
         payment_proofs::status.eq(status),
@@ -355,16 +499,11 @@ pub async fn review_proof(
     .await
 }
 
-pub async fn find_board_item(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<Option<BoardItemRow>> {
-    order_board_items::table
-        .find(id)
-        .select(BoardItemRow::as_select())
-        .first(conn)
-        .await
-        .optional()
-}
-
-pub async fn set_board_item_status(conn: &mut AsyncPgConnection, id: Uuid, status: &str) -> QueryResult<BoardItemRow> {
+pub async fn set_board_item_status(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+    status: BoardItemStatus,
+) -> QueryResult<BoardItemRow> {
     diesel::update(order_board_items::table.find(id))
         .set((
             order_board_items::status.eq(status),
@@ -405,7 +544,11 @@ pub async fn put_code(conn: &mut AsyncPgConnection, row: &CodeRow) -> QueryResul
         .map(drop)
 }
 
-pub async fn lock_code(conn: &mut AsyncPgConnection, order_id: Uuid, purpose: &str) -> QueryResult<Option<CodeRow>> {
+pub async fn lock_code(
+    conn: &mut AsyncPgConnection,
+    order_id: Uuid,
+    purpose: OrderCodePurpose,
+) -> QueryResult<Option<CodeRow>> {
     order_codes::table
         .find((order_id, purpose))
         .select(CodeRow::as_select())
@@ -416,7 +559,7 @@ pub async fn lock_code(conn: &mut AsyncPgConnection, order_id: Uuid, purpose: &s
 }
 
 /// Counts a wrong attempt at a code.
-pub async fn count_attempt(conn: &mut AsyncPgConnection, order_id: Uuid, purpose: &str) -> QueryResult<()> {
+pub async fn count_attempt(conn: &mut AsyncPgConnection, order_id: Uuid, purpose: OrderCodePurpose) -> QueryResult<()> {
     diesel::update(order_codes::table.find((order_id, purpose)))
         .set(order_codes::attempts.eq(order_codes::attempts + 1))
         .execute(conn)
@@ -432,46 +575,23 @@ pub async fn prune_codes(conn: &mut AsyncPgConnection, before: DateTime<Utc>) ->
 }
 
 /// Closes the order's open dispute with `status`.
-pub async fn resolve_dispute(conn: &mut AsyncPgConnection, order_id: Uuid, status: &str) -> QueryResult<usize> {
+pub async fn resolve_dispute(
+    conn: &mut AsyncPgConnection,
+    order_id: Uuid,
+    status: DisputeStatus,
+) -> QueryResult<usize> {
     diesel::update(
         disputes::table
             .filter(disputes::order_id.eq(order_id))
-            .filter(disputes::status.eq_any(["OPEN", "IN_MEDIATION"])),
+            .filter(disputes::status.eq_any(DisputeStatus::UNSETTLED)),
     )
     .set((disputes::status.eq(status), disputes::resolved_at.eq(Utc::now())))
     .execute(conn)
     .await
 }
 
-/// Books `day` of `user_id` for `order_id`; false when the day is taken or blocked.
-pub async fn book_day(
-    conn: &mut AsyncPgConnection,
-    user_id: Uuid,
-    day: NaiveDate,
-    order_id: Uuid,
-) -> QueryResult<bool> {
-    let inserted = diesel::insert_into(availability_dates::table)
-        .values((
-            availability_dates::user_id.eq(user_id),
-            availability_dates::day.eq(day),
-            availability_dates::status.eq("BOOKED"),
-            availability_dates::order_id.eq(order_id),
-        ))
-        .on_conflict_do_nothing()
-        .execute(conn)
-        .await?;
-    Ok(inserted == 1)
-}
-
-/// Frees the day an order had booked.
-pub async fn free_days_of(conn: &mut AsyncPgConnection, order_id: Uuid) -> QueryResult<usize> {
-    diesel::delete(availability_dates::table.filter(availability_dates::order_id.eq(order_id)))
-        .execute(conn)
-        .await
-}
-
 /// Spends a code checked moments ago; false when another request spent it first.
-pub async fn spend_code(conn: &mut AsyncPgConnection, order_id: Uuid, purpose: &str) -> QueryResult<bool> {
+pub async fn spend_code(conn: &mut AsyncPgConnection, order_id: Uuid, purpose: OrderCodePurpose) -> QueryResult<bool> {
     let spent = diesel::update(
         order_codes::table
             .find((order_id, purpose))

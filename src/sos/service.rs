@@ -10,7 +10,7 @@ use crate::{
     error::{AppError, AppResult, FieldErrors},
     events::{self, topic},
     notification::service::{self as notification, Kind},
-    order::{machine::Status, service as orders},
+    order::{model::OrderStatus, service as orders},
     profile::{
         model::{self as profiles, UserRow},
         service::check_coordinates,
@@ -26,11 +26,11 @@ const MESSAGE_MAX: usize = 1_000;
 const NOTE_MAX: usize = 2_000;
 
 /// Order states in which the parties may be together or working on site.
-pub const ACTIVE_STATES: [Status; 4] = [
-    Status::PaymentConfirmed,
-    Status::InProgress,
-    Status::Submitted,
-    Status::RevisionRequested,
+pub const ACTIVE_STATES: [OrderStatus; 4] = [
+    OrderStatus::PaymentConfirmed,
+    OrderStatus::InProgress,
+    OrderStatus::Submitted,
+    OrderStatus::RevisionRequested,
 ];
 
 /// What `raiseSos` takes.
@@ -55,7 +55,7 @@ pub async fn raise(app: &AppState, user: &UserRow, input: Raise) -> AppResult<So
             "Only the client or the freelancer of an order can raise an SOS on it.".into(),
         ));
     }
-    let active = Status::parse(&order.status).is_some_and(|s| ACTIVE_STATES.contains(&s));
+    let active = ACTIVE_STATES.contains(&order.status);
     if !active {
         return Err(AppError::Conflict(format!(
             "An SOS can be raised while the order is under way, not while it is {}.",

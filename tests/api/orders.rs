@@ -4,7 +4,10 @@
 use std::sync::atomic::{AtomicI64, Ordering};
 
 use futures_util::future::join_all;
-use gigmarket::order::machine::{self, Action, Role, Status};
+use gigmarket::order::{
+    machine::{self, Action},
+    model::{ActorRole, OrderStatus},
+};
 use serde_json::{json, Value};
 
 use crate::{
@@ -83,8 +86,8 @@ impl Market {
     }
 
     /// A fresh order (a booking) brought to `target` through the API.
-    pub async fn drive(&self, target: Status) -> String {
-        use Status::*;
+    pub async fn drive(&self, target: OrderStatus) -> String {
+        use OrderStatus::*;
         let id = self.booking().await;
         // The happy path, then the detours; each step says whether the client takes it.
         const MAIN: [(Action, bool); 5] = [
@@ -218,10 +221,10 @@ const API_ACTIONS: [Action; 13] = [
 ];
 
 /// What the table (plus the remote-order guard on approval) allows `role` to do in `state`.
-fn allowed(state: Status, action: Action, role: Option<Role>) -> Option<Status> {
+fn allowed(state: OrderStatus, action: Action, role: Option<ActorRole>) -> Option<OrderStatus> {
     let role = role?;
     // On remote orders only the client approves (the freelancer's way is the on-site end code).
-    if action == Action::ApproveWork && role == Role::Freelancer {
+    if action == Action::ApproveWork && role == ActorRole::Freelancer {
         return None;
     }
     machine::decide(state, action, &[role]).ok().map(|rule| rule.to)
@@ -251,15 +254,15 @@ async fn assert_books_balance(app: &TestApp) {
 #[tokio::test]
 async fn every_state_action_and_actor_does_exactly_what_the_table_says() {
     let m = Market::new().await;
-    let states = Status::ALL;
-    let actors: [(Option<Role>, &TestUser); 4] = [
-        (Some(Role::Client), &m.client),
-        (Some(Role::Freelancer), &m.freelancer),
-        (Some(Role::Admin), &m.admin),
+    let states = OrderStatus::ALL;
+    let actors: [(Option<ActorRole>, &TestUser); 4] = [
+        (Some(ActorRole::Client), &m.client),
+        (Some(ActorRole::Freelancer), &m.freelancer),
+        (Some(ActorRole::Admin), &m.admin),
         (None, &m.stranger),
     ];
     let mut moved = 0;
-    for state in states {
+    for &state in states {
         let standing = m.drive(state).await;
         for action in API_ACTIONS {
             for (role, user) in actors {
@@ -316,12 +319,12 @@ async fn random_walks_keep_the_books_balanced() {
     let m = Market::new().await;
     let mut orders = Vec::new();
     for _ in 0..8 {
-        orders.push((m.booking().await, Status::Requested));
+        orders.push((m.booking().await, OrderStatus::Requested));
     }
-    let actors: [(Option<Role>, &TestUser); 4] = [
-        (Some(Role::Client), &m.client),
-        (Some(Role::Freelancer), &m.freelancer),
-        (Some(Role::Admin), &m.admin),
+    let actors: [(Option<ActorRole>, &TestUser); 4] = [
+        (Some(ActorRole::Client), &m.client),
+        (Some(ActorRole::Freelancer), &m.freelancer),
+        (Some(ActorRole::Admin), &m.admin),
         (None, &m.stranger),
     ];
     for step in 0..200 {
@@ -362,7 +365,7 @@ async fn random_walks_keep_the_books_balanced() {
         assert_eq!(m.status(&id).await, orders[i].1.as_str(), "step {step}");
         assert_books_balance(&m.app).await;
         if orders[i].1.is_final() {
-            orders[i] = (m.booking().await, Status::Requested);
+            orders[i] = (m.booking().await, OrderStatus::Requested);
         }
     }
 }
@@ -370,7 +373,7 @@ async fn random_walks_keep_the_books_balanced() {
 #[tokio::test]
 async fn fifty_parallel_confirmations_or_approvals_move_money_once() {
     let m = Market::new().await;
-    let submitted = m.drive(Status::PaymentSubmitted).await;
+    let submitted = m.drive(OrderStatus::PaymentSubmitted).await;
     let calls = (0..50).map(|_| m.act(&submitted, Action::ConfirmPayment, &m.freelancer));
     let answers = join_all(calls).await;
     let won = answers.iter().filter(|r| r.body.get("errors").is_none()).count();
@@ -388,7 +391,7 @@ async fn fifty_parallel_confirmations_or_approvals_move_money_once() {
     .await;
     assert_eq!(funds, "1");
 
-    let done = m.drive(Status::Submitted).await;
+    let done = m.drive(OrderStatus::Submitted).await;
     let calls = (0..50).map(|_| m.act(&done, Action::ApproveWork, &m.client));
     let answers = join_all(calls).await;
     assert_eq!(answers.iter().filter(|r| r.body.get("errors").is_none()).count(), 1);
@@ -691,7 +694,7 @@ async fn a_gig_order_from_payment_to_cleared_earnings() {
 #[tokio::test]
 async fn cancelling_refunds_and_admin_overrides_are_audited() {
     let m = Market::new().await;
-    let funded = m.drive(Status::PaymentConfirmed).await;
+    let funded = m.drive(OrderStatus::PaymentConfirmed).await;
     m.ok(&funded, Action::Cancel, &m.freelancer).await;
     assert_eq!(
         balance(&m, &m.client).await,
@@ -707,7 +710,7 @@ async fn cancelling_refunds_and_admin_overrides_are_audited() {
         "0"
     );
 
-    let disputed = m.drive(Status::Disputed).await;
+    let disputed = m.drive(OrderStatus::Disputed).await;
     assert_eq!(
         order(&m, &m.client, &disputed).await["disputes"],
         json!([{ "status": "OPEN" }])
@@ -770,7 +773,7 @@ async fn cancelling_refunds_and_admin_overrides_are_audited() {
 async fn the_ledger_and_audit_log_refuse_changes_in_the_database_itself() {
     use diesel_async::SimpleAsyncConnection;
     let m = Market::new().await;
-    let id = m.drive(Status::Disputed).await;
+    let id = m.drive(OrderStatus::Disputed).await;
     m.ok(&id, Action::ForceCancel, &m.admin).await;
     let mut conn = m.app.state.db.conn().await.unwrap();
     for sql in [
@@ -972,8 +975,8 @@ async fn on_site_orders_start_and_end_with_single_use_codes() {
 #[tokio::test]
 async fn idempotency_keys_replay_the_first_answer_and_refuse_other_arguments() {
     let m = Market::new().await;
-    let first = m.drive(Status::PaymentSubmitted).await;
-    let second = m.drive(Status::PaymentSubmitted).await;
+    let first = m.drive(OrderStatus::PaymentSubmitted).await;
+    let second = m.drive(OrderStatus::PaymentSubmitted).await;
     let send = |id: &str, key: &str| {
         let request = m
             .app
@@ -1013,7 +1016,7 @@ async fn idempotency_keys_replay_the_first_answer_and_refuse_other_arguments() {
 #[tokio::test]
 async fn boards_checklists_and_the_calendar() {
     let m = Market::new().await;
-    let id = m.drive(Status::InProgress).await;
+    let id = m.drive(OrderStatus::InProgress).await;
     let add = "mutation($id: ID!, $t: String!) { addBoardItem(orderId: $id, title: $t) { id status } }";
     let item = m
         .app
@@ -1172,7 +1175,7 @@ async fn a_page_of_orders_costs_the_same_statements_for_one_or_many() {
     let mut costs = Vec::new();
     for more in [1, 5] {
         for _ in 0..more {
-            m.drive(Status::PaymentSubmitted).await;
+            m.drive(OrderStatus::PaymentSubmitted).await;
         }
         let before = m.app.statements();
         let response = m.app.gql_as(&m.client, query, json!({})).await;

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use gigmarket::order::machine::Status;
+use gigmarket::order::model::OrderStatus;
 use serde_json::{json, Value};
 
 use crate::{
@@ -41,7 +41,7 @@ async fn count(m: &Market, sql: &str) -> i64 {
 #[tokio::test]
 async fn an_sos_reaches_admins_at_once_and_is_handled_on_the_record() {
     let m = Market::new().await;
-    let order = m.drive(Status::InProgress).await;
+    let order = m.drive(OrderStatus::InProgress).await;
 
     let mut admin_ws = WsClient::connect(&m.app.ws_url(), TRANSPORT_WS).await;
     admin_ws.init(Some(&m.admin.token)).await;
@@ -185,13 +185,13 @@ async fn only_admins_subscribe_to_sos_alerts() {
 #[tokio::test]
 async fn an_sos_needs_a_party_an_active_order_and_valid_input() {
     let m = Market::new().await;
-    let requested = m.drive(Status::Requested).await;
+    let requested = m.drive(OrderStatus::Requested).await;
     let refused = raise(&m, &m.client, &requested, 52.5, None).await;
     assert_eq!(refused.code(), "CONFLICT");
-    let completed = m.drive(Status::Completed).await;
+    let completed = m.drive(OrderStatus::Completed).await;
     assert_eq!(raise(&m, &m.client, &completed, 52.5, None).await.code(), "CONFLICT");
 
-    let active = m.drive(Status::PaymentConfirmed).await;
+    let active = m.drive(OrderStatus::PaymentConfirmed).await;
     assert_eq!(raise(&m, &m.stranger, &active, 52.5, None).await.code(), "NOT_FOUND");
     assert_eq!(raise(&m, &m.admin, &active, 52.5, None).await.code(), "FORBIDDEN");
     let anonymous = m
@@ -215,7 +215,7 @@ async fn an_sos_needs_a_party_an_active_order_and_valid_input() {
     assert_eq!(bad_id.fields(), ["orderId"]);
     assert_eq!(count(&m, "SELECT count(*) FROM sos_alerts").await, 0);
 
-    for status in [Status::Submitted, Status::RevisionRequested] {
+    for status in [OrderStatus::Submitted, OrderStatus::RevisionRequested] {
         let order = m.drive(status).await;
         raise(&m, &m.client, &order, 52.5, None).await.data();
     }

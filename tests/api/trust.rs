@@ -1,7 +1,7 @@
 //! Trust: peer vouches, identity verification with private documents, and the fee policy
 //! that follows from verification, over HTTP.
 
-use gigmarket::order::machine::Status;
+use gigmarket::order::model::OrderStatus;
 use serde_json::{json, Value};
 
 use crate::{
@@ -467,13 +467,13 @@ async fn with_verification_commission_the_fee_fixed_at_funding_follows_verificat
 
     // Never submitted: unverified, 50%.
     assert_eq!(own_rate(&m.app, &m.freelancer).await, 5_000);
-    let funded_unverified = m.drive(Status::PaymentConfirmed).await;
-    let completed = m.drive(Status::Completed).await;
+    let funded_unverified = m.drive(OrderStatus::PaymentConfirmed).await;
+    let completed = m.drive(OrderStatus::Completed).await;
     assert_eq!(fee_of(&m, &completed).await, (5_000, 5_000));
 
     verify(&m.app, &m.admin, &m.freelancer).await;
     assert_eq!(own_rate(&m.app, &m.freelancer).await, 1_000);
-    let completed = m.drive(Status::Completed).await;
+    let completed = m.drive(OrderStatus::Completed).await;
     assert_eq!(fee_of(&m, &completed).await, (1_000, 1_000));
 
     // An order funded before the verification keeps the rate fixed when it was funded.
@@ -498,11 +498,11 @@ async fn with_verification_commission_the_fee_fixed_at_funding_follows_verificat
 async fn without_verification_commission_everyone_pays_the_default_fee() {
     let m = Market::new().await;
     assert_eq!(own_rate(&m.app, &m.freelancer).await, 800);
-    let completed = m.drive(Status::Completed).await;
+    let completed = m.drive(OrderStatus::Completed).await;
     assert_eq!(fee_of(&m, &completed).await, (800, 800));
 
     verify(&m.app, &m.admin, &m.freelancer).await;
     assert_eq!(own_rate(&m.app, &m.freelancer).await, 800);
-    let completed = m.drive(Status::Completed).await;
+    let completed = m.drive(OrderStatus::Completed).await;
     assert_eq!(fee_of(&m, &completed).await, (800, 800));
 }

@@ -1,11 +1,11 @@
 //! The order's workspace over GraphQL: milestones with their definition-of-done checklist,
 //! and the task board's cards and columns.
 
-use async_graphql::{Context, Enum, InputObject, Object, SimpleObject, ID};
+use async_graphql::{Context, InputObject, Object, SimpleObject, ID};
 use chrono::{DateTime, Utc};
 
 use crate::{
-    order::model::{BoardItemRow, MilestoneRow},
+    order::model::{BoardItemRow, BoardItemStatus, MilestoneRow},
     profile::graphql::User,
 };
 
@@ -58,27 +58,6 @@ impl OrderMilestone {
     }
 }
 
-/// A column of an order's board.
-#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
-pub enum BoardItemStatus {
-    /// Not started; new cards land here.
-    Todo,
-    /// Being worked on.
-    Doing,
-    /// Finished.
-    Done,
-}
-
-impl BoardItemStatus {
-    pub(super) fn as_db(self) -> &'static str {
-        match self {
-            Self::Todo => "TODO",
-            Self::Doing => "DOING",
-            Self::Done => "DONE",
-        }
-    }
-}
-
 pub struct BoardItem(pub BoardItemRow);
 
 /// A card on an order's task board, shared by the client and the freelancer.
@@ -94,11 +73,7 @@ impl BoardItem {
     }
     /// The card's column.
     async fn status(&self) -> BoardItemStatus {
-        match self.0.status.as_str() {
-            "DOING" => BoardItemStatus::Doing,
-            "DONE" => BoardItemStatus::Done,
-            _ => BoardItemStatus::Todo,
-        }
+        self.0.status
     }
     /// Who added the card.
     async fn created_by(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {

@@ -12,29 +12,26 @@ mod records;
 mod subscription;
 
 pub use self::{
-    board::{BoardItem, BoardItemStatus, ChecklistEntry, OrderMilestone},
+    board::{BoardItem, ChecklistEntry, OrderMilestone},
     inputs::{OrderGigInput, PaymentProofInput, RequestBookingInput, SubmitWorkInput},
-    mutation::{OrderCode, OrderCodePurpose, OrderMutation},
-    order::{Order, OrderOrigin},
-    query::{OrderQuery, OrderSide},
-    records::{Deliverable, DeliverableFile, Dispute, OrderHistoryEntry, PaymentProof, PaymentProofStatus},
+    mutation::{OrderCode, OrderMutation},
+    order::Order,
+    query::OrderQuery,
+    records::{Deliverable, DeliverableFile, Dispute, OrderHistoryEntry, PaymentProof},
     subscription::{OrderSubscription, OrderUpdate},
 };
 use async_graphql::Context;
 use uuid::Uuid;
 
-use super::machine::Status;
+/// The rows' and the machine's own enums are the GraphQL ones: no mirror per layer.
+pub use super::{
+    machine::Action as OrderAction,
+    model::{BoardItemStatus, OrderCodePurpose, OrderOrigin, OrderSide, OrderStatus, PaymentProofStatus},
+};
 use crate::{
     graphql::{context::ContextExt, loader::shared_error},
     profile::{graphql::User, loaders::UserById},
 };
-
-/// The machine's own enums are the GraphQL ones (`OrderStatus`, `OrderAction`).
-pub use super::machine::{Action as OrderAction, Status as OrderStatus};
-
-fn status_of(s: &str) -> OrderStatus {
-    Status::parse(s).unwrap_or(OrderStatus::Cancelled)
-}
 
 /// A party or author of an order (banned users too: the order's people stay on its record).
 async fn user(ctx: &Context<'_>, id: Uuid) -> async_graphql::Result<Option<User>> {

@@ -1,14 +1,14 @@
 //! Changing orders: creating them, every state-machine action, start and end codes, the
 //! board and milestone checklists.
 
-use async_graphql::{Context, Enum, Object, SimpleObject, ID};
+use async_graphql::{Context, Object, SimpleObject, ID};
 use chrono::{DateTime, NaiveDate, Utc};
 use uuid::Uuid;
 
 use super::{
-    board::{BoardItem, BoardItemStatus, ChecklistEntry, OrderMilestone},
+    board::{BoardItem, ChecklistEntry, OrderMilestone},
     inputs::{OrderGigInput, PaymentProofInput, RequestBookingInput, SubmitWorkInput},
-    Order,
+    BoardItemStatus, Order, OrderCodePurpose,
 };
 use crate::{
     error::AppError,
@@ -16,10 +16,10 @@ use crate::{
     graphql::{context::ContextExt, types::parse_id},
     message::service::NewAttachment,
     order::{
-        codes::Purpose,
         model::ChecklistItem,
         service::{self, Act, DeliveryInput, GigOrderInput, ProofInput},
     },
+    profile::model::UserRow,
 };
 
 /// A start or end code of an on-site order, shown to the client once.
@@ -33,23 +33,17 @@ pub struct OrderCode {
     pub expires_at: DateTime<Utc>,
 }
 
-/// Which step of an on-site order a code unlocks.
-#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
-pub enum OrderCodePurpose {
-    /// Starting the work (`startWork`); issued while the order is PAYMENT_CONFIRMED.
-    Start,
-    /// Completing the order by the freelancer (`approveWork`); issued while the order is
-    /// IN_PROGRESS, SUBMITTED or REVISION_REQUESTED.
-    End,
-}
-
 #[derive(Default)]
 pub struct OrderMutation;
 
+/// The signed-in user and the id of what a mutation changes (`field` names it in errors).
+fn viewer_and<'c>(ctx: &'c Context<'_>, id: &ID, field: &str) -> async_graphql::Result<(&'c UserRow, Uuid)> {
+    Ok((&ctx.viewer()?.user, parse_id(id, field)?))
+}
+
 async fn act(ctx: &Context<'_>, order_id: &ID, act: Act) -> async_graphql::Result<Order> {
-    let viewer = ctx.viewer()?;
-    let id = parse_id(order_id, "orderId")?;
-    Ok(Order::new(service::act(ctx.app(), &viewer.user, id, act).await?))
+    let (viewer, id) = viewer_and(ctx, order_id, "orderId")?;
+    Ok(Order::new(service::act(ctx.app(), viewer, id, act).await?))
 }
 
 /// `orderGig` and `requestBooking` (`booking`): a package of a gig, for the viewer.
@@ -113,11 +107,8 @@ impl OrderMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "The application to accept.")] id: ID,
     ) -> async_graphql::Result<Order> {
-        let viewer = ctx.viewer()?;
-        let id = parse_id(&id, "id")?;
-        Ok(Order::new(
-            service::accept_application(ctx.app(), &viewer.user, id).await?,
-        ))
+        let (viewer, id) = viewer_and(ctx, &id, "id")?;
+        Ok(Order::new(service::accept_application(ctx.app(), viewer, id).await?))
     }
 
     /// Takes an OPEN first-accept (IMMEDIATE) task: of everyone accepting at once exactly one
@@ -131,9 +122,8 @@ impl OrderMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "The OPEN IMMEDIATE task to take.")] id: ID,
     ) -> async_graphql::Result<Order> {
-        let viewer = ctx.viewer()?;
-        let id = parse_id(&id, "id")?;
-        Ok(Order::new(service::accept_task(ctx.app(), &viewer.user, id).await?))
+        let (viewer, id) = viewer_and(ctx, &id, "id")?;
+        Ok(Order::new(service::accept_task(ctx.app(), viewer, id).await?))
     }
 
     /// Freelancer: accepts a booking request (REQUESTED → PENDING_PAYMENT) and blocks its date
@@ -287,13 +277,8 @@ impl OrderMutation {
         #[graphql(desc = "An on-site order you are the client of.")] order_id: ID,
         #[graphql(desc = "START to let work begin, END to let the freelancer complete.")] purpose: OrderCodePurpose,
     ) -> async_graphql::Result<OrderCode> {
-        let viewer = ctx.viewer()?;
-        let id = parse_id(&order_id, "orderId")?;
-        let purpose = match purpose {
-            OrderCodePurpose::Start => Purpose::Start,
-            OrderCodePurpose::End => Purpose::End,
-        };
-        let (code, expires_at) = service::issue_code(ctx.app(), &viewer.user, id, purpose).await?;
+        let (viewer, id) = viewer_and(ctx, &order_id, "orderId")?;
+        let (code, expires_at) = service::issue_code(ctx.app(), viewer, id, purpose).await?;
         Ok(OrderCode { code, expires_at })
     }
 
@@ -305,11 +290,8 @@ impl OrderMutation {
         #[graphql(desc = "An order you are a party of.")] order_id: ID,
         #[graphql(desc = "What the card says (1 to 200 characters).")] title: String,
     ) -> async_graphql::Result<BoardItem> {
-        let viewer = ctx.viewer()?;
-        let id = parse_id(&order_id, "orderId")?;
-        Ok(BoardItem(
-            service::add_board_item(ctx.app(), &viewer.user, id, &title).await?,
-        ))
+        let (viewer, id) = viewer_and(ctx, &order_id, "orderId")?;
+        Ok(BoardItem(service::add_board_item(ctx.app(), viewer, id, &title).await?))
     }
 
     /// Moves a card between TODO, DOING and DONE (parties of an order that is not final;
@@ -320,10 +302,9 @@ impl OrderMutation {
         #[graphql(desc = "The card.")] id: ID,
         #[graphql(desc = "The column to move it to.")] status: BoardItemStatus,
     ) -> async_graphql::Result<BoardItem> {
-        let viewer = ctx.viewer()?;
-        let id = parse_id(&id, "id")?;
+        let (viewer, id) = viewer_and(ctx, &id, "id")?;
         Ok(BoardItem(
-            service::move_board_item(ctx.app(), &viewer.user, id, status.as_db()).await?,
+            service::move_board_item(ctx.app(), viewer, id, status).await?,
         ))
     }
 
@@ -334,9 +315,8 @@ impl OrderMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "The card.")] id: ID,
     ) -> async_graphql::Result<ID> {
-        let viewer = ctx.viewer()?;
-        let id = parse_id(&id, "id")?;
-        let gone: Uuid = service::delete_board_item(ctx.app(), &viewer.user, id).await?;
+        let (viewer, id) = viewer_and(ctx, &id, "id")?;
+        let gone: Uuid = service::delete_board_item(ctx.app(), viewer, id).await?;
         Ok(ID(gone.to_string()))
     }
 
@@ -348,8 +328,7 @@ impl OrderMutation {
         #[graphql(desc = "An `OrderMilestone` of an order you are a party of.")] milestone_id: ID,
         #[graphql(desc = "The new list in order: up to 20, texts 1 to 200 characters.")] items: Vec<ChecklistEntry>,
     ) -> async_graphql::Result<OrderMilestone> {
-        let viewer = ctx.viewer()?;
-        let id = parse_id(&milestone_id, "milestoneId")?;
+        let (viewer, id) = viewer_and(ctx, &milestone_id, "milestoneId")?;
         let items = items
             .into_iter()
             .map(|i| ChecklistItem {
@@ -358,7 +337,7 @@ impl OrderMutation {
             })
             .collect();
         Ok(OrderMilestone(
-            service::set_checklist(ctx.app(), &viewer.user, id, items).await?,
+            service::set_checklist(ctx.app(), viewer, id, items).await?,
         ))
     }
 }

@@ -3,13 +3,13 @@
 
 use std::sync::Arc;
 
-use async_graphql::{Context, Enum, Object, ID};
+use async_graphql::{Context, Object, ID};
 use chrono::{DateTime, Utc};
 
 use super::{
     board::{BoardItem, OrderMilestone},
     records::{Deliverable, Dispute, OrderHistoryEntry, PaymentProof},
-    status_of, OrderAction, OrderStatus,
+    OrderAction, OrderOrigin, OrderStatus,
 };
 use crate::{
     application::{graphql::Application, loaders::ApplicationById},
@@ -25,27 +25,13 @@ use crate::{
     },
     order::{
         loaders::{BoardOf, DeliverablesOf, DisputesOf, HistoryOf, MilestonesOf, ProofsOf},
-        machine::{self, Action, Status},
-        model::OrderRow,
+        machine::{self, Action},
+        model::{ActorRole, OrderRow},
         service,
     },
     profile::graphql::User,
     task::{graphql::Task, loaders::TaskById},
 };
-
-/// How an order came about.
-#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
-pub enum OrderOrigin {
-    /// A package of a gig bought directly (`orderGig`).
-    Gig,
-    /// A task's poster hired an applicant (`acceptApplication`).
-    Application,
-    /// A freelancer took an IMMEDIATE task (`acceptTask`).
-    Task,
-    /// A dated booking of a gig package that the freelancer accepted or is still to answer
-    /// (`requestBooking`).
-    Booking,
-}
 
 pub struct Order(pub Arc<OrderRow>);
 
@@ -76,12 +62,7 @@ impl Order {
     }
     /// How the order came about.
     async fn origin(&self) -> OrderOrigin {
-        match self.0.origin.as_str() {
-            "APPLICATION" => OrderOrigin::Application,
-            "TASK" => OrderOrigin::Task,
-            "BOOKING" => OrderOrigin::Booking,
-            _ => OrderOrigin::Gig,
-        }
+        self.0.origin
     }
     /// The gig ordered or booked; null for orders made from a task, or when the gig has been
     /// deleted.
@@ -142,7 +123,7 @@ impl Order {
     }
     /// Where the order stands in the order state machine.
     async fn status(&self) -> OrderStatus {
-        status_of(&self.0.status)
+        self.0.status
     }
     /// Revision rounds included (from the gig package or the application).
     async fn revision_limit(&self) -> i32 {
@@ -198,14 +179,11 @@ impl Order {
         let Some(viewer) = ctx.viewer_opt() else {
             return Vec::new();
         };
-        let Some(status) = Status::parse(&self.0.status) else {
-            return Vec::new();
-        };
         let roles = service::roles_of(&self.0, &viewer.user);
-        machine::available(status, &roles)
+        machine::available(self.0.status, &roles)
             .into_iter()
             .filter(|a| *a != Action::ProviderPaymentSucceeded)
-            .filter(|a| *a != Action::ApproveWork || roles.contains(&machine::Role::Client) || self.0.on_site)
+            .filter(|a| *a != Action::ApproveWork || roles.contains(&ActorRole::Client) || self.0.on_site)
             .collect()
     }
     /// The milestones in order (at least one); their amounts add up to `amountCents`.

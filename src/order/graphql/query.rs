@@ -1,8 +1,8 @@
 //! Reading orders: one order by id, and the viewer's orders as a Relay connection.
 
-use async_graphql::{Context, Enum, Object, ID};
+use async_graphql::{Context, Object, ID};
 
-use super::{Order, OrderStatus};
+use super::{Order, OrderSide, OrderStatus};
 use crate::{
     graphql::{
         context::ContextExt,
@@ -10,17 +10,8 @@ use crate::{
         pagination::{connection, list_cost, page_request, ListConnection},
         types::parse_id,
     },
-    order::{loaders::OrderById, machine::Status, model::Side, service},
+    order::{loaders::OrderById, service},
 };
-
-/// Which side of an order you are on; filters `myOrders`.
-#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
-pub enum OrderSide {
-    /// Orders you placed or hired for: you pay.
-    Client,
-    /// Orders you work on: you get paid.
-    Freelancer,
-}
 
 type OrderConnection = ListConnection<Order>;
 
@@ -57,12 +48,6 @@ impl OrderQuery {
     ) -> async_graphql::Result<OrderConnection> {
         let viewer = ctx.viewer()?.id();
         let request = page_request(ctx, first, after.as_deref())?;
-        let side = match side {
-            Some(OrderSide::Client) => Side::Client,
-            Some(OrderSide::Freelancer) => Side::Freelancer,
-            None => Side::Either,
-        };
-        let status = status.map(Status::as_str);
         let page = service::mine(ctx.app(), viewer, side, status, &request).await?;
         Ok(connection(page, |row| row.id, Order::new))
     }

@@ -1,10 +1,10 @@
 //! What an order accumulates as it goes, over GraphQL: its history, manual payment proofs,
 //! deliveries and disputes.
 
-use async_graphql::{Context, Enum, Object, SimpleObject, ID};
+use async_graphql::{Context, Object, SimpleObject, ID};
 use chrono::{DateTime, Utc};
 
-use super::{status_of, OrderStatus};
+use super::{OrderStatus, PaymentProofStatus};
 use crate::{
     message::model::Attachment,
     order::model::{DeliverableRow, DisputeRow, HistoryRow, ProofRow},
@@ -22,11 +22,11 @@ impl OrderHistoryEntry {
     }
     /// The status before; null for the `CREATE` entry.
     async fn from_status(&self) -> Option<OrderStatus> {
-        self.0.from_status.as_deref().map(status_of)
+        self.0.from_status
     }
     /// The status after.
     async fn to_status(&self) -> OrderStatus {
-        status_of(&self.0.to_status)
+        self.0.to_status
     }
     /// Who acted; null for SYSTEM steps (the payment provider).
     async fn actor(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
@@ -35,7 +35,7 @@ impl OrderHistoryEntry {
     }
     /// The role the actor acted in: CLIENT, FREELANCER, ADMIN or SYSTEM.
     async fn actor_role(&self) -> &str {
-        &self.0.actor_role
+        self.0.actor_role.as_str()
     }
     /// The reason or note given with the action (decline, payment rejection, cancellation,
     /// revision request, dispute, admin override); null when none.
@@ -46,17 +46,6 @@ impl OrderHistoryEntry {
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
     }
-}
-
-/// Where a manual payment proof stands.
-#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
-pub enum PaymentProofStatus {
-    /// Waiting for the freelancer (or an admin) to check the payment.
-    Submitted,
-    /// The payment arrived (`confirmPayment`).
-    Confirmed,
-    /// The payment did not arrive (`rejectPaymentProof`); the client may submit another.
-    Rejected,
 }
 
 pub struct PaymentProof(pub ProofRow);
@@ -86,11 +75,7 @@ impl PaymentProof {
     }
     /// Whether the payment was confirmed, rejected, or is still to be checked.
     async fn status(&self) -> PaymentProofStatus {
-        match self.0.status.as_str() {
-            "CONFIRMED" => PaymentProofStatus::Confirmed,
-            "REJECTED" => PaymentProofStatus::Rejected,
-            _ => PaymentProofStatus::Submitted,
-        }
+        self.0.status
     }
     /// The reason given when the proof was rejected; null otherwise.
     async fn review_note(&self) -> Option<&str> {
@@ -186,7 +171,7 @@ impl Dispute {
     /// RESOLVED_CLIENT when it is cancelled. (IN_MEDIATION, RESOLVED_SPLIT and DISMISSED are
     /// reserved.)
     async fn status(&self) -> &str {
-        &self.0.status
+        self.0.status.as_str()
     }
     /// When it was opened (UTC).
     async fn created_at(&self) -> DateTime<Utc> {

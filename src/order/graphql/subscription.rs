@@ -5,7 +5,7 @@ use std::sync::Arc;
 use async_graphql::{Context, Object, Subscription, ID};
 use futures_util::{Stream, StreamExt};
 
-use super::{status_of, Order, OrderStatus};
+use super::{Order, OrderStatus};
 use crate::{
     events::topic,
     graphql::{context::ContextExt, pagination::decode_event_cursor, subscription::topic_events, types::parse_id},
@@ -19,7 +19,7 @@ use crate::{
 pub struct OrderUpdate {
     order: Arc<OrderRow>,
     action: String,
-    from: Option<String>,
+    from: Option<OrderStatus>,
     event_cursor: Option<i64>,
 }
 
@@ -38,11 +38,11 @@ impl OrderUpdate {
     }
     /// The status before; null when the order was just made.
     async fn from_status(&self) -> Option<OrderStatus> {
-        self.from.as_deref().map(status_of)
+        self.from
     }
     /// The status after.
     async fn to_status(&self) -> OrderStatus {
-        status_of(&self.order.status)
+        self.order.status
     }
     /// Pass it as `after` to `orderUpdated` to resume after this event.
     async fn event_cursor(&self) -> Option<String> {
@@ -87,7 +87,7 @@ impl OrderSubscription {
                 Some(Ok(OrderUpdate {
                     order: payload.order.clone(),
                     action: payload.action.clone(),
-                    from: payload.from.clone(),
+                    from: payload.from,
                     event_cursor: event.seq,
                 }))
             }),

@@ -6,13 +6,10 @@ use chrono::Utc;
 use diesel_async::{AsyncConnection, AsyncPgConnection};
 use uuid::Uuid;
 
-use super::find_visible;
+use super::roles_of;
 use crate::{
     error::{AppError, AppResult, FieldErrors},
-    order::{
-        machine::Status,
-        model::{self, BoardItemRow, ChecklistItem, MilestoneRow, OrderRow},
-    },
+    order::model::{self, BoardItemRow, BoardItemStatus, ChecklistItem, MilestoneRow, OrderRow},
     profile::model::UserRow,
     state::AppState,
     validation,
@@ -21,22 +18,17 @@ use crate::{
 const BOARD_MAX: i64 = 100;
 const CHECKLIST_MAX: usize = 20;
 
-/// Checks that the viewer is a party of a live (not final) order and returns it; `NOT_FOUND`
-/// names `thing` (what the viewer asked for: the order, a card, a milestone).
-async fn party_of_open_order(
-    conn: &mut AsyncPgConnection,
-    viewer: &UserRow,
-    order_id: Uuid,
-    thing: &str,
-) -> AppResult<OrderRow> {
-    let order = find_visible(conn, viewer, order_id).await.map_err(|e| match e {
-        AppError::NotFound(_) => AppError::not_found(thing),
-        other => other,
-    })?;
+/// Checks that the viewer is a party of `order`, a live (not final) one, and returns it;
+/// `NOT_FOUND` names `thing` (what the viewer asked for: the order, a card, a milestone)
+/// when there is no such order or the viewer may not see it.
+fn party_of_open_order(order: Option<OrderRow>, viewer: &UserRow, thing: &str) -> AppResult<OrderRow> {
+    let order = order
+        .filter(|o| !roles_of(o, viewer).is_empty())
+        .ok_or_else(|| AppError::not_found(thing))?;
     if !order.is_party(viewer.id) {
         return Err(AppError::Forbidden("Only the order's parties work on it.".into()));
     }
-    if Status::parse(&order.status).is_none_or(Status::is_final) {
+    if order.status.is_final() {
         return Err(AppError::Conflict(format!("The order is {}.", order.status)));
     }
     Ok(order)
@@ -50,10 +42,7 @@ pub async fn add_board_item(app: &AppState, viewer: &UserRow, order_id: Uuid, ti
     let mut conn = app.db.conn().await?;
     conn.transaction::<_, AppError, _>(async |conn| {
         // Serialises additions to one order so the cap holds.
-        let order = model::lock(conn, order_id)
-            .await?
-            .ok_or_else(|| AppError::not_found("Order"))?;
-        party_of_open_order(conn, viewer, order.id, "Order").await?;
+        let order = party_of_open_order(model::lock(conn, order_id).await?, viewer, "Order")?;
         if model::board_count(conn, order.id).await? >= BOARD_MAX {
             return Err(AppError::LimitExceeded(format!(
                 "A board holds at most {BOARD_MAX} items."
@@ -64,7 +53,7 @@ pub async fn add_board_item(app: &AppState, viewer: &UserRow, order_id: Uuid, ti
             id: Uuid::now_v7(),
             order_id: order.id,
             title,
-            status: "TODO".into(),
+            status: BoardItemStatus::Todo,
             created_by: viewer.id,
             created_at: now,
             updated_at: now,
@@ -80,13 +69,16 @@ async fn own_board_item(conn: &mut AsyncPgConnection, viewer: &UserRow, id: Uuid
     let item = model::find_board_item(conn, id)
         .await?
         .ok_or_else(|| AppError::not_found("Board item"))?;
-    party_of_open_order(conn, viewer, item.order_id, "Board item")
-        .await
-        .map(drop)
+    party_of_open_order(model::find(conn, item.order_id).await?, viewer, "Board item").map(drop)
 }
 
 /// Moves a board item to TODO, DOING or DONE.
-pub async fn move_board_item(app: &AppState, viewer: &UserRow, id: Uuid, status: &str) -> AppResult<BoardItemRow> {
+pub async fn move_board_item(
+    app: &AppState,
+    viewer: &UserRow,
+    id: Uuid,
+    status: BoardItemStatus,
+) -> AppResult<BoardItemRow> {
     let mut conn = app.db.conn().await?;
     own_board_item(&mut conn, viewer, id).await?;
     Ok(model::set_board_item_status(&mut conn, id, status).await?)
@@ -125,7 +117,7 @@ pub async fn set_checklist(
         let milestone = model::lock_milestone(conn, milestone_id)
             .await?
             .ok_or_else(|| AppError::not_found("Milestone"))?;
-        party_of_open_order(conn, viewer, milestone.order_id, "Milestone").await?;
+        party_of_open_order(model::find(conn, milestone.order_id).await?, viewer, "Milestone")?;
         Ok(model::set_checklist(
             conn,
             milestone.id,

@@ -10,9 +10,9 @@ use super::visible;
 use crate::{
     error::{AppError, AppResult},
     order::{
-        codes::{self, Purpose},
-        machine::{Guard, Rule, Status},
-        model::{self, OrderRow},
+        codes,
+        machine::{Guard, Rule},
+        model::{self, OrderCodePurpose, OrderRow, OrderStatus},
     },
     profile::model::UserRow,
     state::AppState,
@@ -24,7 +24,7 @@ pub async fn issue_code(
     app: &AppState,
     client: &UserRow,
     order_id: Uuid,
-    purpose: Purpose,
+    purpose: OrderCodePurpose,
 ) -> AppResult<(String, chrono::DateTime<Utc>)> {
     let order = visible(app, client, order_id).await?;
     if order.client_id != client.id {
@@ -36,10 +36,10 @@ pub async fn issue_code(
         ));
     }
     let due = match purpose {
-        Purpose::Start => order.status == Status::PaymentConfirmed.as_str(),
-        Purpose::End => matches!(
-            order.status.as_str(),
-            "IN_PROGRESS" | "SUBMITTED" | "REVISION_REQUESTED"
+        OrderCodePurpose::Start => order.status == OrderStatus::PaymentConfirmed,
+        OrderCodePurpose::End => matches!(
+            order.status,
+            OrderStatus::InProgress | OrderStatus::Submitted | OrderStatus::RevisionRequested
         ),
     };
     if !due {
@@ -58,7 +58,7 @@ pub async fn issue_code(
         &mut conn,
         &model::CodeRow {
             order_id: order.id,
-            purpose: purpose.as_str().into(),
+            purpose,
             code_hash: hash,
             expires_at,
             attempts: 0,
@@ -73,14 +73,18 @@ pub async fn issue_code(
 /// The code a transition by someone `acting_as_client` (or not) must spend, if its rule's
 /// guard asks for one: the start code on on-site orders, and the end code when the
 /// freelancer completes an on-site order (on other orders only the client approves).
-pub(super) fn code_to_spend(rule: &Rule, order: &OrderRow, acting_as_client: bool) -> AppResult<Option<Purpose>> {
+pub(super) fn code_to_spend(
+    rule: &Rule,
+    order: &OrderRow,
+    acting_as_client: bool,
+) -> AppResult<Option<OrderCodePurpose>> {
     Ok(match rule.guard {
-        Guard::StartCode if order.on_site => Some(Purpose::Start),
+        Guard::StartCode if order.on_site => Some(OrderCodePurpose::Start),
         Guard::EndCode if !acting_as_client => {
             if !order.on_site {
                 return Err(AppError::Forbidden("Only the client approves the work.".into()));
             }
-            Some(Purpose::End)
+            Some(OrderCodePurpose::End)
         }
         _ => None,
     })
@@ -88,7 +92,12 @@ pub(super) fn code_to_spend(rule: &Rule, order: &OrderRow, acting_as_client: boo
 
 /// Checks a start or end code in a transaction of its own, so that a wrong attempt is
 /// counted even though the action is refused. The code is spent by the action's transaction.
-pub(super) async fn check_code(app: &AppState, order_id: Uuid, purpose: Purpose, code: Option<&str>) -> AppResult<()> {
+pub(super) async fn check_code(
+    app: &AppState,
+    order_id: Uuid,
+    purpose: OrderCodePurpose,
+    code: Option<&str>,
+) -> AppResult<()> {
     let field = "code";
     let code = code
         .map(str::trim)
@@ -98,7 +107,7 @@ pub(super) async fn check_code(app: &AppState, order_id: Uuid, purpose: Purpose,
     let mut conn = app.db.conn().await?;
     let outcome = conn
         .transaction::<_, AppError, _>(async |conn| {
-            let Some(stored) = model::lock_code(conn, order_id, purpose.as_str()).await? else {
+            let Some(stored) = model::lock_code(conn, order_id, purpose).await? else {
                 return Ok(Err("no code has been issued; ask the client for one"));
             };
             if stored.used_at.is_some() {
@@ -113,7 +122,7 @@ pub(super) async fn check_code(app: &AppState, order_id: Uuid, purpose: Purpose,
             if codes::matches(&key, order_id, purpose, code, &stored.code_hash) {
                 Ok(Ok(()))
             } else {
-                model::count_attempt(conn, order_id, purpose.as_str()).await?;
+                model::count_attempt(conn, order_id, purpose).await?;
                 Ok(Err("is wrong"))
             }
         })
@@ -125,9 +134,9 @@ pub(super) async fn check_code(app: &AppState, order_id: Uuid, purpose: Purpose,
 pub(super) async fn spend(
     conn: &mut diesel_async::AsyncPgConnection,
     order_id: Uuid,
-    purpose: Purpose,
+    purpose: OrderCodePurpose,
 ) -> AppResult<()> {
-    if !model::spend_code(conn, order_id, purpose.as_str()).await? {
+    if !model::spend_code(conn, order_id, purpose).await? {
         return Err(AppError::field("code", "has been used; ask the client for a new one"));
     }
     Ok(())

@@ -4,19 +4,17 @@
 //! transaction.
 
 use chrono::{Duration, NaiveDate, Utc};
-use diesel_async::{AsyncConnection, AsyncPgConnection};
+use diesel_async::AsyncPgConnection;
 use uuid::Uuid;
 
 use super::publish;
 use crate::{
     application::model as applications,
+    calendar,
     error::{AppError, AppResult, FieldErrors},
     gig,
     notification::service::{self as notification, Kind},
-    order::{
-        machine::{Role, Status},
-        model::{self, HistoryRow, MilestoneRow, OrderRow},
-    },
+    order::model::{self, ActorRole, HistoryRow, MilestoneRow, OrderOrigin, OrderRow, OrderStatus},
     profile::model::{self as profiles, UserRow},
     state::AppState,
     task::{self, service::Milestone},
@@ -70,8 +68,8 @@ pub async fn order_gig(app: &AppState, client: &UserRow, input: GigOrderInput, b
     errors.into_result()?;
 
     let mut conn = app.db.conn().await?;
-    let order = conn
-        .transaction::<_, AppError, _>(async |conn| {
+    app.bus
+        .transaction::<_, AppError, _>(&mut conn, async |conn| {
             let (gig, owner) = gig::model::find_with_owner(conn, input.gig_id)
                 .await?
                 .filter(|(gig, owner)| gig.status == "ACTIVE" && !owner.is_banned())
@@ -89,7 +87,11 @@ pub async fn order_gig(app: &AppState, client: &UserRow, input: GigOrderInput, b
                 id: Uuid::now_v7(),
                 client_id: client.id,
                 freelancer_id: owner.id,
-                origin: if booking { "BOOKING" } else { "GIG" }.into(),
+                origin: if booking {
+                    OrderOrigin::Booking
+                } else {
+                    OrderOrigin::Gig
+                },
                 gig_id: Some(gig.id),
                 package_tier: Some(package.tier.clone()),
                 task_id: None,
@@ -100,12 +102,10 @@ pub async fn order_gig(app: &AppState, client: &UserRow, input: GigOrderInput, b
                 currency: gig.currency.clone(),
                 fee_bps: None,
                 status: if booking {
-                    Status::Requested
+                    OrderStatus::Requested
                 } else {
-                    Status::PendingPayment
-                }
-                .as_str()
-                .into(),
+                    OrderStatus::PendingPayment
+                },
                 revision_limit: package.revisions,
                 revisions_used: 0,
                 on_site: event_location.is_some(),
@@ -132,9 +132,9 @@ pub async fn order_gig(app: &AppState, client: &UserRow, input: GigOrderInput, b
             // books it at once.
             if let Some(day) = order.scheduled_for {
                 let free = if booking {
-                    !crate::calendar::model::day_taken(conn, owner.id, day).await?
+                    !calendar::model::day_taken(conn, owner.id, day).await?
                 } else {
-                    model::book_day(conn, owner.id, day, order.id).await?
+                    calendar::model::book_day(conn, owner.id, day, order.id).await?
                 };
                 if !free {
                     return Err(AppError::Conflict(format!(
@@ -147,23 +147,21 @@ pub async fn order_gig(app: &AppState, client: &UserRow, input: GigOrderInput, b
                 conn,
                 &order,
                 client,
-                Role::Client,
+                ActorRole::Client,
                 if booking { "requested a booking" } else { "ordered" },
             )
             .await?;
             Ok(order)
         })
-        .await?;
-    app.bus.kick();
-    Ok(order)
+        .await
 }
 
 /// Accepts an application to the viewer's OPEN task: the order is created, the task is
 /// ASSIGNED, and the other open applications are turned down (their authors are told).
 pub async fn accept_application(app: &AppState, poster: &UserRow, application_id: Uuid) -> AppResult<OrderRow> {
     let mut conn = app.db.conn().await?;
-    let order = conn
-        .transaction::<_, AppError, _>(async |conn| {
+    app.bus
+        .transaction::<_, AppError, _>(&mut conn, async |conn| {
             let application = applications::lock_many(conn, &[application_id])
                 .await?
                 .pop()
@@ -223,12 +221,10 @@ pub async fn accept_application(app: &AppState, poster: &UserRow, application_id
             )
             .await?;
             task::service::announce(app, conn, &assigned, Some(&task.status)).await?;
-            created(conn, &order, poster, Role::Client, "accepted your application for").await?;
+            created(conn, &order, poster, ActorRole::Client, "accepted your application for").await?;
             Ok(order)
         })
-        .await?;
-    app.bus.kick();
-    Ok(order)
+        .await
 }
 
 /// The order (PENDING_PAYMENT) and milestones for `freelancer` taking `task`: the planned
@@ -273,11 +269,10 @@ fn task_order(
         client_id: task.poster_id,
         freelancer_id: freelancer,
         origin: if application_id.is_some() {
-            "APPLICATION"
+            OrderOrigin::Application
         } else {
-            "TASK"
-        }
-        .into(),
+            OrderOrigin::Task
+        },
         gig_id: None,
         package_tier: None,
         task_id: Some(task.id),
@@ -287,7 +282,7 @@ fn task_order(
         amount_cents: milestones.iter().map(|m| m.amount_cents).sum(),
         currency: task.currency.clone(),
         fee_bps: None,
-        status: Status::PendingPayment.as_str().into(),
+        status: OrderStatus::PendingPayment,
         revision_limit,
         revisions_used: 0,
         on_site,
@@ -312,8 +307,8 @@ const TASK_REVISIONS: i32 = 2;
 /// at the task's maximum budget) is created in the same transaction.
 pub async fn accept_task(app: &AppState, freelancer: &UserRow, task_id: Uuid) -> AppResult<OrderRow> {
     let mut conn = app.db.conn().await?;
-    let order = conn
-        .transaction::<_, AppError, _>(async |conn| {
+    app.bus
+        .transaction::<_, AppError, _>(&mut conn, async |conn| {
             let Some(task) = task::model::take_immediate(conn, task_id, freelancer.id).await? else {
                 return Err(why_not_taken(conn, freelancer, task_id).await);
             };
@@ -335,12 +330,10 @@ pub async fn accept_task(app: &AppState, freelancer: &UserRow, task_id: Uuid) ->
             );
             model::insert(conn, &order, &milestones).await?;
             task::service::announce(app, conn, &task, Some("OPEN")).await?;
-            created(conn, &order, freelancer, Role::Freelancer, "accepted").await?;
+            created(conn, &order, freelancer, ActorRole::Freelancer, "accepted").await?;
             Ok(order)
         })
-        .await?;
-    app.bus.kick();
-    Ok(order)
+        .await
 }
 
 /// Why `take_immediate` found nothing to take: NOT_FOUND for tasks the freelancer may not
@@ -370,7 +363,7 @@ async fn created(
     conn: &mut AsyncPgConnection,
     order: &OrderRow,
     actor: &UserRow,
-    role: Role,
+    role: ActorRole,
     verb: &str,
 ) -> AppResult<()> {
     model::insert_history(
@@ -380,16 +373,16 @@ async fn created(
             order_id: order.id,
             action: "CREATE".into(),
             from_status: None,
-            to_status: order.status.clone(),
+            to_status: order.status,
             actor_id: Some(actor.id),
-            actor_role: role.as_str().into(),
+            actor_role: role,
             note: None,
             created_at: order.created_at,
         },
     )
     .await?;
     publish(conn, order, "CREATE", None, Some(actor.id)).await?;
-    let recipient = if role == Role::Client {
+    let recipient = if role == ActorRole::Client {
         order.freelancer_id
     } else {
         order.client_id

@@ -5,7 +5,7 @@
 use crate::{
     error::{AppError, AppResult, FieldErrors},
     message::model::Attachment,
-    order::machine::{Action, Status},
+    order::{machine::Action, model::OrderStatus},
     state::AppState,
     validation,
 };
@@ -40,7 +40,7 @@ pub enum Act {
     ApproveWork { code: Option<String> },
     Cancel { reason: Option<String> },
     OpenDispute { reason: String },
-    Override { status: Status, reason: String },
+    Override { status: OrderStatus, reason: String },
 }
 
 impl Act {
@@ -58,11 +58,11 @@ impl Act {
             Act::Cancel { .. } => Action::Cancel,
             Act::OpenDispute { .. } => Action::OpenDispute,
             Act::Override {
-                status: Status::Completed,
+                status: OrderStatus::Completed,
                 ..
             } => Action::ForceComplete,
             Act::Override {
-                status: Status::Cancelled,
+                status: OrderStatus::Cancelled,
                 ..
             } => Action::ForceCancel,
             Act::Override { .. } => return Err(AppError::field("status", "must be COMPLETED or CANCELLED")),

@@ -35,10 +35,7 @@ pub use self::{
     input::{Act, DeliveryInput, ProofInput},
     transition::act,
 };
-use super::{
-    machine::Role,
-    model::{self, OrderRow},
-};
+use super::model::{self, ActorRole, OrderRow, OrderSide, OrderStatus};
 use crate::{
     db::page::{Page, PageRequest},
     error::{AppError, AppResult},
@@ -54,8 +51,9 @@ pub const ORDER_UPDATED: &str = "ORDER_UPDATED";
 #[derive(Debug, Serialize, Deserialize)]
 pub struct OrderEvent {
     pub order: Arc<OrderRow>,
+    /// The machine's action, or `CREATE` for a new order.
     pub action: String,
-    pub from: Option<String>,
+    pub from: Option<OrderStatus>,
     pub actor_id: Option<Uuid>,
 }
 
@@ -64,7 +62,7 @@ async fn publish(
     conn: &mut AsyncPgConnection,
     order: &OrderRow,
     action: &str,
-    from: Option<&str>,
+    from: Option<OrderStatus>,
     actor_id: Option<Uuid>,
 ) -> AppResult<()> {
     events::emit(
@@ -74,7 +72,7 @@ async fn publish(
         &OrderEvent {
             order: Arc::new(order.clone()),
             action: action.to_owned(),
-            from: from.map(str::to_owned),
+            from,
             actor_id,
         },
     )
@@ -83,16 +81,16 @@ async fn publish(
 }
 
 /// The roles `user` plays on `order` (none: the order is not theirs to see).
-pub fn roles_of(order: &OrderRow, user: &UserRow) -> Vec<Role> {
+pub fn roles_of(order: &OrderRow, user: &UserRow) -> Vec<ActorRole> {
     let mut roles = Vec::with_capacity(2);
     if order.client_id == user.id {
-        roles.push(Role::Client);
+        roles.push(ActorRole::Client);
     }
     if order.freelancer_id == user.id {
-        roles.push(Role::Freelancer);
+        roles.push(ActorRole::Freelancer);
     }
     if user.is_admin {
-        roles.push(Role::Admin);
+        roles.push(ActorRole::Admin);
     }
     roles
 }
@@ -115,8 +113,8 @@ pub async fn visible(app: &AppState, viewer: &UserRow, id: Uuid) -> AppResult<Or
 pub async fn mine(
     app: &AppState,
     viewer: Uuid,
-    side: model::Side,
-    status: Option<&str>,
+    side: Option<OrderSide>,
+    status: Option<OrderStatus>,
     request: &PageRequest<Uuid>,
 ) -> AppResult<Page<OrderRow>> {
     let mut conn = app.db.conn().await?;

@@ -37,22 +37,31 @@ pub(super) fn money_of(order: &OrderRow) -> OrderMoney {
     }
 }
 
-/// Money: moves what the transition's rule names (`movement`) for `order`, by `actor` at
-/// `now`. Release and refund only move escrow that is held (funded and not yet settled); an
-/// order settled unfunded moves nothing.
+/// Whose money moves, on whose action, and when.
+pub(super) struct Mover<'a> {
+    /// The order as it was before the transition.
+    pub order: &'a OrderRow,
+    /// The user taking the action.
+    pub actor: Uuid,
+    /// The transition's time.
+    pub now: DateTime<Utc>,
+}
+
+/// Money: moves what the transition's rule names (`movement`) for the mover's order.
+/// Release and refund only move escrow that is held (funded and not yet settled); an order
+/// settled unfunded moves nothing.
 pub(super) async fn money(
     conn: &mut AsyncPgConnection,
     app: &AppState,
     movement: Money,
-    order: &OrderRow,
-    actor: Uuid,
-    now: DateTime<Utc>,
+    mover: &Mover<'_>,
     change: &mut Transition,
 ) -> AppResult<()> {
+    let order = mover.order;
     let held = order.funded_at.is_some() && order.settled_at.is_none();
     match movement {
-        Money::Fund => fund(conn, app, order, actor, now, change).await,
-        Money::Release | Money::Refund if held => settle(conn, movement, order, actor, now, change).await,
+        Money::Fund => fund(conn, app, mover, change).await,
+        Money::Release | Money::Refund if held => settle(conn, movement, mover, change).await,
         Money::None | Money::Release | Money::Refund => Ok(()),
     }
 }
@@ -62,11 +71,10 @@ pub(super) async fn money(
 async fn fund(
     conn: &mut AsyncPgConnection,
     app: &AppState,
-    order: &OrderRow,
-    actor: Uuid,
-    now: DateTime<Utc>,
+    mover: &Mover<'_>,
     change: &mut Transition,
 ) -> AppResult<()> {
+    let Mover { order, actor, now } = *mover;
     let freelancer = profiles::find(conn, order.freelancer_id)
         .await?
         .ok_or_else(|| AppError::internal(anyhow::anyhow!("order without freelancer")))?;
@@ -87,11 +95,10 @@ async fn fund(
 async fn settle(
     conn: &mut AsyncPgConnection,
     movement: Money,
-    order: &OrderRow,
-    actor: Uuid,
-    now: DateTime<Utc>,
+    mover: &Mover<'_>,
     change: &mut Transition,
 ) -> AppResult<()> {
+    let Mover { order, actor, now } = *mover;
     let money = money_of(order);
     if movement == Money::Release {
         ledger::release(conn, &money, &order.currency, Some(actor)).await?;

@@ -3,27 +3,29 @@
 //! the action needs is checked, wrong attempts counting) and the payload
 //! ([`super::input::prepare`]). Then, all in one transaction: [`check`] → [`apply`] →
 //! [`calendar`] → [`money`](super::money::money) → write → [`history`] → [`follow_task`] →
-//! [`event`] → [`notify`] → [`audit`]; the bus is kicked after commit.
+//! [`event`] → [`notify`] → [`audit`], in `Bus::transaction`, which kicks the relay after commit.
 
 use chrono::{DateTime, Utc};
-use diesel_async::{AsyncConnection, AsyncPgConnection};
+use diesel_async::AsyncPgConnection;
 use uuid::Uuid;
 
 use super::{
     codes::{self, check_code, code_to_spend},
     find_visible,
     input::{prepare, Act, Prepared},
-    money::money,
+    money::{money, Mover},
     publish, roles_of,
 };
 use crate::{
-    admin,
+    admin, calendar,
     error::{AppError, AppResult},
     notification::service::{self as notification, Kind},
     order::{
-        codes::Purpose,
-        machine::{self, Action, Guard, Refusal, Role, Rule, Status},
-        model::{self, DeliverableRow, DisputeRow, HistoryRow, OrderRow, ProofRow, Transition},
+        machine::{self, Action, Guard, Refusal, Rule},
+        model::{
+            self, ActorRole, DeliverableRow, DisputeRow, DisputeStatus, HistoryRow, OrderCodePurpose, OrderRow,
+            OrderStatus, PaymentProofStatus, ProofRow, Transition,
+        },
     },
     profile::model::UserRow,
     state::AppState,
@@ -34,21 +36,30 @@ use crate::{
 pub(super) struct Decision<'a> {
     /// The order as it was before the transition.
     pub order: OrderRow,
-    pub from: Status,
+    pub from: OrderStatus,
     pub action: Action,
     pub rule: &'static Rule,
     /// The role the actor takes the action in.
-    pub role: Role,
+    pub role: ActorRole,
     pub actor: &'a UserRow,
     /// One time for everything the transition writes.
     pub now: DateTime<Utc>,
 }
 
 impl Decision<'_> {
+    /// The money step's view of the transition.
+    fn mover(&self) -> Mover<'_> {
+        Mover {
+            order: &self.order,
+            actor: self.actor.id,
+            now: self.now,
+        }
+    }
+
     /// The change to the order row before the steps add to it.
     fn change(&self) -> Transition {
         Transition {
-            status: self.rule.to.as_str().into(),
+            status: self.rule.to,
             fee_bps: self.order.fee_bps,
             revisions_used: self.order.revisions_used,
             funded_at: self.order.funded_at,
@@ -66,22 +77,13 @@ pub async fn act(app: &AppState, actor: &UserRow, order_id: Uuid, mut act: Act) 
     let note = act.note();
 
     let mut conn = app.db.conn().await?;
-    let order = conn
-        .transaction::<_, AppError, _>(async |conn| {
+    app.bus
+        .transaction::<_, AppError, _>(&mut conn, async |conn| {
             let decision = check(conn, actor, order_id, action, &roles, spend_code).await?;
             let mut change = decision.change();
             apply(conn, &decision, &act, &prepared, &mut change).await?;
             calendar(conn, &decision).await?;
-            money(
-                conn,
-                app,
-                decision.rule.money,
-                &decision.order,
-                decision.actor.id,
-                decision.now,
-                &mut change,
-            )
-            .await?;
+            money(conn, app, decision.rule.money, &decision.mover(), &mut change).await?;
             let updated = model::apply(conn, order_id, &change).await?;
             history(conn, &decision, &updated, note.clone()).await?;
             follow_task(app, conn, &updated, action).await?;
@@ -90,9 +92,7 @@ pub async fn act(app: &AppState, actor: &UserRow, order_id: Uuid, mut act: Act) 
             audit(conn, &decision, &updated, note.as_deref()).await?;
             Ok(updated)
         })
-        .await?;
-    app.bus.kick();
-    Ok(order)
+        .await
 }
 
 /// A quick look before the transaction: the order must be visible to the actor (NOT_FOUND
@@ -106,31 +106,23 @@ async fn look(
     order_id: Uuid,
     action: Action,
     act: &Act,
-) -> AppResult<(Vec<Role>, Option<Purpose>)> {
+) -> AppResult<(Vec<ActorRole>, Option<OrderCodePurpose>)> {
     let mut conn = app.db.conn().await?;
     let current = find_visible(&mut conn, actor, order_id).await?;
     drop(conn);
-    let status = Status::parse(&current.status).ok_or_else(|| AppError::internal(anyhow::anyhow!("bad status")))?;
     let roles = roles_of(&current, actor);
-    let rule = machine::decide(status, action, &roles).map_err(|r| refusal(r, action, status))?;
-    let spend_code = code_to_spend(rule, &current, roles.contains(&Role::Client))?;
+    let rule = machine::decide(current.status, action, &roles).map_err(|r| refusal(r, action, current.status))?;
+    let spend_code = code_to_spend(rule, &current, roles.contains(&ActorRole::Client))?;
     if let Some(purpose) = spend_code {
         check_code(app, order_id, purpose, act.code()).await?;
     }
     Ok((roles, spend_code))
 }
 
-fn refusal(refusal: Refusal, action: Action, status: Status) -> AppError {
+fn refusal(refusal: Refusal, action: Action, status: OrderStatus) -> AppError {
     match refusal {
-        Refusal::Forbidden => AppError::Forbidden(format!(
-            "You may not {} this order.",
-            action.as_str().to_lowercase().replace('_', " ")
-        )),
-        Refusal::Conflict => AppError::Conflict(format!(
-            "An order that is {} cannot {}.",
-            status.as_str(),
-            action.as_str().to_lowercase().replace('_', " ")
-        )),
+        Refusal::Forbidden => AppError::Forbidden(format!("You may not {} this order.", action.verb())),
+        Refusal::Conflict => AppError::Conflict(format!("An order that is {status} cannot {}.", action.verb())),
     }
 }
 
@@ -141,13 +133,13 @@ async fn check<'a>(
     actor: &'a UserRow,
     order_id: Uuid,
     action: Action,
-    roles: &[Role],
-    spend_code: Option<Purpose>,
+    roles: &[ActorRole],
+    spend_code: Option<OrderCodePurpose>,
 ) -> AppResult<Decision<'a>> {
     let order = model::lock(conn, order_id)
         .await?
         .ok_or_else(|| AppError::not_found("Order"))?;
-    let from = Status::parse(&order.status).ok_or_else(|| AppError::internal(anyhow::anyhow!("bad status")))?;
+    let from = order.status;
     let rule = machine::decide(from, action, roles).map_err(|r| refusal(r, action, from))?;
     let role = rule
         .by
@@ -204,7 +196,7 @@ async fn apply(
                     payer_name: proof.payer_name.clone(),
                     amount_cents: proof.amount_cents,
                     currency: order.currency.clone(),
-                    status: "SUBMITTED".into(),
+                    status: PaymentProofStatus::Submitted,
                     review_note: None,
                     reviewed_by: None,
                     reviewed_at: None,
@@ -214,10 +206,11 @@ async fn apply(
             .await?;
         }
         (Act::ConfirmPayment, _) => {
-            model::review_proof(conn, order.id, "CONFIRMED", actor.id, None).await?;
+            model::review_proof(conn, order.id, PaymentProofStatus::Confirmed, actor.id, None).await?;
         }
         (Act::RejectPaymentProof { reason }, _) => {
-            model::review_proof(conn, order.id, "REJECTED", actor.id, reason.as_deref()).await?;
+            let status = PaymentProofStatus::Rejected;
+            model::review_proof(conn, order.id, status, actor.id, reason.as_deref()).await?;
         }
         (
             Act::SubmitWork(_),
@@ -251,7 +244,7 @@ async fn apply(
                     order_id: order.id,
                     opened_by: actor.id,
                     reason: reason.clone(),
-                    status: "OPEN".into(),
+                    status: DisputeStatus::Open,
                     created_at: now,
                     resolved_at: None,
                 },
@@ -260,11 +253,11 @@ async fn apply(
         }
         _ => {}
     }
-    if decision.from == Status::Disputed {
-        let outcome = if decision.rule.to == Status::Completed {
-            "RESOLVED_FREELANCER"
+    if decision.from == OrderStatus::Disputed {
+        let outcome = if decision.rule.to == OrderStatus::Completed {
+            DisputeStatus::ResolvedFreelancer
         } else {
-            "RESOLVED_CLIENT"
+            DisputeStatus::ResolvedClient
         };
         model::resolve_dispute(conn, order.id, outcome).await?;
     }
@@ -277,13 +270,13 @@ async fn calendar(conn: &mut AsyncPgConnection, decision: &Decision<'_>) -> AppR
     let order = &decision.order;
     if decision.action == Action::Accept {
         if let Some(day) = order.scheduled_for {
-            if !model::book_day(conn, order.freelancer_id, day, order.id).await? {
+            if !calendar::model::book_day(conn, order.freelancer_id, day, order.id).await? {
                 return Err(AppError::Conflict(format!("{day} is no longer available.")));
             }
         }
     }
-    if matches!(decision.rule.to, Status::Cancelled | Status::Declined) {
-        model::free_days_of(conn, order.id).await?;
+    if matches!(decision.rule.to, OrderStatus::Cancelled | OrderStatus::Declined) {
+        calendar::model::free_days_of(conn, order.id).await?;
     }
     Ok(())
 }
@@ -301,10 +294,10 @@ async fn history(
             id: Uuid::now_v7(),
             order_id: updated.id,
             action: decision.action.as_str().into(),
-            from_status: Some(decision.from.as_str().into()),
-            to_status: updated.status.clone(),
+            from_status: Some(decision.from),
+            to_status: updated.status,
             actor_id: Some(decision.actor.id),
-            actor_role: decision.role.as_str().into(),
+            actor_role: decision.role,
             note,
             created_at: decision.now,
         },
@@ -323,10 +316,10 @@ async fn follow_task(app: &AppState, conn: &mut AsyncPgConnection, order: &Order
     let Some(task) = task::model::lock(conn, task_id).await? else {
         return Ok(());
     };
-    let change = match (Status::parse(&order.status), action) {
+    let change = match (order.status, action) {
         (_, Action::StartWork) => task::model::StatusChange::to("IN_PROGRESS"),
-        (Some(Status::Completed), _) => task::model::StatusChange::to("COMPLETED"),
-        (Some(Status::Cancelled | Status::Declined), _) => {
+        (OrderStatus::Completed, _) => task::model::StatusChange::to("COMPLETED"),
+        (OrderStatus::Cancelled | OrderStatus::Declined, _) => {
             let lapsed = task.mode == "IMMEDIATE" && task.acceptance_deadline.is_none_or(|d| d <= Utc::now());
             task::model::StatusChange {
                 assignee_id: Some(None),
@@ -349,7 +342,7 @@ async fn event(conn: &mut AsyncPgConnection, decision: &Decision<'_>, updated: &
         conn,
         updated,
         decision.action.as_str(),
-        Some(decision.from.as_str()),
+        Some(decision.from),
         Some(decision.actor.id),
     )
     .await
@@ -363,7 +356,7 @@ async fn notify(conn: &mut AsyncPgConnection, decision: &Decision<'_>, order: &O
         Action::OpenDispute => Kind::Dispute,
         _ => Kind::OrderStatus,
     };
-    let human = order.status.to_lowercase().replace('_', " ");
+    let human = order.status.human();
     for party in [order.client_id, order.freelancer_id] {
         if party == actor.id {
             continue;
@@ -373,11 +366,7 @@ async fn notify(conn: &mut AsyncPgConnection, decision: &Decision<'_>, order: &O
             party,
             kind,
             &format!("\"{}\" is now {human}", order.title),
-            &format!(
-                "{} did: {}",
-                actor.full_name,
-                action.as_str().to_lowercase().replace('_', " ")
-            ),
+            &format!("{} did: {}", actor.full_name, action.verb()),
             serde_json::json!({ "orderId": order.id, "status": order.status, "action": action.as_str() }),
         )
         .await?;
@@ -392,7 +381,7 @@ async fn audit(
     updated: &OrderRow,
     note: Option<&str>,
 ) -> AppResult<()> {
-    if decision.role != Role::Admin {
+    if decision.role != ActorRole::Admin {
         return Ok(());
     }
     admin::model::record(
@@ -402,7 +391,7 @@ async fn audit(
         "ORDER",
         updated.id,
         note.unwrap_or(""),
-        serde_json::json!({ "from": decision.from.as_str(), "to": updated.status }),
+        serde_json::json!({ "from": decision.from, "to": updated.status }),
     )
     .await?;
     Ok(())
