@@ -2,10 +2,13 @@
 
 use std::sync::Arc;
 
-use async_graphql::{Context, Enum, InputObject, Object, ID};
+use async_graphql::{Context, InputObject, Object, ID};
 use chrono::{DateTime, Utc};
 
-use super::{model::ApplicationRow, service};
+use super::{
+    model::{ApplicationRow, ApplicationStatus},
+    service,
+};
 use crate::{
     graphql::{
         context::ContextExt,
@@ -14,54 +17,10 @@ use crate::{
         types::parse_id,
     },
     profile::{graphql::User, loaders::UserById},
-    task::{
-        graphql::{Task, TaskMilestone},
-        loaders::TaskById,
-        service::Milestone,
-    },
+    task::{graphql::Task, model::Milestone},
 };
 
-/// Where an application stands. REJECTED, ACCEPTED and WITHDRAWN are final.
-#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
-pub enum ApplicationStatus {
-    /// Sent; the poster has not acted on it yet.
-    Pending,
-    /// The poster is considering it.
-    Reviewing,
-    /// The poster shortlisted it.
-    Shortlisted,
-    /// Turned down by the poster, or automatically when someone else was hired (final).
-    Rejected,
-    /// The freelancer was hired and an order made (`acceptApplication`; final).
-    Accepted,
-    /// The freelancer withdrew it (final).
-    Withdrawn,
-}
-
-impl ApplicationStatus {
-    fn as_db(self) -> &'static str {
-        match self {
-            Self::Pending => "PENDING",
-            Self::Reviewing => "REVIEWING",
-            Self::Shortlisted => "SHORTLISTED",
-            Self::Rejected => "REJECTED",
-            Self::Accepted => "ACCEPTED",
-            Self::Withdrawn => "WITHDRAWN",
-        }
-    }
-
-    fn from_db(s: &str) -> Self {
-        match s {
-            "REVIEWING" => Self::Reviewing,
-            "SHORTLISTED" => Self::Shortlisted,
-            "REJECTED" => Self::Rejected,
-            "ACCEPTED" => Self::Accepted,
-            "WITHDRAWN" => Self::Withdrawn,
-            _ => Self::Pending,
-        }
-    }
-}
-
+/// An application as the schema shows it.
 pub struct Application(pub Arc<ApplicationRow>);
 
 /// A freelancer's proposal for a task, seen by its author, the task's poster and admins.
@@ -74,12 +33,7 @@ impl Application {
     }
     /// The task applied to.
     async fn task(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Task>> {
-        let row = ctx
-            .loader()
-            .load_one(TaskById(self.0.task_id))
-            .await
-            .map_err(shared_error)?;
-        Ok(row.map(Task))
+        Task::load(ctx, self.0.task_id).await
     }
     /// Who applied.
     async fn freelancer(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
@@ -112,12 +66,8 @@ impl Application {
         &self.0.ai_tools_to_use
     }
     /// Proposed milestones; accepting the application makes them the order's milestones.
-    async fn milestones(&self) -> Vec<TaskMilestone> {
-        serde_json::from_value::<Vec<Milestone>>(self.0.milestones.clone())
-            .unwrap_or_default()
-            .into_iter()
-            .map(Into::into)
-            .collect()
+    async fn milestones(&self) -> Vec<Milestone> {
+        Milestone::plan_of(&self.0.milestones)
     }
     /// Revision rounds included (0 to 20); an order made from the application allows that
     /// many.
@@ -126,7 +76,7 @@ impl Application {
     }
     /// Where the application stands.
     async fn status(&self) -> ApplicationStatus {
-        ApplicationStatus::from_db(&self.0.status)
+        self.0.status
     }
     /// When it was sent (UTC).
     async fn created_at(&self) -> DateTime<Utc> {
@@ -156,7 +106,7 @@ impl ApplicationQuery {
     ) -> async_graphql::Result<ApplicationConnection> {
         let viewer = ctx.viewer()?.id();
         let request = page_request(ctx, first, after.as_deref())?;
-        let page = service::mine(ctx.app(), viewer, status.map(|s| s.as_db()), &request).await?;
+        let page = service::mine(ctx.app(), viewer, status, &request).await?;
         Ok(connection(page, |row| row.id, |row| Application(Arc::new(row))))
     }
 
@@ -174,7 +124,7 @@ impl ApplicationQuery {
         let viewer = ctx.viewer()?;
         let task_id = parse_id(&task_id, "taskId")?;
         let request = page_request(ctx, first, after.as_deref())?;
-        let page = service::of_task(ctx.app(), &viewer.user, task_id, status.map(|s| s.as_db()), &request).await?;
+        let page = service::of_task(ctx.app(), &viewer.user, task_id, status, &request).await?;
         Ok(connection(page, |row| row.id, |row| Application(Arc::new(row))))
     }
 }
@@ -200,7 +150,7 @@ pub struct ApplyToTaskInput {
     /// Proposed milestones (up to 20, titles 3 to 120 characters, positive amounts); they
     /// become the order's milestones if you are hired.
     #[graphql(default)]
-    pub milestones: Vec<TaskMilestone>,
+    pub milestones: Vec<Milestone>,
     /// Revision rounds included (0 to 20, default 2); an order made from this application
     /// allows that many.
     #[graphql(default = 2)]
@@ -231,7 +181,7 @@ impl ApplicationMutation {
                 proposed_timeline: input.proposed_timeline,
                 portfolio_items: input.portfolio_items,
                 ai_tools_to_use: input.ai_tools_to_use,
-                milestones: input.milestones.into_iter().map(Into::into).collect(),
+                milestones: input.milestones,
                 revisions: input.revisions,
             },
         )
@@ -265,7 +215,7 @@ impl ApplicationMutation {
     ) -> async_graphql::Result<Application> {
         let viewer = ctx.viewer()?;
         let id = parse_id(&id, "id")?;
-        let mut rows = service::set_status(ctx.app(), &viewer.user, &[id], status.as_db()).await?;
+        let mut rows = service::set_status(ctx.app(), &viewer.user, &[id], status).await?;
         let row = rows
             .pop()
             .ok_or_else(|| crate::error::AppError::not_found("Application"))?;
@@ -287,7 +237,7 @@ impl ApplicationMutation {
             .iter()
             .map(|id| parse_id(id, "ids"))
             .collect::<Result<Vec<_>, _>>()?;
-        let rows = service::set_status(ctx.app(), &viewer.user, &ids, status.as_db()).await?;
+        let rows = service::set_status(ctx.app(), &viewer.user, &ids, status).await?;
         Ok(rows.into_iter().map(|r| Application(Arc::new(r))).collect())
     }
 }

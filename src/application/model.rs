@@ -1,11 +1,46 @@
 //! Rows and queries of applications.
 
 use chrono::{DateTime, Utc};
-use diesel::prelude::*;
+use diesel::{pg::Pg, prelude::*};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
-use crate::db::schema::applications;
+use crate::db::{schema::applications, text_enum::pg_enum};
+
+pg_enum! {
+    /// Where an application stands. REJECTED, ACCEPTED and WITHDRAWN are final.
+    #[derive(async_graphql::Enum)]
+    pub enum ApplicationStatus {
+        /// Sent; the poster has not acted on it yet.
+        Pending = "PENDING",
+        /// The poster is considering it.
+        Reviewing = "REVIEWING",
+        /// The poster shortlisted it.
+        Shortlisted = "SHORTLISTED",
+        /// Turned down by the poster, or automatically when someone else was hired (final).
+        Rejected = "REJECTED",
+        /// The freelancer was hired and an order made (`acceptApplication`; final).
+        Accepted = "ACCEPTED",
+        /// The freelancer withdrew it (final).
+        Withdrawn = "WITHDRAWN",
+    }
+}
+
+impl ApplicationStatus {
+    /// The statuses of an application still under consideration (it may be accepted).
+    pub const OPEN: [Self; 3] = [Self::Pending, Self::Reviewing, Self::Shortlisted];
+
+    /// Whether the application is still under consideration.
+    pub fn is_open(self) -> bool {
+        Self::OPEN.contains(&self)
+    }
+
+    /// Whether the status may be set by the task's poster (ACCEPTED goes through
+    /// `acceptApplication`, with orders).
+    pub fn poster_may_set(self) -> bool {
+        self.is_open() || self == Self::Rejected
+    }
+}
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = applications, check_for_backend(diesel::pg::Pg))]
@@ -19,7 +54,7 @@ pub struct ApplicationRow {
     pub portfolio_items: Vec<String>,
     pub ai_tools_to_use: Vec<String>,
     pub milestones: serde_json::Value,
-    pub status: String,
+    pub status: ApplicationStatus,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     /// Revision rounds included in the proposal (the order inherits them).
@@ -44,7 +79,11 @@ pub async fn lock_many(conn: &mut AsyncPgConnection, ids: &[Uuid]) -> QueryResul
         .await
 }
 
-pub async fn set_status(conn: &mut AsyncPgConnection, ids: &[Uuid], status: &str) -> QueryResult<Vec<ApplicationRow>> {
+pub async fn set_status(
+    conn: &mut AsyncPgConnection,
+    ids: &[Uuid],
+    status: ApplicationStatus,
+) -> QueryResult<Vec<ApplicationRow>> {
     diesel::update(applications::table.filter(applications::id.eq_any(ids)))
         .set((applications::status.eq(status), applications::updated_at.eq(Utc::now())))
         .returning(ApplicationRow::as_returning())
@@ -52,61 +91,58 @@ pub async fn set_status(conn: &mut AsyncPgConnection, ids: &[Uuid], status: &str
         .await
 }
 
-/// A page of applications, newest first, of one task or one freelancer, optionally in one
-/// status, strictly older than `before`.
+/// Whose applications a list shows.
+#[derive(Debug, Clone, Copy)]
+pub enum Scope {
+    /// Those to one task.
+    Task(Uuid),
+    /// Those one freelancer sent.
+    Freelancer(Uuid),
+}
+
+/// The applications of `scope`, optionally in one status.
+fn listed(scope: Scope, status: Option<ApplicationStatus>) -> applications::BoxedQuery<'static, Pg> {
+    let mut query = match scope {
+        Scope::Task(id) => applications::table.filter(applications::task_id.eq(id)).into_boxed(),
+        Scope::Freelancer(id) => applications::table
+            .filter(applications::freelancer_id.eq(id))
+            .into_boxed(),
+    };
+    if let Some(status) = status {
+        query = query.filter(applications::status.eq(status));
+    }
+    query
+}
+
+/// A page of the applications of `scope`, newest first, optionally in one status, strictly
+/// older than `before`.
 pub async fn page(
     conn: &mut AsyncPgConnection,
-    task_id: Option<Uuid>,
-    freelancer_id: Option<Uuid>,
-    status: Option<&str>,
+    scope: Scope,
+    status: Option<ApplicationStatus>,
     before: Option<Uuid>,
     limit: i64,
 ) -> QueryResult<Vec<ApplicationRow>> {
-    let mut query = applications::table
+    let mut query = listed(scope, status)
         .select(ApplicationRow::as_select())
         .order(applications::id.desc())
-        .limit(limit)
-        .into_boxed();
-    if let Some(task_id) = task_id {
-        query = query.filter(applications::task_id.eq(task_id));
-    }
-    if let Some(freelancer_id) = freelancer_id {
-        query = query.filter(applications::freelancer_id.eq(freelancer_id));
-    }
-    if let Some(status) = status {
-        query = query.filter(applications::status.eq(status.to_owned()));
-    }
+        .limit(limit);
     if let Some(before) = before {
         query = query.filter(applications::id.lt(before));
     }
     query.load(conn).await
 }
 
-/// How many applications one task or one freelancer has, optionally in one status.
-pub async fn count(
-    conn: &mut AsyncPgConnection,
-    task_id: Option<Uuid>,
-    freelancer_id: Option<Uuid>,
-    status: Option<&str>,
-) -> QueryResult<i64> {
-    let mut query = applications::table.count().into_boxed();
-    if let Some(task_id) = task_id {
-        query = query.filter(applications::task_id.eq(task_id));
-    }
-    if let Some(freelancer_id) = freelancer_id {
-        query = query.filter(applications::freelancer_id.eq(freelancer_id));
-    }
-    if let Some(status) = status {
-        query = query.filter(applications::status.eq(status.to_owned()));
-    }
-    query.get_result(conn).await
+/// How many applications `scope` has, optionally in one status.
+pub async fn count(conn: &mut AsyncPgConnection, scope: Scope, status: Option<ApplicationStatus>) -> QueryResult<i64> {
+    listed(scope, status).count().get_result(conn).await
 }
 
 /// The ids of a task's applications still under consideration.
 pub async fn open_of_task(conn: &mut AsyncPgConnection, task_id: Uuid) -> QueryResult<Vec<Uuid>> {
     applications::table
         .filter(applications::task_id.eq(task_id))
-        .filter(applications::status.eq_any(["PENDING", "REVIEWING", "SHORTLISTED"]))
+        .filter(applications::status.eq_any(ApplicationStatus::OPEN))
         .select(applications::id)
         .load(conn)
         .await

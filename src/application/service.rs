@@ -1,41 +1,43 @@
 //! Applying, withdrawing and reviewing applications.
 
 use chrono::Utc;
-use diesel_async::AsyncConnection;
 use uuid::Uuid;
 
-use super::model::{self, ApplicationRow};
+use super::model::{self, ApplicationRow, ApplicationStatus, Scope};
 use crate::{
     db::page::{Page, PageRequest},
     error::{AppError, AppResult, FieldErrors},
     notification::service::{self as notification, Kind},
     profile::model::UserRow,
     state::AppState,
-    task::{self, model::TaskRow, service::Milestone},
+    task::{
+        self,
+        model::{Milestone, TaskRow, TaskStatus},
+    },
     validation,
 };
 
 const BULK_MAX: usize = 100;
 
-/// What `applyToTask` takes.
+/// What `applyToTask` takes, unchecked. It mirrors the schema's `ApplyToTaskInput`, whose
+/// task is an opaque `ID` the resolver parses; here it is the task's id.
 pub struct ApplicationInput {
+    /// An OPEN task the freelancer did not post.
     pub task_id: Uuid,
+    /// 30 to 10,000 characters.
     pub cover_letter: String,
+    /// Minor units of the task's currency, 100 to 10,000,000,000.
     pub proposed_rate_cents: i64,
+    /// 2 to 200 characters, e.g. "3 weeks".
     pub proposed_timeline: String,
+    /// Up to 10 http(s) URLs.
     pub portfolio_items: Vec<String>,
+    /// Up to 20 labels of up to 40 characters.
     pub ai_tools_to_use: Vec<String>,
+    /// Up to 20, titles 3 to 120 characters, positive amounts.
     pub milestones: Vec<Milestone>,
+    /// Revision rounds included, 0 to 20.
     pub revisions: i32,
-}
-
-/// Statuses the poster may set (ACCEPTED goes through acceptApplication, with orders).
-pub fn poster_may_set(status: &str) -> bool {
-    matches!(status, "PENDING" | "REVIEWING" | "SHORTLISTED" | "REJECTED")
-}
-
-fn is_final(status: &str) -> bool {
-    matches!(status, "WITHDRAWN" | "REJECTED" | "ACCEPTED")
 }
 
 /// Applies to an OPEN task; the poster is notified.
@@ -68,15 +70,15 @@ pub async fn apply(app: &AppState, freelancer: &UserRow, input: ApplicationInput
     }
     errors.into_result()?;
     let mut conn = app.db.conn().await?;
-    let row = conn
-        .transaction::<_, AppError, _>(async |conn| {
+    app.bus
+        .transaction(&mut conn, async |conn| {
             let task = task::model::lock(conn, input.task_id)
                 .await?
                 .ok_or_else(|| AppError::not_found("Task"))?;
             if task.poster_id == freelancer.id {
                 return Err(AppError::Conflict("You cannot apply to your own task.".into()));
             }
-            if task.status != "OPEN" {
+            if task.status != TaskStatus::Open {
                 return Err(AppError::Conflict("This task no longer takes applications.".into()));
             }
             let now = Utc::now();
@@ -90,7 +92,7 @@ pub async fn apply(app: &AppState, freelancer: &UserRow, input: ApplicationInput
                 portfolio_items,
                 ai_tools_to_use,
                 milestones: serde_json::to_value(&milestones).map_err(AppError::internal)?,
-                status: "PENDING".into(),
+                status: ApplicationStatus::Pending,
                 created_at: now,
                 updated_at: now,
                 revisions: input.revisions,
@@ -113,33 +115,32 @@ pub async fn apply(app: &AppState, freelancer: &UserRow, input: ApplicationInput
             .await?;
             Ok(row)
         })
-        .await?;
-    app.bus.kick();
-    Ok(row)
+        .await
 }
 
 /// Withdraws the viewer's application.
 pub async fn withdraw(app: &AppState, freelancer: &UserRow, id: Uuid) -> AppResult<ApplicationRow> {
     let mut conn = app.db.conn().await?;
-    conn.transaction::<_, AppError, _>(async |conn| {
-        let row = model::lock_many(conn, &[id])
-            .await?
-            .pop()
-            .ok_or_else(|| AppError::not_found("Application"))?;
-        if row.freelancer_id != freelancer.id {
-            return Err(AppError::not_found("Application"));
-        }
-        if is_final(&row.status) {
-            return Err(AppError::Conflict(format!(
-                "A {} application cannot be withdrawn.",
-                row.status
-            )));
-        }
-        task::model::adjust_applications(conn, row.task_id, -1).await?;
-        let mut rows = model::set_status(conn, &[id], "WITHDRAWN").await?;
-        rows.pop().ok_or_else(|| AppError::not_found("Application"))
-    })
-    .await
+    app.bus
+        .transaction(&mut conn, async |conn| {
+            let row = model::lock_many(conn, &[id])
+                .await?
+                .pop()
+                .ok_or_else(|| AppError::not_found("Application"))?;
+            if row.freelancer_id != freelancer.id {
+                return Err(AppError::not_found("Application"));
+            }
+            if !row.status.is_open() {
+                return Err(AppError::Conflict(format!(
+                    "A {} application cannot be withdrawn.",
+                    row.status
+                )));
+            }
+            task::model::adjust_applications(conn, row.task_id, -1).await?;
+            let mut rows = model::set_status(conn, &[id], ApplicationStatus::Withdrawn).await?;
+            rows.pop().ok_or_else(|| AppError::not_found("Application"))
+        })
+        .await
 }
 
 /// Sets the status of applications to the viewer's tasks, all or none; each applicant is
@@ -148,7 +149,7 @@ pub async fn set_status(
     app: &AppState,
     poster: &UserRow,
     ids: &[Uuid],
-    status: &str,
+    status: ApplicationStatus,
 ) -> AppResult<Vec<ApplicationRow>> {
     if ids.is_empty() || ids.len() > BULK_MAX {
         return Err(AppError::field(
@@ -156,15 +157,15 @@ pub async fn set_status(
             format!("must name 1 to {BULK_MAX} applications"),
         ));
     }
-    if !poster_may_set(status) {
+    if !status.poster_may_set() {
         return Err(AppError::field(
             "status",
             "must be PENDING, REVIEWING, SHORTLISTED or REJECTED",
         ));
     }
     let mut conn = app.db.conn().await?;
-    let rows = conn
-        .transaction::<_, AppError, _>(async |conn| {
+    app.bus
+        .transaction(&mut conn, async |conn| {
             let current = model::lock_many(conn, ids).await?;
             if current.len() != ids.iter().collect::<std::collections::HashSet<_>>().len() {
                 return Err(AppError::not_found("Application"));
@@ -174,7 +175,7 @@ pub async fn set_status(
             if tasks.iter().any(|t| t.poster_id != poster.id) || tasks.is_empty() {
                 return Err(AppError::not_found("Application"));
             }
-            if let Some(done) = current.iter().find(|a| is_final(&a.status)) {
+            if let Some(done) = current.iter().find(|a| !a.status.is_open()) {
                 return Err(AppError::Conflict(format!(
                     "Application {} is {} and cannot change.",
                     done.id, done.status
@@ -191,7 +192,7 @@ pub async fn set_status(
                     conn,
                     row.freelancer_id,
                     Kind::ApplicationStatus,
-                    &format!("Your application is now {}", status.to_lowercase()),
+                    &format!("Your application is now {}", status.as_str().to_lowercase()),
                     title,
                     serde_json::json!({ "taskId": row.task_id, "applicationId": row.id, "status": status }),
                 )
@@ -199,26 +200,21 @@ pub async fn set_status(
             }
             Ok(updated)
         })
-        .await?;
-    app.bus.kick();
-    Ok(rows)
+        .await
 }
 
-/// A page of applications (one task's or one freelancer's), newest first.
+/// A page of the applications of `scope`, newest first (the cursor is the id).
 async fn page(
     app: &AppState,
-    task_id: Option<Uuid>,
-    freelancer: Option<Uuid>,
-    status: Option<&str>,
+    scope: Scope,
+    status: Option<ApplicationStatus>,
     request: &PageRequest<Uuid>,
 ) -> AppResult<Page<ApplicationRow>> {
     let mut conn = app.db.conn().await?;
+    let load =
+        async |c: &mut _, before: Option<&Uuid>, limit| model::page(c, scope, status, before.copied(), limit).await;
     Ok(request
-        .fetch(
-            &mut conn,
-            async |c, before, limit| model::page(c, task_id, freelancer, status, before.copied(), limit).await,
-            async |c| model::count(c, task_id, freelancer, status).await,
-        )
+        .fetch(&mut conn, load, async |c| model::count(c, scope, status).await)
         .await?)
 }
 
@@ -226,10 +222,10 @@ async fn page(
 pub async fn mine(
     app: &AppState,
     freelancer: Uuid,
-    status: Option<&str>,
+    status: Option<ApplicationStatus>,
     request: &PageRequest<Uuid>,
 ) -> AppResult<Page<ApplicationRow>> {
-    page(app, None, Some(freelancer), status, request).await
+    page(app, Scope::Freelancer(freelancer), status, request).await
 }
 
 /// A page of the applications to the viewer's task.
@@ -237,7 +233,7 @@ pub async fn of_task(
     app: &AppState,
     poster: &UserRow,
     task_id: Uuid,
-    status: Option<&str>,
+    status: Option<ApplicationStatus>,
     request: &PageRequest<Uuid>,
 ) -> AppResult<Page<ApplicationRow>> {
     let mut conn = app.db.conn().await?;
@@ -250,15 +246,19 @@ pub async fn of_task(
             "Only the task's poster sees its applications.".into(),
         ));
     }
-    page(app, Some(task_id), None, status, request).await
+    page(app, Scope::Task(task_id), status, request).await
 }
 
 #[cfg(test)]
 mod tests {
+    use super::ApplicationStatus;
+
     #[test]
     fn posters_cannot_accept_through_status_changes() {
-        assert!(super::poster_may_set("SHORTLISTED"));
-        assert!(!super::poster_may_set("ACCEPTED"));
-        assert!(!super::poster_may_set("WITHDRAWN"));
+        assert!(ApplicationStatus::Shortlisted.poster_may_set());
+        assert!(ApplicationStatus::Rejected.poster_may_set());
+        assert!(!ApplicationStatus::Accepted.poster_may_set());
+        assert!(!ApplicationStatus::Withdrawn.poster_may_set());
+        assert!(!ApplicationStatus::Rejected.is_open());
     }
 }

@@ -95,6 +95,19 @@ impl Cursor for (Option<DateTime<Utc>>, Uuid) {
     }
 }
 
+/// Lists ordered by a finite number with the row's id as tie-breaker: a distance, a rank.
+/// The number is written in Rust's shortest round-trip form, so it reads back bit for bit.
+impl Cursor for (f64, Uuid) {
+    fn write(&self) -> String {
+        format!("{:?}|{}", self.0, self.1)
+    }
+    fn read(key: &str) -> Option<Self> {
+        let (number, id) = key.split_once('|')?;
+        let number: f64 = number.parse().ok().filter(|n: &f64| n.is_finite())?;
+        Some((number, Uuid::parse_str(id).ok()?))
+    }
+}
+
 /// A validated request for one page of a list keyed by `C`.
 #[derive(Debug, Clone)]
 pub struct PageRequest<C> {
@@ -262,6 +275,9 @@ mod tests {
                 key
             );
         }
+        let ranked = (1234.5678901234567_f64, id);
+        assert_eq!(<(f64, Uuid)>::decode(&ranked.encode(), "after").unwrap(), ranked);
+        assert!(<(f64, Uuid)>::decode(&(f64::NAN, id).encode(), "after").is_err());
         assert!(Uuid::decode("!!", "after").is_err());
         assert!(Uuid::decode(&42i64.encode(), "after").is_err());
         let request = PageRequest::<Uuid>::new(Some(5), Some(&id.encode()), 100, true).unwrap();

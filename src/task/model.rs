@@ -12,9 +12,116 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::{
-    db::schema::{task_invites, tasks, users},
+    db::{
+        schema::{task_invites, tasks, users},
+        text_enum::pg_enum,
+    },
     profile::model::UserRow,
 };
+
+pg_enum! {
+    /// Where a task stands.
+    #[derive(async_graphql::Enum)]
+    pub enum TaskStatus {
+        /// Saved, not published: only the poster and admins see it, and it does not count
+        /// against the plan.
+        Draft = "DRAFT",
+        /// Published: takes applications (STANDARD) or a first accept (IMMEDIATE).
+        Open = "OPEN",
+        /// A freelancer was hired and an order made; work has not started.
+        Assigned = "ASSIGNED",
+        /// Work on the order made from it has started.
+        InProgress = "IN_PROGRESS",
+        /// The order made from it was completed.
+        Completed = "COMPLETED",
+        /// The poster cancelled it before anyone was hired.
+        Cancelled = "CANCELLED",
+        /// An IMMEDIATE task nobody accepted before its acceptance deadline.
+        Expired = "EXPIRED",
+    }
+}
+
+impl TaskStatus {
+    /// The statuses in which the poster may still edit or cancel the task.
+    pub const EDITABLE: [Self; 2] = [Self::Draft, Self::Open];
+}
+
+pg_enum! {
+    /// What the budget amounts mean.
+    #[derive(async_graphql::Enum)]
+    pub enum BudgetType {
+        /// One price for the whole task.
+        Fixed = "FIXED",
+        /// A rate per hour of work.
+        Hourly = "HOURLY",
+    }
+}
+
+pg_enum! {
+    /// How long the poster expects the work to take.
+    #[derive(async_graphql::Enum)]
+    pub enum TaskDuration {
+        /// Under a week.
+        LessThanAWeek = "LESS_THAN_A_WEEK",
+        /// One to four weeks.
+        OneToFourWeeks = "ONE_TO_FOUR_WEEKS",
+        /// One to three months.
+        OneToThreeMonths = "ONE_TO_THREE_MONTHS",
+        /// Longer than three months.
+        MoreThanThreeMonths = "MORE_THAN_THREE_MONTHS",
+    }
+}
+
+pg_enum! {
+    /// Where the work happens.
+    #[derive(async_graphql::Enum)]
+    pub enum LocationType {
+        /// Anywhere: the task has no address or location.
+        Remote = "REMOTE",
+        /// At the task's address; orders made from it are on-site (start and end codes).
+        Onsite = "ONSITE",
+        /// Partly at the task's address, partly remote.
+        Hybrid = "HYBRID",
+    }
+}
+
+pg_enum! {
+    /// How a freelancer gets a task.
+    #[derive(async_graphql::Enum)]
+    pub enum TaskMode {
+        /// Freelancers apply (`applyToTask`) and the poster hires one (`acceptApplication`).
+        Standard = "STANDARD",
+        /// The first freelancer to `acceptTask` before the acceptance deadline gets it; the
+        /// task needs an ONSITE or HYBRID location.
+        Immediate = "IMMEDIATE",
+    }
+}
+
+// Stored as JSON (`tasks.milestone_plan`, `applications.milestones`), and shown and taken as
+// is by the schema (`TaskMilestone`, `MilestoneInput`): one type for every layer.
+/// A planned milestone (of a task's plan or an application's proposal); it becomes an order
+/// milestone when someone is hired.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, async_graphql::SimpleObject, async_graphql::InputObject)]
+#[serde(rename_all = "camelCase")]
+#[graphql(name = "TaskMilestone", input_name = "MilestoneInput")]
+pub struct Milestone {
+    /// What the milestone delivers (3 to 120 characters).
+    pub title: String,
+    /// Details (up to 2,000 characters; empty when omitted).
+    #[graphql(default)]
+    pub description: String,
+    /// Its price in minor units of the task's currency; must be positive.
+    pub amount_cents: i64,
+    /// Due this many days after the order is made (1 to 730).
+    pub due_in_days: i32,
+}
+
+impl Milestone {
+    /// The milestones stored in a JSON plan; none when it holds something else.
+    pub fn plan_of(json: &serde_json::Value) -> Vec<Milestone> {
+        serde_json::from_value(json.clone()).unwrap_or_default()
+    }
+}
 
 #[derive(Debug, Clone, Queryable, Selectable, Serialize, Deserialize)]
 #[diesel(table_name = tasks, check_for_backend(Pg))]
@@ -26,18 +133,18 @@ pub struct TaskRow {
     pub category: String,
     pub skills_required: Vec<String>,
     pub ai_tools_preferred: Vec<String>,
-    pub budget_type: String,
+    pub budget_type: BudgetType,
     pub budget_min_cents: i64,
     pub budget_max_cents: i64,
     pub currency: String,
-    pub duration: String,
-    pub location_type: String,
+    pub duration: TaskDuration,
+    pub location_type: LocationType,
     pub address: Option<String>,
     pub latitude: Option<f64>,
     pub longitude: Option<f64>,
-    pub mode: String,
+    pub mode: TaskMode,
     pub acceptance_deadline: Option<DateTime<Utc>>,
-    pub status: String,
+    pub status: TaskStatus,
     pub milestone_plan: serde_json::Value,
     pub nda_required: bool,
     pub ip_transfer: bool,
@@ -70,12 +177,12 @@ pub struct TaskFields {
     pub category: String,
     pub skills_required: Vec<String>,
     pub ai_tools_preferred: Vec<String>,
-    pub budget_type: String,
+    pub budget_type: BudgetType,
     pub budget_min_cents: i64,
     pub budget_max_cents: i64,
     pub currency: String,
-    pub duration: String,
-    pub location_type: String,
+    pub duration: TaskDuration,
+    pub location_type: LocationType,
     #[diesel(treat_none_as_null = true)]
     pub address: Option<String>,
     #[diesel(treat_none_as_null = true)]
@@ -89,7 +196,7 @@ pub struct TaskFields {
     pub public_longitude: Option<f64>,
     #[diesel(treat_none_as_null = true)]
     pub geohash: Option<String>,
-    pub mode: String,
+    pub mode: TaskMode,
     #[diesel(treat_none_as_null = true)]
     pub acceptance_deadline: Option<DateTime<Utc>>,
     pub milestone_plan: serde_json::Value,
@@ -117,10 +224,10 @@ pub async fn insert(
     id: Uuid,
     poster_id: Uuid,
     fields: &TaskFields,
-    status: &str,
+    status: TaskStatus,
     attachments: &serde_json::Value,
 ) -> QueryResult<TaskRow> {
-    let published_at = (status == "OPEN").then(Utc::now);
+    let published_at = (status == TaskStatus::Open).then(Utc::now);
     diesel::insert_into(tasks::table)
         .values((
             tasks::id.eq(id),
@@ -144,10 +251,10 @@ pub async fn update_fields(conn: &mut AsyncPgConnection, id: Uuid, fields: &Task
 }
 
 /// A change of status (and, with it, of the assignee).
-#[derive(Debug, Default, AsChangeset)]
+#[derive(Debug, AsChangeset)]
 #[diesel(table_name = tasks)]
-pub struct StatusChange<'a> {
-    pub status: &'a str,
+pub struct StatusChange {
+    pub status: TaskStatus,
     /// Set when the task is (re)published.
     pub published_at: Option<DateTime<Utc>>,
     /// `Some(None)` clears the assignee; `None` leaves it.
@@ -155,17 +262,19 @@ pub struct StatusChange<'a> {
     pub updated_at: DateTime<Utc>,
 }
 
-impl<'a> StatusChange<'a> {
-    pub fn to(status: &'a str) -> Self {
+impl StatusChange {
+    /// A move to `status` that leaves the assignee and publication time as they are.
+    pub fn to(status: TaskStatus) -> Self {
         Self {
             status,
+            published_at: None,
+            assignee_id: None,
             updated_at: Utc::now(),
-            ..Default::default()
         }
     }
 }
 
-pub async fn set_status(conn: &mut AsyncPgConnection, id: Uuid, change: &StatusChange<'_>) -> QueryResult<TaskRow> {
+pub async fn set_status(conn: &mut AsyncPgConnection, id: Uuid, change: &StatusChange) -> QueryResult<TaskRow> {
     diesel::update(tasks::table.find(id))
         .set(change)
         .returning(TaskRow::as_returning())
@@ -178,11 +287,11 @@ pub async fn set_status(conn: &mut AsyncPgConnection, id: Uuid, change: &StatusC
 /// wait for its row lock, then find the task no longer OPEN).
 pub async fn take_immediate(conn: &mut AsyncPgConnection, id: Uuid, freelancer: Uuid) -> QueryResult<Option<TaskRow>> {
     diesel::update(tasks::table.find(id))
-        .filter(tasks::status.eq("OPEN"))
-        .filter(tasks::mode.eq("IMMEDIATE"))
+        .filter(tasks::status.eq(TaskStatus::Open))
+        .filter(tasks::mode.eq(TaskMode::Immediate))
         .filter(tasks::acceptance_deadline.gt(diesel::dsl::now))
         .set((
-            tasks::status.eq("ASSIGNED"),
+            tasks::status.eq(TaskStatus::Assigned),
             tasks::assignee_id.eq(Some(freelancer)),
             tasks::updated_at.eq(Utc::now()),
         ))
@@ -295,15 +404,30 @@ pub async fn invite(
     Ok(inserted == 1)
 }
 
-/// How recently a task was posted.
-#[derive(Debug, Clone, Copy)]
+/// How recently a task was published.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, async_graphql::Enum)]
+#[graphql(name = "PostedWithinFilter")]
 pub enum PostedWithin {
+    /// In the last 24 hours.
     Day,
+    /// In the last 7 days.
     Week,
+    /// In the last 30 days.
     Month,
 }
 
-/// What a task list is narrowed to.
+impl PostedWithin {
+    /// How far back the period reaches.
+    fn span(self) -> chrono::Duration {
+        match self {
+            Self::Day => chrono::Duration::days(1),
+            Self::Week => chrono::Duration::weeks(1),
+            Self::Month => chrono::Duration::days(30),
+        }
+    }
+}
+
+/// What a task list is narrowed to, checked (see `service::TaskFilter::check`).
 #[derive(Debug, Default, Clone)]
 pub struct Filter {
     pub search: Option<String>,
@@ -315,12 +439,25 @@ pub struct Filter {
     pub budget_min: Option<i64>,
     /// The budget starts at most at this much.
     pub budget_max: Option<i64>,
-    pub location_type: Option<String>,
+    pub location_type: Option<LocationType>,
     pub posted_within: Option<PostedWithin>,
-    pub mode: Option<String>,
+    pub mode: Option<TaskMode>,
     /// Only this poster's tasks (any status) instead of public ones.
     pub poster: Option<Uuid>,
-    pub status: Option<String>,
+    /// With `poster`: only tasks in this status.
+    pub status: Option<TaskStatus>,
+}
+
+impl Filter {
+    /// The key a task has in lists of this filter (the page cursor): its creation for a
+    /// poster's own list, its publication for public ones (see [`page_query`]).
+    pub fn key_of(&self, task: &TaskRow) -> (DateTime<Utc>, Uuid) {
+        let at = match self.poster {
+            Some(_) => task.created_at,
+            None => task.published_at.unwrap_or(task.created_at),
+        };
+        (at, task.id)
+    }
 }
 
 macro_rules! apply_filter {
@@ -330,13 +467,13 @@ macro_rules! apply_filter {
         match filter.poster {
             Some(poster) => {
                 query = query.filter(tasks::poster_id.eq(poster));
-                if let Some(status) = &filter.status {
-                    query = query.filter(tasks::status.eq(status.clone()));
+                if let Some(status) = filter.status {
+                    query = query.filter(tasks::status.eq(status));
                 }
             }
             None => {
                 query = query
-                    .filter(tasks::status.eq("OPEN"))
+                    .filter(tasks::status.eq(TaskStatus::Open))
                     .filter(users::banned_at.is_null())
             }
         }
@@ -362,20 +499,14 @@ macro_rules! apply_filter {
         if let Some(max) = filter.budget_max {
             query = query.filter(tasks::budget_min_cents.le(max));
         }
-        if let Some(location) = &filter.location_type {
-            query = query.filter(tasks::location_type.eq(location.clone()));
+        if let Some(location) = filter.location_type {
+            query = query.filter(tasks::location_type.eq(location));
         }
-        if let Some(mode) = &filter.mode {
-            query = query.filter(tasks::mode.eq(mode.clone()));
+        if let Some(mode) = filter.mode {
+            query = query.filter(tasks::mode.eq(mode));
         }
         if let Some(within) = filter.posted_within {
-            let since = Utc::now()
-                - match within {
-                    PostedWithin::Day => chrono::Duration::days(1),
-                    PostedWithin::Week => chrono::Duration::weeks(1),
-                    PostedWithin::Month => chrono::Duration::days(30),
-                };
-            query = query.filter(tasks::published_at.ge(since));
+            query = query.filter(tasks::published_at.ge(Utc::now() - within.span()));
         }
         query
     }};

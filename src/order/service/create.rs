@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use super::publish;
 use crate::{
-    application::model as applications,
+    application::model::{self as applications, ApplicationStatus},
     calendar,
     error::{AppError, AppResult, FieldErrors},
     gig,
@@ -17,7 +17,11 @@ use crate::{
     order::model::{self, ActorRole, HistoryRow, MilestoneRow, OrderOrigin, OrderRow, OrderStatus},
     profile::model::{self as profiles, UserRow},
     state::AppState,
-    task::{self, service::Milestone},
+    task::{
+        self,
+        model::{LocationType, TaskMode, TaskStatus},
+        service::Milestone,
+    },
     validation,
 };
 
@@ -172,13 +176,13 @@ pub async fn accept_application(app: &AppState, poster: &UserRow, application_id
             if task.poster_id != poster.id {
                 return Err(AppError::not_found("Application"));
             }
-            if task.status != "OPEN" {
+            if task.status != TaskStatus::Open {
                 return Err(AppError::Conflict(format!(
                     "The task is {} and cannot be assigned.",
                     task.status
                 )));
             }
-            if !matches!(application.status.as_str(), "PENDING" | "REVIEWING" | "SHORTLISTED") {
+            if !application.status.is_open() {
                 return Err(AppError::Conflict(format!(
                     "A {} application cannot be accepted.",
                     application.status
@@ -194,13 +198,13 @@ pub async fn accept_application(app: &AppState, poster: &UserRow, application_id
                 application.revisions,
             );
             model::insert(conn, &order, &milestones).await?;
-            applications::set_status(conn, &[application.id], "ACCEPTED").await?;
+            applications::set_status(conn, &[application.id], ApplicationStatus::Accepted).await?;
             let others: Vec<Uuid> = applications::open_of_task(conn, task.id)
                 .await?
                 .into_iter()
                 .filter(|id| *id != application.id)
                 .collect();
-            for rejected in applications::set_status(conn, &others, "REJECTED").await? {
+            for rejected in applications::set_status(conn, &others, ApplicationStatus::Rejected).await? {
                 notification::notify(
                     conn,
                     rejected.freelancer_id,
@@ -216,11 +220,11 @@ pub async fn accept_application(app: &AppState, poster: &UserRow, application_id
                 task.id,
                 &task::model::StatusChange {
                     assignee_id: Some(Some(application.freelancer_id)),
-                    ..task::model::StatusChange::to("ASSIGNED")
+                    ..task::model::StatusChange::to(TaskStatus::Assigned)
                 },
             )
             .await?;
-            task::service::announce(app, conn, &assigned, Some(&task.status)).await?;
+            task::service::announce(app, conn, &assigned, Some(task.status)).await?;
             created(conn, &order, poster, ActorRole::Client, "accepted your application for").await?;
             Ok(order)
         })
@@ -263,7 +267,7 @@ fn task_order(
             checklist: serde_json::json!([]),
         });
     }
-    let on_site = task.location_type == "ONSITE" || task.mode == "IMMEDIATE";
+    let on_site = task.location_type == LocationType::Onsite || task.mode == TaskMode::Immediate;
     let order = OrderRow {
         id: order_id,
         client_id: task.poster_id,
@@ -329,7 +333,7 @@ pub async fn accept_task(app: &AppState, freelancer: &UserRow, task_id: Uuid) ->
                 TASK_REVISIONS,
             );
             model::insert(conn, &order, &milestones).await?;
-            task::service::announce(app, conn, &task, Some("OPEN")).await?;
+            task::service::announce(app, conn, &task, Some(TaskStatus::Open)).await?;
             created(conn, &order, freelancer, ActorRole::Freelancer, "accepted").await?;
             Ok(order)
         })
@@ -349,10 +353,12 @@ async fn why_not_taken(conn: &mut AsyncPgConnection, freelancer: &UserRow, task_
     if task.poster_id == freelancer.id {
         return AppError::Forbidden("You cannot accept your own task.".into());
     }
-    AppError::Conflict(match (task.mode.as_str(), task.status.as_str()) {
-        ("IMMEDIATE", "OPEN") => "The task's acceptance deadline has passed.".into(),
-        ("IMMEDIATE", "ASSIGNED" | "IN_PROGRESS" | "COMPLETED") => "Someone else accepted this task first.".into(),
-        ("IMMEDIATE", status) => format!("The task is {status} and cannot be accepted."),
+    AppError::Conflict(match (task.mode, task.status) {
+        (TaskMode::Immediate, TaskStatus::Open) => "The task's acceptance deadline has passed.".into(),
+        (TaskMode::Immediate, TaskStatus::Assigned | TaskStatus::InProgress | TaskStatus::Completed) => {
+            "Someone else accepted this task first.".into()
+        }
+        (TaskMode::Immediate, status) => format!("The task is {status} and cannot be accepted."),
         _ => "Only IMMEDIATE tasks are accepted directly; apply to this one.".into(),
     })
 }

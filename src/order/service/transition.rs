@@ -29,7 +29,10 @@ use crate::{
     },
     profile::model::UserRow,
     state::AppState,
-    task,
+    task::{
+        self,
+        model::{TaskMode, TaskStatus},
+    },
 };
 
 /// An order locked for a transition, and what the machine decided for it under the lock.
@@ -317,13 +320,13 @@ async fn follow_task(app: &AppState, conn: &mut AsyncPgConnection, order: &Order
         return Ok(());
     };
     let change = match (order.status, action) {
-        (_, Action::StartWork) => task::model::StatusChange::to("IN_PROGRESS"),
-        (OrderStatus::Completed, _) => task::model::StatusChange::to("COMPLETED"),
+        (_, Action::StartWork) => task::model::StatusChange::to(TaskStatus::InProgress),
+        (OrderStatus::Completed, _) => task::model::StatusChange::to(TaskStatus::Completed),
         (OrderStatus::Cancelled | OrderStatus::Declined, _) => {
-            let lapsed = task.mode == "IMMEDIATE" && task.acceptance_deadline.is_none_or(|d| d <= Utc::now());
+            let lapsed = task.mode == TaskMode::Immediate && task.acceptance_deadline.is_none_or(|d| d <= Utc::now());
             task::model::StatusChange {
                 assignee_id: Some(None),
-                ..task::model::StatusChange::to(if lapsed { "EXPIRED" } else { "OPEN" })
+                ..task::model::StatusChange::to(if lapsed { TaskStatus::Expired } else { TaskStatus::Open })
             }
         }
         _ => return Ok(()),
@@ -332,7 +335,7 @@ async fn follow_task(app: &AppState, conn: &mut AsyncPgConnection, order: &Order
         return Ok(());
     }
     let updated = task::model::set_status(conn, task_id, &change).await?;
-    task::service::announce(app, conn, &updated, Some(&task.status)).await?;
+    task::service::announce(app, conn, &updated, Some(task.status)).await?;
     Ok(())
 }
 
