@@ -64,17 +64,34 @@ impl Cursor for i64 {
     }
 }
 
-/// Lists ordered by a time with the row's id as tie-breaker.
-impl Cursor for (DateTime<Utc>, Uuid) {
+/// A point in time, to the microsecond (PostgreSQL's precision).
+impl Cursor for DateTime<Utc> {
     fn write(&self) -> String {
-        format!("{}|{}", self.0.timestamp_micros(), self.1)
+        self.timestamp_micros().to_string()
     }
     fn read(key: &str) -> Option<Self> {
-        let (micros, id) = key.split_once('|')?;
-        Some((
-            DateTime::from_timestamp_micros(micros.parse().ok()?)?,
-            Uuid::parse_str(id).ok()?,
-        ))
+        DateTime::from_timestamp_micros(key.parse().ok()?)
+    }
+}
+
+/// A score or rating (ranked lists); the text round-trips every finite value exactly.
+impl Cursor for f64 {
+    fn write(&self) -> String {
+        self.to_string()
+    }
+    fn read(key: &str) -> Option<Self> {
+        key.parse().ok()
+    }
+}
+
+/// Lists ordered by a key (a time, a price, a score) with the row's id as tie-breaker.
+impl<K: Cursor> Cursor for (K, Uuid) {
+    fn write(&self) -> String {
+        format!("{}|{}", self.0.write(), self.1)
+    }
+    fn read(key: &str) -> Option<Self> {
+        let (key, id) = key.rsplit_once('|')?;
+        Some((K::read(key)?, Uuid::parse_str(id).ok()?))
     }
 }
 
@@ -239,6 +256,12 @@ mod tests {
             <(DateTime<Utc>, Uuid)>::decode(&(at, id).encode(), "after").unwrap(),
             (at, id)
         );
+        assert_eq!(
+            <(f64, Uuid)>::decode(&(0.1 + 0.2, id).encode(), "after").unwrap(),
+            (0.1 + 0.2, id)
+        );
+        assert_eq!(<(i64, Uuid)>::decode(&(-7i64, id).encode(), "after").unwrap(), (-7, id));
+        assert!(<(f64, Uuid)>::decode(&id.encode(), "after").is_err());
         assert!(Uuid::decode("!!", "after").is_err());
         assert!(Uuid::decode(&42i64.encode(), "after").is_err());
         let request = PageRequest::<Uuid>::new(Some(5), Some(&id.encode()), 100, true).unwrap();
