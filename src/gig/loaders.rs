@@ -68,10 +68,7 @@ impl Loader<MediaOf> for DbLoader {
 }
 
 /// Rows grouped by gig as a loader's entries (also to prime the loader with a page's rows).
-pub fn keyed<K, T>(
-    by_gig: HashMap<Uuid, Vec<T>>,
-    key: impl Fn(Uuid) -> K,
-) -> impl Iterator<Item = (K, Arc<Vec<T>>)> {
+pub fn keyed<K, T>(by_gig: HashMap<Uuid, Vec<T>>, key: impl Fn(Uuid) -> K) -> impl Iterator<Item = (K, Arc<Vec<T>>)> {
     by_gig.into_iter().map(move |(id, rows)| (key(id), Arc::new(rows)))
 }
 

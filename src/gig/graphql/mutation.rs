@@ -114,7 +114,9 @@ impl GigMutation {
         let upload = file
             .value(ctx)
             .map_err(|_| AppError::field("file", "is missing from the request"))?;
-        Ok(service::add_media(ctx.app(), viewer, gig_id, upload.content).await?.into())
+        Ok(service::add_media(ctx.app(), viewer, gig_id, upload.content)
+            .await?
+            .into())
     }
 
     /// Removes a media file from your gig and deletes the file; returns the gig.
