@@ -1,11 +1,14 @@
 //! Rows and queries of the account tables.
 
 use chrono::{DateTime, Utc};
-use diesel::prelude::*;
+use diesel::{pg::Pg, prelude::*, sql_types::Bool};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
-use crate::db::schema::{credentials, password_reset_tokens, refresh_tokens, sign_in_failures};
+use crate::db::{
+    schema::{credentials, password_reset_tokens, refresh_tokens, sign_in_failures},
+    text_enum::pg_enum,
+};
 
 pub async fn insert_credentials(conn: &mut AsyncPgConnection, user_id: Uuid, hash: &str) -> QueryResult<()> {
     diesel::insert_into(credentials::table)
@@ -83,27 +86,24 @@ pub async fn mark_refresh_token_used(conn: &mut AsyncPgConnection, id: Uuid, now
         .map(drop)
 }
 
-/// Revokes every live token of a family; returns how many.
-pub async fn revoke_family(conn: &mut AsyncPgConnection, family_id: Uuid, now: DateTime<Utc>) -> QueryResult<usize> {
-    diesel::update(
-        refresh_tokens::table
-            .filter(refresh_tokens::family_id.eq(family_id))
-            .filter(refresh_tokens::revoked_at.is_null()),
-    )
-    .set(refresh_tokens::revoked_at.eq(now))
-    .execute(conn)
-    .await
+/// Which live refresh tokens [`revoke`] ends.
+#[derive(Debug, Clone, Copy)]
+pub enum Sessions {
+    /// Every token descended from one sign-in.
+    Family(Uuid),
+    /// Every token of a user.
+    User(Uuid),
 }
 
-/// Revokes every live token of a user; returns how many.
-pub async fn revoke_all_for_user(
-    conn: &mut AsyncPgConnection,
-    user_id: Uuid,
-    now: DateTime<Utc>,
-) -> QueryResult<usize> {
+/// Revokes the live tokens of `sessions`; returns how many.
+pub async fn revoke(conn: &mut AsyncPgConnection, sessions: Sessions, now: DateTime<Utc>) -> QueryResult<usize> {
+    let of: Box<dyn BoxableExpression<refresh_tokens::table, Pg, SqlType = Bool>> = match sessions {
+        Sessions::Family(id) => Box::new(refresh_tokens::family_id.eq(id)),
+        Sessions::User(id) => Box::new(refresh_tokens::user_id.eq(id)),
+    };
     diesel::update(
         refresh_tokens::table
-            .filter(refresh_tokens::user_id.eq(user_id))
+            .filter(of)
             .filter(refresh_tokens::revoked_at.is_null()),
     )
     .set(refresh_tokens::revoked_at.eq(now))
@@ -176,28 +176,19 @@ pub async fn void_reset_tokens(conn: &mut AsyncPgConnection, user_id: Uuid, now:
     .map(drop)
 }
 
-/// Which counter a sign-in failure feeds.
-#[derive(Debug, Clone, Copy)]
-pub enum FailureScope {
-    Account,
-    Address,
-}
-
-impl FailureScope {
-    fn as_str(self) -> &'static str {
-        match self {
-            FailureScope::Account => "account",
-            FailureScope::Address => "address",
-        }
+pg_enum! {
+    /// Which counter a sign-in failure feeds (`sign_in_failures.scope`).
+    pub enum FailureScope {
+        /// Failures for one account (its email).
+        Account = "account",
+        /// Failures from one client address.
+        Address = "address",
     }
 }
 
 pub async fn record_failure(conn: &mut AsyncPgConnection, scope: FailureScope, subject: &str) -> QueryResult<()> {
     diesel::insert_into(sign_in_failures::table)
-        .values((
-            sign_in_failures::scope.eq(scope.as_str()),
-            sign_in_failures::subject.eq(subject),
-        ))
+        .values((sign_in_failures::scope.eq(scope), sign_in_failures::subject.eq(subject)))
         .execute(conn)
         .await
         .map(drop)
@@ -211,7 +202,7 @@ pub async fn failures_since(
     since: DateTime<Utc>,
 ) -> QueryResult<(i64, Option<DateTime<Utc>>)> {
     sign_in_failures::table
-        .filter(sign_in_failures::scope.eq(scope.as_str()))
+        .filter(sign_in_failures::scope.eq(scope))
         .filter(sign_in_failures::subject.eq(subject))
         .filter(sign_in_failures::created_at.gt(since))
         .select((
@@ -225,7 +216,7 @@ pub async fn failures_since(
 pub async fn clear_failures(conn: &mut AsyncPgConnection, scope: FailureScope, subject: &str) -> QueryResult<()> {
     diesel::delete(
         sign_in_failures::table
-            .filter(sign_in_failures::scope.eq(scope.as_str()))
+            .filter(sign_in_failures::scope.eq(scope))
             .filter(sign_in_failures::subject.eq(subject)),
     )
     .execute(conn)

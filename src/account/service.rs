@@ -9,7 +9,7 @@ use rand::RngCore;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use super::model::{self, FailureScope, NewRefreshToken};
+use super::model::{self, FailureScope, NewRefreshToken, Sessions};
 use crate::{
     auth::{self, jwt::Subject, password::policy_violation},
     error::{AppError, AppResult, FieldErrors},
@@ -247,7 +247,7 @@ pub async fn refresh(app: &AppState, token: &str) -> AppResult<Session> {
                 return Ok(Rotation::Rejected);
             };
             if row.used_at.is_some() || row.revoked_at.is_some() {
-                let revoked = model::revoke_family(conn, row.family_id, now).await?;
+                let revoked = model::revoke(conn, Sessions::Family(row.family_id), now).await?;
                 tracing::warn!(user_id = %row.user_id, family_id = %row.family_id, revoked, "refresh token reuse: family revoked");
                 return Ok(Rotation::Reused);
             }
@@ -281,14 +281,14 @@ pub async fn sign_out(app: &AppState, token: Option<&str>, viewer: Option<Uuid>,
     let now = Utc::now();
     if everywhere {
         let user_id = viewer.ok_or_else(AppError::unauthorized)?;
-        model::revoke_all_for_user(&mut conn, user_id, now).await?;
+        model::revoke(&mut conn, Sessions::User(user_id), now).await?;
         return Ok(());
     }
     if let Some(token) = token {
         let hash = digest(token);
         conn.transaction::<_, AppError, _>(async |conn| {
             if let Some(row) = model::lock_refresh_token(conn, &hash).await? {
-                model::revoke_family(conn, row.family_id, now).await?;
+                model::revoke(conn, Sessions::Family(row.family_id), now).await?;
             }
             Ok(())
         })
@@ -349,7 +349,7 @@ pub async fn reset_password(app: &AppState, token: &str, new_password: String) -
             .ok_or_else(|| AppError::field("token", "is invalid, used or expired"))?;
         model::set_password_hash(conn, user_id, &hash).await?;
         model::void_reset_tokens(conn, user_id, now).await?;
-        model::revoke_all_for_user(conn, user_id, now).await?;
+        model::revoke(conn, Sessions::User(user_id), now).await?;
         let email = user_email(conn, user_id).await?;
         model::clear_failures(conn, FailureScope::Account, &email).await?;
         Ok(())
@@ -399,7 +399,7 @@ pub async fn change_password(
     conn.transaction::<_, AppError, _>(async |conn| {
         let now = Utc::now();
         model::set_password_hash(conn, user.id, &hash).await?;
-        model::revoke_all_for_user(conn, user.id, now).await?;
+        model::revoke(conn, Sessions::User(user.id), now).await?;
         model::void_reset_tokens(conn, user.id, now).await?;
         issue_session(conn, app, user, None).await
     })

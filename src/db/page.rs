@@ -64,47 +64,49 @@ impl Cursor for i64 {
     }
 }
 
-/// Lists ordered by a time with the row's id as tie-breaker.
-impl Cursor for (DateTime<Utc>, Uuid) {
+/// A point in time, to the microsecond (PostgreSQL's precision).
+impl Cursor for DateTime<Utc> {
     fn write(&self) -> String {
-        format!("{}|{}", self.0.timestamp_micros(), self.1)
+        self.timestamp_micros().to_string()
     }
     fn read(key: &str) -> Option<Self> {
-        let (micros, id) = key.split_once('|')?;
-        Some((
-            DateTime::from_timestamp_micros(micros.parse().ok()?)?,
-            Uuid::parse_str(id).ok()?,
-        ))
+        DateTime::from_timestamp_micros(key.parse().ok()?)
     }
 }
 
-/// Lists ordered by a time that may be missing (rows without one come last) with the row's
-/// id as tie-breaker.
-impl Cursor for (Option<DateTime<Utc>>, Uuid) {
+/// A score, a rating or a distance (ranked lists); the text round-trips every finite value
+/// exactly, and NaN or infinities never read back.
+impl Cursor for f64 {
     fn write(&self) -> String {
-        match self.0 {
-            Some(at) => (at, self.1).write(),
-            None => format!("|{}", self.1),
-        }
+        self.to_string()
     }
     fn read(key: &str) -> Option<Self> {
-        match key.strip_prefix('|') {
-            Some(id) => Some((None, Uuid::parse_str(id).ok()?)),
-            None => <(DateTime<Utc>, Uuid)>::read(key).map(|(at, id)| (Some(at), id)),
-        }
+        key.parse().ok().filter(|n: &f64| n.is_finite())
     }
 }
 
-/// Lists ordered by a finite number with the row's id as tie-breaker: a distance, a rank.
-/// The number is written in Rust's shortest round-trip form, so it reads back bit for bit.
-impl Cursor for (f64, Uuid) {
+/// Lists ordered by a key (a time, a price, a score) with the row's id as tie-breaker.
+impl<K: Cursor> Cursor for (K, Uuid) {
     fn write(&self) -> String {
-        format!("{:?}|{}", self.0, self.1)
+        format!("{}|{}", self.0.write(), self.1)
     }
     fn read(key: &str) -> Option<Self> {
-        let (number, id) = key.split_once('|')?;
-        let number: f64 = number.parse().ok().filter(|n: &f64| n.is_finite())?;
-        Some((number, Uuid::parse_str(id).ok()?))
+        let (key, id) = key.rsplit_once('|')?;
+        Some((K::read(key)?, Uuid::parse_str(id).ok()?))
+    }
+}
+
+/// A key that may be missing (a time not yet set): rows without one write an empty key.
+impl<K: Cursor> Cursor for Option<K> {
+    fn write(&self) -> String {
+        self.as_ref().map(K::write).unwrap_or_default()
+    }
+    fn read(key: &str) -> Option<Self> {
+        if key.is_empty() {
+            Some(None)
+        } else {
+            K::read(key).map(Some)
+        }
     }
 }
 
@@ -278,6 +280,12 @@ mod tests {
         let ranked = (1234.5678901234567_f64, id);
         assert_eq!(<(f64, Uuid)>::decode(&ranked.encode(), "after").unwrap(), ranked);
         assert!(<(f64, Uuid)>::decode(&(f64::NAN, id).encode(), "after").is_err());
+        assert_eq!(
+            <(f64, Uuid)>::decode(&(0.1 + 0.2, id).encode(), "after").unwrap(),
+            (0.1 + 0.2, id)
+        );
+        assert_eq!(<(i64, Uuid)>::decode(&(-7i64, id).encode(), "after").unwrap(), (-7, id));
+        assert!(<(f64, Uuid)>::decode(&id.encode(), "after").is_err());
         assert!(Uuid::decode("!!", "after").is_err());
         assert!(Uuid::decode(&42i64.encode(), "after").is_err());
         let request = PageRequest::<Uuid>::new(Some(5), Some(&id.encode()), 100, true).unwrap();

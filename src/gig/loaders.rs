@@ -50,23 +50,9 @@ impl Loader<PackagesOf> for DbLoader {
     async fn load(&self, keys: &[PackagesOf]) -> Result<HashMap<PackagesOf, Self::Value>, Self::Error> {
         let ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
         let mut conn = self.db.conn().await.map_err(shared)?;
-        Ok(group_packages(
-            &ids,
-            model::packages_of(&mut conn, &ids).await.map_err(shared)?,
-        ))
+        let rows = model::packages_of(&mut conn, &ids).await.map_err(shared)?;
+        Ok(keyed(model::by_gig(ids, rows, |p| p.gig_id), PackagesOf).collect())
     }
-}
-
-/// Groups package rows by gig; every requested gig gets an entry (possibly empty).
-pub fn group_packages(ids: &[Uuid], rows: Vec<PackageRow>) -> HashMap<PackagesOf, Arc<Vec<PackageRow>>> {
-    let mut grouped: HashMap<Uuid, Vec<PackageRow>> = ids.iter().map(|id| (*id, Vec::new())).collect();
-    for row in rows {
-        grouped.entry(row.gig_id).or_default().push(row);
-    }
-    grouped
-        .into_iter()
-        .map(|(id, rows)| (PackagesOf(id), Arc::new(rows)))
-        .collect()
 }
 
 impl Loader<MediaOf> for DbLoader {
@@ -76,15 +62,14 @@ impl Loader<MediaOf> for DbLoader {
     async fn load(&self, keys: &[MediaOf]) -> Result<HashMap<MediaOf, Self::Value>, Self::Error> {
         let ids: Vec<Uuid> = keys.iter().map(|k| k.0).collect();
         let mut conn = self.db.conn().await.map_err(shared)?;
-        let mut grouped: HashMap<Uuid, Vec<MediaRow>> = ids.iter().map(|id| (*id, Vec::new())).collect();
-        for row in model::media_of(&mut conn, &ids).await.map_err(shared)? {
-            grouped.entry(row.gig_id).or_default().push(row);
-        }
-        Ok(grouped
-            .into_iter()
-            .map(|(id, rows)| (MediaOf(id), Arc::new(rows)))
-            .collect())
+        let rows = model::media_of(&mut conn, &ids).await.map_err(shared)?;
+        Ok(keyed(model::by_gig(ids, rows, |m| m.gig_id), MediaOf).collect())
     }
+}
+
+/// Rows grouped by gig as a loader's entries (also to prime the loader with a page's rows).
+pub fn keyed<K, T>(by_gig: HashMap<Uuid, Vec<T>>, key: impl Fn(Uuid) -> K) -> impl Iterator<Item = (K, Arc<Vec<T>>)> {
+    by_gig.into_iter().map(move |(id, rows)| (key(id), Arc::new(rows)))
 }
 
 impl Loader<SavedBy> for DbLoader {

@@ -1,5 +1,7 @@
 //! Rows and queries of gigs and their packages, media and saves.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use diesel::{
     dsl::sql,
@@ -13,11 +15,44 @@ use uuid::Uuid;
 
 use crate::{
     db::{
+        page::Cursor,
         prerendered::{Prerendered, SqlText},
         schema::{gig_media, gig_packages, gigs, saved_gigs, users},
+        text_enum::pg_enum,
     },
     profile::model::UserRow,
 };
+
+pg_enum! {
+    /// Where a gig is in its life. Only ACTIVE gigs are public; the owner sees theirs in every
+    /// status. Moves DRAFT → ACTIVE ⇄ PAUSED, and any status → ARCHIVED → DRAFT (`setGigStatus`).
+    #[derive(async_graphql::Enum)]
+    pub enum GigStatus {
+        /// Being written; visible to the owner only. New gigs start here.
+        Draft = "DRAFT",
+        /// Published: listed in `gigs` and open to orders.
+        Active = "ACTIVE",
+        /// Temporarily hidden from the catalogue and closed to orders; can go ACTIVE again.
+        Paused = "PAUSED",
+        /// Retired; can only go back to DRAFT.
+        Archived = "ARCHIVED",
+    }
+}
+
+pg_enum! {
+    /// The tier of a gig's package. Every gig has a BASIC package; a higher tier never costs
+    /// less than a lower one.
+    // Declared cheapest first: the derived order is the tier order packages are sorted by.
+    #[derive(async_graphql::Enum, PartialOrd, Ord)]
+    pub enum PackageTier {
+        /// The entry package; every gig has one.
+        Basic = "BASIC",
+        /// The middle package, optional.
+        Standard = "STANDARD",
+        /// The most complete package, optional.
+        Premium = "PREMIUM",
+    }
+}
 
 #[derive(Debug, Clone, Queryable, Selectable, Serialize, Deserialize)]
 #[diesel(table_name = gigs, check_for_backend(Pg))]
@@ -29,7 +64,7 @@ pub struct GigRow {
     pub category: String,
     pub tags: Vec<String>,
     pub currency: String,
-    pub status: String,
+    pub status: GigStatus,
     pub min_price_cents: i64,
     pub min_delivery_days: i32,
     pub views_count: i64,
@@ -62,7 +97,7 @@ pub struct GigPatch {
     pub category: Option<String>,
     pub tags: Option<Vec<String>>,
     pub currency: Option<String>,
-    pub status: Option<String>,
+    pub status: Option<GigStatus>,
     pub min_price_cents: Option<i64>,
     pub min_delivery_days: Option<i32>,
     pub published_at: Option<Option<DateTime<Utc>>>,
@@ -73,7 +108,7 @@ pub struct GigPatch {
 #[diesel(table_name = gig_packages, check_for_backend(Pg))]
 pub struct PackageRow {
     pub gig_id: Uuid,
-    pub tier: String,
+    pub tier: PackageTier,
     pub title: String,
     pub description: String,
     pub price_cents: i64,
@@ -163,6 +198,20 @@ pub async fn replace_packages(conn: &mut AsyncPgConnection, gig_id: Uuid, packag
         .map(drop)
 }
 
+/// Rows of several gigs grouped by gig, in the order they were read; every gig of `ids` gets
+/// an entry, empty when it has no rows.
+pub fn by_gig<T>(
+    ids: impl IntoIterator<Item = Uuid>,
+    rows: Vec<T>,
+    gig_of: impl Fn(&T) -> Uuid,
+) -> HashMap<Uuid, Vec<T>> {
+    let mut grouped: HashMap<Uuid, Vec<T>> = ids.into_iter().map(|id| (id, Vec::new())).collect();
+    for row in rows {
+        grouped.entry(gig_of(&row)).or_default().push(row);
+    }
+    grouped
+}
+
 /// Packages of each gig, cheapest first.
 pub async fn packages_of(conn: &mut AsyncPgConnection, gig_ids: &[Uuid]) -> QueryResult<Vec<PackageRow>> {
     static ONE: SqlText = SqlText::new();
@@ -247,23 +296,27 @@ pub async fn saved_among(conn: &mut AsyncPgConnection, user_id: Uuid, gig_ids: &
         .await
 }
 
-/// A page of the gigs a user saved, newest save first, with owners; `before` is the
-/// previous page's last save time.
+/// A page of the gigs a user saved, newest save first, with owners; `after` is the previous
+/// page's last (save time, gig).
 pub async fn saved_page(
     conn: &mut AsyncPgConnection,
     user_id: Uuid,
-    before: Option<DateTime<Utc>>,
+    after: Option<(DateTime<Utc>, Uuid)>,
     limit: i64,
 ) -> QueryResult<Vec<(DateTime<Utc>, GigRow, UserRow)>> {
     let mut query = saved_gigs::table
         .inner_join(gigs::table.inner_join(users::table))
         .filter(saved_gigs::user_id.eq(user_id))
-        .order(saved_gigs::created_at.desc())
+        .order((saved_gigs::created_at.desc(), saved_gigs::gig_id.desc()))
         .limit(limit)
         .select((saved_gigs::created_at, GigRow::as_select(), UserRow::as_select()))
         .into_boxed();
-    if let Some(before) = before {
-        query = query.filter(saved_gigs::created_at.lt(before));
+    if let Some((at, id)) = after {
+        query = query.filter(
+            saved_gigs::created_at
+                .lt(at)
+                .or(saved_gigs::created_at.eq(at).and(saved_gigs::gig_id.lt(id))),
+        );
     }
     query.load(conn).await
 }
@@ -288,24 +341,64 @@ pub async fn add_views(conn: &mut AsyncPgConnection, ids: &[Uuid], counts: &[i64
     .await
 }
 
-/// How a list is ordered.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// How a gig list is ordered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, async_graphql::Enum)]
+#[graphql(name = "GigSort")]
 pub enum Sort {
+    /// Most recently published first.
+    #[default]
     Newest,
+    /// Cheapest starting price first.
     PriceLow,
+    /// Dearest starting price first.
     PriceHigh,
+    /// Best rated first.
     Rating,
-    /// Only with a search text: best match first.
+    /// Best match for `filter.search` first (newest without a search).
     Relevance,
 }
 
-/// Where a page starts: the sort key and id of the previous page's last row.
+impl Sort {
+    /// The order a list is read in: RELEVANCE means NEWEST when there is nothing to match.
+    pub fn for_search(self, has_search: bool) -> Self {
+        match self {
+            Self::Relevance if !has_search => Self::Newest,
+            sort => sort,
+        }
+    }
+}
+
+/// Where a page starts: the sort key and id of the previous page's last row. It is the gig
+/// lists' cursor: `savedGigs` continues after a `Newest` key (the save time).
 #[derive(Debug, Clone, PartialEq)]
 pub enum After {
     Newest(DateTime<Utc>, Uuid),
     Price(i64, Uuid),
     Rating(f64, Uuid),
     Relevance(f32, Uuid),
+}
+
+impl Cursor for After {
+    fn write(&self) -> String {
+        match *self {
+            Self::Newest(at, id) => format!("n|{}", (at, id).write()),
+            Self::Price(price, id) => format!("p|{}", (price, id).write()),
+            Self::Rating(rating, id) => format!("r|{}", (rating, id).write()),
+            Self::Relevance(rank, id) => format!("s|{}", (f64::from(rank), id).write()),
+        }
+    }
+
+    fn read(key: &str) -> Option<Self> {
+        let (kind, key) = key.split_once('|')?;
+        Some(match kind {
+            "n" => Cursor::read(key).map(|(at, id)| Self::Newest(at, id))?,
+            "p" => Cursor::read(key).map(|(price, id)| Self::Price(price, id))?,
+            "r" => Cursor::read(key).map(|(rating, id)| Self::Rating(rating, id))?,
+            // A rank is an f32 written as f64: the round trip is exact.
+            "s" => Cursor::read(key).map(|(rank, id): (f64, Uuid)| Self::Relevance(rank as f32, id))?,
+            _ => return None,
+        })
+    }
 }
 
 /// What a gig list is narrowed to.
@@ -320,7 +413,8 @@ pub struct Filter {
     pub min_rating: Option<f64>,
     /// Only this owner's gigs (any status) instead of public ones.
     pub owner: Option<Uuid>,
-    pub status: Option<String>,
+    /// With `owner`: only gigs in this status.
+    pub status: Option<GigStatus>,
 }
 
 /// A listed gig: the row, its owner, and its sort keys for the cursor.
@@ -328,6 +422,21 @@ pub struct Listed {
     pub gig: GigRow,
     pub owner: UserRow,
     pub rank: f32,
+}
+
+impl Listed {
+    /// The cursor of this row in a list read with `sort`; `own_list` for an owner's own list,
+    /// which is ordered by creation rather than publication.
+    pub fn key(&self, sort: Sort, own_list: bool) -> After {
+        let g = &self.gig;
+        match sort {
+            Sort::Newest if own_list => After::Newest(g.created_at, g.id),
+            Sort::Newest => After::Newest(g.published_at.unwrap_or(g.created_at), g.id),
+            Sort::PriceLow | Sort::PriceHigh => After::Price(g.min_price_cents, g.id),
+            Sort::Rating => After::Rating(g.rating_average.unwrap_or(0.0), g.id),
+            Sort::Relevance => After::Relevance(self.rank, g.id),
+        }
+    }
 }
 
 pub type Boxed<'a> = diesel::internal::table_macro::BoxedSelectStatement<
@@ -450,8 +559,8 @@ macro_rules! apply_filter {
         match filter.owner {
             Some(owner) => {
                 query = query.filter(gigs::owner_id.eq(owner));
-                if let Some(status) = &filter.status {
-                    query = query.filter(gigs::status.eq(status.clone()));
+                if let Some(status) = filter.status {
+                    query = query.filter(gigs::status.eq(status));
                 }
             }
             None => query = query.filter(is_active()).filter(users::banned_at.is_null()),

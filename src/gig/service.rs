@@ -1,11 +1,21 @@
 //! Gig operations and their rules.
+//!
+//! The inputs below are also the GraphQL input objects (`CreateGigInput`, `UpdateGigInput`,
+//! `GigPackageInput`, `GigFilter`): one type per concept, checked here, so no layer keeps a
+//! mirror of them.
 
-use chrono::Utc;
-use diesel_async::AsyncConnection;
+use std::collections::HashMap;
+
+use async_graphql::InputObject;
+use chrono::{DateTime, Utc};
+use diesel_async::{AsyncConnection, AsyncPgConnection};
 use uuid::Uuid;
 
-use super::model::{self, After, Filter, GigPatch, GigRow, Listed, MediaRow, NewGig, PackageRow, Sort};
+use super::model::{
+    self, After, Filter, GigPatch, GigRow, GigStatus, Listed, MediaRow, NewGig, PackageRow, PackageTier, Sort,
+};
 use crate::{
+    db::page::{Page, PageRequest},
     error::{AppError, AppResult, FieldErrors},
     profile::model::UserRow,
     state::AppState,
@@ -30,18 +40,26 @@ const MEDIA_TYPES: &[(&str, &str)] = &[
     ("image/gif", "gif"),
     ("video/mp4", "mp4"),
 ];
+const SEARCH_MAX: usize = 200;
 
-/// Package tiers, cheapest first.
-pub const TIERS: [&str; 3] = ["BASIC", "STANDARD", "PREMIUM"];
-
-/// A package as given by the owner.
-#[derive(Debug, Clone)]
+/// One package of a gig, as the owner gives it. Errors name `packages.<index>.<field>`.
+#[derive(Debug, Clone, InputObject)]
+#[graphql(name = "GigPackageInput")]
 pub struct PackageInput {
-    pub tier: String,
+    /// The tier; each tier at most once per gig, and BASIC always present.
+    pub tier: PackageTier,
+    /// Short name of the package, 3 to 80 characters.
     pub title: String,
+    /// What the package includes, up to 1,000 characters; empty by default.
+    #[graphql(default)]
     pub description: String,
+    /// Price in minor units of the gig's currency, 500 (5.00) to 100,000,000; a higher tier
+    /// must not cost less than a lower one.
     pub price_cents: i64,
+    /// Days from the start of work to delivery, 1 to 365.
     pub delivery_days: i32,
+    /// Revisions the buyer may request, 0 to 100; 0 by default.
+    #[graphql(default)]
     pub revisions: i32,
 }
 
@@ -51,13 +69,13 @@ pub fn validate_packages(gig_id: Uuid, packages: Vec<PackageInput>, errors: &mut
     if packages.is_empty() || packages.len() > 3 {
         errors.add("packages", "must have one to three packages");
     }
-    let mut tiers: Vec<&str> = packages.iter().map(|p| p.tier.as_str()).collect();
+    let mut tiers: Vec<PackageTier> = packages.iter().map(|p| p.tier).collect();
     tiers.sort();
     tiers.dedup();
     if tiers.len() != packages.len() {
         errors.add("packages", "must not repeat a tier");
     }
-    if !packages.is_empty() && !packages.iter().any(|p| p.tier == "BASIC") {
+    if !packages.is_empty() && !tiers.contains(&PackageTier::Basic) {
         errors.add("packages", "must include a BASIC package");
     }
     let mut rows: Vec<PackageRow> = packages
@@ -104,81 +122,117 @@ pub fn validate_packages(gig_id: Uuid, packages: Vec<PackageInput>, errors: &mut
             }
         })
         .collect();
-    rows.sort_by_key(|p| TIERS.iter().position(|t| *t == p.tier));
+    rows.sort_by_key(|p| p.tier);
     if rows.windows(2).any(|w| w[1].price_cents < w[0].price_cents) {
         errors.add("packages", "a higher tier must not cost less than a lower one");
     }
     rows
 }
 
-fn price_and_days(packages: &[PackageRow]) -> (i64, i32) {
-    (
-        packages.iter().map(|p| p.price_cents).min().unwrap_or(0),
-        packages.iter().map(|p| p.delivery_days).min().unwrap_or(1),
-    )
+/// A new gig. Every invalid field is named in one `VALIDATION_ERROR`.
+#[derive(InputObject)]
+#[graphql(name = "CreateGigInput")]
+pub struct GigInput {
+    /// 10 to 120 characters.
+    pub title: String,
+    /// 30 to 10,000 characters; line breaks kept.
+    pub description: String,
+    /// Free-text category, 2 to 60 characters, e.g. `Web development`.
+    pub category: String,
+    /// Up to 10 tags of at most 30 characters; trimmed, blanks and duplicates (ignoring case)
+    /// dropped. None by default.
+    #[graphql(default)]
+    pub tags: Vec<String>,
+    /// ISO 4217 code of the package prices (upper-cased); USD by default.
+    #[graphql(default_with = "String::from(\"USD\")")]
+    pub currency: String,
+    /// One to three packages with distinct tiers, one of them BASIC.
+    pub packages: Vec<PackageInput>,
 }
 
-/// What `createGig` takes.
-pub struct GigInput {
-    pub title: String,
-    pub description: String,
-    pub category: String,
-    pub tags: Vec<String>,
-    pub currency: String,
-    pub packages: Vec<PackageInput>,
+/// Changes to a gig; omitted fields stay as they are. Same rules as `CreateGigInput`.
+#[derive(Default, InputObject)]
+#[graphql(name = "UpdateGigInput")]
+pub struct GigChanges {
+    /// 10 to 120 characters.
+    pub title: Option<String>,
+    /// 30 to 10,000 characters.
+    pub description: Option<String>,
+    /// 2 to 60 characters.
+    pub category: Option<String>,
+    /// Replaces the tags: up to 10 of at most 30 characters.
+    pub tags: Option<Vec<String>>,
+    /// ISO 4217 code of the package prices; the amounts are not converted.
+    pub currency: Option<String>,
+    /// Replaces all packages: one to three with distinct tiers, one of them BASIC.
+    pub packages: Option<Vec<PackageInput>>,
+}
+
+impl From<GigInput> for GigChanges {
+    fn from(input: GigInput) -> Self {
+        Self {
+            title: Some(input.title),
+            description: Some(input.description),
+            category: Some(input.category),
+            tags: Some(input.tags),
+            currency: Some(input.currency),
+            packages: Some(input.packages),
+        }
+    }
+}
+
+/// Checks the given fields of gig `id` into a patch (with the packages' minimum price and
+/// delivery time) and the package rows; every bad field is named at once.
+fn validate(id: Uuid, changes: GigChanges) -> AppResult<(GigPatch, Option<Vec<PackageRow>>)> {
+    let mut errors = FieldErrors::new();
+    let mut text = |field: &str, value: Option<String>, (min, max): (usize, usize), multiline: bool| {
+        value.map(|v| validation::text(field, &v, min, max, multiline, &mut errors))
+    };
+    let mut patch = GigPatch {
+        title: text("title", changes.title, TITLE, false),
+        description: text("description", changes.description, DESCRIPTION, true),
+        category: text("category", changes.category, CATEGORY, false),
+        updated_at: Some(Utc::now()),
+        ..Default::default()
+    };
+    patch.tags = changes
+        .tags
+        .map(|tags| validation::tags("tags", tags, TAGS_MAX, TAG_MAX, &mut errors));
+    patch.currency = changes
+        .currency
+        .map(|c| validation::currency("currency", &c, &mut errors));
+    let packages = changes.packages.map(|p| validate_packages(id, p, &mut errors));
+    errors.into_result()?;
+    if let Some(packages) = &packages {
+        patch.min_price_cents = packages.iter().map(|p| p.price_cents).min();
+        patch.min_delivery_days = packages.iter().map(|p| p.delivery_days).min();
+    }
+    Ok((patch, packages))
 }
 
 /// Creates a DRAFT gig with its packages.
 pub async fn create(app: &AppState, owner: &UserRow, input: GigInput) -> AppResult<GigRow> {
-    let mut errors = FieldErrors::new();
     let id = Uuid::now_v7();
-    let title = validation::text("title", &input.title, TITLE.0, TITLE.1, false, &mut errors);
-    let description = validation::text(
-        "description",
-        &input.description,
-        DESCRIPTION.0,
-        DESCRIPTION.1,
-        true,
-        &mut errors,
-    );
-    let category = validation::text("category", &input.category, CATEGORY.0, CATEGORY.1, false, &mut errors);
-    let tags = validation::tags("tags", input.tags, TAGS_MAX, TAG_MAX, &mut errors);
-    let currency = validation::currency("currency", &input.currency, &mut errors);
-    let packages = validate_packages(id, input.packages, &mut errors);
-    errors.into_result()?;
-    let (min_price_cents, min_delivery_days) = price_and_days(&packages);
+    let (patch, packages) = validate(id, input.into())?;
+    let packages = packages.unwrap_or_default();
+    let new = NewGig {
+        id,
+        owner_id: owner.id,
+        title: patch.title.as_deref().unwrap_or_default(),
+        description: patch.description.as_deref().unwrap_or_default(),
+        category: patch.category.as_deref().unwrap_or_default(),
+        tags: patch.tags.as_deref().unwrap_or_default(),
+        currency: patch.currency.as_deref().unwrap_or_default(),
+        min_price_cents: patch.min_price_cents.unwrap_or(0),
+        min_delivery_days: patch.min_delivery_days.unwrap_or(1),
+    };
     let mut conn = app.db.conn().await?;
     conn.transaction::<_, AppError, _>(async |conn| {
-        let gig = model::insert(
-            conn,
-            &NewGig {
-                id,
-                owner_id: owner.id,
-                title: &title,
-                description: &description,
-                category: &category,
-                tags: &tags,
-                currency: &currency,
-                min_price_cents,
-                min_delivery_days,
-            },
-        )
-        .await?;
+        let gig = model::insert(conn, &new).await?;
         model::replace_packages(conn, id, &packages).await?;
         Ok(gig)
     })
     .await
-}
-
-/// What `updateGig` changes; `None` leaves a field as it is.
-#[derive(Default)]
-pub struct GigChanges {
-    pub title: Option<String>,
-    pub description: Option<String>,
-    pub category: Option<String>,
-    pub tags: Option<Vec<String>>,
-    pub currency: Option<String>,
-    pub packages: Option<Vec<PackageInput>>,
 }
 
 fn not_found() -> AppError {
@@ -186,10 +240,10 @@ fn not_found() -> AppError {
 }
 
 /// The gig, locked, if the viewer owns it: others learn only that it is not theirs to change.
-async fn owned(conn: &mut diesel_async::AsyncPgConnection, viewer: &UserRow, id: Uuid) -> AppResult<GigRow> {
+async fn owned(conn: &mut AsyncPgConnection, viewer: &UserRow, id: Uuid) -> AppResult<GigRow> {
     let gig = model::lock(conn, id).await?.ok_or_else(not_found)?;
     if gig.owner_id != viewer.id {
-        return Err(if gig.status == "ACTIVE" {
+        return Err(if gig.status == GigStatus::Active {
             AppError::Forbidden("Only the gig's owner can change it.".into())
         } else {
             not_found()
@@ -200,47 +254,7 @@ async fn owned(conn: &mut diesel_async::AsyncPgConnection, viewer: &UserRow, id:
 
 /// Updates the viewer's gig.
 pub async fn update(app: &AppState, viewer: &UserRow, id: Uuid, changes: GigChanges) -> AppResult<GigRow> {
-    let mut errors = FieldErrors::new();
-    let mut patch = GigPatch {
-        updated_at: Some(Utc::now()),
-        ..Default::default()
-    };
-    if let Some(title) = changes.title {
-        patch.title = Some(validation::text("title", &title, TITLE.0, TITLE.1, false, &mut errors));
-    }
-    if let Some(description) = changes.description {
-        patch.description = Some(validation::text(
-            "description",
-            &description,
-            DESCRIPTION.0,
-            DESCRIPTION.1,
-            true,
-            &mut errors,
-        ));
-    }
-    if let Some(category) = changes.category {
-        patch.category = Some(validation::text(
-            "category",
-            &category,
-            CATEGORY.0,
-            CATEGORY.1,
-            false,
-            &mut errors,
-        ));
-    }
-    if let Some(tags) = changes.tags {
-        patch.tags = Some(validation::tags("tags", tags, TAGS_MAX, TAG_MAX, &mut errors));
-    }
-    if let Some(currency) = changes.currency {
-        patch.currency = Some(validation::currency("currency", &currency, &mut errors));
-    }
-    let packages = changes.packages.map(|p| validate_packages(id, p, &mut errors));
-    errors.into_result()?;
-    if let Some(packages) = &packages {
-        let (price, days) = price_and_days(packages);
-        patch.min_price_cents = Some(price);
-        patch.min_delivery_days = Some(days);
-    }
+    let (patch, packages) = validate(id, changes)?;
     let mut conn = app.db.conn().await?;
     conn.transaction::<_, AppError, _>(async |conn| {
         owned(conn, viewer, id).await?;
@@ -270,26 +284,23 @@ pub async fn delete(app: &AppState, viewer: &UserRow, id: Uuid) -> AppResult<()>
 }
 
 /// Whether a gig may move from `from` to `to`.
-pub fn transition_allowed(from: &str, to: &str) -> bool {
+pub fn transition_allowed(from: GigStatus, to: GigStatus) -> bool {
+    use GigStatus::{Active, Archived, Draft, Paused};
     matches!(
         (from, to),
-        ("DRAFT", "ACTIVE")
-            | ("ACTIVE", "PAUSED")
-            | ("PAUSED", "ACTIVE")
-            | ("DRAFT" | "ACTIVE" | "PAUSED", "ARCHIVED")
-            | ("ARCHIVED", "DRAFT")
+        (Draft, Active) | (Active, Paused) | (Paused, Active) | (Draft | Active | Paused, Archived) | (Archived, Draft)
     )
 }
 
 /// Moves the viewer's gig to `status`.
-pub async fn set_status(app: &AppState, viewer: &UserRow, id: Uuid, status: &str) -> AppResult<GigRow> {
+pub async fn set_status(app: &AppState, viewer: &UserRow, id: Uuid, status: GigStatus) -> AppResult<GigRow> {
     let mut conn = app.db.conn().await?;
     conn.transaction::<_, AppError, _>(async |conn| {
         let gig = owned(conn, viewer, id).await?;
         if gig.status == status {
             return Ok(gig);
         }
-        if !transition_allowed(&gig.status, status) {
+        if !transition_allowed(gig.status, status) {
             return Err(AppError::Conflict(format!(
                 "A {} gig cannot become {status}.",
                 gig.status
@@ -297,8 +308,8 @@ pub async fn set_status(app: &AppState, viewer: &UserRow, id: Uuid, status: &str
         }
         let now = Utc::now();
         let patch = GigPatch {
-            status: Some(status.to_owned()),
-            published_at: (status == "ACTIVE" && gig.published_at.is_none()).then_some(Some(now)),
+            status: Some(status),
+            published_at: (status == GigStatus::Active && gig.published_at.is_none()).then_some(Some(now)),
             updated_at: Some(now),
             ..Default::default()
         };
@@ -310,7 +321,7 @@ pub async fn set_status(app: &AppState, viewer: &UserRow, id: Uuid, status: &str
 /// Whether `viewer` may see `gig` of `owner`.
 pub fn visible(gig: &GigRow, owner: &UserRow, viewer: Option<&UserRow>) -> bool {
     let privileged = viewer.is_some_and(|v| v.id == gig.owner_id || v.is_admin);
-    privileged || (gig.status == "ACTIVE" && !owner.is_banned())
+    privileged || (gig.status == GigStatus::Active && !owner.is_banned())
 }
 
 /// A gig with its owner, and with `with_packages` its packages (cheapest first, read on the
@@ -340,22 +351,139 @@ pub async fn get(
     Ok(Some((gig, owner, packages)))
 }
 
-/// A page of gigs and whether more follow, on the caller's connection (a page and its
-/// relations share one pool checkout).
-pub async fn list(
-    conn: &mut diesel_async::AsyncPgConnection,
-    filter: &Filter,
-    sort: Sort,
-    after: Option<&After>,
-    size: usize,
-) -> AppResult<(Vec<Listed>, bool)> {
-    let rows = model::page(conn, filter, sort, after, size as i64 + 1).await?;
-    let (rows, more) = crate::db::page::split_page(rows, size);
-    Ok((rows, more))
+/// What a gig list is narrowed to. Every condition given must hold; bad values answer
+/// `VALIDATION_ERROR` naming `filter.<field>`.
+#[derive(InputObject, Default)]
+#[graphql(name = "GigFilter")]
+pub struct FilterInput {
+    /// Words to find in title, tags and description, up to 200 characters (web search syntax:
+    /// "quoted phrase", -not).
+    pub search: Option<String>,
+    /// Only gigs in exactly this category (case-sensitive).
+    pub category: Option<String>,
+    /// Gigs carrying all of these tags, exactly as written (at most 10).
+    pub tags: Option<Vec<String>>,
+    /// Starting price at least this, in minor units (not converted between currencies).
+    pub price_min: Option<i64>,
+    /// Starting price at most this, in minor units; not below `priceMin`.
+    pub price_max: Option<i64>,
+    /// Some package delivers within this many days (at least 1).
+    pub max_delivery_days: Option<i32>,
+    /// Average rating at least this, 0 to 5; gigs without reviews are left out.
+    pub min_rating: Option<f64>,
 }
 
-pub async fn count(conn: &mut diesel_async::AsyncPgConnection, filter: &Filter) -> AppResult<i64> {
-    Ok(model::count(conn, filter).await?)
+/// Checks a catalogue filter and trims it into the one the queries run with, naming every
+/// bad field (`filter.<field>`).
+pub fn catalogue_filter(input: Option<FilterInput>) -> AppResult<Filter> {
+    let input = input.unwrap_or_default();
+    let mut errors = FieldErrors::new();
+    let trimmed = |s: String| Some(s.trim().to_owned()).filter(|s| !s.is_empty());
+    let search = input.search.and_then(trimmed);
+    if search.as_ref().is_some_and(|s| s.chars().count() > SEARCH_MAX) {
+        errors.add("filter.search", format!("must be at most {SEARCH_MAX} characters"));
+    }
+    let tags = input.tags.unwrap_or_default();
+    if tags.len() > TAGS_MAX {
+        errors.add("filter.tags", format!("must have at most {TAGS_MAX} entries"));
+    }
+    if input.price_min.is_some_and(|p| p < 0) {
+        errors.add("filter.priceMin", "must not be negative");
+    }
+    if let (Some(min), Some(max)) = (input.price_min, input.price_max) {
+        if max < min {
+            errors.add("filter.priceMax", "must not be below priceMin");
+        }
+    }
+    if input.max_delivery_days.is_some_and(|d| d < 1) {
+        errors.add("filter.maxDeliveryDays", "must be at least 1");
+    }
+    if input.min_rating.is_some_and(|r| !(0.0..=5.0).contains(&r)) {
+        errors.add("filter.minRating", "must be between 0 and 5");
+    }
+    errors.into_result()?;
+    Ok(Filter {
+        search,
+        category: input.category.and_then(trimmed),
+        tags: tags.into_iter().filter_map(trimmed).collect(),
+        price_min: input.price_min,
+        price_max: input.price_max,
+        max_delivery_days: input.max_delivery_days,
+        min_rating: input.min_rating,
+        owner: None,
+        status: None,
+    })
+}
+
+/// A page of a gig list with what it was read with.
+pub struct Listing {
+    /// The gigs with their owners.
+    pub page: Page<Listed>,
+    /// The order it was read in (its rows' cursors depend on it).
+    pub sort: Sort,
+    /// Whether it is an owner's own list (ordered by creation, not publication).
+    pub own_list: bool,
+    /// With `with_packages`, the packages of the page's gigs, by gig, cheapest first.
+    pub packages: Option<HashMap<Uuid, Vec<PackageRow>>>,
+}
+
+/// A page of gigs: the public catalogue, or with `filter.owner` an owner's own list. The
+/// page, its count (when wanted) and, with `with_packages`, the packages of all its gigs are
+/// read on one pool checkout: at most three statements, whatever the page size.
+pub async fn list(
+    app: &AppState,
+    filter: &Filter,
+    sort: Sort,
+    request: &PageRequest<After>,
+    with_packages: bool,
+) -> AppResult<Listing> {
+    let sort = sort.for_search(filter.search.is_some());
+    let mut conn = app.db.conn().await?;
+    let page = request
+        .fetch(
+            &mut conn,
+            async |conn, after, limit| model::page(conn, filter, sort, after, limit).await,
+            async |conn| model::count(conn, filter).await,
+        )
+        .await?;
+    let packages = if with_packages && !page.items.is_empty() {
+        let ids: Vec<Uuid> = page.items.iter().map(|l| l.gig.id).collect();
+        let rows = model::packages_of(&mut conn, &ids).await?;
+        Some(model::by_gig(ids, rows, |p| p.gig_id))
+    } else {
+        None
+    };
+    Ok(Listing {
+        page,
+        sort,
+        own_list: filter.owner.is_some(),
+        packages,
+    })
+}
+
+/// A page of the gigs the viewer saved, newest save first, with their owners and when each
+/// was saved; gigs the viewer may no longer see are left out of the page. Its cursor is a
+/// `Newest` key: the save time and the gig.
+pub async fn saved(
+    app: &AppState,
+    viewer: &UserRow,
+    request: &PageRequest<After>,
+) -> AppResult<Page<(DateTime<Utc>, GigRow, UserRow)>> {
+    let after = match request.after {
+        None => None,
+        Some(After::Newest(at, id)) => Some((at, id)),
+        Some(_) => return Err(AppError::field("after", "is not a cursor from this list")),
+    };
+    let mut conn = app.db.conn().await?;
+    let mut page = request
+        .fetch(
+            &mut conn,
+            async |conn, _, limit| model::saved_page(conn, viewer.id, after, limit).await,
+            async |conn| model::saved_count(conn, viewer.id).await,
+        )
+        .await?;
+    page.items.retain(|(_, gig, owner)| visible(gig, owner, Some(viewer)));
+    Ok(page)
 }
 
 /// Saves (or with `saved = false`, unsaves) a gig the viewer can see.
@@ -460,7 +588,7 @@ mod tests {
 
     fn package(tier: &str, price: i64) -> PackageInput {
         PackageInput {
-            tier: tier.into(),
+            tier: PackageTier::parse(tier).unwrap(),
             title: format!("{tier} package"),
             description: String::new(),
             price_cents: price,
@@ -482,8 +610,7 @@ mod tests {
             &mut errors,
         );
         assert!(errors.is_empty());
-        assert_eq!(rows.iter().map(|r| r.tier.as_str()).collect::<Vec<_>>(), TIERS);
-        assert_eq!(price_and_days(&rows), (1000, 3));
+        assert_eq!(rows.iter().map(|r| r.tier).collect::<Vec<_>>(), PackageTier::ALL);
 
         let mut errors = FieldErrors::new();
         validate_packages(
@@ -510,12 +637,57 @@ mod tests {
     }
 
     #[test]
+    fn the_patch_carries_the_cheapest_and_fastest_package() {
+        let mut changes = GigChanges {
+            title: Some("  A title long enough  ".into()),
+            packages: Some(vec![package("BASIC", 1000), package("PREMIUM", 3000)]),
+            ..Default::default()
+        };
+        if let Some(packages) = &mut changes.packages {
+            packages[1].delivery_days = 1;
+        }
+        let (patch, packages) = validate(Uuid::nil(), changes).unwrap();
+        assert_eq!(patch.title.as_deref(), Some("A title long enough"));
+        assert_eq!((patch.min_price_cents, patch.min_delivery_days), (Some(1000), Some(1)));
+        assert_eq!(packages.map(|p| p.len()), Some(2));
+        assert!(patch.description.is_none() && patch.tags.is_none());
+    }
+
+    #[test]
     fn status_transitions() {
-        assert!(transition_allowed("DRAFT", "ACTIVE"));
-        assert!(transition_allowed("ACTIVE", "PAUSED"));
-        assert!(transition_allowed("PAUSED", "ARCHIVED"));
-        assert!(transition_allowed("ARCHIVED", "DRAFT"));
-        assert!(!transition_allowed("ARCHIVED", "ACTIVE"));
-        assert!(!transition_allowed("DRAFT", "PAUSED"));
+        use GigStatus::{Active, Archived, Draft, Paused};
+        assert!(transition_allowed(Draft, Active));
+        assert!(transition_allowed(Active, Paused));
+        assert!(transition_allowed(Paused, Archived));
+        assert!(transition_allowed(Archived, Draft));
+        assert!(!transition_allowed(Archived, Active));
+        assert!(!transition_allowed(Draft, Paused));
+    }
+
+    #[test]
+    fn catalogue_filters_are_trimmed_and_checked() {
+        let filter = catalogue_filter(Some(FilterInput {
+            search: Some("  ".into()),
+            category: Some(" design ".into()),
+            tags: Some(vec![" rust ".into(), " ".into()]),
+            ..Default::default()
+        }))
+        .unwrap();
+        assert_eq!(
+            (filter.search, filter.category.as_deref(), filter.tags),
+            (None, Some("design"), vec!["rust".to_owned()])
+        );
+        let err = catalogue_filter(Some(FilterInput {
+            price_min: Some(500),
+            price_max: Some(100),
+            min_rating: Some(6.0),
+            ..Default::default()
+        }))
+        .unwrap_err();
+        let AppError::Validation(fields) = err else {
+            panic!("not a validation error")
+        };
+        let names: Vec<&str> = fields.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(names, ["filter.minRating", "filter.priceMax"]);
     }
 }

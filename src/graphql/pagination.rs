@@ -7,7 +7,7 @@
 //! their own). Cursors are made and read by `db::page::Cursor`; nothing here knows a key.
 
 use async_graphql::{
-    connection::{Connection, ConnectionNameType, Edge, EdgeNameType, EmptyFields},
+    connection::{Connection, ConnectionNameType, CursorType, Edge, EdgeNameType, EmptyFields},
     Context, ObjectType, OutputType, SimpleObject,
 };
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
@@ -22,6 +22,45 @@ use crate::{
 
 /// A list's connection type: string cursors, `totalCount`, optional edge fields.
 pub type ListConnection<N, E = EmptyFields> = Connection<String, N, Total, E>;
+
+/// A list's connection whose cursors are kept as keys of type `C` until a client selects
+/// them (see [`LazyCursor`]); for hot lists such as the gig feed.
+pub type KeyedConnection<C, N, E = EmptyFields> = Connection<LazyCursor<C>, N, Total, E>;
+
+/// An edge's cursor kept as its key and encoded only when a client selects `cursor` or
+/// `pageInfo.endCursor`: a page read for its nodes alone formats no key and no base64.
+pub struct LazyCursor<C>(C);
+
+impl<C: Cursor> CursorType for LazyCursor<C> {
+    type Error = String;
+
+    fn decode_cursor(s: &str) -> Result<Self, Self::Error> {
+        C::decode(s, "after").map(Self).map_err(|e| e.public_message())
+    }
+
+    fn encode_cursor(&self) -> String {
+        self.0.encode()
+    }
+}
+
+/// How a connection's edges hold their cursors: encoded at once (`String`, the
+/// [`ListConnection`]s) or on demand ([`LazyCursor`], the [`KeyedConnection`]s).
+pub trait EdgeCursor<C>: CursorType + Send + Sync {
+    /// The edge cursor of a row's key.
+    fn of(key: C) -> Self;
+}
+
+impl<C: Cursor> EdgeCursor<C> for String {
+    fn of(key: C) -> Self {
+        key.encode()
+    }
+}
+
+impl<C: Cursor + Send + Sync> EdgeCursor<C> for LazyCursor<C> {
+    fn of(key: C) -> Self {
+        Self(key)
+    }
+}
 
 /// The complexity of a list field: its page size times what each node costs. Every list
 /// field says `#[graphql(complexity = "list_cost(first, child_complexity)")]`.
@@ -56,13 +95,13 @@ pub fn page_request_named<C: Cursor>(
 }
 
 /// The Relay connection of a page: each row's cursor from `cursor`, its node from `node`.
-pub fn connection<T, C, N, Name, EdgeName>(
+pub fn connection<T, C, K, N, Name, EdgeName>(
     page: Page<T>,
     cursor: impl Fn(&T) -> C,
     mut node: impl FnMut(T) -> N,
-) -> Connection<String, N, Total, EmptyFields, Name, EdgeName>
+) -> Connection<K, N, Total, EmptyFields, Name, EdgeName>
 where
-    C: Cursor,
+    K: EdgeCursor<C>,
     N: OutputType,
     Name: ConnectionNameType,
     EdgeName: EdgeNameType,
@@ -71,13 +110,13 @@ where
 }
 
 /// As [`connection`], for lists whose edges carry fields of their own (a rank, a date).
-pub fn connection_with_edges<T, C, N, E, Name, EdgeName>(
+pub fn connection_with_edges<T, C, K, N, E, Name, EdgeName>(
     page: Page<T>,
     cursor: impl Fn(&T) -> C,
     mut edge: impl FnMut(T) -> (N, E),
-) -> Connection<String, N, Total, E, Name, EdgeName>
+) -> Connection<K, N, Total, E, Name, EdgeName>
 where
-    C: Cursor,
+    K: EdgeCursor<C>,
     N: OutputType,
     E: ObjectType,
     Name: ConnectionNameType,
@@ -91,7 +130,7 @@ where
         },
     );
     connection.edges.extend(page.items.into_iter().map(|row| {
-        let cursor = cursor(&row).encode();
+        let cursor = K::of(cursor(&row));
         let (node, fields) = edge(row);
         Edge::with_additional_fields(cursor, node, fields)
     }));
@@ -230,11 +269,17 @@ mod tests {
         let request = PageRequest::<Uuid>::first(2);
         let ids = [Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7()];
         let page = request.paginate(ids.to_vec(), Some(3));
-        let connection: ListConnection<String> = connection(page, |id| *id, |id| id.to_string());
-        assert!(connection.has_next_page && !connection.has_previous_page);
-        assert_eq!(connection.additional_fields.total_count, 3);
-        assert_eq!(connection.edges.len(), 2);
-        assert_eq!(Uuid::decode(&connection.edges[1].cursor, "after").unwrap(), ids[1]);
+        let eager: ListConnection<String> = connection(page, |id| *id, |id| id.to_string());
+        assert!(eager.has_next_page && !eager.has_previous_page);
+        assert_eq!(eager.additional_fields.total_count, 3);
+        assert_eq!(eager.edges.len(), 2);
+        assert_eq!(Uuid::decode(&eager.edges[1].cursor, "after").unwrap(), ids[1]);
+
+        let page = request.paginate(ids.to_vec(), None);
+        let lazy: KeyedConnection<Uuid, String> = connection(page, |id| *id, |id| id.to_string());
+        assert_eq!(lazy.edges[1].cursor.encode_cursor(), ids[1].encode());
+        assert_eq!(LazyCursor::<Uuid>::decode_cursor(&ids[0].encode()).unwrap().0, ids[0]);
+        assert!(LazyCursor::<Uuid>::decode_cursor("zz").is_err());
     }
 
     #[test]

@@ -3,20 +3,24 @@
 use std::sync::Arc;
 
 use async_graphql::{
-    connection::{Connection, ConnectionNameType, Edge, EdgeNameType, EmptyFields},
+    connection::{Connection, ConnectionNameType, EdgeNameType, EmptyFields},
     Context, InputObject, MaybeUndefined, Object, SimpleObject, Upload, ID,
 };
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 pub use super::model::VerificationStatus;
-use super::{loaders::UserById, model, model::UserRow, ranking, service};
+use super::{
+    loaders::UserById,
+    model::UserRow,
+    service::{self, FreelancerSearch},
+};
 use crate::{
     error::AppError,
     graphql::{
         context::{visible_to, ContextExt},
         loader::shared_error,
-        pagination::{decode_cursor, encode_cursor, page_size, wants_total, Total},
+        pagination::{connection, connection_with_edges, list_cost, page_request, ListConnection, Total},
         types::{parse_id, patch, GeoPoint, GeoPointInput},
     },
     vouch::{
@@ -182,7 +186,7 @@ impl User {
         self.0.created_at
     }
     /// Members vouching for this user's skills, newest first; `skillArea` narrows to one area.
-    #[graphql(complexity = "first.unwrap_or(20).max(1) as usize * child_complexity")]
+    #[graphql(complexity = "list_cost(first, child_complexity)")]
     async fn vouches(
         &self,
         ctx: &Context<'_>,
@@ -193,7 +197,7 @@ impl User {
             i32,
         >,
         #[graphql(desc = "The `endCursor` of the previous page; omit for the first page.")] after: Option<String>,
-    ) -> async_graphql::Result<Connection<String, Vouch, Total, EmptyFields>> {
+    ) -> async_graphql::Result<ListConnection<Vouch>> {
         vouch::graphql::vouches_of(ctx, self.0.id, skill_area, first, after).await
     }
     /// Per skill area, how many members vouch for this user; most vouched first.
@@ -204,25 +208,6 @@ impl User {
     async fn vouch_count(&self, ctx: &Context<'_>) -> async_graphql::Result<i64> {
         vouch::graphql::count_of(ctx, self.0.id).await
     }
-}
-
-/// What a freelancer search is narrowed to. Every condition given must hold.
-#[derive(InputObject, Default)]
-pub struct FreelancerFilter {
-    /// Wanted skills, ignoring case (at most 20): freelancers listing none of them are left
-    /// out; more matches rank higher.
-    pub skills: Option<Vec<String>>,
-    /// Only freelancers who take new work now (`isAvailable`); false by default.
-    #[graphql(default)]
-    pub available_only: bool,
-    /// Only VERIFIED freelancers; false by default.
-    #[graphql(default)]
-    pub verified_only: bool,
-    /// Only freelancers whose `hourlyRateCents` is at most this (minor units, compared without
-    /// converting currencies); freelancers without a rate are then left out.
-    pub max_hourly_rate_cents: Option<i64>,
-    /// Speaks any of these languages, ignoring case (at most 20).
-    pub languages: Option<Vec<String>>,
 }
 
 /// Names the saved-freelancers list apart from the ranked search (another edge shape).
@@ -271,70 +256,29 @@ impl ProfileQuery {
     /// first. The score (0 to 1, on each edge) weighs skill match against `filter.skills`
     /// (0.45), portfolio links (0.15, full at three), availability (0.15) and verification
     /// (0.10).
-    #[graphql(complexity = "first.unwrap_or(20).max(1) as usize * child_complexity")]
+    #[graphql(complexity = "list_cost(first, child_complexity)")]
     async fn freelancers(
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "What to narrow the search to; everyone listed when omitted.")] filter: Option<
-            FreelancerFilter,
+            FreelancerSearch,
         >,
         #[graphql(desc = "Page size: 1 to the page size cap (100 unless configured); 20 when omitted.")] first: Option<
             i32,
         >,
         #[graphql(desc = "The `endCursor` of the previous page; omit for the first page.")] after: Option<String>,
-    ) -> async_graphql::Result<Connection<String, User, Total, RankFields>> {
-        let app = ctx.app();
-        let size = page_size(first, app.config.limits.max_page_size)?;
-        let filter = filter.unwrap_or_default();
-        let lower = |v: Option<Vec<String>>| -> Vec<String> {
-            v.unwrap_or_default()
-                .iter()
-                .map(|s| s.trim().to_lowercase())
-                .filter(|s| !s.is_empty())
-                .collect()
-        };
-        let filter = ranking::FreelancerFilter {
-            skills: lower(filter.skills),
-            available_only: filter.available_only,
-            verified_only: filter.verified_only,
-            max_hourly_rate_cents: filter.max_hourly_rate_cents,
-            languages: lower(filter.languages),
-        };
-        if filter.skills.len() > 20 || filter.languages.len() > 20 {
-            return Err(AppError::field("filter.skills", "at most 20 skills and 20 languages").into());
-        }
-        let after_key = after
-            .as_deref()
-            .map(|c| {
-                let bad = || AppError::field("after", "is not a cursor from this list");
-                let key = decode_cursor(c, "after")?;
-                let (score, id) = key.split_once('|').ok_or_else(bad)?;
-                Ok::<_, AppError>((
-                    score.parse::<f64>().map_err(|_| bad())?,
-                    Uuid::parse_str(id).map_err(|_| bad())?,
-                ))
-            })
-            .transpose()?;
-        let mut conn = app.db.conn().await.map_err(AppError::from)?;
-        let rows = ranking::page(&mut conn, &filter, after_key, size as i64 + 1)
-            .await
-            .map_err(AppError::from)?;
-        let total = if wants_total(ctx) {
-            ranking::count(&mut conn, &filter).await.map_err(AppError::from)?
-        } else {
-            0
-        };
-        let (rows, more) = crate::graphql::pagination::split_page(rows, size);
-        let mut connection = Connection::with_additional_fields(after.is_some(), more, Total { total_count: total });
-        connection.edges.extend(rows.into_iter().map(|r| {
-            let cursor = encode_cursor(&format!("{}|{}", r.score, r.user.id));
-            Edge::with_additional_fields(cursor, User::new(Arc::new(r.user)), RankFields { score: r.score })
-        }));
-        Ok(connection)
+    ) -> async_graphql::Result<ListConnection<User, RankFields>> {
+        let request = page_request(ctx, first, after.as_deref())?;
+        let page = service::freelancers(&ctx.app().db, filter, &request).await?;
+        Ok(connection_with_edges(
+            page,
+            |r| (r.score, r.user.id),
+            |r| (User::new(Arc::new(r.user)), RankFields { score: r.score }),
+        ))
     }
 
     /// Freelancers you saved (`saveFreelancer`), most recently saved first. Signed in.
-    #[graphql(complexity = "first.unwrap_or(20).max(1) as usize * child_complexity")]
+    #[graphql(complexity = "list_cost(first, child_complexity)")]
     async fn saved_freelancers(
         &self,
         ctx: &Context<'_>,
@@ -344,35 +288,13 @@ impl ProfileQuery {
         #[graphql(desc = "The `endCursor` of the previous page; omit for the first page.")] after: Option<String>,
     ) -> async_graphql::Result<SavedFreelancerConnection> {
         let viewer = ctx.viewer()?.id();
-        let size = page_size(first, ctx.app().config.limits.max_page_size)?;
-        let before = after
-            .as_deref()
-            .map(|c| {
-                decode_cursor(c, "after").and_then(|key| {
-                    DateTime::parse_from_rfc3339(&key)
-                        .map(|t| t.with_timezone(&Utc))
-                        .map_err(|_| AppError::field("after", "is not a cursor from this list"))
-                })
-            })
-            .transpose()?;
-        let mut conn = ctx.app().db.conn().await.map_err(AppError::from)?;
-        let rows = model::saved_freelancers_page(&mut conn, viewer, before, size as i64 + 1)
-            .await
-            .map_err(AppError::from)?;
-        let (rows, more) = crate::graphql::pagination::split_page(rows, size);
-        let total = if wants_total(ctx) {
-            model::saved_freelancers_count(&mut conn, viewer)
-                .await
-                .map_err(AppError::from)?
-        } else {
-            0
-        };
-        let mut connection = Connection::with_additional_fields(after.is_some(), more, Total { total_count: total });
-        connection.edges.extend(
-            rows.into_iter()
-                .map(|(saved_at, user)| Edge::new(encode_cursor(&saved_at.to_rfc3339()), User::new(Arc::new(user)))),
-        );
-        Ok(connection)
+        let request = page_request(ctx, first, after.as_deref())?;
+        let page = service::saved_freelancers(&ctx.app().db, viewer, &request).await?;
+        Ok(connection(
+            page,
+            |(saved_at, user)| (*saved_at, user.id),
+            |(_, user)| User::new(Arc::new(user)),
+        ))
     }
 
     /// A user by username, ignoring case, public; null when there is none (or they are banned
@@ -440,20 +362,10 @@ impl ProfileMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "The member to save: anyone but yourself.")] user_id: ID,
     ) -> async_graphql::Result<User> {
-        let viewer = ctx.viewer()?;
+        let viewer = ctx.viewer()?.id();
         let id = parse_id(&user_id, "userId")?;
-        if id == viewer.id() {
-            return Err(AppError::field("userId", "must be someone other than you").into());
-        }
-        let row = ctx.loader().load_one(UserById(id)).await.map_err(shared_error)?;
-        let row = row
-            .filter(|r| !r.is_banned())
-            .ok_or_else(|| AppError::not_found("User"))?;
-        let mut conn = ctx.app().db.conn().await.map_err(AppError::from)?;
-        model::save_freelancer(&mut conn, viewer.id(), id)
-            .await
-            .map_err(AppError::from)?;
-        Ok(User::new(row))
+        let row = service::save_freelancer(&ctx.app().db, viewer, id).await?;
+        Ok(User::new(Arc::new(row)))
     }
 
     /// Removes a member from your saved list; true also when they were not on it.
@@ -462,12 +374,9 @@ impl ProfileMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "The member to remove from your saved list.")] user_id: ID,
     ) -> async_graphql::Result<bool> {
-        let viewer = ctx.viewer()?;
+        let viewer = ctx.viewer()?.id();
         let id = parse_id(&user_id, "userId")?;
-        let mut conn = ctx.app().db.conn().await.map_err(AppError::from)?;
-        model::unsave_freelancer(&mut conn, viewer.id(), id)
-            .await
-            .map_err(AppError::from)?;
+        service::unsave_freelancer(&ctx.app().db, viewer, id).await?;
         Ok(true)
     }
 

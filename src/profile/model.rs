@@ -232,24 +232,31 @@ pub async fn unsave_freelancer(conn: &mut AsyncPgConnection, user_id: Uuid, free
         .map(drop)
 }
 
-/// A page of the freelancers a user saved, newest save first; `before` is the previous
-/// page's last save time.
+/// A page of the freelancers a user saved, newest save first; `after` is the previous page's
+/// last (save time, freelancer).
 pub async fn saved_freelancers_page(
     conn: &mut AsyncPgConnection,
     user_id: Uuid,
-    before: Option<DateTime<Utc>>,
+    after: Option<(DateTime<Utc>, Uuid)>,
     limit: i64,
 ) -> QueryResult<Vec<(DateTime<Utc>, UserRow)>> {
     let mut query = saved_freelancers::table
         .inner_join(users::table.on(users::id.eq(saved_freelancers::freelancer_id)))
         .filter(saved_freelancers::user_id.eq(user_id))
         .filter(users::banned_at.is_null())
-        .order(saved_freelancers::created_at.desc())
+        .order((
+            saved_freelancers::created_at.desc(),
+            saved_freelancers::freelancer_id.desc(),
+        ))
         .limit(limit)
         .select((saved_freelancers::created_at, UserRow::as_select()))
         .into_boxed();
-    if let Some(before) = before {
-        query = query.filter(saved_freelancers::created_at.lt(before));
+    if let Some((at, id)) = after {
+        query = query.filter(
+            saved_freelancers::created_at.lt(at).or(saved_freelancers::created_at
+                .eq(at)
+                .and(saved_freelancers::freelancer_id.lt(id))),
+        );
     }
     query.load(conn).await
 }

@@ -1,12 +1,20 @@
 //! Profile operations and their validation rules.
 
-use chrono::Utc;
+use async_graphql::InputObject;
+use chrono::{DateTime, Utc};
 use diesel_async::AsyncPgConnection;
 use uuid::Uuid;
 
-use super::model::{self, NewUser, UserPatch, UserRow};
+use super::{
+    model::{self, NewUser, UserPatch, UserRow},
+    ranking::{self, FreelancerFilter, Ranked},
+};
 use crate::{
-    db::{self, Db},
+    db::{
+        self,
+        page::{Page, PageRequest},
+        Db,
+    },
     error::{AppError, AppResult, FieldErrors},
     storage::Storage,
     validation,
@@ -259,6 +267,109 @@ pub async fn set_availability(db: &Db, user_id: Uuid, available: bool) -> AppRes
         },
     )
     .await
+}
+
+/// What a freelancer search is narrowed to. Every condition given must hold.
+// The GraphQL input object itself: checked and lower-cased into the query's `FreelancerFilter`.
+#[derive(InputObject, Default)]
+#[graphql(name = "FreelancerFilter")]
+pub struct FreelancerSearch {
+    /// Wanted skills, ignoring case (at most 20): freelancers listing none of them are left
+    /// out; more matches rank higher.
+    pub skills: Option<Vec<String>>,
+    /// Only freelancers who take new work now (`isAvailable`); false by default.
+    #[graphql(default)]
+    pub available_only: bool,
+    /// Only VERIFIED freelancers; false by default.
+    #[graphql(default)]
+    pub verified_only: bool,
+    /// Only freelancers whose `hourlyRateCents` is at most this (minor units, compared without
+    /// converting currencies); freelancers without a rate are then left out.
+    pub max_hourly_rate_cents: Option<i64>,
+    /// Speaks any of these languages, ignoring case (at most 20).
+    pub languages: Option<Vec<String>>,
+}
+
+/// At most this many skills and this many languages in a search.
+const SEARCH_TERMS_MAX: usize = 20;
+
+/// Checks a search and lower-cases its terms into the filter the ranking query runs with.
+pub fn freelancer_filter(search: Option<FreelancerSearch>) -> AppResult<FreelancerFilter> {
+    let search = search.unwrap_or_default();
+    let lower = |terms: Option<Vec<String>>| -> Vec<String> {
+        terms
+            .unwrap_or_default()
+            .iter()
+            .map(|s| s.trim().to_lowercase())
+            .filter(|s| !s.is_empty())
+            .collect()
+    };
+    let filter = FreelancerFilter {
+        skills: lower(search.skills),
+        available_only: search.available_only,
+        verified_only: search.verified_only,
+        max_hourly_rate_cents: search.max_hourly_rate_cents,
+        languages: lower(search.languages),
+    };
+    if filter.skills.len() > SEARCH_TERMS_MAX || filter.languages.len() > SEARCH_TERMS_MAX {
+        return Err(AppError::field("filter.skills", "at most 20 skills and 20 languages"));
+    }
+    Ok(filter)
+}
+
+/// A page of the freelancer search, best ranked first, each with its score.
+pub async fn freelancers(
+    db: &Db,
+    search: Option<FreelancerSearch>,
+    request: &PageRequest<(f64, Uuid)>,
+) -> AppResult<Page<Ranked>> {
+    let filter = freelancer_filter(search)?;
+    let mut conn = db.conn().await?;
+    Ok(request
+        .fetch(
+            &mut conn,
+            async |conn, after, limit| ranking::page(conn, &filter, after.copied(), limit).await,
+            async |conn| ranking::count(conn, &filter).await,
+        )
+        .await?)
+}
+
+/// A page of the freelancers `user_id` saved (banned ones left out), newest save first,
+/// each with when it was saved.
+pub async fn saved_freelancers(
+    db: &Db,
+    user_id: Uuid,
+    request: &PageRequest<(DateTime<Utc>, Uuid)>,
+) -> AppResult<Page<(DateTime<Utc>, UserRow)>> {
+    let mut conn = db.conn().await?;
+    Ok(request
+        .fetch(
+            &mut conn,
+            async |conn, after, limit| model::saved_freelancers_page(conn, user_id, after.copied(), limit).await,
+            async |conn| model::saved_freelancers_count(conn, user_id).await,
+        )
+        .await?)
+}
+
+/// Puts `freelancer_id` on `user_id`'s saved list (again: no change) and returns them;
+/// `NOT_FOUND` when there is no such member who is not banned.
+pub async fn save_freelancer(db: &Db, user_id: Uuid, freelancer_id: Uuid) -> AppResult<UserRow> {
+    if freelancer_id == user_id {
+        return Err(AppError::field("userId", "must be someone other than you"));
+    }
+    let mut conn = db.conn().await?;
+    let freelancer = model::find(&mut conn, freelancer_id)
+        .await?
+        .filter(|u| !u.is_banned())
+        .ok_or_else(|| AppError::not_found("User"))?;
+    model::save_freelancer(&mut conn, user_id, freelancer_id).await?;
+    Ok(freelancer)
+}
+
+/// Takes `freelancer_id` off `user_id`'s saved list (nothing happens if they were not on it).
+pub async fn unsave_freelancer(db: &Db, user_id: Uuid, freelancer_id: Uuid) -> AppResult<()> {
+    let mut conn = db.conn().await?;
+    Ok(model::unsave_freelancer(&mut conn, user_id, freelancer_id).await?)
 }
 
 /// Validates WGS84 coordinates, naming the bad fields.

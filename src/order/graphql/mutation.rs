@@ -59,7 +59,7 @@ async fn order_package(
     let viewer = ctx.viewer()?;
     let input = GigOrderInput {
         gig_id: parse_id(gig_id, "gigId")?,
-        tier: tier.as_db().into(),
+        tier: tier.as_str().into(),
         requirements,
         scheduled_for,
         event_location,

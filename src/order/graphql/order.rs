@@ -74,7 +74,7 @@ impl Order {
     /// The gig package bought (it set the price, delivery time and revisions); null for
     /// orders made from a task.
     async fn package_tier(&self) -> Option<PackageTier> {
-        self.0.package_tier.as_deref().map(PackageTier::from_db)
+        self.0.package_tier.as_deref().and_then(PackageTier::parse)
     }
     /// The task the order was made for; null for gig orders, or when the task has been
     /// deleted.

@@ -76,7 +76,7 @@ pub async fn order_gig(app: &AppState, client: &UserRow, input: GigOrderInput, b
         .transaction::<_, AppError, _>(&mut conn, async |conn| {
             let (gig, owner) = gig::model::find_with_owner(conn, input.gig_id)
                 .await?
-                .filter(|(gig, owner)| gig.status == "ACTIVE" && !owner.is_banned())
+                .filter(|(gig, owner)| gig.status == gig::model::GigStatus::Active && !owner.is_banned())
                 .ok_or_else(|| AppError::not_found("Gig"))?;
             if gig.owner_id == client.id {
                 return Err(AppError::Conflict("You cannot order your own gig.".into()));
@@ -84,7 +84,7 @@ pub async fn order_gig(app: &AppState, client: &UserRow, input: GigOrderInput, b
             let package = gig::model::packages_of(conn, &[gig.id])
                 .await?
                 .into_iter()
-                .find(|p| p.tier == input.tier)
+                .find(|p| p.tier.as_str() == input.tier)
                 .ok_or_else(|| AppError::field("tier", "this gig has no such package"))?;
             let now = Utc::now();
             let order = OrderRow {
@@ -97,7 +97,7 @@ pub async fn order_gig(app: &AppState, client: &UserRow, input: GigOrderInput, b
                     OrderOrigin::Gig
                 },
                 gig_id: Some(gig.id),
-                package_tier: Some(package.tier.clone()),
+                package_tier: Some(package.tier.as_str().into()),
                 task_id: None,
                 application_id: None,
                 title: gig.title.clone(),
