@@ -54,6 +54,87 @@ pub struct Throttle {
     pub max_failures_per_address: i64,
 }
 
+/// The payment provider (Stripe) and the scheduler's secret. Without a secret key every
+/// Stripe operation answers `PROVIDER_NOT_CONFIGURED`; manual payment works either way.
+#[derive(Clone, Default)]
+pub struct Payments {
+    /// `STRIPE_SECRET_KEY` (`sk_…` or a restricted `rk_…`).
+    pub stripe_secret_key: Option<String>,
+    /// `STRIPE_WEBHOOK_SECRET`: the endpoint's signing secrets (`whsec_…`), comma-separated so
+    /// that an old and a new one both verify while a secret is rolled.
+    pub stripe_webhook_secrets: Vec<String>,
+    /// `STRIPE_API_BASE`: where the Stripe API is (a local mock in tests), always ending in
+    /// `/` (the client appends `v1/…` to it as it is). `None`: Stripe itself.
+    pub stripe_api_base: Option<String>,
+    /// `STRIPE_PRO_PRICE_ID`: the Price of the Pro plan's subscription.
+    pub stripe_pro_price_id: Option<String>,
+    /// `CRON_SECRET`: the bearer of `POST /internal/cron/cleanup`.
+    pub cron_secret: Option<String>,
+    /// `ESCROW_DISPUTE_WINDOW_HOURS`: how long after approval a party may still dispute
+    /// before escrow is released automatically.
+    pub escrow_dispute_window: Duration,
+}
+
+impl std::fmt::Debug for Payments {
+    // Whether each secret is set, never its value.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Payments")
+            .field("stripe_secret_key", &self.stripe_secret_key.is_some())
+            .field("stripe_webhook_secrets", &self.stripe_webhook_secrets.len())
+            .field("stripe_api_base", &self.stripe_api_base)
+            .field("stripe_pro_price_id", &self.stripe_pro_price_id)
+            .field("cron_secret", &self.cron_secret.is_some())
+            .field("escrow_dispute_window", &self.escrow_dispute_window)
+            .finish()
+    }
+}
+
+impl Payments {
+    fn from_vars(vars: &dyn Vars, production: bool) -> anyhow::Result<Self> {
+        let stripe_secret_key = vars.get("STRIPE_SECRET_KEY").map(|k| k.trim().to_owned());
+        let stripe_webhook_secrets: Vec<String> = vars
+            .get("STRIPE_WEBHOOK_SECRET")
+            .unwrap_or_default()
+            .split(',')
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty())
+            .collect();
+        if production && stripe_secret_key.is_some() && stripe_webhook_secrets.is_empty() {
+            bail!(
+                "STRIPE_SECRET_KEY is set but STRIPE_WEBHOOK_SECRET is not: in production every Stripe \
+                 webhook would be refused, so payments would never be confirmed (set the endpoint's whsec_… secret)"
+            );
+        }
+        let stripe_api_base = match vars.get("STRIPE_API_BASE") {
+            None => None,
+            Some(raw) => {
+                let url =
+                    url::Url::parse(raw.trim()).with_context(|| format!("STRIPE_API_BASE={raw:?} is not a URL"))?;
+                if !matches!(url.scheme(), "http" | "https") || url.query().is_some() {
+                    bail!("STRIPE_API_BASE={raw:?} must be an http(s) URL without a query");
+                }
+                let mut base = url.to_string();
+                if !base.ends_with('/') {
+                    base.push('/');
+                }
+                Some(base)
+            }
+        };
+        let hours: u64 = parse_or(vars, "ESCROW_DISPUTE_WINDOW_HOURS", 24)?;
+        if hours > 24 * 90 {
+            bail!("ESCROW_DISPUTE_WINDOW_HOURS={hours} is more than 90 days");
+        }
+        Ok(Self {
+            stripe_secret_key,
+            stripe_webhook_secrets,
+            stripe_api_base,
+            stripe_pro_price_id: vars.get("STRIPE_PRO_PRICE_ID").map(|p| p.trim().to_owned()),
+            cron_secret: vars.get("CRON_SECRET"),
+            escrow_dispute_window: Duration::from_secs(hours * 3600),
+        })
+    }
+}
+
 #[derive(Clone)]
 pub struct Config {
     pub env: AppEnv,
@@ -83,6 +164,8 @@ pub struct Config {
     pub ws: WsLimits,
     /// How long published events are kept for subscribers resuming from a cursor.
     pub events_retention: Duration,
+    /// Stripe, its webhook secrets, the escrow dispute window and the cron secret.
+    pub payments: Payments,
 }
 
 impl std::fmt::Debug for Config {
@@ -103,6 +186,7 @@ impl std::fmt::Debug for Config {
             .field("introspection", &self.introspection)
             .field("graphiql", &self.graphiql)
             .field("limits", &self.limits)
+            .field("payments", &self.payments)
             .finish_non_exhaustive()
     }
 }
@@ -284,7 +368,10 @@ impl Config {
             );
         }
 
+        let payments = Payments::from_vars(vars, production)?;
+
         Ok(Self {
+            payments,
             events_retention: Duration::from_secs(3600 * parse_or(vars, "EVENTS_RETENTION_HOURS", 168u64)?),
             ws,
             env,
@@ -407,9 +494,58 @@ mod tests {
         let config = Config::from_vars(&vars(&[
             ("JWT_SECRET", "super-secret-value-that-must-not-leak-1234"),
             ("DATABASE_URL", "postgres://app:hunter2@db:5432/gm"),
+            ("STRIPE_SECRET_KEY", "sk_test_leaky"),
+            ("STRIPE_WEBHOOK_SECRET", "whsec_leaky"),
+            ("CRON_SECRET", "cron-leaky"),
         ]))
         .unwrap();
         let printed = format!("{config:?}");
         assert!(!printed.contains("super-secret") && !printed.contains("hunter2"));
+        assert!(!printed.contains("leaky"), "{printed}");
+    }
+
+    #[test]
+    fn stripe_is_optional_and_its_secrets_rotate() {
+        let config = Config::from_vars(&vars(&[])).unwrap();
+        assert!(config.payments.stripe_secret_key.is_none());
+        assert!(config.payments.stripe_webhook_secrets.is_empty());
+        assert_eq!(config.payments.escrow_dispute_window, Duration::from_secs(24 * 3600));
+
+        let config = Config::from_vars(&vars(&[
+            ("STRIPE_SECRET_KEY", "sk_test_1"),
+            ("STRIPE_WEBHOOK_SECRET", " whsec_new , whsec_old ,"),
+            ("STRIPE_API_BASE", "http://127.0.0.1:9999"),
+            ("ESCROW_DISPUTE_WINDOW_HOURS", "48"),
+        ]))
+        .unwrap();
+        assert_eq!(config.payments.stripe_webhook_secrets, ["whsec_new", "whsec_old"]);
+        assert_eq!(
+            config.payments.stripe_api_base.as_deref(),
+            Some("http://127.0.0.1:9999/")
+        );
+        assert_eq!(config.payments.escrow_dispute_window, Duration::from_secs(48 * 3600));
+        assert!(Config::from_vars(&vars(&[("STRIPE_API_BASE", "ftp://x")])).is_err());
+        assert!(Config::from_vars(&vars(&[("ESCROW_DISPUTE_WINDOW_HOURS", "soon")])).is_err());
+    }
+
+    #[test]
+    fn production_refuses_a_stripe_key_without_a_webhook_secret() {
+        let secret = ("JWT_SECRET", "k3J9x!Qp2Lr8Zt6Wv1Yb4Nc7Md0Fg5Hs-_=+A");
+        let err = Config::from_vars(&vars(&[
+            ("APP_ENV", "production"),
+            secret,
+            ("STRIPE_SECRET_KEY", "sk_live_1"),
+        ]))
+        .unwrap_err();
+        assert!(err.to_string().contains("STRIPE_WEBHOOK_SECRET"), "{err}");
+        Config::from_vars(&vars(&[
+            ("APP_ENV", "production"),
+            secret,
+            ("STRIPE_SECRET_KEY", "sk_live_1"),
+            ("STRIPE_WEBHOOK_SECRET", "whsec_1"),
+        ]))
+        .unwrap();
+        // Development starts without one (the webhook route then refuses every delivery).
+        Config::from_vars(&vars(&[("STRIPE_SECRET_KEY", "sk_test_1")])).unwrap();
     }
 }

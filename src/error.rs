@@ -26,6 +26,11 @@ pub enum Code {
     LimitExceeded,
     Conflict,
     RateLimited,
+    /// A payment-provider (Stripe) operation on a server without provider keys.
+    ProviderNotConfigured,
+    /// The payment provider refused the request, failed or did not answer in time; safe to
+    /// retry (provider calls carry idempotency keys).
+    ProviderError,
     InternalError,
 }
 
@@ -39,6 +44,8 @@ impl Code {
             Code::LimitExceeded => "LIMIT_EXCEEDED",
             Code::Conflict => "CONFLICT",
             Code::RateLimited => "RATE_LIMITED",
+            Code::ProviderNotConfigured => "PROVIDER_NOT_CONFIGURED",
+            Code::ProviderError => "PROVIDER_ERROR",
             Code::InternalError => "INTERNAL_ERROR",
         }
     }
@@ -93,6 +100,13 @@ pub enum AppError {
         message: String,
         retry_after_secs: u64,
     },
+    /// The payment provider is not configured on this server (the message says what is missing).
+    ProviderNotConfigured(String),
+    /// The payment provider failed; the cause is logged, the message says what to do.
+    Provider {
+        message: String,
+        cause: anyhow::Error,
+    },
     /// The cause is logged, never sent.
     Internal(anyhow::Error),
 }
@@ -126,6 +140,8 @@ impl AppError {
             AppError::LimitExceeded(_) => Code::LimitExceeded,
             AppError::Conflict(_) => Code::Conflict,
             AppError::RateLimited { .. } => Code::RateLimited,
+            AppError::ProviderNotConfigured(_) => Code::ProviderNotConfigured,
+            AppError::Provider { .. } => Code::ProviderError,
             AppError::Internal(_) => Code::InternalError,
         }
     }
@@ -143,7 +159,9 @@ impl AppError {
             | AppError::NotFound(m)
             | AppError::LimitExceeded(m)
             | AppError::Conflict(m)
-            | AppError::RateLimited { message: m, .. } => m.clone(),
+            | AppError::RateLimited { message: m, .. }
+            | AppError::ProviderNotConfigured(m)
+            | AppError::Provider { message: m, .. } => m.clone(),
         }
     }
 }
@@ -174,8 +192,12 @@ impl std::fmt::Display for FieldErrors {
 
 impl From<AppError> for async_graphql::Error {
     fn from(e: AppError) -> Self {
-        if let AppError::Internal(cause) = &e {
-            tracing::error!(error = format!("{cause:#}"), "internal error");
+        match &e {
+            AppError::Internal(cause) => tracing::error!(error = format!("{cause:#}"), "internal error"),
+            AppError::Provider { cause, .. } => {
+                tracing::warn!(error = format!("{cause:#}"), "payment provider error")
+            }
+            _ => {}
         }
         let message = e.public_message();
         async_graphql::Error::new(message).extend_with(|_, ext| {

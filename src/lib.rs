@@ -24,6 +24,7 @@ pub mod maintenance;
 pub mod message;
 pub mod notification;
 pub mod order;
+pub mod payment;
 pub mod plan;
 pub mod profile;
 pub mod progress;
@@ -41,9 +42,10 @@ pub mod vouch;
 use std::time::Duration;
 
 use axum::{
+    extract::DefaultBodyLimit,
     http::{header, HeaderName, HeaderValue, Method, StatusCode},
     response::{IntoResponse, Response},
-    routing::get,
+    routing::{get, post},
     Router,
 };
 use tower_http::{
@@ -175,6 +177,10 @@ pub fn build_router(state: AppState) -> Router {
         .route(
             &format!("{}/{{*key}}", storage::PRIVATE_PREFIX),
             get(http::private_files::serve),
+        )
+        .route(
+            "/webhooks/stripe",
+            post(http::webhooks::stripe).layer(DefaultBodyLimit::max(http::webhooks::MAX_BODY_BYTES)),
         )
         .with_state(state.clone());
 

@@ -4,13 +4,13 @@
 //! nothing but the hub's pub/sub task. The background jobs are started where the app is
 //! wired (`crate::prepare`).
 
-use std::sync::Arc;
+use std::{sync::Arc, time::Duration};
 
 use tokio::sync::Notify;
 
 use crate::{
     auth::{jwt::TokenKeys, password::Passwords},
-    config::Config,
+    config::{Config, Payments},
     db::Db,
     events::{presence::Presence, Bus, Hub},
     mail::Mailer,
@@ -20,6 +20,10 @@ use crate::{
 
 /// Connections of the background jobs' pool.
 const JOBS_POOL_SIZE: usize = 3;
+
+/// Each attempt of a Stripe call gives up after this long (the caller answers
+/// `PROVIDER_ERROR`; a retry reuses the call's idempotency key).
+const STRIPE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Shared application state; cheap to clone.
 #[derive(Clone)]
@@ -44,6 +48,9 @@ pub struct Inner {
     pub mail_wake: Option<Arc<Notify>>,
     /// Wakes the event relay when the bus is kicked after a commit.
     pub relay_wake: Arc<Notify>,
+    /// With `STRIPE_SECRET_KEY`: the Stripe API client (one connection pool per instance).
+    /// Domains reach it through `payment::provider`, never directly.
+    pub stripe: Option<stripe::Client>,
     /// Without Redis: the connection holding the single-instance lock (see `db`).
     single_instance: std::sync::OnceLock<tokio::sync::Mutex<diesel_async::AsyncPgConnection>>,
 }
@@ -78,7 +85,9 @@ impl AppState {
         let relay_wake = Arc::new(Notify::new());
         let bus = Bus::new(hub, relay_wake.clone());
         let presence = Presence::new(config.redis_url.as_deref())?;
+        let stripe = stripe_client(&config.payments)?;
         Ok(Self(Arc::new(Inner {
+            stripe,
             config,
             db,
             jobs_db,
@@ -103,4 +112,22 @@ impl AppState {
         }
         Ok(())
     }
+}
+
+/// The Stripe client for `STRIPE_SECRET_KEY` (at `STRIPE_API_BASE` when set), or `None`.
+fn stripe_client(payments: &Payments) -> anyhow::Result<Option<stripe::Client>> {
+    let Some(key) = &payments.stripe_secret_key else {
+        return Ok(None);
+    };
+    let mut builder = stripe::ClientBuilder::new(key.as_str())
+        .timeout(STRIPE_TIMEOUT)
+        .app_info("gigmarket", Some(env!("CARGO_PKG_VERSION").to_owned()), None);
+    if let Some(base) = &payments.stripe_api_base {
+        builder = builder.url(base.as_str());
+    }
+    // The error names the setting at fault, never the key.
+    let client = builder
+        .build()
+        .map_err(|e| anyhow::anyhow!("STRIPE_SECRET_KEY / STRIPE_API_BASE: {e}"))?;
+    Ok(Some(client))
 }

@@ -580,6 +580,33 @@ diesel::joinable!(disputes -> orders (order_id));
 diesel::joinable!(verification_documents -> verification_requests (request_id));
 diesel::joinable!(sos_alerts -> orders (order_id));
 
+diesel::table! {
+    stripe_events (id) {
+        id -> Text,
+        event_type -> Text,
+        livemode -> Bool,
+        created -> Timestamptz,
+        received_at -> Timestamptz,
+        processed_at -> Nullable<Timestamptz>,
+        outcome -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    payout_accounts (user_id) {
+        user_id -> Uuid,
+        stripe_account_id -> Text,
+        charges_enabled -> Bool,
+        payouts_enabled -> Bool,
+        details_submitted -> Bool,
+        state_as_of -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::joinable!(payout_accounts -> users (user_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
     audit_log,
     availability_dates,
@@ -620,4 +647,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     verification_requests,
     verification_documents,
     sos_alerts,
+    stripe_events,
+    payout_accounts,
 );

@@ -32,6 +32,7 @@ use crate::{
     message::graphql::{MessageMutation, MessageQuery, MessageSubscription},
     notification::graphql::{NotificationMutation, NotificationQuery, NotificationSubscription},
     order::graphql::{OrderMutation, OrderQuery, OrderSubscription},
+    payment::graphql::{PaymentMutation, PaymentQuery},
     plan::graphql::PlanQuery,
     profile::graphql::{ProfileMutation, ProfileQuery},
     sos::graphql::{SosMutation, SosSubscription},
@@ -58,6 +59,7 @@ pub struct Query(
     CalendarQuery,
     OrderQuery,
     LedgerQuery,
+    PaymentQuery,
     VerificationQuery,
     AdminQuery,
 );
@@ -66,8 +68,10 @@ pub struct Query(
 /// and `resetPassword` need a signed-in user. Errors carry `extensions.code`: UNAUTHORIZED,
 /// FORBIDDEN, NOT_FOUND, VALIDATION_ERROR (with `extensions.fields` naming each bad input
 /// field), LIMIT_EXCEEDED, CONFLICT (a state that does not allow it, or a duplicate),
-/// RATE_LIMITED or INTERNAL_ERROR. Send an `Idempotency-Key` header to make a retry replay
-/// the first answer (kept 24 hours) instead of running twice.
+/// RATE_LIMITED, PROVIDER_NOT_CONFIGURED (a Stripe operation on a server without Stripe
+/// keys), PROVIDER_ERROR (Stripe failed or refused; safe to retry) or INTERNAL_ERROR. Send an
+/// `Idempotency-Key` header to make a retry replay the first answer (kept 24 hours) instead
+/// of running twice.
 #[derive(MergedObject, Default)]
 pub struct Mutation(
     AccountMutation,
@@ -79,6 +83,7 @@ pub struct Mutation(
     NotificationMutation,
     CalendarMutation,
     OrderMutation,
+    PaymentMutation,
     VouchMutation,
     VerificationMutation,
     SosMutation,

@@ -19,6 +19,7 @@ mod nearby;
 mod node;
 mod observability;
 mod orders;
+mod payments;
 mod playground;
 
 mod profiles;
@@ -26,6 +27,7 @@ mod realtime;
 mod schema;
 mod seed;
 mod sos;
+mod stripe_mock;
 mod tasks;
 mod trust;
 

@@ -1,0 +1,2 @@
+DROP TABLE payout_accounts;
+DROP TABLE stripe_events;

@@ -1,0 +1,104 @@
+//! `POST /webhooks/stripe`: Stripe's deliveries. The raw body (at most [`MAX_BODY_BYTES`],
+//! else 413) is verified against `Stripe-Signature` before anything reads it; a refused
+//! delivery answers 400 (503 when no webhook secret is configured) and changes nothing. A
+//! verified event is recorded and applied once (`payment::webhook`) and answered 200 as soon
+//! as that transaction commits, whether it was new, a redelivery, or of a type nobody
+//! handles. A failure while applying answers 500 and records nothing, so Stripe retries.
+
+use axum::{
+    body::Bytes,
+    extract::{rejection::BytesRejection, State},
+    http::{HeaderMap, StatusCode},
+    response::{IntoResponse, Response},
+    Json,
+};
+use serde_json::json;
+
+use crate::{
+    error::{AppError, Code, INTERNAL_MESSAGE},
+    payment::webhook::{self, Rejection},
+    state::AppState,
+};
+
+/// Largest delivery accepted. Stripe's events are a few KiB; the largest objects (an invoice
+/// with many lines) stay far below this.
+pub const MAX_BODY_BYTES: usize = 256 * 1024;
+
+const SIGNATURE_HEADER: &str = "stripe-signature";
+
+fn refuse(status: StatusCode, code: Code, message: &str) -> Response {
+    (
+        status,
+        Json(json!({ "error": { "code": code.as_str(), "message": message } })),
+    )
+        .into_response()
+}
+
+/// Handles one delivery.
+pub async fn stripe(State(app): State<AppState>, headers: HeaderMap, body: Result<Bytes, BytesRejection>) -> Response {
+    let body = match body {
+        Ok(body) => body,
+        Err(rejection) => {
+            let status = rejection.status();
+            tracing::warn!(%status, "Stripe webhook body refused");
+            let code = if status == StatusCode::PAYLOAD_TOO_LARGE {
+                Code::LimitExceeded
+            } else {
+                Code::ValidationError
+            };
+            return refuse(status, code, &rejection.body_text());
+        }
+    };
+    // Not UTF-8 cannot be what Stripe signed.
+    let Ok(payload) = std::str::from_utf8(&body) else {
+        return rejected(Rejection::BadSignature);
+    };
+    let signature = headers.get(SIGNATURE_HEADER).and_then(|v| v.to_str().ok());
+    let verified = match webhook::verify(payload, signature, &app.config.payments.stripe_webhook_secrets) {
+        Ok(verified) => verified,
+        Err(rejection) => return rejected(rejection),
+    };
+    let (id, kind) = (verified.id.as_str(), verified.event_type.as_str());
+    match webhook::process(&app, &verified).await {
+        Ok(processed) => {
+            let outcome = processed.outcome.map(|o| o.as_str());
+            tracing::info!(
+                event_id = id,
+                event_type = kind,
+                duplicate = processed.duplicate,
+                outcome,
+                "Stripe event"
+            );
+            (
+                StatusCode::OK,
+                Json(json!({ "received": true, "duplicate": processed.duplicate, "outcome": outcome })),
+            )
+                .into_response()
+        }
+        Err(e) => {
+            let cause = match &e {
+                AppError::Internal(cause) | AppError::Provider { cause, .. } => format!("{cause:#}"),
+                other => other.public_message(),
+            };
+            tracing::error!(
+                event_id = id,
+                event_type = kind,
+                error = cause,
+                "applying a Stripe event failed"
+            );
+            refuse(StatusCode::INTERNAL_SERVER_ERROR, Code::InternalError, INTERNAL_MESSAGE)
+        }
+    }
+}
+
+fn rejected(rejection: Rejection) -> Response {
+    tracing::warn!(reason = rejection.reason(), "Stripe webhook refused");
+    match rejection {
+        Rejection::NotConfigured => refuse(
+            StatusCode::SERVICE_UNAVAILABLE,
+            Code::ProviderNotConfigured,
+            rejection.reason(),
+        ),
+        _ => refuse(StatusCode::BAD_REQUEST, Code::ValidationError, rejection.reason()),
+    }
+}

@@ -1,0 +1,222 @@
+//! A local stand-in for the Stripe API: an axum server on 127.0.0.1:0 that answers the
+//! endpoints gigmarket calls with Stripe-shaped JSON (the documented objects, trimmed to the
+//! fields async-stripe needs) and records every request with its `Idempotency-Key`. Like
+//! Stripe, a repeated idempotency key replays the first answer. `fail_next` makes the next
+//! call answer a Stripe error.
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+};
+
+use axum::{
+    extract::State,
+    http::{HeaderMap, StatusCode},
+    response::{IntoResponse, Response},
+    routing::post,
+    Form, Json, Router,
+};
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+/// One request the mock received.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    pub path: String,
+    pub idempotency_key: Option<String>,
+    pub stripe_version: Option<String>,
+    pub authorization: Option<String>,
+    pub form: Vec<(String, String)>,
+}
+
+impl Recorded {
+    /// The first value of form field `key` (Stripe's bracket notation: `metadata[k]`).
+    pub fn field(&self, key: &str) -> Option<&str> {
+        self.form.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+    }
+}
+
+#[derive(Default)]
+struct Inner {
+    requests: Vec<Recorded>,
+    /// Answers by idempotency key, replayed like Stripe does.
+    replies: HashMap<String, Value>,
+    /// The status of a Stripe error the next call answers with.
+    fail_next: Option<u16>,
+    accounts_created: usize,
+}
+
+#[derive(Clone, Default)]
+struct Shared(Arc<Mutex<Inner>>);
+
+pub struct MockStripe {
+    pub base: String,
+    shared: Shared,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for MockStripe {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+impl MockStripe {
+    pub async fn start() -> Self {
+        let shared = Shared::default();
+        let router = Router::new()
+            .route("/v1/accounts", post(create_account))
+            .route("/v1/account_links", post(create_account_link))
+            .with_state(shared.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind mock");
+        let addr = listener.local_addr().expect("mock addr");
+        let server = tokio::spawn(async move {
+            axum::serve(listener, router).await.expect("mock server");
+        });
+        Self {
+            base: format!("http://{addr}"),
+            shared,
+            server,
+        }
+    }
+
+    /// Every request so far, in arrival order.
+    pub fn requests(&self) -> Vec<Recorded> {
+        self.shared.0.lock().expect("mock lock").requests.clone()
+    }
+
+    /// Requests to `path`.
+    pub fn requests_to(&self, path: &str) -> Vec<Recorded> {
+        self.requests().into_iter().filter(|r| r.path == path).collect()
+    }
+
+    /// Connected accounts actually created (replays excluded).
+    pub fn accounts_created(&self) -> usize {
+        self.shared.0.lock().expect("mock lock").accounts_created
+    }
+
+    /// The next call answers a Stripe error with this status (500: `api_error`).
+    pub fn fail_next(&self, status: u16) {
+        self.shared.0.lock().expect("mock lock").fail_next = Some(status);
+    }
+}
+
+fn header(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned)
+}
+
+/// What the mock does with a request it just recorded.
+enum Answer {
+    /// A planned Stripe error with this status.
+    Fail(StatusCode),
+    /// The first answer to the same idempotency key.
+    Replay(Value),
+    /// A new object.
+    Fresh,
+}
+
+impl Answer {
+    /// The response for `Fail` and `Replay`; `Fresh` is made by the caller.
+    fn respond(self, fresh: impl FnOnce() -> Response) -> Response {
+        match self {
+            Answer::Fail(status) => {
+                let body = json!({ "error": { "type": "api_error", "message": "An unknown error occurred (mock)." } });
+                (status, Json(body)).into_response()
+            }
+            Answer::Replay(reply) => Json(reply).into_response(),
+            Answer::Fresh => fresh(),
+        }
+    }
+}
+
+/// Records the request and decides how to answer it.
+fn record(shared: &Shared, path: &str, headers: &HeaderMap, form: Vec<(String, String)>) -> Answer {
+    let mut inner = shared.0.lock().expect("mock lock");
+    let key = header(headers, "idempotency-key");
+    inner.requests.push(Recorded {
+        path: path.to_owned(),
+        idempotency_key: key.clone(),
+        stripe_version: header(headers, "stripe-version"),
+        authorization: header(headers, "authorization"),
+        form,
+    });
+    if let Some(status) = inner.fail_next.take() {
+        return Answer::Fail(StatusCode::from_u16(status).expect("status"));
+    }
+    match key.and_then(|k| inner.replies.get(&format!("{path} {k}")).cloned()) {
+        Some(reply) => Answer::Replay(reply),
+        None => Answer::Fresh,
+    }
+}
+
+fn remember(shared: &Shared, path: &str, headers: &HeaderMap, reply: &Value) {
+    if let Some(key) = header(headers, "idempotency-key") {
+        let mut inner = shared.0.lock().expect("mock lock");
+        inner.replies.insert(format!("{path} {key}"), reply.clone());
+    }
+}
+
+fn stripe_id(prefix: &str) -> String {
+    format!("{prefix}_{}", &Uuid::new_v4().simple().to_string()[..16])
+}
+
+async fn create_account(
+    State(shared): State<Shared>,
+    headers: HeaderMap,
+    Form(form): Form<Vec<(String, String)>>,
+) -> Response {
+    const PATH: &str = "/v1/accounts";
+    let metadata: serde_json::Map<String, Value> = form
+        .iter()
+        .filter_map(|(k, v)| {
+            let key = k.strip_prefix("metadata[")?.strip_suffix(']')?;
+            Some((key.to_owned(), Value::from(v.clone())))
+        })
+        .collect();
+    let email = form.iter().find(|(k, _)| k == "email").map(|(_, v)| v.clone());
+    let account_type = form.iter().find(|(k, _)| k == "type").map(|(_, v)| v.clone());
+    record(&shared, PATH, &headers, form).respond(|| {
+        let reply = json!({
+            "id": stripe_id("acct"),
+            "object": "account",
+            "business_type": null,
+            "capabilities": { "transfers": "inactive" },
+            "charges_enabled": false,
+            "country": "US",
+            "created": chrono::Utc::now().timestamp(),
+            "default_currency": "usd",
+            "details_submitted": false,
+            "email": email,
+            "metadata": metadata,
+            "payouts_enabled": false,
+            "type": account_type,
+        });
+        shared.0.lock().expect("mock lock").accounts_created += 1;
+        remember(&shared, PATH, &headers, &reply);
+        Json(reply).into_response()
+    })
+}
+
+async fn create_account_link(
+    State(shared): State<Shared>,
+    headers: HeaderMap,
+    Form(form): Form<Vec<(String, String)>>,
+) -> Response {
+    const PATH: &str = "/v1/account_links";
+    let account = form
+        .iter()
+        .find(|(k, _)| k == "account")
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default();
+    record(&shared, PATH, &headers, form).respond(|| {
+        let now = chrono::Utc::now().timestamp();
+        let reply = json!({
+            "object": "account_link",
+            "created": now,
+            "expires_at": now + 300,
+            "url": format!("https://connect.stripe.com/setup/e/{account}/{}", Uuid::new_v4().simple()),
+        });
+        remember(&shared, PATH, &headers, &reply);
+        Json(reply).into_response()
+    })
+}
