@@ -201,14 +201,6 @@ pub fn page_size(first: Option<i32>, max: usize) -> AppResult<usize> {
     }
 }
 
-/// Splits rows fetched with `size + 1` as the limit into the page and whether more follow
-/// (for lists not yet moved to [`PageRequest::fetch`]).
-pub fn split_page<T>(mut rows: Vec<T>, size: usize) -> (Vec<T>, bool) {
-    let more = rows.len() > size;
-    rows.truncate(size);
-    (rows, more)
-}
-
 /// One page of a list.
 #[derive(Debug, Clone)]
 pub struct Page<T> {

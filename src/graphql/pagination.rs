@@ -10,8 +10,6 @@ use async_graphql::{
     connection::{Connection, ConnectionNameType, CursorType, Edge, EdgeNameType, EmptyFields},
     Context, ObjectType, OutputType, SimpleObject,
 };
-use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
-use uuid::Uuid;
 
 pub use crate::db::page::DEFAULT_PAGE_SIZE;
 use crate::{
@@ -192,55 +190,6 @@ pub fn wants_total(ctx: &Context<'_>) -> bool {
     ctx.look_ahead().field("totalCount").exists()
 }
 
-// Transition: the helpers below serve the lists not yet moved to `db::page`; they go once
-// every list resolver uses `page_request` and `connection`.
-pub use crate::db::page::page_size;
-
-pub use crate::db::page::split_page;
-
-/// One page read on `conn` (see `PageRequest::fetch`, which replaces it).
-pub async fn fetch_page<T, E>(
-    conn: &mut diesel_async::AsyncPgConnection,
-    size: usize,
-    with_total: bool,
-    load: impl AsyncFnOnce(&mut diesel_async::AsyncPgConnection, i64) -> Result<Vec<T>, E>,
-    count: impl AsyncFnOnce(&mut diesel_async::AsyncPgConnection) -> Result<i64, E>,
-) -> Result<(Vec<T>, bool, i64), E> {
-    let rows = load(conn, size as i64 + 1).await?;
-    let (rows, more) = split_page(rows, size);
-    let total = if with_total { count(conn).await? } else { 0 };
-    Ok((rows, more, total))
-}
-
-/// An opaque cursor for a key.
-pub fn encode_cursor(key: &str) -> String {
-    URL_SAFE_NO_PAD.encode(key.as_bytes())
-}
-
-/// The key inside a cursor made by `encode_cursor`, naming `field` when it is not one.
-pub fn decode_cursor(cursor: &str, field: &str) -> AppResult<String> {
-    URL_SAFE_NO_PAD
-        .decode(cursor.as_bytes())
-        .ok()
-        .and_then(|bytes| String::from_utf8(bytes).ok())
-        .ok_or_else(|| AppError::field(field, "is not a cursor from this list"))
-}
-
-/// A cursor that holds an id (lists ordered by time-ordered UUIDs).
-pub fn id_cursor(id: Uuid) -> String {
-    encode_cursor(&id.to_string())
-}
-
-pub fn decode_id_cursor(cursor: Option<&str>, field: &str) -> AppResult<Option<Uuid>> {
-    cursor
-        .map(|c| {
-            decode_cursor(c, field).and_then(|key| {
-                Uuid::parse_str(&key).map_err(|_| AppError::field(field, "is not a cursor from this list"))
-            })
-        })
-        .transpose()
-}
-
 /// Parses an event cursor (the `eventCursor` of a subscription delivery).
 pub fn decode_event_cursor(cursor: Option<&str>) -> AppResult<Option<i64>> {
     cursor
@@ -256,6 +205,7 @@ pub fn decode_event_cursor(cursor: Option<&str>) -> AppResult<Option<i64>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use uuid::Uuid;
 
     #[test]
     fn list_cost_scales_with_the_page() {
