@@ -373,7 +373,7 @@ impl MessageMutation {
             let value = upload
                 .value(ctx)
                 .map_err(|_| AppError::field("attachments", "a file is missing from the request"))?;
-            attachments.push(service::NewAttachment {
+            attachments.push(crate::storage::Upload {
                 file_name: value.filename,
                 bytes: value.content,
             });

@@ -6,7 +6,6 @@ use chrono::{DateTime, Utc};
 
 use super::{OrderStatus, PaymentProofStatus};
 use crate::{
-    message::model::Attachment,
     order::model::{DeliverableRow, DisputeRow, HistoryRow, ProofRow},
     profile::graphql::User,
 };
@@ -128,7 +127,7 @@ impl Deliverable {
     }
     /// Files handed over (up to 5).
     async fn files(&self) -> Vec<DeliverableFile> {
-        serde_json::from_value::<Vec<Attachment>>(self.0.attachments.clone())
+        serde_json::from_value::<Vec<crate::storage::Attachment>>(self.0.attachments.clone())
             .unwrap_or_default()
             .into_iter()
             .map(|a| DeliverableFile {

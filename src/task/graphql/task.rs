@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use crate::{
     graphql::{context::ContextExt, loader::shared_error, types::GeoPoint},
-    message::{graphql::MessageAttachment, model::Attachment},
+    message::graphql::MessageAttachment,
     profile::{graphql::User, loaders::UserById},
     task::loaders::TaskById,
     task::model::{BudgetType, LocationType, Milestone, TaskDuration, TaskMode, TaskRow, TaskStatus},
@@ -157,7 +157,7 @@ impl Task {
     }
     /// Files the poster attached (up to 10).
     async fn attachments(&self) -> Vec<MessageAttachment> {
-        serde_json::from_value::<Vec<Attachment>>(self.0.attachments.clone())
+        serde_json::from_value::<Vec<crate::storage::Attachment>>(self.0.attachments.clone())
             .unwrap_or_default()
             .into_iter()
             .map(|a| MessageAttachment {
