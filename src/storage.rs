@@ -11,8 +11,11 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use chrono::{DateTime, Duration, Utc};
 use hmac::{Hmac, Mac};
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
+
+use crate::error::FieldErrors;
 
 /// URL path under which stored files are served.
 pub const PUBLIC_PREFIX: &str = "/uploads";
@@ -32,6 +35,59 @@ const CONTENT_TYPES: &[(&str, &str)] = &[
     ("zip", "application/zip"),
     ("txt", "text/plain; charset=utf-8"),
 ];
+
+/// Longest display name kept for an uploaded file, in characters.
+const FILE_NAME_MAX: usize = 120;
+
+/// A file as uploaded.
+pub struct Upload {
+    pub file_name: String,
+    pub bytes: bytes::Bytes,
+}
+
+/// A stored upload as the rows that list it keep it (messages, tasks, order deliveries).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Attachment {
+    pub url: String,
+    pub file_name: String,
+    pub content_type: String,
+    pub size_bytes: i64,
+}
+
+/// The uploader's file name as shown to others: the last path segment without control
+/// characters, at most [`FILE_NAME_MAX`] characters, "file" when nothing is left.
+pub fn display_name(raw: &str) -> String {
+    let base = raw.rsplit(['/', '\\']).next().unwrap_or_default();
+    let clean: String = base.chars().filter(|c| !c.is_control()).take(FILE_NAME_MAX).collect();
+    if clean.trim().is_empty() {
+        "file".to_owned()
+    } else {
+        clean
+    }
+}
+
+/// Checks uploads against the upload limits (each at most `max_bytes`, not empty, a document
+/// type judged from its content), naming `field` for each problem; returns each file's
+/// (content type, extension) for [`Storage::store_uploads`].
+pub fn check_uploads(
+    files: &[Upload],
+    max_bytes: usize,
+    field: &str,
+    errors: &mut FieldErrors,
+) -> Vec<(&'static str, &'static str)> {
+    let mut kinds = Vec::with_capacity(files.len());
+    for file in files {
+        match sniff_document(&file.bytes) {
+            _ if file.bytes.len() > max_bytes => {
+                errors.add(field, format!("each file must be at most {max_bytes} bytes"))
+            }
+            _ if file.bytes.is_empty() => errors.add(field, "must not contain empty files"),
+            None => errors.add(field, "may be images, PDF, ZIP or plain text"),
+            Some(kind) => kinds.push(kind),
+        }
+    }
+    kinds
+}
 
 /// A stored file.
 #[derive(Debug, Clone)]
@@ -137,6 +193,29 @@ impl Storage {
             url: format!("{}{key}", self.public_base),
             key,
         })
+    }
+
+    /// Stores uploads that passed [`check_uploads`] (with the kinds it returned) under
+    /// `folder`, and describes them as attachments (a random stored name, the uploader's name
+    /// for display).
+    pub async fn store_uploads(
+        &self,
+        folder: &'static str,
+        files: Vec<Upload>,
+        kinds: Vec<(&'static str, &'static str)>,
+    ) -> anyhow::Result<Vec<Attachment>> {
+        let mut attachments = Vec::with_capacity(files.len());
+        for (file, (content_type, ext)) in files.into_iter().zip(kinds) {
+            let size_bytes = file.bytes.len() as i64;
+            let stored = self.put(folder, ext, file.bytes).await?;
+            attachments.push(Attachment {
+                url: stored.url,
+                file_name: display_name(&file.file_name),
+                content_type: content_type.to_owned(),
+                size_bytes,
+            });
+        }
+        Ok(attachments)
     }
 
     /// Removes a file this storage handed out, given its URL. Best effort: a failure is logged.
@@ -256,6 +335,14 @@ mod tests {
     }
 
     use super::*;
+
+    #[test]
+    fn display_names_drop_paths_and_controls() {
+        assert_eq!(display_name("../../etc/passwd"), "passwd");
+        assert_eq!(display_name("C:\\Users\\a\\cv.pdf"), "cv.pdf");
+        assert_eq!(display_name("a\u{0}b\nc.txt"), "abc.txt");
+        assert_eq!(display_name("/"), "file");
+    }
 
     fn storage(dir: &Path) -> Storage {
         Storage::local(

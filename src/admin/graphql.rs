@@ -12,7 +12,6 @@ use super::{
 use crate::{
     graphql::{
         context::ContextExt,
-        loader::shared_error,
         pagination::{connection, list_cost, page_request, ListConnection},
         types::parse_id,
     },
@@ -20,10 +19,7 @@ use crate::{
         graphql::{Order, OrderStatus},
         service::{self as orders, Act},
     },
-    profile::{
-        graphql::{User, VerificationStatus},
-        loaders::UserById,
-    },
+    profile::graphql::{User, VerificationStatus},
     sos::{
         self,
         graphql::{SosAlert, SosStatus},
@@ -44,12 +40,7 @@ impl AuditEntry {
     }
     /// The admin who acted.
     async fn actor(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
-        let row = ctx
-            .loader()
-            .load_one(UserById(self.0.actor_id))
-            .await
-            .map_err(shared_error)?;
-        Ok(row.map(User::new))
+        User::on_record(ctx, self.0.actor_id).await
     }
     /// What was done: `order.force_complete`, `order.force_cancel`, `verification.approve`,
     /// `verification.reject`, `sos.acknowledge` or `sos.resolve`.

@@ -12,11 +12,10 @@ use super::{
 use crate::{
     graphql::{
         context::ContextExt,
-        loader::shared_error,
         pagination::{connection, list_cost, page_request, ListConnection},
         types::parse_id,
     },
-    profile::{graphql::User, loaders::UserById},
+    profile::graphql::User,
     task::{graphql::Task, model::Milestone},
 };
 
@@ -37,12 +36,7 @@ impl Application {
     }
     /// Who applied.
     async fn freelancer(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
-        let row = ctx
-            .loader()
-            .load_one(UserById(self.0.freelancer_id))
-            .await
-            .map_err(shared_error)?;
-        Ok(row.map(User::new))
+        User::on_record(ctx, self.0.freelancer_id).await
     }
     /// Why the freelancer is right for the task (30 to 10,000 characters).
     async fn cover_letter(&self) -> &str {

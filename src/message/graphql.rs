@@ -22,7 +22,7 @@ use crate::{
         subscription::deliveries,
         types::parse_id,
     },
-    profile::{graphql::User, loaders::UserById, model::UserRow},
+    profile::{graphql::User, model::UserRow},
 };
 
 /// A conversation between two or more members, optionally about a task. Only its
@@ -103,12 +103,7 @@ pub struct Participant {
 impl Participant {
     /// The member; null only if the account no longer exists.
     async fn user(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
-        let row = ctx
-            .loader()
-            .load_one(UserById(self.user_id))
-            .await
-            .map_err(shared_error)?;
-        Ok(row.map(User::new))
+        User::on_record(ctx, self.user_id).await
     }
     /// Read receipt: messages up to this time (UTC) have been seen; null before they first
     /// marked the conversation read.
@@ -133,6 +128,17 @@ pub struct MessageAttachment {
     pub content_type: String,
     /// The file's size in bytes.
     pub size_bytes: i64,
+}
+
+impl From<crate::storage::Attachment> for MessageAttachment {
+    fn from(a: crate::storage::Attachment) -> Self {
+        Self {
+            url: a.url,
+            file_name: a.file_name,
+            content_type: a.content_type,
+            size_bytes: a.size_bytes,
+        }
+    }
 }
 
 /// A message in a conversation, seen only by its participants.
@@ -169,12 +175,7 @@ impl Message {
         if let Some(sender) = &self.sender {
             return Ok(Some(User::new(sender.clone())));
         }
-        let row = ctx
-            .loader()
-            .load_one(UserById(self.row.sender_id))
-            .await
-            .map_err(shared_error)?;
-        Ok(row.map(User::new))
+        User::on_record(ctx, self.row.sender_id).await
     }
     /// The text, up to 5,000 characters (may be empty when files are attached). Phone numbers,
     /// emails and contact keywords are replaced by `[hidden]` while the sender shares no
@@ -191,12 +192,7 @@ impl Message {
         self.row
             .attachment_list()
             .into_iter()
-            .map(|a| MessageAttachment {
-                url: a.url,
-                file_name: a.file_name,
-                content_type: a.content_type,
-                size_bytes: a.size_bytes,
-            })
+            .map(MessageAttachment::from)
             .collect()
     }
     /// The message this one answers; null when it answers none.
@@ -373,7 +369,7 @@ impl MessageMutation {
             let value = upload
                 .value(ctx)
                 .map_err(|_| AppError::field("attachments", "a file is missing from the request"))?;
-            attachments.push(service::NewAttachment {
+            attachments.push(crate::storage::Upload {
                 file_name: value.filename,
                 bytes: value.content,
             });

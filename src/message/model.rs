@@ -6,9 +6,12 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::db::{
-    page::{Page, PageRequest},
-    schema::{conversation_participants, conversations, messages},
+use crate::{
+    db::{
+        page::{Page, PageRequest},
+        schema::{conversation_participants, conversations, messages},
+    },
+    storage::Attachment,
 };
 
 #[derive(Debug, Clone, Queryable, Selectable, Serialize, Deserialize)]
@@ -29,15 +32,6 @@ pub struct ParticipantRow {
     pub user_id: Uuid,
     pub joined_at: DateTime<Utc>,
     pub last_read_at: Option<DateTime<Utc>>,
-}
-
-/// A file attached to a message.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct Attachment {
-    pub url: String,
-    pub file_name: String,
-    pub content_type: String,
-    pub size_bytes: i64,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, Serialize, Deserialize)]

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::{
-    model::{self, Attachment, ConversationRow, InboxCursor, MessageRow},
+    model::{self, ConversationRow, InboxCursor, MessageRow},
     safety,
 };
 use crate::{
@@ -18,6 +18,7 @@ use crate::{
     notification::service::{self as notification, Kind},
     profile::{self, model::UserRow},
     state::AppState,
+    storage::{self, Upload},
 };
 
 pub const MESSAGE_ADDED: &str = "MESSAGE_ADDED";
@@ -26,7 +27,6 @@ pub const TYPING: &str = "TYPING";
 pub const MESSAGE_MAX_CHARS: usize = 5000;
 /// Most attachments on one message.
 pub const ATTACHMENTS_MAX: usize = 5;
-const FILE_NAME_MAX: usize = 120;
 
 /// What `MESSAGE_ADDED` carries: the message and who may see it.
 #[derive(Debug, Serialize, Deserialize)]
@@ -128,80 +128,12 @@ pub async fn conversation(app: &AppState, viewer: Uuid, id: Uuid) -> AppResult<C
         .ok_or_else(|| AppError::not_found("Conversation"))
 }
 
-/// A file as uploaded.
-pub struct NewAttachment {
-    pub file_name: String,
-    pub bytes: bytes::Bytes,
-}
-
 /// What `sendMessage` takes.
 pub struct NewMessage {
     pub conversation_id: Uuid,
     pub content: String,
-    pub attachments: Vec<NewAttachment>,
+    pub attachments: Vec<Upload>,
     pub reply_to_id: Option<Uuid>,
-}
-
-/// A display name for an uploaded file: no path, no control characters, bounded length.
-pub fn display_name(raw: &str) -> String {
-    let base = raw.rsplit(['/', '\\']).next().unwrap_or_default();
-    let clean: String = base.chars().filter(|c| !c.is_control()).take(FILE_NAME_MAX).collect();
-    if clean.trim().is_empty() {
-        "file".to_owned()
-    } else {
-        clean
-    }
-}
-
-/// Checks uploaded files against the upload limits (each at most `upload_max_bytes`, not
-/// empty, a document type judged from its content), naming `field` for each problem; returns
-/// each file's (content type, extension) for [`store_files`]. Messages, task attachments and
-/// order deliveries take files the same way.
-pub fn check_files(
-    app: &AppState,
-    files: &[NewAttachment],
-    field: &str,
-    errors: &mut FieldErrors,
-) -> Vec<(&'static str, &'static str)> {
-    let max_bytes = app.config.limits.upload_max_bytes;
-    let mut kinds = Vec::with_capacity(files.len());
-    for file in files {
-        match crate::storage::sniff_document(&file.bytes) {
-            _ if file.bytes.len() > max_bytes => {
-                errors.add(field, format!("each file must be at most {max_bytes} bytes"))
-            }
-            _ if file.bytes.is_empty() => errors.add(field, "must not contain empty files"),
-            None => errors.add(field, "may be images, PDF, ZIP or plain text"),
-            Some(kind) => kinds.push(kind),
-        }
-    }
-    kinds
-}
-
-/// Stores files that passed [`check_files`] (with the kinds it returned) under `folder`, and
-/// describes them as attachments (a random stored name, the uploader's name for display).
-pub async fn store_files(
-    app: &AppState,
-    folder: &'static str,
-    files: Vec<NewAttachment>,
-    kinds: Vec<(&'static str, &'static str)>,
-) -> AppResult<Vec<Attachment>> {
-    let mut attachments = Vec::with_capacity(files.len());
-    for (file, (content_type, ext)) in files.into_iter().zip(kinds) {
-        let size_bytes = file.bytes.len() as i64;
-        let stored = app
-            .storage
-            .put(folder, ext, file.bytes)
-            .await
-            .map_err(AppError::internal)?;
-        attachments.push(Attachment {
-            url: stored.url,
-            file_name: display_name(&file.file_name),
-            content_type: content_type.to_owned(),
-            size_bytes,
-        });
-    }
-    Ok(attachments)
 }
 
 fn check_content(content: &str, attachments: usize, errors: &mut FieldErrors) {
@@ -220,7 +152,12 @@ pub async fn send_message(app: &AppState, viewer: &UserRow, input: NewMessage) -
     if input.attachments.len() > ATTACHMENTS_MAX {
         errors.add("attachments", format!("must be at most {ATTACHMENTS_MAX} files"));
     }
-    let kinds = check_files(app, &input.attachments, "attachments", &mut errors);
+    let kinds = storage::check_uploads(
+        &input.attachments,
+        app.config.limits.upload_max_bytes,
+        "attachments",
+        &mut errors,
+    );
     errors.into_result()?;
 
     let mut conn = app.db.conn().await?;
@@ -237,7 +174,11 @@ pub async fn send_message(app: &AppState, viewer: &UserRow, input: NewMessage) -
 
     let screened = safety::screen(&input.content, hired);
 
-    let attachments = store_files(app, "attachments", input.attachments, kinds).await?;
+    let attachments = app
+        .storage
+        .store_uploads("attachments", input.attachments, kinds)
+        .await
+        .map_err(AppError::internal)?;
 
     let mut offline = Vec::new();
     for &participant in participant_ids.iter().filter(|p| **p != viewer.id) {
@@ -391,13 +332,5 @@ mod tests {
         let (a, b) = (Uuid::now_v7(), Uuid::now_v7());
         assert_eq!(direct_key(a, b, None), direct_key(b, a, None));
         assert_ne!(direct_key(a, b, None), direct_key(a, b, Some(Uuid::nil())));
-    }
-
-    #[test]
-    fn display_names_drop_paths_and_controls() {
-        assert_eq!(display_name("../../etc/passwd"), "passwd");
-        assert_eq!(display_name("C:\\Users\\a\\cv.pdf"), "cv.pdf");
-        assert_eq!(display_name("a\u{0}b\nc.txt"), "abc.txt");
-        assert_eq!(display_name("/"), "file");
     }
 }

@@ -62,6 +62,13 @@ impl User {
         Ok(row.filter(|r| visible_to(ctx, r)).map(User::new))
     }
 
+    /// The user with `id` through the request's loader whatever their standing: a party or
+    /// author of a record (an order, a task, a message) stays on it even when banned.
+    pub async fn on_record(ctx: &Context<'_>, id: Uuid) -> async_graphql::Result<Option<Self>> {
+        let row = ctx.loader().load_one(UserById(id)).await.map_err(shared_error)?;
+        Ok(row.map(User::new))
+    }
+
     /// Whether the viewer is this user or an admin.
     fn is_privileged(&self, ctx: &Context<'_>) -> bool {
         self.1 == Audience::Owner || ctx.viewer_opt().is_some_and(|v| v.id() == self.0.id || v.user.is_admin)
@@ -248,8 +255,7 @@ impl ProfileQuery {
         #[graphql(desc = "The user's `id`; `VALIDATION_ERROR` when it is not an id.")] id: ID,
     ) -> async_graphql::Result<Option<User>> {
         let id = parse_id(&id, "id")?;
-        let row = ctx.loader().load_one(UserById(id)).await.map_err(shared_error)?;
-        Ok(row.filter(|r| visible_to(ctx, r)).map(User::new))
+        User::load(ctx, id).await
     }
 
     /// Public freelancer search: members listing at least one skill, not banned, best ranked

@@ -18,7 +18,6 @@ use crate::{
         loader::load_list,
         pagination::{connection, page_request, ListConnection},
     },
-    message::service::NewAttachment,
     profile::graphql::{User, VerificationStatus},
 };
 
@@ -181,7 +180,7 @@ impl VerificationMutation {
             let value = upload
                 .value(ctx)
                 .map_err(|_| AppError::field("documents", "a file is missing from the request"))?;
-            files.push(NewAttachment {
+            files.push(crate::storage::Upload {
                 file_name: value.filename,
                 bytes: value.content,
             });

@@ -9,11 +9,12 @@ use crate::{
     db::page::{Page, PageRequest},
     error::{AppError, AppResult, FieldErrors},
     ledger::policy,
-    message::service::{display_name, NewAttachment},
     notification::service::{self as notification, Kind},
     profile::model::{self as profiles, UserRow, VerificationStatus},
     state::AppState,
-    storage, validation,
+    storage,
+    storage::{display_name, Upload},
+    validation,
 };
 
 /// Most documents in one submission (e.g. a student ID and a government ID, front and back).
@@ -36,7 +37,7 @@ fn submission_refusal(status: VerificationStatus) -> Option<AppError> {
 }
 
 /// Checks the documents and returns each one's (content type, extension).
-fn check_documents(documents: &[NewAttachment], max_bytes: usize) -> AppResult<Vec<(&'static str, &'static str)>> {
+fn check_documents(documents: &[Upload], max_bytes: usize) -> AppResult<Vec<(&'static str, &'static str)>> {
     let mut errors = FieldErrors::new();
     if documents.is_empty() || documents.len() > DOCUMENTS_MAX {
         errors.add("documents", format!("must be 1 to {DOCUMENTS_MAX} files"));
@@ -57,7 +58,7 @@ fn check_documents(documents: &[NewAttachment], max_bytes: usize) -> AppResult<V
 }
 
 /// Stores the member's documents privately and puts them up for review (status PENDING).
-pub async fn submit(app: &AppState, user: &UserRow, documents: Vec<NewAttachment>) -> AppResult<RequestRow> {
+pub async fn submit(app: &AppState, user: &UserRow, documents: Vec<Upload>) -> AppResult<RequestRow> {
     let kinds = check_documents(&documents, app.config.limits.upload_max_bytes)?;
     // A quick look before writing any file; decided again under the lock below.
     if let Some(refusal) = submission_refusal(user.verification_status) {
@@ -249,8 +250,8 @@ pub async fn page(
 mod tests {
     use super::*;
 
-    fn file(bytes: &'static [u8]) -> NewAttachment {
-        NewAttachment {
+    fn file(bytes: &'static [u8]) -> Upload {
+        Upload {
             file_name: "id.pdf".into(),
             bytes: bytes::Bytes::from_static(bytes),
         }

@@ -11,7 +11,7 @@ use crate::{
         model::{GigRow, GigStatus, PackageRow, PackageTier},
     },
     graphql::{context::ContextExt, loader::shared_error},
-    profile::{graphql::User, loaders::UserById},
+    profile::graphql::User,
 };
 
 /// The average and number of review ratings.
@@ -138,12 +138,7 @@ impl Gig {
     }
     /// The freelancer who offers it; null only if the account no longer exists.
     async fn owner(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
-        let row = ctx
-            .loader()
-            .load_one(UserById(self.0.owner_id))
-            .await
-            .map_err(shared_error)?;
-        Ok(row.map(User::new))
+        User::on_record(ctx, self.0.owner_id).await
     }
     /// Packages, cheapest first.
     async fn packages(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<GigPackage>> {

@@ -77,7 +77,7 @@ impl BoardItem {
     }
     /// Who added the card.
     async fn created_by(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
-        super::user(ctx, self.0.created_by).await
+        User::on_record(ctx, self.0.created_by).await
     }
     /// When the card was added (UTC).
     async fn created_at(&self) -> DateTime<Utc> {

@@ -20,21 +20,9 @@ pub use self::{
     records::{Deliverable, DeliverableFile, Dispute, OrderHistoryEntry, PaymentProof},
     subscription::{OrderSubscription, OrderUpdate},
 };
-use async_graphql::Context;
-use uuid::Uuid;
 
 /// The rows' and the machine's own enums are the GraphQL ones: no mirror per layer.
 pub use super::{
     machine::Action as OrderAction,
     model::{BoardItemStatus, OrderCodePurpose, OrderOrigin, OrderSide, OrderStatus, PaymentProofStatus},
 };
-use crate::{
-    graphql::{context::ContextExt, loader::shared_error},
-    profile::{graphql::User, loaders::UserById},
-};
-
-/// A party or author of an order (banned users too: the order's people stay on its record).
-async fn user(ctx: &Context<'_>, id: Uuid) -> async_graphql::Result<Option<User>> {
-    let row = ctx.loader().load_one(UserById(id)).await.map_err(shared_error)?;
-    Ok(row.map(User::new))
-}

@@ -14,7 +14,6 @@ use crate::{
     error::AppError,
     gig::graphql::PackageTier,
     graphql::{context::ContextExt, types::parse_id},
-    message::service::NewAttachment,
     order::{
         model::ChecklistItem,
         service::{self, Act, DeliveryInput, GigOrderInput, ProofInput},
@@ -207,7 +206,7 @@ impl OrderMutation {
             let value = upload
                 .value(ctx)
                 .map_err(|_| AppError::field("files", "a file is missing from the request"))?;
-            files.push(NewAttachment {
+            files.push(crate::storage::Upload {
                 file_name: value.filename,
                 bytes: value.content,
             });

@@ -54,11 +54,11 @@ impl Order {
     }
     /// The client: who ordered or hired, and pays.
     async fn client(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
-        super::user(ctx, self.0.client_id).await
+        User::on_record(ctx, self.0.client_id).await
     }
     /// The freelancer: who does the work and gets paid.
     async fn freelancer(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
-        super::user(ctx, self.0.freelancer_id).await
+        User::on_record(ctx, self.0.freelancer_id).await
     }
     /// How the order came about.
     async fn origin(&self) -> OrderOrigin {

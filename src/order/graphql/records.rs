@@ -6,7 +6,6 @@ use chrono::{DateTime, Utc};
 
 use super::{OrderStatus, PaymentProofStatus};
 use crate::{
-    message::model::Attachment,
     order::model::{DeliverableRow, DisputeRow, HistoryRow, ProofRow},
     profile::graphql::User,
 };
@@ -31,7 +30,7 @@ impl OrderHistoryEntry {
     /// Who acted; null for SYSTEM steps (the payment provider).
     async fn actor(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
         let Some(id) = self.0.actor_id else { return Ok(None) };
-        super::user(ctx, id).await
+        User::on_record(ctx, id).await
     }
     /// The role the actor acted in: CLIENT, FREELANCER, ADMIN or SYSTEM.
     async fn actor_role(&self) -> &str {
@@ -116,7 +115,7 @@ impl Deliverable {
     }
     /// Who delivered (the freelancer).
     async fn author(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
-        super::user(ctx, self.0.author_id).await
+        User::on_record(ctx, self.0.author_id).await
     }
     /// What was done (1 to 5,000 characters; may contain line breaks).
     async fn message(&self) -> &str {
@@ -128,7 +127,7 @@ impl Deliverable {
     }
     /// Files handed over (up to 5).
     async fn files(&self) -> Vec<DeliverableFile> {
-        serde_json::from_value::<Vec<Attachment>>(self.0.attachments.clone())
+        serde_json::from_value::<Vec<crate::storage::Attachment>>(self.0.attachments.clone())
             .unwrap_or_default()
             .into_iter()
             .map(|a| DeliverableFile {
@@ -161,7 +160,7 @@ impl Dispute {
     }
     /// Who opened it: the client or the freelancer.
     async fn opened_by(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
-        super::user(ctx, self.0.opened_by).await
+        User::on_record(ctx, self.0.opened_by).await
     }
     /// What went wrong, in the opener's words (3 to 2,000 characters).
     async fn reason(&self) -> &str {

@@ -4,9 +4,9 @@
 
 use crate::{
     error::{AppError, AppResult, FieldErrors},
-    message::model::Attachment,
     order::{machine::Action, model::OrderStatus},
     state::AppState,
+    storage::{self, Attachment, Upload},
     validation,
 };
 
@@ -24,7 +24,7 @@ pub struct ProofInput {
 pub struct DeliveryInput {
     pub message: String,
     pub links: Vec<String>,
-    pub files: Vec<crate::message::service::NewAttachment>,
+    pub files: Vec<Upload>,
 }
 
 /// An action with what it carries.
@@ -147,34 +147,18 @@ pub(super) async fn prepare(app: &AppState, act: &mut Act) -> AppResult<Prepared
             if delivery.files.len() > DELIVERY_FILES_MAX {
                 errors.add("files", format!("must be at most {DELIVERY_FILES_MAX} files"));
             }
-            let max_bytes = app.config.limits.upload_max_bytes;
-            let mut sniffed = Vec::new();
-            for file in &delivery.files {
-                match crate::storage::sniff_document(&file.bytes) {
-                    _ if file.bytes.len() > max_bytes => {
-                        errors.add("files", format!("each file must be at most {max_bytes} bytes"))
-                    }
-                    _ if file.bytes.is_empty() => errors.add("files", "must not contain empty files"),
-                    None => errors.add("files", "may be images, PDF, ZIP or plain text"),
-                    Some(kind) => sniffed.push(kind),
-                }
-            }
+            let kinds = storage::check_uploads(
+                &delivery.files,
+                app.config.limits.upload_max_bytes,
+                "files",
+                &mut errors,
+            );
             errors.into_result()?;
-            let mut attachments = Vec::with_capacity(sniffed.len());
-            for (file, (content_type, ext)) in std::mem::take(&mut delivery.files).into_iter().zip(sniffed) {
-                let size = file.bytes.len() as i64;
-                let stored = app
-                    .storage
-                    .put("deliverables", ext, file.bytes)
-                    .await
-                    .map_err(AppError::internal)?;
-                attachments.push(Attachment {
-                    url: stored.url,
-                    file_name: crate::message::service::display_name(&file.file_name),
-                    content_type: content_type.to_owned(),
-                    size_bytes: size,
-                });
-            }
+            let attachments = app
+                .storage
+                .store_uploads("deliverables", std::mem::take(&mut delivery.files), kinds)
+                .await
+                .map_err(AppError::internal)?;
             return Ok(Prepared::Delivery {
                 message,
                 links,

@@ -8,7 +8,7 @@ use super::{PostTaskInput, Task, TaskInputObject};
 use crate::{
     error::AppError,
     graphql::{context::ContextExt, types::parse_id},
-    task::service::{self, NewFile},
+    task::service,
 };
 
 #[derive(Default)]
@@ -29,7 +29,7 @@ impl TaskMutation {
             let value = upload
                 .value(ctx)
                 .map_err(|_| AppError::field("attachments", "a file is missing from the request"))?;
-            files.push(NewFile {
+            files.push(crate::storage::Upload {
                 file_name: value.filename,
                 bytes: value.content,
             });

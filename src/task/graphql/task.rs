@@ -8,8 +8,8 @@ use uuid::Uuid;
 
 use crate::{
     graphql::{context::ContextExt, loader::shared_error, types::GeoPoint},
-    message::{graphql::MessageAttachment, model::Attachment},
-    profile::{graphql::User, loaders::UserById},
+    message::graphql::MessageAttachment,
+    profile::graphql::User,
     task::loaders::TaskById,
     task::model::{BudgetType, LocationType, Milestone, TaskDuration, TaskMode, TaskRow, TaskStatus},
 };
@@ -34,13 +34,6 @@ impl Task {
     fn is_party(&self, ctx: &Context<'_>) -> bool {
         self.is_poster(ctx) || ctx.viewer_opt().is_some_and(|v| self.0.assignee_id == Some(v.id()))
     }
-}
-
-/// A party of the task through the request's loader (banned users too: the task's people
-/// stay on its record).
-async fn user(ctx: &Context<'_>, id: Uuid) -> async_graphql::Result<Option<User>> {
-    let row = ctx.loader().load_one(UserById(id)).await.map_err(shared_error)?;
-    Ok(row.map(User::new))
 }
 
 /// Work a client posted. STANDARD tasks take applications; IMMEDIATE ones go to the first
@@ -129,7 +122,7 @@ impl Task {
     /// poster, the assignee and admins.
     async fn assignee(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
         match self.0.assignee_id.filter(|_| self.is_party(ctx)) {
-            Some(id) => user(ctx, id).await,
+            Some(id) => User::on_record(ctx, id).await,
             None => Ok(None),
         }
     }
@@ -157,15 +150,10 @@ impl Task {
     }
     /// Files the poster attached (up to 10).
     async fn attachments(&self) -> Vec<MessageAttachment> {
-        serde_json::from_value::<Vec<Attachment>>(self.0.attachments.clone())
+        serde_json::from_value::<Vec<crate::storage::Attachment>>(self.0.attachments.clone())
             .unwrap_or_default()
             .into_iter()
-            .map(|a| MessageAttachment {
-                url: a.url,
-                file_name: a.file_name,
-                content_type: a.content_type,
-                size_bytes: a.size_bytes,
-            })
+            .map(MessageAttachment::from)
             .collect()
     }
     /// How many applications the task has had, not counting withdrawn ones.
@@ -174,7 +162,7 @@ impl Task {
     }
     /// Who posted the task: the client.
     async fn poster(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
-        user(ctx, self.0.poster_id).await
+        User::on_record(ctx, self.0.poster_id).await
     }
     /// When the task was created (UTC), as a draft or published.
     async fn created_at(&self) -> DateTime<Utc> {

@@ -17,28 +17,22 @@ use crate::{
     error::{AppError, AppResult, FieldErrors},
     events::{self, presence, topic},
     geocell,
-    message::model::Attachment,
     notification::service::{self as notification, Kind},
     plan, profile,
     profile::model::UserRow,
     state::AppState,
+    storage::{self, Attachment, Upload},
     validation,
 };
 
 const ATTACHMENTS_MAX: usize = 10;
-
-/// A file as uploaded.
-pub struct NewFile {
-    pub file_name: String,
-    pub bytes: bytes::Bytes,
-}
 
 /// Posts a task: OPEN (counted against the plan) or, with `draft`, a DRAFT.
 pub async fn post(
     app: &AppState,
     poster: &UserRow,
     input: TaskInput,
-    files: Vec<NewFile>,
+    files: Vec<Upload>,
     draft: bool,
 ) -> AppResult<TaskRow> {
     let mut errors = FieldErrors::new();
@@ -46,33 +40,13 @@ pub async fn post(
     if files.len() > ATTACHMENTS_MAX {
         errors.add("attachments", format!("must be at most {ATTACHMENTS_MAX} files"));
     }
-    let max = app.config.limits.upload_max_bytes;
-    let mut kinds = Vec::new();
-    for file in &files {
-        match crate::storage::sniff_document(&file.bytes) {
-            _ if file.bytes.is_empty() || file.bytes.len() > max => {
-                errors.add("attachments", format!("each file must be 1 to {max} bytes"))
-            }
-            None => errors.add("attachments", "may be images, PDF, ZIP or plain text"),
-            Some(kind) => kinds.push(kind),
-        }
-    }
+    let kinds = storage::check_uploads(&files, app.config.limits.upload_max_bytes, "attachments", &mut errors);
     errors.into_result()?;
-    let mut attachments = Vec::new();
-    for (file, (content_type, ext)) in files.into_iter().zip(kinds) {
-        let size = file.bytes.len() as i64;
-        let stored = app
-            .storage
-            .put("tasks", ext, file.bytes)
-            .await
-            .map_err(AppError::internal)?;
-        attachments.push(Attachment {
-            url: stored.url,
-            file_name: crate::message::service::display_name(&file.file_name),
-            content_type: content_type.to_owned(),
-            size_bytes: size,
-        });
-    }
+    let attachments = app
+        .storage
+        .store_uploads("tasks", files, kinds)
+        .await
+        .map_err(AppError::internal)?;
     let attachments = serde_json::to_value(&attachments).map_err(AppError::internal)?;
     let id = Uuid::now_v7();
     let mut fields = fields;
