@@ -6,15 +6,15 @@ use std::time::Duration;
 
 use chrono::Utc;
 
-use crate::{account, graphql::extensions::idempotency, mail, order, state::AppState, task};
+use crate::{account, graphql::extensions::idempotency, mail, order, payment, state::AppState, task};
 
 const EVERY: Duration = Duration::from_secs(600);
 /// How often first-accept tasks past their deadline are expired.
 const EXPIRY_EVERY: Duration = Duration::from_secs(5);
 /// Sent mail is kept this long for support questions.
 const SENT_MAIL_DAYS: i64 = 30;
-/// Released earnings stay pending this long before they become available.
-pub const EARNINGS_HOLD_HOURS: i64 = 24;
+/// How often due payment-provider calls (transfers, refunds) are made.
+const PROVIDER_CALLS_EVERY: Duration = Duration::from_secs(10);
 
 /// Runs one round; returns how many rows were deleted.
 pub async fn run_once(app: &AppState) -> anyhow::Result<usize> {
@@ -25,7 +25,8 @@ pub async fn run_once(app: &AppState) -> anyhow::Result<usize> {
     let codes = order::model::prune_codes(&mut conn, Utc::now() - chrono::Duration::hours(1)).await?;
     let keys = idempotency::prune(&mut conn).await?;
     drop(conn);
-    let cleared = order::service::clear_earnings(app, chrono::Duration::hours(EARNINGS_HOLD_HOURS))
+    let window = chrono::Duration::from_std(app.config.payments.escrow_dispute_window)?;
+    let cleared = order::service::clear_earnings(app, window)
         .await
         .map_err(|e| anyhow::anyhow!("clearing earnings: {e:?}"))?;
     if cleared > 0 {
@@ -61,6 +62,17 @@ pub fn spawn(app: AppState) {
                 tracing::warn!(error = format!("{e:#}"), "task expiry failed");
             }
             tokio::time::sleep(EXPIRY_EVERY).await;
+        }
+    });
+    let calls = app.clone();
+    tokio::spawn(async move {
+        loop {
+            match payment::outbox::run_due(&calls).await {
+                Ok(report) if report == payment::outbox::Report::default() => {}
+                Ok(report) => tracing::info!(?report, "payment-provider calls made"),
+                Err(e) => tracing::warn!(error = ?e, "payment-provider calls failed"),
+            }
+            tokio::time::sleep(PROVIDER_CALLS_EVERY).await;
         }
     });
     tokio::spawn(async move {

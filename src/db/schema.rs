@@ -607,6 +607,29 @@ diesel::table! {
 
 diesel::joinable!(payout_accounts -> users (user_id));
 
+diesel::table! {
+    provider_calls (id) {
+        id -> Uuid,
+        kind -> Text,
+        idempotency_key -> Text,
+        order_id -> Nullable<Uuid>,
+        user_id -> Uuid,
+        amount_cents -> Int8,
+        currency -> Text,
+        target -> Text,
+        status -> Text,
+        attempts -> Int4,
+        next_attempt_at -> Timestamptz,
+        last_error -> Nullable<Text>,
+        provider_object_id -> Nullable<Text>,
+        created_at -> Timestamptz,
+        completed_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::joinable!(provider_calls -> orders (order_id));
+diesel::joinable!(provider_calls -> users (user_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
     audit_log,
     availability_dates,
@@ -622,6 +645,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     order_milestones,
     orders,
     payment_proofs,
+    provider_calls,
     applications,
     conversation_participants,
     conversations,

@@ -40,6 +40,13 @@ pg_enum! {
         Refund = "REFUND",
         /// Pending earnings became available.
         Clear = "CLEAR",
+        /// Available earnings left for the user's connected account (a Stripe transfer).
+        Payout = "PAYOUT",
+        /// A payment-provider call Stripe finally refused (a transfer, a card refund): the
+        /// amount came back to the user's available balance.
+        Reversal = "REVERSAL",
+        /// A card dispute took an order's money back out of escrow.
+        Chargeback = "CHARGEBACK",
     }
 }
 

@@ -109,11 +109,11 @@ pub struct OrderMoney {
 }
 
 /// What one step of an order's money records and which accounts it moves (the legs sum to
-/// zero).
-fn order_legs(kind: TransactionKind, order: &OrderMoney) -> (String, Vec<(Account, i64)>) {
+/// zero); `None` for a kind that is not a step of an order.
+fn order_legs(kind: TransactionKind, order: &OrderMoney) -> Option<(String, Vec<(Account, i64)>)> {
     let amount = order.amount_cents;
     let fee = fee_cents(amount, order.fee_bps);
-    match kind {
+    Some(match kind {
         TransactionKind::Fund => (
             "Payment received into escrow".into(),
             vec![(Account::External, -amount), (Account::Escrow, amount)],
@@ -140,7 +140,12 @@ fn order_legs(kind: TransactionKind, order: &OrderMoney) -> (String, Vec<(Accoun
                 (Account::Available(order.freelancer_id), amount - fee),
             ],
         ),
-    }
+        TransactionKind::Chargeback => (
+            "Card dispute: escrow withdrawn by the card issuer".into(),
+            vec![(Account::Escrow, -amount), (Account::External, amount)],
+        ),
+        TransactionKind::Payout | TransactionKind::Reversal => return None,
+    })
 }
 
 /// Posts one step of an order's money, keyed `order:{id}:{kind}` so that each step moves
@@ -152,7 +157,8 @@ async fn order_step(
     currency: &str,
     actor: Option<Uuid>,
 ) -> AppResult<bool> {
-    let (memo, legs) = order_legs(kind, order);
+    let (memo, legs) = order_legs(kind, order)
+        .ok_or_else(|| AppError::internal(anyhow::anyhow!("{kind} is not a step of an order")))?;
     let movement = Movement {
         kind,
         key: format!("order:{}:{}", order.order_id, kind.as_str().to_ascii_lowercase()),
@@ -200,6 +206,67 @@ pub async fn clear(conn: &mut AsyncPgConnection, order: &OrderMoney, currency: &
     order_step(conn, TransactionKind::Clear, order, currency, None).await
 }
 
+/// Money a payment-provider call (`call_id`) moves between a user's available balance and
+/// the outside world.
+pub struct CallMoney<'a> {
+    pub call_id: Uuid,
+    pub user_id: Uuid,
+    pub amount_cents: i64,
+    pub currency: &'a str,
+    pub order_id: Option<Uuid>,
+}
+
+/// Earnings leave a user's available balance for their connected account, as the transfer
+/// `call_id` (once per call, whatever the retries).
+pub async fn payout(conn: &mut AsyncPgConnection, call: &CallMoney<'_>) -> AppResult<bool> {
+    call_step(conn, TransactionKind::Payout, call).await
+}
+
+/// A provider call Stripe finally refused (a transfer, a card refund) puts its amount back in
+/// the user's available balance, once per call.
+pub async fn reverse_call(conn: &mut AsyncPgConnection, call: &CallMoney<'_>) -> AppResult<bool> {
+    call_step(conn, TransactionKind::Reversal, call).await
+}
+
+async fn call_step(conn: &mut AsyncPgConnection, kind: TransactionKind, call: &CallMoney<'_>) -> AppResult<bool> {
+    let (memo, to_user) = match kind {
+        TransactionKind::Payout => ("Transfer to your Stripe account", -call.amount_cents),
+        _ => (
+            "Stripe did not complete the payment: amount returned to your balance",
+            call.amount_cents,
+        ),
+    };
+    let movement = Movement {
+        kind,
+        key: format!("call:{}:{}", call.call_id, kind.as_str().to_ascii_lowercase()),
+        order_id: call.order_id,
+        actor_id: None,
+        memo: memo.into(),
+        currency: call.currency,
+        legs: vec![
+            (Account::Available(call.user_id), to_user),
+            (Account::External, -to_user),
+        ],
+    };
+    post(conn, movement).await
+}
+
+/// A card dispute takes the order's escrow back out of the platform.
+pub async fn chargeback(conn: &mut AsyncPgConnection, order: &OrderMoney, currency: &str) -> AppResult<bool> {
+    order_step(conn, TransactionKind::Chargeback, order, currency, None).await
+}
+
+/// A user's available balances above zero, per currency, read in the caller's transaction
+/// (for paying them out).
+pub async fn available_balances(conn: &mut AsyncPgConnection, user_id: Uuid) -> AppResult<Vec<(String, i64)>> {
+    Ok(model::accounts_of(conn, user_id)
+        .await?
+        .into_iter()
+        .filter(|a| a.kind == AccountKind::UserAvailable && a.balance_cents > 0)
+        .map(|a| (a.currency, a.balance_cents))
+        .collect())
+}
+
 /// A user's balances per currency: (currency, available, pending).
 pub async fn balances(db: &Db, user_id: Uuid) -> AppResult<Vec<(String, i64, i64)>> {
     let mut conn = db.conn().await?;
@@ -240,10 +307,13 @@ mod tests {
             fee_bps: 800,
         };
         for kind in TransactionKind::ALL {
-            let (_, legs) = order_legs(*kind, &order);
+            let Some((_, legs)) = order_legs(*kind, &order) else {
+                assert!(matches!(kind, TransactionKind::Payout | TransactionKind::Reversal));
+                continue;
+            };
             assert_eq!(legs.iter().map(|(_, amount)| amount).sum::<i64>(), 0, "{kind}");
         }
-        let (_, clear) = order_legs(TransactionKind::Clear, &order);
+        let (_, clear) = order_legs(TransactionKind::Clear, &order).unwrap();
         assert_eq!(clear[1].1, 12_345 - 988);
     }
 

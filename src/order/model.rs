@@ -381,6 +381,12 @@ pub async fn lock_uncleared(
         .filter(orders::status.eq(OrderStatus::Completed))
         .filter(orders::cleared_at.is_null())
         .filter(orders::settled_at.lt(before))
+        // A dispute still open freezes the money where it is.
+        .filter(diesel::dsl::not(diesel::dsl::exists(
+            disputes::table
+                .filter(disputes::order_id.eq(orders::id))
+                .filter(disputes::status.eq_any(DisputeStatus::UNSETTLED)),
+        )))
         .order(orders::settled_at)
         .limit(limit)
         .select(OrderRow::as_select())

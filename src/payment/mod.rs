@@ -2,7 +2,8 @@
 //! the webhook events Stripe sends about them. (Manual payment proofs live in `order`; the
 //! ledger in `ledger`.)
 //!
-//! Owns `payout_accounts` and `stripe_events`. Invariants:
+//! Owns `payout_accounts`, `stripe_events` and `provider_calls` (the outbox of calls to
+//! Stripe, [`outbox`]). Invariants:
 //! - Stripe is reached only through [`provider`], and never inside a database transaction;
 //!   without `STRIPE_SECRET_KEY` every operation that needs it answers
 //!   `PROVIDER_NOT_CONFIGURED`, and everything else works as before;
@@ -15,11 +16,17 @@
 //!   redelivery, concurrent or late, has no second effect ([`webhook::process`]);
 //! - Stripe's state is applied by the object's own time, not by arrival order: an older
 //!   `account.updated` never overwrites a newer state;
+//! - money leaves the platform through Stripe only from the outbox: a transfer or refund is
+//!   written with its ledger movement in the change's transaction and made afterwards, with
+//!   one idempotency key for all its retries; one given up returns its amount to the user's
+//!   balance through the ledger;
 //! - every event type is acknowledged (2xx) once verified; types without a handler are
 //!   recorded as IGNORED. Handlers are registered in [`webhook::HANDLERS`].
 
+pub mod calls;
 pub mod graphql;
 pub mod model;
+pub mod outbox;
 pub mod provider;
 pub mod service;
 pub mod webhook;

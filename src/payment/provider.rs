@@ -7,7 +7,9 @@ use stripe::{RequestStrategy, StripeError, StripeRequest};
 use stripe_connect::{
     account::{CreateAccount, CreateAccountCapabilities, CreateAccountCapabilitiesTransfers, CreateAccountType},
     account_link::{CreateAccountLink, CreateAccountLinkType},
+    transfer::CreateTransfer,
 };
+use stripe_core::refund::CreateRefund;
 use uuid::Uuid;
 
 use crate::state::AppState;
@@ -19,6 +21,8 @@ pub const STRIPE_API_VERSION: &str = "2026-09-30.endive";
 
 /// The metadata key that ties a Stripe object to our user (read back by the webhook).
 pub const USER_METADATA_KEY: &str = "gigmarket_user_id";
+/// The metadata key that ties a Stripe object to our order.
+pub const ORDER_METADATA_KEY: &str = "gigmarket_order_id";
 
 /// Why a provider call did not happen or did not succeed.
 #[derive(Debug, thiserror::Error)]
@@ -96,7 +100,22 @@ pub fn payout_account_key(user_id: Uuid) -> String {
     format!("gigmarket:payout-account:{user_id}")
 }
 
-fn idempotent(key: &str) -> Result<RequestStrategy, ProviderError> {
+/// Stripe's currency for our ISO 4217 code (`USD` → `usd`).
+fn currency(code: &str) -> stripe_types::Currency {
+    // Infallible: an unknown code becomes `Unknown` and Stripe refuses it with a clear error.
+    let Ok(currency) = code.to_ascii_lowercase().parse();
+    currency
+}
+
+/// Metadata naming our order (and nothing when there is none).
+fn order_metadata(order_id: Option<Uuid>) -> std::collections::HashMap<String, String> {
+    order_id
+        .map(|id| (ORDER_METADATA_KEY.to_owned(), id.to_string()))
+        .into_iter()
+        .collect()
+}
+
+pub(crate) fn idempotent(key: &str) -> Result<RequestStrategy, ProviderError> {
     stripe::IdempotencyKey::new(key)
         .map(RequestStrategy::Idempotent)
         .map_err(|e| ProviderError::Unreachable(format!("idempotency key: {e}")))
@@ -142,6 +161,53 @@ impl Stripe<'_> {
             url: link.url,
             expires_at: link.expires_at,
         })
+    }
+}
+
+impl Stripe<'_> {
+    /// Transfers `amount_cents` from the platform balance to the connected account
+    /// `destination`, tagged with the order it pays for. Idempotent by `key`. Answers the
+    /// transfer id (`tr_…`).
+    pub async fn create_transfer(
+        &self,
+        key: &str,
+        destination: &str,
+        amount_cents: i64,
+        currency_code: &str,
+        order_id: Option<Uuid>,
+    ) -> Result<String, ProviderError> {
+        let mut request = CreateTransfer::new(currency(currency_code), destination)
+            .amount(amount_cents)
+            .metadata(order_metadata(order_id));
+        if let Some(order) = order_id {
+            request = request.transfer_group(format!("order_{order}"));
+        }
+        let transfer = request
+            .customize()
+            .request_strategy(idempotent(key)?)
+            .send(self.0)
+            .await?;
+        Ok(transfer.id.as_str().to_owned())
+    }
+
+    /// Refunds `amount_cents` of the payment `payment_intent` to the card that paid it.
+    /// Idempotent by `key`. Answers the refund id (`re_…`).
+    pub async fn create_refund(
+        &self,
+        key: &str,
+        payment_intent: &str,
+        amount_cents: i64,
+        order_id: Option<Uuid>,
+    ) -> Result<String, ProviderError> {
+        let refund = CreateRefund::new()
+            .payment_intent(payment_intent)
+            .amount(amount_cents)
+            .metadata(order_metadata(order_id))
+            .customize()
+            .request_strategy(idempotent(key)?)
+            .send(self.0)
+            .await?;
+        Ok(refund.id.as_str().to_owned())
     }
 }
 

@@ -11,6 +11,7 @@ use uuid::Uuid;
 
 use super::{
     model::{self, AccountState, Outcome, PayoutAccountRow},
+    outbox,
     provider::{self, ConnectedAccount, ProviderError, USER_METADATA_KEY},
 };
 use crate::{
@@ -147,6 +148,10 @@ pub async fn apply_account_update(
         as_of: reported,
     };
     let updated = model::set_state(conn, row.user_id, state, now).await?;
+    if updated.payouts_enabled && !row.payouts_enabled {
+        // What was credited while they could not be paid out leaves now.
+        outbox::sweep(conn, row.user_id).await?;
+    }
     if updated.payouts_enabled != row.payouts_enabled {
         let (title, body) = if updated.payouts_enabled {
             (
