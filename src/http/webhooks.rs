@@ -16,9 +16,25 @@ use serde_json::json;
 
 use crate::{
     error::{AppError, Code, INTERNAL_MESSAGE},
-    payment::webhook::{self, Rejection},
+    payment::{
+        self,
+        webhook::{self, Handler, Rejection},
+    },
     state::AppState,
 };
+
+/// Which handler takes which Stripe event type; every other type is acknowledged and
+/// recorded as IGNORED. Each handler lives in the domain its object is about (see
+/// `payment::webhook` to write one).
+pub const HANDLERS: &[(&str, Handler)] = &[("account.updated", payment::webhook::account_updated)];
+
+/// The handler of `event_type`, if any.
+pub fn handler(event_type: &str) -> Option<Handler> {
+    HANDLERS
+        .iter()
+        .find(|(name, _)| *name == event_type)
+        .map(|(_, handler)| *handler)
+}
 
 /// Largest delivery accepted. Stripe's events are a few KiB; the largest objects (an invoice
 /// with many lines) stay far below this.
@@ -59,7 +75,7 @@ pub async fn stripe(State(app): State<AppState>, headers: HeaderMap, body: Resul
         Err(rejection) => return rejected(rejection),
     };
     let (id, kind) = (verified.id.as_str(), verified.event_type.as_str());
-    match webhook::process(&app, &verified).await {
+    match webhook::process(&app, &verified, handler(kind)).await {
         Ok(processed) => {
             let outcome = processed.outcome.map(|o| o.as_str());
             tracing::info!(
@@ -100,5 +116,19 @@ fn rejected(rejection: Rejection) -> Response {
             rejection.reason(),
         ),
         _ => refuse(StatusCode::BAD_REQUEST, Code::ValidationError, rejection.reason()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_type_has_at_most_one_handler_and_unknown_types_none() {
+        for (i, (name, _)) in HANDLERS.iter().enumerate() {
+            assert!(HANDLERS[i + 1..].iter().all(|(other, _)| other != name), "{name} twice");
+        }
+        assert!(handler("account.updated").is_some());
+        assert!(handler("gigmarket.nothing_we_know").is_none());
     }
 }

@@ -21,7 +21,7 @@
 //!   one idempotency key for all its retries; one given up returns its amount to the user's
 //!   balance through the ledger;
 //! - every event type is acknowledged (2xx) once verified; types without a handler are
-//!   recorded as IGNORED. Handlers are registered in [`webhook::HANDLERS`].
+//!   recorded as IGNORED. Handlers are registered in `HANDLERS` of `src/http/webhooks.rs`.
 
 pub mod calls;
 pub mod graphql;
