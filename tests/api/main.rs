@@ -19,6 +19,7 @@ mod nearby;
 mod node;
 mod observability;
 mod orders;
+mod outbox;
 mod payments;
 mod playground;
 
