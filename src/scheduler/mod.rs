@@ -50,6 +50,7 @@ pub struct Job {
 }
 
 impl Job {
+    /// A job called `name` that the scheduler runs `every` so often.
     pub const fn new(name: &'static str, every: Duration, run: Run) -> Self {
         Self { name, every, run }
     }
@@ -60,10 +61,12 @@ impl Job {
 pub struct Counts(Vec<(&'static str, usize)>);
 
 impl Counts {
+    /// One count.
     pub fn of(name: &'static str, count: usize) -> Self {
         Self(vec![(name, count)])
     }
 
+    /// These counts and one more.
     pub fn and(mut self, name: &'static str, count: usize) -> Self {
         self.0.push((name, count));
         self
@@ -104,6 +107,7 @@ impl Outcome {
         }
     }
 
+    /// Whether the run failed (a skipped run did not).
     pub fn failed(&self) -> bool {
         matches!(self, Outcome::Failed(_))
     }
