@@ -317,3 +317,37 @@ async fn two_instances_hammering_the_release_move_one_escrow_exactly_once() {
     let entry = &again.body["jobs"]["releaseEscrow"];
     assert!(entry["released"] == 0 || entry["skipped"] == true, "{entry}");
 }
+
+#[tokio::test]
+async fn a_job_running_elsewhere_is_reported_skipped_and_left_alone() {
+    use diesel_async::SimpleAsyncConnection;
+    let app = cron_app().await;
+    let user = app.with_user().await;
+    stale_rows(&app, &user).await;
+    // Another instance's run of purgeStripeEvents holds the job's lock.
+    let mut elsewhere = app.state.db.conn().await.expect("connection");
+    elsewhere
+        .batch_execute("SELECT pg_advisory_lock(7264100, hashtext('purgeStripeEvents'))")
+        .await
+        .expect("lock");
+    let bearer = format!("Bearer {SECRET}");
+    let answer = call(&app, &app.base, Some(&bearer)).await;
+    assert_eq!(answer.status, 200, "{:#}", answer.body);
+    assert_eq!(
+        answer.body["jobs"]["purgeStripeEvents"],
+        json!({ "ok": true, "skipped": true })
+    );
+    assert_eq!(answer.body["jobs"]["purgeSentMail"]["deleted"], 1, "the others ran");
+    assert_eq!(stale_left(&app).await, "1,0,0");
+
+    elsewhere
+        .batch_execute("SELECT pg_advisory_unlock(7264100, hashtext('purgeStripeEvents'))")
+        .await
+        .expect("unlock");
+    let answer = call(&app, &app.base, Some(&bearer)).await;
+    assert_eq!(
+        answer.body["jobs"]["purgeStripeEvents"],
+        json!({ "ok": true, "deleted": 1 })
+    );
+    assert_eq!(stale_left(&app).await, "0,0,0");
+}
