@@ -5,6 +5,7 @@ mod accounts;
 mod apq;
 mod clients;
 mod common;
+mod cron;
 mod database;
 mod graphql_http;
 mod graphql_ws_client;
