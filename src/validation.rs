@@ -71,6 +71,15 @@ pub fn currency(field: &str, currency: &str, errors: &mut FieldErrors) -> String
     currency
 }
 
+/// Why an admin acted, for the audit log and the member concerned: 3 to 2,000 characters
+/// (line breaks allowed), trimmed. `VALIDATION_ERROR` on `field` otherwise.
+pub fn reason(field: &str, reason: &str) -> crate::error::AppResult<String> {
+    let mut errors = FieldErrors::new();
+    let reason = text(field, reason, 3, 2_000, true, &mut errors);
+    errors.into_result()?;
+    Ok(reason)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

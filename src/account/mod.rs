@@ -8,8 +8,11 @@
 //! - unknown email and wrong password get the same answer in the same time;
 //! - failed sign-ins are counted per account and per address; past the limit every attempt,
 //!   right or wrong, answers `RATE_LIMITED` until the window slides;
-//! - `requestPasswordReset` answers true whether or not the account exists.
+//! - `requestPasswordReset` answers true whether or not the account exists;
+//! - only admins suspend and restore members ([`moderation`]), never themselves; a
+//!   suspension revokes every session and closes live connections in its transaction.
 
 pub mod graphql;
 pub mod model;
+pub mod moderation;
 pub mod service;

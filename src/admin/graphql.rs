@@ -2,7 +2,10 @@
 
 use std::sync::Arc;
 
-use async_graphql::{Context, Object, ID};
+use async_graphql::{
+    connection::{Connection, ConnectionNameType, EdgeNameType, EmptyFields},
+    Context, Object, ID,
+};
 use chrono::{DateTime, Utc};
 
 use super::{
@@ -10,21 +13,28 @@ use super::{
     service,
 };
 use crate::{
+    account, gig,
+    gig::graphql::Gig,
     graphql::{
         context::ContextExt,
-        pagination::{connection, list_cost, page_request, ListConnection},
+        pagination::{connection, list_cost, page_request, ListConnection, Total},
         types::parse_id,
     },
     order::{
         graphql::{Order, OrderStatus},
         service::{self as orders, Act},
     },
-    profile::graphql::{User, VerificationStatus},
+    profile::{
+        self,
+        graphql::{User, VerificationStatus},
+        model::MemberFilter,
+    },
     sos::{
         self,
         graphql::{SosAlert, SosStatus},
         service::Step,
     },
+    task::{self, graphql::Task},
     verification::{self, graphql::VerificationRequest, service::Review},
 };
 
@@ -74,11 +84,51 @@ impl AuditEntry {
 pub struct AuditLogFilter {
     /// Only actions by this admin (a user `id`).
     pub actor_id: Option<ID>,
-    /// Only actions on this kind of thing: `ORDER`, `USER` or `SOS_ALERT` (exact match).
+    /// Only actions on this kind of thing: `ORDER`, `USER`, `GIG`, `TASK` or `SOS_ALERT`
+    /// (exact match).
     pub target_type: Option<String>,
     /// Only actions on this order, user or SOS alert.
     pub target_id: Option<ID>,
 }
+
+/// Narrows the admins' member list; every condition given must hold.
+#[derive(async_graphql::InputObject, Default)]
+pub struct AdminUserFilter {
+    /// Part of the email, username or full name (any case; at most 200 characters).
+    pub search: Option<String>,
+    /// Only administrators (ADMIN) or only other members (MEMBER).
+    pub role: Option<MemberRole>,
+    /// Only suspended members (true) or only members in good standing (false).
+    pub banned: Option<bool>,
+    /// Only members in this verification status.
+    pub verification_status: Option<VerificationStatus>,
+}
+
+/// What a member is to the platform.
+#[derive(async_graphql::Enum, Clone, Copy, PartialEq, Eq)]
+pub enum MemberRole {
+    /// A platform administrator.
+    Admin,
+    /// Everyone else (clients and freelancers alike).
+    Member,
+}
+
+/// Names the admins' member list apart from the other lists of users.
+pub struct MemberListNames;
+
+impl ConnectionNameType for MemberListNames {
+    fn type_name<T: async_graphql::OutputType>() -> String {
+        "AdminUserConnection".into()
+    }
+}
+
+impl EdgeNameType for MemberListNames {
+    fn type_name<T: async_graphql::OutputType>() -> String {
+        "AdminUserEdge".into()
+    }
+}
+
+type AdminUserConnection = Connection<String, User, Total, EmptyFields, MemberListNames, MemberListNames>;
 
 #[derive(Default)]
 pub struct AdminQuery;
@@ -114,6 +164,31 @@ impl AdminQuery {
         let request = page_request(ctx, first, after.as_deref())?;
         let page = service::audit_log(ctx.app(), &filter, &request).await?;
         Ok(connection(page, |row| row.id, |row| AuditEntry(Arc::new(row))))
+    }
+
+    /// Members, newest first, narrowed by `filter`; suspended members included unless
+    /// filtered out. Admins only.
+    #[graphql(complexity = "list_cost(first, child_complexity)")]
+    async fn admin_users(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "What to narrow the list to; everyone when omitted.")] filter: Option<AdminUserFilter>,
+        #[graphql(desc = "Page size: 1 to the page size cap (100 unless configured); 20 when omitted.")] first: Option<
+            i32,
+        >,
+        #[graphql(desc = "The `endCursor` of the previous page; omit for the first page.")] after: Option<String>,
+    ) -> async_graphql::Result<AdminUserConnection> {
+        ctx.admin()?;
+        let filter = filter.unwrap_or_default();
+        let filter = MemberFilter {
+            search: filter.search.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()),
+            admin: filter.role.map(|r| r == MemberRole::Admin),
+            banned: filter.banned,
+            verification_status: filter.verification_status,
+        };
+        let request = page_request(ctx, first, after.as_deref())?;
+        let page = profile::service::members(&ctx.app().db, &filter, &request).await?;
+        Ok(connection(page, |row| row.id, |row| User::new(Arc::new(row))))
     }
 
     /// Verification requests, newest first, optionally in one status (PENDING: the review
@@ -157,6 +232,67 @@ pub struct AdminMutation;
 
 #[Object]
 impl AdminMutation {
+    /// Suspends a member at once: every further request of theirs answers `FORBIDDEN`, their
+    /// sessions are revoked and their live subscriptions closed (4403); their gigs and tasks
+    /// leave public lists. Audit-logged. Admins only; `FORBIDDEN` for yourself, `CONFLICT`
+    /// when already suspended.
+    async fn ban_user(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The member's `id`.")] user_id: ID,
+        #[graphql(desc = "Why, for the audit log: 3 to 2,000 characters.")] reason: String,
+    ) -> async_graphql::Result<User> {
+        let admin = ctx.admin()?;
+        let user_id = parse_id(&user_id, "userId")?;
+        let row = account::moderation::ban(ctx.app(), &admin.user, user_id, &reason).await?;
+        Ok(User::new(Arc::new(row)))
+    }
+
+    /// Lifts a member's suspension; they are told and sign in again (their old sessions stay
+    /// revoked). Audit-logged. Admins only; `CONFLICT` when not suspended.
+    async fn unban_user(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The member's `id`.")] user_id: ID,
+        #[graphql(desc = "Why, for the audit log: 3 to 2,000 characters.")] reason: String,
+    ) -> async_graphql::Result<User> {
+        let admin = ctx.admin()?;
+        let user_id = parse_id(&user_id, "userId")?;
+        let row = account::moderation::unban(ctx.app(), &admin.user, user_id, &reason).await?;
+        Ok(User::new(Arc::new(row)))
+    }
+
+    /// Takes a gig out of the catalogue: an ACTIVE gig is PAUSED and its owner cannot make it
+    /// ACTIVE again; orders already placed go on. The owner is notified (GIG_UPDATE).
+    /// Audit-logged. Admins only; `CONFLICT` when already deactivated.
+    async fn deactivate_gig(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The gig's `id`.")] id: ID,
+        #[graphql(desc = "Why, for the audit log and the owner: 3 to 2,000 characters.")] reason: String,
+    ) -> async_graphql::Result<Gig> {
+        let admin = ctx.admin()?;
+        let id = parse_id(&id, "id")?;
+        let row = gig::service::deactivate(ctx.app(), &admin.user, id, &reason).await?;
+        Ok(Gig(Arc::new(row)))
+    }
+
+    /// Takes a task out of public view: a DRAFT or OPEN task is CANCELLED (no more
+    /// applications or accepts); an assigned task keeps its status so that its order goes
+    /// on. The poster is notified. Audit-logged. Admins only; `CONFLICT` when already
+    /// deactivated.
+    async fn deactivate_task(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The task's `id`.")] id: ID,
+        #[graphql(desc = "Why, for the audit log and the poster: 3 to 2,000 characters.")] reason: String,
+    ) -> async_graphql::Result<Task> {
+        let admin = ctx.admin()?;
+        let id = parse_id(&id, "id")?;
+        let row = task::service::deactivate(ctx.app(), &admin.user, id, &reason).await?;
+        Ok(Task(Arc::new(row)))
+    }
+
     /// Settles an order that is not final as COMPLETED (escrow released to the freelancer)
     /// or CANCELLED (escrow refunded to the client), with a reason for the audit log; both
     /// parties are notified. Admins only. `CONFLICT` when the order is already final.
@@ -217,4 +353,19 @@ impl AdminMutation {
         let row = sos::service::handle(ctx.app(), &admin.user, id, Step::Resolve { note }).await?;
         Ok(SosAlert::new(row))
     }
+}
+
+/// The names of every admin query and mutation field (for the test that proves each one
+/// refuses non-admins).
+pub async fn field_names() -> Vec<String> {
+    let schema = async_graphql::Schema::build(AdminQuery, AdminMutation, async_graphql::EmptySubscription).finish();
+    let response = schema
+        .execute("{ __schema { queryType { fields { name } } mutationType { fields { name } } } }")
+        .await;
+    let data = response.data.into_json().unwrap_or_default();
+    ["queryType", "mutationType"]
+        .iter()
+        .flat_map(|root| data["__schema"][root]["fields"].as_array().cloned().unwrap_or_default())
+        .filter_map(|field| field["name"].as_str().map(str::to_owned))
+        .collect()
 }

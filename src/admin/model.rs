@@ -1,11 +1,66 @@
-//! The audit log.
+//! The audit log and moderation holds.
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
-use crate::db::schema::audit_log;
+use crate::db::{
+    schema::{audit_log, moderation_holds},
+    text_enum::pg_enum,
+};
+
+pg_enum! {
+    /// What an admin can take out of public view.
+    pub enum HoldTarget {
+        Gig = "GIG",
+        Task = "TASK",
+    }
+}
+
+/// An admin's hold on a gig or task (see the migration that creates `moderation_holds`).
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = moderation_holds, check_for_backend(diesel::pg::Pg))]
+pub struct HoldRow {
+    pub target_type: HoldTarget,
+    pub target_id: Uuid,
+    pub actor_id: Uuid,
+    pub reason: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// `actor_id` places a hold on a gig or task for `reason` unless one stands; true when
+/// placed.
+pub async fn hold(
+    conn: &mut AsyncPgConnection,
+    target: HoldTarget,
+    id: Uuid,
+    actor_id: Uuid,
+    reason: &str,
+) -> QueryResult<bool> {
+    diesel::insert_into(moderation_holds::table)
+        .values(HoldRow {
+            target_type: target,
+            target_id: id,
+            actor_id,
+            reason: reason.to_owned(),
+            created_at: Utc::now(),
+        })
+        .on_conflict_do_nothing()
+        .execute(conn)
+        .await
+        .map(|n| n == 1)
+}
+
+/// The hold on a gig or task, if any.
+pub async fn hold_on(conn: &mut AsyncPgConnection, target: HoldTarget, id: Uuid) -> QueryResult<Option<HoldRow>> {
+    moderation_holds::table
+        .find((target, id))
+        .select(HoldRow::as_select())
+        .first(conn)
+        .await
+        .optional()
+}
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = audit_log, check_for_backend(diesel::pg::Pg))]

@@ -86,6 +86,15 @@ pub async fn authenticate(app: &AppState, token: Option<&str>) -> Result<Auth, A
     Ok(Auth::User(Viewer { user: Arc::new(user) }))
 }
 
+/// Whether `user_id` is suspended now (for a live connection that may have missed the
+/// suspension event).
+pub async fn is_suspended(app: &AppState, user_id: uuid::Uuid) -> Result<bool, AppError> {
+    let mut conn = app.db.conn().await?;
+    Ok(profile::service::find(&mut conn, user_id)
+        .await?
+        .is_some_and(|user| user.is_banned()))
+}
+
 /// The error every request of a banned user gets.
 pub fn banned() -> AppError {
     AppError::Forbidden("This account has been suspended.".into())

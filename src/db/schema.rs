@@ -630,6 +630,18 @@ diesel::table! {
 diesel::joinable!(provider_calls -> orders (order_id));
 diesel::joinable!(provider_calls -> users (user_id));
 
+diesel::table! {
+    moderation_holds (target_type, target_id) {
+        target_type -> Text,
+        target_id -> Uuid,
+        actor_id -> Uuid,
+        reason -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::joinable!(moderation_holds -> users (actor_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
     audit_log,
     availability_dates,
@@ -638,6 +650,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     ledger_accounts,
     ledger_entries,
     ledger_transactions,
+    moderation_holds,
     order_board_items,
     order_codes,
     order_deliverables,

@@ -59,6 +59,12 @@ pub mod topic {
         format!("nearby:{cell}")
     }
 
+    /// Session changes every live connection watches (a member suspended): one topic for
+    /// all, since they are rare and each connection checks the user id.
+    pub fn sessions() -> String {
+        "sessions".to_owned()
+    }
+
     /// SOS alerts, for admins only (authorised when subscribing).
     pub fn admin_sos() -> String {
         "admin:sos".to_owned()

@@ -15,8 +15,10 @@ use super::model::{
     self, After, Filter, GigPatch, GigRow, GigStatus, Listed, MediaRow, NewGig, PackageRow, PackageTier, Sort,
 };
 use crate::{
+    admin::model::{self as audit, HoldTarget},
     db::page::{Page, PageRequest},
     error::{AppError, AppResult, FieldErrors},
+    notification::service::{self as notification, Kind},
     profile::model::UserRow,
     state::AppState,
     validation,
@@ -292,13 +294,22 @@ pub fn transition_allowed(from: GigStatus, to: GigStatus) -> bool {
     )
 }
 
-/// Moves the viewer's gig to `status`.
+/// Moves the viewer's gig to `status`. A gig an admin deactivated cannot become ACTIVE
+/// (`FORBIDDEN`, with the admin's reason).
 pub async fn set_status(app: &AppState, viewer: &UserRow, id: Uuid, status: GigStatus) -> AppResult<GigRow> {
     let mut conn = app.db.conn().await?;
     conn.transaction::<_, AppError, _>(async |conn| {
         let gig = owned(conn, viewer, id).await?;
         if gig.status == status {
             return Ok(gig);
+        }
+        if status == GigStatus::Active {
+            if let Some(hold) = audit::hold_on(conn, HoldTarget::Gig, id).await? {
+                return Err(AppError::Forbidden(format!(
+                    "An admin deactivated this gig: {}",
+                    hold.reason
+                )));
+            }
         }
         if !transition_allowed(gig.status, status) {
             return Err(AppError::Conflict(format!(
@@ -316,6 +327,52 @@ pub async fn set_status(app: &AppState, viewer: &UserRow, id: Uuid, status: GigS
         Ok(model::update(conn, id, &patch).await?)
     })
     .await
+}
+
+/// An admin takes a gig out of the catalogue for `reason`: an ACTIVE gig is PAUSED, and
+/// its owner cannot make it ACTIVE again; orders already placed go on. The owner is told,
+/// and the action audit-logged, in one transaction. `CONFLICT` when already deactivated.
+pub async fn deactivate(app: &AppState, admin: &UserRow, id: Uuid, reason: &str) -> AppResult<GigRow> {
+    let reason = crate::validation::reason("reason", reason)?;
+    let mut conn = app.db.conn().await?;
+    app.bus
+        .transaction::<_, AppError, _>(&mut conn, async |conn| {
+            let gig = model::lock(conn, id).await?.ok_or_else(not_found)?;
+            if !audit::hold(conn, HoldTarget::Gig, id, admin.id, &reason).await? {
+                return Err(AppError::Conflict("This gig is already deactivated.".into()));
+            }
+            let after = if gig.status == GigStatus::Active {
+                let patch = GigPatch {
+                    status: Some(GigStatus::Paused),
+                    updated_at: Some(Utc::now()),
+                    ..Default::default()
+                };
+                model::update(conn, id, &patch).await?
+            } else {
+                gig.clone()
+            };
+            audit::record(
+                conn,
+                admin.id,
+                "DEACTIVATE_GIG",
+                "GIG",
+                id,
+                &reason,
+                serde_json::json!({ "before": { "status": gig.status }, "after": { "status": after.status } }),
+            )
+            .await?;
+            notification::notify(
+                conn,
+                gig.owner_id,
+                Kind::GigUpdate,
+                "Your gig was deactivated",
+                &format!("An admin took \"{}\" out of the catalogue: {reason}", gig.title),
+                serde_json::json!({ "gigId": id }),
+            )
+            .await?;
+            Ok(after)
+        })
+        .await
 }
 
 /// Whether `viewer` may see `gig` of `owner`.

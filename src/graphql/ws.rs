@@ -35,12 +35,22 @@ use axum::{
 };
 use futures_util::{SinkExt, StreamExt};
 use serde::Deserialize;
-use tokio::{sync::mpsc, task::JoinHandle, time::Instant};
+use tokio::{
+    sync::{broadcast::error::RecvError, mpsc},
+    task::JoinHandle,
+    time::Instant,
+};
+use uuid::Uuid;
 
 use super::{context::RequestCtx, errors, handler::GraphqlState, loader::request_loader};
 use crate::{
+    account::moderation::{Suspended, ACCOUNT_SUSPENDED},
     auth::{self, Auth},
-    events::presence::{self, PresenceGuard},
+    events::{
+        hub::TopicReceiver,
+        presence::{self, PresenceGuard},
+        topic, Event,
+    },
 };
 
 /// The two subprotocols.
@@ -69,6 +79,8 @@ mod close {
     /// Try again later (RFC 6455): too many connections for one user right now. Not 4429,
     /// which the graphql-ws client treats as a fatal protocol violation.
     pub const TRY_AGAIN_LATER: u16 = 1013;
+    /// Internal error (RFC 6455): the server cannot serve the connection.
+    pub const INTERNAL_ERROR: u16 = 1011;
 }
 
 /// `GET /graphql/ws`.
@@ -149,6 +161,10 @@ struct Connection {
     peer: SocketAddr,
     auth: Option<Auth>,
     token_expires: Option<Instant>,
+    /// The signed-in user's id, and the session events every live connection watches (a
+    /// suspension closes the connection at once).
+    user: Option<Uuid>,
+    sessions: Option<TopicReceiver>,
     _presence: Option<PresenceGuard>,
     subscriptions: HashMap<String, JoinHandle<()>>,
     outgoing: mpsc::Sender<Message>,
@@ -171,6 +187,8 @@ impl Connection {
             peer,
             auth: None,
             token_expires: None,
+            user: None,
+            sessions: None,
             _presence: None,
             subscriptions: HashMap::new(),
             outgoing,
@@ -227,6 +245,11 @@ impl Connection {
                 }
                 _ = tokio::time::sleep_until(expiry.unwrap_or_else(Instant::now)), if expiry.is_some() => {
                     break Some(Close(close::FORBIDDEN, "Forbidden: the access token expired".into()));
+                }
+                event = session_event(&mut self.sessions), if self.sessions.is_some() => {
+                    if let Some(close) = self.on_session_event(event).await {
+                        break Some(close);
+                    }
                 }
                 _ = ticker.tick() => {
                     if last_heard.elapsed() > keepalive * 2 {
@@ -324,6 +347,14 @@ impl Connection {
                     "Too many connections for this user".into(),
                 ));
             }
+            self.sessions = match app.bus.hub.subscribe(&topic::sessions()).await {
+                Ok(receiver) => Some(receiver),
+                Err(e) => {
+                    tracing::error!(error = format!("{e:#}"), "watching session events failed");
+                    return Err(Close(close::INTERNAL_ERROR, "Internal error".into()));
+                }
+            };
+            self.user = Some(user);
             self._presence = Some(app.presence.join(key));
             if let Some(token) = token.as_deref() {
                 if let Ok(claims) = app.tokens.verify(token) {
@@ -335,6 +366,23 @@ impl Connection {
         self.auth = Some(auth);
         self.send(serde_json::json!({ "type": "connection_ack" })).await;
         Ok(())
+    }
+
+    /// A session event: the connection closes when it is about its user (or, when events
+    /// were missed, when the user turns out to be suspended now).
+    async fn on_session_event(&mut self, event: Result<Arc<Event>, RecvError>) -> Option<Close> {
+        let user = self.user?;
+        let suspended = match event {
+            Ok(event) => {
+                event.kind == ACCOUNT_SUSPENDED && event.decode::<Suspended>().is_some_and(|s| s.user_id == user)
+            }
+            Err(RecvError::Lagged(_)) => auth::is_suspended(&self.state.app, user).await.unwrap_or(false),
+            Err(RecvError::Closed) => {
+                self.sessions = None;
+                false
+            }
+        };
+        suspended.then(|| Close(close::FORBIDDEN, "Forbidden: the account was suspended".into()))
     }
 
     async fn on_subscribe(&mut self, id: Option<String>, payload: Option<serde_json::Value>) -> Result<(), Close> {
@@ -419,6 +467,14 @@ impl Connection {
 /// A `next` (`data` for the legacy protocol) message, written in one pass: the response is
 /// serialised straight into the frame's text rather than through a JSON tree (this runs once
 /// per subscriber per event).
+/// The next session event, for a connection that watches them.
+async fn session_event(sessions: &mut Option<TopicReceiver>) -> Result<Arc<Event>, RecvError> {
+    match sessions {
+        Some(receiver) => receiver.rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
 fn next_message(protocol: Protocol, id: &str, response: &async_graphql::Response) -> Message {
     let kind = match protocol {
         Protocol::TransportWs => "next",

@@ -70,6 +70,10 @@ impl User {
     }
 
     /// Whether the viewer is this user or an admin.
+    fn is_admin_viewing(&self, ctx: &Context<'_>) -> bool {
+        ctx.viewer_opt().is_some_and(|v| v.user.is_admin)
+    }
+
     fn is_privileged(&self, ctx: &Context<'_>) -> bool {
         self.1 == Audience::Owner || ctx.viewer_opt().is_some_and(|v| v.id() == self.0.id || v.user.is_admin)
     }
@@ -191,6 +195,18 @@ impl User {
     /// When the account was created (UTC).
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
+    }
+    /// When an admin suspended the member (`banUser`); null when not suspended. Admins only:
+    /// null for everyone else.
+    async fn banned_at(&self, ctx: &Context<'_>) -> Option<DateTime<Utc>> {
+        self.is_admin_viewing(ctx).then_some(self.0.banned_at).flatten()
+    }
+    /// Why the member was suspended; admins only (null for everyone else, and when not
+    /// suspended).
+    async fn ban_reason(&self, ctx: &Context<'_>) -> Option<&str> {
+        self.is_admin_viewing(ctx)
+            .then_some(self.0.ban_reason.as_deref())
+            .flatten()
     }
     /// Members vouching for this user's skills, newest first; `skillArea` narrows to one area.
     #[graphql(complexity = "list_cost(first, child_complexity)")]

@@ -293,3 +293,78 @@ pub async fn set_geohash(conn: &mut AsyncPgConnection, id: Uuid, geohash: &str) 
         .await
         .map(drop)
 }
+
+/// Bans (`Some(reason)`) or unbans (`None`) a user; answers the row as it now is.
+pub async fn set_ban(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+    ban: Option<(&str, DateTime<Utc>)>,
+) -> QueryResult<UserRow> {
+    diesel::update(users::table.find(id))
+        .set((
+            users::banned_at.eq(ban.map(|(_, at)| at)),
+            users::ban_reason.eq(ban.map(|(reason, _)| reason)),
+            users::updated_at.eq(Utc::now()),
+        ))
+        .returning(UserRow::as_returning())
+        .get_result(conn)
+        .await
+}
+
+/// What the admins' member list can be narrowed to; every condition given must hold.
+#[derive(Debug, Default, Clone)]
+pub struct MemberFilter {
+    /// Part of the email, username or full name (any case).
+    pub search: Option<String>,
+    pub admin: Option<bool>,
+    pub banned: Option<bool>,
+    pub verification_status: Option<VerificationStatus>,
+}
+
+fn members(filter: &MemberFilter) -> users::BoxedQuery<'static, diesel::pg::Pg> {
+    let mut query = users::table.into_boxed();
+    if let Some(search) = &filter.search {
+        let escaped = search.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+        let pattern = format!("%{escaped}%");
+        query = query.filter(
+            users::email
+                .ilike(pattern.clone())
+                .or(users::username.ilike(pattern.clone()))
+                .or(users::full_name.ilike(pattern)),
+        );
+    }
+    if let Some(admin) = filter.admin {
+        query = query.filter(users::is_admin.eq(admin));
+    }
+    match filter.banned {
+        Some(true) => query = query.filter(users::banned_at.is_not_null()),
+        Some(false) => query = query.filter(users::banned_at.is_null()),
+        None => {}
+    }
+    if let Some(status) = filter.verification_status {
+        query = query.filter(users::verification_status.eq(status));
+    }
+    query
+}
+
+/// A page of members for admins, newest first.
+pub async fn members_page(
+    conn: &mut AsyncPgConnection,
+    filter: &MemberFilter,
+    before: Option<Uuid>,
+    limit: i64,
+) -> QueryResult<Vec<UserRow>> {
+    let mut query = members(filter)
+        .order(users::id.desc())
+        .limit(limit)
+        .select(UserRow::as_select());
+    if let Some(before) = before {
+        query = query.filter(users::id.lt(before));
+    }
+    query.load(conn).await
+}
+
+/// How many members match `filter`.
+pub async fn members_count(conn: &mut AsyncPgConnection, filter: &MemberFilter) -> QueryResult<i64> {
+    members(filter).count().get_result(conn).await
+}

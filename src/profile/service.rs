@@ -455,6 +455,33 @@ pub async fn set_avatar(
     }
 }
 
+/// Longest search text of the admins' member list.
+pub const MEMBER_SEARCH_MAX: usize = 200;
+
+/// A page of members for admins, newest first, narrowed by `filter` (banned ones included
+/// unless filtered out). `VALIDATION_ERROR` on `filter.search` when it is longer than
+/// [`MEMBER_SEARCH_MAX`].
+pub async fn members(db: &Db, filter: &model::MemberFilter, request: &PageRequest<Uuid>) -> AppResult<Page<UserRow>> {
+    if filter
+        .search
+        .as_ref()
+        .is_some_and(|s| s.chars().count() > MEMBER_SEARCH_MAX)
+    {
+        return Err(AppError::field(
+            "filter.search",
+            format!("must be at most {MEMBER_SEARCH_MAX} characters"),
+        ));
+    }
+    let mut conn = db.conn().await?;
+    Ok(request
+        .fetch(
+            &mut conn,
+            async |conn, before, limit| model::members_page(conn, filter, before.copied(), limit).await,
+            async |conn| model::members_count(conn, filter).await,
+        )
+        .await?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

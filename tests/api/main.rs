@@ -2,6 +2,7 @@
 //! with a module per area; every test owns its database.
 
 mod accounts;
+mod admin;
 mod apq;
 mod clients;
 mod common;

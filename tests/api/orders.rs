@@ -157,7 +157,7 @@ pub async fn one(app: &TestApp, sql: &str) -> String {
     app.texts(sql).await.pop().unwrap_or_default()
 }
 
-async fn active_gig(app: &TestApp, owner: &TestUser) -> String {
+pub async fn active_gig(app: &TestApp, owner: &TestUser) -> String {
     let input = json!({
         "title": "Live jazz trio for your event",
         "description": "A jazz trio for weddings, parties and corporate events, two sets of an hour.",

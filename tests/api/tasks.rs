@@ -8,7 +8,7 @@ const POST: &str = "mutation($i: PostTaskInput!) { postTask(input: $i) { id stat
 const TASK: &str = "query($id: ID!) { task(id: $id) { id status address location { lat lng } poster { username } applicationsCount } }";
 const APPLY: &str = "mutation($i: ApplyToTaskInput!) { applyToTask(input: $i) { id status } }";
 
-fn task(title: &str) -> Value {
+pub fn task(title: &str) -> Value {
     json!({
         "title": title,
         "description": "We need someone to build this for us, with tests and a short handover document.",
@@ -23,7 +23,7 @@ fn task(title: &str) -> Value {
     })
 }
 
-async fn post(app: &TestApp, user: &TestUser, task: Value) -> String {
+pub async fn post(app: &TestApp, user: &TestUser, task: Value) -> String {
     let response = app.gql_as(user, POST, json!({ "i": { "task": task } })).await;
     response.data()["postTask"]["id"].as_str().unwrap().to_owned()
 }

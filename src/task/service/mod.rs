@@ -13,6 +13,7 @@ pub use self::input::{validate, TaskFilter, TaskInput};
 pub use super::model::Milestone;
 use super::model::{self, Around, Filter, StatusChange, TaskMode, TaskRow, TaskStatus};
 use crate::{
+    admin::model::{self as audit, HoldTarget},
     db::page::{Page, PageRequest},
     error::{AppError, AppResult, FieldErrors},
     events::{self, presence, topic},
@@ -162,6 +163,52 @@ pub async fn cancel(app: &AppState, viewer: &UserRow, id: Uuid) -> AppResult<Tas
             let cancelled = model::set_status(conn, id, &StatusChange::to(TaskStatus::Cancelled)).await?;
             announce(app, conn, &cancelled, Some(task.status)).await?;
             Ok(cancelled)
+        })
+        .await
+}
+
+/// An admin takes a task out of public view for `reason`: a DRAFT or OPEN task is
+/// CANCELLED (no more applications or accepts); a task already assigned keeps its status, so
+/// that its order goes on. The poster is told, subscribers see the change, and the action is
+/// audit-logged, in one transaction. `CONFLICT` when already deactivated.
+pub async fn deactivate(app: &AppState, admin: &UserRow, id: Uuid, reason: &str) -> AppResult<TaskRow> {
+    let reason = validation::reason("reason", reason)?;
+    let mut conn = app.db.conn().await?;
+    app.bus
+        .transaction::<_, AppError, _>(&mut conn, async |conn| {
+            let task = model::lock(conn, id)
+                .await?
+                .ok_or_else(|| AppError::not_found("Task"))?;
+            if !audit::hold(conn, HoldTarget::Task, id, admin.id, &reason).await? {
+                return Err(AppError::Conflict("This task is already deactivated.".into()));
+            }
+            let after = if TaskStatus::EDITABLE.contains(&task.status) {
+                let cancelled = model::set_status(conn, id, &StatusChange::to(TaskStatus::Cancelled)).await?;
+                announce(app, conn, &cancelled, Some(task.status)).await?;
+                cancelled
+            } else {
+                task.clone()
+            };
+            audit::record(
+                conn,
+                admin.id,
+                "DEACTIVATE_TASK",
+                "TASK",
+                id,
+                &reason,
+                serde_json::json!({ "before": { "status": task.status }, "after": { "status": after.status } }),
+            )
+            .await?;
+            notification::notify(
+                conn,
+                task.poster_id,
+                Kind::System,
+                "Your task was deactivated",
+                &format!("An admin took \"{}\" out of public view: {reason}", task.title),
+                serde_json::json!({ "taskId": id }),
+            )
+            .await?;
+            Ok(after)
         })
         .await
 }
