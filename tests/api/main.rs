@@ -6,6 +6,7 @@ mod apq;
 mod clients;
 mod common;
 mod database;
+mod escrow;
 mod graphql_http;
 mod graphql_ws_client;
 

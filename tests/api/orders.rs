@@ -32,7 +32,7 @@ pub struct Market {
     pub freelancer: TestUser,
     pub admin: TestUser,
     pub stranger: TestUser,
-    gig: String,
+    pub gig: String,
     day: AtomicI64,
 }
 
@@ -200,7 +200,9 @@ fn action_request(id: &str, action: Action) -> (&'static str, Value) {
             "mutation($id: ID!) { overrideOrderStatus(id: $id, status: CANCELLED, reason: \"Evidence shows no delivery\") { status } }",
             plain,
         ),
-        Action::ProviderPaymentSucceeded => unreachable!("not a GraphQL operation"),
+        Action::ProviderPaymentSucceeded | Action::ProviderRefunded | Action::ProviderDispute => {
+            unreachable!("not a GraphQL operation")
+        }
     }
 }
 
@@ -232,7 +234,7 @@ fn allowed(state: OrderStatus, action: Action, role: Option<ActorRole>) -> Optio
 
 /// Sum zero per transaction and overall, balances match their entries, nothing but EXTERNAL
 /// below zero, escrow equals the funded-but-unsettled orders.
-async fn assert_books_balance(app: &TestApp) {
+pub(crate) async fn assert_books_balance(app: &TestApp) {
     let books = one(
         app,
         "SELECT concat_ws(',', \

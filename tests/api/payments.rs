@@ -15,9 +15,9 @@ use crate::{
     stripe_mock::MockStripe,
 };
 
-const SECRET_KEY: &str = "sk_test_gigmarket_mock";
+pub(crate) const SECRET_KEY: &str = "sk_test_gigmarket_mock";
 /// The endpoint's current signing secret, and the previous one still accepted while rolling.
-const WEBHOOK_SECRET: &str = "whsec_gigmarket_current";
+pub(crate) const WEBHOOK_SECRET: &str = "whsec_gigmarket_current";
 const PREVIOUS_WEBHOOK_SECRET: &str = "whsec_gigmarket_previous";
 
 const ONBOARD: &str = "mutation { startPayoutOnboarding { url expiresAt account { stripeAccountId chargesEnabled payoutsEnabled detailsSubmitted stateAsOf } } }";
@@ -25,7 +25,7 @@ const MY_ACCOUNT: &str =
     "{ myPayoutAccount { stripeAccountId chargesEnabled payoutsEnabled detailsSubmitted stateAsOf } }";
 
 /// The server with Stripe pointed at `mock`.
-async fn app_with_stripe(mock: &MockStripe) -> TestApp {
+pub(crate) async fn app_with_stripe(mock: &MockStripe) -> TestApp {
     TestApp::builder()
         .var("STRIPE_SECRET_KEY", SECRET_KEY)
         .var(
@@ -38,7 +38,13 @@ async fn app_with_stripe(mock: &MockStripe) -> TestApp {
 }
 
 /// A Stripe `account.updated` event (the documented event envelope around an account).
-fn account_updated(event_id: &str, account_id: &str, created: i64, payouts: bool, metadata: Value) -> String {
+pub(crate) fn account_updated(
+    event_id: &str,
+    account_id: &str,
+    created: i64,
+    payouts: bool,
+    metadata: Value,
+) -> String {
     json!({
         "id": event_id,
         "object": "event",
@@ -70,16 +76,16 @@ fn account_updated(event_id: &str, account_id: &str, created: i64, payouts: bool
     .to_string()
 }
 
-fn now() -> i64 {
+pub(crate) fn now() -> i64 {
     chrono::Utc::now().timestamp()
 }
 
-fn signed(payload: &str, secret: &str) -> String {
+pub(crate) fn signed(payload: &str, secret: &str) -> String {
     Webhook::generate_test_header(payload, secret, None)
 }
 
 /// POSTs a delivery; answers the status and the JSON body.
-async fn deliver(app: &TestApp, payload: &str, signature: Option<&str>) -> (StatusCode, Value) {
+pub(crate) async fn deliver(app: &TestApp, payload: &str, signature: Option<&str>) -> (StatusCode, Value) {
     let mut request = app
         .client
         .post(app.url("/webhooks/stripe"))
@@ -114,7 +120,7 @@ async fn payment_notifications(app: &TestApp, user: &TestUser) -> Vec<String> {
 }
 
 /// Onboards `user`; answers their Stripe account id.
-async fn onboard(app: &TestApp, user: &TestUser) -> String {
+pub(crate) async fn onboard(app: &TestApp, user: &TestUser) -> String {
     let response = app.gql_as(user, ONBOARD, json!({})).await;
     response.data()["startPayoutOnboarding"]["account"]["stripeAccountId"]
         .as_str()

@@ -2,7 +2,8 @@
 //! endpoints gigmarket calls with Stripe-shaped JSON (the documented objects, trimmed to the
 //! fields async-stripe needs) and records every request with its `Idempotency-Key`. Like
 //! Stripe, a repeated idempotency key replays the first answer. `fail_next` makes the next
-//! call answer a Stripe error.
+//! call answer a Stripe error (402: a declined card), `time_out_next` makes it hang past the
+//! client's timeout.
 
 use std::{
     collections::HashMap,
@@ -41,10 +42,21 @@ struct Inner {
     requests: Vec<Recorded>,
     /// Answers by idempotency key, replayed like Stripe does.
     replies: HashMap<String, Value>,
-    /// The status of a Stripe error the next call answers with.
-    fail_next: Option<u16>,
+    /// How the next call fails.
+    fail_next: Option<Failure>,
     accounts_created: usize,
 }
+
+#[derive(Debug, Clone, Copy)]
+enum Failure {
+    /// A Stripe error with this status.
+    Status(u16),
+    /// No answer before the client gives up.
+    Timeout,
+}
+
+/// Longer than the app's Stripe client waits (10 s).
+const HANG: std::time::Duration = std::time::Duration::from_secs(12);
 
 #[derive(Clone, Default)]
 struct Shared(Arc<Mutex<Inner>>);
@@ -67,6 +79,9 @@ impl MockStripe {
         let router = Router::new()
             .route("/v1/accounts", post(create_account))
             .route("/v1/account_links", post(create_account_link))
+            .route("/v1/checkout/sessions", post(create_checkout_session))
+            .route("/v1/refunds", post(create_refund))
+            .route("/v1/transfers", post(create_transfer))
             .with_state(shared.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind mock");
         let addr = listener.local_addr().expect("mock addr");
@@ -95,9 +110,27 @@ impl MockStripe {
         self.shared.0.lock().expect("mock lock").accounts_created
     }
 
-    /// The next call answers a Stripe error with this status (500: `api_error`).
+    /// The next call answers a Stripe error with this status (402: `card_declined`, else
+    /// `api_error`).
     pub fn fail_next(&self, status: u16) {
-        self.shared.0.lock().expect("mock lock").fail_next = Some(status);
+        self.shared.0.lock().expect("mock lock").fail_next = Some(Failure::Status(status));
+    }
+
+    /// The next call gets no answer before the client's timeout.
+    pub fn time_out_next(&self) {
+        self.shared.0.lock().expect("mock lock").fail_next = Some(Failure::Timeout);
+    }
+
+    /// Every Checkout Session made so far expires: a replay of its key answers it expired.
+    pub fn expire_sessions(&self) {
+        let mut inner = self.shared.0.lock().expect("mock lock");
+        for (key, reply) in inner.replies.iter_mut() {
+            if key.starts_with("/v1/checkout/sessions ") {
+                reply["status"] = json!("expired");
+                reply["url"] = Value::Null;
+                reply["expires_at"] = json!(chrono::Utc::now().timestamp() - 1);
+            }
+        }
     }
 }
 
@@ -109,6 +142,8 @@ fn header(headers: &HeaderMap, name: &str) -> Option<String> {
 enum Answer {
     /// A planned Stripe error with this status.
     Fail(StatusCode),
+    /// A planned hang.
+    Hang,
     /// The first answer to the same idempotency key.
     Replay(Value),
     /// A new object.
@@ -117,11 +152,22 @@ enum Answer {
 
 impl Answer {
     /// The response for `Fail` and `Replay`; `Fresh` is made by the caller.
-    fn respond(self, fresh: impl FnOnce() -> Response) -> Response {
+    async fn respond(self, fresh: impl FnOnce() -> Response) -> Response {
         match self {
+            Answer::Fail(StatusCode::PAYMENT_REQUIRED) => {
+                let body = json!({ "error": {
+                    "type": "card_error", "code": "card_declined", "decline_code": "generic_decline",
+                    "message": "Your card was declined (mock)."
+                } });
+                (StatusCode::PAYMENT_REQUIRED, Json(body)).into_response()
+            }
             Answer::Fail(status) => {
                 let body = json!({ "error": { "type": "api_error", "message": "An unknown error occurred (mock)." } });
                 (status, Json(body)).into_response()
+            }
+            Answer::Hang => {
+                tokio::time::sleep(HANG).await;
+                (StatusCode::GATEWAY_TIMEOUT, "too late").into_response()
             }
             Answer::Replay(reply) => Json(reply).into_response(),
             Answer::Fresh => fresh(),
@@ -140,8 +186,10 @@ fn record(shared: &Shared, path: &str, headers: &HeaderMap, form: Vec<(String, S
         authorization: header(headers, "authorization"),
         form,
     });
-    if let Some(status) = inner.fail_next.take() {
-        return Answer::Fail(StatusCode::from_u16(status).expect("status"));
+    match inner.fail_next.take() {
+        Some(Failure::Status(status)) => return Answer::Fail(StatusCode::from_u16(status).expect("status")),
+        Some(Failure::Timeout) => return Answer::Hang,
+        None => {}
     }
     match key.and_then(|k| inner.replies.get(&format!("{path} {k}")).cloned()) {
         Some(reply) => Answer::Replay(reply),
@@ -175,26 +223,28 @@ async fn create_account(
         .collect();
     let email = form.iter().find(|(k, _)| k == "email").map(|(_, v)| v.clone());
     let account_type = form.iter().find(|(k, _)| k == "type").map(|(_, v)| v.clone());
-    record(&shared, PATH, &headers, form).respond(|| {
-        let reply = json!({
-            "id": stripe_id("acct"),
-            "object": "account",
-            "business_type": null,
-            "capabilities": { "transfers": "inactive" },
-            "charges_enabled": false,
-            "country": "US",
-            "created": chrono::Utc::now().timestamp(),
-            "default_currency": "usd",
-            "details_submitted": false,
-            "email": email,
-            "metadata": metadata,
-            "payouts_enabled": false,
-            "type": account_type,
-        });
-        shared.0.lock().expect("mock lock").accounts_created += 1;
-        remember(&shared, PATH, &headers, &reply);
-        Json(reply).into_response()
-    })
+    record(&shared, PATH, &headers, form)
+        .respond(|| {
+            let reply = json!({
+                "id": stripe_id("acct"),
+                "object": "account",
+                "business_type": null,
+                "capabilities": { "transfers": "inactive" },
+                "charges_enabled": false,
+                "country": "US",
+                "created": chrono::Utc::now().timestamp(),
+                "default_currency": "usd",
+                "details_submitted": false,
+                "email": email,
+                "metadata": metadata,
+                "payouts_enabled": false,
+                "type": account_type,
+            });
+            shared.0.lock().expect("mock lock").accounts_created += 1;
+            remember(&shared, PATH, &headers, &reply);
+            Json(reply).into_response()
+        })
+        .await
 }
 
 async fn create_account_link(
@@ -208,15 +258,146 @@ async fn create_account_link(
         .find(|(k, _)| k == "account")
         .map(|(_, v)| v.clone())
         .unwrap_or_default();
-    record(&shared, PATH, &headers, form).respond(|| {
-        let now = chrono::Utc::now().timestamp();
-        let reply = json!({
-            "object": "account_link",
-            "created": now,
-            "expires_at": now + 300,
-            "url": format!("https://connect.stripe.com/setup/e/{account}/{}", Uuid::new_v4().simple()),
-        });
-        remember(&shared, PATH, &headers, &reply);
-        Json(reply).into_response()
-    })
+    record(&shared, PATH, &headers, form)
+        .respond(|| {
+            let now = chrono::Utc::now().timestamp();
+            let reply = json!({
+                "object": "account_link",
+                "created": now,
+                "expires_at": now + 300,
+                "url": format!("https://connect.stripe.com/setup/e/{account}/{}", Uuid::new_v4().simple()),
+            });
+            remember(&shared, PATH, &headers, &reply);
+            Json(reply).into_response()
+        })
+        .await
+}
+
+/// The `metadata[…]` fields of a form, as Stripe's metadata object (`prefix` names the
+/// parent, e.g. `payment_intent_data`).
+fn metadata(form: &[(String, String)], prefix: &str) -> serde_json::Map<String, Value> {
+    let start = if prefix.is_empty() {
+        "metadata[".to_owned()
+    } else {
+        format!("{prefix}[metadata][")
+    };
+    form.iter()
+        .filter_map(|(k, v)| {
+            let key = k.strip_prefix(&start)?.strip_suffix(']')?;
+            Some((key.to_owned(), Value::from(v.clone())))
+        })
+        .collect()
+}
+
+fn form_value(form: &[(String, String)], key: &str) -> Option<String> {
+    form.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone())
+}
+
+fn form_amount(form: &[(String, String)], key: &str) -> i64 {
+    form_value(form, key).and_then(|v| v.parse().ok()).unwrap_or_default()
+}
+
+async fn create_checkout_session(
+    State(shared): State<Shared>,
+    headers: HeaderMap,
+    Form(form): Form<Vec<(String, String)>>,
+) -> Response {
+    const PATH: &str = "/v1/checkout/sessions";
+    let fields = form.clone();
+    record(&shared, PATH, &headers, form)
+        .respond(|| {
+            let id = format!("cs_test_{}", Uuid::new_v4().simple());
+            let now = chrono::Utc::now().timestamp();
+            let amount = form_amount(&fields, "line_items[0][price_data][unit_amount]")
+                * form_amount(&fields, "line_items[0][quantity]").max(1);
+            let reply = json!({
+                "id": id,
+                "object": "checkout.session",
+                "amount_subtotal": amount,
+                "amount_total": amount,
+                "automatic_tax": { "enabled": false, "liability": null, "provider": null, "status": null },
+                "cancel_url": form_value(&fields, "cancel_url"),
+                "client_reference_id": form_value(&fields, "client_reference_id"),
+                "created": now,
+                "currency": form_value(&fields, "line_items[0][price_data][currency]"),
+                "custom_fields": [],
+                "custom_text": { "after_submit": null, "shipping_address": null, "submit": null, "terms_of_service_acceptance": null },
+                "customer": null,
+                "customer_email": null,
+                "expires_at": now + 24 * 3600,
+                "livemode": false,
+                "metadata": metadata(&fields, ""),
+                "mode": form_value(&fields, "mode"),
+                "payment_intent": null,
+                "payment_method_types": ["card"],
+                "payment_status": "unpaid",
+                "shipping_options": [],
+                "status": "open",
+                "success_url": form_value(&fields, "success_url"),
+                "url": format!("https://checkout.stripe.com/c/pay/{id}"),
+            });
+            remember(&shared, PATH, &headers, &reply);
+            Json(reply).into_response()
+        })
+        .await
+}
+
+async fn create_refund(
+    State(shared): State<Shared>,
+    headers: HeaderMap,
+    Form(form): Form<Vec<(String, String)>>,
+) -> Response {
+    const PATH: &str = "/v1/refunds";
+    let fields = form.clone();
+    record(&shared, PATH, &headers, form)
+        .respond(|| {
+            let reply = json!({
+                "id": stripe_id("re"),
+                "object": "refund",
+                "amount": form_amount(&fields, "amount"),
+                "balance_transaction": null,
+                "charge": null,
+                "created": chrono::Utc::now().timestamp(),
+                "currency": "usd",
+                "metadata": metadata(&fields, ""),
+                "payment_intent": form_value(&fields, "payment_intent"),
+                "reason": null,
+                "status": "succeeded",
+            });
+            remember(&shared, PATH, &headers, &reply);
+            Json(reply).into_response()
+        })
+        .await
+}
+
+async fn create_transfer(
+    State(shared): State<Shared>,
+    headers: HeaderMap,
+    Form(form): Form<Vec<(String, String)>>,
+) -> Response {
+    const PATH: &str = "/v1/transfers";
+    let fields = form.clone();
+    record(&shared, PATH, &headers, form)
+        .respond(|| {
+            let id = stripe_id("tr");
+            let reply = json!({
+                "id": id,
+                "object": "transfer",
+                "amount": form_amount(&fields, "amount"),
+                "amount_reversed": 0,
+                "balance_transaction": null,
+                "created": chrono::Utc::now().timestamp(),
+                "currency": form_value(&fields, "currency"),
+                "description": null,
+                "destination": form_value(&fields, "destination"),
+                "livemode": false,
+                "metadata": metadata(&fields, ""),
+                "reversals": { "object": "list", "data": [], "has_more": false, "url": format!("/v1/transfers/{id}/reversals") },
+                "reversed": false,
+                "transfer_group": form_value(&fields, "transfer_group"),
+            });
+            remember(&shared, PATH, &headers, &reply);
+            Json(reply).into_response()
+        })
+        .await
 }
