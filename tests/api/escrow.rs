@@ -808,3 +808,34 @@ async fn a_card_dispute_freezes_the_order_and_charges_the_escrow_back_once() {
 
     assert_books_balance(app).await;
 }
+
+#[tokio::test]
+async fn an_admin_settling_a_card_paid_order_as_cancelled_refunds_the_card_and_unpaid_sessions_wait() {
+    let mock = MockStripe::start().await;
+    let m = market(&mock).await;
+    let app = &m.app;
+
+    // A session completed without the money yet (a delayed method): the order waits.
+    let waiting = gig_order(&m).await;
+    let mut unpaid: Value = serde_json::from_str(&session_completed(
+        "evt_unpaid",
+        "cs_test_unpaid",
+        &waiting,
+        "pi_unpaid000000000001",
+    ))
+    .expect("json");
+    unpaid["data"]["object"]["payment_status"] = json!("unpaid");
+    assert_eq!(send(app, &unpaid.to_string()).await, "IGNORED");
+    assert_eq!(status(app, &waiting).await, "PENDING_PAYMENT");
+    assert!(order_ledger(app, &waiting).await.is_empty());
+
+    let (id, pi) = paid_and_started(&m).await;
+    let settle = "mutation($id: ID!) { overrideOrderStatus(id: $id, status: CANCELLED, reason: \"The client was never served\") { status } }";
+    ok(&m, &m.admin, settle, &id).await;
+    assert_eq!(order_ledger(app, &id).await, [FUNDED, REFUNDED_TO_CARD]);
+    assert_eq!(
+        one(app, &format!("SELECT kind || ' ' || target || ' ' || idempotency_key AS value FROM provider_calls WHERE order_id = '{id}'")).await,
+        format!("REFUND {pi} gigmarket:refund:{id}")
+    );
+    assert_books_balance(app).await;
+}
