@@ -230,6 +230,44 @@ pub async fn refund_to_card(
     post(conn, movement).await
 }
 
+/// A payment Stripe took for an order that could not take it (paid after it was called off,
+/// paid twice, or the wrong amount) passes through escrow and straight back out to the card
+/// it came from (the refund is a provider call), keyed by the payment: once per payment.
+/// Answers false when that payment was already returned.
+pub async fn return_payment(
+    conn: &mut AsyncPgConnection,
+    order_id: Uuid,
+    payment: &str,
+    amount_cents: i64,
+    currency: &str,
+) -> AppResult<bool> {
+    let leg = |kind: TransactionKind, memo: &str, sign: i64| Movement {
+        kind,
+        key: format!("payment:{payment}:{}", kind.as_str().to_ascii_lowercase()),
+        order_id: Some(order_id),
+        actor_id: None,
+        memo: memo.into(),
+        currency,
+        legs: vec![
+            (Account::External, -sign * amount_cents),
+            (Account::Escrow, sign * amount_cents),
+        ],
+    };
+    if !post(
+        conn,
+        leg(
+            TransactionKind::Fund,
+            "Payment received for an order that does not take it",
+            1,
+        ),
+    )
+    .await?
+    {
+        return Ok(false);
+    }
+    post(conn, leg(TransactionKind::Refund, "Payment returned to the card", -1)).await
+}
+
 /// A completed order's earnings move from pending to available.
 pub async fn clear(conn: &mut AsyncPgConnection, order: &OrderMoney, currency: &str) -> AppResult<bool> {
     order_step(conn, TransactionKind::Clear, order, currency, None).await

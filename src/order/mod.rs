@@ -20,7 +20,8 @@
 //!   earnings clear from pending to available 24 hours after completion (`clear_earnings`);
 //! - an order paid through Stripe Checkout (`createOrderCheckout`) is funded only by the
 //!   webhook that reports the payment (PROVIDER_PAYMENT_SUCCEEDED, taken by the SYSTEM actor
-//!   inside the webhook's recording transaction), once per order whichever event reports it;
+//!   inside the webhook's recording transaction), once per order whichever event reports it
+//!   (a payment the order cannot take goes back to the card, once per payment);
 //!   cancelling it refunds the card (ledger to EXTERNAL plus a queued REFUND provider call,
 //!   one per order), a refund made in Stripe cancels it (PROVIDER_REFUNDED) and a card
 //!   dispute freezes it (PROVIDER_DISPUTE) and charges the escrow back, once per Stripe

@@ -839,3 +839,53 @@ async fn an_admin_settling_a_card_paid_order_as_cancelled_refunds_the_card_and_u
     );
     assert_books_balance(app).await;
 }
+
+#[tokio::test]
+async fn a_payment_the_order_cannot_take_goes_back_to_the_card_once() {
+    let mock = MockStripe::start().await;
+    let m = market(&mock).await;
+    let app = &m.app;
+
+    // Paid on Stripe's page, but called off before the webhook arrived.
+    let id = gig_order(&m).await;
+    ok(&m, &m.client, CANCEL, &id).await;
+    let late = "pi_late0000000000000001";
+    let paid = session_completed("evt_paid_late", "cs_test_late", &id, late);
+    assert_eq!(send_twice(app, &paid).await, "APPLIED");
+    // The same payment reported again by its payment intent: returned once.
+    assert_eq!(
+        send(app, &payment_intent("evt_paid_late_pi", late, &id, true)).await,
+        "STALE"
+    );
+    assert_eq!(status(app, &id).await, "CANCELLED");
+    assert_eq!(order_ledger(app, &id).await, [FUNDED, REFUNDED_TO_CARD]);
+    assert_eq!(
+        one(app, &format!("SELECT target || ' ' || idempotency_key || ' ' || user_id AS value FROM provider_calls WHERE order_id = '{id}'")).await,
+        format!("{late} gigmarket:refund:{late} {}", m.client.id)
+    );
+
+    // Paid twice: the second payment goes back, the first stays in escrow.
+    let (twice, first) = paid_and_started(&m).await;
+    let second = "pi_second0000000000009";
+    assert_eq!(
+        send(app, &payment_intent("evt_paid_twice", second, &twice, true)).await,
+        "APPLIED"
+    );
+    assert_eq!(status(app, &twice).await, "IN_PROGRESS");
+    assert_eq!(
+        one(
+            app,
+            &format!("SELECT stripe_payment_intent_id AS value FROM orders WHERE id = '{twice}'")
+        )
+        .await,
+        first
+    );
+    assert_eq!(order_ledger(app, &twice).await, [FUNDED, FUNDED, REFUNDED_TO_CARD]);
+    assert!(notification_titles(app, &m.client, "PAYMENT")
+        .await
+        .iter()
+        .any(|t| t.ends_with("returned")));
+    outbox::run_due(&app.state).await.expect("outbox");
+    assert_eq!(mock.requests_to("/v1/refunds").len(), 2);
+    assert_books_balance(app).await;
+}

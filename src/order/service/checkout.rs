@@ -23,10 +23,13 @@ use uuid::Uuid;
 use super::{find_visible, transition::provider_act, ProviderAct};
 use crate::{
     error::{AppError, AppResult},
+    ledger::service as ledger,
     notification::service::{self as notification, Kind},
     order::model::{self, OrderRow, OrderStatus},
     payment::{
+        calls::CallKind,
         model::Outcome,
+        outbox,
         provider::{self, CheckoutRequest, CheckoutSession, ProviderError, Stripe},
     },
     profile::model::UserRow,
@@ -157,33 +160,65 @@ pub struct Payment<'a> {
 
 /// Stripe reports the order paid (`checkout.session.completed` with `payment_status` paid, or
 /// `payment_intent.succeeded`), in the webhook's transaction: the order's escrow is funded
-/// through the machine, once per order whichever event comes first. An order funded already
-/// is STALE; one that moved on before the money came (called off meanwhile) too, and logged
-/// for a manual refund.
+/// through the machine, once per order whichever event comes first (the second is STALE). A
+/// payment the order cannot take — it moved on before the money came (called off meanwhile),
+/// was funded by another payment, or the amount differs — goes back to the card: the ledger
+/// passes it through escrow and out, a refund is queued (key `gigmarket:refund:{payment}`)
+/// and the client is told; once per payment.
 pub async fn provider_paid(app: &AppState, conn: &mut AsyncPgConnection, payment: &Payment<'_>) -> AppResult<Outcome> {
     let Some(order) = model::lock(conn, payment.order_id).await? else {
         return Ok(Outcome::Unmatched);
     };
-    if order.funded_at.is_some() {
-        if order.stripe_payment_intent_id.as_deref() != Some(payment.payment_intent) {
-            tracing::error!(order = %order.id, payment_intent = payment.payment_intent, "a second payment for an order already funded: refund it in Stripe");
-        }
+    if order.stripe_payment_intent_id.as_deref() == Some(payment.payment_intent) {
         return Ok(Outcome::Stale);
     }
-    if payment.amount_cents != order.amount_cents || !payment.currency.eq_ignore_ascii_case(&order.currency) {
-        tracing::error!(order = %order.id, payment_intent = payment.payment_intent, amount = payment.amount_cents, currency = payment.currency, "a Stripe payment that does not match its order");
-        return Ok(Outcome::Unmatched);
-    }
-    let paid = ProviderAct::Paid {
-        payment_intent: payment.payment_intent.to_owned(),
-    };
-    match provider_act(app, conn, order.id, paid).await? {
-        Some(_) => Ok(Outcome::Applied),
-        None => {
-            tracing::error!(order = %order.id, status = %order.status, payment_intent = payment.payment_intent, "paid through Stripe after the order moved on: refund it in Stripe");
-            Ok(Outcome::Stale)
+    let matches = payment.amount_cents == order.amount_cents && payment.currency.eq_ignore_ascii_case(&order.currency);
+    if order.funded_at.is_none() && matches {
+        let paid = ProviderAct::Paid {
+            payment_intent: payment.payment_intent.to_owned(),
+        };
+        if provider_act(app, conn, order.id, paid).await?.is_some() {
+            return Ok(Outcome::Applied);
         }
     }
+    return_payment(conn, &order, payment).await
+}
+
+/// The key of the refund of a payment an order could not take.
+pub fn returned_payment_key(payment_intent: &str) -> String {
+    format!("gigmarket:refund:{payment_intent}")
+}
+
+/// Sends a payment the order cannot take back to the card (see [`provider_paid`]); STALE
+/// when it was sent back already.
+async fn return_payment(conn: &mut AsyncPgConnection, order: &OrderRow, payment: &Payment<'_>) -> AppResult<Outcome> {
+    tracing::warn!(order = %order.id, status = %order.status, payment_intent = payment.payment_intent, amount = payment.amount_cents, "a payment the order cannot take: refunding it");
+    let currency = payment.currency.to_ascii_uppercase();
+    if payment.amount_cents <= 0
+        || !ledger::return_payment(conn, order.id, payment.payment_intent, payment.amount_cents, &currency).await?
+    {
+        return Ok(Outcome::Stale);
+    }
+    let call = outbox::NewCall {
+        kind: CallKind::Refund,
+        key: returned_payment_key(payment.payment_intent),
+        order_id: Some(order.id),
+        user_id: order.client_id,
+        amount_cents: payment.amount_cents,
+        currency: &currency,
+        target: payment.payment_intent.to_owned(),
+    };
+    outbox::enqueue(conn, call).await?;
+    notification::notify(
+        conn,
+        order.client_id,
+        Kind::Payment,
+        &format!("Payment for \"{}\" returned", order.title),
+        "The order could not take this payment (it is paid already or was called off): it goes back to your card.",
+        serde_json::json!({ "orderId": order.id, "status": order.status }),
+    )
+    .await?;
+    Ok(Outcome::Applied)
 }
 
 /// Stripe reports a failed attempt to pay the order (`payment_intent.payment_failed`): the
