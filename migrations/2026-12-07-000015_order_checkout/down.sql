@@ -1,4 +1,3 @@
-DROP INDEX provider_calls_user_idx;
 ALTER TABLE disputes DROP COLUMN stripe_dispute_id;
 ALTER TABLE orders
     DROP COLUMN checkout_attempts,

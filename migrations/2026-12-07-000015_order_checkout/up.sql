@@ -13,7 +13,3 @@ ALTER TABLE orders
 -- A dispute opened by the card issuer (charge.dispute.created): Stripe's dispute id, once.
 ALTER TABLE disputes
     ADD COLUMN stripe_dispute_id TEXT UNIQUE CHECK (stripe_dispute_id LIKE 'dp\_%');
-
--- Refunds go to the client, transfers to the freelancer: a user's provider calls (and the
--- foreign key's checks when a user row changes) are found through this index.
-CREATE INDEX provider_calls_user_idx ON provider_calls (user_id);

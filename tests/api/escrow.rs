@@ -361,13 +361,15 @@ async fn a_gig_paid_through_checkout_is_released_to_the_connected_account_after_
     assert_eq!(
         clear_earnings(&app.state, chrono::Duration::hours(24))
             .await
-            .expect("clear"),
+            .expect("clear")
+            .orders,
         0
     );
     assert_eq!(
         clear_earnings(&app.state, chrono::Duration::zero())
             .await
-            .expect("clear"),
+            .expect("clear")
+            .orders,
         1
     );
     outbox::run_due(&app.state).await.expect("outbox");
@@ -797,7 +799,8 @@ async fn a_card_dispute_freezes_the_order_and_charges_the_escrow_back_once() {
     assert_eq!(
         clear_earnings(&app.state, chrono::Duration::zero())
             .await
-            .expect("clear"),
+            .expect("clear")
+            .orders,
         0
     );
     assert_eq!(

@@ -5,6 +5,7 @@ mod accounts;
 mod apq;
 mod clients;
 mod common;
+mod cron;
 mod database;
 mod escrow;
 mod graphql_http;
@@ -20,6 +21,7 @@ mod nearby;
 mod node;
 mod observability;
 mod orders;
+mod outbox;
 mod payments;
 mod playground;
 

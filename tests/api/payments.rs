@@ -111,7 +111,7 @@ async fn events_recorded(app: &TestApp) -> Vec<String> {
         .await
 }
 
-async fn payment_notifications(app: &TestApp, user: &TestUser) -> Vec<String> {
+pub(crate) async fn payment_notifications(app: &TestApp, user: &TestUser) -> Vec<String> {
     app.texts(&format!(
         "SELECT title AS value FROM notifications WHERE user_id = '{}' AND kind = 'PAYMENT' ORDER BY created_at, id",
         user.id

@@ -1,9 +1,9 @@
 //! A local stand-in for the Stripe API: an axum server on 127.0.0.1:0 that answers the
 //! endpoints gigmarket calls with Stripe-shaped JSON (the documented objects, trimmed to the
 //! fields async-stripe needs) and records every request with its `Idempotency-Key`. Like
-//! Stripe, a repeated idempotency key replays the first answer. `fail_next` makes the next
-//! call answer a Stripe error (402: a declined card), `time_out_next` makes it hang past the
-//! client's timeout.
+//! Stripe, a repeated idempotency key replays the first answer. `time_out_next` makes the next
+//! call hang past the client's timeout; `fail_next` makes the next
+//! call answer a Stripe error.
 
 use std::{
     collections::HashMap,
@@ -79,9 +79,9 @@ impl MockStripe {
         let router = Router::new()
             .route("/v1/accounts", post(create_account))
             .route("/v1/account_links", post(create_account_link))
-            .route("/v1/checkout/sessions", post(create_checkout_session))
-            .route("/v1/refunds", post(create_refund))
             .route("/v1/transfers", post(create_transfer))
+            .route("/v1/refunds", post(create_refund))
+            .route("/v1/checkout/sessions", post(create_checkout_session))
             .with_state(shared.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind mock");
         let addr = listener.local_addr().expect("mock addr");
@@ -161,13 +161,13 @@ impl Answer {
                 } });
                 (StatusCode::PAYMENT_REQUIRED, Json(body)).into_response()
             }
-            Answer::Fail(status) => {
-                let body = json!({ "error": { "type": "api_error", "message": "An unknown error occurred (mock)." } });
-                (status, Json(body)).into_response()
-            }
             Answer::Hang => {
                 tokio::time::sleep(HANG).await;
                 (StatusCode::GATEWAY_TIMEOUT, "too late").into_response()
+            }
+            Answer::Fail(status) => {
+                let body = json!({ "error": { "type": "api_error", "message": "An unknown error occurred (mock)." } });
+                (status, Json(body)).into_response()
             }
             Answer::Replay(reply) => Json(reply).into_response(),
             Answer::Fresh => fresh(),
@@ -214,15 +214,8 @@ async fn create_account(
     Form(form): Form<Vec<(String, String)>>,
 ) -> Response {
     const PATH: &str = "/v1/accounts";
-    let metadata: serde_json::Map<String, Value> = form
-        .iter()
-        .filter_map(|(k, v)| {
-            let key = k.strip_prefix("metadata[")?.strip_suffix(']')?;
-            Some((key.to_owned(), Value::from(v.clone())))
-        })
-        .collect();
-    let email = form.iter().find(|(k, _)| k == "email").map(|(_, v)| v.clone());
-    let account_type = form.iter().find(|(k, _)| k == "type").map(|(_, v)| v.clone());
+    let metadata = metadata_of(&form);
+    let (email, account_type) = (field(&form, "email"), field(&form, "type"));
     record(&shared, PATH, &headers, form)
         .respond(|| {
             let reply = json!({
@@ -253,11 +246,7 @@ async fn create_account_link(
     Form(form): Form<Vec<(String, String)>>,
 ) -> Response {
     const PATH: &str = "/v1/account_links";
-    let account = form
-        .iter()
-        .find(|(k, _)| k == "account")
-        .map(|(_, v)| v.clone())
-        .unwrap_or_default();
+    let account = field(&form, "account").unwrap_or_default();
     record(&shared, PATH, &headers, form)
         .respond(|| {
             let now = chrono::Utc::now().timestamp();
@@ -273,128 +262,141 @@ async fn create_account_link(
         .await
 }
 
-/// The `metadata[…]` fields of a form, as Stripe's metadata object (`prefix` names the
-/// parent, e.g. `payment_intent_data`).
-fn metadata(form: &[(String, String)], prefix: &str) -> serde_json::Map<String, Value> {
-    let start = if prefix.is_empty() {
-        "metadata[".to_owned()
-    } else {
-        format!("{prefix}[metadata][")
-    };
+fn field(form: &[(String, String)], key: &str) -> Option<String> {
+    form.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone())
+}
+
+fn metadata_of(form: &[(String, String)]) -> serde_json::Map<String, Value> {
     form.iter()
         .filter_map(|(k, v)| {
-            let key = k.strip_prefix(&start)?.strip_suffix(']')?;
+            let key = k.strip_prefix("metadata[")?.strip_suffix(']')?;
             Some((key.to_owned(), Value::from(v.clone())))
         })
         .collect()
 }
 
-fn form_value(form: &[(String, String)], key: &str) -> Option<String> {
-    form.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone())
-}
-
-fn form_amount(form: &[(String, String)], key: &str) -> i64 {
-    form_value(form, key).and_then(|v| v.parse().ok()).unwrap_or_default()
-}
-
-async fn create_checkout_session(
-    State(shared): State<Shared>,
-    headers: HeaderMap,
-    Form(form): Form<Vec<(String, String)>>,
-) -> Response {
-    const PATH: &str = "/v1/checkout/sessions";
-    let fields = form.clone();
-    record(&shared, PATH, &headers, form)
-        .respond(|| {
-            let id = format!("cs_test_{}", Uuid::new_v4().simple());
-            let now = chrono::Utc::now().timestamp();
-            let amount = form_amount(&fields, "line_items[0][price_data][unit_amount]")
-                * form_amount(&fields, "line_items[0][quantity]").max(1);
-            let reply = json!({
-                "id": id,
-                "object": "checkout.session",
-                "amount_subtotal": amount,
-                "amount_total": amount,
-                "automatic_tax": { "enabled": false, "liability": null, "provider": null, "status": null },
-                "cancel_url": form_value(&fields, "cancel_url"),
-                "client_reference_id": form_value(&fields, "client_reference_id"),
-                "created": now,
-                "currency": form_value(&fields, "line_items[0][price_data][currency]"),
-                "custom_fields": [],
-                "custom_text": { "after_submit": null, "shipping_address": null, "submit": null, "terms_of_service_acceptance": null },
-                "customer": null,
-                "customer_email": null,
-                "expires_at": now + 24 * 3600,
-                "livemode": false,
-                "metadata": metadata(&fields, ""),
-                "mode": form_value(&fields, "mode"),
-                "payment_intent": null,
-                "payment_method_types": ["card"],
-                "payment_status": "unpaid",
-                "shipping_options": [],
-                "status": "open",
-                "success_url": form_value(&fields, "success_url"),
-                "url": format!("https://checkout.stripe.com/c/pay/{id}"),
-            });
-            remember(&shared, PATH, &headers, &reply);
-            Json(reply).into_response()
-        })
-        .await
-}
-
-async fn create_refund(
-    State(shared): State<Shared>,
-    headers: HeaderMap,
-    Form(form): Form<Vec<(String, String)>>,
-) -> Response {
-    const PATH: &str = "/v1/refunds";
-    let fields = form.clone();
-    record(&shared, PATH, &headers, form)
-        .respond(|| {
-            let reply = json!({
-                "id": stripe_id("re"),
-                "object": "refund",
-                "amount": form_amount(&fields, "amount"),
-                "balance_transaction": null,
-                "charge": null,
-                "created": chrono::Utc::now().timestamp(),
-                "currency": "usd",
-                "metadata": metadata(&fields, ""),
-                "payment_intent": form_value(&fields, "payment_intent"),
-                "reason": null,
-                "status": "succeeded",
-            });
-            remember(&shared, PATH, &headers, &reply);
-            Json(reply).into_response()
-        })
-        .await
-}
-
+/// A Transfer (the documented object, trimmed to what async-stripe requires).
 async fn create_transfer(
     State(shared): State<Shared>,
     headers: HeaderMap,
     Form(form): Form<Vec<(String, String)>>,
 ) -> Response {
     const PATH: &str = "/v1/transfers";
-    let fields = form.clone();
+    let amount: i64 = field(&form, "amount").and_then(|a| a.parse().ok()).unwrap_or_default();
+    let (currency, destination, group) = (
+        field(&form, "currency"),
+        field(&form, "destination"),
+        field(&form, "transfer_group"),
+    );
+    let metadata = metadata_of(&form);
+    record(&shared, PATH, &headers, form).respond(|| {
+        let id = stripe_id("tr");
+        let reply = json!({
+            "id": id,
+            "object": "transfer",
+            "amount": amount,
+            "amount_reversed": 0,
+            "balance_transaction": stripe_id("txn"),
+            "created": chrono::Utc::now().timestamp(),
+            "currency": currency,
+            "description": null,
+            "destination": destination,
+            "destination_payment": stripe_id("py"),
+            "livemode": false,
+            "metadata": metadata,
+            "reversals": { "object": "list", "data": [], "has_more": false, "url": format!("/v1/transfers/{id}/reversals") },
+            "reversed": false,
+            "source_transaction": null,
+            "source_type": "card",
+            "transfer_group": group,
+        });
+        remember(&shared, PATH, &headers, &reply);
+        Json(reply).into_response()
+    })
+    .await
+}
+
+/// A Refund (the documented object, trimmed to what async-stripe requires).
+async fn create_refund(
+    State(shared): State<Shared>,
+    headers: HeaderMap,
+    Form(form): Form<Vec<(String, String)>>,
+) -> Response {
+    const PATH: &str = "/v1/refunds";
+    let amount: i64 = field(&form, "amount").and_then(|a| a.parse().ok()).unwrap_or_default();
+    let payment_intent = field(&form, "payment_intent");
+    let metadata = metadata_of(&form);
     record(&shared, PATH, &headers, form)
         .respond(|| {
-            let id = stripe_id("tr");
+            let reply = json!({
+                "id": stripe_id("re"),
+                "object": "refund",
+                "amount": amount,
+                "balance_transaction": stripe_id("txn"),
+                "charge": stripe_id("ch"),
+                "created": chrono::Utc::now().timestamp(),
+                "currency": "usd",
+                "metadata": metadata,
+                "payment_intent": payment_intent,
+                "reason": null,
+                "receipt_number": null,
+                "source_transfer_reversal": null,
+                "status": "succeeded",
+                "transfer_reversal": null,
+            });
+            remember(&shared, PATH, &headers, &reply);
+            Json(reply).into_response()
+        })
+        .await
+}
+
+/// A Checkout Session in payment mode (the documented object, trimmed to what async-stripe
+/// requires), open, for the one line item asked for.
+async fn create_checkout_session(
+    State(shared): State<Shared>,
+    headers: HeaderMap,
+    Form(form): Form<Vec<(String, String)>>,
+) -> Response {
+    const PATH: &str = "/v1/checkout/sessions";
+    let number = |key: &str| -> i64 { field(&form, key).and_then(|v| v.parse().ok()).unwrap_or_default() };
+    let amount = number("line_items[0][price_data][unit_amount]") * number("line_items[0][quantity]").max(1);
+    let (reference, currency, mode, success, cancel) = (
+        field(&form, "client_reference_id"),
+        field(&form, "line_items[0][price_data][currency]"),
+        field(&form, "mode"),
+        field(&form, "success_url"),
+        field(&form, "cancel_url"),
+    );
+    let metadata = metadata_of(&form);
+    record(&shared, PATH, &headers, form)
+        .respond(|| {
+            let id = format!("cs_test_{}", Uuid::new_v4().simple());
+            let now = chrono::Utc::now().timestamp();
             let reply = json!({
                 "id": id,
-                "object": "transfer",
-                "amount": form_amount(&fields, "amount"),
-                "amount_reversed": 0,
-                "balance_transaction": null,
-                "created": chrono::Utc::now().timestamp(),
-                "currency": form_value(&fields, "currency"),
-                "description": null,
-                "destination": form_value(&fields, "destination"),
+                "object": "checkout.session",
+                "amount_subtotal": amount,
+                "amount_total": amount,
+                "automatic_tax": { "enabled": false, "liability": null, "provider": null, "status": null },
+                "cancel_url": cancel,
+                "client_reference_id": reference,
+                "created": now,
+                "currency": currency,
+                "custom_fields": [],
+                "custom_text": { "after_submit": null, "shipping_address": null, "submit": null, "terms_of_service_acceptance": null },
+                "customer": null,
+                "customer_email": null,
+                "expires_at": now + 24 * 3600,
                 "livemode": false,
-                "metadata": metadata(&fields, ""),
-                "reversals": { "object": "list", "data": [], "has_more": false, "url": format!("/v1/transfers/{id}/reversals") },
-                "reversed": false,
-                "transfer_group": form_value(&fields, "transfer_group"),
+                "metadata": metadata,
+                "mode": mode,
+                "payment_intent": null,
+                "payment_method_types": ["card"],
+                "payment_status": "unpaid",
+                "shipping_options": [],
+                "status": "open",
+                "success_url": success,
+                "url": format!("https://checkout.stripe.com/c/pay/{id}"),
             });
             remember(&shared, PATH, &headers, &reply);
             Json(reply).into_response()

@@ -40,7 +40,7 @@ pub use self::{
     },
     codes::issue_code,
     create::{accept_application, accept_task, order_gig, GigOrderInput},
-    earnings::clear_earnings,
+    earnings::{clear_earnings, Cleared},
     input::{Act, DeliveryInput, ProofInput},
     money::refund_key,
     transition::{act, provider_act, ProviderAct},
