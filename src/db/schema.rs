@@ -338,6 +338,7 @@ diesel::table! {
         status -> Text,
         created_at -> Timestamptz,
         resolved_at -> Nullable<Timestamptz>,
+        stripe_dispute_id -> Nullable<Text>,
     }
 }
 
@@ -474,6 +475,9 @@ diesel::table! {
         cleared_at -> Nullable<Timestamptz>,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        stripe_checkout_session_id -> Nullable<Text>,
+        stripe_payment_intent_id -> Nullable<Text>,
+        checkout_attempts -> Int4,
     }
 }
 

@@ -17,6 +17,7 @@ use serde_json::json;
 use super::{body_refused, refuse};
 use crate::{
     error::{Code, INTERNAL_MESSAGE},
+    order,
     payment::{
         self,
         webhook::{self, Handler, Rejection},
@@ -27,7 +28,14 @@ use crate::{
 /// Which handler takes which Stripe event type; every other type is acknowledged and
 /// recorded as IGNORED. Each handler lives in the domain its object is about (see
 /// `payment::webhook` to write one).
-pub const HANDLERS: &[(&str, Handler)] = &[("account.updated", payment::webhook::account_updated)];
+pub const HANDLERS: &[(&str, Handler)] = &[
+    ("account.updated", payment::webhook::account_updated),
+    ("checkout.session.completed", order::webhook::checkout_session_completed),
+    ("payment_intent.succeeded", order::webhook::payment_intent_succeeded),
+    ("payment_intent.payment_failed", order::webhook::payment_intent_failed),
+    ("charge.refunded", order::webhook::charge_refunded),
+    ("charge.dispute.created", order::webhook::charge_dispute_created),
+];
 
 /// The handler of `event_type`, if any.
 pub fn handler(event_type: &str) -> Option<Handler> {

@@ -161,7 +161,7 @@ async fn order_step(
         .ok_or_else(|| AppError::internal(anyhow::anyhow!("{kind} is not a step of an order")))?;
     let movement = Movement {
         kind,
-        key: format!("order:{}:{}", order.order_id, kind.as_str().to_ascii_lowercase()),
+        key: order_key(order.order_id, kind),
         order_id: Some(order.order_id),
         actor_id: actor,
         memo,
@@ -169,6 +169,11 @@ async fn order_step(
         legs,
     };
     post(conn, movement).await
+}
+
+/// The key of an order's step of `kind`.
+fn order_key(order_id: Uuid, kind: TransactionKind) -> String {
+    format!("order:{order_id}:{}", kind.as_str().to_ascii_lowercase())
 }
 
 /// The client's payment enters escrow.
@@ -199,6 +204,68 @@ pub async fn refund(
     actor: Option<Uuid>,
 ) -> AppResult<bool> {
     order_step(conn, TransactionKind::Refund, order, currency, actor).await
+}
+
+/// Escrow paid by card goes back to the card (the refund itself is a provider call, or
+/// Stripe already made it): out of the platform, not to the client's balance. Shares the
+/// refund step's key, so an order is refunded once whichever way.
+pub async fn refund_to_card(
+    conn: &mut AsyncPgConnection,
+    order: &OrderMoney,
+    currency: &str,
+    actor: Option<Uuid>,
+) -> AppResult<bool> {
+    let movement = Movement {
+        kind: TransactionKind::Refund,
+        key: order_key(order.order_id, TransactionKind::Refund),
+        order_id: Some(order.order_id),
+        actor_id: actor,
+        memo: "Escrow refunded to the card".into(),
+        currency,
+        legs: vec![
+            (Account::Escrow, -order.amount_cents),
+            (Account::External, order.amount_cents),
+        ],
+    };
+    post(conn, movement).await
+}
+
+/// A payment Stripe took for an order that could not take it (paid after it was called off,
+/// paid twice, or the wrong amount) passes through escrow and straight back out to the card
+/// it came from (the refund is a provider call), keyed by the payment: once per payment.
+/// Answers false when that payment was already returned.
+pub async fn return_payment(
+    conn: &mut AsyncPgConnection,
+    order_id: Uuid,
+    payment: &str,
+    amount_cents: i64,
+    currency: &str,
+) -> AppResult<bool> {
+    let leg = |kind: TransactionKind, memo: &str, sign: i64| Movement {
+        kind,
+        key: format!("payment:{payment}:{}", kind.as_str().to_ascii_lowercase()),
+        order_id: Some(order_id),
+        actor_id: None,
+        memo: memo.into(),
+        currency,
+        legs: vec![
+            (Account::External, -sign * amount_cents),
+            (Account::Escrow, sign * amount_cents),
+        ],
+    };
+    if !post(
+        conn,
+        leg(
+            TransactionKind::Fund,
+            "Payment received for an order that does not take it",
+            1,
+        ),
+    )
+    .await?
+    {
+        return Ok(false);
+    }
+    post(conn, leg(TransactionKind::Refund, "Payment returned to the card", -1)).await
 }
 
 /// A completed order's earnings move from pending to available.

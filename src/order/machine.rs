@@ -25,6 +25,12 @@ pg_enum! {
         ConfirmPayment = "CONFIRM_PAYMENT",
         /// A payment provider reported the payment (Stripe's webhook); never offered to users.
         ProviderPaymentSucceeded = "PROVIDER_PAYMENT_SUCCEEDED",
+        /// The payment provider reported a refund we did not ask for (made in the Stripe
+        /// dashboard): the order is called off; never offered to users.
+        ProviderRefunded = "PROVIDER_REFUNDED",
+        /// The card issuer opened a dispute on the payment (Stripe's `charge.dispute.created`):
+        /// the order is frozen and the issuer takes the escrow back; never offered to users.
+        ProviderDispute = "PROVIDER_DISPUTE",
         /// Freelancer: start work (`startWork`).
         StartWork = "START_WORK",
         /// Freelancer: deliver the work or a revision (`submitWork`).
@@ -60,8 +66,14 @@ pub enum Money {
     Fund,
     /// Escrow, if funded, goes to the freelancer less the fee.
     Release,
-    /// Escrow, if funded, goes back to the client.
+    /// Escrow, if funded, goes back to the client: to the card that paid it when it came
+    /// through the payment provider (a refund call is queued), to their balance otherwise.
     Refund,
+    /// Escrow, if funded, already went back to the card (the provider refunded it): the
+    /// ledger follows, nothing is asked of the provider.
+    Refunded,
+    /// Escrow, if held, is taken back by the card issuer (a chargeback).
+    Chargeback,
 }
 
 /// What else a transition needs checked before it may happen.
@@ -150,6 +162,14 @@ pub const RULES: &[Rule] = &[
             &[ActorRole::System],
             PaymentConfirmed,
         )
+    },
+    Rule {
+        money: Money::Refunded,
+        ..rule(Action::ProviderRefunded, OVERRIDABLE, &[ActorRole::System], Cancelled)
+    },
+    Rule {
+        money: Money::Chargeback,
+        ..rule(Action::ProviderDispute, DISPUTABLE, &[ActorRole::System], Disputed)
     },
     Rule {
         guard: Guard::StartCode,
@@ -349,9 +369,68 @@ mod tests {
         assert_eq!(funding, [Action::ConfirmPayment, Action::ProviderPaymentSucceeded]);
         for rule in RULES
             .iter()
-            .filter(|r| matches!(r.money, Money::Release | Money::Refund))
+            .filter(|r| matches!(r.money, Money::Release | Money::Refund | Money::Refunded))
         {
             assert!(rule.to.is_final());
+        }
+        let chargebacks: Vec<Action> = RULES
+            .iter()
+            .filter(|r| r.money == Money::Chargeback)
+            .map(|r| r.action)
+            .collect();
+        assert_eq!(chargebacks, [Action::ProviderDispute]);
+    }
+
+    #[test]
+    fn only_the_payment_provider_takes_the_provider_actions() {
+        let provider = [
+            Action::ProviderPaymentSucceeded,
+            Action::ProviderRefunded,
+            Action::ProviderDispute,
+        ];
+        for rule in RULES {
+            assert_eq!(
+                provider.contains(&rule.action),
+                rule.by == [ActorRole::System],
+                "{rule:?}"
+            );
+        }
+        let steps = [
+            (PendingPayment, Action::ProviderPaymentSucceeded, PaymentConfirmed),
+            (PaymentSubmitted, Action::ProviderPaymentSucceeded, PaymentConfirmed),
+            (PaymentConfirmed, Action::ProviderRefunded, Cancelled),
+            (InProgress, Action::ProviderRefunded, Cancelled),
+            (Disputed, Action::ProviderRefunded, Cancelled),
+            (PaymentConfirmed, Action::ProviderDispute, Disputed),
+            (Submitted, Action::ProviderDispute, Disputed),
+        ];
+        for (from, action, to) in steps {
+            assert_eq!(
+                decide(from, action, &[ActorRole::System]).map(|r| r.to),
+                Ok(to),
+                "{action:?} from {from:?}"
+            );
+        }
+        // A late report on an order that moved on is a conflict (the webhook reads it as stale).
+        for (from, action) in [
+            (PaymentConfirmed, Action::ProviderPaymentSucceeded),
+            (Cancelled, Action::ProviderPaymentSucceeded),
+            (Completed, Action::ProviderRefunded),
+            (Completed, Action::ProviderDispute),
+            (Disputed, Action::ProviderDispute),
+        ] {
+            assert_eq!(
+                decide(from, action, &[ActorRole::System]).err(),
+                Some(Refusal::Conflict)
+            );
+        }
+        for role in [ActorRole::Client, ActorRole::Freelancer, ActorRole::Admin] {
+            for action in provider {
+                assert_eq!(
+                    decide(PaymentConfirmed, action, &[role]).err(),
+                    Some(Refusal::Forbidden)
+                );
+            }
         }
     }
 

@@ -2,6 +2,9 @@
 //! ([`machine`]), milestones, deliveries, board, start/end codes, and the money each
 //! transition moves through the [`crate::ledger`].
 //!
+//! Stripe's payment events reach the order through [`webhook`] (registered in
+//! `src/http/webhooks.rs`).
+//!
 //! Owns `orders`, `order_milestones`, `order_history`, `order_deliverables`,
 //! `order_board_items`, `order_codes`, `payment_proofs` and `disputes`, and books calendar
 //! days through [`crate::calendar::model`]. Every status, role, origin and purpose those rows
@@ -15,6 +18,14 @@
 //!   admin's settlement as COMPLETED, releases a funded escrow to the freelancer less the fee;
 //!   cancelling, or an admin's settlement as CANCELLED, refunds it to the client; released
 //!   earnings clear from pending to available 24 hours after completion (`clear_earnings`);
+//! - an order paid through Stripe Checkout (`createOrderCheckout`) is funded only by the
+//!   webhook that reports the payment (PROVIDER_PAYMENT_SUCCEEDED, taken by the SYSTEM actor
+//!   inside the webhook's recording transaction), once per order whichever event reports it
+//!   (a payment the order cannot take goes back to the card, once per payment);
+//!   cancelling it refunds the card (ledger to EXTERNAL plus a queued REFUND provider call,
+//!   one per order), a refund made in Stripe cancels it (PROVIDER_REFUNDED) and a card
+//!   dispute freezes it (PROVIDER_DISPUTE) and charges the escrow back, once per Stripe
+//!   dispute (`service::card` says what happens in each state);
 //! - a DISPUTED order and its escrow stay frozen until an admin settles it; every admin
 //!   action on an order is audit-logged;
 //! - only the parties and admins see an order; only the parties work on a live one (board,
@@ -29,3 +40,4 @@ pub mod loaders;
 pub mod machine;
 pub mod model;
 pub mod service;
+pub mod webhook;

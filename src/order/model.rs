@@ -181,6 +181,16 @@ pub struct OrderRow {
     pub cleared_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// The Stripe Checkout Session last made for the order (`createOrderCheckout`).
+    #[serde(default)]
+    pub stripe_checkout_session_id: Option<String>,
+    /// The Stripe payment intent that funded the escrow: set by the webhook that funds it;
+    /// a refund goes back to it.
+    #[serde(default)]
+    pub stripe_payment_intent_id: Option<String>,
+    /// Checkout Sessions asked for so far (numbers the idempotency key of the next one).
+    #[serde(default)]
+    pub checkout_attempts: i32,
 }
 
 impl OrderRow {
@@ -305,6 +315,8 @@ pub struct DisputeRow {
     pub status: DisputeStatus,
     pub created_at: DateTime<Utc>,
     pub resolved_at: Option<DateTime<Utc>>,
+    /// The card dispute (`dp_…`) that opened it, for disputes opened by the card issuer.
+    pub stripe_dispute_id: Option<String>,
 }
 
 pub async fn insert(conn: &mut AsyncPgConnection, row: &OrderRow, milestones: &[MilestoneRow]) -> QueryResult<()> {
@@ -637,3 +649,78 @@ order_records!(ProofRow, payment_proofs, insert_proof, proofs_of);
 order_records!(DeliverableRow, order_deliverables, insert_deliverable, deliverables_of);
 order_records!(BoardItemRow, order_board_items, insert_board_item, board_of);
 order_records!(DisputeRow, disputes, insert_dispute, disputes_of);
+
+/// Records the Stripe payment intent that paid the order.
+pub async fn set_payment_intent(conn: &mut AsyncPgConnection, id: Uuid, payment_intent: &str) -> QueryResult<()> {
+    diesel::update(orders::table.find(id))
+        .set(orders::stripe_payment_intent_id.eq(payment_intent))
+        .execute(conn)
+        .await
+        .map(drop)
+}
+
+/// Records the Checkout Session made for the order.
+pub async fn set_checkout_session(conn: &mut AsyncPgConnection, id: Uuid, session: &str) -> QueryResult<()> {
+    diesel::update(orders::table.find(id))
+        .set(orders::stripe_checkout_session_id.eq(session))
+        .execute(conn)
+        .await
+        .map(drop)
+}
+
+/// Moves the order's checkout attempt from `seen` to `seen + 1` (a fresh idempotency key for
+/// the next Checkout Session), unless another request did it first.
+pub async fn next_checkout_attempt(conn: &mut AsyncPgConnection, id: Uuid, seen: i32) -> QueryResult<()> {
+    diesel::update(orders::table.find(id).filter(orders::checkout_attempts.eq(seen)))
+        .set(orders::checkout_attempts.eq(seen + 1))
+        .execute(conn)
+        .await
+        .map(drop)
+}
+
+/// The id of the order a Stripe payment intent paid, if any.
+pub async fn paid_by(conn: &mut AsyncPgConnection, payment_intent: &str) -> QueryResult<Option<Uuid>> {
+    orders::table
+        .filter(orders::stripe_payment_intent_id.eq(payment_intent))
+        .select(orders::id)
+        .first(conn)
+        .await
+        .optional()
+}
+
+/// Whether a dispute already records the card dispute `stripe_dispute_id`.
+pub async fn card_dispute_known(conn: &mut AsyncPgConnection, stripe_dispute_id: &str) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(
+        disputes::table.filter(disputes::stripe_dispute_id.eq(stripe_dispute_id)),
+    ))
+    .get_result(conn)
+    .await
+}
+
+/// Ties the card dispute `stripe_dispute_id` to the order's unsettled dispute; false when it
+/// has none.
+pub async fn attach_card_dispute(
+    conn: &mut AsyncPgConnection,
+    order_id: Uuid,
+    stripe_dispute_id: &str,
+) -> QueryResult<bool> {
+    diesel::update(
+        disputes::table
+            .filter(disputes::order_id.eq(order_id))
+            .filter(disputes::status.eq_any(DisputeStatus::UNSETTLED))
+            .filter(disputes::stripe_dispute_id.is_null()),
+    )
+    .set(disputes::stripe_dispute_id.eq(stripe_dispute_id))
+    .execute(conn)
+    .await
+    .map(|n| n == 1)
+}
+
+/// Marks the order's escrow settled at `at` (it left the platform outside a transition).
+pub async fn mark_settled(conn: &mut AsyncPgConnection, id: Uuid, at: DateTime<Utc>) -> QueryResult<()> {
+    diesel::update(orders::table.find(id))
+        .set((orders::settled_at.eq(at), orders::updated_at.eq(at)))
+        .execute(conn)
+        .await
+        .map(drop)
+}

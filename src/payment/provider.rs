@@ -3,6 +3,10 @@
 //! key where a retry must not do the work twice. Stripe's answers are turned into
 //! [`ProviderError`] here; nothing above this file sees an async-stripe error.
 
+mod checkout;
+
+pub use self::checkout::{CheckoutRequest, CheckoutSession};
+
 use stripe::{RequestStrategy, StripeError, StripeRequest};
 use stripe_connect::{
     account::{CreateAccount, CreateAccountCapabilities, CreateAccountCapabilitiesTransfers, CreateAccountType},

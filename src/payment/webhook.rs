@@ -16,7 +16,7 @@
 //! first and then finds the id taken, so an event has one effect whatever Stripe retries.
 //!
 //! # Adding a handler (the extension point)
-//! Write an `async fn(&mut AsyncPgConnection, …) -> AppResult<Outcome>` in the service of
+//! Write an `async fn(&AppState, &mut AsyncPgConnection, …) -> AppResult<Outcome>` in the service of
 //! the domain the event is about (it runs inside the recording transaction: write, emit
 //! events and notify there; never call Stripe from it — work that calls Stripe back goes
 //! through the outbox, `payment::outbox`), wrap it in a [`Handler`] that reads its object
@@ -156,7 +156,9 @@ fn read(payload: &str) -> Result<Verified, Rejection> {
 }
 
 /// A handler of one event type: runs inside the recording transaction.
-pub type Handler = for<'a> fn(&'a mut AsyncPgConnection, &'a Verified) -> BoxFuture<'a, AppResult<Outcome>>;
+/// It gets the app (configuration, for the steps of a transition) beside the connection.
+pub type Handler =
+    for<'a> fn(&'a AppState, &'a mut AsyncPgConnection, &'a Verified) -> BoxFuture<'a, AppResult<Outcome>>;
 
 /// What became of a verified event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -188,7 +190,7 @@ pub async fn process(app: &AppState, verified: &Verified, handler: Option<Handle
                 });
             }
             let outcome = match handler {
-                Some(handle) => handle(conn, verified).await?,
+                Some(handle) => handle(app, conn, verified).await?,
                 None => Outcome::Ignored,
             };
             model::finish_event(conn, record.id, outcome, Utc::now()).await?;
@@ -202,6 +204,7 @@ pub async fn process(app: &AppState, verified: &Verified, handler: Option<Handle
 
 /// `account.updated`: a connected account's charges/payouts flags changed.
 pub fn account_updated<'a>(
+    _app: &'a AppState,
     conn: &'a mut AsyncPgConnection,
     verified: &'a Verified,
 ) -> BoxFuture<'a, AppResult<Outcome>> {

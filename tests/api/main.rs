@@ -8,6 +8,7 @@ mod clients;
 mod common;
 mod cron;
 mod database;
+mod escrow;
 mod graphql_http;
 mod graphql_ws_client;
 

@@ -35,7 +35,7 @@ pub struct Market {
     pub freelancer: TestUser,
     pub admin: TestUser,
     pub stranger: TestUser,
-    gig: String,
+    pub gig: String,
     day: AtomicI64,
 }
 
@@ -212,7 +212,9 @@ fn action_request(id: &str, action: Action) -> (&'static str, Value) {
             "mutation($id: ID!) { overrideOrderStatus(id: $id, status: CANCELLED, reason: \"Evidence shows no delivery\") { status } }",
             plain,
         ),
-        Action::ProviderPaymentSucceeded => unreachable!("not a GraphQL operation"),
+        Action::ProviderPaymentSucceeded | Action::ProviderRefunded | Action::ProviderDispute => {
+            unreachable!("not a GraphQL operation")
+        }
     }
 }
 

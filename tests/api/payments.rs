@@ -15,7 +15,7 @@ use crate::{
     stripe_mock::MockStripe,
 };
 
-const SECRET_KEY: &str = "sk_test_gigmarket_mock";
+pub(crate) const SECRET_KEY: &str = "sk_test_gigmarket_mock";
 /// The endpoint's current signing secret, and the previous one still accepted while rolling.
 pub(crate) const WEBHOOK_SECRET: &str = "whsec_gigmarket_current";
 const PREVIOUS_WEBHOOK_SECRET: &str = "whsec_gigmarket_previous";

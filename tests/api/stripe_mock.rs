@@ -1,7 +1,8 @@
 //! A local stand-in for the Stripe API: an axum server on 127.0.0.1:0 that answers the
 //! endpoints gigmarket calls with Stripe-shaped JSON (the documented objects, trimmed to the
 //! fields async-stripe needs) and records every request with its `Idempotency-Key`. Like
-//! Stripe, a repeated idempotency key replays the first answer. `fail_next` makes the next
+//! Stripe, a repeated idempotency key replays the first answer. `time_out_next` makes the next
+//! call hang past the client's timeout; `fail_next` makes the next
 //! call answer a Stripe error.
 
 use std::{
@@ -41,10 +42,21 @@ struct Inner {
     requests: Vec<Recorded>,
     /// Answers by idempotency key, replayed like Stripe does.
     replies: HashMap<String, Value>,
-    /// The status of a Stripe error the next call answers with.
-    fail_next: Option<u16>,
+    /// How the next call fails.
+    fail_next: Option<Failure>,
     accounts_created: usize,
 }
+
+#[derive(Debug, Clone, Copy)]
+enum Failure {
+    /// A Stripe error with this status.
+    Status(u16),
+    /// No answer before the client gives up.
+    Timeout,
+}
+
+/// Longer than the app's Stripe client waits (10 s).
+const HANG: std::time::Duration = std::time::Duration::from_secs(12);
 
 #[derive(Clone, Default)]
 struct Shared(Arc<Mutex<Inner>>);
@@ -69,6 +81,7 @@ impl MockStripe {
             .route("/v1/account_links", post(create_account_link))
             .route("/v1/transfers", post(create_transfer))
             .route("/v1/refunds", post(create_refund))
+            .route("/v1/checkout/sessions", post(create_checkout_session))
             .with_state(shared.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind mock");
         let addr = listener.local_addr().expect("mock addr");
@@ -97,9 +110,27 @@ impl MockStripe {
         self.shared.0.lock().expect("mock lock").accounts_created
     }
 
-    /// The next call answers a Stripe error with this status (500: `api_error`).
+    /// The next call answers a Stripe error with this status (402: `card_declined`, else
+    /// `api_error`).
     pub fn fail_next(&self, status: u16) {
-        self.shared.0.lock().expect("mock lock").fail_next = Some(status);
+        self.shared.0.lock().expect("mock lock").fail_next = Some(Failure::Status(status));
+    }
+
+    /// The next call gets no answer before the client's timeout.
+    pub fn time_out_next(&self) {
+        self.shared.0.lock().expect("mock lock").fail_next = Some(Failure::Timeout);
+    }
+
+    /// Every Checkout Session made so far expires: a replay of its key answers it expired.
+    pub fn expire_sessions(&self) {
+        let mut inner = self.shared.0.lock().expect("mock lock");
+        for (key, reply) in inner.replies.iter_mut() {
+            if key.starts_with("/v1/checkout/sessions ") {
+                reply["status"] = json!("expired");
+                reply["url"] = Value::Null;
+                reply["expires_at"] = json!(chrono::Utc::now().timestamp() - 1);
+            }
+        }
     }
 }
 
@@ -111,6 +142,8 @@ fn header(headers: &HeaderMap, name: &str) -> Option<String> {
 enum Answer {
     /// A planned Stripe error with this status.
     Fail(StatusCode),
+    /// A planned hang.
+    Hang,
     /// The first answer to the same idempotency key.
     Replay(Value),
     /// A new object.
@@ -119,8 +152,19 @@ enum Answer {
 
 impl Answer {
     /// The response for `Fail` and `Replay`; `Fresh` is made by the caller.
-    fn respond(self, fresh: impl FnOnce() -> Response) -> Response {
+    async fn respond(self, fresh: impl FnOnce() -> Response) -> Response {
         match self {
+            Answer::Fail(StatusCode::PAYMENT_REQUIRED) => {
+                let body = json!({ "error": {
+                    "type": "card_error", "code": "card_declined", "decline_code": "generic_decline",
+                    "message": "Your card was declined (mock)."
+                } });
+                (StatusCode::PAYMENT_REQUIRED, Json(body)).into_response()
+            }
+            Answer::Hang => {
+                tokio::time::sleep(HANG).await;
+                (StatusCode::GATEWAY_TIMEOUT, "too late").into_response()
+            }
             Answer::Fail(status) => {
                 let body = json!({ "error": { "type": "api_error", "message": "An unknown error occurred (mock)." } });
                 (status, Json(body)).into_response()
@@ -142,8 +186,10 @@ fn record(shared: &Shared, path: &str, headers: &HeaderMap, form: Vec<(String, S
         authorization: header(headers, "authorization"),
         form,
     });
-    if let Some(status) = inner.fail_next.take() {
-        return Answer::Fail(StatusCode::from_u16(status).expect("status"));
+    match inner.fail_next.take() {
+        Some(Failure::Status(status)) => return Answer::Fail(StatusCode::from_u16(status).expect("status")),
+        Some(Failure::Timeout) => return Answer::Hang,
+        None => {}
     }
     match key.and_then(|k| inner.replies.get(&format!("{path} {k}")).cloned()) {
         Some(reply) => Answer::Replay(reply),
@@ -170,26 +216,28 @@ async fn create_account(
     const PATH: &str = "/v1/accounts";
     let metadata = metadata_of(&form);
     let (email, account_type) = (field(&form, "email"), field(&form, "type"));
-    record(&shared, PATH, &headers, form).respond(|| {
-        let reply = json!({
-            "id": stripe_id("acct"),
-            "object": "account",
-            "business_type": null,
-            "capabilities": { "transfers": "inactive" },
-            "charges_enabled": false,
-            "country": "US",
-            "created": chrono::Utc::now().timestamp(),
-            "default_currency": "usd",
-            "details_submitted": false,
-            "email": email,
-            "metadata": metadata,
-            "payouts_enabled": false,
-            "type": account_type,
-        });
-        shared.0.lock().expect("mock lock").accounts_created += 1;
-        remember(&shared, PATH, &headers, &reply);
-        Json(reply).into_response()
-    })
+    record(&shared, PATH, &headers, form)
+        .respond(|| {
+            let reply = json!({
+                "id": stripe_id("acct"),
+                "object": "account",
+                "business_type": null,
+                "capabilities": { "transfers": "inactive" },
+                "charges_enabled": false,
+                "country": "US",
+                "created": chrono::Utc::now().timestamp(),
+                "default_currency": "usd",
+                "details_submitted": false,
+                "email": email,
+                "metadata": metadata,
+                "payouts_enabled": false,
+                "type": account_type,
+            });
+            shared.0.lock().expect("mock lock").accounts_created += 1;
+            remember(&shared, PATH, &headers, &reply);
+            Json(reply).into_response()
+        })
+        .await
 }
 
 async fn create_account_link(
@@ -199,17 +247,19 @@ async fn create_account_link(
 ) -> Response {
     const PATH: &str = "/v1/account_links";
     let account = field(&form, "account").unwrap_or_default();
-    record(&shared, PATH, &headers, form).respond(|| {
-        let now = chrono::Utc::now().timestamp();
-        let reply = json!({
-            "object": "account_link",
-            "created": now,
-            "expires_at": now + 300,
-            "url": format!("https://connect.stripe.com/setup/e/{account}/{}", Uuid::new_v4().simple()),
-        });
-        remember(&shared, PATH, &headers, &reply);
-        Json(reply).into_response()
-    })
+    record(&shared, PATH, &headers, form)
+        .respond(|| {
+            let now = chrono::Utc::now().timestamp();
+            let reply = json!({
+                "object": "account_link",
+                "created": now,
+                "expires_at": now + 300,
+                "url": format!("https://connect.stripe.com/setup/e/{account}/{}", Uuid::new_v4().simple()),
+            });
+            remember(&shared, PATH, &headers, &reply);
+            Json(reply).into_response()
+        })
+        .await
 }
 
 fn field(form: &[(String, String)], key: &str) -> Option<String> {
@@ -263,6 +313,7 @@ async fn create_transfer(
         remember(&shared, PATH, &headers, &reply);
         Json(reply).into_response()
     })
+    .await
 }
 
 /// A Refund (the documented object, trimmed to what async-stripe requires).
@@ -275,24 +326,80 @@ async fn create_refund(
     let amount: i64 = field(&form, "amount").and_then(|a| a.parse().ok()).unwrap_or_default();
     let payment_intent = field(&form, "payment_intent");
     let metadata = metadata_of(&form);
-    record(&shared, PATH, &headers, form).respond(|| {
-        let reply = json!({
-            "id": stripe_id("re"),
-            "object": "refund",
-            "amount": amount,
-            "balance_transaction": stripe_id("txn"),
-            "charge": stripe_id("ch"),
-            "created": chrono::Utc::now().timestamp(),
-            "currency": "usd",
-            "metadata": metadata,
-            "payment_intent": payment_intent,
-            "reason": null,
-            "receipt_number": null,
-            "source_transfer_reversal": null,
-            "status": "succeeded",
-            "transfer_reversal": null,
-        });
-        remember(&shared, PATH, &headers, &reply);
-        Json(reply).into_response()
-    })
+    record(&shared, PATH, &headers, form)
+        .respond(|| {
+            let reply = json!({
+                "id": stripe_id("re"),
+                "object": "refund",
+                "amount": amount,
+                "balance_transaction": stripe_id("txn"),
+                "charge": stripe_id("ch"),
+                "created": chrono::Utc::now().timestamp(),
+                "currency": "usd",
+                "metadata": metadata,
+                "payment_intent": payment_intent,
+                "reason": null,
+                "receipt_number": null,
+                "source_transfer_reversal": null,
+                "status": "succeeded",
+                "transfer_reversal": null,
+            });
+            remember(&shared, PATH, &headers, &reply);
+            Json(reply).into_response()
+        })
+        .await
+}
+
+/// A Checkout Session in payment mode (the documented object, trimmed to what async-stripe
+/// requires), open, for the one line item asked for.
+async fn create_checkout_session(
+    State(shared): State<Shared>,
+    headers: HeaderMap,
+    Form(form): Form<Vec<(String, String)>>,
+) -> Response {
+    const PATH: &str = "/v1/checkout/sessions";
+    let number = |key: &str| -> i64 { field(&form, key).and_then(|v| v.parse().ok()).unwrap_or_default() };
+    let amount = number("line_items[0][price_data][unit_amount]") * number("line_items[0][quantity]").max(1);
+    let (reference, currency, mode, success, cancel) = (
+        field(&form, "client_reference_id"),
+        field(&form, "line_items[0][price_data][currency]"),
+        field(&form, "mode"),
+        field(&form, "success_url"),
+        field(&form, "cancel_url"),
+    );
+    let metadata = metadata_of(&form);
+    record(&shared, PATH, &headers, form)
+        .respond(|| {
+            let id = format!("cs_test_{}", Uuid::new_v4().simple());
+            let now = chrono::Utc::now().timestamp();
+            let reply = json!({
+                "id": id,
+                "object": "checkout.session",
+                "amount_subtotal": amount,
+                "amount_total": amount,
+                "automatic_tax": { "enabled": false, "liability": null, "provider": null, "status": null },
+                "cancel_url": cancel,
+                "client_reference_id": reference,
+                "created": now,
+                "currency": currency,
+                "custom_fields": [],
+                "custom_text": { "after_submit": null, "shipping_address": null, "submit": null, "terms_of_service_acceptance": null },
+                "customer": null,
+                "customer_email": null,
+                "expires_at": now + 24 * 3600,
+                "livemode": false,
+                "metadata": metadata,
+                "mode": mode,
+                "payment_intent": null,
+                "payment_method_types": ["card"],
+                "payment_status": "unpaid",
+                "shipping_options": [],
+                "status": "open",
+                "success_url": success,
+                "url": format!("https://checkout.stripe.com/c/pay/{id}"),
+            });
+            remember(&shared, PATH, &headers, &reply);
+            Json(reply).into_response()
+        })
+        .await
 }

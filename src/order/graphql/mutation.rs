@@ -32,6 +32,30 @@ pub struct OrderCode {
     pub expires_at: DateTime<Utc>,
 }
 
+/// A Stripe-hosted page where the client pays an order (Stripe Checkout).
+#[derive(async_graphql::Description)]
+pub struct OrderCheckout(service::OrderCheckout);
+
+#[Object(use_type_description)]
+impl OrderCheckout {
+    /// Send the client's browser here.
+    async fn url(&self) -> &str {
+        &self.0.url
+    }
+    /// Stripe's id of the Checkout Session (`cs_…`).
+    async fn session_id(&self) -> &str {
+        &self.0.session_id
+    }
+    /// When the page stops taking payments (UTC); ask again for a new one after.
+    async fn expires_at(&self) -> DateTime<Utc> {
+        self.0.expires_at
+    }
+    /// The order being paid (PENDING_PAYMENT until the webhook reports the payment).
+    async fn order(&self) -> Order {
+        Order::new(self.0.order.clone())
+    }
+}
+
 #[derive(Default)]
 pub struct OrderMutation;
 
@@ -143,6 +167,23 @@ impl OrderMutation {
         #[graphql(desc = "Why, for the client (up to 1,000 characters).")] reason: Option<String>,
     ) -> async_graphql::Result<Order> {
         act(ctx, &order_id, Act::Decline { reason }).await
+    }
+
+    /// Client of a PENDING_PAYMENT order: a Stripe Checkout page to pay the order amount by
+    /// card. The platform holds the money as escrow. The order becomes PAYMENT_CONFIRMED
+    /// when Stripe's webhook reports the payment, not when the browser comes back. Asking
+    /// again answers the same page while it is open; a new one once it expired.
+    /// PROVIDER_NOT_CONFIGURED without Stripe keys, PROVIDER_ERROR when Stripe fails (the
+    /// order is unchanged: try again).
+    async fn create_order_checkout(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "An order you are the client of.")] order_id: ID,
+    ) -> async_graphql::Result<OrderCheckout> {
+        let (viewer, id) = viewer_and(ctx, &order_id, "orderId")?;
+        Ok(OrderCheckout(
+            service::create_order_checkout(ctx.app(), viewer, id).await?,
+        ))
     }
 
     /// Client: reports a manual payment of the order amount (PENDING_PAYMENT →

@@ -121,6 +121,9 @@ pub async fn order_gig(app: &AppState, client: &UserRow, input: GigOrderInput, b
                 cleared_at: None,
                 created_at: now,
                 updated_at: now,
+                stripe_checkout_session_id: None,
+                stripe_payment_intent_id: None,
+                checkout_attempts: 0,
             };
             let milestone = MilestoneRow {
                 id: Uuid::now_v7(),
@@ -298,6 +301,9 @@ fn task_order(
         cleared_at: None,
         created_at: now,
         updated_at: now,
+        stripe_checkout_session_id: None,
+        stripe_payment_intent_id: None,
+        checkout_attempts: 0,
     };
     (order, milestones)
 }

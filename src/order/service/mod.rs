@@ -7,13 +7,17 @@
 //!
 //! The sub-domains, one file each: [`create`] (orderGig, bookings, accepting an application
 //! or a first-accept task), [`transition`] (the named steps of one transition, with
-//! [`input`] checking what an action carries and [`money`] moving escrow), [`board`] (the
+//! [`input`] checking what an action carries and [`money`] moving escrow), [`checkout`]
+//! (paying through Stripe Checkout and the payment webhooks), [`card`] (refunds and card
+//! disputes Stripe reports), [`board`] (the
 //! task board and milestone checklists), [`codes`] (start and end codes) and [`earnings`]
 //! (clearing released earnings later).
 //!
 //! [`machine::decide`]: super::machine::decide
 
 mod board;
+mod card;
+mod checkout;
 mod codes;
 mod create;
 mod earnings;
@@ -29,11 +33,17 @@ use uuid::Uuid;
 
 pub use self::{
     board::{add_board_item, delete_board_item, move_board_item, set_checklist},
+    card::{provider_dispute, provider_refunded, CardDispute},
+    checkout::{
+        checkout_key, create_order_checkout, provider_paid, provider_payment_failed, OrderCheckout, Payment,
+        CHECKOUT_CANCEL_PATH, CHECKOUT_SUCCESS_PATH,
+    },
     codes::issue_code,
     create::{accept_application, accept_task, order_gig, GigOrderInput},
     earnings::{clear_earnings, Cleared},
     input::{Act, DeliveryInput, ProofInput},
-    transition::act,
+    money::refund_key,
+    transition::{act, provider_act, ProviderAct},
 };
 use super::model::{self, ActorRole, OrderRow, OrderSide, OrderStatus};
 use crate::{

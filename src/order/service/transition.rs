@@ -2,8 +2,10 @@
 //! (outsiders learn nothing; a refused action is refused before any upload is stored; a code
 //! the action needs is checked, wrong attempts counting) and the payload
 //! ([`super::input::prepare`]). Then, all in one transaction: [`check`] → [`apply`] →
-//! [`calendar`] → [`money`](super::money::money) → write → [`history`] → [`follow_task`] →
-//! [`event`] → [`notify`] → [`audit`], in `Bus::transaction`, which kicks the relay after commit.
+//! [`settle_dispute`] → [`calendar`] → [`money`](super::money::money) → write → [`history`] →
+//! [`follow_task`] → [`event`] → [`notify`] → [`audit`], in `Bus::transaction`, which kicks
+//! the relay after commit. The payment provider's reports take the same steps in the
+//! webhook's transaction ([`provider_act`], actor SYSTEM).
 
 use chrono::{DateTime, Utc};
 use diesel_async::AsyncPgConnection;
@@ -35,6 +37,52 @@ use crate::{
     },
 };
 
+/// Who takes an action: a signed-in user, or the payment provider (Stripe's webhook).
+#[derive(Clone, Copy)]
+pub(super) enum Actor<'a> {
+    User(&'a UserRow),
+    Provider,
+}
+
+impl Actor<'_> {
+    /// The user's id; `None` for the provider.
+    fn id(self) -> Option<Uuid> {
+        match self {
+            Actor::User(user) => Some(user.id),
+            Actor::Provider => None,
+        }
+    }
+}
+
+/// What the payment provider reports about an order's payment, as a transition.
+pub enum ProviderAct {
+    /// The payment succeeded (`payment_intent` paid it): escrow is funded.
+    Paid { payment_intent: String },
+    /// The payment was refunded without us asking (the Stripe dashboard): the order is
+    /// called off and the ledger follows the money back to the card.
+    Refunded,
+    /// The card issuer disputes the payment (`stripe_dispute_id`, Stripe's `reason`).
+    Dispute { stripe_dispute_id: String, reason: String },
+}
+
+impl ProviderAct {
+    fn action(&self) -> Action {
+        match self {
+            ProviderAct::Paid { .. } => Action::ProviderPaymentSucceeded,
+            ProviderAct::Refunded => Action::ProviderRefunded,
+            ProviderAct::Dispute { .. } => Action::ProviderDispute,
+        }
+    }
+
+    fn note(&self) -> String {
+        match self {
+            ProviderAct::Paid { payment_intent } => format!("Paid through Stripe ({payment_intent})"),
+            ProviderAct::Refunded => "Refunded in Stripe".into(),
+            ProviderAct::Dispute { reason, .. } => format!("Card dispute: {reason}"),
+        }
+    }
+}
+
 /// An order locked for a transition, and what the machine decided for it under the lock.
 pub(super) struct Decision<'a> {
     /// The order as it was before the transition.
@@ -44,7 +92,7 @@ pub(super) struct Decision<'a> {
     pub rule: &'static Rule,
     /// The role the actor takes the action in.
     pub role: ActorRole,
-    pub actor: &'a UserRow,
+    pub actor: Actor<'a>,
     /// One time for everything the transition writes.
     pub now: DateTime<Utc>,
 }
@@ -54,7 +102,7 @@ impl Decision<'_> {
     fn mover(&self) -> Mover<'_> {
         Mover {
             order: &self.order,
-            actor: self.actor.id,
+            actor: self.actor.id(),
             now: self.now,
         }
     }
@@ -84,7 +132,8 @@ pub async fn act(app: &AppState, actor: &UserRow, order_id: Uuid, mut act: Act) 
         .transaction::<_, AppError, _>(&mut conn, async |conn| {
             let decision = check(conn, actor, order_id, action, &roles, spend_code).await?;
             let mut change = decision.change();
-            apply(conn, &decision, &act, &prepared, &mut change).await?;
+            apply(conn, &decision, actor, &act, &prepared, &mut change).await?;
+            settle_dispute(conn, &decision).await?;
             calendar(conn, &decision).await?;
             money(conn, app, decision.rule.money, &decision.mover(), &mut change).await?;
             let updated = model::apply(conn, order_id, &change).await?;
@@ -96,6 +145,72 @@ pub async fn act(app: &AppState, actor: &UserRow, order_id: Uuid, mut act: Act) 
             Ok(updated)
         })
         .await
+}
+
+/// Takes the provider's `act` on the order in the caller's transaction (a webhook's
+/// recording transaction), through the same steps as a user's action: the machine decides
+/// for the SYSTEM actor, the money step moves what the rule names, and the history, the
+/// `ORDER_UPDATED` event and the parties' notifications are written. `None` when the machine
+/// refuses: the order moved on (the report is stale) and nothing was written.
+pub async fn provider_act(
+    app: &AppState,
+    conn: &mut AsyncPgConnection,
+    order_id: Uuid,
+    act: ProviderAct,
+) -> AppResult<Option<OrderRow>> {
+    let action = act.action();
+    let order = model::lock(conn, order_id)
+        .await?
+        .ok_or_else(|| AppError::not_found("Order"))?;
+    let from = order.status;
+    let Ok(rule) = machine::decide(from, action, &[ActorRole::System]) else {
+        return Ok(None);
+    };
+    let decision = Decision {
+        order,
+        from,
+        action,
+        rule,
+        role: ActorRole::System,
+        actor: Actor::Provider,
+        now: Utc::now(),
+    };
+    let mut change = decision.change();
+    match &act {
+        ProviderAct::Paid { payment_intent } => {
+            model::set_payment_intent(conn, order_id, payment_intent).await?;
+        }
+        ProviderAct::Dispute {
+            stripe_dispute_id,
+            reason,
+        } => {
+            model::insert_dispute(
+                conn,
+                &DisputeRow {
+                    id: Uuid::now_v7(),
+                    order_id,
+                    // The cardholder is the client.
+                    opened_by: decision.order.client_id,
+                    reason: reason.clone(),
+                    status: DisputeStatus::Open,
+                    created_at: decision.now,
+                    resolved_at: None,
+                    stripe_dispute_id: Some(stripe_dispute_id.clone()),
+                },
+            )
+            .await?;
+        }
+        ProviderAct::Refunded => {}
+    }
+    settle_dispute(conn, &decision).await?;
+    calendar(conn, &decision).await?;
+    money(conn, app, decision.rule.money, &decision.mover(), &mut change).await?;
+    let updated = model::apply(conn, order_id, &change).await?;
+    history(conn, &decision, &updated, Some(act.note())).await?;
+    follow_task(app, conn, &updated, action).await?;
+    event(conn, &decision, &updated).await?;
+    notify(conn, &decision, &updated).await?;
+    Ok(Some(updated))
 }
 
 /// A quick look before the transaction: the order must be visible to the actor (NOT_FOUND
@@ -165,7 +280,7 @@ async fn check<'a>(
         action,
         rule,
         role,
-        actor,
+        actor: Actor::User(actor),
         now: Utc::now(),
     })
 }
@@ -175,11 +290,12 @@ async fn check<'a>(
 async fn apply(
     conn: &mut AsyncPgConnection,
     decision: &Decision<'_>,
+    actor: &UserRow,
     act: &Act,
     prepared: &Prepared,
     change: &mut Transition,
 ) -> AppResult<()> {
-    let Decision { order, actor, now, .. } = decision;
+    let Decision { order, now, .. } = decision;
     let now = *now;
     match (act, prepared) {
         (Act::SubmitPaymentProof(_), Prepared::Proof(proof)) => {
@@ -250,12 +366,20 @@ async fn apply(
                     status: DisputeStatus::Open,
                     created_at: now,
                     resolved_at: None,
+                    stripe_dispute_id: None,
                 },
             )
             .await?;
         }
         _ => {}
     }
+    Ok(())
+}
+
+/// An admin's settlement of a DISPUTED order (or a refund the provider reports on one)
+/// closes its open dispute.
+async fn settle_dispute(conn: &mut AsyncPgConnection, decision: &Decision<'_>) -> AppResult<()> {
+    let order = &decision.order;
     if decision.from == OrderStatus::Disputed {
         let outcome = if decision.rule.to == OrderStatus::Completed {
             DisputeStatus::ResolvedFreelancer
@@ -299,7 +423,7 @@ async fn history(
             action: decision.action.as_str().into(),
             from_status: Some(decision.from),
             to_status: updated.status,
-            actor_id: Some(decision.actor.id),
+            actor_id: decision.actor.id(),
             actor_role: decision.role,
             note,
             created_at: decision.now,
@@ -346,22 +470,34 @@ async fn event(conn: &mut AsyncPgConnection, decision: &Decision<'_>, updated: &
         updated,
         decision.action.as_str(),
         Some(decision.from),
-        Some(decision.actor.id),
+        decision.actor.id(),
     )
     .await
 }
 
 /// Notify: tells the parties other than the actor what happened.
 async fn notify(conn: &mut AsyncPgConnection, decision: &Decision<'_>, order: &OrderRow) -> AppResult<()> {
-    let (actor, action) = (decision.actor, decision.action);
+    let action = decision.action;
     let kind = match action {
-        Action::SubmitPaymentProof | Action::ConfirmPayment | Action::RejectPaymentProof => Kind::Payment,
-        Action::OpenDispute => Kind::Dispute,
+        Action::SubmitPaymentProof
+        | Action::ConfirmPayment
+        | Action::RejectPaymentProof
+        | Action::ProviderPaymentSucceeded
+        | Action::ProviderRefunded => Kind::Payment,
+        Action::OpenDispute | Action::ProviderDispute => Kind::Dispute,
         _ => Kind::OrderStatus,
     };
     let human = order.status.human();
+    let body = match decision.actor {
+        Actor::User(actor) => format!("{} did: {}", actor.full_name, action.verb()),
+        Actor::Provider => match action {
+            Action::ProviderPaymentSucceeded => "The payment arrived through Stripe and is held in escrow.".into(),
+            Action::ProviderRefunded => "The payment was refunded to the card through Stripe.".into(),
+            _ => "The card issuer disputes the payment: the order is frozen until it is settled.".into(),
+        },
+    };
     for party in [order.client_id, order.freelancer_id] {
-        if party == actor.id {
+        if Some(party) == decision.actor.id() {
             continue;
         }
         notification::notify(
@@ -369,7 +505,7 @@ async fn notify(conn: &mut AsyncPgConnection, decision: &Decision<'_>, order: &O
             party,
             kind,
             &format!("\"{}\" is now {human}", order.title),
-            &format!("{} did: {}", actor.full_name, action.verb()),
+            &body,
             serde_json::json!({ "orderId": order.id, "status": order.status, "action": action.as_str() }),
         )
         .await?;
@@ -384,12 +520,12 @@ async fn audit(
     updated: &OrderRow,
     note: Option<&str>,
 ) -> AppResult<()> {
-    if decision.role != ActorRole::Admin {
+    let (ActorRole::Admin, Actor::User(admin)) = (decision.role, decision.actor) else {
         return Ok(());
-    }
+    };
     admin::model::record(
         conn,
-        decision.actor.id,
+        admin.id,
         &format!("order.{}", decision.action.as_str().to_lowercase()),
         "ORDER",
         updated.id,
