@@ -20,13 +20,21 @@ use crate::{
         self,
         webhook::{self, Handler, Rejection},
     },
+    plan,
     state::AppState,
 };
 
 /// Which handler takes which Stripe event type; every other type is acknowledged and
 /// recorded as IGNORED. Each handler lives in the domain its object is about (see
 /// `payment::webhook` to write one).
-pub const HANDLERS: &[(&str, Handler)] = &[("account.updated", payment::webhook::account_updated)];
+pub const HANDLERS: &[(&str, Handler)] = &[
+    ("account.updated", payment::webhook::account_updated),
+    ("customer.subscription.created", plan::webhook::subscription_changed),
+    ("customer.subscription.updated", plan::webhook::subscription_changed),
+    ("customer.subscription.deleted", plan::webhook::subscription_deleted),
+    ("invoice.paid", plan::webhook::invoice_paid),
+    ("invoice.payment_failed", plan::webhook::invoice_payment_failed),
+];
 
 /// The handler of `event_type`, if any.
 pub fn handler(event_type: &str) -> Option<Handler> {

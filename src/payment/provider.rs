@@ -3,6 +3,9 @@
 //! key where a retry must not do the work twice. Stripe's answers are turned into
 //! [`ProviderError`] here; nothing above this file sees an async-stripe error.
 
+mod billing;
+
+pub use billing::{billing_customer_key, cancel_subscription_key, Cancelled, SubscriptionCheckout, PLAN_METADATA_KEY};
 use stripe::{RequestStrategy, StripeError, StripeRequest};
 use stripe_connect::{
     account::{CreateAccount, CreateAccountCapabilities, CreateAccountCapabilitiesTransfers, CreateAccountType},
