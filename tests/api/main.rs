@@ -3,6 +3,7 @@
 
 mod accounts;
 mod apq;
+mod billing;
 mod clients;
 mod common;
 mod database;

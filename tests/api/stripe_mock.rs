@@ -10,7 +10,7 @@ use std::{
 };
 
 use axum::{
-    extract::State,
+    extract::{Path, State},
     http::{HeaderMap, StatusCode},
     response::{IntoResponse, Response},
     routing::post,
@@ -44,6 +44,7 @@ struct Inner {
     /// The status of a Stripe error the next call answers with.
     fail_next: Option<u16>,
     accounts_created: usize,
+    customers_created: usize,
 }
 
 #[derive(Clone, Default)]
@@ -67,6 +68,10 @@ impl MockStripe {
         let router = Router::new()
             .route("/v1/accounts", post(create_account))
             .route("/v1/account_links", post(create_account_link))
+            .route("/v1/customers", post(create_customer))
+            .route("/v1/checkout/sessions", post(create_checkout_session))
+            .route("/v1/billing_portal/sessions", post(create_billing_portal_session))
+            .route("/v1/subscriptions/{id}", post(update_subscription))
             .with_state(shared.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind mock");
         let addr = listener.local_addr().expect("mock addr");
@@ -93,6 +98,11 @@ impl MockStripe {
     /// Connected accounts actually created (replays excluded).
     pub fn accounts_created(&self) -> usize {
         self.shared.0.lock().expect("mock lock").accounts_created
+    }
+
+    /// Customers actually created (replays excluded).
+    pub fn customers_created(&self) -> usize {
+        self.shared.0.lock().expect("mock lock").customers_created
     }
 
     /// The next call answers a Stripe error with this status (500: `api_error`).
@@ -156,6 +166,21 @@ fn remember(shared: &Shared, path: &str, headers: &HeaderMap, reply: &Value) {
     }
 }
 
+/// The `metadata[…]` fields of a form, as Stripe's metadata object.
+fn metadata(form: &[(String, String)]) -> serde_json::Map<String, Value> {
+    form.iter()
+        .filter_map(|(k, v)| {
+            let key = k.strip_prefix("metadata[")?.strip_suffix(']')?;
+            Some((key.to_owned(), Value::from(v.clone())))
+        })
+        .collect()
+}
+
+/// The first value of form field `key`.
+fn field(form: &[(String, String)], key: &str) -> Option<String> {
+    form.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone())
+}
+
 fn stripe_id(prefix: &str) -> String {
     format!("{prefix}_{}", &Uuid::new_v4().simple().to_string()[..16])
 }
@@ -166,15 +191,8 @@ async fn create_account(
     Form(form): Form<Vec<(String, String)>>,
 ) -> Response {
     const PATH: &str = "/v1/accounts";
-    let metadata: serde_json::Map<String, Value> = form
-        .iter()
-        .filter_map(|(k, v)| {
-            let key = k.strip_prefix("metadata[")?.strip_suffix(']')?;
-            Some((key.to_owned(), Value::from(v.clone())))
-        })
-        .collect();
-    let email = form.iter().find(|(k, _)| k == "email").map(|(_, v)| v.clone());
-    let account_type = form.iter().find(|(k, _)| k == "type").map(|(_, v)| v.clone());
+    let metadata = metadata(&form);
+    let (email, account_type) = (field(&form, "email"), field(&form, "type"));
     record(&shared, PATH, &headers, form).respond(|| {
         let reply = json!({
             "id": stripe_id("acct"),
@@ -217,6 +235,133 @@ async fn create_account_link(
             "url": format!("https://connect.stripe.com/setup/e/{account}/{}", Uuid::new_v4().simple()),
         });
         remember(&shared, PATH, &headers, &reply);
+        Json(reply).into_response()
+    })
+}
+
+async fn create_customer(
+    State(shared): State<Shared>,
+    headers: HeaderMap,
+    Form(form): Form<Vec<(String, String)>>,
+) -> Response {
+    const PATH: &str = "/v1/customers";
+    let (metadata, email, name) = (metadata(&form), field(&form, "email"), field(&form, "name"));
+    record(&shared, PATH, &headers, form).respond(|| {
+        let reply = json!({
+            "id": stripe_id("cus"),
+            "object": "customer",
+            "created": chrono::Utc::now().timestamp(),
+            "email": email,
+            "name": name,
+            "livemode": false,
+            "metadata": metadata,
+        });
+        shared.0.lock().expect("mock lock").customers_created += 1;
+        remember(&shared, PATH, &headers, &reply);
+        Json(reply).into_response()
+    })
+}
+
+async fn create_checkout_session(
+    State(shared): State<Shared>,
+    headers: HeaderMap,
+    Form(form): Form<Vec<(String, String)>>,
+) -> Response {
+    const PATH: &str = "/v1/checkout/sessions";
+    let metadata = metadata(&form);
+    let (customer, mode) = (field(&form, "customer"), field(&form, "mode"));
+    let (success_url, cancel_url) = (field(&form, "success_url"), field(&form, "cancel_url"));
+    let client_reference_id = field(&form, "client_reference_id");
+    record(&shared, PATH, &headers, form).respond(|| {
+        let now = chrono::Utc::now().timestamp();
+        let id = stripe_id("cs_test");
+        let reply = json!({
+            "id": id,
+            "object": "checkout.session",
+            "automatic_tax": { "enabled": false, "liability": null, "provider": null, "status": null },
+            "cancel_url": cancel_url,
+            "client_reference_id": client_reference_id,
+            "created": now,
+            "currency": "usd",
+            "custom_fields": [],
+            "custom_text": { "after_submit": null, "shipping_address": null, "submit": null, "terms_of_service_acceptance": null },
+            "customer": customer,
+            "expires_at": now + 24 * 3600,
+            "livemode": false,
+            "metadata": metadata,
+            "mode": mode,
+            "payment_method_types": ["card"],
+            "payment_status": "unpaid",
+            "shipping_options": [],
+            "status": "open",
+            "subscription": null,
+            "success_url": success_url,
+            "url": format!("https://checkout.stripe.com/c/pay/{id}"),
+        });
+        remember(&shared, PATH, &headers, &reply);
+        Json(reply).into_response()
+    })
+}
+
+async fn create_billing_portal_session(
+    State(shared): State<Shared>,
+    headers: HeaderMap,
+    Form(form): Form<Vec<(String, String)>>,
+) -> Response {
+    const PATH: &str = "/v1/billing_portal/sessions";
+    let (customer, return_url) = (field(&form, "customer"), field(&form, "return_url"));
+    record(&shared, PATH, &headers, form).respond(|| {
+        let reply = json!({
+            "id": stripe_id("bps"),
+            "object": "billing_portal.session",
+            "configuration": "bpc_mock_default",
+            "created": chrono::Utc::now().timestamp(),
+            "customer": customer,
+            "flow": null,
+            "livemode": false,
+            "locale": null,
+            "on_behalf_of": null,
+            "return_url": return_url,
+            "url": format!("https://billing.stripe.com/p/session/test_{}", Uuid::new_v4().simple()),
+        });
+        remember(&shared, PATH, &headers, &reply);
+        Json(reply).into_response()
+    })
+}
+
+/// `POST /v1/subscriptions/{id}`: answers the subscription with what the form set (the mock
+/// holds no subscriptions: the rest is a plain active one).
+async fn update_subscription(
+    State(shared): State<Shared>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    Form(form): Form<Vec<(String, String)>>,
+) -> Response {
+    let path = format!("/v1/subscriptions/{id}");
+    let cancel_at_period_end = field(&form, "cancel_at_period_end").as_deref() == Some("true");
+    record(&shared, &path, &headers, form).respond(|| {
+        let now = chrono::Utc::now().timestamp();
+        let reply = json!({
+            "id": id,
+            "object": "subscription",
+            "automatic_tax": { "disabled_reason": null, "enabled": false, "liability": null },
+            "billing_cycle_anchor": now,
+            "billing_mode": { "type": "classic" },
+            "billing_schedules": [],
+            "cancel_at_period_end": cancel_at_period_end,
+            "collection_method": "charge_automatically",
+            "created": now - 3600,
+            "currency": "usd",
+            "customer": "cus_mock",
+            "discounts": [],
+            "invoice_settings": { "account_tax_ids": null, "issuer": { "type": "self" } },
+            "items": { "object": "list", "data": [], "has_more": false, "url": format!("/v1/subscription_items?subscription={id}") },
+            "livemode": false,
+            "metadata": {},
+            "start_date": now - 3600,
+            "status": "active",
+        });
+        remember(&shared, &path, &headers, &reply);
         Json(reply).into_response()
     })
 }
