@@ -475,6 +475,26 @@ async fn out_of_order_deliveries_end_in_the_newest_state() {
         ["Pro is on", "Your payment failed", "Pro is on"]
     );
 
+    // Another of theirs that ended before we heard of it: kept as canceled, nobody is told,
+    // and the running one still counts.
+    let gone = Sub {
+        id: "sub_gone",
+        customer: &customer,
+        user: &user,
+    };
+    let deleted = subscription_event(
+        &gone,
+        "evt_gone_deleted",
+        "customer.subscription.deleted",
+        t,
+        "canceled",
+        false,
+    );
+    assert_eq!(outcome(&app, &deleted).await, "APPLIED");
+    assert_eq!(subscription(&app, &user).await["id"], "sub_ooo");
+    assert_eq!(usage(&app, &user).await["plan"]["id"], "pro");
+    assert_eq!(payment_notifications(&app, &user).await.len(), 3);
+
     // About nobody of ours: acknowledged, unmatched; a one-off invoice likewise.
     let stranger = app.with_user().await;
     let foreign_sub = Sub {

@@ -142,6 +142,8 @@ async fn owner(conn: &mut AsyncPgConnection, reported: &Reported) -> AppResult<O
 
 /// Tells the subscriber about a change that matters to them (PAYMENT notifications): the
 /// plan starting, a payment failing, the subscription ending.
+///
+/// `before` is the status held before the change (`None`: a subscription first heard of).
 async fn tell(
     conn: &mut AsyncPgConnection,
     row: &SubscriptionRow,
@@ -167,7 +169,8 @@ async fn tell(
                  plan's limits apply; update your card in the billing portal."
             ),
         )
-    } else if after == SubscriptionStatus::Canceled {
+    } else if after == SubscriptionStatus::Canceled && before.is_some() {
+        // (One that ended before we heard of it ends nothing the user saw.)
         (
             format!("{plan} has ended"),
             format!("Your {plan} subscription ended; you are on the free plan."),
