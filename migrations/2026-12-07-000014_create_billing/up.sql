@@ -27,3 +27,5 @@ CREATE TABLE subscriptions (
 );
 -- A user's subscriptions, newest first (their plan, `subscription`).
 CREATE INDEX subscriptions_user_idx ON subscriptions (user_id, created_at DESC);
+-- Which subscriptions are on a plan (and the foreign key's index).
+CREATE INDEX subscriptions_plan_id_idx ON subscriptions (plan_id);
