@@ -320,6 +320,21 @@ macro_rules! status_listing {
 }
 pub(crate) use status_listing;
 
+/// Rows of a one-to-many relation grouped by their owner's id, in the order they were read,
+/// with an empty list for every requested owner that has none.
+pub fn group_by_owner<R>(
+    owners: &[uuid::Uuid],
+    rows: Vec<R>,
+    owner_of: impl Fn(&R) -> uuid::Uuid,
+) -> std::collections::HashMap<uuid::Uuid, Vec<R>> {
+    let mut grouped: std::collections::HashMap<uuid::Uuid, Vec<R>> =
+        owners.iter().map(|id| (*id, Vec::new())).collect();
+    for row in rows {
+        grouped.entry(owner_of(&row)).or_default().push(row);
+    }
+    grouped
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -175,6 +175,27 @@ impl Bus {
     }
 }
 
+/// Events of `topic` numbered after `after`, oldest first, read from the outbox table in
+/// pages of [`REPLAY_PAGE`] (a resuming or lagging subscriber catches up this way).
+pub async fn replay(db: &crate::db::Db, topic: &str, mut after: i64) -> anyhow::Result<Vec<Arc<Event>>> {
+    let mut conn = db.conn().await?;
+    let mut events = Vec::new();
+    loop {
+        let rows = model::since(&mut conn, topic, after, REPLAY_PAGE).await?;
+        let full = rows.len() as i64 == REPLAY_PAGE;
+        for row in rows {
+            after = row.seq.unwrap_or(after);
+            events.push(Arc::new(Event::new(row.seq, row.topic, row.kind, row.payload)));
+        }
+        if !full {
+            return Ok(events);
+        }
+    }
+}
+
+/// How many events [`replay`] reads per statement.
+pub const REPLAY_PAGE: i64 = 200;
+
 /// The closure a transaction runs, with its future nameable so that [`Bus::transaction`] can
 /// require it to be `Send` (a bound stable Rust cannot write on `AsyncFnOnce` itself, so
 /// diesel-async states it the same way on `AsyncConnection::transaction`).

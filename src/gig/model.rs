@@ -1,7 +1,4 @@
 //! Rows and queries of gigs and their packages, media and saves.
-
-use std::collections::HashMap;
-
 use chrono::{DateTime, Utc};
 use diesel::{
     dsl::sql,
@@ -196,20 +193,6 @@ pub async fn replace_packages(conn: &mut AsyncPgConnection, gig_id: Uuid, packag
         .execute(conn)
         .await
         .map(drop)
-}
-
-/// Rows of several gigs grouped by gig, in the order they were read; every gig of `ids` gets
-/// an entry, empty when it has no rows.
-pub fn by_gig<T>(
-    ids: impl IntoIterator<Item = Uuid>,
-    rows: Vec<T>,
-    gig_of: impl Fn(&T) -> Uuid,
-) -> HashMap<Uuid, Vec<T>> {
-    let mut grouped: HashMap<Uuid, Vec<T>> = ids.into_iter().map(|id| (id, Vec::new())).collect();
-    for row in rows {
-        grouped.entry(gig_of(&row)).or_default().push(row);
-    }
-    grouped
 }
 
 /// Packages of each gig, cheapest first.

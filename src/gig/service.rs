@@ -449,7 +449,7 @@ pub async fn list(
     let packages = if with_packages && !page.items.is_empty() {
         let ids: Vec<Uuid> = page.items.iter().map(|l| l.gig.id).collect();
         let rows = model::packages_of(&mut conn, &ids).await?;
-        Some(model::by_gig(ids, rows, |p| p.gig_id))
+        Some(crate::db::group_by_owner(&ids, rows, |p| p.gig_id))
     } else {
         None
     };

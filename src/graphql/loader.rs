@@ -48,11 +48,10 @@ pub fn request_loader(db: Db) -> RequestLoader {
 /// Rows of a one-to-many relation grouped by their owner's id, with an empty list for every
 /// requested owner that has none (so a batch never answers "missing" for them).
 pub fn group_by_owner<R>(owners: &[Uuid], rows: Vec<R>, owner_of: impl Fn(&R) -> Uuid) -> HashMap<Uuid, Arc<Vec<R>>> {
-    let mut grouped: HashMap<Uuid, Vec<R>> = owners.iter().map(|id| (*id, Vec::new())).collect();
-    for row in rows {
-        grouped.entry(owner_of(&row)).or_default().push(row);
-    }
-    grouped.into_iter().map(|(id, rows)| (id, Arc::new(rows))).collect()
+    crate::db::group_by_owner(owners, rows, owner_of)
+        .into_iter()
+        .map(|(id, rows)| (id, Arc::new(rows)))
+        .collect()
 }
 
 /// The rows a one-to-many loader holds for `key` (none when it has no entry).

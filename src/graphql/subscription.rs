@@ -11,11 +11,9 @@ use tokio::sync::broadcast::error::RecvError;
 
 use crate::{
     error::AppError,
-    events::{model, Event},
+    events::{self, Event},
     state::AppState,
 };
-
-const REPLAY_PAGE: i64 = 200;
 
 /// Events of `topic`: those after `after` from the database, then live ones.
 pub fn topic_events(
@@ -37,7 +35,7 @@ pub fn topic_events(
         let mut catch_up = after.is_some();
         loop {
             if std::mem::take(&mut catch_up) {
-                match replay(&app, &topic, last).await {
+                match events::replay(&app.db, &topic, last).await.map_err(AppError::internal) {
                     Ok(events) => {
                         for event in events {
                             last = event.seq.unwrap_or(last);
@@ -87,21 +85,4 @@ pub fn deliveries<T>(
             Err(e) => Some(Err(e.into())),
         })
     })
-}
-
-/// Every numbered event of `topic` after `after`, oldest first.
-async fn replay(app: &AppState, topic: &str, mut after: i64) -> Result<Vec<Arc<Event>>, AppError> {
-    let mut conn = app.db.conn().await?;
-    let mut events = Vec::new();
-    loop {
-        let rows = model::since(&mut conn, topic, after, REPLAY_PAGE).await?;
-        let full = rows.len() as i64 == REPLAY_PAGE;
-        for row in rows {
-            after = row.seq.unwrap_or(after);
-            events.push(Arc::new(Event::new(row.seq, row.topic, row.kind, row.payload)));
-        }
-        if !full {
-            return Ok(events);
-        }
-    }
 }

@@ -20,6 +20,7 @@ mod nearby;
 mod node;
 mod observability;
 mod orders;
+mod outbox;
 mod payments;
 mod playground;
 

@@ -232,7 +232,7 @@ fn allowed(state: OrderStatus, action: Action, role: Option<ActorRole>) -> Optio
 
 /// Sum zero per transaction and overall, balances match their entries, nothing but EXTERNAL
 /// below zero, escrow equals the funded-but-unsettled orders.
-async fn assert_books_balance(app: &TestApp) {
+pub async fn assert_books_balance(app: &TestApp) {
     let books = one(
         app,
         "SELECT concat_ws(',', \

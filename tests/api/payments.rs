@@ -36,12 +36,18 @@ pub(crate) fn with_stripe(mock: &MockStripe) -> TestAppBuilder {
 }
 
 /// The server with Stripe pointed at `mock`.
-async fn app_with_stripe(mock: &MockStripe) -> TestApp {
+pub(crate) async fn app_with_stripe(mock: &MockStripe) -> TestApp {
     with_stripe(mock).spawn().await
 }
 
 /// A Stripe `account.updated` event (the documented event envelope around an account).
-fn account_updated(event_id: &str, account_id: &str, created: i64, payouts: bool, metadata: Value) -> String {
+pub(crate) fn account_updated(
+    event_id: &str,
+    account_id: &str,
+    created: i64,
+    payouts: bool,
+    metadata: Value,
+) -> String {
     json!({
         "id": event_id,
         "object": "event",
@@ -132,7 +138,7 @@ pub(crate) async fn payment_notifications(app: &TestApp, user: &TestUser) -> Vec
 }
 
 /// Onboards `user`; answers their Stripe account id.
-async fn onboard(app: &TestApp, user: &TestUser) -> String {
+pub(crate) async fn onboard(app: &TestApp, user: &TestUser) -> String {
     let response = app.gql_as(user, ONBOARD, json!({})).await;
     response.data()["startPayoutOnboarding"]["account"]["stripeAccountId"]
         .as_str()

@@ -68,6 +68,8 @@ impl MockStripe {
         let router = Router::new()
             .route("/v1/accounts", post(create_account))
             .route("/v1/account_links", post(create_account_link))
+            .route("/v1/transfers", post(create_transfer))
+            .route("/v1/refunds", post(create_refund))
             .route("/v1/customers", post(create_customer))
             .route("/v1/checkout/sessions", post(create_checkout_session))
             .route("/v1/billing_portal/sessions", post(create_billing_portal_session))
@@ -166,21 +168,6 @@ fn remember(shared: &Shared, path: &str, headers: &HeaderMap, reply: &Value) {
     }
 }
 
-/// The `metadata[…]` fields of a form, as Stripe's metadata object.
-fn metadata(form: &[(String, String)]) -> serde_json::Map<String, Value> {
-    form.iter()
-        .filter_map(|(k, v)| {
-            let key = k.strip_prefix("metadata[")?.strip_suffix(']')?;
-            Some((key.to_owned(), Value::from(v.clone())))
-        })
-        .collect()
-}
-
-/// The first value of form field `key`.
-fn field(form: &[(String, String)], key: &str) -> Option<String> {
-    form.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone())
-}
-
 fn stripe_id(prefix: &str) -> String {
     format!("{prefix}_{}", &Uuid::new_v4().simple().to_string()[..16])
 }
@@ -191,7 +178,7 @@ async fn create_account(
     Form(form): Form<Vec<(String, String)>>,
 ) -> Response {
     const PATH: &str = "/v1/accounts";
-    let metadata = metadata(&form);
+    let metadata = metadata_of(&form);
     let (email, account_type) = (field(&form, "email"), field(&form, "type"));
     record(&shared, PATH, &headers, form).respond(|| {
         let reply = json!({
@@ -221,11 +208,7 @@ async fn create_account_link(
     Form(form): Form<Vec<(String, String)>>,
 ) -> Response {
     const PATH: &str = "/v1/account_links";
-    let account = form
-        .iter()
-        .find(|(k, _)| k == "account")
-        .map(|(_, v)| v.clone())
-        .unwrap_or_default();
+    let account = field(&form, "account").unwrap_or_default();
     record(&shared, PATH, &headers, form).respond(|| {
         let now = chrono::Utc::now().timestamp();
         let reply = json!({
@@ -239,13 +222,98 @@ async fn create_account_link(
     })
 }
 
+fn field(form: &[(String, String)], key: &str) -> Option<String> {
+    form.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone())
+}
+
+fn metadata_of(form: &[(String, String)]) -> serde_json::Map<String, Value> {
+    form.iter()
+        .filter_map(|(k, v)| {
+            let key = k.strip_prefix("metadata[")?.strip_suffix(']')?;
+            Some((key.to_owned(), Value::from(v.clone())))
+        })
+        .collect()
+}
+
+/// A Transfer (the documented object, trimmed to what async-stripe requires).
+async fn create_transfer(
+    State(shared): State<Shared>,
+    headers: HeaderMap,
+    Form(form): Form<Vec<(String, String)>>,
+) -> Response {
+    const PATH: &str = "/v1/transfers";
+    let amount: i64 = field(&form, "amount").and_then(|a| a.parse().ok()).unwrap_or_default();
+    let (currency, destination, group) = (
+        field(&form, "currency"),
+        field(&form, "destination"),
+        field(&form, "transfer_group"),
+    );
+    let metadata = metadata_of(&form);
+    record(&shared, PATH, &headers, form).respond(|| {
+        let id = stripe_id("tr");
+        let reply = json!({
+            "id": id,
+            "object": "transfer",
+            "amount": amount,
+            "amount_reversed": 0,
+            "balance_transaction": stripe_id("txn"),
+            "created": chrono::Utc::now().timestamp(),
+            "currency": currency,
+            "description": null,
+            "destination": destination,
+            "destination_payment": stripe_id("py"),
+            "livemode": false,
+            "metadata": metadata,
+            "reversals": { "object": "list", "data": [], "has_more": false, "url": format!("/v1/transfers/{id}/reversals") },
+            "reversed": false,
+            "source_transaction": null,
+            "source_type": "card",
+            "transfer_group": group,
+        });
+        remember(&shared, PATH, &headers, &reply);
+        Json(reply).into_response()
+    })
+}
+
+/// A Refund (the documented object, trimmed to what async-stripe requires).
+async fn create_refund(
+    State(shared): State<Shared>,
+    headers: HeaderMap,
+    Form(form): Form<Vec<(String, String)>>,
+) -> Response {
+    const PATH: &str = "/v1/refunds";
+    let amount: i64 = field(&form, "amount").and_then(|a| a.parse().ok()).unwrap_or_default();
+    let payment_intent = field(&form, "payment_intent");
+    let metadata = metadata_of(&form);
+    record(&shared, PATH, &headers, form).respond(|| {
+        let reply = json!({
+            "id": stripe_id("re"),
+            "object": "refund",
+            "amount": amount,
+            "balance_transaction": stripe_id("txn"),
+            "charge": stripe_id("ch"),
+            "created": chrono::Utc::now().timestamp(),
+            "currency": "usd",
+            "metadata": metadata,
+            "payment_intent": payment_intent,
+            "reason": null,
+            "receipt_number": null,
+            "source_transfer_reversal": null,
+            "status": "succeeded",
+            "transfer_reversal": null,
+        });
+        remember(&shared, PATH, &headers, &reply);
+        Json(reply).into_response()
+    })
+}
+
 async fn create_customer(
     State(shared): State<Shared>,
     headers: HeaderMap,
     Form(form): Form<Vec<(String, String)>>,
 ) -> Response {
     const PATH: &str = "/v1/customers";
-    let (metadata, email, name) = (metadata(&form), field(&form, "email"), field(&form, "name"));
+    let (metadata, email, name) = (metadata_of(&form), field(&form, "email"), field(&form, "name"));
     record(&shared, PATH, &headers, form).respond(|| {
         let reply = json!({
             "id": stripe_id("cus"),
@@ -268,7 +336,7 @@ async fn create_checkout_session(
     Form(form): Form<Vec<(String, String)>>,
 ) -> Response {
     const PATH: &str = "/v1/checkout/sessions";
-    let metadata = metadata(&form);
+    let metadata = metadata_of(&form);
     let (customer, mode) = (field(&form, "customer"), field(&form, "mode"));
     let (success_url, cancel_url) = (field(&form, "success_url"), field(&form, "cancel_url"));
     let client_reference_id = field(&form, "client_reference_id");
