@@ -68,7 +68,9 @@ pub struct Payments {
     pub stripe_api_base: Option<String>,
     /// `STRIPE_PRO_PRICE_ID`: the Price of the Pro plan's subscription.
     pub stripe_pro_price_id: Option<String>,
-    /// `CRON_SECRET`: the bearer of `POST /internal/cron/cleanup`.
+    /// `CRON_SECRET`: the bearer of `POST /internal/cron/cleanup`. Optional: the in-process
+    /// scheduler runs every job anyway; without it the route refuses every call (401). In
+    /// production it must be long and random when set.
     pub cron_secret: Option<String>,
     /// `ESCROW_DISPUTE_WINDOW_HOURS`: how long after approval a party may still dispute
     /// before escrow is released automatically.
@@ -120,6 +122,10 @@ impl Payments {
                 Some(base)
             }
         };
+        let cron_secret = vars.get("CRON_SECRET").map(|s| s.trim().to_owned());
+        if let (true, Some(secret)) = (production, &cron_secret) {
+            check_production_secret("CRON_SECRET", secret.as_bytes())?;
+        }
         let hours: u64 = parse_or(vars, "ESCROW_DISPUTE_WINDOW_HOURS", 24)?;
         if hours > 24 * 90 {
             bail!("ESCROW_DISPUTE_WINDOW_HOURS={hours} is more than 90 days");
@@ -129,7 +135,7 @@ impl Payments {
             stripe_webhook_secrets,
             stripe_api_base,
             stripe_pro_price_id: vars.get("STRIPE_PRO_PRICE_ID").map(|p| p.trim().to_owned()),
-            cron_secret: vars.get("CRON_SECRET"),
+            cron_secret,
             escrow_dispute_window: Duration::from_secs(hours * 3600),
         })
     }
@@ -248,8 +254,9 @@ fn parse_bool(vars: &dyn Vars, key: &str, default: bool) -> anyhow::Result<bool>
     }
 }
 
-/// Smallest JWT secret accepted in production, in bytes (HS256 wants at least its output size).
-pub const MIN_JWT_SECRET_BYTES: usize = 32;
+/// Smallest secret (`JWT_SECRET`, `CRON_SECRET`) accepted in production, in bytes (HS256
+/// wants at least its output size).
+pub const MIN_SECRET_BYTES: usize = 32;
 
 impl Config {
     /// Reads `.env` (if present) and then the process environment.
@@ -271,12 +278,12 @@ impl Config {
             Some(secret) => {
                 let bytes = secret.into_bytes();
                 if production {
-                    check_production_secret(&bytes)?;
+                    check_production_secret("JWT_SECRET", &bytes)?;
                 }
                 bytes
             }
             None if production => {
-                bail!("JWT_SECRET is required in production (at least {MIN_JWT_SECRET_BYTES} random bytes)")
+                bail!("JWT_SECRET is required in production (at least {MIN_SECRET_BYTES} random bytes)")
             }
             None => {
                 let mut bytes = vec![0u8; 48];
@@ -413,18 +420,20 @@ fn default_playground_dir() -> PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("playground/node_modules")
 }
 
-/// A production secret must be long and not an obvious placeholder.
-fn check_production_secret(secret: &[u8]) -> anyhow::Result<()> {
-    if secret.len() < MIN_JWT_SECRET_BYTES {
+/// A production secret (`name`) must be long and not an obvious placeholder.
+fn check_production_secret(name: &str, secret: &[u8]) -> anyhow::Result<()> {
+    if secret.len() < MIN_SECRET_BYTES {
         bail!(
-            "JWT_SECRET is {} bytes; production needs at least {MIN_JWT_SECRET_BYTES} random bytes \
+            "{name} is {} bytes; production needs at least {MIN_SECRET_BYTES} random bytes \
              (for example: openssl rand -base64 48)",
             secret.len()
         );
     }
     let distinct = secret.iter().collect::<std::collections::HashSet<_>>().len();
     if distinct < 12 {
-        bail!("JWT_SECRET does not look random (only {distinct} distinct bytes); generate one with openssl rand -base64 48");
+        bail!(
+            "{name} does not look random (only {distinct} distinct bytes); generate one with openssl rand -base64 48"
+        );
     }
     Ok(())
 }
@@ -526,6 +535,30 @@ mod tests {
         assert_eq!(config.payments.escrow_dispute_window, Duration::from_secs(48 * 3600));
         assert!(Config::from_vars(&vars(&[("STRIPE_API_BASE", "ftp://x")])).is_err());
         assert!(Config::from_vars(&vars(&[("ESCROW_DISPUTE_WINDOW_HOURS", "soon")])).is_err());
+    }
+
+    #[test]
+    fn the_cron_secret_is_optional_but_strong_in_production() {
+        let secret = ("JWT_SECRET", "k3J9x!Qp2Lr8Zt6Wv1Yb4Nc7Md0Fg5Hs-_=+A");
+        let config = Config::from_vars(&vars(&[("APP_ENV", "production"), secret])).unwrap();
+        assert!(
+            config.payments.cron_secret.is_none(),
+            "the in-process scheduler needs none"
+        );
+        let err = Config::from_vars(&vars(&[("APP_ENV", "production"), secret, ("CRON_SECRET", "cron")])).unwrap_err();
+        assert!(err.to_string().contains("CRON_SECRET is 4 bytes"), "{err}");
+        let config = Config::from_vars(&vars(&[
+            ("APP_ENV", "production"),
+            secret,
+            ("CRON_SECRET", " Zt6Wv1Yb4Nc7Md0Fg5Hs-_=+Ak3J9x!Qp2Lr8 "),
+        ]))
+        .unwrap();
+        assert_eq!(
+            config.payments.cron_secret.as_deref(),
+            Some("Zt6Wv1Yb4Nc7Md0Fg5Hs-_=+Ak3J9x!Qp2Lr8")
+        );
+        // Development takes any.
+        Config::from_vars(&vars(&[("CRON_SECRET", "cron")])).unwrap();
     }
 
     #[test]

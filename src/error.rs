@@ -164,6 +164,15 @@ impl AppError {
             | AppError::Provider { message: m, .. } => m.clone(),
         }
     }
+
+    /// What a log line says about this error: the cause of an internal or provider error
+    /// (never sent to clients), the public message of any other.
+    pub fn log_text(&self) -> String {
+        match self {
+            AppError::Internal(cause) | AppError::Provider { cause, .. } => format!("{cause:#}"),
+            other => other.public_message(),
+        }
+    }
 }
 
 /// The only message an internal error ever carries.

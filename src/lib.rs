@@ -20,7 +20,6 @@ pub mod graphql;
 pub mod http;
 pub mod ledger;
 pub mod mail;
-pub mod maintenance;
 pub mod message;
 pub mod notification;
 pub mod order;
@@ -28,6 +27,7 @@ pub mod payment;
 pub mod plan;
 pub mod profile;
 pub mod progress;
+pub mod scheduler;
 pub mod seed;
 pub mod sos;
 pub mod state;
@@ -81,7 +81,7 @@ pub async fn prepare(config: Config) -> anyhow::Result<AppState> {
 }
 
 /// Starts the background jobs, in this order: the event relay, the gig view flusher, the
-/// maintenance rounds, and the SMTP relay when configured. All of them use the jobs' pool.
+/// scheduler's jobs, and the SMTP relay when configured. All of them use the jobs' pool.
 fn spawn_background_tasks(state: &AppState) -> anyhow::Result<()> {
     Relay::new(
         state.jobs_db.clone(),
@@ -91,7 +91,7 @@ fn spawn_background_tasks(state: &AppState) -> anyhow::Result<()> {
     )
     .spawn();
     gig::views::spawn_flusher(state.gig_views.clone(), state.jobs_db.clone());
-    maintenance::spawn(state.clone());
+    scheduler::spawn(state.clone());
     if let (Some(url), Some(wake)) = (&state.config.smtp_url, &state.mail_wake) {
         SmtpRelay::new(url, &state.config.mail_from, state.jobs_db.clone(), wake.clone())?.spawn();
         tracing::info!(smtp = %config::redact_url(url), "mail relay started");
@@ -181,6 +181,10 @@ pub fn build_router(state: AppState) -> Router {
         .route(
             "/webhooks/stripe",
             post(http::webhooks::stripe).layer(DefaultBodyLimit::max(http::webhooks::MAX_BODY_BYTES)),
+        )
+        .route(
+            "/internal/cron/cleanup",
+            post(http::cron::cleanup).layer(DefaultBodyLimit::max(http::cron::MAX_BODY_BYTES)),
         )
         .with_state(state.clone());
 

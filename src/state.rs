@@ -20,6 +20,9 @@ use crate::{
 
 /// Connections of the background jobs' pool.
 const JOBS_POOL_SIZE: usize = 3;
+/// Connections that hold the scheduler's per-job locks: one per cadence's loop, and room
+/// for `POST /internal/cron/cleanup` (opened lazily; most instances use two or three).
+const LOCKS_POOL_SIZE: usize = 6;
 
 /// Each attempt of a Stripe call gives up after this long (the caller answers
 /// `PROVIDER_ERROR`; a retry reuses the call's idempotency key).
@@ -36,6 +39,9 @@ pub struct Inner {
     /// A small pool of its own for background jobs (relay, flushes, clean-up), so they never
     /// wait behind requests and requests never wait behind them.
     pub jobs_db: Db,
+    /// Connections that only hold the scheduler's session advisory locks, one per job run in
+    /// progress, for the length of the run (never used for the work itself).
+    pub locks_db: Db,
     pub tokens: TokenKeys,
     pub passwords: Passwords,
     pub mailer: Mailer,
@@ -68,6 +74,7 @@ impl AppState {
     pub fn new(config: Config) -> anyhow::Result<Self> {
         let db = Db::connect(&config.database_url, config.database_pool_size)?;
         let jobs_db = Db::connect(&config.database_url, JOBS_POOL_SIZE)?;
+        let locks_db = Db::connect(&config.database_url, LOCKS_POOL_SIZE)?;
         let tokens = TokenKeys::new(&config.jwt_secret);
         let passwords = Passwords::new()?;
         let mail_wake = config.smtp_url.as_ref().map(|_| Arc::new(Notify::new()));
@@ -91,6 +98,7 @@ impl AppState {
             config,
             db,
             jobs_db,
+            locks_db,
             tokens,
             passwords,
             mailer,

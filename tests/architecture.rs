@@ -4,7 +4,7 @@
 //!   do not import our GraphQL layer: neither `crate::graphql` nor any domain's `graphql.rs`
 //!   (`graphql.rs → service.rs → model.rs`, never back up);
 //! - the ground floors (`config`, `db`, `state`, `error`) import no domain, not the API layer
-//!   (`graphql`, `http`) and not the wiring (`maintenance`, `seed`): what starts what lives
+//!   (`graphql`, `http`) and not the wiring (`scheduler`, `seed`): what starts what lives
 //!   in `main.rs` and `lib.rs`.
 //!
 //! A domain is a folder `src/<name>/` with a `mod.rs` and a service (`service.rs` or
@@ -25,13 +25,13 @@ use std::{
 /// The ground floors: they import no domain and nothing of what is listed in `ABOVE_GROUND`.
 const GROUND: &[&str] = &["config", "db", "state", "error"];
 /// Besides the domains, what the ground floors may not import: the API layer and the wiring.
-const ABOVE_GROUND: &[&str] = &["graphql", "http", "maintenance", "seed"];
+const ABOVE_GROUND: &[&str] = &["graphql", "http", "scheduler", "seed"];
 
 const DOMAIN_CORE_RULE: &str =
     "a domain's model/service imports the GraphQL layer (graphql.rs → service.rs → model.rs, never back up)";
 const GROUND_DOMAIN_RULE: &str = "a ground floor (config, db, state, error) imports a domain";
 const GROUND_UPPER_RULE: &str =
-    "a ground floor (config, db, state, error) imports the API layer or the wiring (graphql, http, maintenance, seed)";
+    "a ground floor (config, db, state, error) imports the API layer or the wiring (graphql, http, scheduler, seed)";
 
 #[derive(Debug, Clone, PartialEq)]
 enum Tok {
@@ -562,12 +562,12 @@ mod checker {
     #[test]
     fn a_ground_floor_importing_a_domain_or_the_api_layer_is_reported() {
         let state = "use crate::{\n    config::Config,\n    gig::views::ViewCounter,\n};\n\
-                     fn spawn(s: &S) { crate::maintenance::spawn(s.clone()); }\n";
+                     fn spawn(s: &S) { crate::scheduler::spawn(s.clone()); }\n";
         assert_eq!(
             found("state", state),
             vec![
                 (3, "crate::gig::views::ViewCounter".to_owned()),
-                (5, "crate::maintenance::spawn".to_owned())
+                (5, "crate::scheduler::spawn".to_owned())
             ]
         );
         let config = "fn f() { x.unwrap_or_else(crate::graphql::playground::default_dir) }";

@@ -33,6 +33,8 @@ CREATE TABLE provider_calls (
 );
 CREATE INDEX provider_calls_due_idx ON provider_calls (next_attempt_at) WHERE status = 'PENDING';
 CREATE INDEX provider_calls_order_idx ON provider_calls (order_id) WHERE order_id IS NOT NULL;
+-- Every foreign key is indexed (deleting or locking a user must not scan the outbox).
+CREATE INDEX provider_calls_user_idx ON provider_calls (user_id);
 
 -- PAYOUT: a user's available balance leaves for their connected account (a transfer);
 -- REVERSAL: a provider call Stripe finally refused (a transfer, a card refund): the amount

@@ -224,13 +224,12 @@ pub async fn clear_failures(conn: &mut AsyncPgConnection, scope: FailureScope, s
     .map(drop)
 }
 
-/// Deletes what no longer protects anything: expired refresh tokens (used ones are kept until
-/// they expire, so a replay is still recognised as reuse), revoked tokens after a day, reset
-/// tokens a day past expiry, and sign-in failures older than `failures_before`.
-pub async fn prune(conn: &mut AsyncPgConnection, failures_before: DateTime<Utc>) -> QueryResult<usize> {
-    let now = Utc::now();
+/// Deletes refresh tokens that no longer protect anything: expired ones, and revoked ones a
+/// day after revocation. A used (rotated) token is kept until it expires, so that replaying
+/// it is still recognised as reuse and revokes its family.
+pub async fn prune_refresh_tokens(conn: &mut AsyncPgConnection, now: DateTime<Utc>) -> QueryResult<usize> {
     let day_ago = now - chrono::Duration::days(1);
-    let tokens = diesel::delete(
+    diesel::delete(
         refresh_tokens::table.filter(
             refresh_tokens::expires_at
                 .lt(now)
@@ -238,12 +237,21 @@ pub async fn prune(conn: &mut AsyncPgConnection, failures_before: DateTime<Utc>)
         ),
     )
     .execute(conn)
-    .await?;
-    let resets = diesel::delete(password_reset_tokens::table.filter(password_reset_tokens::expires_at.lt(day_ago)))
+    .await
+}
+
+/// Deletes password reset tokens a day past their expiry (well after the hour over which
+/// `count_reset_tokens_since` limits reset mails).
+pub async fn prune_reset_tokens(conn: &mut AsyncPgConnection, now: DateTime<Utc>) -> QueryResult<usize> {
+    let day_ago = now - chrono::Duration::days(1);
+    diesel::delete(password_reset_tokens::table.filter(password_reset_tokens::expires_at.lt(day_ago)))
         .execute(conn)
-        .await?;
-    let failures = diesel::delete(sign_in_failures::table.filter(sign_in_failures::created_at.lt(failures_before)))
+        .await
+}
+
+/// Deletes sign-in failures older than `before` (the throttle window).
+pub async fn prune_sign_in_failures(conn: &mut AsyncPgConnection, before: DateTime<Utc>) -> QueryResult<usize> {
+    diesel::delete(sign_in_failures::table.filter(sign_in_failures::created_at.lt(before)))
         .execute(conn)
-        .await?;
-    Ok(tokens + resets + failures)
+        .await
 }

@@ -14,8 +14,9 @@ use axum::{
 };
 use serde_json::json;
 
+use super::{body_refused, refuse};
 use crate::{
-    error::{AppError, Code, INTERNAL_MESSAGE},
+    error::{Code, INTERNAL_MESSAGE},
     payment::{
         self,
         webhook::{self, Handler, Rejection},
@@ -50,27 +51,13 @@ pub const MAX_BODY_BYTES: usize = 256 * 1024;
 
 const SIGNATURE_HEADER: &str = "stripe-signature";
 
-fn refuse(status: StatusCode, code: Code, message: &str) -> Response {
-    (
-        status,
-        Json(json!({ "error": { "code": code.as_str(), "message": message } })),
-    )
-        .into_response()
-}
-
 /// Handles one delivery.
 pub async fn stripe(State(app): State<AppState>, headers: HeaderMap, body: Result<Bytes, BytesRejection>) -> Response {
     let body = match body {
         Ok(body) => body,
         Err(rejection) => {
-            let status = rejection.status();
-            tracing::warn!(%status, "Stripe webhook body refused");
-            let code = if status == StatusCode::PAYLOAD_TOO_LARGE {
-                Code::LimitExceeded
-            } else {
-                Code::ValidationError
-            };
-            return refuse(status, code, &rejection.body_text());
+            tracing::warn!(status = %rejection.status(), "Stripe webhook body refused");
+            return body_refused(rejection);
         }
     };
     // Not UTF-8 cannot be what Stripe signed.
@@ -100,14 +87,10 @@ pub async fn stripe(State(app): State<AppState>, headers: HeaderMap, body: Resul
                 .into_response()
         }
         Err(e) => {
-            let cause = match &e {
-                AppError::Internal(cause) | AppError::Provider { cause, .. } => format!("{cause:#}"),
-                other => other.public_message(),
-            };
             tracing::error!(
                 event_id = id,
                 event_type = kind,
-                error = cause,
+                error = e.log_text(),
                 "applying a Stripe event failed"
             );
             refuse(StatusCode::INTERNAL_SERVER_ERROR, Code::InternalError, INTERNAL_MESSAGE)

@@ -61,6 +61,19 @@ pub async fn finish_event(
         .map(drop)
 }
 
+/// Deletes processed events received before `before`. Stripe redelivers an event for at
+/// most three days, so an id this old can no longer come back; unprocessed rows (none are
+/// left by a committed delivery) are kept for inspection.
+pub async fn prune_events(conn: &mut AsyncPgConnection, before: DateTime<Utc>) -> QueryResult<usize> {
+    diesel::delete(
+        stripe_events::table
+            .filter(stripe_events::received_at.lt(before))
+            .filter(stripe_events::processed_at.is_not_null()),
+    )
+    .execute(conn)
+    .await
+}
+
 /// A freelancer's Connect account and Stripe's flags on it.
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = payout_accounts, check_for_backend(diesel::pg::Pg))]

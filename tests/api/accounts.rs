@@ -523,7 +523,7 @@ async fn a_banned_user_is_refused_on_every_request_at_once() {
 }
 
 #[tokio::test]
-async fn maintenance_prunes_spent_rows_and_keeps_what_still_protects() {
+async fn the_purges_delete_spent_rows_and_keep_what_still_protects() {
     let app = TestApp::spawn().await;
     let user = app.with_user().await;
     app.gql(REFRESH, json!({ "t": user.refresh_token })).await.data();
@@ -536,7 +536,15 @@ async fn maintenance_prunes_spent_rows_and_keeps_what_still_protects() {
         user.id
     ))
     .await;
-    assert_eq!(gigmarket::maintenance::run_once(&app.state).await.expect("prune"), 3);
+    let report = gigmarket::scheduler::run_all(&app.state).await;
+    let deleted = |job: &str| match report.outcome(job) {
+        Some(gigmarket::scheduler::Outcome::Done(counts)) => counts.get("deleted"),
+        other => panic!("{job}: {other:?}"),
+    };
+    assert_eq!(deleted("purgeRefreshTokens"), Some(1), "the expired token only");
+    assert_eq!(deleted("purgeSignInFailures"), Some(1));
+    assert_eq!(deleted("purgeSentMail"), Some(1));
+    assert_eq!(deleted("purgeResetTokens"), Some(0));
     // The used token stays until it expires, so replaying it still revokes the family.
     assert_eq!(
         app.gql(REFRESH, json!({ "t": user.refresh_token })).await.code(),

@@ -214,6 +214,11 @@ async fn create_test_database() -> TestDatabase {
     TestDatabase(name)
 }
 
+/// The Redis of the tests (`REDIS_URL_TEST`), for apps with several instances.
+pub fn redis_url() -> String {
+    std::env::var("REDIS_URL_TEST").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+}
+
 /// Builds a `TestApp` with extra environment variables.
 #[derive(Default)]
 pub struct TestAppBuilder {

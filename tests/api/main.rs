@@ -6,6 +6,7 @@ mod apq;
 mod billing;
 mod clients;
 mod common;
+mod cron;
 mod database;
 mod graphql_http;
 mod graphql_ws_client;

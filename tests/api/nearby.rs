@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use uuid::Uuid;
 
 use crate::{
-    common::{TestApp, TestUser},
+    common::{redis_url, TestApp, TestUser},
     indexes::{assert_indexed, inline},
     ws::{WsClient, TRANSPORT_WS},
 };
@@ -498,8 +498,8 @@ async fn overdue_tasks_expire_once_and_tell_their_watchers() {
     );
     // Two instances' schedulers at once: each task is expired by exactly one.
     let (a, b) = tokio::join!(
-        gigmarket::maintenance::expire_tasks(&app.state),
-        gigmarket::maintenance::expire_tasks(&app.state)
+        task::service::expire_overdue(&app.state),
+        task::service::expire_overdue(&app.state)
     );
     assert!(
         a.unwrap() + b.unwrap() <= 1,
@@ -518,7 +518,7 @@ async fn overdue_tasks_expire_once_and_tell_their_watchers() {
         ))
         .await;
     assert_eq!(told, vec!["SYSTEM"]);
-    assert_eq!(gigmarket::maintenance::expire_tasks(&app.state).await.unwrap(), 0);
+    assert_eq!(task::service::expire_overdue(&app.state).await.unwrap(), 0);
 }
 
 #[tokio::test]
@@ -554,10 +554,6 @@ async fn a_cancelled_order_reopens_the_task_and_announces_it_again() {
     // The second freelancer takes it now.
     let order = app.gql_as(&second, ACCEPT, json!({ "id": id })).await;
     assert_eq!(order.data()["acceptTask"]["freelancer"]["id"], second.id.as_str());
-}
-
-fn redis_url() -> String {
-    std::env::var("REDIS_URL_TEST").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
 }
 
 #[tokio::test]

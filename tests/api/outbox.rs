@@ -54,7 +54,7 @@ async fn cleared_order(m: &Market) -> String {
     let cleared = clear_earnings(&m.app.state, Duration::hours(24))
         .await
         .expect("clearing");
-    assert_eq!(cleared, 1);
+    assert_eq!(cleared.orders, 1);
     id
 }
 

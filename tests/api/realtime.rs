@@ -6,7 +6,7 @@ use std::{process::Stdio, time::Duration};
 use serde_json::{json, Value};
 
 use crate::{
-    common::{TestApp, TestUser, JWT_SECRET},
+    common::{redis_url, TestApp, TestUser, JWT_SECRET},
     ws::{Frame, WsClient, LEGACY, TRANSPORT_WS},
 };
 
@@ -301,10 +301,6 @@ async fn participants_not_watching_get_a_new_message_notification() {
     assert_quiet(&mut ws).await;
     let count = app.gql_as(&bob, "{ unreadNotificationCount }", json!({})).await;
     assert_eq!(count.data()["unreadNotificationCount"], 1);
-}
-
-fn redis_url() -> String {
-    std::env::var("REDIS_URL_TEST").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
 }
 
 #[tokio::test]

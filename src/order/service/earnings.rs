@@ -14,23 +14,48 @@ use crate::{
     state::AppState,
 };
 
+/// Orders claimed per transaction by [`clear_earnings`].
+const CLEAR_BATCH: i64 = 100;
+
+/// What a run of [`clear_earnings`] did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Cleared {
+    /// Orders whose earnings became available.
+    pub orders: usize,
+    /// Of those, how many queued a transfer to the freelancer's connected account.
+    pub transfers: usize,
+}
+
 /// Clears the earnings of orders completed more than `window` ago, with no dispute open:
 /// pending becomes available, and goes on to the freelancer's connected account when they
 /// have one (a transfer of amount minus the fee, keyed by the order). Safe with several
-/// instances (rows are claimed with `SKIP LOCKED`, money moves under unique keys); returns
-/// how many orders were cleared.
-pub async fn clear_earnings(app: &AppState, window: Duration) -> AppResult<usize> {
+/// instances (rows are claimed with `SKIP LOCKED`, money moves under unique keys); works in
+/// batches until none are due.
+pub async fn clear_earnings(app: &AppState, window: Duration) -> AppResult<Cleared> {
+    let mut total = Cleared::default();
+    loop {
+        let batch = clear_batch(app, Utc::now() - window).await?;
+        total.orders += batch.orders;
+        total.transfers += batch.transfers;
+        if (batch.orders as i64) < CLEAR_BATCH {
+            return Ok(total);
+        }
+    }
+}
+
+/// One transaction of [`clear_earnings`]: the orders settled before `before`.
+async fn clear_batch(app: &AppState, before: chrono::DateTime<Utc>) -> AppResult<Cleared> {
     let mut conn = app.jobs_db.conn().await?;
-    let cleared = app
-        .bus
+    app.bus
         .transaction::<_, AppError, _>(&mut conn, async |conn| {
-            let due = model::lock_uncleared(conn, Utc::now() - window, 100).await?;
+            let due = model::lock_uncleared(conn, before, CLEAR_BATCH).await?;
+            let mut cleared = Cleared::default();
             for order in &due {
                 let money = money_of(order);
                 ledger::clear(conn, &money, &order.currency).await?;
                 model::mark_cleared(conn, order.id).await?;
                 let earned = money.amount_cents - ledger::fee_cents(money.amount_cents, money.fee_bps);
-                outbox::pay_out(
+                let transferred = outbox::pay_out(
                     conn,
                     order.freelancer_id,
                     earned,
@@ -39,11 +64,12 @@ pub async fn clear_earnings(app: &AppState, window: Duration) -> AppResult<usize
                     release_key(order.id),
                 )
                 .await?;
+                cleared.orders += 1;
+                cleared.transfers += usize::from(transferred);
             }
-            Ok(due.len())
+            Ok(cleared)
         })
-        .await?;
-    Ok(cleared)
+        .await
 }
 
 /// The idempotency key of the one transfer an order's release makes.

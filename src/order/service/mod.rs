@@ -31,7 +31,7 @@ pub use self::{
     board::{add_board_item, delete_board_item, move_board_item, set_checklist},
     codes::issue_code,
     create::{accept_application, accept_task, order_gig, GigOrderInput},
-    earnings::clear_earnings,
+    earnings::{clear_earnings, Cleared},
     input::{Act, DeliveryInput, ProofInput},
     transition::act,
 };
