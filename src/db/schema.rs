@@ -644,7 +644,34 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    billing_customers (user_id) {
+        user_id -> Uuid,
+        stripe_customer_id -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
 diesel::joinable!(moderation_holds -> users (actor_id));
+diesel::joinable!(billing_customers -> users (user_id));
+
+diesel::table! {
+    subscriptions (stripe_subscription_id) {
+        stripe_subscription_id -> Text,
+        user_id -> Uuid,
+        stripe_customer_id -> Text,
+        plan_id -> Text,
+        status -> Text,
+        current_period_end -> Nullable<Timestamptz>,
+        cancel_at_period_end -> Bool,
+        state_as_of -> Timestamptz,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::joinable!(subscriptions -> plans (plan_id));
+diesel::joinable!(subscriptions -> users (user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     audit_log,
@@ -690,4 +717,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     sos_alerts,
     stripe_events,
     payout_accounts,
+    billing_customers,
+    subscriptions,
 );

@@ -22,6 +22,7 @@ use crate::{
         self,
         webhook::{self, Handler, Rejection},
     },
+    plan,
     state::AppState,
 };
 
@@ -35,6 +36,11 @@ pub const HANDLERS: &[(&str, Handler)] = &[
     ("payment_intent.payment_failed", order::webhook::payment_intent_failed),
     ("charge.refunded", order::webhook::charge_refunded),
     ("charge.dispute.created", order::webhook::charge_dispute_created),
+    ("customer.subscription.created", plan::webhook::subscription_changed),
+    ("customer.subscription.updated", plan::webhook::subscription_changed),
+    ("customer.subscription.deleted", plan::webhook::subscription_deleted),
+    ("invoice.paid", plan::webhook::invoice_paid),
+    ("invoice.payment_failed", plan::webhook::invoice_payment_failed),
 ];
 
 /// The handler of `event_type`, if any.

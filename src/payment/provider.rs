@@ -7,6 +7,9 @@ mod checkout;
 
 pub use self::checkout::{CheckoutRequest, CheckoutSession};
 
+mod billing;
+
+pub use billing::{billing_customer_key, cancel_subscription_key, Cancelled, SubscriptionCheckout, PLAN_METADATA_KEY};
 use stripe::{RequestStrategy, StripeError, StripeRequest};
 use stripe_connect::{
     account::{CreateAccount, CreateAccountCapabilities, CreateAccountCapabilitiesTransfers, CreateAccountType},

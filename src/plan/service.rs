@@ -1,4 +1,8 @@
-//! Plan limits.
+//! Plan limits, and billing through Stripe ([`billing`]: checkout, portal, cancel;
+//! [`subscription`]: what the webhooks report).
+
+pub mod billing;
+pub mod subscription;
 
 use diesel_async::{AsyncPgConnection, SimpleAsyncConnection};
 use uuid::Uuid;

@@ -4,6 +4,7 @@
 mod accounts;
 mod admin;
 mod apq;
+mod billing;
 mod clients;
 mod common;
 mod cron;

@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use stripe_webhook::Webhook;
 
 use crate::{
-    common::{TestApp, TestUser},
+    common::{TestApp, TestAppBuilder, TestUser},
     node,
     stripe_mock::MockStripe,
 };
@@ -24,8 +24,8 @@ const ONBOARD: &str = "mutation { startPayoutOnboarding { url expiresAt account 
 const MY_ACCOUNT: &str =
     "{ myPayoutAccount { stripeAccountId chargesEnabled payoutsEnabled detailsSubmitted stateAsOf } }";
 
-/// The server with Stripe pointed at `mock`.
-pub(crate) async fn app_with_stripe(mock: &MockStripe) -> TestApp {
+/// A server with Stripe pointed at `mock`, to spawn.
+pub(crate) fn with_stripe(mock: &MockStripe) -> TestAppBuilder {
     TestApp::builder()
         .var("STRIPE_SECRET_KEY", SECRET_KEY)
         .var(
@@ -33,8 +33,11 @@ pub(crate) async fn app_with_stripe(mock: &MockStripe) -> TestApp {
             &format!("{WEBHOOK_SECRET},{PREVIOUS_WEBHOOK_SECRET}"),
         )
         .var("STRIPE_API_BASE", &mock.base)
-        .spawn()
-        .await
+}
+
+/// The server with Stripe pointed at `mock`.
+pub(crate) async fn app_with_stripe(mock: &MockStripe) -> TestApp {
+    with_stripe(mock).spawn().await
 }
 
 /// A Stripe `account.updated` event (the documented event envelope around an account).
@@ -84,6 +87,21 @@ pub(crate) fn signed(payload: &str, secret: &str) -> String {
     Webhook::generate_test_header(payload, secret, None)
 }
 
+/// Runs the check script `script` of `tests/stripe` (deliveries signed by the official
+/// `stripe` package) against `app`, with `BASE_URL`, `WEBHOOK_SECRET`, `STRIPE_API_VERSION`
+/// and `vars`; answers how many checks passed (all must).
+pub(crate) async fn run_stripe_script(app: &TestApp, script: &str, vars: &[(&str, &str)]) -> usize {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/stripe");
+    node::ensure_installed(&dir).await;
+    let mut env = vec![
+        ("BASE_URL", app.base.as_str()),
+        ("WEBHOOK_SECRET", WEBHOOK_SECRET),
+        ("STRIPE_API_VERSION", STRIPE_API_VERSION),
+    ];
+    env.extend_from_slice(vars);
+    node::run_checks(&dir, script, &env, Duration::from_secs(60)).await
+}
+
 /// POSTs a delivery; answers the status and the JSON body.
 pub(crate) async fn deliver(app: &TestApp, payload: &str, signature: Option<&str>) -> (StatusCode, Value) {
     let mut request = app
@@ -106,7 +124,7 @@ async fn one_text(app: &TestApp, sql: &str) -> String {
     rows.into_iter().next().expect("one row")
 }
 
-async fn events_recorded(app: &TestApp) -> Vec<String> {
+pub(crate) async fn events_recorded(app: &TestApp) -> Vec<String> {
     app.texts("SELECT id || ' ' || event_type || ' ' || coalesce(outcome, '-') AS value FROM stripe_events ORDER BY received_at, id")
         .await
 }
@@ -419,20 +437,7 @@ async fn deliveries_signed_by_the_official_stripe_package_are_verified() {
     let user = app.with_user().await;
     let account = onboard(&app, &user).await;
 
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/stripe");
-    node::ensure_installed(&dir).await;
-    let passed = node::run_checks(
-        &dir,
-        "webhooks.mjs",
-        &[
-            ("BASE_URL", app.base.as_str()),
-            ("WEBHOOK_SECRET", WEBHOOK_SECRET),
-            ("ACCOUNT_ID", account.as_str()),
-            ("STRIPE_API_VERSION", STRIPE_API_VERSION),
-        ],
-        Duration::from_secs(60),
-    )
-    .await;
+    let passed = run_stripe_script(&app, "webhooks.mjs", &[("ACCOUNT_ID", account.as_str())]).await;
     assert!(passed >= 8, "{passed} checks");
 
     // What the script sent, as the database holds it: refused deliveries left nothing.

@@ -11,7 +11,7 @@ use std::{
 };
 
 use axum::{
-    extract::State,
+    extract::{Path, State},
     http::{HeaderMap, StatusCode},
     response::{IntoResponse, Response},
     routing::post,
@@ -45,6 +45,7 @@ struct Inner {
     /// How the next call fails.
     fail_next: Option<Failure>,
     accounts_created: usize,
+    customers_created: usize,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -81,7 +82,10 @@ impl MockStripe {
             .route("/v1/account_links", post(create_account_link))
             .route("/v1/transfers", post(create_transfer))
             .route("/v1/refunds", post(create_refund))
+            .route("/v1/customers", post(create_customer))
             .route("/v1/checkout/sessions", post(create_checkout_session))
+            .route("/v1/billing_portal/sessions", post(create_billing_portal_session))
+            .route("/v1/subscriptions/{id}", post(update_subscription))
             .with_state(shared.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind mock");
         let addr = listener.local_addr().expect("mock addr");
@@ -108,6 +112,11 @@ impl MockStripe {
     /// Connected accounts actually created (replays excluded).
     pub fn accounts_created(&self) -> usize {
         self.shared.0.lock().expect("mock lock").accounts_created
+    }
+
+    /// Customers actually created (replays excluded).
+    pub fn customers_created(&self) -> usize {
+        self.shared.0.lock().expect("mock lock").customers_created
     }
 
     /// The next call answers a Stripe error with this status (402: `card_declined`, else
@@ -350,7 +359,7 @@ async fn create_refund(
         .await
 }
 
-/// A Checkout Session in payment mode (the documented object, trimmed to what async-stripe
+/// A Checkout Session in payment or subscription mode (the documented object, trimmed to what async-stripe
 /// requires), open, for the one line item asked for.
 async fn create_checkout_session(
     State(shared): State<Shared>,
@@ -368,6 +377,7 @@ async fn create_checkout_session(
         field(&form, "cancel_url"),
     );
     let metadata = metadata_of(&form);
+    let customer = field(&form, "customer");
     record(&shared, PATH, &headers, form)
         .respond(|| {
             let id = format!("cs_test_{}", Uuid::new_v4().simple());
@@ -384,7 +394,7 @@ async fn create_checkout_session(
                 "currency": currency,
                 "custom_fields": [],
                 "custom_text": { "after_submit": null, "shipping_address": null, "submit": null, "terms_of_service_acceptance": null },
-                "customer": null,
+                "customer": customer,
                 "customer_email": null,
                 "expires_at": now + 24 * 3600,
                 "livemode": false,
@@ -395,6 +405,7 @@ async fn create_checkout_session(
                 "payment_status": "unpaid",
                 "shipping_options": [],
                 "status": "open",
+                "subscription": null,
                 "success_url": success,
                 "url": format!("https://checkout.stripe.com/c/pay/{id}"),
             });
@@ -402,4 +413,95 @@ async fn create_checkout_session(
             Json(reply).into_response()
         })
         .await
+}
+
+async fn create_customer(
+    State(shared): State<Shared>,
+    headers: HeaderMap,
+    Form(form): Form<Vec<(String, String)>>,
+) -> Response {
+    const PATH: &str = "/v1/customers";
+    let (metadata, email, name) = (metadata_of(&form), field(&form, "email"), field(&form, "name"));
+    record(&shared, PATH, &headers, form)
+        .respond(|| {
+            let reply = json!({
+                "id": stripe_id("cus"),
+                "object": "customer",
+                "created": chrono::Utc::now().timestamp(),
+                "email": email,
+                "name": name,
+                "livemode": false,
+                "metadata": metadata,
+            });
+            shared.0.lock().expect("mock lock").customers_created += 1;
+            remember(&shared, PATH, &headers, &reply);
+            Json(reply).into_response()
+        })
+        .await
+}
+
+async fn create_billing_portal_session(
+    State(shared): State<Shared>,
+    headers: HeaderMap,
+    Form(form): Form<Vec<(String, String)>>,
+) -> Response {
+    const PATH: &str = "/v1/billing_portal/sessions";
+    let (customer, return_url) = (field(&form, "customer"), field(&form, "return_url"));
+    record(&shared, PATH, &headers, form)
+        .respond(|| {
+            let reply = json!({
+                "id": stripe_id("bps"),
+                "object": "billing_portal.session",
+                "configuration": "bpc_mock_default",
+                "created": chrono::Utc::now().timestamp(),
+                "customer": customer,
+                "flow": null,
+                "livemode": false,
+                "locale": null,
+                "on_behalf_of": null,
+                "return_url": return_url,
+                "url": format!("https://billing.stripe.com/p/session/test_{}", Uuid::new_v4().simple()),
+            });
+            remember(&shared, PATH, &headers, &reply);
+            Json(reply).into_response()
+        })
+        .await
+}
+
+/// `POST /v1/subscriptions/{id}`: answers the subscription with what the form set (the mock
+/// holds no subscriptions: the rest is a plain active one).
+async fn update_subscription(
+    State(shared): State<Shared>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    Form(form): Form<Vec<(String, String)>>,
+) -> Response {
+    let path = format!("/v1/subscriptions/{id}");
+    let cancel_at_period_end = field(&form, "cancel_at_period_end").as_deref() == Some("true");
+    record(&shared, &path, &headers, form).respond(|| {
+        let now = chrono::Utc::now().timestamp();
+        let reply = json!({
+            "id": id,
+            "object": "subscription",
+            "automatic_tax": { "disabled_reason": null, "enabled": false, "liability": null },
+            "billing_cycle_anchor": now,
+            "billing_mode": { "type": "classic" },
+            "billing_schedules": [],
+            "cancel_at_period_end": cancel_at_period_end,
+            "collection_method": "charge_automatically",
+            "created": now - 3600,
+            "currency": "usd",
+            "customer": "cus_mock",
+            "discounts": [],
+            "invoice_settings": { "account_tax_ids": null, "issuer": { "type": "self" } },
+            "items": { "object": "list", "data": [], "has_more": false, "url": format!("/v1/subscription_items?subscription={id}") },
+            "livemode": false,
+            "metadata": {},
+            "start_date": now - 3600,
+            "status": "active",
+        });
+        remember(&shared, &path, &headers, &reply);
+        Json(reply).into_response()
+    })
+    .await
 }

@@ -4,30 +4,16 @@
 // mock Stripe API, runs this script and then checks the database.
 // Environment: BASE_URL, WEBHOOK_SECRET, ACCOUNT_ID, STRIPE_API_VERSION.
 
-import Stripe from 'stripe';
 import { assert, checkRunner } from '../support/checks.mjs';
+import { deliver as post, event as envelope, expectStatus, now, sign as signWith } from './events.mjs';
 
 const { BASE_URL, WEBHOOK_SECRET, ACCOUNT_ID, STRIPE_API_VERSION } = process.env;
 assert(BASE_URL && WEBHOOK_SECRET && ACCOUNT_ID && STRIPE_API_VERSION, 'BASE_URL, WEBHOOK_SECRET, ACCOUNT_ID and STRIPE_API_VERSION are required');
 
-// Only used for its webhook helpers: no request reaches Stripe.
-const stripe = new Stripe('sk_test_unused');
-const now = () => Math.floor(Date.now() / 1000);
 const T = now();
-
-function event(id, type, created, object) {
-  return JSON.stringify({
-    id,
-    object: 'event',
-    api_version: STRIPE_API_VERSION,
-    created,
-    data: { object },
-    livemode: false,
-    pending_webhooks: 1,
-    request: { id: null, idempotency_key: null },
-    type,
-  });
-}
+const event = (id, type, created, object) => envelope(id, type, created, object, STRIPE_API_VERSION);
+const sign = (payload, { secret = WEBHOOK_SECRET, timestamp } = {}) => signWith(payload, { secret, timestamp });
+const deliver = (payload, signature) => post(BASE_URL, payload, signature);
 
 function accountUpdated(id, created, payouts) {
   return event(id, 'account.updated', created, {
@@ -44,28 +30,6 @@ function accountUpdated(id, created, payouts) {
     payouts_enabled: payouts,
     type: 'express',
   });
-}
-
-function sign(payload, { secret = WEBHOOK_SECRET, timestamp } = {}) {
-  return stripe.webhooks.generateTestHeaderString({ payload, secret, timestamp });
-}
-
-async function deliver(payload, signature) {
-  const headers = { 'content-type': 'application/json' };
-  if (signature !== undefined) headers['stripe-signature'] = signature;
-  const response = await fetch(`${BASE_URL}/webhooks/stripe`, { method: 'POST', headers, body: payload });
-  const text = await response.text();
-  let body;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    body = text;
-  }
-  return { status: response.status, body };
-}
-
-function expectStatus(result, status, what) {
-  assert(result.status === status, `${what}: expected ${status}, got ${result.status} ${JSON.stringify(result.body)}`);
 }
 
 const { check, runAll } = checkRunner({
