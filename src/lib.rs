@@ -28,6 +28,7 @@ pub mod payment;
 pub mod plan;
 pub mod profile;
 pub mod progress;
+pub mod review;
 pub mod seed;
 pub mod sos;
 pub mod state;
