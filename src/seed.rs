@@ -518,7 +518,7 @@ SELECT gen_random_uuid(), id, 0, 'Delivery', amount FROM seed_orders WHERE g >= 
             "ledger of the orders",
             gigs,
             chunk,
-            |from, to| seed_ledger_sql(from, to),
+            seed_ledger_sql,
             move |from, to| if users < 2 { 0 } else { 10 * active_gigs(from, to) },
         ),
         CatalogueStep::chunked(
