@@ -172,6 +172,9 @@ pub struct Config {
     pub events_retention: Duration,
     /// Stripe, its webhook secrets, the escrow dispute window and the cron secret.
     pub payments: Payments,
+    /// How long after an order completes its parties may review each other
+    /// (`REVIEW_WINDOW_DAYS`, 14 unless set); a hidden review becomes public when it ends.
+    pub review_window: Duration,
 }
 
 impl std::fmt::Debug for Config {
@@ -376,9 +379,14 @@ impl Config {
         }
 
         let payments = Payments::from_vars(vars, production)?;
+        let review_days: u64 = parse_or(vars, "REVIEW_WINDOW_DAYS", 14)?;
+        if !(1..=365).contains(&review_days) {
+            bail!("REVIEW_WINDOW_DAYS={review_days} must be 1 to 365");
+        }
 
         Ok(Self {
             payments,
+            review_window: Duration::from_secs(review_days * 24 * 3600),
             events_retention: Duration::from_secs(3600 * parse_or(vars, "EVENTS_RETENTION_HOURS", 168u64)?),
             ws,
             env,

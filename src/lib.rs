@@ -27,6 +27,7 @@ pub mod payment;
 pub mod plan;
 pub mod profile;
 pub mod progress;
+pub mod review;
 pub mod scheduler;
 pub mod seed;
 pub mod sos;

@@ -179,7 +179,9 @@ pub struct CatalogueSize {
 const CATALOGUE_CHUNK_ROWS: i64 = 10_000;
 
 /// A realistic catalogue for demos and benchmarks: freelancers with skills and rates, gigs
-/// with packages (most ACTIVE, published over the past year), and OPEN tasks. Users are
+/// with packages (most ACTIVE, published over the past year), one COMPLETED order per ACTIVE
+/// gig with its ledger transactions (fund, release, clear: the books balance) and both
+/// parties' public reviews (with the rating aggregates they add up to), and OPEN tasks. Users are
 /// `cat_user_<i>` (`cat_user_<i>@catalogue.test`, password `password`). Written with
 /// set-based SQL, so 100,000 gigs take seconds. Returns false when a catalogue exists.
 ///
@@ -279,6 +281,113 @@ fn residues(from: i64, to: i64, modulus: i64, remainder: i64) -> i64 {
     };
     below(to) - below(from)
 }
+
+/// The fee of the catalogue's completed orders (the default commission).
+const SEED_FEE_BPS: i64 = 800;
+
+/// How many gigs in `from..to` are ACTIVE (all but `g % 10 == 9`): each has one completed
+/// order with two public reviews.
+fn active_gigs(from: i64, to: i64) -> i64 {
+    to - from - residues(from, to, 10, 9)
+}
+
+/// One completed order per ACTIVE gig, bought by another catalogue user (none with fewer
+/// than two users), completed within the past ten months.
+fn seed_orders_sql(users: i64) -> String {
+    let others = (users - 1).max(1);
+    let none = if users < 2 { "AND false" } else { "" };
+    format!(
+        "CREATE TEMP TABLE seed_orders AS
+SELECT s.g, gen_random_uuid() AS id, s.id AS gig_id, s.owner_id AS freelancer_id,
+       (SELECT id FROM seed_users WHERE i = ((s.g * 7919) % {users} + 1 + s.g % {others}) % {users}) AS client_id,
+       s.price AS amount, now() - ((2 + s.g % 300) || ' days')::interval AS done_at
+FROM seed_gigs s WHERE s.g % 10 <> 9 {none};
+ALTER TABLE seed_orders ADD PRIMARY KEY (g);
+ANALYZE seed_orders;
+-- The ledger accounts the orders' money moves through.
+INSERT INTO ledger_accounts (id, owner_id, kind, currency)
+SELECT gen_random_uuid(), NULL, kind, 'USD' FROM unnest(ARRAY['PLATFORM_ESCROW', 'PLATFORM_FEES', 'EXTERNAL']) AS kind
+ON CONFLICT (kind, currency) WHERE owner_id IS NULL DO NOTHING;
+INSERT INTO ledger_accounts (id, owner_id, kind, currency)
+SELECT gen_random_uuid(), f.id, kind, 'USD'
+FROM (SELECT DISTINCT freelancer_id AS id FROM seed_orders) f, unnest(ARRAY['USER_PENDING', 'USER_AVAILABLE']) AS kind
+ON CONFLICT (owner_id, kind, currency) WHERE owner_id IS NOT NULL DO NOTHING;
+-- Entries go in set-based; the balances move once, at the end (see SEED_AGGREGATES).
+ALTER TABLE ledger_entries DISABLE TRIGGER ledger_entries_apply;"
+    )
+}
+
+/// The money of the orders of gigs `from..to`, as the order steps post it: FUND (external
+/// to escrow), RELEASE (escrow to the freelancer's pending balance less the fee, the fee to
+/// the platform) and CLEAR (pending to available), each transaction under its order key.
+fn seed_ledger_sql(from: i64, to: i64) -> String {
+    format!(
+        "
+CREATE TEMP TABLE seed_money AS
+SELECT o.id AS order_id, o.client_id, o.amount, (o.amount * {SEED_FEE_BPS} + 5000) / 10000 AS fee, o.done_at,
+       gen_random_uuid() AS fund, gen_random_uuid() AS release, gen_random_uuid() AS clear,
+       (SELECT id FROM ledger_accounts WHERE owner_id = o.freelancer_id AND kind = 'USER_PENDING' AND currency = 'USD') AS pending,
+       (SELECT id FROM ledger_accounts WHERE owner_id = o.freelancer_id AND kind = 'USER_AVAILABLE' AND currency = 'USD') AS available
+FROM seed_orders o WHERE o.g >= {from} AND o.g < {to};
+INSERT INTO ledger_transactions (id, kind, idempotency_key, order_id, actor_id, memo, created_at)
+SELECT fund, 'FUND', 'order:' || order_id || ':fund', order_id, client_id, 'Payment received into escrow',
+       done_at - interval '3 days' FROM seed_money
+UNION ALL
+SELECT release, 'RELEASE', 'order:' || order_id || ':release', order_id, client_id,
+       'Escrow released ({SEED_FEE_BPS} bps fee)', done_at FROM seed_money
+UNION ALL
+SELECT clear, 'CLEAR', 'order:' || order_id || ':clear', order_id, NULL, 'Earnings cleared',
+       done_at + interval '1 day' FROM seed_money;
+INSERT INTO ledger_entries (transaction_id, account_id, amount_cents, created_at)
+SELECT m.fund, x.id, -m.amount, m.done_at - interval '3 days' FROM seed_money m, ledger_accounts x
+    WHERE x.kind = 'EXTERNAL' AND x.owner_id IS NULL AND x.currency = 'USD'
+UNION ALL
+SELECT m.fund, e.id, m.amount, m.done_at - interval '3 days' FROM seed_money m, ledger_accounts e
+    WHERE e.kind = 'PLATFORM_ESCROW' AND e.owner_id IS NULL AND e.currency = 'USD'
+UNION ALL
+SELECT m.release, e.id, -m.amount, m.done_at FROM seed_money m, ledger_accounts e
+    WHERE e.kind = 'PLATFORM_ESCROW' AND e.owner_id IS NULL AND e.currency = 'USD'
+UNION ALL
+SELECT m.release, m.pending, m.amount - m.fee, m.done_at FROM seed_money m
+UNION ALL
+SELECT m.release, f.id, m.fee, m.done_at FROM seed_money m, ledger_accounts f
+    WHERE f.kind = 'PLATFORM_FEES' AND f.owner_id IS NULL AND f.currency = 'USD'
+UNION ALL
+SELECT m.clear, m.pending, m.fee - m.amount, m.done_at + interval '1 day' FROM seed_money m
+UNION ALL
+SELECT m.clear, m.available, m.amount - m.fee, m.done_at + interval '1 day' FROM seed_money m;
+DROP TABLE seed_money;"
+    )
+}
+
+/// The balances the seeded entries add up to (entries went in without the per-row trigger,
+/// which would update the same few platform rows once per entry), then the trigger back; and the rating aggregates of the seeded (public) reviews.
+const SEED_AGGREGATES: &str = "
+UPDATE ledger_accounts a SET balance_cents = a.balance_cents + s.total
+FROM (SELECT e.account_id, sum(e.amount_cents) AS total
+      FROM ledger_entries e JOIN ledger_transactions t ON t.id = e.transaction_id
+      JOIN seed_orders o ON o.id = t.order_id GROUP BY e.account_id) s
+WHERE a.id = s.account_id;
+-- Every seeded transaction is checked to balance now (the check is deferred to commit
+-- otherwise, and the trigger cannot be altered while checks are pending). Fresh statistics
+-- first: planned against the empty tables, each of the checks would scan every entry.
+ANALYZE ledger_accounts;
+ANALYZE ledger_transactions;
+ANALYZE ledger_entries;
+SET CONSTRAINTS ledger_entries_balanced IMMEDIATE;
+ALTER TABLE ledger_entries ENABLE TRIGGER ledger_entries_apply;
+INSERT INTO user_ratings AS u (user_id, role, count, rating_sum, quality_sum, communication_sum, timeliness_sum)
+SELECT r.reviewee_id, r.reviewee_role, count(*), sum(r.rating), sum(r.quality), sum(r.communication), sum(r.timeliness)
+FROM reviews r JOIN seed_orders o ON o.id = r.order_id GROUP BY r.reviewee_id, r.reviewee_role
+ON CONFLICT (user_id, role) DO UPDATE SET count = u.count + excluded.count,
+    rating_sum = u.rating_sum + excluded.rating_sum, quality_sum = u.quality_sum + excluded.quality_sum,
+    communication_sum = u.communication_sum + excluded.communication_sum,
+    timeliness_sum = u.timeliness_sum + excluded.timeliness_sum;
+UPDATE gigs g SET rating_sum = g.rating_sum + s.total, rating_count = g.rating_count + s.n,
+    rating_average = (g.rating_sum + s.total)::float8 / (g.rating_count + s.n)
+FROM (SELECT r.gig_id, sum(r.rating) AS total, count(*)::int AS n
+      FROM reviews r JOIN seed_orders o ON o.id = r.order_id WHERE r.gig_id IS NOT NULL GROUP BY r.gig_id) s
+WHERE g.id = s.gig_id;";
 
 /// The catalogue's statements, step by step: word lists and row numbers in temporary tables,
 /// then users, credentials, gigs, packages and tasks in chunks of `chunk` rows, then fresh
@@ -390,6 +499,57 @@ SELECT id, 'PREMIUM', 'Premium', 'Everything, fastest support.', price * 4, days
             // Every gig has a basic package, two in three a standard one, one in three a premium one.
             |from, to| 2 * (to - from) - residues(from, to, 3, 2) + residues(from, to, 3, 0),
         ),
+        CatalogueStep::single("order numbers", seed_orders_sql(users)),
+        CatalogueStep::chunked(
+            "completed orders",
+            gigs,
+            chunk,
+            |from, to| {
+                format!(
+                    "
+INSERT INTO orders (id, client_id, freelancer_id, origin, gig_id, package_tier, title, amount_cents, currency,
+                    fee_bps, status, revision_limit, funded_at, settled_at, cleared_at, created_at, updated_at)
+SELECT id, client_id, freelancer_id, 'GIG', gig_id, 'BASIC', 'Seeded order #' || g, amount, 'USD', {SEED_FEE_BPS},
+       'COMPLETED', 1, done_at - interval '3 days', done_at, done_at + interval '1 day', done_at - interval '4 days', done_at
+FROM seed_orders WHERE g >= {from} AND g < {to};
+INSERT INTO order_milestones (id, order_id, position, title, amount_cents)
+SELECT gen_random_uuid(), id, 0, 'Delivery', amount FROM seed_orders WHERE g >= {from} AND g < {to};"
+                )
+            },
+            move |from, to| if users < 2 { 0 } else { 2 * active_gigs(from, to) },
+        ),
+        CatalogueStep::chunked("ledger of the orders", gigs, chunk, seed_ledger_sql, move |from, to| {
+            if users < 2 {
+                0
+            } else {
+                10 * active_gigs(from, to)
+            }
+        }),
+        CatalogueStep::chunked(
+            "reviews",
+            gigs,
+            chunk,
+            |from, to| {
+                format!(
+                    r#"
+INSERT INTO reviews (id, order_id, gig_id, reviewer_id, reviewee_id, reviewee_role, rating, quality, communication,
+                     timeliness, comment, created_at, window_closes_at, published_at)
+SELECT gen_random_uuid(), id, gig_id, client_id, freelancer_id, 'FREELANCER', 3 + g % 3, 3 + (g / 3) % 3, 4 + g % 2,
+       3 + (g / 7) % 3,
+       (ARRAY['Great work, delivered as promised.', 'Clear communication and a solid result.',
+              'Good value; a few rounds of changes were needed.', 'Fast, friendly and professional.'])[1 + g % 4],
+       done_at + interval '2 hours', done_at + interval '14 days', done_at + interval '1 day'
+FROM seed_orders WHERE g >= {from} AND g < {to}
+UNION ALL
+SELECT gen_random_uuid(), id, NULL, freelancer_id, client_id, 'CLIENT', 4 + g % 2, 4 + g % 2, 4 + (g / 2) % 2, 5,
+       'A clear brief and prompt payment.', done_at + interval '5 hours', done_at + interval '14 days',
+       done_at + interval '1 day'
+FROM seed_orders WHERE g >= {from} AND g < {to};"#
+                )
+            },
+            move |from, to| if users < 2 { 0 } else { 2 * active_gigs(from, to) },
+        ),
+        CatalogueStep::single("rating aggregates", SEED_AGGREGATES.to_owned()),
         CatalogueStep::chunked(
             "tasks",
             tasks,
@@ -419,13 +579,17 @@ FROM generate_series({from}::bigint, {to} - 1) AS t;"#
         ),
         CatalogueStep::single(
             "statistics",
-            "DROP TABLE seed_gigs;
+            "DROP TABLE seed_orders;
+DROP TABLE seed_gigs;
 DROP TABLE seed_users;
 DROP TABLE seed_words;
 ANALYZE users;
 ANALYZE gigs;
 ANALYZE gig_packages;
-ANALYZE tasks;"
+ANALYZE tasks;
+ANALYZE orders;
+ANALYZE reviews;
+ANALYZE user_ratings;"
                 .to_owned(),
         ),
     ]
@@ -495,6 +659,11 @@ mod tests {
                 "gig numbers",
                 "gigs",
                 "gig packages",
+                "order numbers",
+                "completed orders",
+                "ledger of the orders",
+                "reviews",
+                "rating aggregates",
                 "tasks",
                 "statistics"
             ]
@@ -504,6 +673,10 @@ mod tests {
         assert_eq!(rows("gigs"), Some(205));
         // 205 basic, 137 standard (g % 3 <> 2), 69 premium (g % 3 = 0).
         assert_eq!(rows("gig packages"), Some(205 + 137 + 69));
+        // One completed order (and its milestone) per active gig: 205 less 20 drafts.
+        assert_eq!(rows("completed orders"), Some(2 * 185));
+        assert_eq!(rows("ledger of the orders"), Some(10 * 185));
+        assert_eq!(rows("reviews"), Some(2 * 185));
         assert_eq!(rows("tasks"), Some(60));
         assert_eq!(rows("statistics"), Some(0));
         let gig_statements = &steps[5].statements;

@@ -24,7 +24,7 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 const USER_BY_USERNAME: &str = "query UserByUsername($u: String!) { userByUsername(username: $u) { id username fullName headline skills avatarUrl isAvailable } }";
 const SIGN_IN: &str = "mutation SignIn($i: SignInInput!) { signIn(input: $i) { accessToken expiresAt } }";
-const FEED: &str = "query Feed { gigs(first: 20) { edges { node { id title startingPriceCents currency owner { id username fullName avatarUrl } packages { tier priceCents deliveryDays } } } } }";
+const FEED: &str = "query Feed { gigs(first: 20) { edges { node { id title startingPriceCents currency owner { id username fullName avatarUrl reviews(first: 5) { nodes { rating comment } } } packages { tier priceCents deliveryDays } } } } }";
 const GIG_BY_ID: &str = "query Gig($id: ID!) { gig(id: $id) { id title description startingPriceCents owner { id username fullName avatarUrl headline } packages { tier title priceCents deliveryDays revisions } } }";
 
 /// An operation the load generator can drive.

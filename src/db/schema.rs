@@ -140,6 +140,7 @@ diesel::table! {
         updated_at -> Timestamptz,
         published_at -> Nullable<Timestamptz>,
         search -> Nullable<Tsvector>,
+        rating_sum -> Int8,
     }
 }
 
@@ -645,6 +646,28 @@ diesel::table! {
 }
 
 diesel::table! {
+    reviews (id) {
+        id -> Uuid,
+        order_id -> Uuid,
+        gig_id -> Nullable<Uuid>,
+        reviewer_id -> Uuid,
+        reviewee_id -> Uuid,
+        reviewee_role -> Text,
+        rating -> Int2,
+        quality -> Int2,
+        communication -> Int2,
+        timeliness -> Int2,
+        comment -> Text,
+        comment_original -> Nullable<Text>,
+        reply -> Nullable<Text>,
+        replied_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+        window_closes_at -> Timestamptz,
+        published_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
     billing_customers (user_id) {
         user_id -> Uuid,
         stripe_customer_id -> Text,
@@ -672,6 +695,22 @@ diesel::table! {
 
 diesel::joinable!(subscriptions -> plans (plan_id));
 diesel::joinable!(subscriptions -> users (user_id));
+
+diesel::table! {
+    user_ratings (user_id, role) {
+        user_id -> Uuid,
+        role -> Text,
+        count -> Int4,
+        rating_sum -> Int8,
+        quality_sum -> Int8,
+        communication_sum -> Int8,
+        timeliness_sum -> Int8,
+    }
+}
+
+diesel::joinable!(reviews -> orders (order_id));
+diesel::joinable!(reviews -> gigs (gig_id));
+diesel::joinable!(user_ratings -> users (user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     audit_log,
@@ -719,4 +758,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     payout_accounts,
     billing_customers,
     subscriptions,
+    reviews,
+    user_ratings,
 );

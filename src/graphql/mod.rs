@@ -35,6 +35,7 @@ use crate::{
     payment::graphql::{PaymentMutation, PaymentQuery},
     plan::graphql::{PlanMutation, PlanQuery},
     profile::graphql::{ProfileMutation, ProfileQuery},
+    review::graphql::{ReviewMutation, ReviewQuery},
     sos::graphql::{SosMutation, SosSubscription},
     state::AppState,
     task::graphql::{TaskMutation, TaskQuery, TaskSubscription},
@@ -58,6 +59,7 @@ pub struct Query(
     NotificationQuery,
     CalendarQuery,
     OrderQuery,
+    ReviewQuery,
     LedgerQuery,
     PaymentQuery,
     VerificationQuery,
@@ -83,6 +85,7 @@ pub struct Mutation(
     NotificationMutation,
     CalendarMutation,
     OrderMutation,
+    ReviewMutation,
     PaymentMutation,
     PlanMutation,
     VouchMutation,
@@ -133,6 +136,7 @@ fn describe_lists(
     let builder = describe_list!(builder, crate::task::graphql::NearbyTask, "tasks near a point");
     let builder = describe_list!(builder, crate::notification::graphql::Notification, "notifications");
     let builder = describe_list!(builder, crate::order::graphql::Order, "orders");
+    let builder = describe_list!(builder, crate::review::graphql::Review, "reviews");
     let builder = describe_list!(builder, crate::sos::graphql::SosAlert, "SOS alerts");
     let builder = describe_list!(builder, crate::task::graphql::Task, "tasks");
     let builder = describe_list!(

@@ -33,7 +33,7 @@ pg_enum! {
         Payment = "PAYMENT",
         /// A call was scheduled with you. Not sent yet: calls are not available.
         CallScheduled = "CALL_SCHEDULED",
-        /// Someone reviewed you. Not sent yet: reviews are not available.
+        /// A review of you became public. Data: `reviewId`, `orderId`, `rating`.
         ReviewReceived = "REVIEW_RECEIVED",
         /// A task was posted near you while you were offline. Data: `taskId`,
         /// `distanceMeters`, `mode`.

@@ -23,6 +23,10 @@ use crate::{
         pagination::{connection, connection_with_edges, list_cost, page_request, ListConnection, Total},
         types::{parse_id, patch, GeoPoint, GeoPointInput},
     },
+    review::{
+        self,
+        graphql::{Review, ReviewRole, UserRating},
+    },
     vouch::{
         self,
         graphql::{SkillVouches, Vouch},
@@ -231,6 +235,34 @@ impl User {
     async fn vouch_count(&self, ctx: &Context<'_>) -> async_graphql::Result<i64> {
         vouch::graphql::count_of(ctx, self.0.id).await
     }
+    /// This member's rating over the public reviews they received; `role` narrows to reviews
+    /// of their work (AS_FREELANCER, what `freelancers` ranks by) or of them as a client.
+    /// Reviews are blind: one counts only once both parties reviewed or the window closed.
+    async fn rating(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Only reviews received on this side of an order; both when omitted.")] role: Option<
+            ReviewRole,
+        >,
+    ) -> async_graphql::Result<UserRating> {
+        review::graphql::rating_of(ctx, self.0.id, role).await
+    }
+    /// The public reviews this member received, newest first (as `userReviews`). A page of
+    /// users (a gig feed's owners) reads its reviews in one statement.
+    #[graphql(complexity = "list_cost(first, child_complexity)")]
+    async fn reviews(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Only reviews received on this side of an order; both when omitted.")] role: Option<
+            ReviewRole,
+        >,
+        #[graphql(desc = "Page size: 1 to the page size cap (100 unless configured); 20 when omitted.")] first: Option<
+            i32,
+        >,
+        #[graphql(desc = "The `endCursor` of the previous page; omit for the first page.")] after: Option<String>,
+    ) -> async_graphql::Result<ListConnection<Review>> {
+        review::graphql::reviews_of(ctx, self.0.id, role, first, after).await
+    }
 }
 
 /// Names the saved-freelancers list apart from the ranked search (another edge shape).
@@ -254,7 +286,8 @@ type SavedFreelancerConnection =
 /// How a freelancer ranked.
 #[derive(SimpleObject)]
 pub struct RankFields {
-    /// The ranking score (0 to 1): skill match, portfolio, availability, verified boost.
+    /// The ranking score (0 to 1): skill match, portfolio, availability, verified boost,
+    /// reviews.
     pub score: f64,
 }
 
@@ -276,8 +309,9 @@ impl ProfileQuery {
 
     /// Public freelancer search: members listing at least one skill, not banned, best ranked
     /// first. The score (0 to 1, on each edge) weighs skill match against `filter.skills`
-    /// (0.45), portfolio links (0.15, full at three), availability (0.15) and verification
-    /// (0.10).
+    /// (0.45), portfolio links (0.15, full at three), availability (0.15), verification
+    /// (0.10) and reviews (0.15: the average public rating of their work over 5, in full from
+    /// five reviews).
     #[graphql(complexity = "list_cost(first, child_complexity)")]
     async fn freelancers(
         &self,

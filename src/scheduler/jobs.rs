@@ -15,6 +15,7 @@ use crate::{
     graphql::extensions::idempotency,
     mail, order,
     payment::{self, outbox},
+    review,
     state::AppState,
     task,
 };
@@ -34,7 +35,8 @@ pub const JOBS: &[Job] = &[
     Job::new("purgeIdempotencyKeys", PURGE_EVERY, purge_idempotency_keys),
     Job::new("purgeSentMail", PURGE_EVERY, purge_sent_mail),
     Job::new("purgeStripeEvents", PURGE_EVERY, purge_stripe_events),
-    // Review reminders (SPEC "Scheduler and cron") go here once reviews exist (issue 16).
+    Job::new("publishReviews", PURGE_EVERY, publish_reviews),
+    // Review reminders (SPEC "Scheduler and cron") are not written yet (issue 16).
 ];
 
 /// How often escrow is released and rows that have served their purpose are deleted.
@@ -64,6 +66,12 @@ fn release_escrow(app: &AppState) -> BoxFuture<'_, AppResult<Counts>> {
         let cleared = order::service::clear_earnings(app, window).await?;
         Ok(Counts::of("released", cleared.orders).and("transfersQueued", cleared.transfers))
     })
+}
+
+/// Lone reviews whose review window closed become public, with the reviewee's and the gig's
+/// aggregates (`review::service::publish_due`).
+fn publish_reviews(app: &AppState) -> BoxFuture<'_, AppResult<Counts>> {
+    Box::pin(async move { Ok(Counts::of("published", review::service::publish_due(app).await?)) })
 }
 
 /// Due payment-provider calls (transfers, refunds) are made or retried with backoff

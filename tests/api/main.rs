@@ -29,6 +29,7 @@ mod playground;
 
 mod profiles;
 mod realtime;
+mod reviews;
 mod schema;
 mod seed;
 mod sos;

@@ -90,6 +90,34 @@ async fn the_catalogue_seeds_a_browsable_marketplace_once() {
         .gql("mutation { signIn(input: { email: \"cat_user_7@catalogue.test\", password: \"password\" }) { user { username } } }", json!({}))
         .await;
     assert_eq!(signed_in.data()["signIn"]["user"]["username"], "cat_user_7");
+
+    // One completed order per active gig, its money through the ledger, two public reviews.
+    crate::orders::assert_books_balance(&app).await;
+    let counts = app
+        .texts(
+            "SELECT concat_ws(',', (SELECT count(*) FROM orders WHERE status = 'COMPLETED' AND cleared_at IS NOT NULL), \
+               (SELECT count(*) FROM reviews WHERE published_at IS NOT NULL), \
+               (SELECT count(*) FROM ledger_transactions), \
+               (SELECT sum(count) FROM user_ratings), \
+               (SELECT sum(rating_count) FROM gigs), \
+               (SELECT count(*) FROM gigs WHERE rating_count > 0 AND rating_average <> rating_sum::float8 / rating_count), \
+               (SELECT balance_cents FROM ledger_accounts WHERE kind = 'PLATFORM_FEES')
+                 = (SELECT sum((amount_cents * 800 + 5000) / 10000) FROM orders)) AS value",
+        )
+        .await;
+    assert_eq!(counts, ["180,360,540,360,180,0,t"]);
+    let feed = app
+        .gql(
+            "{ gigs(first: 20) { nodes { rating { average count } owner { rating { count average } reviews(first: 5) { nodes { rating comment } } } } } }",
+            json!({}),
+        )
+        .await;
+    let nodes = feed.data()["gigs"]["nodes"].as_array().unwrap().clone();
+    assert!(nodes.iter().all(|n| n["rating"]["count"] == 1));
+    assert!(nodes
+        .iter()
+        .all(|n| !n["owner"]["reviews"]["nodes"].as_array().unwrap().is_empty()
+            && n["owner"]["rating"]["count"].as_i64().unwrap() > 0));
 }
 
 #[tokio::test]
@@ -149,7 +177,7 @@ async fn the_catalogue_reports_its_steps_as_plain_lines() {
     let text = output.text();
     let steps: Vec<&str> = text.lines().filter(|l| !l.contains(" rows (")).collect();
     assert_eq!(
-        steps[..9],
+        steps[..14],
         [
             "seed catalogue: word lists",
             "seed catalogue: user numbers",
@@ -158,12 +186,17 @@ async fn the_catalogue_reports_its_steps_as_plain_lines() {
             "seed catalogue: gig numbers",
             "seed catalogue: gigs",
             "seed catalogue: gig packages",
+            "seed catalogue: order numbers",
+            "seed catalogue: completed orders",
+            "seed catalogue: ledger of the orders",
+            "seed catalogue: reviews",
+            "seed catalogue: rating aggregates",
             "seed catalogue: tasks",
             "seed catalogue: statistics",
         ]
     );
-    assert!(steps[9].starts_with("seed catalogue: seeded ("), "{text}");
-    assert_eq!(steps.len(), 10, "{text}");
+    assert!(steps[14].starts_with("seed catalogue: seeded ("), "{text}");
+    assert_eq!(steps.len(), 15, "{text}");
     assert!(
         !text.contains('\x1b') && !text.contains('\r'),
         "no escape codes: {text:?}"

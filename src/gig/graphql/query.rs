@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use async_graphql::{Context, Object, ID};
+use uuid::Uuid;
 
 use super::Gig;
 use crate::{
@@ -18,27 +19,37 @@ use crate::{
         types::parse_id,
     },
     profile::{loaders::UserById, model::UserRow},
+    review,
 };
 
 /// A page of gigs; its cursors are encoded only when selected (the feed is a hot path).
 type GigConnection = KeyedConnection<After, Gig>;
 
 /// The connection of a page of (row, owner) items; the owners prime the request's loader,
-/// so `Gig.owner` runs no statement.
+/// so `Gig.owner` runs no statement, and so do the owners' reviews when selected (one
+/// statement for the whole page, see `review::graphql::prime_reviews`).
 async fn with_owners<T>(
     ctx: &Context<'_>,
     page: Page<T>,
     key: impl Fn(&T) -> After,
     parts: impl Fn(T) -> (GigRow, UserRow),
-) -> GigConnection {
+) -> async_graphql::Result<GigConnection> {
     let mut owners = Vec::with_capacity(page.items.len());
     let connection = connection(page, key, |item| {
         let (gig, owner) = parts(item);
         owners.push((UserById(owner.id), Arc::new(owner)));
         Gig::from(gig)
     });
+    let owner_ids: Vec<Uuid> = owners.iter().map(|(key, _)| key.0).collect();
     ctx.loader().feed_many(owners).await;
-    connection
+    let selection = ctx.look_ahead();
+    for owner in [
+        selection.field("edges").field("node").field("owner"),
+        selection.field("nodes").field("owner"),
+    ] {
+        review::graphql::prime_reviews(ctx, owner, &owner_ids).await?;
+    }
+    Ok(connection)
 }
 
 /// A page of a gig list. When the client selects the packages, the service reads them with
@@ -62,7 +73,7 @@ async fn gig_page(
         ctx.loader().feed_many(keyed(packages, PackagesOf)).await;
     }
     let key = |listed: &Listed| listed.key(sort, own_list);
-    Ok(with_owners(ctx, page, key, |listed| (listed.gig, listed.owner)).await)
+    with_owners(ctx, page, key, |listed| (listed.gig, listed.owner)).await
 }
 
 #[derive(Default)]
@@ -144,6 +155,6 @@ impl GigQuery {
         let request = page_request(ctx, first, after.as_deref())?;
         let page = service::saved(ctx.app(), &viewer.user, &request).await?;
         let key = |(saved_at, gig, _): &(_, GigRow, _)| After::Newest(*saved_at, gig.id);
-        Ok(with_owners(ctx, page, key, |(_, gig, owner)| (gig, owner)).await)
+        with_owners(ctx, page, key, |(_, gig, owner)| (gig, owner)).await
     }
 }

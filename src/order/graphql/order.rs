@@ -30,6 +30,7 @@ use crate::{
         service,
     },
     profile::graphql::User,
+    review::{self, graphql::Review},
     task::{graphql::Task, loaders::TaskById},
 };
 
@@ -209,6 +210,12 @@ impl Order {
     /// Disputes, oldest first.
     async fn disputes(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Dispute>> {
         list(ctx, DisputesOf(self.0.id), Dispute).await
+    }
+    /// The parties' reviews of each other (after completion): public ones, and your own
+    /// even while it is hidden (reviews are blind until both parties reviewed or the review
+    /// window closed).
+    async fn reviews(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Review>> {
+        review::graphql::of_order(ctx, self.0.id).await
     }
 }
 
