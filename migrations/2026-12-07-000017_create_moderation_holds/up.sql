@@ -9,3 +9,5 @@ CREATE TABLE moderation_holds (
     created_at   TIMESTAMPTZ NOT NULL DEFAULT now(),
     PRIMARY KEY (target_type, target_id)
 );
+-- Every foreign key is indexed.
+CREATE INDEX moderation_holds_actor_idx ON moderation_holds (actor_id);

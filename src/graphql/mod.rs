@@ -124,7 +124,10 @@ fn describe_lists(
 ) -> SchemaBuilder<Query, Mutation, Subscription> {
     use async_graphql::connection::{Connection, Edge, EmptyFields};
 
-    use crate::profile::graphql::{RankFields, SavedFreelancerNames, User};
+    use crate::{
+        admin::graphql::MemberListNames,
+        profile::graphql::{RankFields, SavedFreelancerNames, User},
+    };
     use pagination::{describe_list, Total};
 
     let builder = describe_list!(builder, crate::application::graphql::Application, "applications");
@@ -150,6 +153,13 @@ fn describe_lists(
         Connection<String, User, Total, EmptyFields, SavedFreelancerNames, SavedFreelancerNames>,
         Edge<String, User, EmptyFields, SavedFreelancerNames>,
         "saved freelancers",
+        "after"
+    );
+    let builder = describe_list!(
+        builder,
+        Connection<String, User, Total, EmptyFields, MemberListNames, MemberListNames>,
+        Edge<String, User, EmptyFields, MemberListNames>,
+        "members (admins only)",
         "after"
     );
     describe_list!(

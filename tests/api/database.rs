@@ -58,6 +58,7 @@ fn declared_columns() -> BTreeMap<(String, String), (String, bool)> {
             "Text" => "text",
             "Bytea" => "bytea",
             "Bool" => "boolean",
+            "Int2" => "smallint",
             "Int4" => "integer",
             "Int8" => "bigint",
             "Float8" => "double precision",

@@ -430,7 +430,9 @@ async fn nothing_is_left_behind_when_a_peer_disconnects_or_goes_silent() {
     gone.subscribe("n", "subscription { notificationAdded { id } }", json!({}))
         .await;
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(app.state.bus.hub.topic_count(), 2);
+    // The conversation, the user's notifications, and the sessions topic every signed-in
+    // connection watches (suspensions).
+    assert_eq!(app.state.bus.hub.topic_count(), 3);
     drop(gone);
     assert!(hub_drains(&app).await, "topics released after an abrupt disconnect");
 
@@ -439,7 +441,7 @@ async fn nothing_is_left_behind_when_a_peer_disconnects_or_goes_silent() {
     silent.init(Some(&bob.token)).await;
     silent.subscribe("m", MESSAGE_ADDED, json!({ "c": conversation })).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(app.state.bus.hub.topic_count(), 1);
+    assert_eq!(app.state.bus.hub.topic_count(), 2, "the conversation and the sessions topic");
     tokio::time::sleep(Duration::from_millis(3500)).await;
     assert!(
         hub_drains(&app).await,
