@@ -441,7 +441,11 @@ async fn nothing_is_left_behind_when_a_peer_disconnects_or_goes_silent() {
     silent.init(Some(&bob.token)).await;
     silent.subscribe("m", MESSAGE_ADDED, json!({ "c": conversation })).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(app.state.bus.hub.topic_count(), 2, "the conversation and the sessions topic");
+    assert_eq!(
+        app.state.bus.hub.topic_count(),
+        2,
+        "the conversation and the sessions topic"
+    );
     tokio::time::sleep(Duration::from_millis(3500)).await;
     assert!(
         hub_drains(&app).await,
