@@ -32,6 +32,13 @@ pub struct Suspended {
     pub user_id: Uuid,
 }
 
+/// The member `user_id`, locked for the change; `NOT_FOUND` when there is none.
+async fn locked_member(conn: &mut diesel_async::AsyncPgConnection, user_id: Uuid) -> AppResult<UserRow> {
+    profiles::lock(conn, user_id)
+        .await?
+        .ok_or_else(|| AppError::not_found("User"))
+}
+
 /// Suspends `user_id` for `reason` (3 to 2,000 characters). `FORBIDDEN` for oneself,
 /// `NOT_FOUND` for no such member, `CONFLICT` when already suspended.
 pub async fn ban(app: &AppState, admin: &UserRow, user_id: Uuid, reason: &str) -> AppResult<UserRow> {
@@ -42,9 +49,7 @@ pub async fn ban(app: &AppState, admin: &UserRow, user_id: Uuid, reason: &str) -
     let mut conn = app.db.conn().await?;
     app.bus
         .transaction::<_, AppError, _>(&mut conn, async |conn| {
-            let user = profiles::lock(conn, user_id)
-                .await?
-                .ok_or_else(|| AppError::not_found("User"))?;
+            let user = locked_member(conn, user_id).await?;
             if user.is_banned() {
                 return Err(AppError::Conflict("This member is already suspended.".into()));
             }
@@ -78,9 +83,7 @@ pub async fn unban(app: &AppState, admin: &UserRow, user_id: Uuid, reason: &str)
     let mut conn = app.db.conn().await?;
     app.bus
         .transaction::<_, AppError, _>(&mut conn, async |conn| {
-            let user = profiles::lock(conn, user_id)
-                .await?
-                .ok_or_else(|| AppError::not_found("User"))?;
+            let user = locked_member(conn, user_id).await?;
             let Some(banned_at) = user.banned_at else {
                 return Err(AppError::Conflict("This member is not suspended.".into()));
             };
