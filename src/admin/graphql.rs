@@ -21,7 +21,7 @@ use crate::{
         types::parse_id,
     },
     order::{
-        graphql::{Order, OrderStatus},
+        graphql::{disputes, Dispute, DisputeOutcome, DisputeStatus, Order, OrderStatus},
         service::{self as orders, Act},
     },
     profile::{
@@ -84,7 +84,7 @@ impl AuditEntry {
 pub struct AuditLogFilter {
     /// Only actions by this admin (a user `id`).
     pub actor_id: Option<ID>,
-    /// Only actions on this kind of thing: `ORDER`, `USER`, `GIG`, `TASK` or `SOS_ALERT`
+    /// Only actions on this kind of thing: `ORDER`, `DISPUTE`, `USER`, `GIG`, `TASK` or `SOS_ALERT`
     /// (exact match).
     pub target_type: Option<String>,
     /// Only actions on this order, user or SOS alert.
@@ -209,6 +209,22 @@ impl AdminQuery {
         verification::graphql::requests(ctx, status, first, after).await
     }
 
+    /// Disputes, oldest first (the mediators' queue), optionally in one status (OPEN: not
+    /// yet taken on; IN_MEDIATION: being mediated). Admins only.
+    #[graphql(complexity = "list_cost(first, child_complexity)")]
+    async fn disputes(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Only disputes in this status; all when omitted.")] status: Option<DisputeStatus>,
+        #[graphql(desc = "Page size: 1 to the page size cap (100 unless configured); 20 when omitted.")] first: Option<
+            i32,
+        >,
+        #[graphql(desc = "The `endCursor` of the previous page; omit for the first page.")] after: Option<String>,
+    ) -> async_graphql::Result<ListConnection<Dispute>> {
+        ctx.admin()?;
+        disputes::queue(ctx, status, first, after).await
+    }
+
     /// SOS alerts, newest first, optionally in one status. Admins only.
     #[graphql(complexity = "list_cost(first, child_complexity)")]
     async fn sos_alerts(
@@ -307,6 +323,44 @@ impl AdminMutation {
         let id = parse_id(&id, "id")?;
         let row = orders::act(ctx.app(), &admin.user, id, Act::Override { status, reason }).await?;
         Ok(Order::new(row))
+    }
+
+    /// Takes an OPEN or IN_MEDIATION dispute on as its mediator — yourself, or the admin
+    /// `mediatorId` — making it IN_MEDIATION; both parties are notified. Audit-logged.
+    /// Admins only; `CONFLICT` once the dispute is settled or when that admin already
+    /// mediates it; `VALIDATION_ERROR` on `mediatorId` when it is not an admin.
+    async fn assign_dispute(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The dispute's `id`.")] dispute_id: ID,
+        #[graphql(desc = "The admin who mediates; yourself when omitted.")] mediator_id: Option<ID>,
+    ) -> async_graphql::Result<Dispute> {
+        ctx.admin()?;
+        disputes::assign(ctx, &dispute_id, mediator_id.as_ref()).await
+    }
+
+    /// Rules on an OPEN or IN_MEDIATION dispute, in one transaction with the money, the
+    /// order's final state, both parties' notifications (DISPUTE) and the audit entry:
+    /// CLIENT refunds the escrow (to the card when paid through Stripe, else to the client's
+    /// balance) and cancels the order; FREELANCER releases it less the fee and completes the
+    /// order; SPLIT releases `splitBps` of it to the freelancer (less the fee on that share)
+    /// and refunds the rest, and completes the order; DISMISSED puts the order back where it
+    /// stood, escrow untouched. A card dispute that came after the order was final can only
+    /// be DISMISSED. Admins only; `CONFLICT` when the dispute is already settled (of
+    /// concurrent rulings one wins).
+    async fn resolve_dispute(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The dispute's `id`.")] dispute_id: ID,
+        #[graphql(desc = "The ruling.")] outcome: DisputeOutcome,
+        #[graphql(desc = "SPLIT only (required then): the freelancer's share of the escrow in basis \
+                          points, 1 to 9,999 (7000 = 70 % to the freelancer, 30 % back to the client); \
+                          each side must get at least a cent.")]
+        split_bps: Option<i32>,
+        #[graphql(desc = "Why, shown to both parties and kept in the audit log: 3 to 2,000 characters.")] note: String,
+    ) -> async_graphql::Result<Dispute> {
+        ctx.admin()?;
+        disputes::resolve(ctx, &dispute_id, outcome, split_bps, note).await
     }
 
     /// Approves (VERIFIED) or rejects (REJECTED; `note` says why) a member's pending

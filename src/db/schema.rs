@@ -340,6 +340,28 @@ diesel::table! {
         created_at -> Timestamptz,
         resolved_at -> Nullable<Timestamptz>,
         stripe_dispute_id -> Nullable<Text>,
+        resumes_status -> Nullable<Text>,
+        mediator_id -> Nullable<Uuid>,
+        assigned_at -> Nullable<Timestamptz>,
+        resolved_by -> Nullable<Uuid>,
+        resolution_note -> Nullable<Text>,
+        split_bps -> Nullable<Int4>,
+        client_cents -> Nullable<Int8>,
+        freelancer_cents -> Nullable<Int8>,
+    }
+}
+
+diesel::table! {
+    dispute_evidence (id) {
+        id -> Uuid,
+        dispute_id -> Uuid,
+        author_id -> Uuid,
+        kind -> Text,
+        message_id -> Nullable<Uuid>,
+        url -> Nullable<Text>,
+        file -> Nullable<Jsonb>,
+        note -> Text,
+        created_at -> Timestamptz,
     }
 }
 
@@ -479,6 +501,7 @@ diesel::table! {
         stripe_checkout_session_id -> Nullable<Text>,
         stripe_payment_intent_id -> Nullable<Text>,
         checkout_attempts -> Int4,
+        released_cents -> Nullable<Int8>,
     }
 }
 
@@ -582,6 +605,7 @@ diesel::joinable!(order_history -> orders (order_id));
 diesel::joinable!(order_milestones -> orders (order_id));
 diesel::joinable!(payment_proofs -> orders (order_id));
 diesel::joinable!(disputes -> orders (order_id));
+diesel::joinable!(dispute_evidence -> disputes (dispute_id));
 diesel::joinable!(verification_documents -> verification_requests (request_id));
 diesel::joinable!(sos_alerts -> orders (order_id));
 
@@ -715,6 +739,7 @@ diesel::joinable!(user_ratings -> users (user_id));
 diesel::allow_tables_to_appear_in_same_query!(
     audit_log,
     availability_dates,
+    dispute_evidence,
     disputes,
     idempotency_keys,
     ledger_accounts,

@@ -94,9 +94,14 @@ pub async fn post(conn: &mut AsyncPgConnection, movement: Movement<'_>) -> AppRe
 
 /// The platform fee on `amount_cents` at `bps` basis points, rounded half up.
 pub fn fee_cents(amount_cents: i64, bps: i32) -> i64 {
-    let fee = (i128::from(amount_cents) * i128::from(bps) + 5_000) / 10_000;
-    // bps is at most 10,000, so the fee never exceeds the amount.
-    fee as i64
+    bps_of(amount_cents, bps)
+}
+
+/// `bps` basis points (0 to 10,000) of `amount_cents`, rounded half up.
+pub fn bps_of(amount_cents: i64, bps: i32) -> i64 {
+    let part = (i128::from(amount_cents) * i128::from(bps.clamp(0, 10_000)) + 5_000) / 10_000;
+    // bps is at most 10,000, so the part never exceeds the amount.
+    part as i64
 }
 
 /// An order's money, as the ledger needs it.

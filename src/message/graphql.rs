@@ -151,6 +151,13 @@ pub struct Message {
 }
 
 impl Message {
+    /// The message `id` through the request's loader (for other domains' fields that point
+    /// at a message the viewer may read); `None` when it is gone.
+    pub async fn on_record(ctx: &Context<'_>, id: Uuid) -> async_graphql::Result<Option<Message>> {
+        let row = ctx.loader().load_one(MessageById(id)).await.map_err(shared_error)?;
+        Ok(row.map(Message::new))
+    }
+
     fn new(row: Arc<MessageRow>) -> Self {
         Self {
             row,
@@ -200,8 +207,7 @@ impl Message {
         let Some(id) = self.row.reply_to_id else {
             return Ok(None);
         };
-        let row = ctx.loader().load_one(MessageById(id)).await.map_err(shared_error)?;
-        Ok(row.map(Message::new))
+        Message::on_record(ctx, id).await
     }
     /// When it was sent (UTC).
     async fn created_at(&self) -> DateTime<Utc> {

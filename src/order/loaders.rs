@@ -1,6 +1,8 @@
 //! Batched lookups for orders and what hangs off them.
 
-use super::model::{self, BoardItemRow, DeliverableRow, DisputeRow, HistoryRow, MilestoneRow, OrderRow, ProofRow};
+use super::model::{
+    self, BoardItemRow, DeliverableRow, DisputeRow, EvidenceRow, HistoryRow, MilestoneRow, OrderRow, ProofRow,
+};
 use crate::graphql::loader::{grouped_loader, keyed_loader, RequestLoader};
 
 keyed_loader!(
@@ -8,13 +10,13 @@ keyed_loader!(
     OrderById: model::find_many => OrderRow, by id
 );
 
-/// One [`grouped_loader!`] per list hanging off an order: key `$key(order_id)` → the order's
-/// rows, in the order `$query` returns them. Also writes [`forget_orders`], which clears the
-/// order loader and each of these.
+/// One [`grouped_loader!`] per list hanging off an order (or off one of its records): key
+/// `$key(parent_id)` → the rows whose `$by` is that id, in the order `$query` returns them.
+/// Also writes [`forget_orders`], which clears the order loader and each of these.
 macro_rules! per_order {
-    ($($(#[$doc:meta])* $key:ident($row:ty) = $query:path;)+) => {
+    ($($(#[$doc:meta])* $key:ident($row:ty) by $by:ident = $query:path;)+) => {
         $(
-            grouped_loader!($(#[$doc])* $key: $query => $row, by order_id);
+            grouped_loader!($(#[$doc])* $key: $query => $row, by $by);
         )+
 
         /// Drops what the loader remembers of orders. A subscription keeps one loader for its
@@ -28,15 +30,17 @@ macro_rules! per_order {
 
 per_order! {
     /// Key: an order id → its milestones, in order.
-    MilestonesOf(MilestoneRow) = model::milestones_of;
+    MilestonesOf(MilestoneRow) by order_id = model::milestones_of;
     /// Key: an order id → its history, oldest first.
-    HistoryOf(HistoryRow) = model::history_of;
+    HistoryOf(HistoryRow) by order_id = model::history_of;
     /// Key: an order id → its payment proofs, oldest first.
-    ProofsOf(ProofRow) = model::proofs_of;
+    ProofsOf(ProofRow) by order_id = model::proofs_of;
     /// Key: an order id → its deliveries, oldest first.
-    DeliverablesOf(DeliverableRow) = model::deliverables_of;
+    DeliverablesOf(DeliverableRow) by order_id = model::deliverables_of;
     /// Key: an order id → its board items, oldest first.
-    BoardOf(BoardItemRow) = model::board_of;
+    BoardOf(BoardItemRow) by order_id = model::board_of;
     /// Key: an order id → its disputes, oldest first.
-    DisputesOf(DisputeRow) = model::disputes_of;
+    DisputesOf(DisputeRow) by order_id = model::disputes_of;
+    /// Key: a dispute id → its evidence, oldest first.
+    EvidenceOf(EvidenceRow) by dispute_id = model::evidence_of;
 }

@@ -48,6 +48,18 @@ pg_enum! {
         ForceComplete = "FORCE_COMPLETE",
         /// Admin: settle as cancelled, refunding escrow (`overrideOrderStatus(…, CANCELLED)`).
         ForceCancel = "FORCE_CANCEL",
+        /// Admin: rule a dispute for the client: escrow back to them, the order CANCELLED
+        /// (`resolveDispute(…, CLIENT)`).
+        SettleForClient = "SETTLE_FOR_CLIENT",
+        /// Admin: rule a dispute for the freelancer: escrow to them less the fee, the order
+        /// COMPLETED (`resolveDispute(…, FREELANCER)`).
+        SettleForFreelancer = "SETTLE_FOR_FREELANCER",
+        /// Admin: split the escrow of a dispute between the parties, the order COMPLETED
+        /// (`resolveDispute(…, SPLIT)`).
+        SettleSplit = "SETTLE_SPLIT",
+        /// Admin: dismiss a dispute: the order goes back to where it stood, escrow untouched
+        /// (`resolveDispute(…, DISMISSED)`).
+        DismissDispute = "DISMISS_DISPUTE",
     }
 }
 
@@ -74,6 +86,18 @@ pub enum Money {
     Refunded,
     /// Escrow, if held, is taken back by the card issuer (a chargeback).
     Chargeback,
+    /// Escrow, if held, is split: a share to the freelancer less the fee on it, the rest back
+    /// to the client (as a refund is).
+    Split,
+}
+
+/// Where a rule takes the order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    /// Always this status.
+    Status(OrderStatus),
+    /// Back to the status the order had when its open dispute froze it.
+    Resume,
 }
 
 /// What else a transition needs checked before it may happen.
@@ -95,7 +119,7 @@ pub struct Rule {
     pub action: Action,
     pub from: &'static [OrderStatus],
     pub by: &'static [ActorRole],
-    pub to: OrderStatus,
+    pub to: Target,
     pub money: Money,
     pub guard: Guard,
 }
@@ -123,7 +147,7 @@ const fn rule(action: Action, from: &'static [OrderStatus], by: &'static [ActorR
         action,
         from,
         by,
-        to,
+        to: Target::Status(to),
         money: Money::None,
         guard: Guard::None,
     }
@@ -228,6 +252,22 @@ pub const RULES: &[Rule] = &[
         money: Money::Refund,
         ..rule(Action::ForceCancel, OVERRIDABLE, &[ActorRole::Admin], Cancelled)
     },
+    Rule {
+        money: Money::Refund,
+        ..rule(Action::SettleForClient, &[Disputed], &[ActorRole::Admin], Cancelled)
+    },
+    Rule {
+        money: Money::Release,
+        ..rule(Action::SettleForFreelancer, &[Disputed], &[ActorRole::Admin], Completed)
+    },
+    Rule {
+        money: Money::Split,
+        ..rule(Action::SettleSplit, &[Disputed], &[ActorRole::Admin], Completed)
+    },
+    Rule {
+        to: Target::Resume,
+        ..rule(Action::DismissDispute, &[Disputed], &[ActorRole::Admin], Disputed)
+    },
 ];
 
 /// Why an action was refused.
@@ -324,7 +364,7 @@ mod tests {
         for (from, action, role, to) in steps {
             assert_eq!(
                 decide(from, action, &[role]).map(|r| r.to),
-                Ok(to),
+                Ok(Target::Status(to)),
                 "{action:?} from {from:?}"
             );
         }
@@ -355,8 +395,34 @@ mod tests {
         );
         assert_eq!(
             decide(Disputed, Action::ForceCancel, &[ActorRole::Admin]).map(|r| r.to),
-            Ok(Cancelled)
+            Ok(Target::Status(Cancelled))
         );
+    }
+
+    #[test]
+    fn only_admins_settle_a_dispute_and_only_a_disputed_order() {
+        let settlements = [
+            (Action::SettleForClient, Target::Status(Cancelled), Money::Refund),
+            (Action::SettleForFreelancer, Target::Status(Completed), Money::Release),
+            (Action::SettleSplit, Target::Status(Completed), Money::Split),
+            (Action::DismissDispute, Target::Resume, Money::None),
+        ];
+        for (action, to, money) in settlements {
+            let rule = decide(Disputed, action, &[ActorRole::Admin]).expect("admins settle disputes");
+            assert_eq!((rule.to, rule.money), (to, money), "{action:?}");
+            for role in [ActorRole::Client, ActorRole::Freelancer, ActorRole::System] {
+                assert_eq!(decide(Disputed, action, &[role]).err(), Some(Refusal::Forbidden));
+            }
+            for &from in OrderStatus::ALL.iter().filter(|s| **s != Disputed) {
+                assert_eq!(decide(from, action, &[ActorRole::Admin]).err(), Some(Refusal::Conflict));
+            }
+        }
+        let resuming: Vec<Action> = RULES
+            .iter()
+            .filter(|r| r.to == Target::Resume)
+            .map(|r| r.action)
+            .collect();
+        assert_eq!(resuming, [Action::DismissDispute]);
     }
 
     #[test]
@@ -369,9 +435,9 @@ mod tests {
         assert_eq!(funding, [Action::ConfirmPayment, Action::ProviderPaymentSucceeded]);
         for rule in RULES
             .iter()
-            .filter(|r| matches!(r.money, Money::Release | Money::Refund | Money::Refunded))
+            .filter(|r| matches!(r.money, Money::Release | Money::Refund | Money::Refunded | Money::Split))
         {
-            assert!(rule.to.is_final());
+            assert!(matches!(rule.to, Target::Status(to) if to.is_final()), "{rule:?}");
         }
         let chargebacks: Vec<Action> = RULES
             .iter()
@@ -407,7 +473,7 @@ mod tests {
         for (from, action, to) in steps {
             assert_eq!(
                 decide(from, action, &[ActorRole::System]).map(|r| r.to),
-                Ok(to),
+                Ok(Target::Status(to)),
                 "{action:?} from {from:?}"
             );
         }

@@ -233,6 +233,16 @@ async fn order_ledger(app: &TestApp, order: &str) -> Vec<String> {
     .await
 }
 
+/// Refunds to the card never pass through `user`'s balance.
+async fn assert_nothing_available(app: &TestApp, user: &crate::common::TestUser) {
+    let balance = app.gql_as(user, "{ myBalance { availableCents } }", json!({})).await;
+    assert!(balance.data()["myBalance"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .all(|b| b["availableCents"] == 0));
+}
+
 async fn notification_titles(app: &TestApp, user: &crate::common::TestUser, kind: &str) -> Vec<String> {
     app.texts(&format!(
         "SELECT title AS value FROM notifications WHERE user_id = '{}' AND kind = '{kind}' ORDER BY created_at, id",
@@ -656,14 +666,7 @@ async fn cancelling_a_paid_order_refunds_the_card_once_through_the_outbox() {
     assert_eq!(status(app, &id).await, "CANCELLED");
     // Escrow goes back to the card, not to the client's balance.
     assert_eq!(order_ledger(app, &id).await, [FUNDED, REFUNDED_TO_CARD,]);
-    let balance = app
-        .gql_as(&m.client, "{ myBalance { availableCents } }", json!({}))
-        .await;
-    assert!(balance.data()["myBalance"]
-        .as_array()
-        .expect("list")
-        .iter()
-        .all(|b| b["availableCents"] == 0));
+    assert_nothing_available(app, &m.client).await;
     assert_eq!(
         one(app, &format!("SELECT kind || ' ' || target || ' ' || amount_cents || ' ' || status || ' ' || user_id AS value FROM provider_calls WHERE order_id = '{id}'")).await,
         format!("REFUND {pi} {PRICE} PENDING {}", m.client.id)
@@ -709,6 +712,59 @@ async fn cancelling_a_paid_order_refunds_the_card_once_through_the_outbox() {
     let refunded = charge_refunded("evt_refunded_ours", &pi);
     assert_eq!(send_twice(app, &refunded).await, "STALE");
     assert_eq!(order_ledger(app, &id).await.len(), 2);
+    assert_books_balance(app).await;
+}
+
+#[tokio::test]
+async fn a_dispute_split_on_a_card_paid_order_refunds_the_clients_share_to_the_card() {
+    let mock = MockStripe::start().await;
+    let m = market(&mock).await;
+    let app = &m.app;
+    let (id, pi) = paid_and_started(&m).await;
+    let opened = app
+        .gql_as(
+            &m.client,
+            "mutation($id: ID!) { openDispute(orderId: $id, reason: \"Only one set was played\") { dispute { id } } }",
+            json!({ "id": id }),
+        )
+        .await;
+    let dispute = opened.data()["openDispute"]["dispute"]["id"].clone();
+    let ruling = app
+        .gql_as(
+            &m.admin,
+            "mutation($d: ID!) { resolveDispute(disputeId: $d, outcome: SPLIT, splitBps: 7000, note: \"One of two sets\") { status clientCents freelancerCents } }",
+            json!({ "d": dispute }),
+        )
+        .await;
+    assert_eq!(
+        ruling.data()["resolveDispute"],
+        json!({ "status": "RESOLVED_SPLIT", "clientCents": 3000, "freelancerCents": 7000 })
+    );
+    // The freelancer's share is released less the fee on it; the rest leaves for the card.
+    assert_eq!(
+        order_ledger(app, &id).await,
+        [
+            FUNDED,
+            "RELEASE:PLATFORM_ESCROW=-7000,PLATFORM_FEES=560,USER_PENDING=6440",
+            "REFUND:EXTERNAL=3000,PLATFORM_ESCROW=-3000",
+        ]
+    );
+    assert_eq!(
+        one(app, &format!("SELECT kind || ' ' || target || ' ' || amount_cents || ' ' || user_id AS value FROM provider_calls WHERE order_id = '{id}'")).await,
+        format!("REFUND {pi} 3000 {}", m.client.id)
+    );
+    outbox::run_due(&app.state).await.expect("outbox");
+    let refunds = mock.requests_to("/v1/refunds");
+    assert_eq!(refunds.len(), 1);
+    let order_uuid: uuid::Uuid = id.parse().expect("uuid");
+    assert_eq!(
+        refunds[0].idempotency_key.as_deref(),
+        Some(refund_key(order_uuid).as_str())
+    );
+    assert_eq!(refunds[0].field("payment_intent"), Some(pi.as_str()));
+    assert_eq!(refunds[0].field("amount"), Some("3000"));
+    // The client's balance is untouched: the money went back to the card.
+    assert_nothing_available(app, &m.client).await;
     assert_books_balance(app).await;
 }
 
@@ -809,6 +865,33 @@ async fn a_card_dispute_freezes_the_order_and_charges_the_escrow_back_once() {
         "funded and released, nothing more"
     );
 
+    // The order is final: its dispute can only be dismissed, and then the earnings clear.
+    let late_dispute = one(
+        app,
+        &format!("SELECT id::text AS value FROM disputes WHERE order_id = '{done}'"),
+    )
+    .await;
+    let rule = |outcome: &str| {
+        app.gql_as(
+            &m.admin,
+            "mutation($d: ID!, $o: DisputeOutcome!) { resolveDispute(disputeId: $d, outcome: $o, note: \"Bank sided with the freelancer\") { status order { status } } }",
+            json!({ "d": late_dispute, "o": outcome }),
+        )
+    };
+    assert_eq!(rule("CLIENT").await.fields(), ["outcome"]);
+    let dismissed = rule("DISMISSED").await;
+    assert_eq!(
+        dismissed.data()["resolveDispute"],
+        json!({ "status": "DISMISSED", "order": { "status": "COMPLETED" } })
+    );
+    assert_eq!(rule("DISMISSED").await.code(), "CONFLICT");
+    assert_eq!(
+        clear_earnings(&app.state, chrono::Duration::zero())
+            .await
+            .expect("clear")
+            .orders,
+        1
+    );
     assert_books_balance(app).await;
 }
 

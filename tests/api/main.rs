@@ -9,6 +9,7 @@ mod clients;
 mod common;
 mod cron;
 mod database;
+mod disputes;
 mod escrow;
 mod graphql_http;
 mod graphql_ws_client;

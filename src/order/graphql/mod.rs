@@ -4,6 +4,7 @@
 //! [`mutation`], [`subscription`]).
 
 mod board;
+mod dispute;
 mod inputs;
 mod mutation;
 mod order;
@@ -13,16 +14,25 @@ mod subscription;
 
 pub use self::{
     board::{BoardItem, ChecklistEntry, OrderMilestone},
+    dispute::{Dispute, DisputeEvidence, EvidenceInputObject},
     inputs::{OrderGigInput, PaymentProofInput, RequestBookingInput, SubmitWorkInput},
     mutation::{OrderCode, OrderMutation},
     order::Order,
     query::OrderQuery,
-    records::{Deliverable, DeliverableFile, Dispute, OrderHistoryEntry, PaymentProof},
+    records::{Deliverable, DeliverableFile, OrderHistoryEntry, PaymentProof},
     subscription::{OrderSubscription, OrderUpdate},
 };
 
 /// The rows' and the machine's own enums are the GraphQL ones: no mirror per layer.
 pub use super::{
     machine::Action as OrderAction,
-    model::{BoardItemStatus, OrderCodePurpose, OrderOrigin, OrderSide, OrderStatus, PaymentProofStatus},
+    model::{
+        BoardItemStatus, DisputeOutcome, DisputeStatus, EvidenceKind, OrderCodePurpose, OrderOrigin, OrderSide,
+        OrderStatus, PaymentProofStatus,
+    },
 };
+
+/// What the admin root fields over disputes call.
+pub mod disputes {
+    pub use super::dispute::{assign, queue, resolve};
+}

@@ -1,12 +1,13 @@
 //! Changing orders: creating them, every state-machine action, start and end codes, the
 //! board and milestone checklists.
 
-use async_graphql::{Context, Object, SimpleObject, ID};
+use async_graphql::{Context, Object, SimpleObject, Upload, ID};
 use chrono::{DateTime, NaiveDate, Utc};
 use uuid::Uuid;
 
 use super::{
     board::{BoardItem, ChecklistEntry, OrderMilestone},
+    dispute::{self, DisputeEvidence, EvidenceInputObject},
     inputs::{OrderGigInput, PaymentProofInput, RequestBookingInput, SubmitWorkInput},
     BoardItemStatus, Order, OrderCodePurpose,
 };
@@ -305,6 +306,20 @@ impl OrderMutation {
         #[graphql(desc = "What went wrong (3 to 2,000 characters).")] reason: String,
     ) -> async_graphql::Result<Order> {
         act(ctx, &order_id, Act::OpenDispute { reason }).await
+    }
+
+    /// Either party of a disputed order: adds evidence to its OPEN or IN_MEDIATION dispute
+    /// (MESSAGE, FILE, LINK or NOTE; see `DisputeEvidenceInput`). The other party and the
+    /// mediator are notified (DISPUTE). CONFLICT once the dispute is settled, LIMIT_EXCEEDED
+    /// past 50 pieces, FORBIDDEN for admins who are not a party.
+    async fn add_dispute_evidence(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The dispute's `id`.")] dispute_id: ID,
+        #[graphql(desc = "What the evidence is.")] input: EvidenceInputObject,
+        #[graphql(desc = "FILE: the file (multipart upload; the upload size limit applies).")] file: Option<Upload>,
+    ) -> async_graphql::Result<DisputeEvidence> {
+        dispute::add_evidence(ctx, &dispute_id, input, file).await
     }
 
     /// Client of an on-site order: a fresh start or end code to give the freelancer

@@ -8,7 +8,8 @@ use chrono::{DateTime, Utc};
 
 use super::{
     board::{BoardItem, OrderMilestone},
-    records::{Deliverable, Dispute, OrderHistoryEntry, PaymentProof},
+    dispute::Dispute,
+    records::{Deliverable, OrderHistoryEntry, PaymentProof},
     OrderAction, OrderOrigin, OrderStatus,
 };
 use crate::{
@@ -210,6 +211,13 @@ impl Order {
     /// Disputes, oldest first.
     async fn disputes(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Dispute>> {
         list(ctx, DisputesOf(self.0.id), Dispute).await
+    }
+    /// The order's current dispute: the one freezing it, or else the last one settled; null
+    /// when it never had one.
+    async fn dispute(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Dispute>> {
+        let rows = load_list(ctx, DisputesOf(self.0.id)).await?;
+        let current = rows.iter().find(|d| d.status.is_unsettled()).or(rows.last());
+        Ok(current.cloned().map(Dispute))
     }
     /// The parties' reviews of each other (after completion): public ones, and your own
     /// even while it is hidden (reviews are blind until both parties reviewed or the review

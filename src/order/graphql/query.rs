@@ -2,7 +2,7 @@
 
 use async_graphql::{Context, Object, ID};
 
-use super::{Order, OrderSide, OrderStatus};
+use super::{dispute, Dispute, Order, OrderSide, OrderStatus};
 use crate::{
     graphql::{
         context::ContextExt,
@@ -50,5 +50,15 @@ impl OrderQuery {
         let request = page_request(ctx, first, after.as_deref())?;
         let page = service::mine(ctx.app(), viewer, side, status, &request).await?;
         Ok(connection(page, |row| row.id, Order::new))
+    }
+
+    /// A dispute over an order you are a party of (admins see every dispute); null when it
+    /// does not exist or is not yours. UNAUTHORIZED when signed out.
+    async fn dispute(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The dispute's id.")] id: ID,
+    ) -> async_graphql::Result<Option<Dispute>> {
+        dispute::one(ctx, &id).await
     }
 }

@@ -1,12 +1,12 @@
 //! What an order accumulates as it goes, over GraphQL: its history, manual payment proofs,
-//! deliveries and disputes.
+//! deliveries (disputes have [`super::dispute`]).
 
 use async_graphql::{Context, Object, SimpleObject, ID};
 use chrono::{DateTime, Utc};
 
 use super::{OrderStatus, PaymentProofStatus};
 use crate::{
-    order::model::{DeliverableRow, DisputeRow, HistoryRow, ProofRow},
+    order::model::{DeliverableRow, HistoryRow, ProofRow},
     profile::graphql::User,
 };
 
@@ -145,39 +145,5 @@ impl Deliverable {
     /// When the work was submitted (UTC).
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
-    }
-}
-
-pub struct Dispute(pub DisputeRow);
-
-/// A dispute over an order (`openDispute`). The order and its escrow stay frozen until an
-/// admin settles the order with `overrideOrderStatus`.
-#[Object]
-impl Dispute {
-    /// Opaque id of the dispute.
-    async fn id(&self) -> ID {
-        ID(self.0.id.to_string())
-    }
-    /// Who opened it: the client or the freelancer.
-    async fn opened_by(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
-        User::on_record(ctx, self.0.opened_by).await
-    }
-    /// What went wrong, in the opener's words (3 to 2,000 characters).
-    async fn reason(&self) -> &str {
-        &self.0.reason
-    }
-    /// OPEN until an admin settles the order: RESOLVED_FREELANCER when it is completed,
-    /// RESOLVED_CLIENT when it is cancelled. (IN_MEDIATION, RESOLVED_SPLIT and DISMISSED are
-    /// reserved.)
-    async fn status(&self) -> &str {
-        self.0.status.as_str()
-    }
-    /// When it was opened (UTC).
-    async fn created_at(&self) -> DateTime<Utc> {
-        self.0.created_at
-    }
-    /// When the order was settled (UTC); null while the dispute is open.
-    async fn resolved_at(&self) -> Option<DateTime<Utc>> {
-        self.0.resolved_at
     }
 }

@@ -21,14 +21,13 @@
 //! - anything else (never paid): UNMATCHED.
 
 use diesel_async::AsyncPgConnection;
-use uuid::Uuid;
 
 use super::{money::money_of, transition::provider_act, ProviderAct};
 use crate::{
     error::AppResult,
     ledger::service as ledger,
     notification::service::{self as notification, Kind},
-    order::model::{self, DisputeRow, DisputeStatus, OrderRow, OrderStatus},
+    order::model::{self, DisputeRow, OrderRow, OrderStatus},
     payment::model::Outcome,
     state::AppState,
 };
@@ -131,19 +130,16 @@ async fn record_dispute(
     if model::attach_card_dispute(conn, order.id, stripe_dispute_id).await? {
         return Ok(());
     }
-    model::insert_dispute(
-        conn,
-        &DisputeRow {
-            id: Uuid::now_v7(),
-            order_id: order.id,
-            opened_by: order.client_id,
-            reason: reason.to_owned(),
-            status: DisputeStatus::Open,
-            created_at: chrono::Utc::now(),
-            resolved_at: None,
-            stripe_dispute_id: Some(stripe_dispute_id.to_owned()),
-        },
-    )
-    .await?;
+    let dispute = DisputeRow {
+        stripe_dispute_id: Some(stripe_dispute_id.to_owned()),
+        ..DisputeRow::open(
+            order.id,
+            order.client_id,
+            reason.to_owned(),
+            order.status,
+            chrono::Utc::now(),
+        )
+    };
+    model::insert_dispute(conn, &dispute).await?;
     Ok(())
 }

@@ -124,6 +124,7 @@ pub async fn order_gig(app: &AppState, client: &UserRow, input: GigOrderInput, b
                 stripe_checkout_session_id: None,
                 stripe_payment_intent_id: None,
                 checkout_attempts: 0,
+                released_cents: None,
             };
             let milestone = MilestoneRow {
                 id: Uuid::now_v7(),
@@ -304,6 +305,7 @@ fn task_order(
         stripe_checkout_session_id: None,
         stripe_payment_intent_id: None,
         checkout_attempts: 0,
+        released_cents: None,
     };
     (order, milestones)
 }

@@ -5,7 +5,7 @@
 
 use chrono::{Duration, Utc};
 
-use super::money::money_of;
+use super::money::released_money;
 use crate::{
     error::{AppError, AppResult},
     ledger::service as ledger,
@@ -51,7 +51,7 @@ async fn clear_batch(app: &AppState, before: chrono::DateTime<Utc>) -> AppResult
             let due = model::lock_uncleared(conn, before, CLEAR_BATCH).await?;
             let mut cleared = Cleared::default();
             for order in &due {
-                let money = money_of(order);
+                let money = released_money(order);
                 ledger::clear(conn, &money, &order.currency).await?;
                 model::mark_cleared(conn, order.id).await?;
                 let earned = money.amount_cents - ledger::fee_cents(money.amount_cents, money.fee_bps);

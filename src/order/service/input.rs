@@ -4,7 +4,10 @@
 
 use crate::{
     error::{AppError, AppResult, FieldErrors},
-    order::{machine::Action, model::OrderStatus},
+    order::{
+        machine::Action,
+        model::{DisputeOutcome, OrderStatus},
+    },
     state::AppState,
     storage::{self, Attachment, Upload},
     validation,
@@ -30,17 +33,42 @@ pub struct DeliveryInput {
 /// An action with what it carries.
 pub enum Act {
     Accept,
-    Decline { reason: Option<String> },
+    Decline {
+        reason: Option<String>,
+    },
     SubmitPaymentProof(ProofInput),
     ConfirmPayment,
-    RejectPaymentProof { reason: Option<String> },
-    StartWork { code: Option<String> },
+    RejectPaymentProof {
+        reason: Option<String>,
+    },
+    StartWork {
+        code: Option<String>,
+    },
     SubmitWork(DeliveryInput),
-    RequestRevision { note: String },
-    ApproveWork { code: Option<String> },
-    Cancel { reason: Option<String> },
-    OpenDispute { reason: String },
-    Override { status: OrderStatus, reason: String },
+    RequestRevision {
+        note: String,
+    },
+    ApproveWork {
+        code: Option<String>,
+    },
+    Cancel {
+        reason: Option<String>,
+    },
+    OpenDispute {
+        reason: String,
+    },
+    Override {
+        status: OrderStatus,
+        reason: String,
+    },
+    /// An admin's ruling on the order's open dispute `dispute_id`.
+    ResolveDispute {
+        dispute_id: uuid::Uuid,
+        outcome: DisputeOutcome,
+        /// SPLIT: the freelancer's share in basis points (1 to 9,999).
+        split_bps: Option<i32>,
+        note: String,
+    },
 }
 
 impl Act {
@@ -66,7 +94,21 @@ impl Act {
                 ..
             } => Action::ForceCancel,
             Act::Override { .. } => return Err(AppError::field("status", "must be COMPLETED or CANCELLED")),
+            Act::ResolveDispute { outcome, .. } => match outcome {
+                DisputeOutcome::Client => Action::SettleForClient,
+                DisputeOutcome::Freelancer => Action::SettleForFreelancer,
+                DisputeOutcome::Split => Action::SettleSplit,
+                DisputeOutcome::Dismissed => Action::DismissDispute,
+            },
         })
+    }
+
+    /// A dispute split's share for the freelancer, in basis points.
+    pub(super) fn split_bps(&self) -> Option<i32> {
+        match self {
+            Act::ResolveDispute { split_bps, .. } => *split_bps,
+            _ => None,
+        }
     }
 
     /// The start or end code the action was given, if any.
@@ -83,6 +125,7 @@ impl Act {
             Act::Decline { reason } | Act::RejectPaymentProof { reason } | Act::Cancel { reason } => reason.clone(),
             Act::RequestRevision { note } => Some(note.clone()),
             Act::OpenDispute { reason } | Act::Override { reason, .. } => Some(reason.clone()),
+            Act::ResolveDispute { note, .. } => Some(note.clone()),
             _ => None,
         }
     }
@@ -102,7 +145,7 @@ pub(super) enum Prepared {
 pub(super) async fn prepare(app: &AppState, act: &mut Act) -> AppResult<Prepared> {
     let mut errors = FieldErrors::new();
     let field = match act {
-        Act::RequestRevision { .. } => "note",
+        Act::RequestRevision { .. } | Act::ResolveDispute { .. } => "note",
         _ => "reason",
     };
     match act {
@@ -113,6 +156,22 @@ pub(super) async fn prepare(app: &AppState, act: &mut Act) -> AppResult<Prepared
         | Act::OpenDispute { reason: text }
         | Act::Override { reason: text, .. } => {
             *text = validation::text(field, text, 3, 2_000, true, &mut errors);
+        }
+        Act::ResolveDispute {
+            outcome,
+            split_bps,
+            note,
+            ..
+        } => {
+            *note = validation::text(field, note, 3, 2_000, true, &mut errors);
+            match (outcome, *split_bps) {
+                (DisputeOutcome::Split, None) => errors.add("splitBps", "is required to split"),
+                (DisputeOutcome::Split, Some(bps)) if !(1..=9_999).contains(&bps) => {
+                    errors.add("splitBps", "must be between 1 and 9999 (the freelancer's share)")
+                }
+                (DisputeOutcome::Split, Some(_)) | (_, None) => {}
+                (_, Some(_)) => errors.add("splitBps", "is only for a SPLIT"),
+            }
         }
         _ => {}
     }

@@ -9,7 +9,7 @@
 //! or a first-accept task), [`transition`] (the named steps of one transition, with
 //! [`input`] checking what an action carries and [`money`] moving escrow), [`checkout`]
 //! (paying through Stripe Checkout and the payment webhooks), [`card`] (refunds and card
-//! disputes Stripe reports), [`board`] (the
+//! disputes Stripe reports), [`dispute`] (evidence, mediators and rulings), [`board`] (the
 //! task board and milestone checklists), [`codes`] (start and end codes) and [`earnings`]
 //! (clearing released earnings later).
 //!
@@ -20,6 +20,7 @@ mod card;
 mod checkout;
 mod codes;
 mod create;
+pub mod dispute;
 mod earnings;
 mod input;
 mod money;

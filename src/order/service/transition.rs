@@ -15,7 +15,7 @@ use super::{
     codes::{self, check_code, code_to_spend},
     find_visible,
     input::{prepare, Act, Prepared},
-    money::{money, Mover},
+    money::{money, shares, Mover},
     publish, roles_of,
 };
 use crate::{
@@ -23,10 +23,10 @@ use crate::{
     error::{AppError, AppResult},
     notification::service::{self as notification, Kind},
     order::{
-        machine::{self, Action, Guard, Refusal, Rule},
+        machine::{self, Action, Guard, Money, Refusal, Rule, Target},
         model::{
             self, ActorRole, DeliverableRow, DisputeRow, DisputeStatus, HistoryRow, OrderCodePurpose, OrderRow,
-            OrderStatus, PaymentProofStatus, ProofRow, Transition,
+            OrderStatus, PaymentProofStatus, ProofRow, Resolution, Transition,
         },
     },
     profile::model::UserRow,
@@ -90,6 +90,10 @@ pub(super) struct Decision<'a> {
     pub from: OrderStatus,
     pub action: Action,
     pub rule: &'static Rule,
+    /// Where the transition takes the order (the rule's target, resolved).
+    pub to: OrderStatus,
+    /// A dispute split's share for the freelancer, in basis points.
+    pub split_bps: Option<i32>,
     /// The role the actor takes the action in.
     pub role: ActorRole,
     pub actor: Actor<'a>,
@@ -104,17 +108,19 @@ impl Decision<'_> {
             order: &self.order,
             actor: self.actor.id(),
             now: self.now,
+            split_bps: self.split_bps,
         }
     }
 
     /// The change to the order row before the steps add to it.
     fn change(&self) -> Transition {
         Transition {
-            status: self.rule.to,
+            status: self.to,
             fee_bps: self.order.fee_bps,
             revisions_used: self.order.revisions_used,
             funded_at: self.order.funded_at,
             settled_at: self.order.settled_at,
+            released_cents: self.order.released_cents,
             updated_at: self.now,
         }
     }
@@ -130,18 +136,19 @@ pub async fn act(app: &AppState, actor: &UserRow, order_id: Uuid, mut act: Act) 
     let mut conn = app.db.conn().await?;
     app.bus
         .transaction::<_, AppError, _>(&mut conn, async |conn| {
-            let decision = check(conn, actor, order_id, action, &roles, spend_code).await?;
+            let mut decision = check(conn, actor, order_id, action, &roles, spend_code).await?;
+            decision.split_bps = act.split_bps();
             let mut change = decision.change();
             apply(conn, &decision, actor, &act, &prepared, &mut change).await?;
-            settle_dispute(conn, &decision).await?;
             calendar(conn, &decision).await?;
             money(conn, app, decision.rule.money, &decision.mover(), &mut change).await?;
+            let settled = settle_dispute(conn, &decision, note.as_deref()).await?;
             let updated = model::apply(conn, order_id, &change).await?;
             history(conn, &decision, &updated, note.clone()).await?;
             follow_task(app, conn, &updated, action).await?;
             event(conn, &decision, &updated).await?;
-            notify(conn, &decision, &updated).await?;
-            audit(conn, &decision, &updated, note.as_deref()).await?;
+            notify(conn, &decision, &updated, note.as_deref()).await?;
+            audit(conn, &decision, &updated, note.as_deref(), settled.as_ref()).await?;
             Ok(updated)
         })
         .await
@@ -167,6 +174,8 @@ pub async fn provider_act(
         return Ok(None);
     };
     let decision = Decision {
+        to: destination(conn, &order, rule).await?,
+        split_bps: None,
         order,
         from,
         action,
@@ -184,32 +193,25 @@ pub async fn provider_act(
             stripe_dispute_id,
             reason,
         } => {
-            model::insert_dispute(
-                conn,
-                &DisputeRow {
-                    id: Uuid::now_v7(),
-                    order_id,
-                    // The cardholder is the client.
-                    opened_by: decision.order.client_id,
-                    reason: reason.clone(),
-                    status: DisputeStatus::Open,
-                    created_at: decision.now,
-                    resolved_at: None,
-                    stripe_dispute_id: Some(stripe_dispute_id.clone()),
-                },
-            )
-            .await?;
+            // The cardholder is the client.
+            let opener = decision.order.client_id;
+            let dispute = DisputeRow {
+                stripe_dispute_id: Some(stripe_dispute_id.clone()),
+                ..DisputeRow::open(order_id, opener, reason.clone(), from, decision.now)
+            };
+            model::insert_dispute(conn, &dispute).await?;
         }
         ProviderAct::Refunded => {}
     }
-    settle_dispute(conn, &decision).await?;
     calendar(conn, &decision).await?;
     money(conn, app, decision.rule.money, &decision.mover(), &mut change).await?;
+    let note = act.note();
+    settle_dispute(conn, &decision, Some(&note)).await?;
     let updated = model::apply(conn, order_id, &change).await?;
-    history(conn, &decision, &updated, Some(act.note())).await?;
+    history(conn, &decision, &updated, Some(note)).await?;
     follow_task(app, conn, &updated, action).await?;
     event(conn, &decision, &updated).await?;
-    notify(conn, &decision, &updated).await?;
+    notify(conn, &decision, &updated, None).await?;
     Ok(Some(updated))
 }
 
@@ -275,6 +277,8 @@ async fn check<'a>(
         codes::spend(conn, order.id, purpose).await?;
     }
     Ok(Decision {
+        to: destination(conn, &order, rule).await?,
+        split_bps: None,
         order,
         from,
         action,
@@ -283,6 +287,18 @@ async fn check<'a>(
         actor: Actor::User(actor),
         now: Utc::now(),
     })
+}
+
+/// Where `rule` takes `order` now: its fixed status, or — dismissing a dispute — back to
+/// where the order stood when its unsettled dispute froze it.
+async fn destination(conn: &mut AsyncPgConnection, order: &OrderRow, rule: &Rule) -> AppResult<OrderStatus> {
+    match rule.to {
+        Target::Status(status) => Ok(status),
+        Target::Resume => model::unsettled_dispute(conn, order.id)
+            .await?
+            .and_then(|dispute| dispute.resumes_status)
+            .ok_or_else(|| AppError::Conflict("This order has no open dispute to dismiss.".into())),
+    }
 }
 
 /// Apply: what the action carries — the payment proof and its review, the delivery, the
@@ -356,39 +372,61 @@ async fn apply(
         }
         (Act::RequestRevision { .. }, _) => change.revisions_used += 1,
         (Act::OpenDispute { reason }, _) => {
-            model::insert_dispute(
-                conn,
-                &DisputeRow {
-                    id: Uuid::now_v7(),
-                    order_id: order.id,
-                    opened_by: actor.id,
-                    reason: reason.clone(),
-                    status: DisputeStatus::Open,
-                    created_at: now,
-                    resolved_at: None,
-                    stripe_dispute_id: None,
-                },
-            )
-            .await?;
+            let dispute = DisputeRow::open(order.id, actor.id, reason.clone(), order.status, now);
+            model::insert_dispute(conn, &dispute).await?;
+        }
+        (Act::ResolveDispute { dispute_id, .. }, _) => {
+            // The order is locked, so no other settlement runs; the dispute named must be the
+            // one it is frozen by.
+            let dispute = model::lock_dispute(conn, *dispute_id)
+                .await?
+                .filter(|d| d.order_id == order.id)
+                .ok_or_else(|| AppError::not_found("Dispute"))?;
+            if !dispute.status.is_unsettled() {
+                return Err(AppError::Conflict(format!(
+                    "This dispute is already settled ({}).",
+                    dispute.status
+                )));
+            }
         }
         _ => {}
     }
     Ok(())
 }
 
-/// An admin's settlement of a DISPUTED order (or a refund the provider reports on one)
-/// closes its open dispute.
-async fn settle_dispute(conn: &mut AsyncPgConnection, decision: &Decision<'_>) -> AppResult<()> {
-    let order = &decision.order;
-    if decision.from == OrderStatus::Disputed {
-        let outcome = if decision.rule.to == OrderStatus::Completed {
-            DisputeStatus::ResolvedFreelancer
-        } else {
-            DisputeStatus::ResolvedClient
-        };
-        model::resolve_dispute(conn, order.id, outcome).await?;
+/// Settling a DISPUTED order closes its open dispute: how (the status the action means),
+/// by whom, why, and what each side received out of escrow. Returns the dispute closed.
+async fn settle_dispute(
+    conn: &mut AsyncPgConnection,
+    decision: &Decision<'_>,
+    note: Option<&str>,
+) -> AppResult<Option<DisputeRow>> {
+    if decision.from != OrderStatus::Disputed {
+        return Ok(None);
     }
-    Ok(())
+    let status = match (decision.action, decision.to) {
+        (Action::DismissDispute, _) => DisputeStatus::Dismissed,
+        (Action::SettleSplit, _) => DisputeStatus::ResolvedSplit,
+        (_, OrderStatus::Completed) => DisputeStatus::ResolvedFreelancer,
+        _ => DisputeStatus::ResolvedClient,
+    };
+    let (client_cents, freelancer_cents) = match decision.rule.money {
+        Money::None => (None, None),
+        movement => {
+            let (client, freelancer) = shares(&decision.mover(), movement)?;
+            (Some(client), Some(freelancer))
+        }
+    };
+    let resolution = Resolution {
+        status,
+        resolved_at: Some(decision.now),
+        resolved_by: decision.actor.id(),
+        resolution_note: note.map(str::to_owned),
+        split_bps: decision.split_bps.filter(|_| status == DisputeStatus::ResolvedSplit),
+        client_cents,
+        freelancer_cents,
+    };
+    Ok(model::resolve_dispute(conn, decision.order.id, &resolution).await?)
 }
 
 /// Calendar: accepting a booking blocks its day in the freelancer's calendar (CONFLICT when
@@ -402,7 +440,7 @@ async fn calendar(conn: &mut AsyncPgConnection, decision: &Decision<'_>) -> AppR
             }
         }
     }
-    if matches!(decision.rule.to, OrderStatus::Cancelled | OrderStatus::Declined) {
+    if matches!(decision.to, OrderStatus::Cancelled | OrderStatus::Declined) {
         calendar::model::free_days_of(conn, order.id).await?;
     }
     Ok(())
@@ -475,8 +513,14 @@ async fn event(conn: &mut AsyncPgConnection, decision: &Decision<'_>, updated: &
     .await
 }
 
-/// Notify: tells the parties other than the actor what happened.
-async fn notify(conn: &mut AsyncPgConnection, decision: &Decision<'_>, order: &OrderRow) -> AppResult<()> {
+/// Notify: tells the parties other than the actor what happened (with an admin's note, when
+/// an admin settled a dispute).
+async fn notify(
+    conn: &mut AsyncPgConnection,
+    decision: &Decision<'_>,
+    order: &OrderRow,
+    note: Option<&str>,
+) -> AppResult<()> {
     let action = decision.action;
     let kind = match action {
         Action::SubmitPaymentProof
@@ -484,17 +528,43 @@ async fn notify(conn: &mut AsyncPgConnection, decision: &Decision<'_>, order: &O
         | Action::RejectPaymentProof
         | Action::ProviderPaymentSucceeded
         | Action::ProviderRefunded => Kind::Payment,
-        Action::OpenDispute | Action::ProviderDispute => Kind::Dispute,
+        Action::OpenDispute
+        | Action::ProviderDispute
+        | Action::SettleForClient
+        | Action::SettleForFreelancer
+        | Action::SettleSplit
+        | Action::DismissDispute => Kind::Dispute,
         _ => Kind::OrderStatus,
     };
     let human = order.status.human();
-    let body = match decision.actor {
-        Actor::User(actor) => format!("{} did: {}", actor.full_name, action.verb()),
-        Actor::Provider => match action {
-            Action::ProviderPaymentSucceeded => "The payment arrived through Stripe and is held in escrow.".into(),
-            Action::ProviderRefunded => "The payment was refunded to the card through Stripe.".into(),
-            _ => "The card issuer disputes the payment: the order is frozen until it is settled.".into(),
-        },
+    let body = match (decision.actor, action) {
+        (Actor::User(_), Action::SettleForClient) => {
+            "The dispute was resolved for the client: the escrow goes back to the client.".to_owned()
+        }
+        (Actor::User(_), Action::SettleForFreelancer) => {
+            "The dispute was resolved for the freelancer: the escrow is released to the freelancer.".to_owned()
+        }
+        (Actor::User(_), Action::SettleSplit) => {
+            let bps = decision.split_bps.unwrap_or_default();
+            format!(
+                "The dispute was resolved by a split: {}% of the escrow to the freelancer, {}% back to the client.",
+                f64::from(bps) / 100.0,
+                f64::from(10_000 - bps) / 100.0
+            )
+        }
+        (Actor::User(_), Action::DismissDispute) => {
+            format!("The dispute was dismissed: the order is {human} again and goes on.")
+        }
+        (Actor::User(actor), _) => format!("{} did: {}", actor.full_name, action.verb()),
+        (Actor::Provider, Action::ProviderPaymentSucceeded) => {
+            "The payment arrived through Stripe and is held in escrow.".into()
+        }
+        (Actor::Provider, Action::ProviderRefunded) => "The payment was refunded to the card through Stripe.".into(),
+        (Actor::Provider, _) => "The card issuer disputes the payment: the order is frozen until it is settled.".into(),
+    };
+    let body = match (kind, note) {
+        (Kind::Dispute, Some(note)) if decision.role == ActorRole::Admin => format!("{body}\n\n{note}"),
+        _ => body,
     };
     for party in [order.client_id, order.freelancer_id] {
         if Some(party) == decision.actor.id() {
@@ -519,10 +589,21 @@ async fn audit(
     decision: &Decision<'_>,
     updated: &OrderRow,
     note: Option<&str>,
+    settled: Option<&DisputeRow>,
 ) -> AppResult<()> {
     let (ActorRole::Admin, Actor::User(admin)) = (decision.role, decision.actor) else {
         return Ok(());
     };
+    let mut data = serde_json::json!({ "from": decision.from, "to": updated.status });
+    if let Some(dispute) = settled {
+        data["dispute"] = serde_json::json!({
+            "id": dispute.id,
+            "status": dispute.status,
+            "splitBps": dispute.split_bps,
+            "clientCents": dispute.client_cents,
+            "freelancerCents": dispute.freelancer_cents,
+        });
+    }
     admin::model::record(
         conn,
         admin.id,
@@ -530,7 +611,7 @@ async fn audit(
         "ORDER",
         updated.id,
         note.unwrap_or(""),
-        serde_json::json!({ "from": decision.from, "to": updated.status }),
+        data,
     )
     .await?;
     Ok(())

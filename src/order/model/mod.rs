@@ -1,4 +1,9 @@
-//! Rows and queries of orders and what hangs off them.
+//! Rows and queries of orders and what hangs off them; disputes and their evidence in
+//! [`dispute`].
+
+mod dispute;
+
+pub use self::dispute::*;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::prelude::*;
@@ -121,29 +126,6 @@ pg_enum! {
     }
 }
 
-pg_enum! {
-    /// Where a dispute stands (GraphQL shows it as text).
-    pub enum DisputeStatus {
-        /// Waiting for an admin to settle the order.
-        Open = "OPEN",
-        /// Reserved.
-        InMediation = "IN_MEDIATION",
-        /// Settled as CANCELLED: escrow back to the client.
-        ResolvedClient = "RESOLVED_CLIENT",
-        /// Settled as COMPLETED: escrow to the freelancer.
-        ResolvedFreelancer = "RESOLVED_FREELANCER",
-        /// Reserved.
-        ResolvedSplit = "RESOLVED_SPLIT",
-        /// Reserved.
-        Dismissed = "DISMISSED",
-    }
-}
-
-impl DisputeStatus {
-    /// The statuses of a dispute not yet settled (at most one per order).
-    pub const UNSETTLED: [Self; 2] = [Self::Open, Self::InMediation];
-}
-
 /// Which side of an order you are on; filters `myOrders`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, async_graphql::Enum)]
 pub enum OrderSide {
@@ -191,6 +173,9 @@ pub struct OrderRow {
     /// Checkout Sessions asked for so far (numbers the idempotency key of the next one).
     #[serde(default)]
     pub checkout_attempts: i32,
+    /// What the freelancer's side received on release, before the fee: the whole amount, or
+    /// a dispute split's share; `None` until released.
+    pub released_cents: Option<i64>,
 }
 
 impl OrderRow {
@@ -208,6 +193,7 @@ pub struct Transition {
     pub revisions_used: i32,
     pub funded_at: Option<DateTime<Utc>>,
     pub settled_at: Option<DateTime<Utc>>,
+    pub released_cents: Option<i64>,
     pub updated_at: DateTime<Utc>,
 }
 
@@ -303,20 +289,6 @@ pub struct CodeRow {
     pub attempts: i32,
     pub used_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
-}
-
-#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
-#[diesel(table_name = disputes, check_for_backend(diesel::pg::Pg))]
-pub struct DisputeRow {
-    pub id: Uuid,
-    pub order_id: Uuid,
-    pub opened_by: Uuid,
-    pub reason: String,
-    pub status: DisputeStatus,
-    pub created_at: DateTime<Utc>,
-    pub resolved_at: Option<DateTime<Utc>>,
-    /// The card dispute (`dp_…`) that opened it, for disputes opened by the card issuer.
-    pub stripe_dispute_id: Option<String>,
 }
 
 pub async fn insert(conn: &mut AsyncPgConnection, row: &OrderRow, milestones: &[MilestoneRow]) -> QueryResult<()> {
@@ -592,22 +564,6 @@ pub async fn prune_codes(conn: &mut AsyncPgConnection, before: DateTime<Utc>) ->
         .await
 }
 
-/// Closes the order's open dispute with `status`.
-pub async fn resolve_dispute(
-    conn: &mut AsyncPgConnection,
-    order_id: Uuid,
-    status: DisputeStatus,
-) -> QueryResult<usize> {
-    diesel::update(
-        disputes::table
-            .filter(disputes::order_id.eq(order_id))
-            .filter(disputes::status.eq_any(DisputeStatus::UNSETTLED)),
-    )
-    .set((disputes::status.eq(status), disputes::resolved_at.eq(Utc::now())))
-    .execute(conn)
-    .await
-}
-
 /// Spends a code checked moments ago; false when another request spent it first.
 pub async fn spend_code(conn: &mut AsyncPgConnection, order_id: Uuid, purpose: OrderCodePurpose) -> QueryResult<bool> {
     let spent = diesel::update(
@@ -648,7 +604,6 @@ order_records!(HistoryRow, order_history, insert_history, history_of);
 order_records!(ProofRow, payment_proofs, insert_proof, proofs_of);
 order_records!(DeliverableRow, order_deliverables, insert_deliverable, deliverables_of);
 order_records!(BoardItemRow, order_board_items, insert_board_item, board_of);
-order_records!(DisputeRow, disputes, insert_dispute, disputes_of);
 
 /// Records the Stripe payment intent that paid the order.
 pub async fn set_payment_intent(conn: &mut AsyncPgConnection, id: Uuid, payment_intent: &str) -> QueryResult<()> {
@@ -686,34 +641,6 @@ pub async fn paid_by(conn: &mut AsyncPgConnection, payment_intent: &str) -> Quer
         .first(conn)
         .await
         .optional()
-}
-
-/// Whether a dispute already records the card dispute `stripe_dispute_id`.
-pub async fn card_dispute_known(conn: &mut AsyncPgConnection, stripe_dispute_id: &str) -> QueryResult<bool> {
-    diesel::select(diesel::dsl::exists(
-        disputes::table.filter(disputes::stripe_dispute_id.eq(stripe_dispute_id)),
-    ))
-    .get_result(conn)
-    .await
-}
-
-/// Ties the card dispute `stripe_dispute_id` to the order's unsettled dispute; false when it
-/// has none.
-pub async fn attach_card_dispute(
-    conn: &mut AsyncPgConnection,
-    order_id: Uuid,
-    stripe_dispute_id: &str,
-) -> QueryResult<bool> {
-    diesel::update(
-        disputes::table
-            .filter(disputes::order_id.eq(order_id))
-            .filter(disputes::status.eq_any(DisputeStatus::UNSETTLED))
-            .filter(disputes::stripe_dispute_id.is_null()),
-    )
-    .set(disputes::stripe_dispute_id.eq(stripe_dispute_id))
-    .execute(conn)
-    .await
-    .map(|n| n == 1)
 }
 
 /// Marks the order's escrow settled at `at` (it left the platform outside a transition).
