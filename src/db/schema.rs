@@ -502,6 +502,7 @@ diesel::table! {
         stripe_payment_intent_id -> Nullable<Text>,
         checkout_attempts -> Int4,
         released_cents -> Nullable<Int8>,
+        review_reminded_at -> Nullable<Timestamptz>,
     }
 }
 

@@ -35,10 +35,15 @@ pg_enum! {
         CallScheduled = "CALL_SCHEDULED",
         /// A review of you became public. Data: `reviewId`, `orderId`, `rating`.
         ReviewReceived = "REVIEW_RECEIVED",
+        /// You have not reviewed a completed order yet and its review window is open. Data:
+        /// `orderId`, `windowClosesAt`.
+        ReviewReminder = "REVIEW_REMINDER",
         /// A task was posted near you while you were offline. Data: `taskId`,
         /// `distanceMeters`, `mode`.
         TaskNearby = "TASK_NEARBY",
-        /// A dispute was opened on one of your orders. Data: `orderId`, `status`, `action`.
+        /// A dispute on one of your orders was opened, took evidence, was taken on by a
+        /// mediator or was settled. Data: `orderId`, and `status` and `action` when the order
+        /// moved, or `disputeId` (and `evidenceId` for new evidence).
         Dispute = "DISPUTE",
         /// A change to a gig you follow. Not sent yet.
         GigUpdate = "GIG_UPDATE",

@@ -99,6 +99,15 @@ pub async fn publish(conn: &mut AsyncPgConnection, ids: &[Uuid], at: DateTime<Ut
 
 /// Hidden reviews whose window closed by `now`, at most `limit`, locked (skipping rows
 /// another instance holds).
+/// Who has reviewed in each of `order_ids`: (order, reviewer).
+pub async fn reviewers_of(conn: &mut AsyncPgConnection, order_ids: &[Uuid]) -> QueryResult<Vec<(Uuid, Uuid)>> {
+    reviews::table
+        .filter(reviews::order_id.eq_any(order_ids))
+        .select((reviews::order_id, reviews::reviewer_id))
+        .load(conn)
+        .await
+}
+
 pub async fn lock_due(conn: &mut AsyncPgConnection, now: DateTime<Utc>, limit: i64) -> QueryResult<Vec<ReviewRow>> {
     reviews::table
         .filter(reviews::published_at.is_null())

@@ -212,6 +212,71 @@ pub async fn publish_due(app: &AppState) -> AppResult<usize> {
     }
 }
 
+/// How long after completion a party who has not reviewed is reminded: three days, or half
+/// the review window when that is shorter.
+pub fn reminder_delay(window: std::time::Duration) -> chrono::Duration {
+    let half = chrono::Duration::from_std(window / 2).unwrap_or(chrono::Duration::MAX);
+    half.min(chrono::Duration::days(3))
+}
+
+/// Reminds each party of a completed order who has not reviewed it, once, [`reminder_delay`]
+/// after completion while the window is open (orders whose window closed are passed over).
+/// In batches, each in one transaction with its notifications (REVIEW_REMINDER); safe with
+/// several instances running (orders are claimed with `SKIP LOCKED` and marked reminded).
+/// Returns how many reminders it sent. The scheduler calls it.
+pub async fn remind_due(app: &AppState) -> AppResult<usize> {
+    let window = app.config.review_window;
+    let mut total = 0;
+    loop {
+        let mut conn = app.jobs_db.conn().await?;
+        let (claimed, sent) = app
+            .bus
+            .transaction::<_, AppError, _>(&mut conn, async |conn| {
+                let now = Utc::now();
+                let due = orders::lock_review_reminders_due(conn, now - reminder_delay(window), DUE_BATCH).await?;
+                if due.is_empty() {
+                    return Ok((0, 0));
+                }
+                let ids: Vec<Uuid> = due.iter().map(|o| o.id).collect();
+                let reviewed: std::collections::HashSet<(Uuid, Uuid)> =
+                    model::reviewers_of(conn, &ids).await?.into_iter().collect();
+                let mut reminders = Vec::new();
+                for order in &due {
+                    let closes = window_closes_at(order, window);
+                    if closes <= now {
+                        continue;
+                    }
+                    for (party, other) in [("freelancer", order.client_id), ("client", order.freelancer_id)]
+                        .into_iter()
+                        .map(|(side, user)| (user, side))
+                    {
+                        if reviewed.contains(&(order.id, party)) {
+                            continue;
+                        }
+                        reminders.push((
+                            party,
+                            format!("How did \"{}\" go?", order.title),
+                            format!(
+                                "Review the {other} by {}. Reviews stay hidden until you both have written one or the window closes.",
+                                closes.format("%Y-%m-%d %H:%M UTC")
+                            ),
+                            serde_json::json!({ "orderId": order.id, "windowClosesAt": closes }),
+                        ));
+                    }
+                }
+                let sent = reminders.len();
+                notification::notify_many(conn, Kind::ReviewReminder, reminders).await?;
+                orders::mark_review_reminded(conn, &ids, now).await?;
+                Ok((due.len(), sent))
+            })
+            .await?;
+        total += sent;
+        if (claimed as i64) < DUE_BATCH {
+            return Ok(total);
+        }
+    }
+}
+
 /// The reviewee's one reply to a public review of them.
 pub async fn reply(app: &AppState, viewer: &UserRow, review_id: Uuid, raw: &str) -> AppResult<ReviewRow> {
     if viewer.is_banned() {

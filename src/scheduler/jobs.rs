@@ -36,7 +36,7 @@ pub const JOBS: &[Job] = &[
     Job::new("purgeSentMail", PURGE_EVERY, purge_sent_mail),
     Job::new("purgeStripeEvents", PURGE_EVERY, purge_stripe_events),
     Job::new("publishReviews", PURGE_EVERY, publish_reviews),
-    // Review reminders (SPEC "Scheduler and cron") are not written yet (issue 16).
+    Job::new("remindReviews", PURGE_EVERY, remind_reviews),
 ];
 
 /// How often escrow is released and rows that have served their purpose are deleted.
@@ -72,6 +72,12 @@ fn release_escrow(app: &AppState) -> BoxFuture<'_, AppResult<Counts>> {
 /// aggregates (`review::service::publish_due`).
 fn publish_reviews(app: &AppState) -> BoxFuture<'_, AppResult<Counts>> {
     Box::pin(async move { Ok(Counts::of("published", review::service::publish_due(app).await?)) })
+}
+
+/// Parties of completed orders who have not reviewed are reminded once
+/// (`review::service::remind_due`).
+fn remind_reviews(app: &AppState) -> BoxFuture<'_, AppResult<Counts>> {
+    Box::pin(async move { Ok(Counts::of("reminded", review::service::remind_due(app).await?)) })
 }
 
 /// Due payment-provider calls (transfers, refunds) are made or retried with backoff

@@ -314,6 +314,58 @@ async fn the_window_closing_publishes_a_lone_review() {
     );
 }
 
+#[tokio::test]
+async fn a_party_who_has_not_reviewed_is_reminded_once_while_the_window_is_open() {
+    let m = Market::new().await;
+    let app = &m.app;
+    let order = m.drive(OrderStatus::Completed).await;
+    app.gql_as(&m.client, CREATE, review(&order, 4, "Lovely evening"))
+        .await
+        .data();
+    let reminders = |user: &TestUser| {
+        let sql = format!(
+            "SELECT body AS value FROM notifications WHERE kind = 'REVIEW_REMINDER' AND user_id = '{}'",
+            user.id
+        );
+        async move { app.texts(&sql).await }
+    };
+    let remind = || gigmarket::review::service::remind_due(&app.state);
+    assert_eq!(remind().await.unwrap(), 0, "too soon after completion");
+
+    // Four days after completion (of a 14-day window), with a second order whose window has
+    // closed: two instances run the job at once.
+    let stale = m.drive(OrderStatus::Completed).await;
+    app.sql(&format!(
+        "UPDATE orders SET settled_at = now() - interval '4 days', updated_at = now() - interval '4 days' WHERE id = '{order}'; \
+         UPDATE orders SET settled_at = now() - interval '20 days', updated_at = now() - interval '20 days' WHERE id = '{stale}'"
+    ))
+    .await;
+    let (a, b) = tokio::join!(remind(), remind());
+    assert_eq!(
+        a.unwrap() + b.unwrap(),
+        1,
+        "one reminder: the freelancer, who has not reviewed"
+    );
+    let to_freelancer = reminders(&m.freelancer).await;
+    assert_eq!(to_freelancer.len(), 1);
+    assert!(
+        to_freelancer[0].starts_with("Review the client by "),
+        "{}",
+        to_freelancer[0]
+    );
+    assert!(reminders(&m.client).await.is_empty(), "the client already reviewed");
+    assert_eq!(remind().await.unwrap(), 0, "once");
+    assert_eq!(
+        one(
+            app,
+            &format!("SELECT (review_reminded_at IS NOT NULL)::text AS value FROM orders WHERE id = '{stale}'")
+        )
+        .await,
+        "true",
+        "a closed window is passed over, not reminded"
+    );
+}
+
 /// `n` active gigs of `n` distinct owners, each owner with `per_owner` public reviews of
 /// completed orders (set up in SQL: only the reads are measured).
 async fn owners_with_reviews(app: &TestApp, n: usize, per_owner: usize) {

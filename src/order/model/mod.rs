@@ -354,6 +354,40 @@ pub async fn mark_cleared(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult
         .map(drop)
 }
 
+/// When a completed order completed: its settlement, or its last change for an order
+/// completed unfunded (what the review window counts from; indexed for the reminders).
+const COMPLETED_AT: &str = "COALESCE(orders.settled_at, orders.updated_at)";
+
+/// Completed orders that completed before `before` and whose parties were not reminded to
+/// review yet, oldest first, locked (skipping any another instance holds).
+pub async fn lock_review_reminders_due(
+    conn: &mut AsyncPgConnection,
+    before: DateTime<Utc>,
+    limit: i64,
+) -> QueryResult<Vec<OrderRow>> {
+    use diesel::{dsl::sql, sql_types::Timestamptz};
+    orders::table
+        .filter(orders::status.eq(OrderStatus::Completed))
+        .filter(orders::review_reminded_at.is_null())
+        .filter(sql::<Timestamptz>(COMPLETED_AT).lt(before))
+        .order(sql::<Timestamptz>(COMPLETED_AT))
+        .limit(limit)
+        .select(OrderRow::as_select())
+        .for_update()
+        .skip_locked()
+        .load(conn)
+        .await
+}
+
+/// Records that the parties of `ids` were reminded to review (or passed over).
+pub async fn mark_review_reminded(conn: &mut AsyncPgConnection, ids: &[Uuid], at: DateTime<Utc>) -> QueryResult<()> {
+    diesel::update(orders::table.filter(orders::id.eq_any(ids)))
+        .set(orders::review_reminded_at.eq(at))
+        .execute(conn)
+        .await
+        .map(drop)
+}
+
 /// Completed orders whose earnings settled before `before` and have not cleared, locked
 /// (skipping any another instance holds).
 pub async fn lock_uncleared(
