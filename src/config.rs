@@ -148,6 +148,9 @@ pub struct Config {
     pub database_url: String,
     pub database_pool_size: usize,
     pub redis_url: Option<String>,
+    /// The longest a request waits on Redis (`REDIS_TIMEOUT_MS`); past it, what Redis was for
+    /// falls back (see `events::redis`).
+    pub redis_timeout: Duration,
     pub jwt_secret: Vec<u8>,
     pub cors_origins: Vec<String>,
     pub public_url: String,
@@ -367,6 +370,11 @@ impl Config {
             bail!("WS_KEEPALIVE_SECS and WS_INIT_TIMEOUT_MS must be positive");
         }
 
+        let redis_timeout = Duration::from_millis(parse_or(vars, "REDIS_TIMEOUT_MS", 250)?);
+        if redis_timeout.is_zero() || redis_timeout > Duration::from_secs(10) {
+            bail!("REDIS_TIMEOUT_MS must be between 1 and 10000");
+        }
+
         let upload_dir = PathBuf::from(vars.get("UPLOAD_DIR").unwrap_or_else(|| "./uploads".to_owned()));
         let private_upload_dir = PathBuf::from(
             vars.get("PRIVATE_UPLOAD_DIR")
@@ -395,6 +403,7 @@ impl Config {
             database_url,
             database_pool_size: parse_or(vars, "DATABASE_POOL_SIZE", 16)?,
             redis_url: vars.get("REDIS_URL"),
+            redis_timeout,
             jwt_secret,
             cors_origins,
             public_url,
