@@ -165,8 +165,6 @@ pub struct Config {
     pub mail_from: String,
     pub introspection: bool,
     pub graphiql: bool,
-    /// Where the playground's npm browser builds are (`npm ci --prefix playground`).
-    pub playground_dir: PathBuf,
     pub trust_proxy_headers: bool,
     pub limits: Limits,
     pub throttle: Throttle,
@@ -416,10 +414,6 @@ impl Config {
                 .unwrap_or_else(|| "gigmarket <no-reply@gigmarket.local>".to_owned()),
             introspection: parse_bool(vars, "GRAPHQL_INTROSPECTION", !production)?,
             graphiql: parse_bool(vars, "GRAPHIQL", !production)?,
-            playground_dir: vars
-                .get("PLAYGROUND_DIR")
-                .map(PathBuf::from)
-                .unwrap_or_else(default_playground_dir),
             trust_proxy_headers: parse_bool(vars, "TRUST_PROXY_HEADERS", false)?,
             limits,
             throttle,
@@ -429,12 +423,6 @@ impl Config {
     pub fn is_production(&self) -> bool {
         self.env == AppEnv::Production
     }
-}
-
-/// Where the playground's assets are looked for when `PLAYGROUND_DIR` is not set: the
-/// repository's `playground/node_modules`.
-fn default_playground_dir() -> PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("playground/node_modules")
 }
 
 /// A production secret (`name`) must be long and not an obvious placeholder.
