@@ -148,6 +148,9 @@ pub struct Config {
     pub database_url: String,
     pub database_pool_size: usize,
     pub redis_url: Option<String>,
+    /// The longest a request waits on Redis (`REDIS_TIMEOUT_MS`); past it, what Redis was for
+    /// falls back (see `events::redis`).
+    pub redis_timeout: Duration,
     pub jwt_secret: Vec<u8>,
     pub cors_origins: Vec<String>,
     pub public_url: String,
@@ -162,8 +165,6 @@ pub struct Config {
     pub mail_from: String,
     pub introspection: bool,
     pub graphiql: bool,
-    /// Where the playground's npm browser builds are (`npm ci --prefix playground`).
-    pub playground_dir: PathBuf,
     pub trust_proxy_headers: bool,
     pub limits: Limits,
     pub throttle: Throttle,
@@ -367,6 +368,11 @@ impl Config {
             bail!("WS_KEEPALIVE_SECS and WS_INIT_TIMEOUT_MS must be positive");
         }
 
+        let redis_timeout = Duration::from_millis(parse_or(vars, "REDIS_TIMEOUT_MS", 250)?);
+        if redis_timeout.is_zero() || redis_timeout > Duration::from_secs(10) {
+            bail!("REDIS_TIMEOUT_MS must be between 1 and 10000");
+        }
+
         let upload_dir = PathBuf::from(vars.get("UPLOAD_DIR").unwrap_or_else(|| "./uploads".to_owned()));
         let private_upload_dir = PathBuf::from(
             vars.get("PRIVATE_UPLOAD_DIR")
@@ -395,6 +401,7 @@ impl Config {
             database_url,
             database_pool_size: parse_or(vars, "DATABASE_POOL_SIZE", 16)?,
             redis_url: vars.get("REDIS_URL"),
+            redis_timeout,
             jwt_secret,
             cors_origins,
             public_url,
@@ -407,10 +414,6 @@ impl Config {
                 .unwrap_or_else(|| "gigmarket <no-reply@gigmarket.local>".to_owned()),
             introspection: parse_bool(vars, "GRAPHQL_INTROSPECTION", !production)?,
             graphiql: parse_bool(vars, "GRAPHIQL", !production)?,
-            playground_dir: vars
-                .get("PLAYGROUND_DIR")
-                .map(PathBuf::from)
-                .unwrap_or_else(default_playground_dir),
             trust_proxy_headers: parse_bool(vars, "TRUST_PROXY_HEADERS", false)?,
             limits,
             throttle,
@@ -420,12 +423,6 @@ impl Config {
     pub fn is_production(&self) -> bool {
         self.env == AppEnv::Production
     }
-}
-
-/// Where the playground's assets are looked for when `PLAYGROUND_DIR` is not set: the
-/// repository's `playground/node_modules`.
-fn default_playground_dir() -> PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("playground/node_modules")
 }
 
 /// A production secret (`name`) must be long and not an obvious placeholder.

@@ -12,7 +12,7 @@ use crate::{
     auth::{jwt::TokenKeys, password::Passwords},
     config::{Config, Payments},
     db::Db,
-    events::{presence::Presence, Bus, Hub},
+    events::{presence::Presence, redis::RedisLink, Bus, Hub},
     mail::Mailer,
     storage::Storage,
     tally::Tally,
@@ -85,13 +85,17 @@ impl AppState {
             &config.public_url,
             &config.jwt_secret,
         );
-        let hub = match &config.redis_url {
-            Some(url) => Hub::with_redis(db.clone(), url)?,
+        let redis = match &config.redis_url {
+            Some(url) => Some(RedisLink::new(url, config.redis_timeout)?),
+            None => None,
+        };
+        let hub = match &redis {
+            Some(link) => Hub::with_redis(db.clone(), link.clone()),
             None => Hub::in_process(db.clone()),
         };
         let relay_wake = Arc::new(Notify::new());
         let bus = Bus::new(hub, relay_wake.clone());
-        let presence = Presence::new(config.redis_url.as_deref())?;
+        let presence = Presence::new(redis);
         let stripe = stripe_client(&config.payments)?;
         Ok(Self(Arc::new(Inner {
             stripe,

@@ -17,9 +17,9 @@ use std::{
 };
 
 use futures_util::StreamExt;
-use tokio::sync::{broadcast, mpsc, oneshot, OnceCell};
+use tokio::sync::{broadcast, mpsc, oneshot};
 
-use super::{model, Event};
+use super::{model, redis::RedisLink, Event};
 use crate::db::Db;
 
 /// Events buffered per topic for a slow subscriber before it must catch up from the database.
@@ -52,8 +52,8 @@ struct Inner {
 }
 
 struct RedisSide {
-    client: redis::Client,
-    publisher: OnceCell<redis::aio::ConnectionManager>,
+    /// Publishes, each call bounded by the link's timeout.
+    link: RedisLink,
     commands: mpsc::UnboundedSender<Command>,
 }
 
@@ -98,27 +98,26 @@ impl Hub {
         }
     }
 
-    /// A hub fed by Redis pub/sub at `url`. Starts its connection task; Redis need not be up.
-    pub fn with_redis(db: Db, url: &str) -> anyhow::Result<Self> {
-        let client = redis::Client::open(url)?;
+    /// A hub fed by Redis pub/sub through `link`. Starts its connection task; Redis need not
+    /// be up.
+    pub fn with_redis(db: Db, link: RedisLink) -> Self {
+        let client = link.client().clone();
         let (commands, receiver) = mpsc::unbounded_channel();
         let hub = Self {
             inner: Arc::new(Inner {
                 topics: Mutex::default(),
                 db,
-                redis: Some(RedisSide {
-                    client: client.clone(),
-                    publisher: OnceCell::new(),
-                    commands,
-                }),
+                redis: Some(RedisSide { link, commands }),
                 watermark: AtomicI64::new(0),
             }),
         };
         tokio::spawn(run_subscriber(client, Arc::downgrade(&hub.inner), receiver));
-        Ok(hub)
+        hub
     }
 
-    /// Publishes an event to every instance (through Redis) or to this one.
+    /// Publishes an event to every instance (through Redis) or to this one. Through Redis it
+    /// fails after the link's timeout (or at once, just after a failure) rather than wait for
+    /// Redis to come back.
     pub async fn publish(&self, event: Event) -> anyhow::Result<()> {
         match &self.inner.redis {
             None => {
@@ -126,16 +125,17 @@ impl Hub {
                 Ok(())
             }
             Some(redis) => {
-                let publisher = redis
-                    .publisher
-                    .get_or_try_init(|| redis.client.get_connection_manager())
-                    .await?;
                 let payload = serde_json::to_string(&event)?;
-                let mut conn = publisher.clone();
-                redis::cmd("PUBLISH")
-                    .arg(format!("{CHANNEL_PREFIX}{}", event.topic))
-                    .arg(payload)
-                    .query_async::<i64>(&mut conn)
+                let channel = format!("{CHANNEL_PREFIX}{}", event.topic);
+                redis
+                    .link
+                    .run(async |conn| {
+                        redis::cmd("PUBLISH")
+                            .arg(&channel)
+                            .arg(&payload)
+                            .query_async::<i64>(conn)
+                            .await
+                    })
                     .await?;
                 Ok(())
             }
@@ -165,8 +165,11 @@ impl Hub {
             if let Some(redis) = &self.inner.redis {
                 let (ack, acked) = oneshot::channel();
                 if redis.commands.send(Command::Subscribe(topic.to_owned(), ack)).is_ok() {
-                    // While Redis is down the task acknowledges at once and subscribes on reconnect.
-                    let _ = acked.await;
+                    // While Redis is down the task acknowledges at once and subscribes on
+                    // reconnect; while it is stuck on a dying connection, the subscriber waits
+                    // no longer than the timeout (the topic is subscribed when the task
+                    // reconnects, and what it missed is replayed).
+                    let _ = tokio::time::timeout(redis.link.timeout(), acked).await;
                 }
             }
         }

@@ -19,6 +19,7 @@
 pub mod hub;
 pub mod model;
 pub mod presence;
+pub mod redis;
 pub mod relay;
 
 use std::{

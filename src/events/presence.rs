@@ -13,8 +13,9 @@ use std::{
     time::Duration,
 };
 
-use tokio::sync::OnceCell;
 use uuid::Uuid;
+
+use super::redis::RedisLink;
 
 const HEARTBEAT: Duration = Duration::from_secs(20);
 const ENTRY_TTL_SECS: i64 = 60;
@@ -22,7 +23,7 @@ const ENTRY_TTL_SECS: i64 = 60;
 struct Inner {
     local: Mutex<HashMap<String, usize>>,
     instance: Uuid,
-    redis: Option<(redis::Client, OnceCell<redis::aio::ConnectionManager>)>,
+    redis: Option<RedisLink>,
 }
 
 #[derive(Clone)]
@@ -61,11 +62,9 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl Presence {
-    pub fn new(redis_url: Option<&str>) -> anyhow::Result<Self> {
-        let redis = match redis_url {
-            Some(url) => Some((redis::Client::open(url)?, OnceCell::new())),
-            None => None,
-        };
+    /// Presence on this instance, and with `redis` on all (each Redis call bounded by the
+    /// link's timeout).
+    pub fn new(redis: Option<RedisLink>) -> Self {
         let presence = Self {
             inner: Arc::new(Inner {
                 local: Mutex::default(),
@@ -87,7 +86,7 @@ impl Presence {
                 }
             });
         }
-        Ok(presence)
+        presence
     }
 
     /// Holders of `key` on this instance.
@@ -136,47 +135,42 @@ impl Presence {
         }
     }
 
-    async fn connection(&self) -> Option<redis::aio::ConnectionManager> {
-        let (client, cell) = self.inner.redis.as_ref()?;
-        match cell.get_or_try_init(|| client.get_connection_manager()).await {
-            Ok(conn) => Some(conn.clone()),
-            Err(e) => {
-                tracing::debug!(error = %e, "presence: Redis unavailable");
-                None
-            }
-        }
-    }
-
     async fn announce(&self, key: &str) {
-        let Some(mut conn) = self.connection().await else {
-            return;
-        };
+        let Some(redis) = &self.inner.redis else { return };
         let expires = chrono::Utc::now().timestamp() + ENTRY_TTL_SECS;
-        let result = redis::pipe()
-            .cmd("ZADD")
-            .arg(redis_key(key))
-            .arg(expires)
-            .arg(self.inner.instance.to_string())
-            .ignore()
-            .cmd("EXPIRE")
-            .arg(redis_key(key))
-            .arg(ENTRY_TTL_SECS * 2)
-            .ignore()
-            .query_async::<()>(&mut conn)
+        let instance = self.inner.instance.to_string();
+        let result = redis
+            .run(async |conn| {
+                redis::pipe()
+                    .cmd("ZADD")
+                    .arg(redis_key(key))
+                    .arg(expires)
+                    .arg(&instance)
+                    .ignore()
+                    .cmd("EXPIRE")
+                    .arg(redis_key(key))
+                    .arg(ENTRY_TTL_SECS * 2)
+                    .ignore()
+                    .query_async::<()>(conn)
+                    .await
+            })
             .await;
         if let Err(e) = result {
-            tracing::debug!(error = %e, "presence: announce failed");
+            tracing::debug!(error = format!("{e:#}"), "presence: announce failed");
         }
     }
 
     async fn withdraw(&self, key: &str) {
-        let Some(mut conn) = self.connection().await else {
-            return;
-        };
-        let _ = redis::cmd("ZREM")
-            .arg(redis_key(key))
-            .arg(self.inner.instance.to_string())
-            .query_async::<i64>(&mut conn)
+        let Some(redis) = &self.inner.redis else { return };
+        let instance = self.inner.instance.to_string();
+        let _ = redis
+            .run(async |conn| {
+                redis::cmd("ZREM")
+                    .arg(redis_key(key))
+                    .arg(&instance)
+                    .query_async::<i64>(conn)
+                    .await
+            })
             .await;
     }
 
@@ -188,7 +182,7 @@ impl Presence {
         if remote.is_empty() {
             return present;
         }
-        let Some(mut conn) = self.connection().await else {
+        let Some(redis) = &self.inner.redis else {
             return present;
         };
         let now = chrono::Utc::now().timestamp();
@@ -196,13 +190,13 @@ impl Presence {
         for &i in &remote {
             pipe.cmd("ZCOUNT").arg(redis_key(&keys[i])).arg(now).arg("+inf");
         }
-        match pipe.query_async::<Vec<i64>>(&mut conn).await {
+        match redis.run(async |conn| pipe.query_async::<Vec<i64>>(conn).await).await {
             Ok(counts) => {
                 for (&i, count) in remote.iter().zip(counts) {
                     present[i] = count > 0;
                 }
             }
-            Err(e) => tracing::debug!(error = %e, "presence: batch check failed"),
+            Err(e) => tracing::debug!(error = format!("{e:#}"), "presence: batch check failed"),
         }
         present
     }
@@ -212,15 +206,19 @@ impl Presence {
         if self.local_count(key) > 0 {
             return true;
         }
-        let Some(mut conn) = self.connection().await else {
+        let Some(redis) = &self.inner.redis else {
             return false;
         };
         let now = chrono::Utc::now().timestamp();
-        redis::cmd("ZCOUNT")
-            .arg(redis_key(key))
-            .arg(now)
-            .arg("+inf")
-            .query_async::<i64>(&mut conn)
+        redis
+            .run(async |conn| {
+                redis::cmd("ZCOUNT")
+                    .arg(redis_key(key))
+                    .arg(now)
+                    .arg("+inf")
+                    .query_async::<i64>(conn)
+                    .await
+            })
             .await
             .is_ok_and(|n| n > 0)
     }

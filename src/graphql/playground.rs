@@ -1,53 +1,58 @@
 //! The GraphiQL playground, served entirely by this server so it works offline and under a
 //! strict Content-Security-Policy (no CDN, no inline script).
 //!
-//! The browser builds are the ones published on npm, fetched by the documented build step
-//! `npm ci --prefix playground` (versions pinned by `playground/package-lock.json`) and read
-//! from `PLAYGROUND_DIR` (default: the repository's `playground/node_modules`). Nothing of
-//! them is copied into the source tree; our own bootstrap script is `playground.js` beside
-//! this file. Without the assets the page says how to install them. Off in production unless
-//! `GRAPHIQL=true`.
-
-use std::{
-    collections::HashMap,
-    path::{Path, PathBuf},
-    sync::{Mutex, OnceLock},
-};
+//! The browser builds are the ones published on npm (versions pinned by
+//! `playground/package.json` and its lock), copied unmodified into `playground/vendor/` by
+//! `playground/update-vendor.sh` with their licences and a manifest of versions and SHA-256
+//! digests, and embedded in the binary at build time: `cargo run` serves a working GraphiQL
+//! with no npm step and no network. Our own bootstrap script is `playground.js` beside this
+//! file. Off in production unless `GRAPHIQL=true`.
 
 use axum::{
     extract::{self, State},
     http::{header, HeaderValue, StatusCode},
     response::{IntoResponse, Response},
 };
-use bytes::Bytes;
 
 use crate::state::AppState;
 
 /// Our bootstrap: GraphiQL wired to `/graphql` and `/graphql/ws`.
 const BOOT_JS: &str = include_str!("playground.js");
 
-/// Served name → (path under `PLAYGROUND_DIR`, content type).
-const ASSETS: &[(&str, &str, &str)] = &[
+const JS: &str = "text/javascript; charset=utf-8";
+const CSS: &str = "text/css; charset=utf-8";
+
+/// Served name → (embedded bytes, content type, name in `playground/vendor/`).
+const ASSETS: &[(&str, &[u8], &str, &str)] = &[
     (
         "react.js",
-        "react/umd/react.production.min.js",
-        "text/javascript; charset=utf-8",
+        include_bytes!("../../playground/vendor/react.production.min.js"),
+        JS,
+        "react.production.min.js",
     ),
     (
         "react-dom.js",
-        "react-dom/umd/react-dom.production.min.js",
-        "text/javascript; charset=utf-8",
+        include_bytes!("../../playground/vendor/react-dom.production.min.js"),
+        JS,
+        "react-dom.production.min.js",
     ),
     (
         "graphiql.js",
-        "graphiql/graphiql.min.js",
-        "text/javascript; charset=utf-8",
+        include_bytes!("../../playground/vendor/graphiql.min.js"),
+        JS,
+        "graphiql.min.js",
     ),
-    ("graphiql.css", "graphiql/graphiql.min.css", "text/css; charset=utf-8"),
+    (
+        "graphiql.css",
+        include_bytes!("../../playground/vendor/graphiql.min.css"),
+        CSS,
+        "graphiql.min.css",
+    ),
     (
         "graphql-ws.js",
-        "graphql-ws/umd/graphql-ws.min.js",
-        "text/javascript; charset=utf-8",
+        include_bytes!("../../playground/vendor/graphql-ws.min.js"),
+        JS,
+        "graphql-ws.min.js",
     ),
 ];
 
@@ -61,10 +66,6 @@ fn csp(host: Option<&str>) -> String {
          font-src 'self' data:; connect-src 'self'{sockets}; base-uri 'none'; form-action 'none'; \
          frame-ancestors 'none'"
     )
-}
-
-fn installed(dir: &Path) -> bool {
-    ASSETS.iter().all(|(_, path, _)| dir.join(path).is_file())
 }
 
 const PAGE: &str = r#"<!DOCTYPE html>
@@ -90,20 +91,6 @@ const PAGE: &str = r#"<!DOCTYPE html>
 
 const PAGE_CSS: &str = "html, body { height: 100%; margin: 0; } #graphiql { height: 100vh; }\n";
 
-const MISSING: &str = r#"<!DOCTYPE html>
-<html lang="en">
-<head><meta charset="utf-8"><title>gigmarket GraphiQL: assets not installed</title></head>
-<body style="font-family: sans-serif; max-width: 40em; margin: 3em auto; line-height: 1.5">
-<h1>The playground's assets are not installed</h1>
-<p>GraphiQL is served by this server itself (no CDN), from the browser builds published on
-npm. Install them once, from the repository root, then reload this page:</p>
-<pre>npm ci --prefix playground</pre>
-<p>(Or point <code>PLAYGROUND_DIR</code> at a folder holding them.) The API works meanwhile:
-<code>POST /graphql</code>.</p>
-</body>
-</html>
-"#;
-
 fn with_csp(mut response: Response, host: Option<&str>) -> Response {
     if let Ok(value) = HeaderValue::from_str(&csp(host)) {
         response.headers_mut().insert(header::CONTENT_SECURITY_POLICY, value);
@@ -115,30 +102,18 @@ fn with_csp(mut response: Response, host: Option<&str>) -> Response {
 }
 
 /// The playground page for a browser's `GET /graphql`.
-pub fn page(app: &AppState, host: Option<&str>) -> Response {
-    let body = if installed(&app.config.playground_dir) {
-        PAGE
-    } else {
-        MISSING
-    };
+pub fn page(host: Option<&str>) -> Response {
     with_csp(
         (
             [
                 (header::CONTENT_TYPE, "text/html; charset=utf-8"),
                 (header::CACHE_CONTROL, "no-store"),
             ],
-            body,
+            PAGE,
         )
             .into_response(),
         host,
     )
-}
-
-/// Files read once and kept by path (a few hundred KiB in all); a missing file is looked for
-/// again.
-fn cache() -> &'static Mutex<HashMap<PathBuf, Bytes>> {
-    static CACHE: OnceLock<Mutex<HashMap<PathBuf, Bytes>>> = OnceLock::new();
-    CACHE.get_or_init(Mutex::default)
 }
 
 /// `GET /graphql/playground/{file}`: the bootstrap, the page's CSS and the npm builds.
@@ -146,35 +121,13 @@ pub async fn asset(State(app): State<AppState>, extract::Path(file): extract::Pa
     if !app.config.graphiql {
         return StatusCode::NOT_FOUND.into_response();
     }
-    let (bytes, content_type) = match file.as_str() {
-        "boot.js" => (Bytes::from_static(BOOT_JS.as_bytes()), "text/javascript; charset=utf-8"),
-        "page.css" => (Bytes::from_static(PAGE_CSS.as_bytes()), "text/css; charset=utf-8"),
-        _ => {
-            let Some(&(_, path, content_type)) = ASSETS.iter().find(|(name, _, _)| *name == file) else {
-                return StatusCode::NOT_FOUND.into_response();
-            };
-            let path = app.config.playground_dir.join(path);
-            let cached = cache()
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner())
-                .get(&path)
-                .cloned();
-            let bytes = match cached {
-                Some(bytes) => bytes,
-                None => match tokio::fs::read(&path).await {
-                    Ok(read) => {
-                        let bytes = Bytes::from(read);
-                        cache()
-                            .lock()
-                            .unwrap_or_else(|poisoned| poisoned.into_inner())
-                            .insert(path, bytes.clone());
-                        bytes
-                    }
-                    Err(_) => return StatusCode::NOT_FOUND.into_response(),
-                },
-            };
-            (bytes, content_type)
-        }
+    let (bytes, content_type): (&'static [u8], &str) = match file.as_str() {
+        "boot.js" => (BOOT_JS.as_bytes(), JS),
+        "page.css" => (PAGE_CSS.as_bytes(), CSS),
+        _ => match ASSETS.iter().find(|(name, ..)| *name == file) {
+            Some(&(_, bytes, content_type, _)) => (bytes, content_type),
+            None => return StatusCode::NOT_FOUND.into_response(),
+        },
     };
     with_csp(
         (
@@ -191,7 +144,30 @@ pub async fn asset(State(app): State<AppState>, extract::Path(file): extract::Pa
 
 #[cfg(test)]
 mod tests {
+    use sha2::{Digest, Sha256};
+
     use super::*;
+
+    /// What `playground/update-vendor.sh` wrote: every embedded build is listed, with the
+    /// digest of the bytes embedded.
+    #[test]
+    fn the_embedded_builds_match_the_vendor_manifest() {
+        let manifest = include_str!("../../playground/vendor/MANIFEST");
+        let entries: Vec<Vec<&str>> = manifest
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+            .map(|l| l.split_whitespace().collect())
+            .collect();
+        assert_eq!(entries.len(), ASSETS.len());
+        for (served, bytes, _, vendored) in ASSETS {
+            let entry = entries
+                .iter()
+                .find(|e| e.get(2) == Some(vendored))
+                .unwrap_or_else(|| panic!("{vendored} ({served}) is not in the manifest"));
+            let digest: String = Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect();
+            assert_eq!(entry.get(3), Some(&digest.as_str()), "{vendored}");
+        }
+    }
 
     #[test]
     fn the_policy_allows_no_inline_or_foreign_script() {

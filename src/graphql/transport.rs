@@ -128,7 +128,7 @@ pub fn read_get(
             .is_some_and(|v| v.contains("text/html"));
         if wants_html && app.config.graphiql {
             let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
-            return Err(super::playground::page(app, host));
+            return Err(super::playground::page(host));
         }
     }
     let Some(media) = ResponseMedia::negotiate(headers) else {
