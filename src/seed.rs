@@ -312,8 +312,7 @@ INSERT INTO ledger_accounts (id, owner_id, kind, currency)
 SELECT gen_random_uuid(), f.id, kind, 'USD'
 FROM (SELECT DISTINCT freelancer_id AS id FROM seed_orders) f, unnest(ARRAY['USER_PENDING', 'USER_AVAILABLE']) AS kind
 ON CONFLICT (owner_id, kind, currency) WHERE owner_id IS NOT NULL DO NOTHING;
--- Entries go in set-based; the balances move once, at the end (see SEED_AGGREGATES).
-ALTER TABLE ledger_entries DISABLE TRIGGER ledger_entries_apply;"
+{LEDGER_TRIGGERS_OFF}"
     )
 }
 
@@ -360,22 +359,80 @@ DROP TABLE seed_money;"
     )
 }
 
-/// The balances the seeded entries add up to (entries went in without the per-row trigger,
-/// which would update the same few platform rows once per entry), then the trigger back; and the rating aggregates of the seeded (public) reviews.
-const SEED_AGGREGATES: &str = "
-UPDATE ledger_accounts a SET balance_cents = a.balance_cents + s.total
-FROM (SELECT e.account_id, sum(e.amount_cents) AS total
-      FROM ledger_entries e JOIN ledger_transactions t ON t.id = e.transaction_id
-      JOIN seed_orders o ON o.id = t.order_id GROUP BY e.account_id) s
-WHERE a.id = s.account_id;
--- Every seeded transaction is checked to balance now (the check is deferred to commit
--- otherwise, and the trigger cannot be altered while checks are pending). Fresh statistics
--- first: planned against the empty tables, each of the checks would scan every entry.
-ANALYZE ledger_accounts;
-ANALYZE ledger_transactions;
-ANALYZE ledger_entries;
-SET CONSTRAINTS ledger_entries_balanced IMMEDIATE;
-ALTER TABLE ledger_entries ENABLE TRIGGER ledger_entries_apply;
+/// Why the seed writes the ledger with its two row triggers off, and why that is safe.
+///
+/// `ledger_entries_apply` adds each entry to its account's balance, one `UPDATE` per entry.
+/// Every seeded order moves money through the same three platform accounts (external,
+/// escrow, fees), so one transaction would update those three rows about 400,000 times
+/// (100,000 gigs): each update leaves a row version the next one has to step over, which
+/// made the work grow with the square of the orders. `ledger_entries_balanced` queues one
+/// deferred check per entry (a million of them), each summing its transaction again.
+///
+/// Instead, inside the seed's one transaction:
+/// - `ALTER TABLE … DISABLE TRIGGER` takes an ACCESS EXCLUSIVE lock on `ledger_entries` that
+///   is held until the seed commits or rolls back, so no other session can write (or read)
+///   an entry while the triggers are off: the only entries written without them are the
+///   seed's own. A running server's ledger writes wait for the seed to finish.
+/// - The switch is transactional: if anything fails, the rollback restores the triggers
+///   along with everything else.
+/// - [`seed_balances_sql`] moves each account's balance by what the seeded orders owe it, computed
+///   from the orders (not from the entries), in one statement.
+/// - [`SEED_BOOKS_CHECK`] then proves, over the whole ledger, what the triggers guarantee:
+///   the entries of every transaction sum to zero in one currency, and every account's
+///   balance equals the sum of its entries (which the balances were not computed from). The
+///   seed fails and rolls back otherwise. Overdrafts are still refused by the accounts'
+///   `CHECK (kind = 'EXTERNAL' OR balance_cents >= 0)` on the final balances.
+const LEDGER_TRIGGERS_OFF: &str = "
+ALTER TABLE ledger_entries DISABLE TRIGGER ledger_entries_apply, DISABLE TRIGGER ledger_entries_balanced;";
+
+/// The balances the seeded orders add up to, from the orders themselves: the client's money
+/// leaves EXTERNAL, passes through escrow and the freelancer's pending balance (net zero
+/// there), the fee stays with the platform and the rest becomes available to the freelancer.
+fn seed_balances_sql() -> String {
+    format!(
+        "
+WITH o AS (
+    SELECT freelancer_id, amount, (amount * {SEED_FEE_BPS} + 5000) / 10000 AS fee FROM seed_orders
+), moves AS (
+    SELECT a.id, sum(o.amount - o.fee) AS total
+    FROM o JOIN ledger_accounts a ON a.owner_id = o.freelancer_id AND a.kind = 'USER_AVAILABLE' AND a.currency = 'USD'
+    GROUP BY a.id
+    UNION ALL
+    SELECT a.id, CASE a.kind WHEN 'PLATFORM_FEES' THEN t.fees WHEN 'EXTERNAL' THEN -t.amounts END
+    FROM (SELECT sum(fee) AS fees, sum(amount) AS amounts FROM o) t
+    JOIN ledger_accounts a ON a.owner_id IS NULL AND a.currency = 'USD' AND a.kind IN ('PLATFORM_FEES', 'EXTERNAL')
+    WHERE t.amounts IS NOT NULL
+)
+UPDATE ledger_accounts a SET balance_cents = a.balance_cents + m.total FROM moves m WHERE a.id = m.id AND m.total <> 0;"
+    )
+}
+
+/// The checks `ledger_entries_balanced` and `ledger_entries_apply` stand for, over the whole
+/// ledger, set-based; raises (and so rolls the seed back) when either fails. Then the triggers
+/// go back on.
+const SEED_BOOKS_CHECK: &str = "
+DO $$
+DECLARE
+    unbalanced BIGINT;
+    stale BIGINT;
+BEGIN
+    SELECT count(*) INTO unbalanced FROM (
+        SELECT e.transaction_id FROM ledger_entries e JOIN ledger_accounts a ON a.id = e.account_id
+        GROUP BY e.transaction_id HAVING sum(e.amount_cents) <> 0 OR count(DISTINCT a.currency) <> 1) x;
+    SELECT count(*) INTO stale FROM ledger_accounts a
+        LEFT JOIN (SELECT account_id, sum(amount_cents) AS total FROM ledger_entries GROUP BY account_id) s
+            ON s.account_id = a.id
+        WHERE a.balance_cents <> COALESCE(s.total, 0);
+    IF unbalanced > 0 OR stale > 0 THEN
+        RAISE EXCEPTION 'seed: the books do not add up: % unbalanced ledger transactions, % accounts whose balance is not the sum of their entries',
+            unbalanced, stale USING ERRCODE = 'check_violation';
+    END IF;
+END $$;
+ALTER TABLE ledger_entries ENABLE TRIGGER ledger_entries_apply, ENABLE TRIGGER ledger_entries_balanced;";
+
+/// The rating aggregates of the seeded (public) reviews, one pass over them for the users
+/// and one for the gigs.
+const SEED_RATINGS: &str = "
 INSERT INTO user_ratings AS u (user_id, role, count, rating_sum, quality_sum, communication_sum, timeliness_sum)
 SELECT r.reviewee_id, r.reviewee_role, count(*), sum(r.rating), sum(r.quality), sum(r.communication), sum(r.timeliness)
 FROM reviews r JOIN seed_orders o ON o.id = r.order_id GROUP BY r.reviewee_id, r.reviewee_role
@@ -549,7 +606,9 @@ FROM seed_orders WHERE g >= {from} AND g < {to};"#
             },
             move |from, to| if users < 2 { 0 } else { 2 * active_gigs(from, to) },
         ),
-        CatalogueStep::single("rating aggregates", SEED_AGGREGATES.to_owned()),
+        CatalogueStep::single("balances", seed_balances_sql()),
+        CatalogueStep::single("books check", SEED_BOOKS_CHECK.to_owned()),
+        CatalogueStep::single("rating aggregates", SEED_RATINGS.to_owned()),
         CatalogueStep::chunked(
             "tasks",
             tasks,
@@ -589,7 +648,10 @@ ANALYZE gig_packages;
 ANALYZE tasks;
 ANALYZE orders;
 ANALYZE reviews;
-ANALYZE user_ratings;"
+ANALYZE user_ratings;
+ANALYZE ledger_accounts;
+ANALYZE ledger_transactions;
+ANALYZE ledger_entries;"
                 .to_owned(),
         ),
     ]
@@ -663,6 +725,8 @@ mod tests {
                 "completed orders",
                 "ledger of the orders",
                 "reviews",
+                "balances",
+                "books check",
                 "rating aggregates",
                 "tasks",
                 "statistics"

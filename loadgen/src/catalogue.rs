@@ -1,5 +1,6 @@
-//! The catalogue workloads, `feed` and `gig-by-id`, on a database seeded with
-//! `gigmarket seed --catalogue`, and their pgbench baselines.
+//! The catalogue workloads, `feed` (with the owners' reviews), `feed-without-reviews` and
+//! `gig-by-id`, on a database seeded with `gigmarket seed --catalogue`, and their pgbench
+//! baselines.
 //!
 //! The baselines run exactly the statements the server runs for one request, captured once
 //! from the server's SQL trace (`RUST_LOG=warn,gigmarket::sql=trace`, each statement logged
@@ -31,24 +32,43 @@ pub const GIG_PACKAGES_SQL: &str = r#"SELECT "gig_packages"."gig_id", "gig_packa
 /// The server's statement for `gig(id)`, owner joined; `{id}` is the gig id.
 pub const GIG_SQL: &str = r#"SELECT "gigs"."id", "gigs"."owner_id", "gigs"."title", "gigs"."description", "gigs"."category", "gigs"."tags", "gigs"."currency", "gigs"."status", "gigs"."min_price_cents", "gigs"."min_delivery_days", "gigs"."views_count", "gigs"."rating_average", "gigs"."rating_count", "gigs"."created_at", "gigs"."updated_at", "gigs"."published_at", "users"."id", "users"."email", "users"."username", "users"."full_name", "users"."avatar_url", "users"."bio", "users"."headline", "users"."skills", "users"."ai_tools", "users"."languages", "users"."hourly_rate_cents", "users"."currency", "users"."portfolio_urls", "users"."location_text", "users"."latitude", "users"."longitude", "users"."timezone", "users"."travel_radius_km", "users"."is_available", "users"."verification_status", "users"."commission_bps", "users"."is_admin", "users"."banned_at", "users"."ban_reason", "users"."created_at", "users"."updated_at" FROM ("gigs" INNER JOIN "users" ON ("gigs"."owner_id" = "users"."id")) WHERE ("gigs"."id" = {id}) LIMIT 1;"#;
 
+/// The owners' newest public reviews for the whole page (`owner { reviews(first: 5) }`): one
+/// lateral walk of `reviews_reviewee_public_idx` per owner, `{owners}` (a `uuid[]` of the
+/// page's distinct owners, sorted); no side, no cursor, 6 rows per owner (the page and one to
+/// know whether more follow). The server binds `$2`..`$4` as NULL, NULL and the nil uuid.
+pub const REVIEW_PAGES_SQL: &str = "SELECT p.* FROM unnest({owners}) AS k (reviewee_id) CROSS JOIN LATERAL ( SELECT r.* FROM reviews r WHERE r.reviewee_id = k.reviewee_id AND r.published_at IS NOT NULL AND (NULL::text IS NULL OR r.reviewee_role = NULL) AND (NULL::timestamptz IS NULL OR (r.published_at, r.id) < (NULL, '00000000-0000-0000-0000-000000000000')) ORDER BY r.published_at DESC, r.id DESC LIMIT 6 ) p ORDER BY p.reviewee_id, p.published_at DESC, p.id DESC;";
+
 /// A `uuid[]` literal of `ids`.
 pub fn uuid_array(ids: &[String]) -> String {
     format!("'{{{}}}'::uuid[]", ids.join(","))
 }
 
-/// The pgbench script for `operation`. For the feed, `page_ids` are the ids of the first
-/// page (what the server binds to the package lookup; the catalogue does not change while
+/// The feed's first page as the server sees it: gig ids in page order, and the distinct
+/// owners, sorted (what the server binds to the reviews statement).
+#[derive(Debug, Default)]
+pub struct FeedPage {
+    pub gig_ids: Vec<String>,
+    pub owner_ids: Vec<String>,
+}
+
+/// The pgbench script for `operation`. For the feeds, `page` is the first page (what the
+/// server binds to the package and review lookups; the catalogue does not change while
 /// measuring); for gig by id, `count` is the number of rows in `bench_gig_ids`.
-pub fn pgbench_script(operation: Operation, page_ids: &[String], count: usize) -> anyhow::Result<String> {
+pub fn pgbench_script(operation: Operation, page: &FeedPage, count: usize) -> anyhow::Result<String> {
     match operation {
-        Operation::Feed => {
-            if page_ids.is_empty() {
+        Operation::Feed | Operation::FeedWithoutReviews => {
+            if page.gig_ids.is_empty() {
                 bail!("the feed's first page is empty");
             }
-            Ok(format!(
+            let mut script = format!(
                 "{FEED_PAGE_SQL}\n{}\n",
-                PACKAGES_SQL.replace("{ids}", &uuid_array(page_ids))
-            ))
+                PACKAGES_SQL.replace("{ids}", &uuid_array(&page.gig_ids))
+            );
+            if operation == Operation::Feed {
+                script.push_str(&REVIEW_PAGES_SQL.replace("{owners}", &uuid_array(&page.owner_ids)));
+                script.push('\n');
+            }
+            Ok(script)
         }
         Operation::GigById => {
             if count == 0 {
@@ -65,8 +85,8 @@ pub fn pgbench_script(operation: Operation, page_ids: &[String], count: usize) -
 }
 
 /// Fills `bench_gig_ids` with the active gigs and returns their ids.
-/// Also returns the ids of the feed's first page, in order.
-async fn active_gig_ids(database_url: &str) -> anyhow::Result<(Vec<String>, Vec<String>)> {
+/// Also returns the feed's first page.
+async fn active_gig_ids(database_url: &str) -> anyhow::Result<(Vec<String>, FeedPage)> {
     let (db, connection) = tokio_postgres::connect(database_url, tokio_postgres::NoTls)
         .await
         .with_context(|| format!("connecting to {database_url}"))?;
@@ -94,18 +114,25 @@ async fn active_gig_ids(database_url: &str) -> anyhow::Result<(Vec<String>, Vec<
         .collect::<Result<Vec<_>, _>>()?;
     let page = db
         .query(
-            "SELECT gigs.id::text FROM gigs JOIN users ON gigs.owner_id = users.id \
+            "SELECT gigs.id::text, gigs.owner_id::text FROM gigs JOIN users ON gigs.owner_id = users.id \
              WHERE gigs.status = 'ACTIVE' AND users.banned_at IS NULL \
              ORDER BY gigs.published_at DESC, gigs.id DESC LIMIT 20",
             &[],
         )
         .await
         .context("reading the feed's first page")?;
-    let page_ids = page
+    let gig_ids = page
         .iter()
         .map(|row| row.try_get::<_, String>(0))
         .collect::<Result<Vec<_>, _>>()?;
-    Ok((ids, page_ids))
+    // Canonical lower-case uuid text sorts as the uuids do.
+    let mut owner_ids = page
+        .iter()
+        .map(|row| row.try_get::<_, String>(1))
+        .collect::<Result<Vec<_>, _>>()?;
+    owner_ids.sort_unstable();
+    owner_ids.dedup();
+    Ok((ids, FeedPage { gig_ids, owner_ids }))
 }
 
 /// The server load and the pgbench baseline for a catalogue workload.
@@ -116,17 +143,17 @@ pub async fn prepare(
     pgbench: &Path,
     connections: usize,
 ) -> anyhow::Result<(HttpLoad, Pgbench)> {
-    let (ids, page_ids) = active_gig_ids(database_url).await?;
+    let (ids, page) = active_gig_ids(database_url).await?;
     if ids.is_empty() {
         bail!("no ACTIVE gigs: run `gigmarket seed --catalogue` first");
     }
     eprintln!("{}: {} active gigs", operation.name(), ids.len());
     let bodies = match operation {
-        Operation::Feed => vec![operation.catalogue_body("")],
+        Operation::Feed | Operation::FeedWithoutReviews => vec![operation.catalogue_body("")],
         _ => ids.iter().map(|id| operation.catalogue_body(id)).collect(),
     };
     let load = HttpLoad::from_bodies(operation, url, bodies, connections)?;
-    let script = pgbench_script(operation, &page_ids, ids.len())?;
+    let script = pgbench_script(operation, &page, ids.len())?;
     let label = operation.name();
     let baseline = Pgbench::with_script(pgbench, database_url, label, &script, connections).await?;
     Ok((load, baseline))
@@ -138,24 +165,32 @@ mod tests {
 
     #[test]
     fn the_gig_script_draws_a_random_active_gig() {
-        let script = pgbench_script(Operation::GigById, &[], 500).unwrap();
+        let script = pgbench_script(Operation::GigById, &FeedPage::default(), 500).unwrap();
         let mut lines = script.lines();
         assert_eq!(lines.next(), Some("\\set r random(1, 500)"));
         assert!(lines.all(|l| !l.contains("{id}") && !l.contains("{ids}")));
         assert_eq!(script.matches("WHERE n = :r)").count(), 2);
         assert_eq!(script.lines().count(), 3);
         assert!(!script.contains("ANY("), "one gig: the server binds `gig_id = $1`");
-        assert!(pgbench_script(Operation::GigById, &[], 0).is_err());
-        assert!(pgbench_script(Operation::SignIn, &[], 10).is_err());
+        assert!(pgbench_script(Operation::GigById, &FeedPage::default(), 0).is_err());
+        assert!(pgbench_script(Operation::SignIn, &FeedPage::default(), 10).is_err());
     }
 
     #[test]
-    fn the_feed_script_binds_the_first_page() {
-        let ids = vec!["a".to_owned(), "b".to_owned()];
-        let script = pgbench_script(Operation::Feed, &ids, 1).unwrap();
-        assert_eq!(script.lines().count(), 2);
+    fn the_feed_script_binds_the_first_page_and_its_owners() {
+        let page = FeedPage {
+            gig_ids: vec!["a".to_owned(), "b".to_owned()],
+            owner_ids: vec!["o".to_owned()],
+        };
+        let script = pgbench_script(Operation::Feed, &page, 1).unwrap();
+        assert_eq!(script.lines().count(), 3);
         assert!(script.contains("LIMIT 21;"));
         assert!(script.contains("= ANY('{a,b}'::uuid[])"));
-        assert!(pgbench_script(Operation::Feed, &[], 1).is_err());
+        assert!(script.contains("FROM unnest('{o}'::uuid[]) AS k (reviewee_id)"));
+        assert!(!script.contains("{owners}") && !script.contains("{ids}"));
+        let plain = pgbench_script(Operation::FeedWithoutReviews, &page, 1).unwrap();
+        assert_eq!(plain.lines().count(), 2);
+        assert!(!plain.contains("reviews"));
+        assert!(pgbench_script(Operation::Feed, &FeedPage::default(), 1).is_err());
     }
 }

@@ -182,8 +182,12 @@ enum WorkloadChoice {
     All,
     SignIn,
     UserByUsername,
-    /// The gig catalogue's first page (needs `gigmarket seed --catalogue`).
+    /// The gig catalogue's first page with the owners' newest reviews (needs `gigmarket seed
+    /// --catalogue`).
     Feed,
+    /// The feed without the owners' reviews, as it was before reviews existed: to compare
+    /// with servers that have none.
+    FeedWithoutReviews,
     /// One active gig by id (needs `gigmarket seed --catalogue`).
     GigById,
     /// One writer, N WebSocket subscribers (needs --jwt-secret).
@@ -201,6 +205,7 @@ impl WorkloadChoice {
             WorkloadChoice::SignIn => vec![Operation::SignIn],
             WorkloadChoice::UserByUsername => vec![Operation::UserByUsername],
             WorkloadChoice::Feed => vec![Operation::Feed],
+            WorkloadChoice::FeedWithoutReviews => vec![Operation::FeedWithoutReviews],
             WorkloadChoice::GigById => vec![Operation::GigById],
             WorkloadChoice::Nearby => vec![Operation::Nearby],
             WorkloadChoice::FanOut | WorkloadChoice::NearbyFanout => Vec::new(),
@@ -302,7 +307,7 @@ async fn main() -> anyhow::Result<ExitCode> {
             (Operation::UserByUsername, _) => measure_user_by_username(&cli).await?,
             (Operation::SignIn, Some(passwords)) => measure_sign_in(&cli, &machine, passwords).await?,
             (Operation::SignIn, None) => anyhow::bail!("sign-in needs seeded users"),
-            (Operation::Feed | Operation::GigById, _) => {
+            (Operation::Feed | Operation::FeedWithoutReviews | Operation::GigById, _) => {
                 let (load, pgbench) =
                     catalogue::prepare(operation, &cli.url, &cli.database_url, &cli.pgbench, cli.connections).await?;
                 let pgbench = pgbench.in_mode(cli.pgbench_mode);
@@ -632,6 +637,8 @@ mod tests {
         assert!(Cli::try_parse_from(["loadgen", "--workload", "everything"]).is_err());
         let cli = Cli::try_parse_from(["loadgen", "--workload", "gig-by-id"]).unwrap();
         assert_eq!(cli.workload.operations(), vec![Operation::GigById]);
+        let cli = Cli::try_parse_from(["loadgen", "--workload", "feed-without-reviews"]).unwrap();
+        assert_eq!(cli.workload.operations(), vec![Operation::FeedWithoutReviews]);
         let cli = Cli::try_parse_from([
             "loadgen",
             "--workload",

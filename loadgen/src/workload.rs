@@ -25,6 +25,9 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 const USER_BY_USERNAME: &str = "query UserByUsername($u: String!) { userByUsername(username: $u) { id username fullName headline skills avatarUrl isAvailable } }";
 const SIGN_IN: &str = "mutation SignIn($i: SignInInput!) { signIn(input: $i) { accessToken expiresAt } }";
 const FEED: &str = "query Feed { gigs(first: 20) { edges { node { id title startingPriceCents currency owner { id username fullName avatarUrl reviews(first: 5) { nodes { rating comment } } } packages { tier priceCents deliveryDays } } } } }";
+/// The feed as it was before reviews existed (issue 16): for comparisons with servers that
+/// lack `User.reviews`.
+const FEED_WITHOUT_REVIEWS: &str = "query Feed { gigs(first: 20) { edges { node { id title startingPriceCents currency owner { id username fullName avatarUrl } packages { tier priceCents deliveryDays } } } } }";
 const GIG_BY_ID: &str = "query Gig($id: ID!) { gig(id: $id) { id title description startingPriceCents owner { id username fullName avatarUrl headline } packages { tier title priceCents deliveryDays revisions } } }";
 
 /// An operation the load generator can drive.
@@ -34,8 +37,11 @@ pub enum Operation {
     UserByUsername,
     /// Email and password sign-in: one argon2id verification plus a few statements.
     SignIn,
-    /// The first page (20) of the public gig catalogue with owners and packages.
+    /// The first page (20) of the public gig catalogue with owners, their 5 newest public
+    /// reviews and the gigs' packages.
     Feed,
+    /// [`Operation::Feed`] without the owners' reviews (what it asked before reviews existed).
+    FeedWithoutReviews,
     /// One active gig by id with its owner and packages.
     GigById,
     /// The first page (20) of open tasks within 5 km of a point, nearest first.
@@ -49,6 +55,7 @@ impl Operation {
             Operation::UserByUsername => "userByUsername",
             Operation::SignIn => "signIn",
             Operation::Feed => "feed",
+            Operation::FeedWithoutReviews => "feedWithoutReviews",
             Operation::GigById => "gigById",
             Operation::Nearby => "nearbyTasks",
         }
@@ -58,6 +65,7 @@ impl Operation {
     pub fn catalogue_body(self, id: &str) -> serde_json::Value {
         match self {
             Operation::Feed => json!({ "query": FEED, "operationName": "Feed" }),
+            Operation::FeedWithoutReviews => json!({ "query": FEED_WITHOUT_REVIEWS, "operationName": "Feed" }),
             _ => json!({ "query": GIG_BY_ID, "variables": { "id": id }, "operationName": "Gig" }),
         }
     }
@@ -65,7 +73,9 @@ impl Operation {
     /// The JSON body of a request as seeded user `username` (password `password`).
     pub fn body(self, username: &str, password: &str) -> serde_json::Value {
         match self {
-            Operation::Feed | Operation::GigById | Operation::Nearby => self.catalogue_body(username),
+            Operation::Feed | Operation::FeedWithoutReviews | Operation::GigById | Operation::Nearby => {
+                self.catalogue_body(username)
+            }
             Operation::UserByUsername => json!({
                 "query": USER_BY_USERNAME,
                 "variables": { "u": username },
@@ -95,10 +105,12 @@ impl Operation {
                 let token = e.data.and_then(|d| d.sign_in).map(|s| s.access_token);
                 (e.errors.is_some(), token.is_some_and(|t| !t.is_empty()))
             }),
-            Operation::Feed => serde_json::from_slice::<Envelope<FeedData>>(body).map(|e| {
-                let edges = e.data.and_then(|d| d.gigs).map_or(0, |g| g.edges.len());
-                (e.errors.is_some(), edges > 0)
-            }),
+            Operation::Feed | Operation::FeedWithoutReviews => {
+                serde_json::from_slice::<Envelope<FeedData>>(body).map(|e| {
+                    let edges = e.data.and_then(|d| d.gigs).map_or(0, |g| g.edges.len());
+                    (e.errors.is_some(), edges > 0)
+                })
+            }
             Operation::GigById => serde_json::from_slice::<Envelope<GigData>>(body)
                 .map(|e| (e.errors.is_some(), e.data.and_then(|d| d.gig).is_some())),
             // A rural centre may have no task within 5 km: an empty page is a success.
@@ -381,6 +393,13 @@ mod tests {
         let feed = Operation::Feed.catalogue_body("ignored");
         assert!(feed["query"].as_str().unwrap().contains("gigs(first: 20)"));
         assert!(feed.get("variables").is_none());
+        assert!(feed["query"].as_str().unwrap().contains("reviews(first: 5)"));
+        let plain = Operation::FeedWithoutReviews.catalogue_body("ignored");
+        assert!(!plain["query"].as_str().unwrap().contains("reviews"));
+        assert_eq!(
+            Operation::FeedWithoutReviews.check(200, br#"{"data":{"gigs":{"edges":[{"node":{"id":"1"}}]}}}"#),
+            Ok(())
+        );
         let gig = Operation::GigById.catalogue_body("0190-abc");
         assert_eq!(gig["variables"]["id"], "0190-abc");
         let page = br#"{"data":{"gigs":{"edges":[{"node":{"id":"1"}}]}}}"#;

@@ -106,6 +106,7 @@ async fn the_catalogue_seeds_a_browsable_marketplace_once() {
         )
         .await;
     assert_eq!(counts, ["180,360,540,360,180,0,t"]);
+    assert_seeded_figures_match_a_recomputation(&app).await;
     let feed = app
         .gql(
             "{ gigs(first: 20) { nodes { rating { average count } owner { rating { count average } reviews(first: 5) { nodes { rating comment } } } } } }",
@@ -118,6 +119,80 @@ async fn the_catalogue_seeds_a_browsable_marketplace_once() {
         .iter()
         .all(|n| !n["owner"]["reviews"]["nodes"].as_array().unwrap().is_empty()
             && n["owner"]["rating"]["count"].as_i64().unwrap() > 0));
+}
+
+/// The balances and rating aggregates the catalogue writes set-based, against a
+/// recomputation from the rows they summarise: each account's balance is the sum of its
+/// entries and what the completed orders owe it, each transaction sums to zero, and each
+/// user's and gig's rating aggregates are those of their public reviews.
+async fn assert_seeded_figures_match_a_recomputation(app: &TestApp) {
+    let mismatches = app
+        .texts(
+            "SELECT concat_ws(',', \
+               (SELECT count(*) FROM (SELECT transaction_id FROM ledger_entries GROUP BY 1 \
+                  HAVING sum(amount_cents) <> 0) x), \
+               (SELECT count(*) FROM ledger_accounts a WHERE balance_cents <> \
+                  COALESCE((SELECT sum(amount_cents) FROM ledger_entries e WHERE e.account_id = a.id), 0)), \
+               (SELECT count(*) FROM ledger_accounts a WHERE a.kind = 'USER_AVAILABLE' AND balance_cents <> \
+                  (SELECT COALESCE(sum(amount_cents - (amount_cents * 800 + 5000) / 10000), 0) FROM orders o \
+                     WHERE o.freelancer_id = a.owner_id AND o.status = 'COMPLETED')), \
+               (SELECT count(*) FROM ledger_accounts WHERE kind IN ('USER_PENDING', 'PLATFORM_ESCROW') AND balance_cents <> 0), \
+               (SELECT balance_cents FROM ledger_accounts WHERE kind = 'EXTERNAL') + (SELECT sum(amount_cents) FROM orders), \
+               (SELECT count(*) FROM user_ratings u FULL JOIN \
+                  (SELECT reviewee_id, reviewee_role, count(*) AS n, sum(rating) AS rating, sum(quality) AS quality, \
+                          sum(communication) AS communication, sum(timeliness) AS timeliness \
+                     FROM reviews WHERE published_at IS NOT NULL GROUP BY 1, 2) r \
+                    ON r.reviewee_id = u.user_id AND r.reviewee_role = u.role \
+                  WHERE (u.count, u.rating_sum, u.quality_sum, u.communication_sum, u.timeliness_sum) \
+                    IS DISTINCT FROM (r.n, r.rating, r.quality, r.communication, r.timeliness)), \
+               (SELECT count(*) FROM gigs g LEFT JOIN \
+                  (SELECT gig_id, count(*) AS n, sum(rating) AS total FROM reviews \
+                     WHERE published_at IS NOT NULL AND gig_id IS NOT NULL GROUP BY 1) r ON r.gig_id = g.id \
+                  WHERE (g.rating_count, g.rating_sum) <> (COALESCE(r.n, 0), COALESCE(r.total, 0)) \
+                     OR (r.n > 0 AND g.rating_average <> r.total::float8 / r.n))) AS value",
+        )
+        .await;
+    assert_eq!(
+        mismatches,
+        ["0,0,0,0,0,0,0"],
+        "unbalanced transactions, balances other than their entries, available balances other than \
+         the orders' earnings, non-empty pending/escrow, external other than minus the orders, \
+         user ratings and gig ratings other than their reviews'"
+    );
+}
+
+/// The seed writes the ledger with its row triggers off; it proves the books add up before
+/// it commits. Here an account's balance disagrees with its entries before the seed starts:
+/// the seed fails, writes nothing and leaves the triggers on.
+#[tokio::test]
+async fn the_catalogue_refuses_to_commit_books_that_do_not_add_up() {
+    let app = TestApp::spawn().await;
+    app.sql(
+        "INSERT INTO ledger_accounts (id, owner_id, kind, currency, balance_cents) \
+         VALUES (gen_random_uuid(), NULL, 'PLATFORM_FEES', 'USD', 5)",
+    )
+    .await;
+    let size = gigmarket::seed::CatalogueSize {
+        users: 10,
+        gigs: 20,
+        tasks: 5,
+    };
+    let error = gigmarket::seed::catalogue(&app.state, size)
+        .await
+        .expect_err("the books check fails");
+    assert!(
+        format!("{error:#}").contains("1 accounts whose balance is not the sum of their entries"),
+        "{error:#}"
+    );
+    let left = app
+        .texts(
+            "SELECT concat_ws(',', (SELECT count(*) FROM users WHERE username LIKE 'cat\\_user\\_%'), \
+               (SELECT count(*) FROM ledger_entries), \
+               (SELECT string_agg(tgname::text || '=' || tgenabled::text, ' ' ORDER BY tgname) FROM pg_trigger \
+                  WHERE tgrelid = 'ledger_entries'::regclass AND tgname IN ('ledger_entries_apply', 'ledger_entries_balanced'))) AS value",
+        )
+        .await;
+    assert_eq!(left, ["0,0,ledger_entries_apply=O ledger_entries_balanced=O"]);
 }
 
 #[tokio::test]
@@ -177,7 +252,7 @@ async fn the_catalogue_reports_its_steps_as_plain_lines() {
     let text = output.text();
     let steps: Vec<&str> = text.lines().filter(|l| !l.contains(" rows (")).collect();
     assert_eq!(
-        steps[..14],
+        steps[..16],
         [
             "seed catalogue: word lists",
             "seed catalogue: user numbers",
@@ -190,13 +265,15 @@ async fn the_catalogue_reports_its_steps_as_plain_lines() {
             "seed catalogue: completed orders",
             "seed catalogue: ledger of the orders",
             "seed catalogue: reviews",
+            "seed catalogue: balances",
+            "seed catalogue: books check",
             "seed catalogue: rating aggregates",
             "seed catalogue: tasks",
             "seed catalogue: statistics",
         ]
     );
-    assert!(steps[14].starts_with("seed catalogue: seeded ("), "{text}");
-    assert_eq!(steps.len(), 15, "{text}");
+    assert!(steps[16].starts_with("seed catalogue: seeded ("), "{text}");
+    assert_eq!(steps.len(), 17, "{text}");
     assert!(
         !text.contains('\x1b') && !text.contains('\r'),
         "no escape codes: {text:?}"
