@@ -133,6 +133,7 @@ fn describe_lists(
     let builder = describe_list!(builder, crate::application::graphql::Application, "applications");
     let builder = describe_list!(builder, crate::admin::graphql::AuditEntry, "audit log entries");
     let builder = describe_list!(builder, crate::message::graphql::Conversation, "conversations");
+    let builder = describe_list!(builder, crate::order::graphql::Dispute, "disputes (admins only)");
     let builder = describe_list!(builder, crate::gig::graphql::Gig, "gigs");
     let builder = describe_list!(builder, crate::ledger::graphql::LedgerEntry, "ledger entries");
     let builder = describe_list!(builder, crate::message::graphql::Message, "messages", "before");
