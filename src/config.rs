@@ -46,6 +46,15 @@ pub struct WsLimits {
     pub keepalive: Duration,
 }
 
+/// How long a client may take to send a request: a connection that has not sent a request's
+/// headers within `header_read` is closed; a request whose body has not fully arrived within
+/// `body_read` of its headers is answered 408.
+#[derive(Debug, Clone)]
+pub struct HttpTimeouts {
+    pub header_read: Duration,
+    pub body_read: Duration,
+}
+
 /// Sign-in throttling: failures allowed inside a sliding window.
 #[derive(Debug, Clone)]
 pub struct Throttle {
@@ -169,6 +178,8 @@ pub struct Config {
     pub limits: Limits,
     pub throttle: Throttle,
     pub ws: WsLimits,
+    /// Header and body read timeouts of HTTP requests.
+    pub http: HttpTimeouts,
     /// How long published events are kept for subscribers resuming from a cursor.
     pub events_retention: Duration,
     /// Stripe, its webhook secrets, the escrow dispute window and the cron secret.
@@ -196,6 +207,7 @@ impl std::fmt::Debug for Config {
             .field("introspection", &self.introspection)
             .field("graphiql", &self.graphiql)
             .field("limits", &self.limits)
+            .field("http", &self.http)
             .field("payments", &self.payments)
             .finish_non_exhaustive()
     }
@@ -372,6 +384,13 @@ impl Config {
         if redis_timeout.is_zero() || redis_timeout > Duration::from_secs(10) {
             bail!("REDIS_TIMEOUT_MS must be between 1 and 10000");
         }
+        let http = HttpTimeouts {
+            header_read: Duration::from_millis(parse_or(vars, "HTTP_HEADER_READ_TIMEOUT_MS", 10_000)?),
+            body_read: Duration::from_millis(parse_or(vars, "HTTP_BODY_READ_TIMEOUT_MS", 30_000)?),
+        };
+        if http.header_read.is_zero() || http.body_read.is_zero() {
+            bail!("HTTP_HEADER_READ_TIMEOUT_MS and HTTP_BODY_READ_TIMEOUT_MS must be positive");
+        }
 
         let upload_dir = PathBuf::from(vars.get("UPLOAD_DIR").unwrap_or_else(|| "./uploads".to_owned()));
         let private_upload_dir = PathBuf::from(
@@ -395,6 +414,7 @@ impl Config {
             review_window: Duration::from_secs(review_days * 24 * 3600),
             events_retention: Duration::from_secs(3600 * parse_or(vars, "EVENTS_RETENTION_HOURS", 168u64)?),
             ws,
+            http,
             env,
 
             bind_addr,

@@ -180,8 +180,21 @@ pub const INTERNAL_MESSAGE: &str = "Something went wrong on our side. It has bee
 
 impl From<diesel::result::Error> for AppError {
     fn from(e: diesel::result::Error) -> Self {
+        if is_nul_in_text(&e) {
+            // A backstop: `graphql::nul` refuses U+0000 in every input before it runs, so
+            // only a value that entered some other way gets here. The field is not known.
+            return AppError::field("input", "must not contain the NUL character (U+0000)");
+        }
         AppError::Internal(e.into())
     }
+}
+
+/// PostgreSQL's refusal of U+0000 in a text value (SQLSTATE 22021,
+/// `character_not_in_repertoire`): `invalid byte sequence for encoding "UTF8": 0x00`.
+/// diesel does not expose the SQLSTATE, so the message is matched.
+fn is_nul_in_text(e: &diesel::result::Error) -> bool {
+    matches!(e, diesel::result::Error::DatabaseError(_, info)
+        if info.message().contains("invalid byte sequence for encoding") && info.message().contains("0x00"))
 }
 
 impl From<diesel_async::pooled_connection::deadpool::PoolError> for AppError {

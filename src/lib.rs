@@ -193,6 +193,10 @@ pub fn build_router(state: AppState) -> Router {
         .merge(graphql_routes)
         .merge(sidecar)
         .merge(uploads)
+        .layer(axum::middleware::from_fn_with_state(
+            http::server::BodyDeadline(state.config.http.body_read),
+            http::server::body_deadline,
+        ))
         .layer(CompressionLayer::new())
         .layer(cors(&state.config))
         .layer(CatchPanicLayer::custom(panic_response))

@@ -1,6 +1,6 @@
 //! The gigmarket binary: `serve` (default), `migrate`, `export-schema`, `seed`.
 
-use std::{net::SocketAddr, path::PathBuf};
+use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -144,8 +144,7 @@ async fn serve() -> anyhow::Result<()> {
         "listening on http://{bind} — GraphiQL at http://{bind}/graphql{}",
         if state.config.graphiql { "" } else { " (disabled)" }
     );
-    axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown_signal())
+    gigmarket::http::server::serve(listener, router, &state.config.http, shutdown_signal())
         .await
         .context("server")?;
     tracing::info!("shut down cleanly");

@@ -9,7 +9,7 @@ use std::{sync::Arc, time::Duration};
 use tokio::sync::Notify;
 
 use crate::{
-    auth::{jwt::TokenKeys, password::Passwords},
+    auth::{jwt::TokenKeys, password::Passwords, revoked::RevokedSessions},
     config::{Config, Payments},
     db::Db,
     events::{presence::Presence, redis::RedisLink, Bus, Hub},
@@ -43,6 +43,8 @@ pub struct Inner {
     /// progress, for the length of the run (never used for the work itself).
     pub locks_db: Db,
     pub tokens: TokenKeys,
+    /// This instance's copy of the revoked sessions, checked on every authenticated request.
+    pub revoked_sessions: RevokedSessions,
     pub passwords: Passwords,
     pub mailer: Mailer,
     pub storage: Storage,
@@ -104,6 +106,7 @@ impl AppState {
             jobs_db,
             locks_db,
             tokens,
+            revoked_sessions: RevokedSessions::default(),
             passwords,
             mailer,
             storage,

@@ -61,6 +61,7 @@ impl SeededUser {
             user_id: self.id,
             email: &self.email,
             is_admin: false,
+            session: None,
         };
         Ok(keys.issue(&subject, now)?.0)
     }

@@ -10,9 +10,12 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use super::model::{self, FailureScope, NewRefreshToken, Sessions};
+use serde::{Deserialize, Serialize};
+
 use crate::{
     auth::{self, jwt::Subject, password::policy_violation},
     error::{AppError, AppResult, FieldErrors},
+    events::{self, topic},
     profile::{self, model::UserRow},
     state::AppState,
 };
@@ -78,10 +81,12 @@ async fn issue_session(
     family: Option<Uuid>,
 ) -> AppResult<Session> {
     let now = Utc::now();
+    let family = family.unwrap_or_else(Uuid::now_v7);
     let subject = Subject {
         user_id: user.id,
         email: &user.email,
         is_admin: user.is_admin,
+        session: Some(family),
     };
     let (access_token, expires_at) = app.tokens.issue(&subject, now).map_err(AppError::internal)?;
     let refresh_token = random_token();
@@ -91,7 +96,7 @@ async fn issue_session(
         &NewRefreshToken {
             id: Uuid::now_v7(),
             user_id: user.id,
-            family_id: family.unwrap_or_else(Uuid::now_v7),
+            family_id: family,
             token_hash: &digest(&refresh_token),
             expires_at: refresh_expires_at,
         },
@@ -231,17 +236,33 @@ pub async fn sign_in(app: &AppState, email: &str, password: String, addr: Option
 
 enum Rotation {
     Rotated(Box<Session>),
-    Reused,
+    /// A used or revoked token came back: its family is signed out; when it was live until
+    /// now, the family and the moment its access tokens stop working.
+    Reused(Option<(Uuid, DateTime<Utc>)>),
     Rejected,
 }
 
+/// The event on [`topic::sessions`] when a session (a refresh-token family) is revoked:
+/// its live WebSocket connections close (4403).
+pub const SESSION_REVOKED: &str = "SESSION_REVOKED";
+
+/// What [`SESSION_REVOKED`] carries.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionRevoked {
+    pub user_id: Uuid,
+    pub family_id: Uuid,
+}
+
 /// Exchanges a refresh token for a new session, rotating it within its family. A token that
-/// was already used (stolen, or replayed) revokes the family: every holder must sign in again.
+/// was already used (stolen, or replayed) revokes the family: every holder must sign in again,
+/// and the access tokens issued to the family are refused at once (`auth::revoked`).
 pub async fn refresh(app: &AppState, token: &str) -> AppResult<Session> {
     let hash = digest(token);
     let mut conn = app.db.conn().await?;
-    let outcome = conn
-        .transaction::<_, AppError, _>(async |conn| {
+    let outcome = app
+        .bus
+        .transaction::<_, AppError, _>(&mut conn, async |conn| {
             let now = Utc::now();
             let Some(row) = model::lock_refresh_token(conn, &hash).await? else {
                 return Ok(Rotation::Rejected);
@@ -249,7 +270,19 @@ pub async fn refresh(app: &AppState, token: &str) -> AppResult<Session> {
             if row.used_at.is_some() || row.revoked_at.is_some() {
                 let revoked = model::revoke(conn, Sessions::Family(row.family_id), now).await?;
                 tracing::warn!(user_id = %row.user_id, family_id = %row.family_id, revoked, "refresh token reuse: family revoked");
-                return Ok(Rotation::Reused);
+                if row.revoked_at.is_some() {
+                    // Signed out (or revoked before): its access tokens live out their time.
+                    return Ok(Rotation::Reused(None));
+                }
+                // A used token came back while its family was live: theft detected, so the
+                // family's access tokens are refused too, and its connections closed.
+                auth::revoked::record(conn, row.family_id, now).await?;
+                let event = SessionRevoked {
+                    user_id: row.user_id,
+                    family_id: row.family_id,
+                };
+                events::emit(conn, &topic::sessions(), SESSION_REVOKED, &event).await?;
+                return Ok(Rotation::Reused(Some((row.family_id, now))));
             }
             if row.expires_at <= now {
                 return Ok(Rotation::Rejected);
@@ -266,9 +299,14 @@ pub async fn refresh(app: &AppState, token: &str) -> AppResult<Session> {
         .await?;
     match outcome {
         Rotation::Rotated(session) => Ok(*session),
-        Rotation::Reused => Err(AppError::Unauthorized(
-            "This refresh token was already used. All sessions that came from it are signed out.".into(),
-        )),
+        Rotation::Reused(revoked) => {
+            if let Some((family, at)) = revoked {
+                app.revoked_sessions.insert(family, at);
+            }
+            Err(AppError::Unauthorized(
+                "This refresh token was already used. All sessions that came from it are signed out.".into(),
+            ))
+        }
         Rotation::Rejected => Err(AppError::Unauthorized(
             "The refresh token is invalid or has expired.".into(),
         )),

@@ -28,6 +28,10 @@ pub struct Claims {
     pub iss: String,
     pub aud: String,
     pub jti: Uuid,
+    /// The session (refresh-token family) the token was issued to: refused at once when the
+    /// family is revoked (`auth::revoked`). Absent from tokens issued before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<Uuid>,
 }
 
 /// Who a token is issued to.
@@ -35,6 +39,8 @@ pub struct Subject<'a> {
     pub user_id: Uuid,
     pub email: &'a str,
     pub is_admin: bool,
+    /// The session (refresh-token family) the token belongs to.
+    pub session: Option<Uuid>,
 }
 
 /// Why a presented token was not accepted.
@@ -44,6 +50,8 @@ pub enum TokenError {
     Expired,
     #[error("The access token is invalid.")]
     Invalid,
+    #[error("This session was signed out. Sign in again.")]
+    Revoked,
 }
 
 /// Signs and checks access tokens with one HS256 secret.
@@ -85,6 +93,7 @@ impl TokenKeys {
             iss: ISSUER.to_owned(),
             aud: AUDIENCE.to_owned(),
             jti: Uuid::now_v7(),
+            sid: subject.session,
         };
         let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)?;
         Ok((token, expires_at))
@@ -115,6 +124,7 @@ mod tests {
             user_id: Uuid::nil(),
             email: "a@example.com",
             is_admin: false,
+            session: Some(Uuid::nil()),
         }
     }
 
@@ -125,6 +135,7 @@ mod tests {
         assert_eq!(claims.email, "a@example.com");
         assert_eq!(claims.role, "user");
         assert_eq!(claims.exp, exp.timestamp());
+        assert_eq!(claims.sid, Some(Uuid::nil()));
         assert_eq!((claims.iss.as_str(), claims.aud.as_str()), (ISSUER, AUDIENCE));
     }
 

@@ -2,10 +2,12 @@
 //! cookie `signIn` sets; the bearer header wins when both are present.
 //!
 //! A valid token is not enough: the user row is read on every authenticated request so a
-//! ban takes effect at once, whatever tokens the user still holds.
+//! ban takes effect at once, whatever tokens the user still holds; and a token whose session
+//! was revoked (a refresh token of it reused) is refused at once ([`revoked`]).
 
 pub mod jwt;
 pub mod password;
+pub mod revoked;
 
 use std::sync::Arc;
 
@@ -76,6 +78,11 @@ pub async fn authenticate(app: &AppState, token: Option<&str>) -> Result<Auth, A
         Ok(claims) => claims,
         Err(reason) => return Ok(Auth::Invalid(reason)),
     };
+    if let Some(session) = claims.sid {
+        if app.revoked_sessions.contains(&app.db, session).await? {
+            return Ok(Auth::Invalid(jwt::TokenError::Revoked));
+        }
+    }
     let mut conn = app.db.conn().await?;
     let Some(user) = profile::service::find(&mut conn, claims.sub).await? else {
         return Ok(Auth::Invalid(jwt::TokenError::Invalid));
@@ -93,6 +100,12 @@ pub async fn is_suspended(app: &AppState, user_id: uuid::Uuid) -> Result<bool, A
     Ok(profile::service::find(&mut conn, user_id)
         .await?
         .is_some_and(|user| user.is_banned()))
+}
+
+/// Whether the session (refresh-token family) `session` is revoked now (for a live
+/// connection that may have missed the revocation event).
+pub async fn is_revoked(app: &AppState, session: Uuid) -> Result<bool, AppError> {
+    app.revoked_sessions.contains(&app.db, session).await
 }
 
 /// The error every request of a banned user gets.

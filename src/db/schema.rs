@@ -192,6 +192,13 @@ diesel::table! {
 }
 
 diesel::table! {
+    revoked_sessions (family_id) {
+        family_id -> Uuid,
+        revoked_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     saved_freelancers (user_id, freelancer_id) {
         user_id -> Uuid,
         freelancer_id -> Uuid,
@@ -769,6 +776,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     password_reset_tokens,
     plans,
     refresh_tokens,
+    revoked_sessions,
     saved_freelancers,
     saved_gigs,
     sign_in_failures,

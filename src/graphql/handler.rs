@@ -1,8 +1,8 @@
 //! `/graphql` over HTTP, from request to answer. [`get`] and [`post`] read the request (the
 //! rules are [`super::transport`]'s); [`execute`] runs it in named steps: the persisted
 //! query, the parse through the document cache ([`super::documents`]), the transport's
-//! admission rules, who is asking, the run on the schema the operation calls for, and the
-//! answer.
+//! admission rules, the refusal of U+0000 in any input ([`super::nul`]), who is asking, the
+//! run on the schema the operation calls for, and the answer.
 //!
 //! [`GraphqlState`], the route's state, holds those schemas: a validating one and its twin
 //! that skips validation for requests seen to pass, the same pair with the idempotency
@@ -154,6 +154,7 @@ async fn steps(state: &GraphqlState, mut request: async_graphql::Request, http: 
     let prepared = state.documents.prepare(&mut request);
     let operation = Operation::of(&mut request);
     transport::admit(app, http, &operation)?;
+    super::nul::refuse_nul(&mut request).map_err(|e| transport::app_error_response(http.media, e))?;
 
     let auth = transport::authenticate(app, http).await?;
     let idempotency = idempotency(&auth, http, &operation, &request)?;

@@ -12,6 +12,7 @@ pub mod extensions;
 pub mod handler;
 pub mod loader;
 pub mod media;
+pub mod nul;
 pub mod pagination;
 pub mod playground;
 pub mod subscription;

@@ -93,7 +93,7 @@ fn not_acceptable() -> Response {
 
 /// An `AppError` raised before execution (authentication, the key store), answered with the
 /// status its code calls for; an internal cause is logged, never sent.
-fn app_error_response(media: ResponseMedia, e: AppError) -> Response {
+pub fn app_error_response(media: ResponseMedia, e: AppError) -> Response {
     let status = match e.code() {
         Code::Unauthorized => StatusCode::UNAUTHORIZED,
         Code::Forbidden => StatusCode::FORBIDDEN,
@@ -104,13 +104,19 @@ fn app_error_response(media: ResponseMedia, e: AppError) -> Response {
     if let AppError::Internal(cause) = &e {
         tracing::error!(error = format!("{cause:#}"), "request failed before execution");
     }
+    json_response(media, status, &app_error_body(&e))
+}
+
+/// The GraphQL error body of an `AppError` raised before execution: its code, and for a
+/// validation error the fields it names (`extensions.fields`).
+pub fn app_error_body(e: &AppError) -> serde_json::Value {
     let mut body = errors::error_body(e.code(), &e.public_message());
-    if let AppError::Validation(fields) = &e {
+    if let AppError::Validation(fields) = e {
         let named: serde_json::Map<String, serde_json::Value> =
             fields.iter().map(|(k, v)| (k.clone(), v.clone().into())).collect();
         body["errors"][0]["extensions"]["fields"] = named.into();
     }
-    json_response(media, status, &body)
+    body
 }
 
 /// Reads a `GET /graphql`: the request and the media type to answer in, or the answer

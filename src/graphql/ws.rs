@@ -44,7 +44,10 @@ use uuid::Uuid;
 
 use super::{context::RequestCtx, errors, handler::GraphqlState, loader::request_loader};
 use crate::{
-    account::moderation::{Suspended, ACCOUNT_SUSPENDED},
+    account::{
+        moderation::{Suspended, ACCOUNT_SUSPENDED},
+        service::{SessionRevoked, SESSION_REVOKED},
+    },
     auth::{self, Auth},
     events::{
         hub::TopicReceiver,
@@ -161,9 +164,11 @@ struct Connection {
     peer: SocketAddr,
     auth: Option<Auth>,
     token_expires: Option<Instant>,
-    /// The signed-in user's id, and the session events every live connection watches (a
-    /// suspension closes the connection at once).
+    /// The signed-in user's id, the session (refresh-token family) of the token, and the
+    /// session events every live connection watches (a suspension of the user, or a
+    /// revocation of the session, closes the connection at once).
     user: Option<Uuid>,
+    session: Option<Uuid>,
     sessions: Option<TopicReceiver>,
     _presence: Option<PresenceGuard>,
     subscriptions: HashMap<String, JoinHandle<()>>,
@@ -188,6 +193,7 @@ impl Connection {
             auth: None,
             token_expires: None,
             user: None,
+            session: None,
             sessions: None,
             _presence: None,
             subscriptions: HashMap::new(),
@@ -358,6 +364,7 @@ impl Connection {
             self._presence = Some(app.presence.join(key));
             if let Some(token) = token.as_deref() {
                 if let Ok(claims) = app.tokens.verify(token) {
+                    self.session = claims.sid;
                     let left = claims.exp - chrono::Utc::now().timestamp();
                     self.token_expires = Some(Instant::now() + Duration::from_secs(left.max(0) as u64));
                 }
@@ -368,21 +375,40 @@ impl Connection {
         Ok(())
     }
 
-    /// A session event: the connection closes when it is about its user (or, when events
-    /// were missed, when the user turns out to be suspended now).
+    /// A session event: the connection closes when its user is suspended or its session
+    /// revoked (or, when events were missed, when either turns out to be so now).
     async fn on_session_event(&mut self, event: Result<Arc<Event>, RecvError>) -> Option<Close> {
         let user = self.user?;
-        let suspended = match event {
-            Ok(event) => {
-                event.kind == ACCOUNT_SUSPENDED && event.decode::<Suspended>().is_some_and(|s| s.user_id == user)
+        let app = &self.state.app;
+        let (suspended, revoked) = match event {
+            Ok(event) => match event.kind.as_str() {
+                ACCOUNT_SUSPENDED => (event.decode::<Suspended>().is_some_and(|s| s.user_id == user), false),
+                SESSION_REVOKED => (
+                    false,
+                    event
+                        .decode::<SessionRevoked>()
+                        .is_some_and(|r| Some(r.family_id) == self.session),
+                ),
+                _ => (false, false),
+            },
+            Err(RecvError::Lagged(_)) => {
+                let suspended = auth::is_suspended(app, user).await.unwrap_or(false);
+                let revoked = match self.session {
+                    Some(session) => auth::is_revoked(app, session).await.unwrap_or(false),
+                    None => false,
+                };
+                (suspended, revoked)
             }
-            Err(RecvError::Lagged(_)) => auth::is_suspended(&self.state.app, user).await.unwrap_or(false),
             Err(RecvError::Closed) => {
                 self.sessions = None;
-                false
+                (false, false)
             }
         };
-        suspended.then(|| Close(close::FORBIDDEN, "Forbidden: the account was suspended".into()))
+        if suspended {
+            Some(Close(close::FORBIDDEN, "Forbidden: the account was suspended".into()))
+        } else {
+            revoked.then(|| Close(close::FORBIDDEN, "Forbidden: the session was signed out".into()))
+        }
     }
 
     async fn on_subscribe(&mut self, id: Option<String>, payload: Option<serde_json::Value>) -> Result<(), Close> {
@@ -398,7 +424,7 @@ impl Connection {
                 format!("Subscriber for {id} already exists"),
             ));
         }
-        let Some(request) = payload.and_then(|p| serde_json::from_value::<Request>(p).ok()) else {
+        let Some(mut request) = payload.and_then(|p| serde_json::from_value::<Request>(p).ok()) else {
             return Err(Close(
                 close::BAD_REQUEST,
                 "Invalid message received: subscribe payload".into(),
@@ -410,6 +436,12 @@ impl Connection {
                 crate::error::Code::LimitExceeded,
                 &format!("At most {limit} subscriptions per connection."),
             );
+            self.send(serde_json::json!({ "type": "error", "id": id, "payload": error["errors"] }))
+                .await;
+            return Ok(());
+        }
+        if let Err(refused) = super::nul::refuse_nul(&mut request) {
+            let error = super::transport::app_error_body(&refused);
             self.send(serde_json::json!({ "type": "error", "id": id, "payload": error["errors"] }))
                 .await;
             return Ok(());

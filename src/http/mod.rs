@@ -1,10 +1,12 @@
 //! The REST sidecar next to GraphQL: health, readiness, metrics, signed private files, the
-//! payment provider's webhooks and the external cron's route.
+//! payment provider's webhooks and the external cron's route; and the server's connection
+//! loop with its read timeouts ([`server`]).
 
 pub mod cron;
 pub mod health;
 pub mod metrics;
 pub mod private_files;
+pub mod server;
 pub mod webhooks;
 
 use axum::{

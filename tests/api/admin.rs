@@ -250,8 +250,26 @@ async fn deactivated_gigs_and_tasks_leave_public_view_and_their_owners_cannot_br
     assert!(data.contains("\"before\": {\"status\": \"ACTIVE\"}"), "{data}");
 }
 
+/// Every type of the schema by name, as introspection describes it (kind, enum values,
+/// input fields, fields with their arguments and types).
+pub(crate) async fn schema_types(app: &TestApp) -> HashMap<String, Value> {
+    let schema = app
+        .gql(
+            "{ __schema { types { name kind enumValues { name } inputFields { name type { ...T } } fields { name args { name type { ...T } } type { ...T } } } } } \
+             fragment T on __Type { kind name ofType { kind name ofType { kind name ofType { kind name } } } }",
+            json!({}),
+        )
+        .await;
+    schema.data()["__schema"]["types"]
+        .as_array()
+        .expect("types")
+        .iter()
+        .map(|t| (t["name"].as_str().unwrap_or_default().to_owned(), t.clone()))
+        .collect()
+}
+
 /// A value of GraphQL type `ty` (introspection JSON) good enough to reach the resolver.
-fn placeholder(ty: &Value, types: &HashMap<String, Value>) -> Value {
+pub(crate) fn placeholder(ty: &Value, types: &HashMap<String, Value>) -> Value {
     match ty["kind"].as_str() {
         Some("NON_NULL") => placeholder(&ty["ofType"], types),
         Some("LIST") => json!([placeholder(&ty["ofType"], types)]),
@@ -288,19 +306,7 @@ fn placeholder(ty: &Value, types: &HashMap<String, Value>) -> Value {
 async fn every_admin_field_and_mutation_answers_forbidden_to_members() {
     let app = TestApp::spawn().await;
     let member = app.with_user().await;
-    let schema = app
-        .gql(
-            "{ __schema { types { name kind enumValues { name } inputFields { name type { ...T } } fields { name args { name type { ...T } } type { ...T } } } } } \
-             fragment T on __Type { kind name ofType { kind name ofType { kind name ofType { kind name } } } }",
-            json!({}),
-        )
-        .await;
-    let types: HashMap<String, Value> = schema.data()["__schema"]["types"]
-        .as_array()
-        .expect("types")
-        .iter()
-        .map(|t| (t["name"].as_str().unwrap_or_default().to_owned(), t.clone()))
-        .collect();
+    let types = schema_types(&app).await;
     // The admin operations: the fields the admin console's own types declare.
     let admin_fields = gigmarket::admin::graphql::field_names().await;
     assert!(admin_fields.len() >= 10, "{admin_fields:?}");
@@ -359,7 +365,7 @@ async fn every_admin_field_and_mutation_answers_forbidden_to_members() {
 }
 
 /// Whether a field of type `ty` needs a selection set.
-fn is_object(ty: &Value, types: &HashMap<String, Value>) -> bool {
+pub(crate) fn is_object(ty: &Value, types: &HashMap<String, Value>) -> bool {
     match ty["kind"].as_str() {
         Some("NON_NULL" | "LIST") => is_object(&ty["ofType"], types),
         _ => matches!(
@@ -370,7 +376,7 @@ fn is_object(ty: &Value, types: &HashMap<String, Value>) -> bool {
 }
 
 /// The GraphQL type text of an introspected type (`[ID!]!`).
-fn type_text(ty: &Value) -> String {
+pub(crate) fn type_text(ty: &Value) -> String {
     match ty["kind"].as_str() {
         Some("NON_NULL") => format!("{}!", type_text(&ty["ofType"])),
         Some("LIST") => format!("[{}]", type_text(&ty["ofType"])),

@@ -3,7 +3,6 @@
 
 use std::{
     collections::HashMap,
-    net::SocketAddr,
     path::PathBuf,
     sync::atomic::{AtomicU64, Ordering},
 };
@@ -284,8 +283,9 @@ async fn serve(
     let config = Config::from_vars(vars).expect("test config");
     let state = gigmarket::prepare(config).await.expect("prepare app");
     let router = gigmarket::build_router(state.clone());
+    let timeouts = state.config.http.clone();
     let server = tokio::spawn(async move {
-        axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
+        gigmarket::http::server::serve(listener, router, &timeouts, std::future::pending())
             .await
             .expect("server");
     });

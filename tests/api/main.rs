@@ -27,6 +27,7 @@ mod orders;
 mod outbox;
 mod payments;
 mod playground;
+mod probes;
 
 mod profiles;
 mod realtime;

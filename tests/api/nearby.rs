@@ -395,6 +395,7 @@ async fn crowd(app: &TestApp, n: usize) -> Vec<TestUser> {
                         user_id: id,
                         email: &email,
                         is_admin: false,
+                        session: None,
                     },
                     Utc::now(),
                 )
