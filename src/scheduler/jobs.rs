@@ -10,7 +10,7 @@ use futures_util::future::BoxFuture;
 
 use super::{Counts, Job};
 use crate::{
-    account,
+    account, call,
     error::AppResult,
     graphql::extensions::idempotency,
     mail, order,
@@ -36,6 +36,8 @@ pub const JOBS: &[Job] = &[
     Job::new("purgeSentMail", PURGE_EVERY, purge_sent_mail),
     Job::new("purgeStripeEvents", PURGE_EVERY, purge_stripe_events),
     Job::new("publishReviews", PURGE_EVERY, publish_reviews),
+    // A minute late on a 15-minute lead still reaches everyone well before the start.
+    Job::new("callReminders", Duration::from_secs(60), call_reminders),
     // Review reminders (SPEC "Scheduler and cron") are not written yet (issue 16).
 ];
 
@@ -72,6 +74,12 @@ fn release_escrow(app: &AppState) -> BoxFuture<'_, AppResult<Counts>> {
 /// aggregates (`review::service::publish_due`).
 fn publish_reviews(app: &AppState) -> BoxFuture<'_, AppResult<Counts>> {
     Box::pin(async move { Ok(Counts::of("published", review::service::publish_due(app).await?)) })
+}
+
+/// Reminder mails, with a calendar file, for scheduled calls starting within 15 minutes
+/// (`call::service::send_reminders`).
+fn call_reminders(app: &AppState) -> BoxFuture<'_, AppResult<Counts>> {
+    Box::pin(async move { Ok(Counts::of("reminded", call::service::send_reminders(app).await?)) })
 }
 
 /// Due payment-provider calls (transfers, refunds) are made or retried with backoff
