@@ -117,10 +117,11 @@ impl Call {
     }
 }
 
-/// A member invited to a call.
+/// A member invited to a call (the initiator included), with when they first joined.
+#[derive(async_graphql::Description)]
 pub struct CallParticipant(ParticipantRow);
 
-#[Object]
+#[Object(use_type_description)]
 impl CallParticipant {
     /// The member.
     async fn user(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
