@@ -187,6 +187,9 @@ pub struct Config {
     /// How long after an order completes its parties may review each other
     /// (`REVIEW_WINDOW_DAYS`, 14 unless set); a hidden review becomes public when it ends.
     pub review_window: Duration,
+    /// Where call rooms live (`VIDEO_ROOM_BASE_URL`, `https://meet.jit.si` unless set): a
+    /// call's room URL is this base, a slash, and the call's random room id.
+    pub video_room_base_url: String,
 }
 
 impl std::fmt::Debug for Config {
@@ -209,6 +212,7 @@ impl std::fmt::Debug for Config {
             .field("limits", &self.limits)
             .field("http", &self.http)
             .field("payments", &self.payments)
+            .field("video_room_base_url", &self.video_room_base_url)
             .finish_non_exhaustive()
     }
 }
@@ -269,6 +273,10 @@ fn parse_bool(vars: &dyn Vars, key: &str, default: bool) -> anyhow::Result<bool>
         Some(v) => bail!("{key}={v:?} is not a boolean (use true or false)"),
     }
 }
+
+/// The video provider calls use unless `VIDEO_ROOM_BASE_URL` says otherwise: Jitsi's public
+/// server, which needs no account (rooms are open to whoever has the URL, hence random ids).
+pub const DEFAULT_VIDEO_ROOM_BASE_URL: &str = "https://meet.jit.si";
 
 /// Smallest secret (`JWT_SECRET`, `CRON_SECRET`) accepted in production, in bytes (HS256
 /// wants at least its output size).
@@ -409,9 +417,21 @@ impl Config {
             bail!("REVIEW_WINDOW_DAYS={review_days} must be 1 to 365");
         }
 
+        let video_room_base_url = vars
+            .get("VIDEO_ROOM_BASE_URL")
+            .unwrap_or_else(|| DEFAULT_VIDEO_ROOM_BASE_URL.to_owned())
+            .trim()
+            .trim_end_matches('/')
+            .to_owned();
+        match url::Url::parse(&video_room_base_url) {
+            Ok(url) if matches!(url.scheme(), "http" | "https") && url.query().is_none() => {}
+            _ => bail!("VIDEO_ROOM_BASE_URL={video_room_base_url:?} must be an http(s) URL without a query"),
+        }
+
         Ok(Self {
             payments,
             review_window: Duration::from_secs(review_days * 24 * 3600),
+            video_room_base_url,
             events_retention: Duration::from_secs(3600 * parse_or(vars, "EVENTS_RETENTION_HOURS", 168u64)?),
             ws,
             http,

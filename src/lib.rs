@@ -5,11 +5,15 @@
 //! starts what): the ground floors (`config`, `db`, `state`, `error`) import no domain and
 //! no API layer. See the invariants in each domain's `mod.rs`.
 
+// The merged Query/Mutation objects nest deeper than the default limit of 128 allows.
+#![recursion_limit = "256"]
+
 pub mod account;
 pub mod admin;
 pub mod application;
 pub mod auth;
 pub mod calendar;
+pub mod call;
 pub mod config;
 pub mod db;
 pub mod error;

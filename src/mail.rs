@@ -6,6 +6,9 @@
 //! `SMTP_URL`, a relay task claims pending rows (`FOR UPDATE SKIP LOCKED`, so several
 //! instances never send one message twice), sends them and stamps `sent_at`; failures are
 //! retried up to `MAX_ATTEMPTS` times with the error kept in `last_error`.
+//!
+//! A message may carry one text attachment (a call reminder's calendar file): kept in the
+//! row beside the body and sent as a `multipart/mixed` message.
 
 use std::{sync::Arc, time::Duration};
 
@@ -13,7 +16,10 @@ use anyhow::Context;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
-use lettre::{message::Mailbox, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use lettre::{
+    message::{header::ContentType, Mailbox, MultiPart, SinglePart},
+    AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor,
+};
 use tokio::sync::Notify;
 use uuid::Uuid;
 
@@ -41,6 +47,20 @@ struct NewMail<'a> {
     recipient: &'a str,
     subject: &'a str,
     body_text: &'a str,
+    attachment_name: Option<&'a str>,
+    attachment_content_type: Option<&'a str>,
+    attachment_body: Option<&'a str>,
+}
+
+/// A text file attached to a message.
+#[derive(Debug, Clone)]
+pub struct Attachment {
+    /// The file name the recipient sees (`call.ics`).
+    pub filename: String,
+    /// Its MIME type with parameters (`text/calendar; charset=utf-8; method=PUBLISH`).
+    pub content_type: String,
+    /// The file's text.
+    pub body: String,
 }
 
 impl Mailer {
@@ -56,6 +76,18 @@ impl Mailer {
         subject: &str,
         body: &str,
     ) -> QueryResult<Uuid> {
+        self.queue_with(conn, recipient, subject, body, None).await
+    }
+
+    /// Queues a plain-text message with an attachment, if any, in the caller's transaction.
+    pub async fn queue_with(
+        &self,
+        conn: &mut AsyncPgConnection,
+        recipient: &str,
+        subject: &str,
+        body: &str,
+        attachment: Option<&Attachment>,
+    ) -> QueryResult<Uuid> {
         let id = Uuid::now_v7();
         diesel::insert_into(mail_outbox::table)
             .values(NewMail {
@@ -63,6 +95,9 @@ impl Mailer {
                 recipient,
                 subject,
                 body_text: body,
+                attachment_name: attachment.map(|a| a.filename.as_str()),
+                attachment_content_type: attachment.map(|a| a.content_type.as_str()),
+                attachment_body: attachment.map(|a| a.body.as_str()),
             })
             .execute(conn)
             .await?;
@@ -94,6 +129,27 @@ struct PendingMail {
     recipient: String,
     subject: String,
     body_text: String,
+    attachment_name: Option<String>,
+    attachment_content_type: Option<String>,
+    attachment_body: Option<String>,
+}
+
+impl PendingMail {
+    /// The attachment, when the row has a whole one.
+    fn attachment(&self) -> Option<Attachment> {
+        match (
+            &self.attachment_name,
+            &self.attachment_content_type,
+            &self.attachment_body,
+        ) {
+            (Some(filename), Some(content_type), Some(body)) => Some(Attachment {
+                filename: filename.clone(),
+                content_type: content_type.clone(),
+                body: body.clone(),
+            }),
+            _ => None,
+        }
+    }
 }
 
 impl SmtpRelay {
@@ -181,13 +237,24 @@ impl SmtpRelay {
     }
 
     async fn send(&self, mail: &PendingMail) -> anyhow::Result<()> {
-        let message = Message::builder()
+        let builder = Message::builder()
             .from(self.from.clone())
             .to(mail.recipient.parse().context("recipient is not a mailbox")?)
-            .subject(mail.subject.as_str())
-            .header(lettre::message::header::ContentType::TEXT_PLAIN)
-            .body(mail.body_text.clone())
-            .context("building the message")?;
+            .subject(mail.subject.as_str());
+        let message = match mail.attachment() {
+            None => builder.header(ContentType::TEXT_PLAIN).body(mail.body_text.clone()),
+            Some(attachment) => {
+                let content_type = ContentType::parse(&attachment.content_type).context("attachment content type")?;
+                builder.multipart(
+                    MultiPart::mixed()
+                        .singlepart(SinglePart::plain(mail.body_text.clone()))
+                        .singlepart(
+                            lettre::message::Attachment::new(attachment.filename).body(attachment.body, content_type),
+                        ),
+                )
+            }
+        }
+        .context("building the message")?;
         self.transport.send(message).await.context("SMTP")?;
         Ok(())
     }

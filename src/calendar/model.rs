@@ -117,3 +117,25 @@ pub async fn free_days_of(conn: &mut AsyncPgConnection, order_id: Uuid) -> Query
         .execute(conn)
         .await
 }
+
+/// The booked days of `user_ids` between `from` and `to` (inclusive): (member, day, the
+/// order that booked it). The call domain reads these to keep calls off booked days.
+pub async fn booked_between(
+    conn: &mut AsyncPgConnection,
+    user_ids: &[Uuid],
+    from: NaiveDate,
+    to: NaiveDate,
+) -> QueryResult<Vec<(Uuid, NaiveDate, Option<Uuid>)>> {
+    availability_dates::table
+        .filter(availability_dates::user_id.eq_any(user_ids))
+        .filter(availability_dates::day.between(from, to))
+        .filter(availability_dates::status.eq(AvailabilityStatus::Booked))
+        .select((
+            availability_dates::user_id,
+            availability_dates::day,
+            availability_dates::order_id,
+        ))
+        .order((availability_dates::user_id, availability_dates::day))
+        .load(conn)
+        .await
+}

@@ -154,6 +154,9 @@ diesel::table! {
         sent_at -> Nullable<Timestamptz>,
         attempts -> Int4,
         last_error -> Nullable<Text>,
+        attachment_name -> Nullable<Text>,
+        attachment_content_type -> Nullable<Text>,
+        attachment_body -> Nullable<Text>,
     }
 }
 
@@ -744,6 +747,41 @@ diesel::joinable!(reviews -> orders (order_id));
 diesel::joinable!(reviews -> gigs (gig_id));
 diesel::joinable!(user_ratings -> users (user_id));
 
+diesel::table! {
+    calls (id) {
+        id -> Uuid,
+        room_id -> Text,
+        initiator_id -> Uuid,
+        task_id -> Nullable<Uuid>,
+        order_id -> Nullable<Uuid>,
+        title -> Text,
+        status -> Text,
+        starts_at -> Timestamptz,
+        duration_minutes -> Nullable<Int4>,
+        ends_at -> Nullable<Timestamptz>,
+        started_at -> Nullable<Timestamptz>,
+        ended_at -> Nullable<Timestamptz>,
+        cancelled_at -> Nullable<Timestamptz>,
+        reminded_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    call_participants (call_id, user_id) {
+        call_id -> Uuid,
+        user_id -> Uuid,
+        starts_at -> Timestamptz,
+        joined_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::joinable!(calls -> users (initiator_id));
+diesel::joinable!(calls -> tasks (task_id));
+diesel::joinable!(calls -> orders (order_id));
+diesel::joinable!(call_participants -> calls (call_id));
+diesel::joinable!(call_participants -> users (user_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
     audit_log,
     availability_dates,
@@ -794,4 +832,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     subscriptions,
     reviews,
     user_ratings,
+    calls,
+    call_participants,
 );

@@ -27,6 +27,7 @@ use crate::{
     admin::graphql::{AdminMutation, AdminQuery},
     application::graphql::{ApplicationMutation, ApplicationQuery},
     calendar::graphql::{CalendarMutation, CalendarQuery},
+    call::graphql::{CallMutation, CallQuery},
     config::Config,
     gig::graphql::{GigMutation, GigQuery},
     ledger::graphql::LedgerQuery,
@@ -59,6 +60,7 @@ pub struct Query(
     MessageQuery,
     NotificationQuery,
     CalendarQuery,
+    CallQuery,
     OrderQuery,
     ReviewQuery,
     LedgerQuery,
@@ -85,6 +87,7 @@ pub struct Mutation(
     MessageMutation,
     NotificationMutation,
     CalendarMutation,
+    CallMutation,
     OrderMutation,
     ReviewMutation,
     PaymentMutation,
@@ -133,6 +136,7 @@ fn describe_lists(
 
     let builder = describe_list!(builder, crate::application::graphql::Application, "applications");
     let builder = describe_list!(builder, crate::admin::graphql::AuditEntry, "audit log entries");
+    let builder = describe_list!(builder, crate::call::graphql::Call, "calls");
     let builder = describe_list!(builder, crate::message::graphql::Conversation, "conversations");
     let builder = describe_list!(builder, crate::order::graphql::Dispute, "disputes (admins only)");
     let builder = describe_list!(builder, crate::gig::graphql::Gig, "gigs");

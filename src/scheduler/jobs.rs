@@ -10,7 +10,7 @@ use futures_util::future::BoxFuture;
 
 use super::{Counts, Job};
 use crate::{
-    account,
+    account, call,
     error::AppResult,
     graphql::extensions::idempotency,
     mail, order,
@@ -37,6 +37,8 @@ pub const JOBS: &[Job] = &[
     Job::new("purgeStripeEvents", PURGE_EVERY, purge_stripe_events),
     Job::new("publishReviews", PURGE_EVERY, publish_reviews),
     Job::new("remindReviews", PURGE_EVERY, remind_reviews),
+    // A minute late on a 15-minute lead still reaches everyone well before the start.
+    Job::new("callReminders", Duration::from_secs(60), call_reminders),
 ];
 
 /// How often escrow is released and rows that have served their purpose are deleted.
@@ -78,6 +80,12 @@ fn publish_reviews(app: &AppState) -> BoxFuture<'_, AppResult<Counts>> {
 /// (`review::service::remind_due`).
 fn remind_reviews(app: &AppState) -> BoxFuture<'_, AppResult<Counts>> {
     Box::pin(async move { Ok(Counts::of("reminded", review::service::remind_due(app).await?)) })
+}
+
+/// Reminder mails, with a calendar file, for scheduled calls starting within 15 minutes
+/// (`call::service::send_reminders`).
+fn call_reminders(app: &AppState) -> BoxFuture<'_, AppResult<Counts>> {
+    Box::pin(async move { Ok(Counts::of("reminded", call::service::send_reminders(app).await?)) })
 }
 
 /// Due payment-provider calls (transfers, refunds) are made or retried with backoff

@@ -12,7 +12,7 @@ use tokio::{
 use crate::common::TestApp;
 
 /// A minimal SMTP sink for tests: accepts every message and hands its DATA to the channel.
-async fn fake_smtp() -> (String, mpsc::UnboundedReceiver<String>) {
+pub async fn fake_smtp() -> (String, mpsc::UnboundedReceiver<String>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let url = format!("smtp://{}", listener.local_addr().expect("addr"));
     let (tx, rx) = mpsc::unbounded_channel();

@@ -5,6 +5,7 @@ mod accounts;
 mod admin;
 mod apq;
 mod billing;
+mod calls;
 mod clients;
 mod common;
 mod cron;
