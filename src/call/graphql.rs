@@ -306,8 +306,9 @@ impl CallMutation {
         act(ctx, &id, Action::End).await
     }
 
-    /// Cancels a scheduled call that has not started. Only its initiator may (`FORBIDDEN`
-    /// for the other participants); `CONFLICT` once it started or ended.
+    /// Cancels a scheduled call that has not started; the other participants are notified
+    /// (SYSTEM, data `callId` and `status`). Only its initiator may (`FORBIDDEN` for the
+    /// other participants); `CONFLICT` once it started or ended.
     async fn cancel_call(
         &self,
         ctx: &Context<'_>,

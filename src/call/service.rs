@@ -399,9 +399,32 @@ pub async fn act(app: &AppState, viewer: &UserRow, call_id: Uuid, action: Action
             if action == Action::Join {
                 model::mark_joined(conn, call.id, viewer.id, now).await?;
             }
+            if action == Action::Cancel {
+                notify_cancelled(conn, &call, viewer).await?;
+            }
             Ok(call)
         })
         .await
+}
+
+/// Tells the other participants that `initiator` called the call off (SYSTEM, data
+/// `callId` and `status`), in the caller's transaction.
+async fn notify_cancelled(conn: &mut AsyncPgConnection, call: &CallRow, initiator: &UserRow) -> AppResult<()> {
+    let notes = model::participants_of(conn, &[call.id])
+        .await?
+        .into_iter()
+        .filter(|p| p.user_id != initiator.id)
+        .map(|p| {
+            (
+                p.user_id,
+                format!("{} cancelled a call", initiator.full_name),
+                format!("\u{201c}{}\u{201d} will not take place.", call.title),
+                serde_json::json!({ "callId": call.id, "status": call.status }),
+            )
+        })
+        .collect();
+    notification::notify_many(conn, Kind::System, notes).await?;
+    Ok(())
 }
 
 /// The call, if `viewer` takes part in it.

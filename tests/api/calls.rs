@@ -256,6 +256,19 @@ async fn parties_of_an_order_schedule_a_call_that_reminds_once_and_records_its_t
     assert_eq!(act(app, &m.freelancer, "cancelCall", &later).await.code(), "FORBIDDEN");
     let cancelled = act(app, &m.client, "cancelCall", &later).await;
     assert_eq!(cancelled.data()["cancelCall"]["status"], "CANCELLED");
+    let told = app
+        .texts(&format!(
+            "SELECT (data->>'status') || ' ' || title AS value FROM notifications \
+             WHERE kind = 'SYSTEM' AND user_id = '{}' AND data->>'callId' = '{later}'",
+            m.freelancer.id
+        ))
+        .await;
+    assert_eq!(told.len(), 1, "the other participant is told once");
+    assert!(
+        told[0].starts_with("CANCELLED ") && told[0].ends_with("cancelled a call"),
+        "{}",
+        told[0]
+    );
     assert_eq!(act(app, &m.freelancer, "joinCall", &later).await.code(), "CONFLICT");
 
     // An instant call with someone the client talks to: active at once, and upcoming.
