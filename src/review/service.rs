@@ -246,10 +246,7 @@ pub async fn remind_due(app: &AppState) -> AppResult<usize> {
                     if closes <= now {
                         continue;
                     }
-                    for (party, other) in [("freelancer", order.client_id), ("client", order.freelancer_id)]
-                        .into_iter()
-                        .map(|(side, user)| (user, side))
-                    {
+                    for (party, other) in [(order.client_id, "freelancer"), (order.freelancer_id, "client")] {
                         if reviewed.contains(&(order.id, party)) {
                             continue;
                         }

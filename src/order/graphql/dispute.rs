@@ -140,13 +140,9 @@ impl DisputeEvidence {
     /// FILE: the uploaded file.
     async fn file(&self) -> Option<DeliverableFile> {
         let file = self.0.file.clone()?;
-        let attachment: storage::Attachment = serde_json::from_value(file).ok()?;
-        Some(DeliverableFile {
-            url: attachment.url,
-            file_name: attachment.file_name,
-            content_type: attachment.content_type,
-            size_bytes: attachment.size_bytes,
-        })
+        serde_json::from_value::<storage::Attachment>(file)
+            .ok()
+            .map(DeliverableFile::from)
     }
     /// The author's words on it (required for a NOTE, optional otherwise; up to 2,000
     /// characters); empty when none.

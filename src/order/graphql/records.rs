@@ -104,6 +104,17 @@ pub struct DeliverableFile {
     pub size_bytes: i64,
 }
 
+impl From<crate::storage::Attachment> for DeliverableFile {
+    fn from(a: crate::storage::Attachment) -> Self {
+        DeliverableFile {
+            url: a.url,
+            file_name: a.file_name,
+            content_type: a.content_type,
+            size_bytes: a.size_bytes,
+        }
+    }
+}
+
 pub struct Deliverable(pub DeliverableRow);
 
 /// Work handed over: one `submitWork`.
@@ -130,12 +141,7 @@ impl Deliverable {
         serde_json::from_value::<Vec<crate::storage::Attachment>>(self.0.attachments.clone())
             .unwrap_or_default()
             .into_iter()
-            .map(|a| DeliverableFile {
-                url: a.url,
-                file_name: a.file_name,
-                content_type: a.content_type,
-                size_bytes: a.size_bytes,
-            })
+            .map(DeliverableFile::from)
             .collect()
     }
     /// 0 for the first delivery, n after the n-th revision request.
