@@ -18,6 +18,7 @@ use crate::{
     events::{self, topic},
     notification::service::{self as notification, Kind},
     profile::model::{self as profiles, UserRow},
+    review,
     state::AppState,
     validation,
 };
@@ -39,9 +40,16 @@ async fn locked_member(conn: &mut diesel_async::AsyncPgConnection, user_id: Uuid
         .ok_or_else(|| AppError::not_found("User"))
 }
 
-/// Suspends `user_id` for `reason` (3 to 2,000 characters). `FORBIDDEN` for oneself,
-/// `NOT_FOUND` for no such member, `CONFLICT` when already suspended.
-pub async fn ban(app: &AppState, admin: &UserRow, user_id: Uuid, reason: &str) -> AppResult<UserRow> {
+/// Suspends `user_id` for `reason` (3 to 2,000 characters); with `remove_reviews`, every
+/// review they wrote is removed in the same transaction (`review::service::remove_written_by`).
+/// `FORBIDDEN` for oneself, `NOT_FOUND` for no such member, `CONFLICT` when already suspended.
+pub async fn ban(
+    app: &AppState,
+    admin: &UserRow,
+    user_id: Uuid,
+    reason: &str,
+    remove_reviews: bool,
+) -> AppResult<UserRow> {
     let reason = validation::reason("reason", reason)?;
     if user_id == admin.id {
         return Err(AppError::Forbidden("Admins cannot suspend themselves.".into()));
@@ -57,6 +65,11 @@ pub async fn ban(app: &AppState, admin: &UserRow, user_id: Uuid, reason: &str) -
             let banned = profiles::set_ban(conn, user_id, Some((&reason, now))).await?;
             let sessions = model::revoke(conn, Sessions::User(user_id), now).await?;
             events::emit(conn, &topic::sessions(), ACCOUNT_SUSPENDED, &Suspended { user_id }).await?;
+            let reviews_removed = if remove_reviews {
+                review::service::remove_written_by(conn, admin, user_id, &reason).await?
+            } else {
+                0
+            };
             audit::record(
                 conn,
                 admin.id,
@@ -68,6 +81,7 @@ pub async fn ban(app: &AppState, admin: &UserRow, user_id: Uuid, reason: &str) -
                     "before": { "bannedAt": null },
                     "after": { "bannedAt": now, "banReason": reason },
                     "sessionsRevoked": sessions,
+                    "reviewsRemoved": reviews_removed,
                 }),
             )
             .await?;

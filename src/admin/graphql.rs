@@ -29,6 +29,7 @@ use crate::{
         graphql::{User, VerificationStatus},
         model::MemberFilter,
     },
+    review,
     sos::{
         self,
         graphql::{SosAlert, SosStatus},
@@ -250,18 +251,42 @@ pub struct AdminMutation;
 impl AdminMutation {
     /// Suspends a member at once: every further request of theirs answers `FORBIDDEN`, their
     /// sessions are revoked and their live subscriptions closed (4403); their gigs and tasks
-    /// leave public lists. Audit-logged. Admins only; `FORBIDDEN` for yourself, `CONFLICT`
-    /// when already suspended.
+    /// leave public lists. With `removeReviews`, every review they wrote is removed too (as
+    /// by `removeReview`, each audit-logged). Audit-logged. Admins only; `FORBIDDEN` for
+    /// yourself, `CONFLICT` when already suspended.
     async fn ban_user(
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "The member's `id`.")] user_id: ID,
         #[graphql(desc = "Why, for the audit log: 3 to 2,000 characters.")] reason: String,
+        #[graphql(
+            desc = "Also remove every review the member wrote (fake or abusive reviews of a fraud ring).",
+            default = false
+        )]
+        remove_reviews: bool,
     ) -> async_graphql::Result<User> {
         let admin = ctx.admin()?;
         let user_id = parse_id(&user_id, "userId")?;
-        let row = account::moderation::ban(ctx.app(), &admin.user, user_id, &reason).await?;
+        let row = account::moderation::ban(ctx.app(), &admin.user, user_id, &reason, remove_reviews).await?;
         Ok(User::new(Arc::new(row)))
+    }
+
+    /// Removes a review: from now on it is public to nobody (its author included) and counts
+    /// in no rating; a public one is taken out of the reviewee's `rating` and the gig's in
+    /// this transaction. Its author is notified with the reason (SYSTEM). The other party's
+    /// review of the order is untouched. Audit-logged with the review as it was. Admins only;
+    /// `NOT_FOUND` for no such review, `CONFLICT` when already removed. Answers the reviewee,
+    /// with their rating as it now stands.
+    async fn remove_review(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The review's `id`.")] review_id: ID,
+        #[graphql(desc = "Why, for the audit log and the author: 3 to 2,000 characters.")] reason: String,
+    ) -> async_graphql::Result<User> {
+        let admin = ctx.admin()?;
+        let review_id = parse_id(&review_id, "reviewId")?;
+        let reviewee = review::service::remove(ctx.app(), &admin.user, review_id, &reason).await?;
+        Ok(User::new(Arc::new(reviewee)))
     }
 
     /// Lifts a member's suspension; they are told and sign in again (their old sessions stay

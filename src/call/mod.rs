@@ -19,7 +19,8 @@
 //!   ends an active call; only the initiator cancels, and only a call not yet started;
 //! - the invitees are notified (CALL_SCHEDULED) in the transaction that creates the call;
 //!   15 minutes before a scheduled call, every participant gets a reminder mail with the
-//!   call's calendar file (RFC 5545), claimed once across instances.
+//!   call's calendar file (RFC 5545) and a CALL_SCHEDULED notification, claimed once across
+//!   instances.
 
 pub mod graphql;
 pub mod invite;

@@ -453,7 +453,8 @@ pub async fn page(
         .await?)
 }
 
-/// Mails a reminder, with the call's calendar file attached, to every participant of each
+/// Mails a reminder, with the call's calendar file attached, and notifies in the app
+/// (CALL_SCHEDULED, data `callId`, `startsAt`, `roomUrl`) every participant of each
 /// scheduled call that starts within [`LEAD`] and was not reminded yet. Each call is
 /// claimed once across instances (`model::claim_due_reminders`) in the transaction that
 /// queues its mails, so a crash sends nothing twice and loses nothing. Returns how many
@@ -478,6 +479,7 @@ pub async fn send_reminders(app: &AppState) -> AppResult<usize> {
                     .into_iter()
                     .map(|u| (u.id, u))
                     .collect();
+                let mut reminders = Vec::with_capacity(participants.len());
                 for call in &due {
                     let url = invite::room_url(&app.config.video_room_base_url, &call.room_id);
                     let attachment = Attachment {
@@ -499,8 +501,15 @@ pub async fn send_reminders(app: &AppState) -> AppResult<usize> {
                         app.mailer
                             .queue_with(conn, &user.email, &subject, &body, Some(&attachment))
                             .await?;
+                        reminders.push((
+                            user.id,
+                            format!("\u{201c}{}\u{201d} starts soon", call.title),
+                            format!("Your call starts on {when}. Join: {url}"),
+                            serde_json::json!({ "callId": call.id, "startsAt": call.starts_at, "roomUrl": url }),
+                        ));
                     }
                 }
+                notification::notify_many(conn, Kind::CallScheduled, reminders).await?;
                 Ok(due.len())
             })
             .await?;

@@ -699,6 +699,9 @@ diesel::table! {
         created_at -> Timestamptz,
         window_closes_at -> Timestamptz,
         published_at -> Nullable<Timestamptz>,
+        removed_at -> Nullable<Timestamptz>,
+        removed_by -> Nullable<Uuid>,
+        removal_reason -> Nullable<Text>,
     }
 }
 

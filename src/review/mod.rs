@@ -16,7 +16,10 @@
 //!   and counts: the reviewee's `user_ratings` row for their side of the order, and for a
 //!   reviewed freelancer of a gig order the gig's rating; nothing is recomputed on read;
 //! - the reviewee is notified (REVIEW_RECEIVED) when a review of them becomes public; they
-//!   may reply once, to a public review.
+//!   may reply once, to a public review;
+//! - an admin may remove a review (`removeReview`, or all of a member's with
+//!   `banUser(removeReviews)`): it is kept for the record but public to nobody and never
+//!   published, and a public one leaves the aggregates in the removing transaction.
 
 pub mod graphql;
 pub mod loaders;

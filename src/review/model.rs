@@ -41,6 +41,10 @@ pub struct ReviewRow {
     pub created_at: DateTime<Utc>,
     pub window_closes_at: DateTime<Utc>,
     pub published_at: Option<DateTime<Utc>>,
+    /// When an admin removed it (then it is public to nobody and counts in no aggregate).
+    pub removed_at: Option<DateTime<Utc>>,
+    pub removed_by: Option<Uuid>,
+    pub removal_reason: Option<String>,
 }
 
 /// A member's aggregate of public reviews received on one side of their orders.
@@ -89,7 +93,8 @@ pub async fn publish(conn: &mut AsyncPgConnection, ids: &[Uuid], at: DateTime<Ut
     diesel::update(
         reviews::table
             .filter(reviews::id.eq_any(ids))
-            .filter(reviews::published_at.is_null()),
+            .filter(reviews::published_at.is_null())
+            .filter(reviews::removed_at.is_null()),
     )
     .set(reviews::published_at.eq(at))
     .returning(ReviewRow::as_returning())
@@ -97,8 +102,6 @@ pub async fn publish(conn: &mut AsyncPgConnection, ids: &[Uuid], at: DateTime<Ut
     .await
 }
 
-/// Hidden reviews whose window closed by `now`, at most `limit`, locked (skipping rows
-/// another instance holds).
 /// Who has reviewed in each of `order_ids`: (order, reviewer).
 pub async fn reviewers_of(conn: &mut AsyncPgConnection, order_ids: &[Uuid]) -> QueryResult<Vec<(Uuid, Uuid)>> {
     reviews::table
@@ -108,9 +111,12 @@ pub async fn reviewers_of(conn: &mut AsyncPgConnection, order_ids: &[Uuid]) -> Q
         .await
 }
 
+/// Hidden reviews whose window closed by `now`, at most `limit`, locked (skipping rows
+/// another instance holds); removed ones never.
 pub async fn lock_due(conn: &mut AsyncPgConnection, now: DateTime<Utc>, limit: i64) -> QueryResult<Vec<ReviewRow>> {
     reviews::table
         .filter(reviews::published_at.is_null())
+        .filter(reviews::removed_at.is_null())
         .filter(reviews::window_closes_at.le(now))
         .select(ReviewRow::as_select())
         .order(reviews::window_closes_at)
@@ -134,19 +140,36 @@ pub async fn set_reply(
         .await
 }
 
-/// Adds a published review to its reviewee's aggregate for their side of the order.
-pub async fn add_to_user_rating(conn: &mut AsyncPgConnection, review: &ReviewRow) -> QueryResult<()> {
+/// Adds a published review to its reviewee's aggregate for their side of the order
+/// (`delta` 1), or takes a removed one out of it (`delta` -1).
+pub async fn add_to_user_rating(conn: &mut AsyncPgConnection, review: &ReviewRow, delta: i32) -> QueryResult<()> {
     use diesel::upsert::excluded;
     let (r, q, c, t) = sums(review);
+    let d = i64::from(delta);
+    if delta < 0 {
+        // A removal: the row exists (the review was counted in it); the insert arm of an
+        // upsert would trip the table's CHECK (count >= 0) before the conflict is seen.
+        return diesel::update(user_ratings::table.find((review.reviewee_id, review.reviewee_role)))
+            .set((
+                user_ratings::count.eq(user_ratings::count + delta),
+                user_ratings::rating_sum.eq(user_ratings::rating_sum + r * d),
+                user_ratings::quality_sum.eq(user_ratings::quality_sum + q * d),
+                user_ratings::communication_sum.eq(user_ratings::communication_sum + c * d),
+                user_ratings::timeliness_sum.eq(user_ratings::timeliness_sum + t * d),
+            ))
+            .execute(conn)
+            .await
+            .map(drop);
+    }
     diesel::insert_into(user_ratings::table)
         .values((
             user_ratings::user_id.eq(review.reviewee_id),
             user_ratings::role.eq(review.reviewee_role),
-            user_ratings::count.eq(1),
-            user_ratings::rating_sum.eq(r),
-            user_ratings::quality_sum.eq(q),
-            user_ratings::communication_sum.eq(c),
-            user_ratings::timeliness_sum.eq(t),
+            user_ratings::count.eq(delta),
+            user_ratings::rating_sum.eq(r * d),
+            user_ratings::quality_sum.eq(q * d),
+            user_ratings::communication_sum.eq(c * d),
+            user_ratings::timeliness_sum.eq(t * d),
         ))
         .on_conflict((user_ratings::user_id, user_ratings::role))
         .do_update()
@@ -172,21 +195,56 @@ fn sums(review: &ReviewRow) -> (i64, i64, i64, i64) {
     )
 }
 
-/// Adds a published rating to a gig: exact sum and count, and the average they give (read
-/// by `gigs(filter: {minRating})` and the RATING sort).
-pub async fn add_to_gig_rating(conn: &mut AsyncPgConnection, gig_id: Uuid, rating: i16) -> QueryResult<()> {
+/// Adds a published rating to a gig (`delta` 1), or takes a removed one out (`delta` -1):
+/// exact sum and count, and the average they give (read by `gigs(filter: {minRating})` and
+/// the RATING sort; `NULL` when no rating is left).
+pub async fn add_to_gig_rating(conn: &mut AsyncPgConnection, gig_id: Uuid, rating: i16, delta: i32) -> QueryResult<()> {
     use diesel::dsl::sql;
-    use diesel::sql_types::{BigInt, Double};
-    let rating = i64::from(rating);
+    use diesel::sql_types::{BigInt, Double, Integer};
+    let signed = i64::from(rating) * i64::from(delta);
     diesel::update(gigs::table.find(gig_id))
         .set((
-            gigs::rating_sum.eq(gigs::rating_sum + rating),
-            gigs::rating_count.eq(gigs::rating_count + 1),
-            // The right-hand sides read the row as it was, so this is (sum + r) / (count + 1).
+            gigs::rating_sum.eq(gigs::rating_sum + signed),
+            gigs::rating_count.eq(gigs::rating_count + delta),
+            // The right-hand sides read the row as it was, so this is (sum ± r) / (count ± 1).
             gigs::rating_average.eq(sql::<Double>("(gigs.rating_sum + ")
-                .bind::<BigInt, _>(rating)
-                .sql(")::float8 / (gigs.rating_count + 1)")
+                .bind::<BigInt, _>(signed)
+                .sql(")::float8 / NULLIF(gigs.rating_count + ")
+                .bind::<Integer, _>(delta)
+                .sql(", 0)")
                 .nullable()),
+        ))
+        .execute(conn)
+        .await
+        .map(drop)
+}
+
+/// The reviews `reviewer_id` wrote that are not removed, locked for a removal.
+pub async fn lock_by_reviewer(conn: &mut AsyncPgConnection, reviewer_id: Uuid) -> QueryResult<Vec<ReviewRow>> {
+    reviews::table
+        .filter(reviews::reviewer_id.eq(reviewer_id))
+        .filter(reviews::removed_at.is_null())
+        .select(ReviewRow::as_select())
+        .order(reviews::id)
+        .for_update()
+        .load(conn)
+        .await
+}
+
+/// Removes `id` for `reason` by `admin` at `at`: public to nobody from now on.
+pub async fn remove(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+    admin: Uuid,
+    reason: &str,
+    at: DateTime<Utc>,
+) -> QueryResult<()> {
+    diesel::update(reviews::table.find(id))
+        .set((
+            reviews::published_at.eq(None::<DateTime<Utc>>),
+            reviews::removed_at.eq(at),
+            reviews::removed_by.eq(admin),
+            reviews::removal_reason.eq(reason),
         ))
         .execute(conn)
         .await

@@ -9,6 +9,7 @@ use uuid::Uuid;
 
 use super::model::{self, ReviewRole, ReviewRow};
 use crate::{
+    admin::model as audit,
     db::{
         page::{Page, PageRequest},
         unique_violation,
@@ -17,7 +18,7 @@ use crate::{
     message::safety,
     notification::service::{self as notification, Kind},
     order::model::{self as orders, OrderOrigin, OrderRow, OrderStatus},
-    profile::model::UserRow,
+    profile::model::{self as profiles, UserRow},
     state::AppState,
     validation,
 };
@@ -125,6 +126,9 @@ pub async fn create(app: &AppState, viewer: &UserRow, input: ReviewInput) -> App
                 created_at: now,
                 window_closes_at: closes,
                 published_at: None,
+                removed_at: None,
+                removed_by: None,
+                removal_reason: None,
             };
             if let Err(e) = model::insert(conn, &row).await {
                 return Err(match unique_violation(&e) {
@@ -156,9 +160,9 @@ async fn publish(
     let published = model::publish(conn, ids, now).await?;
     let mut notes = Vec::with_capacity(published.len());
     for review in &published {
-        model::add_to_user_rating(conn, review).await?;
+        model::add_to_user_rating(conn, review, 1).await?;
         if let Some(gig_id) = review.gig_id {
-            model::add_to_gig_rating(conn, gig_id, review.rating).await?;
+            model::add_to_gig_rating(conn, gig_id, review.rating, 1).await?;
         }
         let title = orders
             .get(&review.order_id)
@@ -303,6 +307,92 @@ pub async fn reply(app: &AppState, viewer: &UserRow, review_id: Uuid, raw: &str)
         .await
 }
 
+/// Removes a review for `reason` (3 to 2,000 characters), as `admin`: public to nobody from
+/// now on, taken out of the reviewee's (and the gig's) aggregate if it was public, its author
+/// told why (SYSTEM), audit-logged with the review as it was. The other party's review is
+/// untouched (a hidden one still becomes public when its window closes). Answers the
+/// reviewee as they now stand. `NOT_FOUND` for no such review, `CONFLICT` when already
+/// removed.
+pub async fn remove(app: &AppState, admin: &UserRow, review_id: Uuid, reason: &str) -> AppResult<UserRow> {
+    let reason = validation::reason("reason", reason)?;
+    let mut conn = app.db.conn().await?;
+    app.bus
+        .transaction::<_, AppError, _>(&mut conn, async |conn| {
+            let review = model::lock(conn, review_id)
+                .await?
+                .ok_or_else(|| AppError::not_found("Review"))?;
+            if review.removed_at.is_some() {
+                return Err(AppError::Conflict("This review is already removed.".into()));
+            }
+            withdraw(conn, admin, &review, &reason, Utc::now()).await?;
+            notification::notify(
+                conn,
+                review.reviewer_id,
+                Kind::System,
+                "Your review was removed",
+                &format!("An admin removed your review: {reason}"),
+                serde_json::json!({ "reviewId": review.id, "orderId": review.order_id }),
+            )
+            .await?;
+            profiles::find(conn, review.reviewee_id)
+                .await?
+                .ok_or_else(|| AppError::not_found("User"))
+        })
+        .await
+}
+
+/// Removes every review `reviewer_id` wrote that is not removed yet, as `admin`, in the
+/// caller's transaction (suspending a member with `removeReviews`); each is audit-logged as
+/// by [`remove`]. Returns how many it removed.
+pub async fn remove_written_by(
+    conn: &mut AsyncPgConnection,
+    admin: &UserRow,
+    reviewer_id: Uuid,
+    reason: &str,
+) -> AppResult<usize> {
+    let now = Utc::now();
+    let reviews = model::lock_by_reviewer(conn, reviewer_id).await?;
+    for review in &reviews {
+        withdraw(conn, admin, review, reason, now).await?;
+    }
+    Ok(reviews.len())
+}
+
+/// Marks `review` (locked, not removed) removed and takes a public one out of the
+/// aggregates, with the audit entry, in the caller's transaction.
+async fn withdraw(
+    conn: &mut AsyncPgConnection,
+    admin: &UserRow,
+    review: &ReviewRow,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> AppResult<()> {
+    if review.published_at.is_some() {
+        model::add_to_user_rating(conn, review, -1).await?;
+        if let Some(gig_id) = review.gig_id {
+            model::add_to_gig_rating(conn, gig_id, review.rating, -1).await?;
+        }
+    }
+    model::remove(conn, review.id, admin.id, reason, now).await?;
+    audit::record(
+        conn,
+        admin.id,
+        "REMOVE_REVIEW",
+        "REVIEW",
+        review.id,
+        reason,
+        serde_json::json!({
+            "before": { "publishedAt": review.published_at, "rating": review.rating, "comment": review.comment },
+            "after": { "removedAt": now },
+            "orderId": review.order_id,
+            "reviewerId": review.reviewer_id,
+            "revieweeId": review.reviewee_id,
+        }),
+    )
+    .await?;
+    Ok(())
+}
+
 /// A page of public reviews of each of `reviewees` (see `model::PAGES_SQL`), in one
 /// statement.
 pub async fn pages(
@@ -332,9 +422,10 @@ pub async fn gig_reviews(
         .await?)
 }
 
-/// Whether `viewer` may read `review`: everyone once it is public, its author before.
+/// Whether `viewer` may read `review`: everyone once it is public, its author before;
+/// nobody once an admin removed it.
 pub fn readable_by(review: &ReviewRow, viewer: Option<Uuid>) -> bool {
-    review.published_at.is_some() || viewer == Some(review.reviewer_id)
+    review.removed_at.is_none() && (review.published_at.is_some() || viewer == Some(review.reviewer_id))
 }
 
 /// A member's rating as shown: the average and sub-rating averages over `rows` (their

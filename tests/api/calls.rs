@@ -226,6 +226,17 @@ async fn parties_of_an_order_schedule_a_call_that_reminds_once_and_records_its_t
         .await,
         "true"
     );
+    // Each participant is also told in the app, once.
+    let told = app
+        .texts(&format!(
+            "SELECT user_id::text AS value FROM notifications \
+             WHERE kind = 'CALL_SCHEDULED' AND data->>'callId' = '{id}' AND title LIKE '%starts soon' \
+             ORDER BY user_id"
+        ))
+        .await;
+    let mut expected = vec![m.client.id.clone(), m.freelancer.id.clone()];
+    expected.sort_unstable();
+    assert_eq!(told, expected);
     // And the relay delivered it as a multipart mail with the calendar part.
     let delivered = receive_calendar_mail(&mut inbox).await;
     assert!(delivered.contains("Content-Type: text/calendar"), "{delivered}");

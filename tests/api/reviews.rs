@@ -436,3 +436,157 @@ async fn the_feed_with_owners_reviews_runs_the_same_statements_for_1_20_and_100_
         .all(|n| n["owner"]["reviews"]["nodes"].as_array().unwrap().len() == 5));
     assert!(cost <= 3, "page, packages, reviews: {cost}");
 }
+
+const REMOVE: &str =
+    "mutation($id: ID!, $why: String!) { removeReview(reviewId: $id, reason: $why) { id rating { count average } } }";
+
+#[tokio::test]
+async fn an_admin_removes_a_review_and_a_suspension_can_remove_all_of_a_members() {
+    let m = Market::new().await;
+    let app = &m.app;
+    let order = m.drive(OrderStatus::Completed).await;
+    let by_client = app.gql_as(&m.client, CREATE, review(&order, 2, "Rude and late")).await;
+    let by_client = by_client.data()["createReview"]["id"].as_str().unwrap().to_owned();
+    let by_freelancer = app
+        .gql_as(&m.freelancer, CREATE, review(&order, 5, "Great client"))
+        .await;
+    let by_freelancer = by_freelancer.data()["createReview"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(rating(app, &m.freelancer).await["rating"]["count"], 1);
+    let gig = order_view(app, &m.client, &order).await["gig"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // Bad input and strangers change nothing.
+    let r = app
+        .gql_as(&m.admin, REMOVE, json!({ "id": by_client, "why": " " }))
+        .await;
+    assert_eq!(r.fields(), ["reason"]);
+    let r = app
+        .gql_as(&m.client, REMOVE, json!({ "id": by_client, "why": "Mine" }))
+        .await;
+    assert_eq!(r.code(), "FORBIDDEN");
+    assert_eq!(rating(app, &m.freelancer).await["rating"]["count"], 1);
+
+    // The admin removes the client's review of the freelancer: out of every list and
+    // aggregate at once, the author told why, the audit log keeps it as it was.
+    let removed = app
+        .gql_as(
+            &m.admin,
+            REMOVE,
+            json!({ "id": by_client, "why": "Harassment of the seller" }),
+        )
+        .await;
+    let reviewee = &removed.data()["removeReview"];
+    assert_eq!(reviewee["id"], m.freelancer.id.as_str());
+    assert_eq!(reviewee["rating"], json!({ "count": 0, "average": null }));
+    assert_eq!(user_reviews(app, &m.freelancer, None).await["totalCount"], 0);
+    assert_eq!(
+        app.gql(GIG_REVIEWS, json!({ "g": gig })).await.data()["gigReviews"]["totalCount"],
+        0
+    );
+    assert_eq!(
+        order_view(app, &m.client, &order).await["gig"]["rating"],
+        json!({ "average": null, "count": 0 })
+    );
+    for viewer in [&m.client, &m.freelancer] {
+        let ids: Vec<Value> = order_view(app, viewer, &order).await["reviews"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["id"].clone())
+            .collect();
+        assert_eq!(ids, [json!(by_freelancer)], "the removed review is gone for everyone");
+    }
+    let told = one(
+        app,
+        &format!(
+            "SELECT count(*)::text AS value FROM notifications WHERE user_id = '{}' AND kind = 'SYSTEM' \
+             AND data->>'reviewId' = '{by_client}' AND body LIKE '%Harassment of the seller%'",
+            m.client.id
+        ),
+    )
+    .await;
+    assert_eq!(told, "1");
+    let audit = one(
+        app,
+        &format!(
+            "SELECT (actor_id::text || '|' || action || '|' || reason || '|' || (data->'before'->>'rating')) AS value \
+             FROM audit_log WHERE target_id = '{by_client}'"
+        ),
+    )
+    .await;
+    assert_eq!(
+        audit,
+        format!("{}|REMOVE_REVIEW|Harassment of the seller|2", m.admin.id)
+    );
+    // Once only; the reviewee cannot reply to it any more.
+    let again = app
+        .gql_as(&m.admin, REMOVE, json!({ "id": by_client, "why": "Twice" }))
+        .await;
+    assert_eq!(again.code(), "CONFLICT");
+    let reply = app
+        .gql_as(&m.freelancer, REPLY, json!({ "id": by_client, "r": "Unfair" }))
+        .await;
+    assert_eq!(reply.code(), "NOT_FOUND");
+
+    // Suspending the freelancer with removeReviews removes their review of the client too.
+    assert_eq!(rating(app, &m.client).await["rating"]["count"], 1);
+    let ban = app
+        .gql_as(
+            &m.admin,
+            "mutation($u: ID!) { banUser(userId: $u, reason: \"Fraud ring\", removeReviews: true) { id } }",
+            json!({ "u": m.freelancer.id }),
+        )
+        .await;
+    ban.data();
+    assert_eq!(
+        rating(app, &m.client).await["rating"],
+        json!({
+            "average": null, "count": 0, "quality": null, "communication": null, "timeliness": null,
+        })
+    );
+    assert_eq!(user_reviews(app, &m.client, None).await["totalCount"], 0);
+    let removed = one(
+        app,
+        &format!(
+            "SELECT (removed_by::text || '|' || removal_reason) AS value FROM reviews WHERE id = '{by_freelancer}'"
+        ),
+    )
+    .await;
+    assert_eq!(removed, format!("{}|Fraud ring", m.admin.id));
+    // The books of the aggregates still match the public reviews exactly.
+    let drift = one(
+        app,
+        "SELECT count(*)::text AS value FROM user_ratings u WHERE u.count <> \
+         (SELECT count(*) FROM reviews r WHERE r.reviewee_id = u.user_id AND r.reviewee_role = u.role AND r.published_at IS NOT NULL) \
+         OR u.rating_sum <> (SELECT coalesce(sum(rating), 0) FROM reviews r WHERE r.reviewee_id = u.user_id \
+         AND r.reviewee_role = u.role AND r.published_at IS NOT NULL)",
+    )
+    .await;
+    assert_eq!(drift, "0");
+}
+
+#[tokio::test]
+async fn a_removed_hidden_review_is_never_published() {
+    let m = Market::new().await;
+    let app = &m.app;
+    let order = m.drive(OrderStatus::Completed).await;
+    let hidden = app.gql_as(&m.client, CREATE, review(&order, 1, "Spam spam spam")).await;
+    let hidden = hidden.data()["createReview"]["id"].as_str().unwrap().to_owned();
+    app.gql_as(&m.admin, REMOVE, json!({ "id": hidden, "why": "Spam" }))
+        .await
+        .data();
+    // The other party's review still publishes (on its own), the removed one never: neither
+    // when the second review arrives nor when the window closes.
+    let second = app.gql_as(&m.freelancer, CREATE, review(&order, 4, "Fine")).await;
+    assert_eq!(second.data()["createReview"]["isPublic"], true);
+    app.sql(&format!(
+        "UPDATE reviews SET window_closes_at = now() - interval '1 day' WHERE id = '{hidden}'"
+    ))
+    .await;
+    assert_eq!(gigmarket::review::service::publish_due(&app.state).await.unwrap(), 0);
+    assert_eq!(user_reviews(app, &m.freelancer, None).await["totalCount"], 0);
+    assert_eq!(rating(app, &m.freelancer).await["rating"]["count"], 0);
+    assert_eq!(user_reviews(app, &m.client, None).await["totalCount"], 1);
+}
