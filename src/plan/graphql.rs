@@ -127,7 +127,8 @@ impl PlanMutation {
     /// A Stripe Checkout page (its URL) where you subscribe to Pro. Your plan changes when
     /// Stripe confirms the subscription (its webhook), not when the page sends you back to
     /// PUBLIC_URL `/billing/success` (or `/billing/cancel`). CONFLICT when you already are on
-    /// Pro; PROVIDER_NOT_CONFIGURED on a server without Stripe keys or without a Pro price
+    /// Pro, or while your Pro subscription is past due, unpaid or paused (fix the card in
+    /// `createBillingPortal`; a second subscription would bill twice); PROVIDER_NOT_CONFIGURED on a server without Stripe keys or without a Pro price
     /// (STRIPE_PRO_PRICE_ID); PROVIDER_ERROR when Stripe fails (safe to retry).
     async fn create_billing_checkout(&self, ctx: &Context<'_>) -> async_graphql::Result<String> {
         let viewer = ctx.viewer()?;

@@ -50,6 +50,12 @@ impl SubscriptionStatus {
         matches!(self, Self::Active | Self::Trialing)
     }
 
+    /// Whether the subscription is alive at Stripe but not paid for (past due, unpaid,
+    /// paused): the plan does not apply, and Stripe keeps trying to collect.
+    pub fn awaits_payment(self) -> bool {
+        matches!(self, Self::PastDue | Self::Unpaid | Self::Paused)
+    }
+
     /// Whether the subscription is over for good: no later report changes it.
     pub fn is_final(self) -> bool {
         matches!(self, Self::Canceled | Self::IncompleteExpired)

@@ -352,6 +352,15 @@ async fn subscription_lifecycle_checkout_pro_past_due_free_and_deleted() {
         )
         .await;
     assert_eq!(drafted.data()["postTask"]["status"], "DRAFT");
+    // Subscribing again while past due would bill twice: the portal is the way.
+    let twice = app.gql_as(&user, CHECKOUT, json!({})).await;
+    assert_eq!(twice.code(), "CONFLICT", "{:#}", twice.body);
+    assert!(
+        twice.body.to_string().contains("createBillingPortal"),
+        "{:#}",
+        twice.body
+    );
+    assert_eq!(mock.requests_to("/v1/checkout/sessions").len(), 3);
 
     // Stripe gives up: deleted, free for good, and a late "active" changes nothing.
     let deleted = subscription_event(

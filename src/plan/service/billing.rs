@@ -44,7 +44,9 @@ pub async fn subscription(app: &AppState, user_id: Uuid) -> AppResult<Option<Sub
 
 /// A Stripe Checkout page where the user subscribes to Pro. Creates their Stripe Customer
 /// the first time (only ever one: the call carries a key made from the user id, and the row
-/// is keyed by user). CONFLICT when they already are on Pro through Stripe.
+/// is keyed by user). CONFLICT when they already are on Pro through Stripe, and while their
+/// Pro subscription is past due, unpaid or paused: a second one would bill them twice; the
+/// card is fixed in the billing portal instead.
 pub async fn create_checkout(app: &AppState, user: &UserRow) -> AppResult<String> {
     let stripe = provider::stripe(app)?;
     let price_id = app
@@ -63,9 +65,16 @@ pub async fn create_checkout(app: &AppState, user: &UserRow) -> AppResult<String
     let customer = {
         let mut conn = app.db.conn().await?;
         if let Some(current) = model::current_subscription(&mut conn, user.id).await? {
-            if current.status.grants_plan() && current.plan_id == PRO_PLAN {
+            if current.plan_id == PRO_PLAN && current.status.grants_plan() {
                 return Err(AppError::Conflict(
                     "You are already on Pro. Manage or cancel it in the billing portal (createBillingPortal).".into(),
+                ));
+            }
+            if current.plan_id == PRO_PLAN && current.status.awaits_payment() {
+                return Err(AppError::Conflict(
+                    "Your Pro subscription is waiting for a payment. Update your card in the billing portal \
+                     (createBillingPortal) instead of subscribing again."
+                        .into(),
                 ));
             }
         }
