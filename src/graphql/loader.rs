@@ -45,6 +45,16 @@ pub fn request_loader(db: Db) -> RequestLoader {
         .max_batch_size(500)
 }
 
+/// A loader for one subscription, which lives as long as the subscriber stays: it batches
+/// the lookups of one event like [`request_loader`] but keeps nothing between events, so a
+/// relation an event shows is read as it is now (a renamed user, an edited gig), and a
+/// long-lived subscription does not grow a cache of everything it ever showed.
+pub fn subscription_loader(db: Db) -> RequestLoader {
+    let loader = request_loader(db);
+    loader.enable_all_cache(false);
+    loader
+}
+
 /// Rows of a one-to-many relation grouped by their owner's id, with an empty list for every
 /// requested owner that has none (so a batch never answers "missing" for them).
 pub fn group_by_owner<R>(owners: &[Uuid], rows: Vec<R>, owner_of: impl Fn(&R) -> Uuid) -> HashMap<Uuid, Arc<Vec<R>>> {

@@ -42,7 +42,7 @@ use tokio::{
 };
 use uuid::Uuid;
 
-use super::{context::RequestCtx, errors, handler::GraphqlState, loader::request_loader};
+use super::{context::RequestCtx, errors, handler::GraphqlState, loader::subscription_loader};
 use crate::{
     account::{
         moderation::{Suspended, ACCOUNT_SUSPENDED},
@@ -86,6 +86,12 @@ mod close {
     pub const INTERNAL_ERROR: u16 = 1011;
 }
 
+/// The read buffer each connection allocates up front. tungstenite's default, 128 KiB, was
+/// most of the ~177 KiB a subscribed connection cost the server (fan-out workload,
+/// BENCHMARKS.md); clients send small messages (`subscribe`, `ping`), and a larger one still
+/// arrives: the buffer grows for it, up to `WS_MAX_MESSAGE_BYTES`.
+const READ_BUFFER_BYTES: usize = 4 * 1024;
+
 /// `GET /graphql/ws`.
 pub async fn upgrade(
     State(state): State<GraphqlState>,
@@ -120,6 +126,7 @@ pub async fn upgrade(
             .into_response();
     }
     ws.protocols([TRANSPORT_WS, LEGACY])
+        .read_buffer_size(READ_BUFFER_BYTES)
         .max_message_size(limits.max_message_bytes)
         .max_frame_size(limits.max_message_bytes)
         .on_upgrade(move |socket| async move {
@@ -456,7 +463,7 @@ impl Connection {
                 client_addr: Some(self.peer.ip()),
                 refresh_cookie: None,
             })
-            .data(request_loader(app.db.clone()));
+            .data(subscription_loader(app.db.clone()));
         let schema = self.state.schema.strict.clone();
         let outgoing = self.outgoing.clone();
         let done = self.done_tx.clone();

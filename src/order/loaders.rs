@@ -3,7 +3,7 @@
 use super::model::{
     self, BoardItemRow, DeliverableRow, DisputeRow, EvidenceRow, HistoryRow, MilestoneRow, OrderRow, ProofRow,
 };
-use crate::graphql::loader::{grouped_loader, keyed_loader, RequestLoader};
+use crate::graphql::loader::{grouped_loader, keyed_loader};
 
 keyed_loader!(
     /// Key: an order id.
@@ -12,19 +12,13 @@ keyed_loader!(
 
 /// One [`grouped_loader!`] per list hanging off an order (or off one of its records): key
 /// `$key(parent_id)` → the rows whose `$by` is that id, in the order `$query` returns them.
-/// Also writes [`forget_orders`], which clears the order loader and each of these.
+/// (A subscription's loader keeps nothing between deliveries, `subscription_loader`, so
+/// each delivery reads these lists as they are now.)
 macro_rules! per_order {
     ($($(#[$doc:meta])* $key:ident($row:ty) by $by:ident = $query:path;)+) => {
         $(
             grouped_loader!($(#[$doc])* $key: $query => $row, by $by);
         )+
-
-        /// Drops what the loader remembers of orders. A subscription keeps one loader for its
-        /// whole life; each delivery must read the order's lists as they are now.
-        pub fn forget_orders(loader: &RequestLoader) {
-            loader.clear::<OrderById>();
-            $(loader.clear::<$key>();)+
-        }
     };
 }
 

@@ -22,10 +22,7 @@ use crate::{
         subscription::topic_events,
         types::{parse_id, GeoPoint, GeoPointInput},
     },
-    order::{
-        graphql::Order,
-        loaders::{forget_orders, OrderById},
-    },
+    order::{graphql::Order, loaders::OrderById},
     profile::graphql::User,
 };
 
@@ -59,10 +56,6 @@ impl SosAlert {
     }
     /// The order it was raised on.
     async fn order(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Order>> {
-        if self.event_cursor.is_some() {
-            // A subscription's loader lives as long as the subscription: read the order afresh.
-            forget_orders(ctx.loader());
-        }
         let row = ctx
             .loader()
             .load_one(OrderById(self.row.order_id))

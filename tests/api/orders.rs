@@ -484,6 +484,43 @@ async fn two_clients_booking_one_date_one_wins() {
 }
 
 #[tokio::test]
+async fn a_subscription_shows_related_records_as_they_are_at_each_delivery() {
+    let m = Market::new().await;
+    let id = m.booking().await;
+    let mut ws = WsClient::connect(&m.app.ws_url(), TRANSPORT_WS).await;
+    ws.init(Some(&m.client.token)).await;
+    ws.subscribe(
+        "o",
+        "subscription($id: ID!) { orderUpdated(orderId: $id, after: \"0\") { toStatus order { gig { title } } } }",
+        json!({ "id": id }),
+    )
+    .await;
+    let first = ws.next_data("o").await;
+    let before = first["orderUpdated"]["order"]["gig"]["title"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // The freelancer renames the gig, then accepts: the delivery shows the new title (the
+    // subscription's loader keeps nothing from one delivery to the next).
+    m.app
+        .gql_as(
+            &m.freelancer,
+            "mutation($id: ID!, $i: UpdateGigInput!) { updateGig(id: $id, input: $i) { title } }",
+            json!({ "id": m.gig, "i": { "title": "A renamed gig, fresh in every delivery" } }),
+        )
+        .await
+        .data();
+    m.ok(&id, Action::Accept, &m.freelancer).await;
+    let second = ws.next_data("o").await;
+    assert_eq!(second["orderUpdated"]["toStatus"], "PENDING_PAYMENT");
+    assert_ne!(before, "A renamed gig, fresh in every delivery");
+    assert_eq!(
+        second["orderUpdated"]["order"]["gig"]["title"],
+        "A renamed gig, fresh in every delivery"
+    );
+}
+
+#[tokio::test]
 async fn subscribers_see_every_transition_once_in_order() {
     let m = Market::new().await;
     let id = m.booking().await;

@@ -10,7 +10,6 @@ use crate::{
     events::topic,
     graphql::{context::ContextExt, pagination::decode_event_cursor, subscription::topic_events, types::parse_id},
     order::{
-        loaders::forget_orders,
         model::OrderRow,
         service::{self, OrderEvent},
     },
@@ -27,9 +26,7 @@ pub struct OrderUpdate {
 #[Object]
 impl OrderUpdate {
     /// The order as the transition left it.
-    async fn order(&self, ctx: &Context<'_>) -> Order {
-        // The subscription's loader lives as long as the subscription: read lists afresh.
-        forget_orders(ctx.loader());
+    async fn order(&self) -> Order {
         Order(self.order.clone())
     }
     /// e.g. `CONFIRM_PAYMENT`; `CREATE` when the order was made.
