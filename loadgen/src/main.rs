@@ -27,6 +27,7 @@
 mod baseline;
 mod catalogue;
 mod fanout;
+mod first_accept;
 mod machine;
 mod nearby;
 mod nearby_fanout;
@@ -84,6 +85,9 @@ seeded user.",
                     over --tasks located OPEN tasks seeded first (idempotent, COPY). Baseline:
                     pgbench with one script per centre holding the statements the server runs for
                     it (its widening rounds replayed with the server's query builder).
+  first-accept      --racers users send acceptTask on one IMMEDIATE task at once, --runs rounds
+                    (needs --jwt-secret); checks each round has exactly one winner, every other
+                    answer CONFLICT and one order in the database; reports acceptTask p50/p99.
   nearby-fanout     --subscribers WebSocket subscribers over one 30 km city on nearbyTaskPosted
                     (5 km each); --messages IMMEDIATE tasks posted one every --interval-ms; checks
                     that exactly the subscribers within 5 km of each task got it, once.
@@ -156,7 +160,11 @@ struct Cli {
     #[arg(long, value_name = "MS", default_value_t = 200)]
     interval_ms: u64,
 
-    /// fan-out, nearby-fanout: the server's JWT_SECRET, to mint the users' access tokens.
+    /// first-accept: users racing for each task (race_0 … race_{N-1}; race_{N} posts).
+    #[arg(long, value_name = "N", default_value_t = 500, value_parser = positive)]
+    racers: usize,
+
+    /// fan-out, nearby-fanout, first-accept: the server's JWT_SECRET, to mint the users' access tokens.
     #[arg(long, value_name = "SECRET")]
     jwt_secret: Option<String>,
 
@@ -196,6 +204,8 @@ enum WorkloadChoice {
     Nearby,
     /// N subscribers over a city on nearbyTaskPosted, one poster (needs --jwt-secret).
     NearbyFanout,
+    /// N users race for one IMMEDIATE task per round (needs --jwt-secret).
+    FirstAccept,
 }
 
 impl WorkloadChoice {
@@ -208,7 +218,7 @@ impl WorkloadChoice {
             WorkloadChoice::FeedWithoutReviews => vec![Operation::FeedWithoutReviews],
             WorkloadChoice::GigById => vec![Operation::GigById],
             WorkloadChoice::Nearby => vec![Operation::Nearby],
-            WorkloadChoice::FanOut | WorkloadChoice::NearbyFanout => Vec::new(),
+            WorkloadChoice::FanOut | WorkloadChoice::NearbyFanout | WorkloadChoice::FirstAccept => Vec::new(),
         }
     }
 }
@@ -292,6 +302,9 @@ async fn main() -> anyhow::Result<ExitCode> {
     if cli.workload == WorkloadChoice::NearbyFanout {
         return nearby_fan_out(&cli).await;
     }
+    if cli.workload == WorkloadChoice::FirstAccept {
+        return first_accept(&cli).await;
+    }
     let operations = cli.workload.operations();
     let needs_users = operations
         .iter()
@@ -359,6 +372,29 @@ async fn fan_out(cli: &Cli) -> anyhow::Result<ExitCode> {
         && report.check == fanout::SequenceCheck::default()
         && report.subscription_errors == 0;
     Ok(if clean { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+/// Runs the first-accept race and prints its table; fails unless every round had exactly
+/// one winner.
+async fn first_accept(cli: &Cli) -> anyhow::Result<ExitCode> {
+    let jwt_secret = cli
+        .jwt_secret
+        .clone()
+        .context("first-accept needs --jwt-secret (the server's JWT_SECRET)")?;
+    let settings = first_accept::FirstAcceptSettings {
+        url: cli.url.clone(),
+        database_url: cli.database_url.clone(),
+        racers: cli.racers,
+        rounds: cli.runs,
+        jwt_secret,
+    };
+    let report = first_accept::run(&settings).await?;
+    println!("{}", report.render());
+    Ok(if report.clean() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 /// Runs the nearby fan-out and prints its table; fails when a delivery went astray.

@@ -482,17 +482,17 @@ async fn seed(settings: &NearbyFanOutSettings) -> anyhow::Result<Vec<SeededUser>
     Ok(users)
 }
 
-/// The poster's HTTP side.
-struct Poster<'a> {
-    client: &'a reqwest::Client,
-    endpoint: &'a reqwest::Url,
-    token: &'a str,
+/// The poster's HTTP side (also the `first-accept` workload's).
+pub struct Poster<'a> {
+    pub client: &'a reqwest::Client,
+    pub endpoint: &'a reqwest::Url,
+    pub token: &'a str,
 }
 
 impl Poster<'_> {
     /// Posts an IMMEDIATE task at `point`; returns its id, when the response arrived, and its
     /// public point.
-    async fn post(&self, point: (f64, f64)) -> anyhow::Result<(String, Instant, (f64, f64))> {
+    pub async fn post(&self, point: (f64, f64)) -> anyhow::Result<(String, Instant, (f64, f64))> {
         let deadline = chrono::Utc::now() + chrono::Duration::hours(2);
         let body = json!({
             "query": POST_TASK,
