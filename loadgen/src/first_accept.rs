@@ -227,15 +227,7 @@ async fn post(
     token: &str,
     body: serde_json::Value,
 ) -> anyhow::Result<(u16, bytes::Bytes)> {
-    let response = client
-        .post(endpoint.clone())
-        .bearer_auth(token)
-        .header(reqwest::header::CONTENT_TYPE, "application/json")
-        .body(serde_json::to_vec(&body)?)
-        .send()
-        .await?;
-    let status = response.status().as_u16();
-    Ok((status, response.bytes().await?))
+    crate::workload::send(client, endpoint, Some(token), serde_json::to_vec(&body)?.into()).await
 }
 
 #[cfg(test)]

@@ -256,7 +256,7 @@ impl HttpLoad {
             .first()
             .zip(self.bodies.first())
             .context("no connections or no users to probe with")?;
-        let (status, bytes) = send(client, &self.endpoint, body.clone())
+        let (status, bytes) = send(client, &self.endpoint, None, body.clone())
             .await
             .with_context(|| format!("POST {} (is the server running?)", self.endpoint))?;
         self.operation
@@ -304,7 +304,7 @@ async fn drive(
     while Instant::now() < deadline {
         let body = bodies[rng.random_range(0..bodies.len())].clone();
         let sent = Instant::now();
-        match send(&client, &endpoint, body).await {
+        match send(&client, &endpoint, None, body).await {
             Ok((status, bytes)) => {
                 let elapsed = sent.elapsed();
                 match operation.check(status, &bytes) {
@@ -318,14 +318,21 @@ async fn drive(
     Ok(tally)
 }
 
-/// POSTs a JSON body and reads the whole response.
-async fn send(client: &reqwest::Client, endpoint: &reqwest::Url, body: Bytes) -> anyhow::Result<(u16, Bytes)> {
-    let response = client
+/// POSTs a JSON body (as the bearer of `token`, when given) and reads the whole response.
+pub async fn send(
+    client: &reqwest::Client,
+    endpoint: &reqwest::Url,
+    token: Option<&str>,
+    body: Bytes,
+) -> anyhow::Result<(u16, Bytes)> {
+    let mut request = client
         .post(endpoint.clone())
         .header(reqwest::header::CONTENT_TYPE, "application/json")
-        .body(body)
-        .send()
-        .await?;
+        .body(body);
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    let response = request.send().await?;
     let status = response.status().as_u16();
     Ok((status, response.bytes().await?))
 }
