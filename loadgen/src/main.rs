@@ -33,6 +33,7 @@ mod nearby;
 mod nearby_fanout;
 mod places;
 mod report;
+mod startup;
 mod stats;
 mod subscribers;
 mod workload;
@@ -88,6 +89,9 @@ seeded user.",
   first-accept      --racers users send acceptTask on one IMMEDIATE task at once, --runs rounds
                     (needs --jwt-secret); checks each round has exactly one winner, every other
                     answer CONFLICT and one order in the database; reports acceptTask p50/p99.
+  startup           starts --server-bin serve --runs times on --database-url (migrated by the
+                    first run), times exec to the first 200 of GET /readyz and reads the idle
+                    server's VmRSS 3 s later; reports the medians.
   nearby-fanout     --subscribers WebSocket subscribers over one 30 km city on nearbyTaskPosted
                     (5 km each); --messages IMMEDIATE tasks posted one every --interval-ms; checks
                     that exactly the subscribers within 5 km of each task got it, once.
@@ -160,6 +164,10 @@ struct Cli {
     #[arg(long, value_name = "MS", default_value_t = 200)]
     interval_ms: u64,
 
+    /// startup: the server binary to start.
+    #[arg(long, value_name = "PATH", default_value = "target/release/gigmarket")]
+    server_bin: PathBuf,
+
     /// first-accept: users racing for each task (race_0 … race_{N-1}; race_{N} posts).
     #[arg(long, value_name = "N", default_value_t = 500, value_parser = positive)]
     racers: usize,
@@ -206,6 +214,8 @@ enum WorkloadChoice {
     NearbyFanout,
     /// N users race for one IMMEDIATE task per round (needs --jwt-secret).
     FirstAccept,
+    /// Start to ready and idle memory of --server-bin.
+    Startup,
 }
 
 impl WorkloadChoice {
@@ -218,7 +228,10 @@ impl WorkloadChoice {
             WorkloadChoice::FeedWithoutReviews => vec![Operation::FeedWithoutReviews],
             WorkloadChoice::GigById => vec![Operation::GigById],
             WorkloadChoice::Nearby => vec![Operation::Nearby],
-            WorkloadChoice::FanOut | WorkloadChoice::NearbyFanout | WorkloadChoice::FirstAccept => Vec::new(),
+            WorkloadChoice::FanOut
+            | WorkloadChoice::NearbyFanout
+            | WorkloadChoice::FirstAccept
+            | WorkloadChoice::Startup => Vec::new(),
         }
     }
 }
@@ -304,6 +317,16 @@ async fn main() -> anyhow::Result<ExitCode> {
     }
     if cli.workload == WorkloadChoice::FirstAccept {
         return first_accept(&cli).await;
+    }
+    if cli.workload == WorkloadChoice::Startup {
+        // Any secret of the right length: nothing is signed in this workload.
+        let secret = cli
+            .jwt_secret
+            .clone()
+            .unwrap_or_else(|| "loadgen-startup-secret-loadgen-startup".to_owned());
+        let report = startup::run(&cli.server_bin, &cli.database_url, &secret, cli.runs).await?;
+        println!("{}", report.render());
+        return Ok(ExitCode::SUCCESS);
     }
     let operations = cli.workload.operations();
     let needs_users = operations
