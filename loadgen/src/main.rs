@@ -168,6 +168,18 @@ struct Cli {
     #[arg(long, value_name = "PATH", default_value = "target/release/gigmarket")]
     server_bin: PathBuf,
 
+    /// feed, feed-without-reviews, gig-by-id: instead of the server at --url, compare server
+    /// binaries (`name=path`, repeated): per round (--rounds), each is started fresh on
+    /// --database-url and measured against pgbench in turn, so every build meets the same
+    /// machine; the summary gives each build's median ratio to pgbench. Issue 14's before and
+    /// after, or a bisect.
+    #[arg(long, value_name = "NAME=PATH")]
+    compare: Vec<String>,
+
+    /// --compare: rounds (each build once per round, in the order given).
+    #[arg(long, value_name = "N", default_value_t = 3, value_parser = positive)]
+    rounds: usize,
+
     /// first-accept: users racing for each task (race_0 … race_{N-1}; race_{N} posts).
     #[arg(long, value_name = "N", default_value_t = 500, value_parser = positive)]
     racers: usize,
@@ -343,6 +355,10 @@ async fn main() -> anyhow::Result<ExitCode> {
             (Operation::UserByUsername, _) => measure_user_by_username(&cli).await?,
             (Operation::SignIn, Some(passwords)) => measure_sign_in(&cli, &machine, passwords).await?,
             (Operation::SignIn, None) => anyhow::bail!("sign-in needs seeded users"),
+            (Operation::Feed | Operation::FeedWithoutReviews | Operation::GigById, _) if !cli.compare.is_empty() => {
+                compare_builds(&cli, operation).await?;
+                continue;
+            }
             (Operation::Feed | Operation::FeedWithoutReviews | Operation::GigById, _) => {
                 let (load, pgbench) =
                     catalogue::prepare(operation, &cli.url, &cli.database_url, &cli.pgbench, cli.connections).await?;
@@ -395,6 +411,65 @@ async fn fan_out(cli: &Cli) -> anyhow::Result<ExitCode> {
         && report.check == fanout::SequenceCheck::default()
         && report.subscription_errors == 0;
     Ok(if clean { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+/// `--compare`: each build started fresh per round and measured against pgbench in turn
+/// (see the flag); prints every measurement's table and a summary per build.
+async fn compare_builds(cli: &Cli, operation: Operation) -> anyhow::Result<()> {
+    let builds = cli
+        .compare
+        .iter()
+        .map(|spec| {
+            let (name, path) = spec
+                .split_once('=')
+                .with_context(|| format!("--compare {spec:?}: expected NAME=PATH"))?;
+            Ok((name.to_owned(), PathBuf::from(path)))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let secret = cli
+        .jwt_secret
+        .clone()
+        .unwrap_or_else(|| "loadgen-compare-secret-loadgen-compare".to_owned());
+    let client = startup::poll_client()?;
+    let mut by_build: Vec<Vec<WorkloadReport>> = builds.iter().map(|_| Vec::new()).collect();
+    for round in 1..=cli.rounds {
+        for ((name, path), reports) in builds.iter().zip(by_build.iter_mut()) {
+            eprintln!("{} round {round}/{}: {name}", operation.name(), cli.rounds);
+            let running = startup::spawn_ready(&client, path, &cli.database_url, &secret).await?;
+            let (load, pgbench) = catalogue::prepare(
+                operation,
+                &running.url,
+                &cli.database_url,
+                &cli.pgbench,
+                cli.connections,
+            )
+            .await?;
+            let report = measure(cli, &load, Baseline::Pgbench(pgbench.in_mode(cli.pgbench_mode))).await;
+            running.stop().await?;
+            let report = report?;
+            println!("#### {name}, round {round}\n\n{}", report.render());
+            reports.push(report);
+        }
+    }
+    println!(
+        "### {}: builds compared ({} rounds, each a fresh server)\n\n| build | ratio to pgbench per round | median ratio | median p99 ms |\n|---|---|---:|---:|",
+        operation.name(),
+        cli.rounds
+    );
+    for ((name, _), reports) in builds.iter().zip(&by_build) {
+        let ratios: Vec<f64> = reports.iter().filter_map(WorkloadReport::ratio).collect();
+        let p99s: Vec<f64> = reports
+            .iter()
+            .filter_map(|r| r.server_median()?.percentiles.map(|p| p.p99_ms))
+            .collect();
+        let each = ratios.iter().map(|r| format!("{r:.3}")).collect::<Vec<_>>().join(", ");
+        println!(
+            "| {name} | {each} | {} | {} |",
+            stats::median(&ratios).map_or("–".into(), |r| format!("{r:.3}")),
+            stats::median(&p99s).map_or("–".into(), |p| format!("{p:.1}")),
+        );
+    }
+    Ok(())
 }
 
 /// Runs the first-accept race and prints its table; fails unless every round had exactly

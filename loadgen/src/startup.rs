@@ -80,10 +80,7 @@ pub async fn run(
     jwt_secret: &str,
     runs: usize,
 ) -> anyhow::Result<StartupReport> {
-    let client = reqwest::Client::builder()
-        .no_proxy()
-        .timeout(Duration::from_secs(2))
-        .build()?;
+    let client = poll_client()?;
     let mut starts = Vec::with_capacity(runs);
     for _ in 0..runs {
         starts.push(start_once(&client, server_bin, database_url, jwt_secret).await?);
@@ -91,14 +88,33 @@ pub async fn run(
     Ok(StartupReport { starts })
 }
 
-async fn start_once(
+/// A server this tool started, ready; stopped when dropped.
+pub struct Running {
+    child: tokio::process::Child,
+    pub pid: u32,
+    /// `http://127.0.0.1:<port>`.
+    pub url: String,
+    /// From `exec` to the first 200 of `/readyz`.
+    pub ready_ms: f64,
+}
+
+impl Running {
+    pub async fn stop(mut self) -> anyhow::Result<()> {
+        self.child.kill().await.context("stopping the server")
+    }
+}
+
+/// Starts `server_bin serve` on a free loopback port with `database_url` and waits until
+/// `/readyz` answers 200.
+pub async fn spawn_ready(
     client: &reqwest::Client,
     server_bin: &Path,
     database_url: &str,
     jwt_secret: &str,
-) -> anyhow::Result<Start> {
+) -> anyhow::Result<Running> {
     let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-    let ready_url = format!("http://127.0.0.1:{port}/readyz");
+    let url = format!("http://127.0.0.1:{port}");
+    let ready_url = format!("{url}/readyz");
     let started = Instant::now();
     let mut child = tokio::process::Command::new(server_bin)
         .arg("serve")
@@ -116,10 +132,10 @@ async fn start_once(
     let pid = child.id().context("the server exited at once")?;
     let ready_ms = loop {
         if let Some(status) = child.try_wait()? {
-            bail!("the server exited before it was ready: {status}");
+            bail!("{} exited before it was ready: {status}", server_bin.display());
         }
         if started.elapsed() > READY_WAIT {
-            bail!("the server was not ready within {READY_WAIT:?}");
+            bail!("{} was not ready within {READY_WAIT:?}", server_bin.display());
         }
         if let Ok(response) = client.get(&ready_url).send().await {
             if response.status().is_success() {
@@ -128,9 +144,33 @@ async fn start_once(
         }
         tokio::time::sleep(POLL).await;
     };
+    Ok(Running {
+        child,
+        pid,
+        url,
+        ready_ms,
+    })
+}
+
+/// A client for the readiness polls.
+pub fn poll_client() -> anyhow::Result<reqwest::Client> {
+    Ok(reqwest::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_secs(2))
+        .build()?)
+}
+
+async fn start_once(
+    client: &reqwest::Client,
+    server_bin: &Path,
+    database_url: &str,
+    jwt_secret: &str,
+) -> anyhow::Result<Start> {
+    let running = spawn_ready(client, server_bin, database_url, jwt_secret).await?;
     tokio::time::sleep(IDLE).await;
-    let idle_rss_kib = read_rss_kib(pid)?;
-    child.kill().await.context("stopping the server")?;
+    let idle_rss_kib = read_rss_kib(running.pid)?;
+    let ready_ms = running.ready_ms;
+    running.stop().await?;
     Ok(Start { ready_ms, idle_rss_kib })
 }
 
