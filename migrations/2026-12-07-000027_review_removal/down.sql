@@ -1,3 +1,4 @@
+DROP INDEX reviews_removed_by_idx;
 DROP INDEX reviews_due_idx;
 CREATE INDEX reviews_due_idx ON reviews (window_closes_at) WHERE published_at IS NULL;
 ALTER TABLE reviews
