@@ -9,7 +9,7 @@ use gigmarket::{
     order::service::{checkout_key, clear_earnings, refund_key},
     payment::{
         outbox,
-        provider::{ORDER_METADATA_KEY, STRIPE_API_VERSION},
+        provider::{ORDER_METADATA_KEY, STAGE_METADATA_KEY, STRIPE_API_VERSION},
     },
 };
 use reqwest::StatusCode;
@@ -57,7 +57,7 @@ async fn status(app: &TestApp, id: &str) -> String {
 }
 
 /// The documented event envelope around `object`.
-fn event(id: &str, kind: &str, object: Value) -> String {
+pub(crate) fn event(id: &str, kind: &str, object: Value) -> String {
     json!({
         "id": id,
         "object": "event",
@@ -75,14 +75,31 @@ fn event(id: &str, kind: &str, object: Value) -> String {
 /// `checkout.session.completed` (event `evt`) of a paid Checkout Session of `order`
 /// (payment intent `pi`).
 fn session_completed(evt: &str, session: &str, order: &str, pi: &str) -> String {
+    paid_session(evt, session, order, pi, PRICE, None)
+}
+
+/// `checkout.session.completed` (event `evt`) of a Checkout Session of `order` that took
+/// `amount` (payment intent `pi`), for the payment `stage` its metadata names, if any.
+pub(crate) fn paid_session(
+    evt: &str,
+    session: &str,
+    order: &str,
+    pi: &str,
+    amount: i64,
+    stage: Option<&str>,
+) -> String {
+    let mut metadata = json!({ ORDER_METADATA_KEY: order });
+    if let Some(stage) = stage {
+        metadata[STAGE_METADATA_KEY] = json!(stage);
+    }
     event(
         evt,
         "checkout.session.completed",
         json!({
             "id": session,
             "object": "checkout.session",
-            "amount_subtotal": PRICE,
-            "amount_total": PRICE,
+            "amount_subtotal": amount,
+            "amount_total": amount,
             "automatic_tax": { "enabled": false, "liability": null, "provider": null, "status": null },
             "client_reference_id": order,
             "created": now() - 120,
@@ -93,7 +110,7 @@ fn session_completed(evt: &str, session: &str, order: &str, pi: &str) -> String 
             "customer_details": { "email": "client@example.com", "name": "Ann Client" },
             "expires_at": now() + 3600,
             "livemode": false,
-            "metadata": { ORDER_METADATA_KEY: order },
+            "metadata": metadata,
             "mode": "payment",
             "payment_intent": pi,
             "payment_method_types": ["card"],
@@ -165,7 +182,7 @@ fn charge_refunded(evt: &str, pi: &str) -> String {
 }
 
 /// `charge.dispute.created` (event `evt`): the card dispute `dp` on the charge of `pi`.
-fn dispute_created(evt: &str, dp: &str, pi: &str, reason: &str) -> String {
+pub(crate) fn dispute_created(evt: &str, dp: &str, pi: &str, reason: &str) -> String {
     event(
         evt,
         "charge.dispute.created",
@@ -188,7 +205,7 @@ fn dispute_created(evt: &str, dp: &str, pi: &str, reason: &str) -> String {
 
 /// Delivers `payload` signed with async-stripe's test header; answers the outcome, or
 /// `"duplicate"`.
-async fn send(app: &TestApp, payload: &str) -> String {
+pub(crate) async fn send(app: &TestApp, payload: &str) -> String {
     let (status, body) = deliver(app, payload, Some(&signed(payload, WEBHOOK_SECRET))).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     if body["duplicate"] == true {
@@ -223,7 +240,7 @@ async fn no_provider_calls(app: &TestApp) -> bool {
 }
 
 /// The ledger transactions of an order, as `KIND:legs` (legs `account=amount`, sorted).
-async fn order_ledger(app: &TestApp, order: &str) -> Vec<String> {
+pub(crate) async fn order_ledger(app: &TestApp, order: &str) -> Vec<String> {
     app.texts(&format!(
         "SELECT t.kind || ':' || string_agg(a.kind || '=' || e.amount_cents, ',' ORDER BY a.kind, e.amount_cents) AS value \
          FROM ledger_transactions t JOIN ledger_entries e ON e.transaction_id = t.id \
@@ -234,7 +251,7 @@ async fn order_ledger(app: &TestApp, order: &str) -> Vec<String> {
 }
 
 /// Refunds to the card never pass through `user`'s balance.
-async fn assert_nothing_available(app: &TestApp, user: &crate::common::TestUser) {
+pub(crate) async fn assert_nothing_available(app: &TestApp, user: &crate::common::TestUser) {
     let balance = app.gql_as(user, "{ myBalance { availableCents } }", json!({})).await;
     assert!(balance.data()["myBalance"]
         .as_array()
@@ -453,23 +470,16 @@ async fn a_gig_paid_through_checkout_is_released_to_the_connected_account_after_
         .contains(&"Payment sent".to_owned()));
 }
 
-#[tokio::test]
-async fn one_payment_moves_money_once_however_often_and_in_whatever_order_stripe_reports_it() {
-    let mock = MockStripe::start().await;
-    let m = market(&mock).await;
-    let app = &m.app;
-    let id = gig_order(&m).await;
-    let pi = "pi_hammer00000000000001";
-    let payload = session_completed("evt_hammer_paid", "cs_test_hammer", &id, pi);
-
-    // One delivery signed by the official stripe package, four by async-stripe, all at once.
+/// Delivers `payload` five times at once — one signed by the official stripe package, four
+/// by async-stripe — and checks that exactly one delivery applied it (the rest duplicates).
+pub(crate) async fn assert_applied_once(app: &TestApp, payload: &str) {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/stripe");
     node::ensure_installed(&dir).await;
     let output = node::run(
         &dir,
         "node",
         &["sign.mjs"],
-        &[("PAYLOAD", payload.as_str()), ("WEBHOOK_SECRET", WEBHOOK_SECRET)],
+        &[("PAYLOAD", payload), ("WEBHOOK_SECRET", WEBHOOK_SECRET)],
         Duration::from_secs(30),
     )
     .await;
@@ -479,15 +489,14 @@ async fn one_payment_moves_money_once_however_often_and_in_whatever_order_stripe
         npm_signature.starts_with("t=") && npm_signature.contains(",v1="),
         "{npm_signature}"
     );
-    let rust_signature = signed(&payload, WEBHOOK_SECRET);
+    let rust_signature = signed(payload, WEBHOOK_SECRET);
     let deliveries = futures_util::future::join_all((0..5).map(|i| {
         let signature = if i == 0 {
             npm_signature.clone()
         } else {
             rust_signature.clone()
         };
-        let payload = payload.clone();
-        async move { deliver(app, &payload, Some(&signature)).await }
+        async move { deliver(app, payload, Some(&signature)).await }
     }))
     .await;
     let mut applied = 0;
@@ -499,6 +508,19 @@ async fn one_payment_moves_money_once_however_often_and_in_whatever_order_stripe
         }
     }
     assert_eq!(applied, 1, "{deliveries:?}");
+}
+
+#[tokio::test]
+async fn one_payment_moves_money_once_however_often_and_in_whatever_order_stripe_reports_it() {
+    let mock = MockStripe::start().await;
+    let m = market(&mock).await;
+    let app = &m.app;
+    let id = gig_order(&m).await;
+    let pi = "pi_hammer00000000000001";
+    let payload = session_completed("evt_hammer_paid", "cs_test_hammer", &id, pi);
+
+    // One delivery signed by the official stripe package, four by async-stripe, all at once.
+    assert_applied_once(app, &payload).await;
 
     // The same payment reported by its payment intent, and a failure reported late: nothing.
     let succeeded = payment_intent("evt_hammer_pi", pi, &id, true);
@@ -715,13 +737,11 @@ async fn cancelling_a_paid_order_refunds_the_card_once_through_the_outbox() {
     assert_books_balance(app).await;
 }
 
-#[tokio::test]
-async fn a_dispute_split_on_a_card_paid_order_refunds_the_clients_share_to_the_card() {
-    let mock = MockStripe::start().await;
-    let m = market(&mock).await;
-    let app = &m.app;
-    let (id, pi) = paid_and_started(&m).await;
-    let opened = app
+/// The client disputes order `id`; an admin splits it 70% to the freelancer. Answers the
+/// ruling's status and shares.
+pub(crate) async fn split_dispute(m: &Market, id: &str) -> Value {
+    let opened = m
+        .app
         .gql_as(
             &m.client,
             "mutation($id: ID!) { openDispute(orderId: $id, reason: \"Only one set was played\") { dispute { id } } }",
@@ -729,15 +749,25 @@ async fn a_dispute_split_on_a_card_paid_order_refunds_the_clients_share_to_the_c
         )
         .await;
     let dispute = opened.data()["openDispute"]["dispute"]["id"].clone();
-    let ruling = app
+    let ruling = m
+        .app
         .gql_as(
             &m.admin,
             "mutation($d: ID!) { resolveDispute(disputeId: $d, outcome: SPLIT, splitBps: 7000, note: \"One of two sets\") { status clientCents freelancerCents } }",
             json!({ "d": dispute }),
         )
         .await;
+    ruling.data()["resolveDispute"].clone()
+}
+
+#[tokio::test]
+async fn a_dispute_split_on_a_card_paid_order_refunds_the_clients_share_to_the_card() {
+    let mock = MockStripe::start().await;
+    let m = market(&mock).await;
+    let app = &m.app;
+    let (id, pi) = paid_and_started(&m).await;
     assert_eq!(
-        ruling.data()["resolveDispute"],
+        split_dispute(&m, &id).await,
         json!({ "status": "RESOLVED_SPLIT", "clientCents": 3000, "freelancerCents": 7000 })
     );
     // The freelancer's share is released less the fee on it; the rest leaves for the card.

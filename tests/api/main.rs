@@ -10,6 +10,7 @@ mod clients;
 mod common;
 mod cron;
 mod database;
+mod deposits;
 mod disputes;
 mod escrow;
 mod graphql_http;
