@@ -14,11 +14,10 @@ use serde_json::{json, Value};
 
 use crate::{
     common::{TestApp, TestUser},
-    escrow::{
-        assert_applied_once, assert_nothing_available, dispute_created, order_ledger, paid_session, send, split_dispute,
-    },
+    escrow::{assert_nothing_available, split_dispute},
     orders::{assert_books_balance, one, Market},
     payments::{account_updated, app_with_stripe, now, onboard},
+    stripe_events::{assert_applied_once, dispute_created, order_ledger, paid_session, send},
     stripe_mock::MockStripe,
 };
 

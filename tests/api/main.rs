@@ -37,6 +37,7 @@ mod reviews;
 mod schema;
 mod seed;
 mod sos;
+mod stripe_events;
 mod stripe_mock;
 mod tasks;
 mod trust;
