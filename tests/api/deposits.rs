@@ -6,7 +6,7 @@
 use gigmarket::{
     order::{
         model::PaymentStage,
-        service::{clear_earnings, refund_key, stage_checkout_key},
+        service::{refund_key, stage_checkout_key},
     },
     payment::{outbox, provider::STAGE_METADATA_KEY},
 };
@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 
 use crate::{
     common::{TestApp, TestUser},
-    escrow::{assert_nothing_available, split_dispute},
+    escrow::{assert_nothing_available, assert_released, clear_now, split_dispute},
     orders::{assert_books_balance, one, Market},
     payments::{account_updated, app_with_stripe, now, onboard},
     stripe_events::{assert_applied_once, dispute_created, order_ledger, paid_session, send},
@@ -230,22 +230,9 @@ async fn a_booking_with_a_deposit_is_paid_by_card_in_two_stages_and_released_who
     ok(&m, &m.freelancer, START, &id).await;
     ok(&m, &m.freelancer, SUBMIT, &id).await;
     ok(&m, &m.client, APPROVE, &id).await;
-    assert_eq!(
-        clear_earnings(&app.state, chrono::Duration::zero())
-            .await
-            .expect("clear")
-            .orders,
-        1
-    );
-    outbox::run_due(&app.state).await.expect("outbox");
-    let transfers = mock.requests_to("/v1/transfers");
-    assert_eq!(transfers.len(), 1);
-    assert_eq!(
-        transfers[0].idempotency_key.as_deref(),
-        Some(format!("gigmarket:release:{id}").as_str())
-    );
-    assert_eq!(transfers[0].field("amount"), Some((PRICE - FEE).to_string().as_str()));
-    assert_eq!(transfers[0].field("destination"), Some(account.as_str()));
+    assert_eq!(clear_now(app).await, 1);
+    assert_released(&mock, &id, &account);
+    assert_eq!(mock.requests_to("/v1/transfers").len(), 1);
     assert_eq!(
         order_ledger(app, &id).await,
         [

@@ -212,25 +212,8 @@ async fn a_gig_paid_through_checkout_is_released_to_the_connected_account_after_
             .orders,
         0
     );
-    assert_eq!(
-        clear_earnings(&app.state, chrono::Duration::zero())
-            .await
-            .expect("clear")
-            .orders,
-        1
-    );
-    outbox::run_due(&app.state).await.expect("outbox");
-    let transfers = mock.requests_to("/v1/transfers");
-    assert!(!transfers.is_empty());
-    for transfer in &transfers {
-        assert_eq!(
-            transfer.idempotency_key.as_deref(),
-            Some(format!("gigmarket:release:{id}").as_str())
-        );
-        assert_eq!(transfer.field("amount"), Some((PRICE - FEE).to_string().as_str()));
-        assert_eq!(transfer.field("destination"), Some(account.as_str()));
-        assert_eq!(transfer.field("currency"), Some("usd"));
-    }
+    assert_eq!(clear_now(app).await, 1);
+    assert_released(&mock, &id, &account);
     assert_eq!(
         one(
             app,
@@ -515,6 +498,33 @@ async fn cancelling_a_paid_order_refunds_the_card_once_through_the_outbox() {
     assert_eq!(send_twice(app, &refunded).await, "STALE");
     assert_eq!(order_ledger(app, &id).await.len(), 2);
     assert_books_balance(app).await;
+}
+
+/// Clears the earnings whose dispute window is over by now and makes the provider calls
+/// that queued; answers how many orders cleared.
+pub(crate) async fn clear_now(app: &TestApp) -> usize {
+    let cleared = clear_earnings(&app.state, chrono::Duration::zero())
+        .await
+        .expect("clear")
+        .orders;
+    outbox::run_due(&app.state).await.expect("outbox");
+    cleared
+}
+
+/// Stripe received the release of order `id` (the market gig's $100.00 less the 8% fee) to
+/// the connected account `account`, under the order's release key (retries included).
+pub(crate) fn assert_released(mock: &MockStripe, id: &str, account: &str) {
+    let transfers = mock.requests_to("/v1/transfers");
+    assert!(!transfers.is_empty());
+    for transfer in &transfers {
+        assert_eq!(
+            transfer.idempotency_key.as_deref(),
+            Some(format!("gigmarket:release:{id}").as_str())
+        );
+        assert_eq!(transfer.field("amount"), Some((PRICE - FEE).to_string().as_str()));
+        assert_eq!(transfer.field("destination"), Some(account));
+        assert_eq!(transfer.field("currency"), Some("usd"));
+    }
 }
 
 /// The client disputes order `id`; an admin splits it 70% to the freelancer. Answers the
