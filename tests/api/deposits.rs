@@ -17,7 +17,9 @@ use crate::{
     escrow::{assert_nothing_available, assert_released, clear_now, split_dispute},
     orders::{assert_books_balance, one, Market},
     payments::{account_updated, app_with_stripe, now, onboard},
-    stripe_events::{assert_applied_once, dispute_created, order_ledger, paid_session, send},
+    stripe_events::{
+        assert_applied_once, charge_refunded, dispute_created, order_ledger, paid_session, payment_intent, send,
+    },
     stripe_mock::MockStripe,
 };
 
@@ -504,4 +506,49 @@ async fn a_gigs_deposit_is_validated_and_can_be_stopped() {
     let after = m.booking().await;
     assert_eq!(order(&m, &before).await["depositCents"], DEPOSIT);
     assert_eq!(order(&m, &after).await["depositCents"], Value::Null);
+}
+
+#[tokio::test]
+async fn a_failed_balance_keeps_the_deposit_and_a_dashboard_refund_of_the_deposit_cancels_the_booking() {
+    let mock = MockStripe::start().await;
+    let m = deposit_market(Some(&mock)).await;
+    let app = &m.app;
+    let id = accepted_booking(&m).await;
+    let pi_deposit = pay_by_card(&m, &id, "DEPOSIT", DEPOSIT).await;
+
+    // A failed attempt at the balance is told to the client; the deposit stays held. A failure
+    // naming the deposit, already paid, is stale.
+    let failed = |evt: &str, pi: &str, stage: &str| {
+        let mut payload: Value = serde_json::from_str(&payment_intent(evt, pi, &id, false)).expect("json");
+        payload["data"]["object"]["metadata"][STAGE_METADATA_KEY] = json!(stage);
+        payload.to_string()
+    };
+    let balance_failed = failed("evt_balance_failed", "pi_balancefail00000001", "BALANCE");
+    assert_eq!(send(app, &balance_failed).await, "APPLIED");
+    let deposit_failed = failed("evt_deposit_failed", "pi_depositfail00000001", "DEPOSIT");
+    assert_eq!(send(app, &deposit_failed).await, "STALE");
+    assert_eq!(order(&m, &id).await["status"], "DEPOSIT_PAID");
+    let titles = app
+        .texts(&format!(
+            "SELECT title AS value FROM notifications WHERE user_id = '{}' AND kind = 'PAYMENT' AND title LIKE '%failed'",
+            m.client.id
+        ))
+        .await;
+    assert_eq!(titles.len(), 1, "{titles:?}");
+
+    // The deposit refunded in the Stripe dashboard: the booking is called off, the ledger
+    // follows the money to the card once, nothing is asked of Stripe.
+    let refunded = charge_refunded("evt_deposit_refunded", &pi_deposit);
+    assert_eq!(send(app, &refunded).await, "APPLIED");
+    assert_eq!(
+        send(app, &charge_refunded("evt_deposit_refunded_2", &pi_deposit)).await,
+        "STALE"
+    );
+    assert_eq!(order(&m, &id).await["status"], "CANCELLED");
+    assert_eq!(
+        order_ledger(app, &id).await,
+        [DEPOSIT_FUNDED, "REFUND:EXTERNAL=2500,PLATFORM_ESCROW=-2500"]
+    );
+    assert!(refund_calls(app, &id).await.is_empty());
+    assert_books_balance(app).await;
 }
