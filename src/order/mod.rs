@@ -6,9 +6,10 @@
 //! `src/http/webhooks.rs`).
 //!
 //! Owns `orders`, `order_milestones`, `order_history`, `order_deliverables`,
-//! `order_board_items`, `order_codes`, `order_payments`, `payment_proofs` and `disputes`, and books calendar
-//! days through [`crate::calendar::model`]. Every status, role, origin and purpose those rows
-//! hold is a typed enum of [`model`], shared by the services and the GraphQL schema.
+//! `order_board_items`, `order_codes`, `order_payments`, `payment_proofs` and `disputes`, and
+//! books calendar days through [`crate::calendar::model`]. Every status, role, origin, stage
+//! and purpose those rows hold is a typed enum of [`model`], shared by the services and the
+//! GraphQL schema.
 //! Invariants:
 //! - only [`machine::decide`] allows a transition: its table names, per action, the states it
 //!   starts from, who may take it (client, freelancer, admin, or the payment provider) and
