@@ -141,6 +141,7 @@ diesel::table! {
         published_at -> Nullable<Timestamptz>,
         search -> Nullable<Tsvector>,
         rating_sum -> Int8,
+        booking_deposit_bps -> Nullable<Int4>,
     }
 }
 
@@ -513,6 +514,18 @@ diesel::table! {
         checkout_attempts -> Int4,
         released_cents -> Nullable<Int8>,
         review_reminded_at -> Nullable<Timestamptz>,
+        deposit_cents -> Nullable<Int8>,
+        deposit_paid_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    order_payments (order_id, stage) {
+        order_id -> Uuid,
+        stage -> Text,
+        amount_cents -> Int8,
+        stripe_payment_intent_id -> Nullable<Text>,
+        paid_at -> Timestamptz,
     }
 }
 
@@ -614,6 +627,7 @@ diesel::joinable!(order_board_items -> orders (order_id));
 diesel::joinable!(order_deliverables -> orders (order_id));
 diesel::joinable!(order_history -> orders (order_id));
 diesel::joinable!(order_milestones -> orders (order_id));
+diesel::joinable!(order_payments -> orders (order_id));
 diesel::joinable!(payment_proofs -> orders (order_id));
 diesel::joinable!(disputes -> orders (order_id));
 diesel::joinable!(dispute_evidence -> disputes (dispute_id));
@@ -800,6 +814,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     order_deliverables,
     order_history,
     order_milestones,
+    order_payments,
     orders,
     payment_proofs,
     provider_calls,

@@ -70,6 +70,10 @@ pub struct GigRow {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub published_at: Option<DateTime<Utc>>,
+    /// The share of the price a booking pays first as a deposit, in basis points (1 to
+    /// 9,999); `None`: bookings are paid at once.
+    #[serde(default)]
+    pub booking_deposit_bps: Option<i32>,
 }
 
 #[derive(Debug, Insertable)]
@@ -84,6 +88,7 @@ pub struct NewGig<'a> {
     pub currency: &'a str,
     pub min_price_cents: i64,
     pub min_delivery_days: i32,
+    pub booking_deposit_bps: Option<i32>,
 }
 
 #[derive(Debug, Default, AsChangeset)]
@@ -99,6 +104,8 @@ pub struct GigPatch {
     pub min_delivery_days: Option<i32>,
     pub published_at: Option<Option<DateTime<Utc>>>,
     pub updated_at: Option<DateTime<Utc>>,
+    /// `Some(None)` stops asking a deposit.
+    pub booking_deposit_bps: Option<Option<i32>>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]

@@ -150,6 +150,12 @@ pub struct GigInput {
     pub currency: String,
     /// One to three packages with distinct tiers, one of them BASIC.
     pub packages: Vec<PackageInput>,
+    /// A deposit that bookings (`requestBooking`) of the gig pay first, as a share of the
+    /// package price in basis points: 1 to 9,999 (2500 = 25%); 0 or omitted: bookings are
+    /// paid at once. The deposit is rounded half up and kept so that deposit and balance are
+    /// each at least one cent. Direct orders (`orderGig`) are always paid at once.
+    #[graphql(default)]
+    pub booking_deposit_bps: i32,
 }
 
 /// Changes to a gig; omitted fields stay as they are. Same rules as `CreateGigInput`.
@@ -168,6 +174,9 @@ pub struct GigChanges {
     pub currency: Option<String>,
     /// Replaces all packages: one to three with distinct tiers, one of them BASIC.
     pub packages: Option<Vec<PackageInput>>,
+    /// The booking deposit in basis points (1 to 9,999), or 0 to stop asking one. Bookings
+    /// already requested keep the deposit fixed on them.
+    pub booking_deposit_bps: Option<i32>,
 }
 
 impl From<GigInput> for GigChanges {
@@ -179,6 +188,7 @@ impl From<GigInput> for GigChanges {
             tags: Some(input.tags),
             currency: Some(input.currency),
             packages: Some(input.packages),
+            booking_deposit_bps: Some(input.booking_deposit_bps),
         }
     }
 }
@@ -204,6 +214,15 @@ fn validate(id: Uuid, changes: GigChanges) -> AppResult<(GigPatch, Option<Vec<Pa
         .currency
         .map(|c| validation::currency("currency", &c, &mut errors));
     let packages = changes.packages.map(|p| validate_packages(id, p, &mut errors));
+    patch.booking_deposit_bps = changes.booking_deposit_bps.map(|bps| {
+        if !(0..10_000).contains(&bps) {
+            errors.add(
+                "bookingDepositBps",
+                "must be between 1 and 9999 basis points, or 0 for no deposit",
+            );
+        }
+        Some(bps).filter(|bps| *bps > 0)
+    });
     errors.into_result()?;
     if let Some(packages) = &packages {
         patch.min_price_cents = packages.iter().map(|p| p.price_cents).min();
@@ -227,6 +246,7 @@ pub async fn create(app: &AppState, owner: &UserRow, input: GigInput) -> AppResu
         currency: patch.currency.as_deref().unwrap_or_default(),
         min_price_cents: patch.min_price_cents.unwrap_or(0),
         min_delivery_days: patch.min_delivery_days.unwrap_or(1),
+        booking_deposit_bps: patch.booking_deposit_bps.flatten(),
     };
     let mut conn = app.db.conn().await?;
     conn.transaction::<_, AppError, _>(async |conn| {

@@ -111,6 +111,9 @@ pub struct OrderMoney {
     pub freelancer_id: Uuid,
     pub amount_cents: i64,
     pub fee_bps: i32,
+    /// The payment stage a funding or refund moves (`deposit`, `balance`): each stage moves
+    /// money once under its own key. `None`: the order's one payment.
+    pub part: Option<&'static str>,
 }
 
 /// What one step of an order's money records and which accounts it moves (the legs sum to
@@ -164,9 +167,13 @@ async fn order_step(
 ) -> AppResult<bool> {
     let (memo, legs) = order_legs(kind, order)
         .ok_or_else(|| AppError::internal(anyhow::anyhow!("{kind} is not a step of an order")))?;
+    let memo = match order.part {
+        Some(part) => format!("{memo} ({part})"),
+        None => memo,
+    };
     let movement = Movement {
         kind,
-        key: order_key(order.order_id, kind),
+        key: order_key(order, kind),
         order_id: Some(order.order_id),
         actor_id: actor,
         memo,
@@ -176,9 +183,13 @@ async fn order_step(
     post(conn, movement).await
 }
 
-/// The key of an order's step of `kind`.
-fn order_key(order_id: Uuid, kind: TransactionKind) -> String {
-    format!("order:{order_id}:{}", kind.as_str().to_ascii_lowercase())
+/// The key of an order's step of `kind` (of one payment stage: `order:{id}:fund:deposit`).
+fn order_key(order: &OrderMoney, kind: TransactionKind) -> String {
+    let key = format!("order:{}:{}", order.order_id, kind.as_str().to_ascii_lowercase());
+    match order.part {
+        Some(part) => format!("{key}:{part}"),
+        None => key,
+    }
 }
 
 /// The client's payment enters escrow.
@@ -222,10 +233,13 @@ pub async fn refund_to_card(
 ) -> AppResult<bool> {
     let movement = Movement {
         kind: TransactionKind::Refund,
-        key: order_key(order.order_id, TransactionKind::Refund),
+        key: order_key(order, TransactionKind::Refund),
         order_id: Some(order.order_id),
         actor_id: actor,
-        memo: "Escrow refunded to the card".into(),
+        memo: match order.part {
+            Some(part) => format!("Escrow refunded to the card ({part})"),
+            None => "Escrow refunded to the card".into(),
+        },
         currency,
         legs: vec![
             (Account::Escrow, -order.amount_cents),
@@ -377,6 +391,7 @@ mod tests {
             freelancer_id: Uuid::now_v7(),
             amount_cents: 12_345,
             fee_bps: 800,
+            part: None,
         };
         for kind in TransactionKind::ALL {
             let Some((_, legs)) = order_legs(*kind, &order) else {

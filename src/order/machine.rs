@@ -74,7 +74,8 @@ impl Action {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Money {
     None,
-    /// The order amount enters escrow; the fee rate is fixed.
+    /// The payment due enters escrow — the whole amount, or a booking's deposit or balance —
+    /// and the fee rate is fixed with the first of them.
     Fund,
     /// Escrow, if funded, goes to the freelancer less the fee.
     Release,
@@ -98,6 +99,28 @@ pub enum Target {
     Status(OrderStatus),
     /// Back to the status the order had when its open dispute froze it.
     Resume,
+    /// Paid: DEPOSIT_PAID when the payment was a booking's deposit, PAYMENT_CONFIRMED when
+    /// it completes the amount.
+    Paid,
+    /// Back to waiting for the payment due: DEPOSIT_PAID when a deposit is in escrow,
+    /// PENDING_PAYMENT otherwise.
+    Unpaid,
+}
+
+impl Target {
+    /// The status the target names for an order that, before the transition, is paying its
+    /// deposit (`paying_deposit`: the payment due is a booking's deposit) or holds one
+    /// (`deposit_held`); `None` for [`Target::Resume`], which the order's dispute resolves.
+    pub fn status_for(self, paying_deposit: bool, deposit_held: bool) -> Option<OrderStatus> {
+        match self {
+            Target::Status(status) => Some(status),
+            Target::Resume => None,
+            Target::Paid if paying_deposit => Some(DepositPaid),
+            Target::Paid => Some(PaymentConfirmed),
+            Target::Unpaid if deposit_held => Some(DepositPaid),
+            Target::Unpaid => Some(PendingPayment),
+        }
+    }
 }
 
 /// What else a transition needs checked before it may happen.
@@ -127,14 +150,33 @@ pub struct Rule {
 use OrderStatus::*;
 
 /// Before work starts, either party may cancel.
-const CANCELLABLE: &[OrderStatus] = &[Requested, PendingPayment, PaymentSubmitted, PaymentConfirmed];
-/// After payment, either party may open a dispute.
-const DISPUTABLE: &[OrderStatus] = &[PaymentConfirmed, InProgress, Submitted, RevisionRequested];
+const CANCELLABLE: &[OrderStatus] = &[
+    Requested,
+    PendingPayment,
+    PaymentSubmitted,
+    DepositPaid,
+    PaymentConfirmed,
+];
+/// After payment (a deposit counts), either party may open a dispute.
+const DISPUTABLE: &[OrderStatus] = &[DepositPaid, PaymentConfirmed, InProgress, Submitted, RevisionRequested];
+/// A card payment may be disputed by its issuer wherever escrow may be held: after payment,
+/// and while a booking's balance proof waits with its deposit paid by card.
+const CARD_DISPUTABLE: &[OrderStatus] = &[
+    PaymentSubmitted,
+    DepositPaid,
+    PaymentConfirmed,
+    InProgress,
+    Submitted,
+    RevisionRequested,
+];
+/// Where a payment is awaited: the first one, or a booking's balance.
+const PAYABLE: &[OrderStatus] = &[PendingPayment, DepositPaid];
 /// An admin may settle any order that is not final.
 const OVERRIDABLE: &[OrderStatus] = &[
     Requested,
     PendingPayment,
     PaymentSubmitted,
+    DepositPaid,
     PaymentConfirmed,
     InProgress,
     Submitted,
@@ -159,18 +201,22 @@ pub const RULES: &[Rule] = &[
     rule(Action::Decline, &[Requested], &[ActorRole::Freelancer], Declined),
     rule(
         Action::SubmitPaymentProof,
-        &[PendingPayment],
+        PAYABLE,
         &[ActorRole::Client],
         PaymentSubmitted,
     ),
-    rule(
-        Action::RejectPaymentProof,
-        &[PaymentSubmitted],
-        &[ActorRole::Freelancer, ActorRole::Admin],
-        PendingPayment,
-    ),
+    Rule {
+        to: Target::Unpaid,
+        ..rule(
+            Action::RejectPaymentProof,
+            &[PaymentSubmitted],
+            &[ActorRole::Freelancer, ActorRole::Admin],
+            PendingPayment,
+        )
+    },
     Rule {
         money: Money::Fund,
+        to: Target::Paid,
         ..rule(
             Action::ConfirmPayment,
             &[PaymentSubmitted],
@@ -180,9 +226,10 @@ pub const RULES: &[Rule] = &[
     },
     Rule {
         money: Money::Fund,
+        to: Target::Paid,
         ..rule(
             Action::ProviderPaymentSucceeded,
-            &[PendingPayment, PaymentSubmitted],
+            &[PendingPayment, PaymentSubmitted, DepositPaid],
             &[ActorRole::System],
             PaymentConfirmed,
         )
@@ -193,7 +240,7 @@ pub const RULES: &[Rule] = &[
     },
     Rule {
         money: Money::Chargeback,
-        ..rule(Action::ProviderDispute, DISPUTABLE, &[ActorRole::System], Disputed)
+        ..rule(Action::ProviderDispute, CARD_DISPUTABLE, &[ActorRole::System], Disputed)
     },
     Rule {
         guard: Guard::StartCode,
@@ -363,10 +410,126 @@ mod tests {
         ];
         for (from, action, role, to) in steps {
             assert_eq!(
-                decide(from, action, &[role]).map(|r| r.to),
-                Ok(Target::Status(to)),
+                decide(from, action, &[role]).map(|r| r.to.status_for(false, false)),
+                Ok(Some(to)),
                 "{action:?} from {from:?}"
             );
+        }
+    }
+
+    #[test]
+    fn a_booking_with_a_deposit_is_paid_in_two_stages() {
+        // (from, action, role, paying the deposit, deposit held, to)
+        let steps = [
+            (
+                Requested,
+                Action::Accept,
+                ActorRole::Freelancer,
+                true,
+                false,
+                PendingPayment,
+            ),
+            (
+                PendingPayment,
+                Action::SubmitPaymentProof,
+                ActorRole::Client,
+                true,
+                false,
+                PaymentSubmitted,
+            ),
+            (
+                PaymentSubmitted,
+                Action::RejectPaymentProof,
+                ActorRole::Freelancer,
+                true,
+                false,
+                PendingPayment,
+            ),
+            (
+                PaymentSubmitted,
+                Action::ConfirmPayment,
+                ActorRole::Freelancer,
+                true,
+                false,
+                DepositPaid,
+            ),
+            (
+                DepositPaid,
+                Action::SubmitPaymentProof,
+                ActorRole::Client,
+                false,
+                true,
+                PaymentSubmitted,
+            ),
+            (
+                PaymentSubmitted,
+                Action::RejectPaymentProof,
+                ActorRole::Admin,
+                false,
+                true,
+                DepositPaid,
+            ),
+            (
+                PaymentSubmitted,
+                Action::ConfirmPayment,
+                ActorRole::Freelancer,
+                false,
+                true,
+                PaymentConfirmed,
+            ),
+            (
+                PendingPayment,
+                Action::ProviderPaymentSucceeded,
+                ActorRole::System,
+                true,
+                false,
+                DepositPaid,
+            ),
+            (
+                DepositPaid,
+                Action::ProviderPaymentSucceeded,
+                ActorRole::System,
+                false,
+                true,
+                PaymentConfirmed,
+            ),
+            (DepositPaid, Action::Cancel, ActorRole::Client, false, true, Cancelled),
+            (
+                DepositPaid,
+                Action::OpenDispute,
+                ActorRole::Freelancer,
+                false,
+                true,
+                Disputed,
+            ),
+            (
+                DepositPaid,
+                Action::ProviderDispute,
+                ActorRole::System,
+                false,
+                true,
+                Disputed,
+            ),
+            (
+                PaymentSubmitted,
+                Action::ProviderDispute,
+                ActorRole::System,
+                false,
+                true,
+                Disputed,
+            ),
+        ];
+        for (from, action, role, paying_deposit, held, to) in steps {
+            assert_eq!(
+                decide(from, action, &[role]).map(|r| r.to.status_for(paying_deposit, held)),
+                Ok(Some(to)),
+                "{action:?} from {from:?}"
+            );
+        }
+        // Work waits for the balance, and only a reported payment is confirmed.
+        for action in [Action::StartWork, Action::ConfirmPayment] {
+            let refused = decide(DepositPaid, action, &[ActorRole::Freelancer]).err();
+            assert_eq!(refused, Some(Refusal::Conflict), "{action:?}");
         }
     }
 
@@ -464,6 +627,7 @@ mod tests {
         let steps = [
             (PendingPayment, Action::ProviderPaymentSucceeded, PaymentConfirmed),
             (PaymentSubmitted, Action::ProviderPaymentSucceeded, PaymentConfirmed),
+            (DepositPaid, Action::ProviderPaymentSucceeded, PaymentConfirmed),
             (PaymentConfirmed, Action::ProviderRefunded, Cancelled),
             (InProgress, Action::ProviderRefunded, Cancelled),
             (Disputed, Action::ProviderRefunded, Cancelled),
@@ -472,8 +636,8 @@ mod tests {
         ];
         for (from, action, to) in steps {
             assert_eq!(
-                decide(from, action, &[ActorRole::System]).map(|r| r.to),
-                Ok(Target::Status(to)),
+                decide(from, action, &[ActorRole::System]).map(|r| r.to.status_for(false, false)),
+                Ok(Some(to)),
                 "{action:?} from {from:?}"
             );
         }

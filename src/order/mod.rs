@@ -6,9 +6,10 @@
 //! `src/http/webhooks.rs`).
 //!
 //! Owns `orders`, `order_milestones`, `order_history`, `order_deliverables`,
-//! `order_board_items`, `order_codes`, `payment_proofs` and `disputes`, and books calendar
-//! days through [`crate::calendar::model`]. Every status, role, origin and purpose those rows
-//! hold is a typed enum of [`model`], shared by the services and the GraphQL schema.
+//! `order_board_items`, `order_codes`, `order_payments`, `payment_proofs` and `disputes`, and
+//! books calendar days through [`crate::calendar::model`]. Every status, role, origin, stage
+//! and purpose those rows hold is a typed enum of [`model`], shared by the services and the
+//! GraphQL schema.
 //! Invariants:
 //! - only [`machine::decide`] allows a transition: its table names, per action, the states it
 //!   starts from, who may take it (client, freelancer, admin, or the payment provider) and
@@ -18,14 +19,27 @@
 //!   admin's settlement as COMPLETED, releases a funded escrow to the freelancer less the fee;
 //!   cancelling, or an admin's settlement as CANCELLED, refunds it to the client; released
 //!   earnings clear from pending to available 24 hours after completion (`clear_earnings`);
+//! - an order is paid at once (stage FULL), or — a booking (`requestBooking`) of a gig that
+//!   asks a deposit (`gigs.booking_deposit_bps`) — in two stages: `deposit_cents` is fixed
+//!   when the booking is requested (each stage at least a cent); after acceptance the client
+//!   pays the DEPOSIT (→ DEPOSIT_PAID, the fee rate fixed then), then the BALANCE before work
+//!   starts (→ PAYMENT_CONFIRMED; `startWork` is a CONFLICT until then). Each stage, by card
+//!   or by proof, is its own ledger transaction into escrow (`order:{id}:fund:{stage}`) and
+//!   its own `order_payments` row, exactly once; `funded_at` is when the whole amount was in.
+//!   Release, refunds and dispute rulings use everything held; refunds go back payment by
+//!   payment (latest first), so cancelling with only the deposit paid refunds exactly the
+//!   deposit (card: one Refund per payment intent, keyed `gigmarket:refund:{order}:{stage}`;
+//!   manual: to the client's balance). No cancellation fee is kept: the client cancelling
+//!   late gets the deposit back like any other payment before work starts;
 //! - an order paid through Stripe Checkout (`createOrderCheckout`) is funded only by the
 //!   webhook that reports the payment (PROVIDER_PAYMENT_SUCCEEDED, taken by the SYSTEM actor
 //!   inside the webhook's recording transaction), once per order whichever event reports it
 //!   (a payment the order cannot take goes back to the card, once per payment);
 //!   cancelling it refunds the card (ledger to EXTERNAL plus a queued REFUND provider call,
-//!   one per order), a refund made in Stripe cancels it (PROVIDER_REFUNDED) and a card
-//!   dispute freezes it (PROVIDER_DISPUTE) and charges the escrow back, once per Stripe
-//!   dispute (`service::card` says what happens in each state);
+//!   one per payment), a refund made in Stripe cancels it (PROVIDER_REFUNDED) and a card
+//!   dispute freezes it (PROVIDER_DISPUTE) and charges the disputed payment back (anything
+//!   else held goes back to the client), once per Stripe dispute (`service::card` says what
+//!   happens in each state);
 //! - a DISPUTED order and its escrow stay frozen until an admin settles it; every admin
 //!   action on an order is audit-logged;
 //! - only the parties and admins see an order; only the parties work on a live one (board,

@@ -9,10 +9,17 @@ use futures_util::future::BoxFuture;
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::service::{self, CardDispute, Payment};
+use super::{
+    model::PaymentStage,
+    service::{self, CardDispute, FailedPayment, Payment},
+};
 use crate::{
     error::AppResult,
-    payment::{model::Outcome, provider::ORDER_METADATA_KEY, webhook::Verified},
+    payment::{
+        model::Outcome,
+        provider::{ORDER_METADATA_KEY, STAGE_METADATA_KEY},
+        webhook::Verified,
+    },
     state::AppState,
 };
 
@@ -42,6 +49,11 @@ fn order_of(metadata: &HashMap<String, String>, reference: Option<&str>) -> Opti
         .or(reference)?
         .parse()
         .ok()
+}
+
+/// The payment stage a Stripe object's metadata names (`None`: not named, or unknown).
+fn stage_of(metadata: &HashMap<String, String>) -> Option<PaymentStage> {
+    metadata.get(STAGE_METADATA_KEY).and_then(|s| PaymentStage::parse(s))
 }
 
 /// What we read of a Checkout Session.
@@ -79,6 +91,7 @@ handler! {
             payment_intent,
             amount_cents: session.amount_total,
             currency: &session.currency,
+            stage: stage_of(&session.metadata),
         };
         service::provider_paid(app, conn, &payment).await
     }
@@ -115,6 +128,7 @@ handler! {
             payment_intent: &intent.id,
             amount_cents: intent.amount_received,
             currency: &intent.currency,
+            stage: stage_of(&intent.metadata),
         };
         service::provider_paid(app, conn, &payment).await
     }
@@ -127,7 +141,13 @@ handler! {
             return Ok(Outcome::Unmatched);
         };
         let message = intent.last_payment_error.and_then(|e| e.message);
-        service::provider_payment_failed(conn, order_id, message.as_deref()).await
+        let failed = FailedPayment {
+            order_id,
+            payment_intent: &intent.id,
+            stage: stage_of(&intent.metadata),
+            message: message.as_deref(),
+        };
+        service::provider_payment_failed(conn, &failed).await
     }
 }
 

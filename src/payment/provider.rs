@@ -30,6 +30,9 @@ pub const STRIPE_API_VERSION: &str = "2026-09-30.endive";
 pub const USER_METADATA_KEY: &str = "gigmarket_user_id";
 /// The metadata key that ties a Stripe object to our order.
 pub const ORDER_METADATA_KEY: &str = "gigmarket_order_id";
+/// The metadata key naming which part of the order's amount a payment pays (`FULL`,
+/// `DEPOSIT`, `BALANCE`).
+pub const STAGE_METADATA_KEY: &str = "gigmarket_payment_stage";
 
 /// Why a provider call did not happen or did not succeed.
 #[derive(Debug, thiserror::Error)]

@@ -3,23 +3,20 @@
 //! npm package), the refund call through the provider-call outbox, and the release to the
 //! freelancer's connected account after the dispute window.
 
-use std::{path::PathBuf, time::Duration};
-
 use gigmarket::{
     order::service::{checkout_key, clear_earnings, refund_key},
-    payment::{
-        outbox,
-        provider::{ORDER_METADATA_KEY, STRIPE_API_VERSION},
-    },
+    payment::{outbox, provider::ORDER_METADATA_KEY},
 };
-use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 use crate::{
     common::TestApp,
-    node,
     orders::{assert_books_balance, one, Market},
-    payments::{account_updated, app_with_stripe, deliver, now, onboard, signed, WEBHOOK_SECRET},
+    payments::{account_updated, app_with_stripe, now, onboard},
+    stripe_events::{
+        assert_applied_once, charge_refunded, dispute_created, order_ledger, payment_intent, send, send_twice,
+        session_completed,
+    },
     stripe_mock::MockStripe,
 };
 
@@ -56,155 +53,6 @@ async fn status(app: &TestApp, id: &str) -> String {
     one(app, &format!("SELECT status AS value FROM orders WHERE id = '{id}'")).await
 }
 
-/// The documented event envelope around `object`.
-fn event(id: &str, kind: &str, object: Value) -> String {
-    json!({
-        "id": id,
-        "object": "event",
-        "api_version": STRIPE_API_VERSION,
-        "created": now(),
-        "data": { "object": object },
-        "livemode": false,
-        "pending_webhooks": 1,
-        "request": { "id": null, "idempotency_key": null },
-        "type": kind,
-    })
-    .to_string()
-}
-
-/// `checkout.session.completed` (event `evt`) of a paid Checkout Session of `order`
-/// (payment intent `pi`).
-fn session_completed(evt: &str, session: &str, order: &str, pi: &str) -> String {
-    event(
-        evt,
-        "checkout.session.completed",
-        json!({
-            "id": session,
-            "object": "checkout.session",
-            "amount_subtotal": PRICE,
-            "amount_total": PRICE,
-            "automatic_tax": { "enabled": false, "liability": null, "provider": null, "status": null },
-            "client_reference_id": order,
-            "created": now() - 120,
-            "currency": "usd",
-            "custom_fields": [],
-            "custom_text": { "after_submit": null, "shipping_address": null, "submit": null, "terms_of_service_acceptance": null },
-            "customer": null,
-            "customer_details": { "email": "client@example.com", "name": "Ann Client" },
-            "expires_at": now() + 3600,
-            "livemode": false,
-            "metadata": { ORDER_METADATA_KEY: order },
-            "mode": "payment",
-            "payment_intent": pi,
-            "payment_method_types": ["card"],
-            "payment_status": "paid",
-            "shipping_options": [],
-            "status": "complete",
-            "success_url": "https://gigmarket.example/orders/checkout/success",
-            "url": null
-        }),
-    )
-}
-
-/// `payment_intent.succeeded` (event `evt`) for the payment intent `pi` of `order`, or
-/// `payment_intent.payment_failed` when not `succeeded`.
-fn payment_intent(evt: &str, pi: &str, order: &str, succeeded: bool) -> String {
-    let failed = !succeeded;
-    let (kind, status) = if succeeded {
-        ("payment_intent.succeeded", "succeeded")
-    } else {
-        ("payment_intent.payment_failed", "requires_payment_method")
-    };
-    event(
-        evt,
-        kind,
-        json!({
-            "id": pi,
-            "object": "payment_intent",
-            "amount": PRICE,
-            "amount_received": if failed { 0 } else { PRICE },
-            "capture_method": "automatic",
-            "created": now() - 60,
-            "currency": "usd",
-            "last_payment_error": if failed {
-                json!({ "code": "card_declined", "decline_code": "insufficient_funds", "message": "Your card has insufficient funds.", "type": "card_error" })
-            } else {
-                Value::Null
-            },
-            "livemode": false,
-            "metadata": { ORDER_METADATA_KEY: order },
-            "payment_method_types": ["card"],
-            "status": status,
-            "transfer_group": format!("order_{order}")
-        }),
-    )
-}
-
-/// `charge.refunded` (event `evt`): the charge of `pi` fully refunded.
-fn charge_refunded(evt: &str, pi: &str) -> String {
-    event(
-        evt,
-        "charge.refunded",
-        json!({
-            "id": format!("ch_{}", &pi[3..]),
-            "object": "charge",
-            "amount": PRICE,
-            "amount_captured": PRICE,
-            "amount_refunded": PRICE,
-            "captured": true,
-            "created": now() - 60,
-            "currency": "usd",
-            "livemode": false,
-            "metadata": {},
-            "paid": true,
-            "payment_intent": pi,
-            "refunded": true,
-            "status": "succeeded"
-        }),
-    )
-}
-
-/// `charge.dispute.created` (event `evt`): the card dispute `dp` on the charge of `pi`.
-fn dispute_created(evt: &str, dp: &str, pi: &str, reason: &str) -> String {
-    event(
-        evt,
-        "charge.dispute.created",
-        json!({
-            "id": dp,
-            "object": "dispute",
-            "amount": PRICE,
-            "charge": format!("ch_{}", &pi[3..]),
-            "created": now() - 10,
-            "currency": "usd",
-            "is_charge_refundable": false,
-            "livemode": false,
-            "metadata": {},
-            "payment_intent": pi,
-            "reason": reason,
-            "status": "needs_response"
-        }),
-    )
-}
-
-/// Delivers `payload` signed with async-stripe's test header; answers the outcome, or
-/// `"duplicate"`.
-async fn send(app: &TestApp, payload: &str) -> String {
-    let (status, body) = deliver(app, payload, Some(&signed(payload, WEBHOOK_SECRET))).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    if body["duplicate"] == true {
-        "duplicate".into()
-    } else {
-        body["outcome"].as_str().expect("outcome").to_owned()
-    }
-}
-
-/// Delivers `payload` twice: answers the first outcome (the second must be a duplicate).
-async fn send_twice(app: &TestApp, payload: &str) -> String {
-    let first = send(app, payload).await;
-    assert_eq!(send(app, payload).await, "duplicate");
-    first
-}
-
 /// The action and actor role of an order's last history entry.
 fn last_step(order: &Value) -> (Value, Value) {
     let last = order["history"]
@@ -222,19 +70,8 @@ async fn no_provider_calls(app: &TestApp) -> bool {
         .is_empty()
 }
 
-/// The ledger transactions of an order, as `KIND:legs` (legs `account=amount`, sorted).
-async fn order_ledger(app: &TestApp, order: &str) -> Vec<String> {
-    app.texts(&format!(
-        "SELECT t.kind || ':' || string_agg(a.kind || '=' || e.amount_cents, ',' ORDER BY a.kind, e.amount_cents) AS value \
-         FROM ledger_transactions t JOIN ledger_entries e ON e.transaction_id = t.id \
-         JOIN ledger_accounts a ON a.id = e.account_id \
-         WHERE t.order_id = '{order}' GROUP BY t.id, t.kind ORDER BY t.created_at, t.id"
-    ))
-    .await
-}
-
 /// Refunds to the card never pass through `user`'s balance.
-async fn assert_nothing_available(app: &TestApp, user: &crate::common::TestUser) {
+pub(crate) async fn assert_nothing_available(app: &TestApp, user: &crate::common::TestUser) {
     let balance = app.gql_as(user, "{ myBalance { availableCents } }", json!({})).await;
     assert!(balance.data()["myBalance"]
         .as_array()
@@ -375,25 +212,8 @@ async fn a_gig_paid_through_checkout_is_released_to_the_connected_account_after_
             .orders,
         0
     );
-    assert_eq!(
-        clear_earnings(&app.state, chrono::Duration::zero())
-            .await
-            .expect("clear")
-            .orders,
-        1
-    );
-    outbox::run_due(&app.state).await.expect("outbox");
-    let transfers = mock.requests_to("/v1/transfers");
-    assert!(!transfers.is_empty());
-    for transfer in &transfers {
-        assert_eq!(
-            transfer.idempotency_key.as_deref(),
-            Some(format!("gigmarket:release:{id}").as_str())
-        );
-        assert_eq!(transfer.field("amount"), Some((PRICE - FEE).to_string().as_str()));
-        assert_eq!(transfer.field("destination"), Some(account.as_str()));
-        assert_eq!(transfer.field("currency"), Some("usd"));
-    }
+    assert_eq!(clear_now(app).await, 1);
+    assert_released(&mock, &id, &account);
     assert_eq!(
         one(
             app,
@@ -463,42 +283,7 @@ async fn one_payment_moves_money_once_however_often_and_in_whatever_order_stripe
     let payload = session_completed("evt_hammer_paid", "cs_test_hammer", &id, pi);
 
     // One delivery signed by the official stripe package, four by async-stripe, all at once.
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/stripe");
-    node::ensure_installed(&dir).await;
-    let output = node::run(
-        &dir,
-        "node",
-        &["sign.mjs"],
-        &[("PAYLOAD", payload.as_str()), ("WEBHOOK_SECRET", WEBHOOK_SECRET)],
-        Duration::from_secs(30),
-    )
-    .await;
-    assert!(output.status.success(), "{}", node::report(&output));
-    let npm_signature = String::from_utf8(output.stdout).expect("utf-8");
-    assert!(
-        npm_signature.starts_with("t=") && npm_signature.contains(",v1="),
-        "{npm_signature}"
-    );
-    let rust_signature = signed(&payload, WEBHOOK_SECRET);
-    let deliveries = futures_util::future::join_all((0..5).map(|i| {
-        let signature = if i == 0 {
-            npm_signature.clone()
-        } else {
-            rust_signature.clone()
-        };
-        let payload = payload.clone();
-        async move { deliver(app, &payload, Some(&signature)).await }
-    }))
-    .await;
-    let mut applied = 0;
-    for (status, body) in &deliveries {
-        assert_eq!(*status, StatusCode::OK, "{body}");
-        if body["duplicate"] == false {
-            assert_eq!(body["outcome"], "APPLIED");
-            applied += 1;
-        }
-    }
-    assert_eq!(applied, 1, "{deliveries:?}");
+    assert_applied_once(app, &payload).await;
 
     // The same payment reported by its payment intent, and a failure reported late: nothing.
     let succeeded = payment_intent("evt_hammer_pi", pi, &id, true);
@@ -715,13 +500,38 @@ async fn cancelling_a_paid_order_refunds_the_card_once_through_the_outbox() {
     assert_books_balance(app).await;
 }
 
-#[tokio::test]
-async fn a_dispute_split_on_a_card_paid_order_refunds_the_clients_share_to_the_card() {
-    let mock = MockStripe::start().await;
-    let m = market(&mock).await;
-    let app = &m.app;
-    let (id, pi) = paid_and_started(&m).await;
-    let opened = app
+/// Clears the earnings whose dispute window is over by now and makes the provider calls
+/// that queued; answers how many orders cleared.
+pub(crate) async fn clear_now(app: &TestApp) -> usize {
+    let cleared = clear_earnings(&app.state, chrono::Duration::zero())
+        .await
+        .expect("clear")
+        .orders;
+    outbox::run_due(&app.state).await.expect("outbox");
+    cleared
+}
+
+/// Stripe received the release of order `id` (the market gig's $100.00 less the 8% fee) to
+/// the connected account `account`, under the order's release key (retries included).
+pub(crate) fn assert_released(mock: &MockStripe, id: &str, account: &str) {
+    let transfers = mock.requests_to("/v1/transfers");
+    assert!(!transfers.is_empty());
+    for transfer in &transfers {
+        assert_eq!(
+            transfer.idempotency_key.as_deref(),
+            Some(format!("gigmarket:release:{id}").as_str())
+        );
+        assert_eq!(transfer.field("amount"), Some((PRICE - FEE).to_string().as_str()));
+        assert_eq!(transfer.field("destination"), Some(account));
+        assert_eq!(transfer.field("currency"), Some("usd"));
+    }
+}
+
+/// The client disputes order `id`; an admin splits it 70% to the freelancer. Answers the
+/// ruling's status and shares.
+pub(crate) async fn split_dispute(m: &Market, id: &str) -> Value {
+    let opened = m
+        .app
         .gql_as(
             &m.client,
             "mutation($id: ID!) { openDispute(orderId: $id, reason: \"Only one set was played\") { dispute { id } } }",
@@ -729,15 +539,25 @@ async fn a_dispute_split_on_a_card_paid_order_refunds_the_clients_share_to_the_c
         )
         .await;
     let dispute = opened.data()["openDispute"]["dispute"]["id"].clone();
-    let ruling = app
+    let ruling = m
+        .app
         .gql_as(
             &m.admin,
             "mutation($d: ID!) { resolveDispute(disputeId: $d, outcome: SPLIT, splitBps: 7000, note: \"One of two sets\") { status clientCents freelancerCents } }",
             json!({ "d": dispute }),
         )
         .await;
+    ruling.data()["resolveDispute"].clone()
+}
+
+#[tokio::test]
+async fn a_dispute_split_on_a_card_paid_order_refunds_the_clients_share_to_the_card() {
+    let mock = MockStripe::start().await;
+    let m = market(&mock).await;
+    let app = &m.app;
+    let (id, pi) = paid_and_started(&m).await;
     assert_eq!(
-        ruling.data()["resolveDispute"],
+        split_dispute(&m, &id).await,
         json!({ "status": "RESOLVED_SPLIT", "clientCents": 3000, "freelancerCents": 7000 })
     );
     // The freelancer's share is released less the fee on it; the rest leaves for the card.

@@ -112,6 +112,12 @@ impl Gig {
     async fn currency(&self) -> &str {
         &self.0.currency
     }
+    /// The deposit a booking of this gig (`requestBooking`) pays first, as a share of the
+    /// package price in basis points (2500 = 25%): after the freelancer accepts, the client
+    /// pays the deposit, then the balance before work starts. Null: bookings are paid at once.
+    async fn booking_deposit_bps(&self) -> Option<i32> {
+        self.0.booking_deposit_bps
+    }
     /// Where the gig is in its life; only ACTIVE gigs are public.
     async fn status(&self) -> GigStatus {
         self.0.status

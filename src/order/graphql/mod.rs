@@ -28,7 +28,7 @@ pub use super::{
     machine::Action as OrderAction,
     model::{
         BoardItemStatus, DisputeOutcome, DisputeStatus, EvidenceKind, OrderCodePurpose, OrderOrigin, OrderSide,
-        OrderStatus, PaymentProofStatus,
+        OrderStatus, PaymentProofStatus, PaymentStage,
     },
 };
 

@@ -9,7 +9,7 @@ use super::{
     board::{BoardItem, ChecklistEntry, OrderMilestone},
     dispute::{self, DisputeEvidence, EvidenceInputObject},
     inputs::{OrderGigInput, PaymentProofInput, RequestBookingInput, SubmitWorkInput},
-    BoardItemStatus, Order, OrderCodePurpose,
+    BoardItemStatus, Order, OrderCodePurpose, PaymentStage,
 };
 use crate::{
     error::AppError,
@@ -51,9 +51,19 @@ impl OrderCheckout {
     async fn expires_at(&self) -> DateTime<Utc> {
         self.0.expires_at
     }
-    /// The order being paid (PENDING_PAYMENT until the webhook reports the payment).
+    /// The order being paid (PENDING_PAYMENT, or DEPOSIT_PAID for a booking's balance, until
+    /// the webhook reports the payment).
     async fn order(&self) -> Order {
         Order::new(self.0.order.clone())
+    }
+    /// Which part of the order's amount the page takes: FULL, or a booking's DEPOSIT, then
+    /// its BALANCE.
+    async fn stage(&self) -> PaymentStage {
+        self.0.stage
+    }
+    /// What the page takes, in minor units of the order's currency.
+    async fn amount_cents(&self) -> i64 {
+        self.0.amount_cents
     }
 }
 
@@ -171,9 +181,11 @@ impl OrderMutation {
     }
 
     /// Client of a PENDING_PAYMENT order: a Stripe Checkout page to pay the order amount by
-    /// card. The platform holds the money as escrow. The order becomes PAYMENT_CONFIRMED
-    /// when Stripe's webhook reports the payment, not when the browser comes back. Asking
-    /// again answers the same page while it is open; a new one once it expired.
+    /// card — or, for a booking whose gig asks a deposit, the deposit first and, once the
+    /// order is DEPOSIT_PAID, the balance (each page takes `paymentDueCents`). The platform
+    /// holds the money as escrow. The order becomes DEPOSIT_PAID or PAYMENT_CONFIRMED when
+    /// Stripe's webhook reports the payment, not when the browser comes back. Asking again
+    /// answers the same page while it is open; a new one once it expired.
     /// PROVIDER_NOT_CONFIGURED without Stripe keys, PROVIDER_ERROR when Stripe fails (the
     /// order is unchanged: try again).
     async fn create_order_checkout(
@@ -187,8 +199,10 @@ impl OrderMutation {
         ))
     }
 
-    /// Client: reports a manual payment of the order amount (PENDING_PAYMENT →
-    /// PAYMENT_SUBMITTED); the freelancer checks it.
+    /// Client: reports a manual payment of the payment due, `paymentDueCents` (PENDING_PAYMENT
+    /// or DEPOSIT_PAID → PAYMENT_SUBMITTED): the order amount, or a booking's deposit and then
+    /// its balance; the freelancer checks it. VALIDATION_ERROR on `amountCents` for another
+    /// amount.
     async fn submit_payment_proof(
         &self,
         ctx: &Context<'_>,
@@ -204,7 +218,8 @@ impl OrderMutation {
     }
 
     /// Freelancer (or an admin): confirms the payment arrived (PAYMENT_SUBMITTED →
-    /// PAYMENT_CONFIRMED); the amount enters escrow and the fee rate is fixed.
+    /// PAYMENT_CONFIRMED, or DEPOSIT_PAID when it was a booking's deposit); the amount paid
+    /// enters escrow and the first payment fixes the fee rate.
     async fn confirm_payment(
         &self,
         ctx: &Context<'_>,
@@ -214,7 +229,8 @@ impl OrderMutation {
     }
 
     /// Freelancer (or an admin): the payment did not arrive (PAYMENT_SUBMITTED →
-    /// PENDING_PAYMENT); the client may submit again.
+    /// PENDING_PAYMENT, or back to DEPOSIT_PAID for a booking's balance); the client may
+    /// submit again.
     async fn reject_payment_proof(
         &self,
         ctx: &Context<'_>,
@@ -224,7 +240,8 @@ impl OrderMutation {
         act(ctx, &order_id, Act::RejectPaymentProof { reason }).await
     }
 
-    /// Freelancer: starts work (PAYMENT_CONFIRMED → IN_PROGRESS). On-site orders need the
+    /// Freelancer: starts work (PAYMENT_CONFIRMED → IN_PROGRESS); CONFLICT while a booking has
+    /// only its deposit paid (DEPOSIT_PAID: the balance is due first). On-site orders need the
     /// client's start code: VALIDATION_ERROR on `code` when it is missing, wrong, used or
     /// expired (each wrong attempt counts).
     async fn start_work(
@@ -284,9 +301,11 @@ impl OrderMutation {
         act(ctx, &order_id, Act::ApproveWork { code }).await
     }
 
-    /// Either party, before work starts (REQUESTED, PENDING_PAYMENT, PAYMENT_SUBMITTED or
-    /// PAYMENT_CONFIRMED): calls the order off (CANCELLED, final). A funded order is refunded
-    /// to the client's balance and a booked date is freed; a task it was made for reopens.
+    /// Either party, before work starts (REQUESTED, PENDING_PAYMENT, PAYMENT_SUBMITTED,
+    /// DEPOSIT_PAID or PAYMENT_CONFIRMED): calls the order off (CANCELLED, final). What the
+    /// client paid is refunded in full, payment by payment — a card payment to its card
+    /// (a booking cancelled after its deposit gets exactly the deposit back), a manual one
+    /// to their balance — and a booked date is freed; a task it was made for reopens.
     async fn cancel_order(
         &self,
         ctx: &Context<'_>,

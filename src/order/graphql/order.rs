@@ -10,7 +10,7 @@ use super::{
     board::{BoardItem, OrderMilestone},
     dispute::Dispute,
     records::{Deliverable, OrderHistoryEntry, PaymentProof},
-    OrderAction, OrderOrigin, OrderStatus,
+    OrderAction, OrderOrigin, OrderStatus, PaymentStage,
 };
 use crate::{
     application::{graphql::Application, loaders::ApplicationById},
@@ -111,13 +111,13 @@ impl Order {
     async fn currency(&self) -> &str {
         &self.0.currency
     }
-    /// The platform fee rate in basis points (800 = 8%), fixed when the order is funded;
-    /// null until then.
+    /// The platform fee rate in basis points (800 = 8%), fixed when the first payment enters
+    /// escrow (a booking's deposit); null until then.
     async fn fee_bps(&self) -> Option<i32> {
         self.0.fee_bps
     }
     /// The platform fee on this order in minor units (`amountCents` × `feeBps`, rounded half
-    /// up), kept from the freelancer's payout; null until the order is funded.
+    /// up), kept from the freelancer's payout; null until the first payment.
     async fn fee_cents(&self) -> Option<i64> {
         self.0
             .fee_bps
@@ -157,9 +157,46 @@ impl Order {
     async fn due_at(&self) -> Option<DateTime<Utc>> {
         self.0.due_at
     }
-    /// When the payment entered escrow (UTC); null while unpaid.
+    /// When the whole amount was in escrow (UTC): the payment, or a booking's balance after
+    /// its deposit; null until then.
     async fn funded_at(&self) -> Option<DateTime<Utc>> {
         self.0.funded_at
+    }
+    /// The deposit this booking asks before its balance, in minor units of `currency`: fixed
+    /// when the booking was requested, from the gig's `bookingDepositBps`. Null for orders
+    /// paid at once. Two stages then: the client pays the deposit once the freelancer accepts
+    /// (PENDING_PAYMENT → DEPOSIT_PAID, day held), and the balance (`amountCents` −
+    /// `depositCents`) before work starts (→ PAYMENT_CONFIRMED); each by card
+    /// (`createOrderCheckout`) or manual proof, each into escrow. Release and refunds use
+    /// everything paid; cancelling with only the deposit paid refunds the deposit.
+    async fn deposit_cents(&self) -> Option<i64> {
+        self.0.deposit_cents
+    }
+    /// When the deposit entered escrow (UTC); null until then, and for orders paid at once.
+    async fn deposit_paid_at(&self) -> Option<DateTime<Utc>> {
+        self.0.deposit_paid_at
+    }
+    /// What the client has paid into escrow so far: 0, the deposit, or `amountCents`.
+    async fn paid_cents(&self) -> i64 {
+        self.0.paid_cents()
+    }
+    /// What is left to pay of `amountCents` (`amountCents` − `paidCents`): the balance of a
+    /// booking whose deposit is paid; 0 once fully paid. Null once the order is final or
+    /// disputed (nothing more is collected then).
+    async fn balance_due_cents(&self) -> Option<i64> {
+        let open = !self.0.status.is_final() && self.0.status != OrderStatus::Disputed;
+        open.then(|| self.0.amount_cents - self.0.paid_cents())
+    }
+    /// The stage the client pays now — FULL, or a booking's DEPOSIT then BALANCE — while the
+    /// order waits for a payment (PENDING_PAYMENT, PAYMENT_SUBMITTED, DEPOSIT_PAID); null
+    /// otherwise.
+    async fn payment_due_stage(&self) -> Option<PaymentStage> {
+        self.payment_due().map(|(stage, _)| stage)
+    }
+    /// What the client pays now (`createOrderCheckout` charges it; `submitPaymentProof`
+    /// expects it), in minor units of `currency`; null when no payment is awaited.
+    async fn payment_due_cents(&self) -> Option<i64> {
+        self.payment_due().map(|(_, cents)| cents)
     }
     /// When escrow was released to the freelancer or refunded to the client (UTC); null while
     /// it is held or was never funded.
@@ -224,6 +261,17 @@ impl Order {
     /// window closed).
     async fn reviews(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Review>> {
         review::graphql::of_order(ctx, self.0.id).await
+    }
+}
+
+impl Order {
+    /// The payment the order waits for now, if it waits for one.
+    fn payment_due(&self) -> Option<(PaymentStage, i64)> {
+        let waiting = matches!(
+            self.0.status,
+            OrderStatus::PendingPayment | OrderStatus::PaymentSubmitted | OrderStatus::DepositPaid
+        );
+        self.0.payment_due().filter(|_| waiting)
     }
 }
 

@@ -13,8 +13,8 @@ use uuid::Uuid;
 
 use crate::db::{
     schema::{
-        disputes, order_board_items, order_codes, order_deliverables, order_history, order_milestones, orders,
-        payment_proofs,
+        disputes, order_board_items, order_codes, order_deliverables, order_history, order_milestones, order_payments,
+        orders, payment_proofs,
     },
     text_enum::pg_enum,
 };
@@ -29,9 +29,13 @@ pg_enum! {
         Declined = "DECLINED",
         /// Waiting for the client to pay.
         PendingPayment = "PENDING_PAYMENT",
-        /// The client reported a manual payment; the freelancer (or an admin) checks it.
+        /// The client reported a manual payment (of the whole amount, a booking's deposit or
+        /// its balance); the freelancer (or an admin) checks it.
         PaymentSubmitted = "PAYMENT_SUBMITTED",
-        /// Paid: the amount is in escrow and the freelancer may start.
+        /// A booking with a deposit: the deposit is in escrow and the day is held; the client
+        /// pays the balance (`balanceDueCents`) before the freelancer may start.
+        DepositPaid = "DEPOSIT_PAID",
+        /// Paid: the whole amount is in escrow and the freelancer may start.
         PaymentConfirmed = "PAYMENT_CONFIRMED",
         /// The freelancer is working.
         InProgress = "IN_PROGRESS",
@@ -85,6 +89,40 @@ pg_enum! {
         /// A dated booking of a gig package that the freelancer accepted or is still to answer
         /// (`requestBooking`).
         Booking = "BOOKING",
+    }
+}
+
+pg_enum! {
+    /// Which part of an order's amount a payment pays. An order is paid at once (FULL), or —
+    /// a booking of a gig that asks a deposit — in two stages, DEPOSIT then BALANCE.
+    #[derive(async_graphql::Enum)]
+    pub enum PaymentStage {
+        /// The whole amount in one payment.
+        Full = "FULL",
+        /// A booking's deposit (`depositCents`), due once the freelancer accepted.
+        Deposit = "DEPOSIT",
+        /// The rest of a booking's amount after its deposit, due before work starts.
+        Balance = "BALANCE",
+    }
+}
+
+impl PaymentStage {
+    /// What tells this stage's keys (ledger, Stripe idempotency) from the others': nothing for
+    /// FULL, so that orders paid at once keep the keys they always had.
+    pub fn key_part(self) -> Option<&'static str> {
+        match self {
+            Self::Full => None,
+            Self::Deposit => Some("deposit"),
+            Self::Balance => Some("balance"),
+        }
+    }
+
+    /// `base`, with this stage's part appended (`base:deposit`).
+    pub fn key(self, base: String) -> String {
+        match self.key_part() {
+            Some(part) => format!("{base}:{part}"),
+            None => base,
+        }
     }
 }
 
@@ -166,8 +204,9 @@ pub struct OrderRow {
     /// The Stripe Checkout Session last made for the order (`createOrderCheckout`).
     #[serde(default)]
     pub stripe_checkout_session_id: Option<String>,
-    /// The Stripe payment intent that funded the escrow: set by the webhook that funds it;
-    /// a refund goes back to it.
+    /// The Stripe payment intent that completed the escrow (the whole amount, or a booking's
+    /// balance): set by the webhook that funds it. Every payment's intent, a deposit's too,
+    /// is in `order_payments`, which refunds read.
     #[serde(default)]
     pub stripe_payment_intent_id: Option<String>,
     /// Checkout Sessions asked for so far (numbers the idempotency key of the next one).
@@ -176,12 +215,54 @@ pub struct OrderRow {
     /// What the freelancer's side received on release, before the fee: the whole amount, or
     /// a dispute split's share; `None` until released.
     pub released_cents: Option<i64>,
+    /// The deposit a booking asks before its balance, fixed when it was requested; `None`:
+    /// paid at once.
+    #[serde(default)]
+    pub deposit_cents: Option<i64>,
+    /// When the deposit entered escrow (`funded_at` is when the whole amount had).
+    #[serde(default)]
+    pub deposit_paid_at: Option<DateTime<Utc>>,
 }
 
 impl OrderRow {
     pub fn is_party(&self, user_id: Uuid) -> bool {
         self.client_id == user_id || self.freelancer_id == user_id
     }
+
+    /// The payment the order waits for, whatever its status: the stage and its amount;
+    /// `None` once the whole amount is in escrow.
+    pub fn payment_due(&self) -> Option<(PaymentStage, i64)> {
+        if self.funded_at.is_some() {
+            return None;
+        }
+        Some(match (self.deposit_cents, self.deposit_paid_at) {
+            (None, _) => (PaymentStage::Full, self.amount_cents),
+            (Some(deposit), None) => (PaymentStage::Deposit, deposit),
+            (Some(deposit), Some(_)) => (PaymentStage::Balance, self.amount_cents - deposit),
+        })
+    }
+
+    /// What the order's payments put into escrow so far: the whole amount, the deposit, or
+    /// nothing.
+    pub fn paid_cents(&self) -> i64 {
+        match (self.funded_at, self.deposit_paid_at, self.deposit_cents) {
+            (Some(_), _, _) => self.amount_cents,
+            (None, Some(_), Some(deposit)) => deposit,
+            _ => 0,
+        }
+    }
+}
+
+/// One payment that entered an order's escrow (one per stage).
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = order_payments, check_for_backend(diesel::pg::Pg))]
+pub struct PaymentRow {
+    pub order_id: Uuid,
+    pub stage: PaymentStage,
+    pub amount_cents: i64,
+    /// The Stripe payment intent that paid it; `None` for a manual payment.
+    pub stripe_payment_intent_id: Option<String>,
+    pub paid_at: DateTime<Utc>,
 }
 
 /// The fields a transition may change.
@@ -192,6 +273,7 @@ pub struct Transition {
     pub fee_bps: Option<i32>,
     pub revisions_used: i32,
     pub funded_at: Option<DateTime<Utc>>,
+    pub deposit_paid_at: Option<DateTime<Utc>>,
     pub settled_at: Option<DateTime<Utc>>,
     pub released_cents: Option<i64>,
     pub updated_at: DateTime<Utc>,
@@ -667,14 +749,33 @@ pub async fn next_checkout_attempt(conn: &mut AsyncPgConnection, id: Uuid, seen:
         .map(drop)
 }
 
-/// The id of the order a Stripe payment intent paid, if any.
+/// The id of the order a Stripe payment intent paid (any stage), if any.
 pub async fn paid_by(conn: &mut AsyncPgConnection, payment_intent: &str) -> QueryResult<Option<Uuid>> {
-    orders::table
-        .filter(orders::stripe_payment_intent_id.eq(payment_intent))
-        .select(orders::id)
+    order_payments::table
+        .filter(order_payments::stripe_payment_intent_id.eq(payment_intent))
+        .select(order_payments::order_id)
         .first(conn)
         .await
         .optional()
+}
+
+/// Records a payment that entered the order's escrow.
+pub async fn insert_payment(conn: &mut AsyncPgConnection, row: &PaymentRow) -> QueryResult<()> {
+    diesel::insert_into(order_payments::table)
+        .values(row)
+        .execute(conn)
+        .await
+        .map(drop)
+}
+
+/// The payments of an order, latest stage last (FULL, or DEPOSIT then BALANCE).
+pub async fn payments_of(conn: &mut AsyncPgConnection, order_id: Uuid) -> QueryResult<Vec<PaymentRow>> {
+    order_payments::table
+        .filter(order_payments::order_id.eq(order_id))
+        .order(order_payments::paid_at)
+        .select(PaymentRow::as_select())
+        .load(conn)
+        .await
 }
 
 /// Marks the order's escrow settled at `at` (it left the platform outside a transition).

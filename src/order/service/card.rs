@@ -6,13 +6,17 @@
 //! - a refund we asked for (cancelling a paid order queues it) finds the escrow settled
 //!   already: recorded, STALE;
 //! - a refund made in the Stripe dashboard on an order still holding escrow cancels the
-//!   order (PROVIDER_REFUNDED) and moves escrow out of the platform once; nothing is asked
-//!   of Stripe. A partial refund changes nothing here (an admin settles it): IGNORED.
+//!   order (PROVIDER_REFUNDED) and moves that payment out of the platform once; nothing is
+//!   asked of Stripe for it (the other payment of a two-stage order, if held, is refunded
+//!   as a cancellation refunds). A partial refund changes nothing here (an admin settles
+//!   it): IGNORED.
 //!
 //! `charge.dispute.created` (once per Stripe dispute id):
-//! - paid and not final (PAYMENT_CONFIRMED … REVISION_REQUESTED): the order becomes DISPUTED
+//! - paid and not final (a booking's deposit counts): the order becomes DISPUTED
 //!   (PROVIDER_DISPUTE) with a dispute opened by the client with Stripe's reason, and the
-//!   escrow leaves the platform (CHARGEBACK); an admin's later settlement moves no money;
+//!   disputed payment leaves the platform (CHARGEBACK); anything else the order held (the
+//!   other stage of a booking with a deposit) goes back to the client; an admin's later
+//!   settlement moves no money;
 //! - already DISPUTED by a party: the card dispute is tied to that dispute and held escrow
 //!   is charged back;
 //! - COMPLETED (escrow released) or CANCELLED: a dispute is recorded as OPEN for admins; on a
@@ -22,10 +26,13 @@
 
 use diesel_async::AsyncPgConnection;
 
-use super::{money::money_of, transition::provider_act, ProviderAct};
+use super::{
+    money::{withdraw, Withdrawal},
+    transition::provider_act,
+    ProviderAct,
+};
 use crate::{
     error::AppResult,
-    ledger::service as ledger,
     notification::service::{self as notification, Kind},
     order::model::{self, DisputeRow, OrderRow, OrderStatus},
     payment::model::Outcome,
@@ -53,7 +60,10 @@ pub async fn provider_refunded(
         // Ours (a cancellation queued it), or the escrow left otherwise already.
         return Ok(Outcome::Stale);
     }
-    Ok(match provider_act(app, conn, order.id, ProviderAct::Refunded).await? {
+    let refunded = ProviderAct::Refunded {
+        payment_intent: payment_intent.to_owned(),
+    };
+    Ok(match provider_act(app, conn, order.id, refunded).await? {
         Some(_) => Outcome::Applied,
         None => Outcome::Stale,
     })
@@ -84,6 +94,7 @@ pub async fn provider_dispute(
     };
     let reason = format!("Card dispute ({})", dispute.reason.replace('_', " "));
     let act = ProviderAct::Dispute {
+        payment_intent: dispute.payment_intent.to_owned(),
         stripe_dispute_id: dispute.stripe_dispute_id.to_owned(),
         reason: reason.clone(),
     };
@@ -95,8 +106,9 @@ pub async fn provider_dispute(
             if !model::attach_card_dispute(conn, order.id, dispute.stripe_dispute_id).await? {
                 record_dispute(conn, &order, dispute.stripe_dispute_id, &reason).await?;
             }
-            if order.funded_at.is_some() && order.settled_at.is_none() {
-                ledger::chargeback(conn, &money_of(&order), &order.currency).await?;
+            if order.paid_cents() > 0 && order.settled_at.is_none() {
+                let how = Withdrawal::Chargeback;
+                withdraw(conn, &order, Some(dispute.payment_intent), how, None).await?;
                 model::mark_settled(conn, order.id, chrono::Utc::now()).await?;
             }
         }

@@ -51,7 +51,8 @@ pub struct GigOrderInput {
 }
 
 /// Orders a package of an ACTIVE gig (`booking`: as a dated request the freelancer must
-/// accept first; otherwise straight to PENDING_PAYMENT, with any date blocked at once).
+/// accept first, with the deposit its gig asks fixed on it; otherwise straight to
+/// PENDING_PAYMENT, paid at once, with any date blocked at once).
 pub async fn order_gig(app: &AppState, client: &UserRow, input: GigOrderInput, booking: bool) -> AppResult<OrderRow> {
     let mut errors = FieldErrors::new();
     let requirements = validation::text(
@@ -125,6 +126,12 @@ pub async fn order_gig(app: &AppState, client: &UserRow, input: GigOrderInput, b
                 stripe_payment_intent_id: None,
                 checkout_attempts: 0,
                 released_cents: None,
+                deposit_cents: if booking {
+                    booking_deposit(package.price_cents, gig.booking_deposit_bps)
+                } else {
+                    None
+                },
+                deposit_paid_at: None,
             };
             let milestone = MilestoneRow {
                 id: Uuid::now_v7(),
@@ -162,6 +169,15 @@ pub async fn order_gig(app: &AppState, client: &UserRow, input: GigOrderInput, b
             Ok(order)
         })
         .await
+}
+
+/// The deposit a booking of `amount_cents` asks when its gig asks `deposit_bps` of the
+/// price: rounded half up and kept within 1 cent .. amount − 1 cent, so that both the deposit
+/// and the balance are at least a cent; none when the gig asks none (or the amount cannot be
+/// split).
+fn booking_deposit(amount_cents: i64, deposit_bps: Option<i32>) -> Option<i64> {
+    let bps = deposit_bps.filter(|bps| (1..10_000).contains(bps))?;
+    (amount_cents >= 2).then(|| crate::ledger::service::bps_of(amount_cents, bps).clamp(1, amount_cents - 1))
 }
 
 /// Accepts an application to the viewer's OPEN task: the order is created, the task is
@@ -306,6 +322,8 @@ fn task_order(
         stripe_payment_intent_id: None,
         checkout_attempts: 0,
         released_cents: None,
+        deposit_cents: None,
+        deposit_paid_at: None,
     };
     (order, milestones)
 }
@@ -411,4 +429,20 @@ async fn created(
     )
     .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::booking_deposit;
+
+    #[test]
+    fn a_deposit_and_its_balance_are_each_at_least_a_cent() {
+        assert_eq!(booking_deposit(10_000, Some(2_500)), Some(2_500));
+        assert_eq!(booking_deposit(12_345, Some(2_500)), Some(3_086)); // 3086.25
+        assert_eq!(booking_deposit(500, Some(1)), Some(1)); // 0.05 rounds to nothing
+        assert_eq!(booking_deposit(500, Some(9_999)), Some(499)); // 499.95 would leave nothing
+        assert_eq!(booking_deposit(10_000, None), None);
+        assert_eq!(booking_deposit(1, Some(5_000)), None);
+        assert_eq!(booking_deposit(10_000, Some(10_000)), None);
+    }
 }

@@ -36,8 +36,8 @@ pub use self::{
     board::{add_board_item, delete_board_item, move_board_item, set_checklist},
     card::{provider_dispute, provider_refunded, CardDispute},
     checkout::{
-        checkout_key, create_order_checkout, provider_paid, provider_payment_failed, OrderCheckout, Payment,
-        CHECKOUT_CANCEL_PATH, CHECKOUT_SUCCESS_PATH,
+        checkout_key, create_order_checkout, provider_paid, provider_payment_failed, stage_checkout_key, FailedPayment,
+        OrderCheckout, Payment, CHECKOUT_CANCEL_PATH, CHECKOUT_SUCCESS_PATH,
     },
     codes::issue_code,
     create::{accept_application, accept_task, order_gig, GigOrderInput},

@@ -26,7 +26,7 @@ use crate::{
         machine::{self, Action, Guard, Money, Refusal, Rule, Target},
         model::{
             self, ActorRole, DeliverableRow, DisputeRow, DisputeStatus, HistoryRow, OrderCodePurpose, OrderRow,
-            OrderStatus, PaymentProofStatus, ProofRow, Resolution, Transition,
+            OrderStatus, PaymentProofStatus, PaymentStage, ProofRow, Resolution, Transition,
         },
     },
     profile::model::UserRow,
@@ -58,26 +58,40 @@ impl Actor<'_> {
 pub enum ProviderAct {
     /// The payment succeeded (`payment_intent` paid it): escrow is funded.
     Paid { payment_intent: String },
-    /// The payment was refunded without us asking (the Stripe dashboard): the order is
-    /// called off and the ledger follows the money back to the card.
-    Refunded,
-    /// The card issuer disputes the payment (`stripe_dispute_id`, Stripe's `reason`).
-    Dispute { stripe_dispute_id: String, reason: String },
+    /// The payment `payment_intent` was refunded without us asking (the Stripe dashboard):
+    /// the order is called off and the ledger follows the money back to the card.
+    Refunded { payment_intent: String },
+    /// The card issuer disputes the payment `payment_intent` (`stripe_dispute_id`, Stripe's
+    /// `reason`).
+    Dispute {
+        payment_intent: String,
+        stripe_dispute_id: String,
+        reason: String,
+    },
 }
 
 impl ProviderAct {
     fn action(&self) -> Action {
         match self {
             ProviderAct::Paid { .. } => Action::ProviderPaymentSucceeded,
-            ProviderAct::Refunded => Action::ProviderRefunded,
+            ProviderAct::Refunded { .. } => Action::ProviderRefunded,
             ProviderAct::Dispute { .. } => Action::ProviderDispute,
+        }
+    }
+
+    /// The Stripe payment the report is about.
+    fn payment_intent(&self) -> &str {
+        match self {
+            ProviderAct::Paid { payment_intent }
+            | ProviderAct::Refunded { payment_intent }
+            | ProviderAct::Dispute { payment_intent, .. } => payment_intent,
         }
     }
 
     fn note(&self) -> String {
         match self {
             ProviderAct::Paid { payment_intent } => format!("Paid through Stripe ({payment_intent})"),
-            ProviderAct::Refunded => "Refunded in Stripe".into(),
+            ProviderAct::Refunded { .. } => "Refunded in Stripe".into(),
             ProviderAct::Dispute { reason, .. } => format!("Card dispute: {reason}"),
         }
     }
@@ -99,6 +113,8 @@ pub(super) struct Decision<'a> {
     pub actor: Actor<'a>,
     /// One time for everything the transition writes.
     pub now: DateTime<Utc>,
+    /// The Stripe payment a provider's report is about (see [`ProviderAct`]).
+    pub payment_intent: Option<String>,
 }
 
 impl Decision<'_> {
@@ -109,6 +125,7 @@ impl Decision<'_> {
             actor: self.actor.id(),
             now: self.now,
             split_bps: self.split_bps,
+            payment_intent: self.payment_intent.as_deref(),
         }
     }
 
@@ -119,6 +136,7 @@ impl Decision<'_> {
             fee_bps: self.order.fee_bps,
             revisions_used: self.order.revisions_used,
             funded_at: self.order.funded_at,
+            deposit_paid_at: self.order.deposit_paid_at,
             settled_at: self.order.settled_at,
             released_cents: self.order.released_cents,
             updated_at: self.now,
@@ -183,15 +201,21 @@ pub async fn provider_act(
         role: ActorRole::System,
         actor: Actor::Provider,
         now: Utc::now(),
+        payment_intent: Some(act.payment_intent().to_owned()),
     };
     let mut change = decision.change();
     match &act {
         ProviderAct::Paid { payment_intent } => {
-            model::set_payment_intent(conn, order_id, payment_intent).await?;
+            // The order's payment intent is the one that completed the amount; a deposit's
+            // is only in its payment row.
+            if decision.to == OrderStatus::PaymentConfirmed {
+                model::set_payment_intent(conn, order_id, payment_intent).await?;
+            }
         }
         ProviderAct::Dispute {
             stripe_dispute_id,
             reason,
+            ..
         } => {
             // The cardholder is the client.
             let opener = decision.order.client_id;
@@ -201,7 +225,7 @@ pub async fn provider_act(
             };
             model::insert_dispute(conn, &dispute).await?;
         }
-        ProviderAct::Refunded => {}
+        ProviderAct::Refunded { .. } => {}
     }
     calendar(conn, &decision).await?;
     money(conn, app, decision.rule.money, &decision.mover(), &mut change).await?;
@@ -231,7 +255,7 @@ async fn look(
     let current = find_visible(&mut conn, actor, order_id).await?;
     drop(conn);
     let roles = roles_of(&current, actor);
-    let rule = machine::decide(current.status, action, &roles).map_err(|r| refusal(r, action, current.status))?;
+    let rule = machine::decide(current.status, action, &roles).map_err(|r| refusal(r, action, &current))?;
     let spend_code = code_to_spend(rule, &current, roles.contains(&ActorRole::Client))?;
     if let Some(purpose) = spend_code {
         check_code(app, order_id, purpose, act.code()).await?;
@@ -239,10 +263,19 @@ async fn look(
     Ok((roles, spend_code))
 }
 
-fn refusal(refusal: Refusal, action: Action, status: OrderStatus) -> AppError {
-    match refusal {
-        Refusal::Forbidden => AppError::Forbidden(format!("You may not {} this order.", action.verb())),
-        Refusal::Conflict => AppError::Conflict(format!("An order that is {status} cannot {}.", action.verb())),
+fn refusal(refusal: Refusal, action: Action, order: &OrderRow) -> AppError {
+    let status = order.status;
+    match (refusal, order.payment_due()) {
+        (Refusal::Forbidden, _) => AppError::Forbidden(format!("You may not {} this order.", action.verb())),
+        (Refusal::Conflict, Some((_, balance)))
+            if status == OrderStatus::DepositPaid && action == Action::StartWork =>
+        {
+            AppError::Conflict(format!(
+                "Only the deposit is paid: the balance of {balance} cents ({}) is due before work starts.",
+                order.currency
+            ))
+        }
+        (Refusal::Conflict, _) => AppError::Conflict(format!("An order that is {status} cannot {}.", action.verb())),
     }
 }
 
@@ -260,13 +293,13 @@ async fn check<'a>(
         .await?
         .ok_or_else(|| AppError::not_found("Order"))?;
     let from = order.status;
-    let rule = machine::decide(from, action, roles).map_err(|r| refusal(r, action, from))?;
+    let rule = machine::decide(from, action, roles).map_err(|r| refusal(r, action, &order))?;
     let role = rule
         .by
         .iter()
         .copied()
         .find(|r| roles.contains(r))
-        .ok_or_else(|| refusal(Refusal::Forbidden, action, from))?;
+        .ok_or_else(|| refusal(Refusal::Forbidden, action, &order))?;
     if rule.guard == Guard::RevisionLimit && order.revisions_used >= order.revision_limit {
         return Err(AppError::LimitExceeded(format!(
             "This order includes {} revision(s) and all have been used.",
@@ -286,14 +319,21 @@ async fn check<'a>(
         role,
         actor: Actor::User(actor),
         now: Utc::now(),
+        payment_intent: None,
     })
 }
 
-/// Where `rule` takes `order` now: its fixed status, or — dismissing a dispute — back to
-/// where the order stood when its unsettled dispute froze it.
+/// Where `rule` takes `order` now: its fixed status; for a payment, DEPOSIT_PAID or
+/// PAYMENT_CONFIRMED by the stage paid, and back to waiting for it when a proof is rejected;
+/// or — dismissing a dispute — back to where the order stood when its unsettled dispute
+/// froze it.
 async fn destination(conn: &mut AsyncPgConnection, order: &OrderRow, rule: &Rule) -> AppResult<OrderStatus> {
+    let paying_deposit = matches!(order.payment_due(), Some((PaymentStage::Deposit, _)));
     match rule.to {
-        Target::Status(status) => Ok(status),
+        Target::Status(_) | Target::Paid | Target::Unpaid => rule
+            .to
+            .status_for(paying_deposit, order.deposit_paid_at.is_some())
+            .ok_or_else(|| AppError::internal(anyhow::anyhow!("unresolved target {:?}", rule.to))),
         Target::Resume => model::unsettled_dispute(conn, order.id)
             .await?
             .and_then(|dispute| dispute.resumes_status)
@@ -315,11 +355,16 @@ async fn apply(
     let now = *now;
     match (act, prepared) {
         (Act::SubmitPaymentProof(_), Prepared::Proof(proof)) => {
-            if proof.amount_cents != order.amount_cents {
-                return Err(AppError::field(
-                    "amountCents",
-                    format!("must be the order amount, {}", order.amount_cents),
-                ));
+            let (stage, due) = order
+                .payment_due()
+                .ok_or_else(|| AppError::Conflict("This order is paid already.".into()))?;
+            if proof.amount_cents != due {
+                let what = match stage {
+                    PaymentStage::Full => "the order amount",
+                    PaymentStage::Deposit => "the deposit due now",
+                    PaymentStage::Balance => "the balance due now",
+                };
+                return Err(AppError::field("amountCents", format!("must be {what}, {due}")));
             }
             model::insert_proof(
                 conn,
@@ -556,6 +601,9 @@ async fn notify(
             format!("The dispute was dismissed: the order is {human} again and goes on.")
         }
         (Actor::User(actor), _) => format!("{} did: {}", actor.full_name, action.verb()),
+        (Actor::Provider, Action::ProviderPaymentSucceeded) if order.status == OrderStatus::DepositPaid => {
+            "The deposit arrived through Stripe and is held in escrow; the balance is due before work starts.".into()
+        }
         (Actor::Provider, Action::ProviderPaymentSucceeded) => {
             "The payment arrived through Stripe and is held in escrow.".into()
         }

@@ -9,13 +9,16 @@ use uuid::Uuid;
 
 use stripe::StripeRequest;
 
-use super::{currency, idempotent, order_metadata, ProviderError, Stripe};
+use super::{currency, idempotent, order_metadata, ProviderError, Stripe, STAGE_METADATA_KEY};
 
 /// What we ask a Checkout Session for.
 pub struct CheckoutRequest<'a> {
     /// The idempotency key: one session per key.
     pub key: &'a str,
     pub order_id: Uuid,
+    /// Which part of the order's amount the session pays (`FULL`, `DEPOSIT`, `BALANCE`),
+    /// written into the metadata for the webhook.
+    pub stage: &'a str,
     /// The line item's name (the order title).
     pub title: &'a str,
     pub amount_cents: i64,
@@ -39,14 +42,15 @@ pub struct CheckoutSession {
 
 impl Stripe<'_> {
     /// Creates a Checkout Session in payment mode on the platform account (the funds stay
-    /// with the platform: the escrow) for one line item, tagged with the order in the
-    /// session's and the payment intent's metadata and as `client_reference_id`. Idempotent
-    /// by `key`.
+    /// with the platform: the escrow) for one line item, tagged with the order and the
+    /// payment stage in the session's and the payment intent's metadata and with the order as
+    /// `client_reference_id`. Idempotent by `key`.
     pub async fn create_checkout_session(
         &self,
         request: &CheckoutRequest<'_>,
     ) -> Result<CheckoutSession, ProviderError> {
-        let metadata = order_metadata(Some(request.order_id));
+        let mut metadata = order_metadata(Some(request.order_id));
+        metadata.insert(STAGE_METADATA_KEY.to_owned(), request.stage.to_owned());
         let price = CreateCheckoutSessionLineItemsPriceData {
             product_data: Some(ProductData::new(request.title)),
             unit_amount: Some(request.amount_cents),
