@@ -1,4 +1,5 @@
-//! `orderUpdated`: every transition of an order, resumable from an event cursor.
+//! `orderUpdated`: every transition of an order (and its code activity), resumable from an
+//! event cursor.
 
 use std::sync::Arc;
 
@@ -7,6 +8,7 @@ use futures_util::{Stream, StreamExt};
 
 use super::{Order, OrderStatus};
 use crate::{
+    code_link,
     events::topic,
     graphql::{context::ContextExt, pagination::decode_event_cursor, subscription::topic_events, types::parse_id},
     order::{
@@ -30,9 +32,12 @@ impl OrderUpdate {
     async fn order(&self, ctx: &Context<'_>) -> Order {
         // The subscription's loader lives as long as the subscription: read lists afresh.
         forget_orders(ctx.loader());
+        code_link::loaders::forget(ctx.loader());
         Order(self.order.clone())
     }
-    /// e.g. `CONFIRM_PAYMENT`; `CREATE` when the order was made.
+    /// e.g. `CONFIRM_PAYMENT`; `CREATE` when the order was made; for activity that moves no
+    /// status (`fromStatus` = `toStatus`): `LINK_CODE`/`UNLINK_CODE` (code links),
+    /// `PULL_REQUEST` and `CI_CHECK` (GitHub reported a pull request or a check).
     async fn action(&self) -> &str {
         &self.action
     }
@@ -55,8 +60,9 @@ pub struct OrderSubscription;
 
 #[Subscription]
 impl OrderSubscription {
-    /// Every transition of an order you are a party of (admins: any order), in order. Pass
-    /// the last `eventCursor` you saw as `after` to first receive what you missed.
+    /// Every transition of an order you are a party of (admins: any order), and changes to its
+    /// code links, pull requests and CI checks, in order. Pass the last `eventCursor` you saw
+    /// as `after` to first receive what you missed.
     async fn order_updated(
         &self,
         ctx: &Context<'_>,
