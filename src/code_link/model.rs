@@ -115,6 +115,13 @@ pub async fn finish_delivery(conn: &mut AsyncPgConnection, id: &str, outcome: De
         .map(drop)
 }
 
+/// Deletes the deliveries recorded before `before`.
+pub async fn prune_deliveries(conn: &mut AsyncPgConnection, before: DateTime<Utc>) -> QueryResult<usize> {
+    diesel::delete(github_deliveries::table.filter(github_deliveries::received_at.lt(before)))
+        .execute(conn)
+        .await
+}
+
 /// Adds a link; false when the order already links that repository (or preview URL).
 pub async fn insert_link(conn: &mut AsyncPgConnection, row: &CodeLinkRow) -> QueryResult<bool> {
     let inserted = diesel::insert_into(code_links::table)

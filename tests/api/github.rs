@@ -449,6 +449,15 @@ async fn forged_unsigned_truncated_and_replayed_deliveries_change_nothing() {
     .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
 
+    // Delivery ids are kept 90 days, then purged by the scheduler.
+    app.sql("UPDATE github_deliveries SET received_at = now() - interval '91 days' WHERE event = 'ping'")
+        .await;
+    let purged = gigmarket::scheduler::run_named(&app.state, "purgeGithubDeliveries").await;
+    assert!(
+        matches!(&purged, Some(gigmarket::scheduler::Outcome::Done(counts)) if counts.get("deleted") == Some(1)),
+        "{purged:?}"
+    );
+
     // A server without a secret verifies nothing and says so.
     let bare = TestApp::spawn().await;
     let (status, body) = post(&bare, "pull_request", "d-2", &payload, Some(&good)).await;
