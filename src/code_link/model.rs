@@ -291,6 +291,8 @@ pub async fn lock_pull_requests_at(
     pull_requests::table
         .filter(pull_requests::repository_key.eq(repository_key))
         .filter(pull_requests::head_sha.eq(head_sha))
+        // One lock order for every transaction: two pull requests of one commit never deadlock.
+        .order(pull_requests::id)
         .select(PullRequestRow::as_select())
         .for_update()
         .load(conn)

@@ -187,47 +187,25 @@ fn check_update<'a>(delivery: &'a Delivery, key: &'a str, now: DateTime<Utc>) ->
     Some(check)
 }
 
-/// Applies a delivery inside the recording transaction.
+/// Applies a delivery inside the recording transaction, in named steps: find the orders
+/// linking its repository → store the pull request or check (only if newer) → recombine the
+/// touched pull requests' checks and notify on a turn → tell every linking order.
 async fn apply(conn: &mut AsyncPgConnection, delivery: &Delivery, now: DateTime<Utc>) -> AppResult<DeliveryOutcome> {
-    let Some(repository) = delivery.repository() else {
-        return Ok(DeliveryOutcome::Ignored);
+    let repository = match (&delivery.payload, delivery.repository()) {
+        (Payload::Other { .. }, _) | (_, None) => return Ok(DeliveryOutcome::Ignored),
+        (_, Some(repository)) => repository,
     };
-    if matches!(delivery.payload, Payload::Other { .. }) {
-        return Ok(DeliveryOutcome::Ignored);
-    }
     let key = repository.to_lowercase();
     let order_ids = model::orders_linking(conn, &key).await?;
     if order_ids.is_empty() {
         return Ok(DeliveryOutcome::Ignored);
     }
-    let (touched, action) = if let Payload::PullRequest(e) = &delivery.payload {
-        let pr = &e.pull_request;
-        let update = PullRequestUpdate {
-            repository,
-            repository_key: &key,
-            number: pr.number,
-            github_id: pr.id,
-            title: &pr.title,
-            url: &pr.html_url,
-            state: PullRequestState::from_github(&pr.state, pr.merged),
-            head_sha: &pr.head.sha,
-            author_login: pr.user.as_ref().map_or("", |u| u.login.as_str()),
-            updated_at: pr.updated_at,
-        };
-        match model::upsert_pull_request(conn, &update, now).await? {
-            Some(row) => (vec![row], PULL_REQUEST_ACTION),
-            None => return Ok(DeliveryOutcome::Unchanged),
-        }
-    } else {
-        let Some(check) = check_update(delivery, &key, now) else {
-            return Ok(DeliveryOutcome::Ignored);
-        };
-        // Locked first, so that concurrent checks of one commit combine one after another.
-        let prs = model::lock_pull_requests_at(conn, &key, check.head_sha).await?;
-        if !model::upsert_check(conn, &check, now).await? {
-            return Ok(DeliveryOutcome::Unchanged);
-        }
-        (prs, CHECK_ACTION)
+    let stored = match &delivery.payload {
+        Payload::PullRequest(e) => store_pull_request(conn, e, repository, &key, now).await?,
+        _ => store_check(conn, delivery, &key, now).await?,
+    };
+    let Some((touched, action)) = stored else {
+        return Ok(DeliveryOutcome::Unchanged);
     };
     if touched.is_empty() {
         // A check of a commit no known pull request points at yet: kept for when one does.
@@ -235,19 +213,78 @@ async fn apply(conn: &mut AsyncPgConnection, delivery: &Delivery, now: DateTime<
     }
     let orders = orders::find_many(conn, &order_ids).await?;
     for pr in &touched {
-        let statuses = model::check_statuses(conn, &pr.repository_key, &pr.head_sha).await?;
-        let next = ChecksState::combine(&statuses);
-        if next != pr.checks_state {
-            model::set_checks_state(conn, pr.id, next).await?;
-        }
-        if pr.checks_state.turned(next) {
-            notify_parties(conn, &orders, pr, next).await?;
-        }
+        recombine_checks(conn, &orders, pr).await?;
     }
     for order in &orders {
         order_service::publish_activity(conn, order, action, None).await?;
     }
     Ok(DeliveryOutcome::Applied)
+}
+
+/// What storing a delivery touched: the pull requests whose checks to recombine and the
+/// `ORDER_UPDATED` action; `None` when nothing changed.
+type Stored = Option<(Vec<PullRequestRow>, &'static str)>;
+
+/// Stores a `pull_request` delivery unless the stored pull request is newer.
+async fn store_pull_request(
+    conn: &mut AsyncPgConnection,
+    event: &PullRequestEvent,
+    repository: &str,
+    key: &str,
+    now: DateTime<Utc>,
+) -> AppResult<Stored> {
+    let pr = &event.pull_request;
+    let update = PullRequestUpdate {
+        repository,
+        repository_key: key,
+        number: pr.number,
+        github_id: pr.id,
+        title: &pr.title,
+        url: &pr.html_url,
+        state: PullRequestState::from_github(&pr.state, pr.merged),
+        head_sha: &pr.head.sha,
+        author_login: pr.user.as_ref().map_or("", |u| u.login.as_str()),
+        updated_at: pr.updated_at,
+    };
+    let row = model::upsert_pull_request(conn, &update, now).await?;
+    Ok(row.map(|row| (vec![row], PULL_REQUEST_ACTION)))
+}
+
+/// Stores a check delivery unless the stored check is newer; answers the pull requests whose
+/// head it checked.
+async fn store_check(
+    conn: &mut AsyncPgConnection,
+    delivery: &Delivery,
+    key: &str,
+    now: DateTime<Utc>,
+) -> AppResult<Stored> {
+    let Some(check) = check_update(delivery, key, now) else {
+        return Ok(None);
+    };
+    // Locked first, so that concurrent checks of one commit combine one after another.
+    let prs = model::lock_pull_requests_at(conn, key, check.head_sha).await?;
+    if !model::upsert_check(conn, &check, now).await? {
+        return Ok(None);
+    }
+    Ok(Some((prs, CHECK_ACTION)))
+}
+
+/// Recombines a pull request's checks; when they turned passing or failing, tells the
+/// parties of every linking order.
+async fn recombine_checks(
+    conn: &mut AsyncPgConnection,
+    orders: &[orders::OrderRow],
+    pr: &PullRequestRow,
+) -> AppResult<()> {
+    let statuses = model::check_statuses(conn, &pr.repository_key, &pr.head_sha).await?;
+    let next = ChecksState::combine(&statuses);
+    if next != pr.checks_state {
+        model::set_checks_state(conn, pr.id, next).await?;
+    }
+    if pr.checks_state.turned(next) {
+        notify_parties(conn, orders, pr, next).await?;
+    }
+    Ok(())
 }
 
 /// Tells both parties of each order that the pull request's checks passed or failed.

@@ -428,6 +428,35 @@ async fn forged_unsigned_truncated_and_replayed_deliveries_change_nothing() {
     assert_eq!(fingerprint().await, after);
     assert_eq!(order_view(&m, &order).await["pullRequests"][0]["number"], 3);
 
+    // One delivery sent five times at once: applied once, the others wait and find it taken.
+    let run = check_run(
+        "completed",
+        "octo/shop",
+        90,
+        "build",
+        SHA1,
+        "completed",
+        Some("failure"),
+        "2026-12-07T10:01:00Z",
+        Some("2026-12-07T10:02:00Z"),
+    )
+    .to_string();
+    let signature = octokit_sign(&run, SECRET).await;
+    let answers =
+        futures_util::future::join_all((0..5).map(|_| post(app, "check_run", "d-burst", &run, Some(&signature)))).await;
+    let applied: Vec<&Value> = answers
+        .iter()
+        .inspect(|(status, body)| assert_eq!(*status, StatusCode::OK, "{body}"))
+        .map(|(_, body)| body)
+        .filter(|body| body["duplicate"] == false)
+        .collect();
+    assert_eq!(applied.len(), 1, "{answers:?}");
+    assert_eq!(applied[0]["outcome"], "APPLIED");
+    assert_eq!(
+        system_notifications(app, &m.client).await,
+        ["Checks failed on pull request #3"]
+    );
+
     // ping and events nobody handles are acknowledged and recorded.
     let ping = json!({ "zen": "Design for failure.", "hook_id": 292430182, "hook": { "type": "Repository", "events": ["pull_request"] }, "repository": repository("octo/shop") });
     assert_eq!(deliver(app, "ping", &ping).await, "IGNORED");
@@ -436,7 +465,12 @@ async fn forged_unsigned_truncated_and_replayed_deliveries_change_nothing() {
     assert_eq!(
         app.texts("SELECT event || ' ' || outcome AS value FROM github_deliveries ORDER BY received_at")
             .await,
-        ["pull_request APPLIED", "ping IGNORED", "issues IGNORED"]
+        [
+            "pull_request APPLIED",
+            "check_run APPLIED",
+            "ping IGNORED",
+            "issues IGNORED"
+        ]
     );
     // Signed but not a pull request: refused, nothing recorded.
     let (status, _) = post(
