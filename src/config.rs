@@ -190,6 +190,11 @@ pub struct Config {
     /// Where call rooms live (`VIDEO_ROOM_BASE_URL`, `https://meet.jit.si` unless set): a
     /// call's room URL is this base, a slash, and the call's random room id.
     pub video_room_base_url: String,
+    /// `GITHUB_WEBHOOK_SECRET`: the secret of the repositories' webhooks, which signs each
+    /// delivery to `POST /webhooks/github`. Optional: without it the route refuses every
+    /// delivery (503) and code links show no pull requests. In production it must be long and
+    /// random when set.
+    pub github_webhook_secret: Option<String>,
 }
 
 impl std::fmt::Debug for Config {
@@ -213,6 +218,7 @@ impl std::fmt::Debug for Config {
             .field("http", &self.http)
             .field("payments", &self.payments)
             .field("video_room_base_url", &self.video_room_base_url)
+            .field("github_webhook_secret", &self.github_webhook_secret.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -428,8 +434,14 @@ impl Config {
             _ => bail!("VIDEO_ROOM_BASE_URL={video_room_base_url:?} must be an http(s) URL without a query"),
         }
 
+        let github_webhook_secret = vars.get("GITHUB_WEBHOOK_SECRET").map(|s| s.trim().to_owned());
+        if let (true, Some(secret)) = (production, &github_webhook_secret) {
+            check_production_secret("GITHUB_WEBHOOK_SECRET", secret.as_bytes())?;
+        }
+
         Ok(Self {
             payments,
+            github_webhook_secret,
             review_window: Duration::from_secs(review_days * 24 * 3600),
             video_room_base_url,
             events_retention: Duration::from_secs(3600 * parse_or(vars, "EVENTS_RETENTION_HOURS", 168u64)?),
@@ -551,6 +563,7 @@ mod tests {
             ("STRIPE_SECRET_KEY", "sk_test_leaky"),
             ("STRIPE_WEBHOOK_SECRET", "whsec_leaky"),
             ("CRON_SECRET", "cron-leaky"),
+            ("GITHUB_WEBHOOK_SECRET", "github-leaky"),
         ]))
         .unwrap();
         let printed = format!("{config:?}");
@@ -604,6 +617,25 @@ mod tests {
         );
         // Development takes any.
         Config::from_vars(&vars(&[("CRON_SECRET", "cron")])).unwrap();
+    }
+
+    #[test]
+    fn the_github_webhook_secret_is_optional_but_strong_in_production() {
+        let secret = ("JWT_SECRET", "k3J9x!Qp2Lr8Zt6Wv1Yb4Nc7Md0Fg5Hs-_=+A");
+        let config = Config::from_vars(&vars(&[("APP_ENV", "production"), secret])).unwrap();
+        assert!(
+            config.github_webhook_secret.is_none(),
+            "the route then refuses deliveries"
+        );
+        let err = Config::from_vars(&vars(&[
+            ("APP_ENV", "production"),
+            secret,
+            ("GITHUB_WEBHOOK_SECRET", "gh"),
+        ]))
+        .unwrap_err();
+        assert!(err.to_string().contains("GITHUB_WEBHOOK_SECRET is 2 bytes"), "{err}");
+        let config = Config::from_vars(&vars(&[("GITHUB_WEBHOOK_SECRET", " gh ")])).unwrap();
+        assert_eq!(config.github_webhook_secret.as_deref(), Some("gh"));
     }
 
     #[test]

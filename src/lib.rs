@@ -14,6 +14,7 @@ pub mod application;
 pub mod auth;
 pub mod calendar;
 pub mod call;
+pub mod code_link;
 pub mod config;
 pub mod db;
 pub mod error;
@@ -186,6 +187,10 @@ pub fn build_router(state: AppState) -> Router {
         .route(
             "/webhooks/stripe",
             post(http::webhooks::stripe).layer(DefaultBodyLimit::max(http::webhooks::MAX_BODY_BYTES)),
+        )
+        .route(
+            "/webhooks/github",
+            post(http::github::deliver).layer(DefaultBodyLimit::max(http::github::MAX_BODY_BYTES)),
         )
         .route(
             "/internal/cron/cleanup",

@@ -373,6 +373,8 @@ diesel::table! {
         file -> Nullable<Jsonb>,
         note -> Text,
         created_at -> Timestamptz,
+        pull_request_id -> Nullable<Uuid>,
+        check_id -> Nullable<Uuid>,
     }
 }
 
@@ -799,8 +801,77 @@ diesel::joinable!(calls -> orders (order_id));
 diesel::joinable!(call_participants -> calls (call_id));
 diesel::joinable!(call_participants -> users (user_id));
 
+diesel::table! {
+    code_links (id) {
+        id -> Uuid,
+        order_id -> Uuid,
+        milestone_id -> Nullable<Uuid>,
+        kind -> Text,
+        repository -> Nullable<Text>,
+        repository_key -> Nullable<Text>,
+        url -> Nullable<Text>,
+        created_by -> Uuid,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    pull_requests (id) {
+        id -> Uuid,
+        repository -> Text,
+        repository_key -> Text,
+        number -> Int4,
+        github_id -> Int8,
+        title -> Text,
+        url -> Text,
+        state -> Text,
+        head_sha -> Text,
+        author_login -> Text,
+        checks_state -> Text,
+        updated_at -> Timestamptz,
+        received_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    ci_checks (id) {
+        id -> Uuid,
+        repository_key -> Text,
+        head_sha -> Text,
+        source -> Text,
+        name -> Text,
+        github_id -> Int8,
+        status -> Text,
+        progress -> Int2,
+        url -> Nullable<Text>,
+        status_at -> Timestamptz,
+        received_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    github_deliveries (id) {
+        id -> Text,
+        event -> Text,
+        action -> Nullable<Text>,
+        repository -> Nullable<Text>,
+        outcome -> Text,
+        received_at -> Timestamptz,
+    }
+}
+
+diesel::joinable!(code_links -> orders (order_id));
+diesel::joinable!(code_links -> order_milestones (milestone_id));
+diesel::joinable!(code_links -> users (created_by));
+diesel::joinable!(dispute_evidence -> pull_requests (pull_request_id));
+diesel::joinable!(dispute_evidence -> ci_checks (check_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
     audit_log,
+    code_links,
+    pull_requests,
+    ci_checks,
+    github_deliveries,
     availability_dates,
     dispute_evidence,
     disputes,

@@ -1,8 +1,9 @@
 //! The REST sidecar next to GraphQL: health, readiness, metrics, signed private files, the
-//! payment provider's webhooks and the external cron's route; and the server's connection
+//! payment provider's and GitHub's webhooks and the external cron's route; and the server's connection
 //! loop with its read timeouts ([`server`]).
 
 pub mod cron;
+pub mod github;
 pub mod health;
 pub mod metrics;
 pub mod private_files;

@@ -48,7 +48,8 @@ pg_enum! {
         /// A change to a gig you follow. Not sent yet.
         GigUpdate = "GIG_UPDATE",
         /// Anything else: invitations, vouches, verification reviews, SOS alerts and their
-        /// handling, expired tasks. `data` says what it concerns.
+        /// handling, expired tasks, the CI checks of a linked pull request turning passing or
+        /// failing (`orderId`, `pullRequestId`, `checksState`). `data` says what it concerns.
         System = "SYSTEM",
     }
 }

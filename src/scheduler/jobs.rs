@@ -10,7 +10,7 @@ use futures_util::future::BoxFuture;
 
 use super::{Counts, Job};
 use crate::{
-    account, call,
+    account, call, code_link,
     error::AppResult,
     graphql::extensions::idempotency,
     mail, order,
@@ -35,6 +35,7 @@ pub const JOBS: &[Job] = &[
     Job::new("purgeIdempotencyKeys", PURGE_EVERY, purge_idempotency_keys),
     Job::new("purgeSentMail", PURGE_EVERY, purge_sent_mail),
     Job::new("purgeStripeEvents", PURGE_EVERY, purge_stripe_events),
+    Job::new("purgeGithubDeliveries", PURGE_EVERY, purge_github_deliveries),
     Job::new("publishReviews", PURGE_EVERY, publish_reviews),
     Job::new("remindReviews", PURGE_EVERY, remind_reviews),
     // A minute late on a 15-minute lead still reaches everyone well before the start.
@@ -50,6 +51,9 @@ const CODES_KEPT_PAST_EXPIRY: chrono::Duration = chrono::Duration::hours(1);
 const SENT_MAIL_KEPT: chrono::Duration = chrono::Duration::days(30);
 /// Processed Stripe events are kept this long (Stripe redelivers for three days at most).
 const STRIPE_EVENTS_KEPT: chrono::Duration = chrono::Duration::days(90);
+/// GitHub delivery ids are kept this long (GitHub redelivers, on request, for three days); a
+/// delivery replayed after that finds its pull request or check no older and changes nothing.
+const GITHUB_DELIVERIES_KEPT: chrono::Duration = chrono::Duration::days(90);
 
 /// First-accept (IMMEDIATE) tasks past their deadline become EXPIRED
 /// (`task::service::expire_overdue`).
@@ -153,6 +157,13 @@ fn purge_sent_mail(app: &AppState) -> BoxFuture<'_, AppResult<Counts>> {
 fn purge_stripe_events(app: &AppState) -> BoxFuture<'_, AppResult<Counts>> {
     Box::pin(deleted(app, async |conn| {
         payment::model::prune_events(conn, Utc::now() - STRIPE_EVENTS_KEPT).await
+    }))
+}
+
+/// GitHub deliveries recorded more than 90 days ago.
+fn purge_github_deliveries(app: &AppState) -> BoxFuture<'_, AppResult<Counts>> {
+    Box::pin(deleted(app, async |conn| {
+        code_link::model::prune_deliveries(conn, Utc::now() - GITHUB_DELIVERIES_KEPT).await
     }))
 }
 

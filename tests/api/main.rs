@@ -17,6 +17,7 @@ mod graphql_http;
 mod graphql_ws_client;
 
 mod gigs;
+mod github;
 mod hardening;
 mod indexes;
 

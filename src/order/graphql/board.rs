@@ -5,6 +5,7 @@ use async_graphql::{Context, InputObject, Object, SimpleObject, ID};
 use chrono::{DateTime, Utc};
 
 use crate::{
+    code_link::{self, graphql::PullRequest},
     order::model::{BoardItemRow, BoardItemStatus, MilestoneRow},
     profile::graphql::User,
 };
@@ -55,6 +56,11 @@ impl OrderMilestone {
                 done: i.done,
             })
             .collect()
+    }
+    /// The pull requests of the repositories linked to this milestone (or to the whole order,
+    /// when it has only this milestone), with their CI checks, most recently updated first.
+    async fn pull_requests(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<PullRequest>> {
+        code_link::graphql::pull_requests_of_milestone(ctx, self.0.id).await
     }
 }
 

@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 
 use super::{records::DeliverableFile, Order};
 use crate::{
+    code_link::graphql::{CiCheck, PullRequest},
     error::AppError,
     graphql::{
         context::ContextExt,
@@ -133,6 +134,18 @@ impl DisputeEvidence {
         let Some(id) = self.0.message_id else { return Ok(None) };
         Message::on_record(ctx, id).await
     }
+    /// PR: the pull request (null once it is gone).
+    async fn pull_request(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<PullRequest>> {
+        let Some(id) = self.0.pull_request_id else {
+            return Ok(None);
+        };
+        PullRequest::on_record(ctx, id).await
+    }
+    /// CI: the check (null once it is gone).
+    async fn check(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<CiCheck>> {
+        let Some(id) = self.0.check_id else { return Ok(None) };
+        CiCheck::on_record(ctx, id).await
+    }
     /// LINK: the URL.
     async fn url(&self) -> Option<&str> {
         self.0.url.as_deref()
@@ -159,12 +172,13 @@ impl DisputeEvidence {
 #[derive(InputObject)]
 #[graphql(name = "DisputeEvidenceInput")]
 pub struct EvidenceInputObject {
-    /// What it is: MESSAGE and LINK need `ref`, FILE needs the `file` argument, NOTE needs
-    /// `note`.
+    /// What it is: MESSAGE, LINK, PR and CI need `ref`, FILE needs the `file` argument, NOTE
+    /// needs `note`.
     pub kind: EvidenceKind,
     /// MESSAGE: the `id` of a message of your conversation with the other party (tied to
-    /// this order or to none); LINK: an http(s) URL (up to 2,000 characters). Omit for FILE
-    /// and NOTE.
+    /// this order or to none); LINK: an http(s) URL (up to 2,000 characters); PR: the `id` of
+    /// a `PullRequest`, CI: the `id` of a `CiCheck`, of a repository this order links. Omit
+    /// for FILE and NOTE.
     #[graphql(name = "ref")]
     pub reference: Option<String>,
     /// Your words on it (up to 2,000 characters); required for NOTE.

@@ -14,6 +14,10 @@ use super::{
 };
 use crate::{
     application::{graphql::Application, loaders::ApplicationById},
+    code_link::{
+        self,
+        graphql::{CodeLink, PullRequest},
+    },
     error::AppError,
     gig::{
         graphql::{Gig, PackageTier},
@@ -244,6 +248,16 @@ impl Order {
     /// The order's task board (at most 100 items), oldest first.
     async fn board(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<BoardItem>> {
         list(ctx, BoardOf(self.0.id), BoardItem).await
+    }
+    /// Repositories and preview URLs the parties linked (`linkRepository`, `addPreviewUrl`),
+    /// oldest first (at most 20).
+    async fn code_links(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<CodeLink>> {
+        code_link::graphql::links_of_order(ctx, self.0.id).await
+    }
+    /// The pull requests of every repository linked to the order or its milestones, as GitHub
+    /// last reported them, most recently updated first.
+    async fn pull_requests(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<PullRequest>> {
+        code_link::graphql::pull_requests_of_order(ctx, self.0.id).await
     }
     /// Disputes, oldest first.
     async fn disputes(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Dispute>> {

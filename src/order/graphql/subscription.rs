@@ -1,4 +1,5 @@
-//! `orderUpdated`: every transition of an order, resumable from an event cursor.
+//! `orderUpdated`: every transition of an order (and its code activity), resumable from an
+//! event cursor.
 
 use std::sync::Arc;
 
@@ -29,7 +30,9 @@ impl OrderUpdate {
     async fn order(&self) -> Order {
         Order(self.order.clone())
     }
-    /// e.g. `CONFIRM_PAYMENT`; `CREATE` when the order was made.
+    /// e.g. `CONFIRM_PAYMENT`; `CREATE` when the order was made; for activity that moves no
+    /// status (`fromStatus` = `toStatus`): `LINK_CODE`/`UNLINK_CODE` (code links),
+    /// `PULL_REQUEST` and `CI_CHECK` (GitHub reported a pull request or a check).
     async fn action(&self) -> &str {
         &self.action
     }
@@ -52,8 +55,9 @@ pub struct OrderSubscription;
 
 #[Subscription]
 impl OrderSubscription {
-    /// Every transition of an order you are a party of (admins: any order), in order. Pass
-    /// the last `eventCursor` you saw as `after` to first receive what you missed.
+    /// Every transition of an order you are a party of (admins: any order), and changes to its
+    /// code links, pull requests and CI checks, in order. Pass the last `eventCursor` you saw
+    /// as `after` to first receive what you missed.
     async fn order_updated(
         &self,
         ctx: &Context<'_>,

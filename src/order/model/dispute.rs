@@ -74,6 +74,10 @@ pg_enum! {
         Link = "LINK",
         /// A statement in the author's words (`note`).
         Note = "NOTE",
+        /// A pull request of a repository the order links (`ref`: the `PullRequest` id).
+        Pr = "PR",
+        /// A CI check of a repository the order links (`ref`: the `CiCheck` id).
+        Ci = "CI",
     }
 }
 
@@ -161,6 +165,10 @@ pub struct EvidenceRow {
     pub file: Option<serde_json::Value>,
     pub note: String,
     pub created_at: DateTime<Utc>,
+    /// PR: the pull request (null once it is gone).
+    pub pull_request_id: Option<Uuid>,
+    /// CI: the check (null once it is gone).
+    pub check_id: Option<Uuid>,
 }
 
 pub async fn insert_dispute(conn: &mut AsyncPgConnection, row: &DisputeRow) -> QueryResult<()> {

@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use super::{find_visible, input::Act, transition::act};
 use crate::{
-    admin,
+    admin, code_link,
     db::page::{Page, PageRequest},
     error::{AppError, AppResult, FieldErrors},
     message,
@@ -30,7 +30,8 @@ const URL_MAX: usize = 2_000;
 /// A piece of evidence as a party gives it.
 pub struct EvidenceInput {
     pub kind: EvidenceKind,
-    /// MESSAGE: the message id; LINK: the URL; nothing for FILE and NOTE.
+    /// MESSAGE: the message id; LINK: the URL; PR: the pull request id; CI: the check id;
+    /// nothing for FILE and NOTE.
     pub reference: Option<String>,
     pub note: Option<String>,
     /// FILE: the upload.
@@ -72,7 +73,8 @@ pub async fn list(
 }
 
 /// A party adds evidence to an unsettled dispute. A MESSAGE must be one of the parties'
-/// conversation (tied to this order, or between the two of them); a FILE is stored before
+/// conversation (tied to this order, or between the two of them); a PR or CI must be a pull
+/// request or check of a repository the order links; a FILE is stored before
 /// anything is locked. `CONFLICT` once the dispute is settled, `LIMIT_EXCEEDED` past
 /// [`EVIDENCE_MAX`]; the other party and the mediator are notified.
 pub async fn add_evidence(
@@ -103,6 +105,12 @@ pub async fn add_evidence(
             if let Some(message_id) = checked.message_id {
                 check_message(conn, &order, message_id).await?;
             }
+            if let Some(id) = checked.pull_request_id {
+                code_link::service::check_pull_request_of(conn, order.id, id).await?;
+            }
+            if let Some(id) = checked.check_id {
+                code_link::service::check_check_of(conn, order.id, id).await?;
+            }
             let row = EvidenceRow {
                 id: Uuid::now_v7(),
                 dispute_id,
@@ -113,6 +121,8 @@ pub async fn add_evidence(
                 file: checked.file,
                 note: checked.note,
                 created_at: Utc::now(),
+                pull_request_id: checked.pull_request_id,
+                check_id: checked.check_id,
             };
             model::insert_evidence(conn, &row).await?;
             let others = [Some(order.client_id), Some(order.freelancer_id), dispute.mediator_id];
@@ -154,6 +164,8 @@ async fn lock_unsettled(conn: &mut AsyncPgConnection, dispute_id: Uuid) -> AppRe
 struct CheckedEvidence {
     kind: EvidenceKind,
     message_id: Option<Uuid>,
+    pull_request_id: Option<Uuid>,
+    check_id: Option<Uuid>,
     url: Option<String>,
     file: Option<serde_json::Value>,
     note: String,
@@ -166,16 +178,29 @@ async fn check_evidence(app: &AppState, input: EvidenceInput) -> AppResult<Check
     let mut checked = CheckedEvidence {
         kind: input.kind,
         message_id: None,
+        pull_request_id: None,
+        check_id: None,
         url: None,
         file: None,
         note,
     };
     match input.kind {
-        EvidenceKind::Message => match reference.as_deref().map(Uuid::parse_str) {
-            Some(Ok(id)) => checked.message_id = Some(id),
-            Some(Err(_)) => errors.add("ref", "must be the id of a message"),
-            None => errors.add("ref", "is required: the id of the message"),
-        },
+        EvidenceKind::Message | EvidenceKind::Pr | EvidenceKind::Ci => {
+            let what = match input.kind {
+                EvidenceKind::Message => "message",
+                EvidenceKind::Pr => "pull request",
+                _ => "CI check",
+            };
+            match reference.as_deref().map(Uuid::parse_str) {
+                Some(Ok(id)) => match input.kind {
+                    EvidenceKind::Message => checked.message_id = Some(id),
+                    EvidenceKind::Pr => checked.pull_request_id = Some(id),
+                    _ => checked.check_id = Some(id),
+                },
+                Some(Err(_)) => errors.add("ref", format!("must be the id of a {what}")),
+                None => errors.add("ref", format!("is required: the id of the {what}")),
+            }
+        }
         EvidenceKind::Link => match reference {
             Some(url) if url.chars().count() > URL_MAX => {
                 errors.add("ref", format!("must be at most {URL_MAX} characters"))
@@ -188,7 +213,7 @@ async fn check_evidence(app: &AppState, input: EvidenceInput) -> AppResult<Check
         },
         EvidenceKind::File | EvidenceKind::Note => {
             if reference.is_some() {
-                errors.add("ref", "is only for MESSAGE and LINK evidence");
+                errors.add("ref", "is only for MESSAGE, LINK, PR and CI evidence");
             }
         }
     }

@@ -91,6 +91,17 @@ async fn publish(
     Ok(())
 }
 
+/// Writes `ORDER_UPDATED` for activity on `order` that is not a transition (its code links,
+/// pull requests and CI checks): `action` names it and the status stays as it is.
+pub async fn publish_activity(
+    conn: &mut AsyncPgConnection,
+    order: &OrderRow,
+    action: &str,
+    actor_id: Option<Uuid>,
+) -> AppResult<()> {
+    publish(conn, order, action, Some(order.status), actor_id).await
+}
+
 /// The roles `user` plays on `order` (none: the order is not theirs to see).
 pub fn roles_of(order: &OrderRow, user: &UserRow) -> Vec<ActorRole> {
     let mut roles = Vec::with_capacity(2);
