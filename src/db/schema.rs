@@ -513,6 +513,7 @@ diesel::table! {
         checkout_attempts -> Int4,
         released_cents -> Nullable<Int8>,
         review_reminded_at -> Nullable<Timestamptz>,
+        billed_cents -> Nullable<Int8>,
     }
 }
 
@@ -782,6 +783,52 @@ diesel::joinable!(calls -> orders (order_id));
 diesel::joinable!(call_participants -> calls (call_id));
 diesel::joinable!(call_participants -> users (user_id));
 
+diesel::table! {
+    hourly_terms (order_id) {
+        order_id -> Uuid,
+        hourly_rate_cents -> Int8,
+        weekly_minute_cap -> Int4,
+        weeks -> Int4,
+    }
+}
+
+diesel::table! {
+    timesheets (id) {
+        id -> Uuid,
+        order_id -> Uuid,
+        week_start -> Date,
+        status -> Text,
+        minutes -> Int4,
+        amount_cents -> Int8,
+        fee_cents -> Nullable<Int8>,
+        submitted_at -> Nullable<Timestamptz>,
+        review_due_at -> Nullable<Timestamptz>,
+        decided_at -> Nullable<Timestamptz>,
+        decided_by -> Nullable<Uuid>,
+        auto_approved -> Bool,
+        dispute_reason -> Nullable<Text>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    time_entries (id) {
+        id -> Uuid,
+        timesheet_id -> Uuid,
+        work_date -> Date,
+        start_time -> Time,
+        minutes -> Int4,
+        note -> Text,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::joinable!(hourly_terms -> orders (order_id));
+diesel::joinable!(timesheets -> orders (order_id));
+diesel::joinable!(time_entries -> timesheets (timesheet_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
     audit_log,
     availability_dates,
@@ -834,4 +881,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     user_ratings,
     calls,
     call_participants,
+    hourly_terms,
+    timesheets,
+    time_entries,
 );

@@ -17,6 +17,7 @@ mod graphql_ws_client;
 
 mod gigs;
 mod hardening;
+mod hourly;
 mod indexes;
 
 mod mail;

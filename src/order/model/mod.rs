@@ -176,12 +176,40 @@ pub struct OrderRow {
     /// What the freelancer's side received on release, before the fee: the whole amount, or
     /// a dispute split's share; `None` until released.
     pub released_cents: Option<i64>,
+    /// An hourly order's weeks billed out of escrow so far (`None`: a fixed-price order).
+    #[serde(default)]
+    pub billed_cents: Option<i64>,
 }
 
 impl OrderRow {
     pub fn is_party(&self, user_id: Uuid) -> bool {
         self.client_id == user_id || self.freelancer_id == user_id
     }
+
+    /// How the order is paid for.
+    pub fn billing(&self) -> OrderBilling {
+        match self.billed_cents {
+            Some(_) => OrderBilling::Hourly,
+            None => OrderBilling::Fixed,
+        }
+    }
+
+    /// What the order's escrow holds once funded and until settled: the amount, less the
+    /// weeks an hourly order has billed.
+    pub fn escrow_cents(&self) -> i64 {
+        self.amount_cents - self.billed_cents.unwrap_or(0)
+    }
+}
+
+/// How an order is paid for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, async_graphql::Enum)]
+pub enum OrderBilling {
+    /// One price: escrow goes to the freelancer, less the fee, when the work is approved.
+    Fixed,
+    /// By the hour (an order made from an HOURLY task): the escrow is a retainer that each
+    /// approved weekly timesheet bills from; what is left goes back to the client when the
+    /// contract ends.
+    Hourly,
 }
 
 /// The fields a transition may change.
@@ -675,6 +703,18 @@ pub async fn paid_by(conn: &mut AsyncPgConnection, payment_intent: &str) -> Quer
         .first(conn)
         .await
         .optional()
+}
+
+/// Adds a billed week of `amount_cents` to an hourly order (locked by the caller).
+pub async fn add_billed(conn: &mut AsyncPgConnection, id: Uuid, amount_cents: i64) -> QueryResult<OrderRow> {
+    diesel::update(orders::table.find(id).filter(orders::billed_cents.is_not_null()))
+        .set((
+            orders::billed_cents.eq(orders::billed_cents + amount_cents),
+            orders::updated_at.eq(Utc::now()),
+        ))
+        .returning(OrderRow::as_returning())
+        .get_result(conn)
+        .await
 }
 
 /// Marks the order's escrow settled at `at` (it left the platform outside a transition).

@@ -11,6 +11,12 @@
 //! moves the ledger; a card dispute takes held escrow out of the platform (a chargeback).
 //! Funding itself is a Checkout Session (`checkout`), reported by the webhook; the transfer
 //! on release is queued when earnings clear (`earnings`).
+//!
+//! An hourly order's escrow is the retainer less the weeks already billed
+//! ([`OrderRow::escrow_cents`]; the timesheet domain bills them). Ending an hourly contract
+//! (approving the work, an admin's override) gives what is left back to the client: the
+//! freelancer was paid week by week. An admin's ruling on a dispute divides what is left as
+//! it would a fixed order's escrow.
 
 use chrono::{DateTime, Utc};
 use diesel_async::AsyncPgConnection;
@@ -24,29 +30,35 @@ use crate::{
     },
     order::{
         machine::Money,
-        model::{OrderRow, Transition},
+        model::{OrderBilling, OrderRow, Transition},
     },
     payment::{calls::CallKind, outbox},
     profile::model as profiles,
     state::AppState,
 };
 
-/// An order's money, as the ledger needs it (the whole amount).
+/// An order's money, as the ledger needs it (what its escrow holds: the whole amount, less
+/// an hourly order's billed weeks).
 pub(super) fn money_of(order: &OrderRow) -> OrderMoney {
     OrderMoney {
         order_id: order.id,
         client_id: order.client_id,
         freelancer_id: order.freelancer_id,
-        amount_cents: order.amount_cents,
+        amount_cents: order.escrow_cents(),
         fee_bps: order.fee_bps.unwrap_or_default(),
     }
 }
 
 /// What the order released to the freelancer's side, as the ledger needs it for clearing:
-/// the whole amount, or a dispute split's share.
+/// the whole amount, or a dispute split's share; for an hourly order only what a ruling
+/// released (its billed weeks never pass through pending).
 pub(super) fn released_money(order: &OrderRow) -> OrderMoney {
+    let unreleased = match order.billing() {
+        OrderBilling::Fixed => order.amount_cents,
+        OrderBilling::Hourly => 0,
+    };
     OrderMoney {
-        amount_cents: order.released_cents.unwrap_or(order.amount_cents),
+        amount_cents: order.released_cents.unwrap_or(unreleased),
         ..money_of(order)
     }
 }
@@ -61,6 +73,10 @@ pub(super) struct Mover<'a> {
     pub now: DateTime<Utc>,
     /// A dispute split's share for the freelancer, in basis points.
     pub split_bps: Option<i32>,
+    /// Whether an admin is ruling on a dispute (which decides where an hourly order's
+    /// unbilled escrow goes; anything else that releases it ends the contract and returns it
+    /// to the client).
+    pub ruling: bool,
 }
 
 impl Mover<'_> {
@@ -74,11 +90,13 @@ impl Mover<'_> {
 /// fee). Nothing when no escrow is held; a split must leave each side at least a cent
 /// (`VALIDATION_ERROR` on `splitBps` otherwise).
 pub(super) fn shares(mover: &Mover<'_>, movement: Money) -> AppResult<(i64, i64)> {
-    let amount = mover.order.amount_cents;
+    let amount = mover.order.escrow_cents();
     if !mover.held() {
         return Ok((0, 0));
     }
+    let hourly = mover.order.billing() == OrderBilling::Hourly;
     Ok(match movement {
+        Money::Release if hourly && !mover.ruling => (amount, 0),
         Money::Release => (0, amount),
         Money::Refund | Money::Refunded => (amount, 0),
         Money::Split => {
