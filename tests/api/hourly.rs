@@ -347,6 +347,18 @@ async fn an_hourly_week_is_logged_submitted_approved_and_billed_once() {
         ))
         .await;
     assert_eq!(history, ["SUBMIT_TIMESHEET", "APPROVE_TIMESHEET"]);
+    // Each step told the order's watchers (orderUpdated), the billed total with it.
+    let events = m
+        .app
+        .texts(&format!(
+            "SELECT concat_ws(':', payload->>'action', payload->'order'->>'billed_cents') AS value FROM events \
+             WHERE topic = 'order:{order}' AND kind = 'ORDER_UPDATED' AND payload->>'action' LIKE '%TIMESHEET' ORDER BY id"
+        ))
+        .await;
+    assert_eq!(
+        events,
+        ["SUBMIT_TIMESHEET:0", &format!("APPROVE_TIMESHEET:{}", CAP_HOURS * RATE)]
+    );
 }
 
 #[tokio::test]

@@ -30,9 +30,12 @@ impl OrderUpdate {
     async fn order(&self, ctx: &Context<'_>) -> Order {
         // The subscription's loader lives as long as the subscription: read lists afresh.
         forget_orders(ctx.loader());
+        crate::timesheet::loaders::forget_timesheets(ctx.loader());
         Order(self.order.clone())
     }
-    /// e.g. `CONFIRM_PAYMENT`; `CREATE` when the order was made.
+    /// e.g. `CONFIRM_PAYMENT`; `CREATE` when the order was made; for a week of an hourly
+    /// order (the status stays), `SUBMIT_TIMESHEET`, `APPROVE_TIMESHEET`,
+    /// `AUTO_APPROVE_TIMESHEET` or `DISPUTE_TIMESHEET`.
     async fn action(&self) -> &str {
         &self.action
     }
