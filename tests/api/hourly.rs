@@ -493,4 +493,29 @@ async fn concurrent_logging_never_passes_the_cap() {
     )
     .await;
     assert_eq!(total, "540,540");
+
+    // Deleting an entry makes room again.
+    let first = answers.iter().find(|a| a.body.get("errors").is_none()).unwrap();
+    let entry = first.data()["logTime"]["id"].as_str().unwrap();
+    let deleted = m
+        .app
+        .gql_as(
+            &m.freelancer,
+            "mutation($id: ID!) { deleteTimeEntry(id: $id) { status minutes amountCents entries { id } } }",
+            json!({ "id": entry }),
+        )
+        .await;
+    let week_left = ok(&deleted, "deleteTimeEntry")["deleteTimeEntry"].clone();
+    assert_eq!(week_left["minutes"], 360);
+    assert_eq!(week_left["amountCents"], 6 * RATE);
+    assert_eq!(week_left["entries"].as_array().unwrap().len(), 2);
+    let day = first.data()["logTime"]["date"]
+        .as_str()
+        .unwrap()
+        .parse::<NaiveDate>()
+        .unwrap();
+    ok(
+        &log(&m, &m.freelancer, &order, day, "14:00", 240).await,
+        "logTime after a delete",
+    );
 }
