@@ -84,6 +84,9 @@ pub struct Payments {
     /// `ESCROW_DISPUTE_WINDOW_HOURS`: how long after approval a party may still dispute
     /// before escrow is released automatically.
     pub escrow_dispute_window: Duration,
+    /// `TIMESHEET_REVIEW_WINDOW_HOURS` (72 unless set): how long the client of an hourly order
+    /// has to approve or dispute a submitted week before it is approved on its own.
+    pub timesheet_review_window: Duration,
 }
 
 impl std::fmt::Debug for Payments {
@@ -96,6 +99,7 @@ impl std::fmt::Debug for Payments {
             .field("stripe_pro_price_id", &self.stripe_pro_price_id)
             .field("cron_secret", &self.cron_secret.is_some())
             .field("escrow_dispute_window", &self.escrow_dispute_window)
+            .field("timesheet_review_window", &self.timesheet_review_window)
             .finish()
     }
 }
@@ -139,6 +143,10 @@ impl Payments {
         if hours > 24 * 90 {
             bail!("ESCROW_DISPUTE_WINDOW_HOURS={hours} is more than 90 days");
         }
+        let review_hours: u64 = parse_or(vars, "TIMESHEET_REVIEW_WINDOW_HOURS", 72)?;
+        if !(1..=24 * 30).contains(&review_hours) {
+            bail!("TIMESHEET_REVIEW_WINDOW_HOURS={review_hours} must be 1 to 720 (30 days)");
+        }
         Ok(Self {
             stripe_secret_key,
             stripe_webhook_secrets,
@@ -146,6 +154,7 @@ impl Payments {
             stripe_pro_price_id: vars.get("STRIPE_PRO_PRICE_ID").map(|p| p.trim().to_owned()),
             cron_secret,
             escrow_dispute_window: Duration::from_secs(hours * 3600),
+            timesheet_review_window: Duration::from_secs(review_hours * 3600),
         })
     }
 }
@@ -577,6 +586,7 @@ mod tests {
         assert!(config.payments.stripe_secret_key.is_none());
         assert!(config.payments.stripe_webhook_secrets.is_empty());
         assert_eq!(config.payments.escrow_dispute_window, Duration::from_secs(24 * 3600));
+        assert_eq!(config.payments.timesheet_review_window, Duration::from_secs(72 * 3600));
 
         let config = Config::from_vars(&vars(&[
             ("STRIPE_SECRET_KEY", "sk_test_1"),
@@ -593,6 +603,9 @@ mod tests {
         assert_eq!(config.payments.escrow_dispute_window, Duration::from_secs(48 * 3600));
         assert!(Config::from_vars(&vars(&[("STRIPE_API_BASE", "ftp://x")])).is_err());
         assert!(Config::from_vars(&vars(&[("ESCROW_DISPUTE_WINDOW_HOURS", "soon")])).is_err());
+        let config = Config::from_vars(&vars(&[("TIMESHEET_REVIEW_WINDOW_HOURS", "24")])).unwrap();
+        assert_eq!(config.payments.timesheet_review_window, Duration::from_secs(24 * 3600));
+        assert!(Config::from_vars(&vars(&[("TIMESHEET_REVIEW_WINDOW_HOURS", "0")])).is_err());
     }
 
     #[test]

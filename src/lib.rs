@@ -41,6 +41,7 @@ pub mod storage;
 pub mod tally;
 pub mod task;
 pub mod telemetry;
+pub mod timesheet;
 pub mod validation;
 pub mod verification;
 pub mod vouch;

@@ -64,6 +64,17 @@ impl Cursor for i64 {
     }
 }
 
+/// A calendar date (`YYYY-MM-DD`), for lists ordered by a day or a week.
+impl Cursor for chrono::NaiveDate {
+    fn write(&self) -> String {
+        self.format("%Y-%m-%d").to_string()
+    }
+
+    fn read(key: &str) -> Option<Self> {
+        chrono::NaiveDate::parse_from_str(key, "%Y-%m-%d").ok()
+    }
+}
+
 /// A point in time, to the microsecond (PostgreSQL's precision).
 impl Cursor for DateTime<Utc> {
     fn write(&self) -> String {

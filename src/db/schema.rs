@@ -518,6 +518,7 @@ diesel::table! {
         review_reminded_at -> Nullable<Timestamptz>,
         deposit_cents -> Nullable<Int8>,
         deposit_paid_at -> Nullable<Timestamptz>,
+        billed_cents -> Nullable<Int8>,
     }
 }
 
@@ -850,6 +851,35 @@ diesel::table! {
 }
 
 diesel::table! {
+    hourly_terms (order_id) {
+        order_id -> Uuid,
+        hourly_rate_cents -> Int8,
+        weekly_minute_cap -> Int4,
+        weeks -> Int4,
+    }
+}
+
+diesel::table! {
+    timesheets (id) {
+        id -> Uuid,
+        order_id -> Uuid,
+        week_start -> Date,
+        status -> Text,
+        minutes -> Int4,
+        amount_cents -> Int8,
+        fee_cents -> Nullable<Int8>,
+        submitted_at -> Nullable<Timestamptz>,
+        review_due_at -> Nullable<Timestamptz>,
+        decided_at -> Nullable<Timestamptz>,
+        decided_by -> Nullable<Uuid>,
+        auto_approved -> Bool,
+        dispute_reason -> Nullable<Text>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     github_deliveries (id) {
         id -> Text,
         event -> Text,
@@ -860,11 +890,27 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    time_entries (id) {
+        id -> Uuid,
+        timesheet_id -> Uuid,
+        work_date -> Date,
+        start_time -> Time,
+        minutes -> Int4,
+        note -> Text,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
 diesel::joinable!(code_links -> orders (order_id));
 diesel::joinable!(code_links -> order_milestones (milestone_id));
 diesel::joinable!(code_links -> users (created_by));
 diesel::joinable!(dispute_evidence -> pull_requests (pull_request_id));
 diesel::joinable!(dispute_evidence -> ci_checks (check_id));
+diesel::joinable!(hourly_terms -> orders (order_id));
+diesel::joinable!(timesheets -> orders (order_id));
+diesel::joinable!(time_entries -> timesheets (timesheet_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     audit_log,
@@ -923,4 +969,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     user_ratings,
     calls,
     call_participants,
+    hourly_terms,
+    timesheets,
+    time_entries,
 );

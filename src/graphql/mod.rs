@@ -42,6 +42,7 @@ use crate::{
     sos::graphql::{SosMutation, SosSubscription},
     state::AppState,
     task::graphql::{TaskMutation, TaskQuery, TaskSubscription},
+    timesheet::graphql::{TimesheetMutation, TimesheetQuery},
     verification::graphql::{VerificationMutation, VerificationQuery},
     vouch::graphql::VouchMutation,
 };
@@ -63,6 +64,7 @@ pub struct Query(
     CalendarQuery,
     CallQuery,
     OrderQuery,
+    TimesheetQuery,
     ReviewQuery,
     LedgerQuery,
     PaymentQuery,
@@ -91,6 +93,7 @@ pub struct Mutation(
     CallMutation,
     OrderMutation,
     CodeLinkMutation,
+    TimesheetMutation,
     ReviewMutation,
     PaymentMutation,
     PlanMutation,
@@ -150,6 +153,7 @@ fn describe_lists(
     let builder = describe_list!(builder, crate::review::graphql::Review, "reviews");
     let builder = describe_list!(builder, crate::sos::graphql::SosAlert, "SOS alerts");
     let builder = describe_list!(builder, crate::task::graphql::Task, "tasks");
+    let builder = describe_list!(builder, crate::timesheet::graphql::Timesheet, "timesheets");
     let builder = describe_list!(
         builder,
         crate::verification::graphql::VerificationRequest,

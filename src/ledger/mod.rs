@@ -9,7 +9,8 @@
 //! and each idempotency key moves money once.
 //!
 //! Only the order domain moves money (funding, release, refund on its transitions, and the
-//! clearing of released earnings); no request writes entries directly. A user reads only
+//! clearing of released earnings) and, for hourly orders, the timesheet domain (billing an
+//! approved week out of escrow); no request writes entries directly. A user reads only
 //! their own balances and entries.
 
 pub mod graphql;

@@ -212,6 +212,35 @@ pub async fn release(
     order_step(conn, TransactionKind::Release, order, currency, actor).await
 }
 
+/// One approved week of an hourly order (`timesheet_id`): its price (`order.amount_cents`)
+/// leaves escrow for the freelancer's available balance, less the fee at the rate fixed on
+/// the order. The client's approval (or the lapse of the review window) is the week's
+/// dispute window, so it does not wait in pending. Keyed by the week: once per week.
+pub async fn bill_week(
+    conn: &mut AsyncPgConnection,
+    order: &OrderMoney,
+    timesheet_id: Uuid,
+    currency: &str,
+    actor: Option<Uuid>,
+) -> AppResult<bool> {
+    let amount = order.amount_cents;
+    let fee = fee_cents(amount, order.fee_bps);
+    let movement = Movement {
+        kind: TransactionKind::Release,
+        key: format!("timesheet:{timesheet_id}:release"),
+        order_id: Some(order.order_id),
+        actor_id: actor,
+        memo: format!("Timesheet billed ({} bps fee)", order.fee_bps),
+        currency,
+        legs: vec![
+            (Account::Escrow, -amount),
+            (Account::Available(order.freelancer_id), amount - fee),
+            (Account::Fees, fee),
+        ],
+    };
+    post(conn, movement).await
+}
+
 /// Escrow goes back to the client's available balance.
 pub async fn refund(
     conn: &mut AsyncPgConnection,

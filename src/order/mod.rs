@@ -40,6 +40,12 @@
 //!   dispute freezes it (PROVIDER_DISPUTE) and charges the disputed payment back (anything
 //!   else held goes back to the client), once per Stripe dispute (`service::card` says what
 //!   happens in each state);
+//! - an HOURLY order (made from an HOURLY task) is funded with a retainer — its weeks at the
+//!   weekly cap — by the same payment paths; each approved weekly timesheet bills its price
+//!   out of that escrow (`crate::timesheet`, `orders.billed_cents`), so the escrow an order
+//!   holds is its amount less what was billed; ending the contract (`approveWork`, refused
+//!   while a week with time in it is unbilled, or an admin's override) gives what is left back
+//!   to the client, while an admin's ruling on a dispute divides what is left;
 //! - a DISPUTED order and its escrow stay frozen until an admin settles it; every admin
 //!   action on an order is audit-logged;
 //! - only the parties and admins see an order; only the parties work on a live one (board,

@@ -17,7 +17,7 @@ use crate::{
     payment::{self, outbox},
     review,
     state::AppState,
-    task,
+    task, timesheet,
 };
 
 /// Every job, in the order the route runs them: expiry and release first, then the calls
@@ -38,6 +38,8 @@ pub const JOBS: &[Job] = &[
     Job::new("purgeGithubDeliveries", PURGE_EVERY, purge_github_deliveries),
     Job::new("publishReviews", PURGE_EVERY, publish_reviews),
     Job::new("remindReviews", PURGE_EVERY, remind_reviews),
+    // A minute late on a 72-hour window is nothing.
+    Job::new("approveTimesheets", Duration::from_secs(60), approve_timesheets),
     // A minute late on a 15-minute lead still reaches everyone well before the start.
     Job::new("callReminders", Duration::from_secs(60), call_reminders),
 ];
@@ -84,6 +86,12 @@ fn publish_reviews(app: &AppState) -> BoxFuture<'_, AppResult<Counts>> {
 /// (`review::service::remind_due`).
 fn remind_reviews(app: &AppState) -> BoxFuture<'_, AppResult<Counts>> {
     Box::pin(async move { Ok(Counts::of("reminded", review::service::remind_due(app).await?)) })
+}
+
+/// Submitted weeks of hourly orders whose review window closed unanswered are approved and
+/// billed (`timesheet::service::auto_approve_due`).
+fn approve_timesheets(app: &AppState) -> BoxFuture<'_, AppResult<Counts>> {
+    Box::pin(async move { Ok(Counts::of("approved", timesheet::service::auto_approve_due(app).await?)) })
 }
 
 /// Reminder mails, with a calendar file, for scheduled calls starting within 15 minutes

@@ -65,6 +65,7 @@ fn declared_columns() -> BTreeMap<(String, String), (String, bool)> {
             "Jsonb" => "jsonb",
             "Timestamptz" => "timestamp with time zone",
             "Date" => "date",
+            "Time" => "time without time zone",
             "Tsvector" => "tsvector",
 
             t if t.starts_with("Array<") => "ARRAY",

@@ -19,6 +19,7 @@ mod graphql_ws_client;
 mod gigs;
 mod github;
 mod hardening;
+mod hourly;
 mod indexes;
 
 mod mail;

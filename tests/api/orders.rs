@@ -254,7 +254,8 @@ fn allowed(state: OrderStatus, action: Action, role: Option<ActorRole>) -> Optio
 }
 
 /// Sum zero per transaction and overall, balances match their entries, nothing but EXTERNAL
-/// below zero, escrow equals the funded-but-unsettled orders.
+/// below zero, escrow equals the funded-but-unsettled orders (less hourly orders' billed
+/// weeks).
 pub async fn assert_books_balance(app: &TestApp) {
     let books = one(
         app,
@@ -265,7 +266,8 @@ pub async fn assert_books_balance(app: &TestApp) {
            (SELECT count(*) FROM ledger_accounts a WHERE balance_cents <> \
               COALESCE((SELECT sum(amount_cents) FROM ledger_entries e WHERE e.account_id = a.id), 0)), \
            (SELECT COALESCE((SELECT balance_cents FROM ledger_accounts WHERE kind = 'PLATFORM_ESCROW'), 0) \
-              - COALESCE((SELECT sum(CASE WHEN funded_at IS NOT NULL THEN amount_cents ELSE deposit_cents END) FROM orders \
+              - COALESCE((SELECT sum(CASE WHEN funded_at IS NOT NULL THEN amount_cents ELSE deposit_cents END \
+                                      - COALESCE(billed_cents, 0)) FROM orders \
                  WHERE (funded_at IS NOT NULL OR deposit_paid_at IS NOT NULL) AND settled_at IS NULL), 0))) AS value",
     )
     .await;

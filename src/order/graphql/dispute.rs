@@ -11,13 +11,13 @@ use crate::{
     error::AppError,
     graphql::{
         context::ContextExt,
-        loader::{load_list, shared_error},
+        loader::load_list,
         pagination::{connection, page_request, ListConnection},
         types::parse_id,
     },
     message::graphql::Message,
     order::{
-        loaders::{EvidenceOf, OrderById},
+        loaders::EvidenceOf,
         model::{DisputeOutcome, DisputeRow, DisputeStatus, EvidenceKind, EvidenceRow},
         service::dispute::{self, EvidenceInput},
     },
@@ -40,12 +40,7 @@ impl Dispute {
     }
     /// The order in dispute.
     async fn order(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Order>> {
-        let row = ctx
-            .loader()
-            .load_one(OrderById(self.0.order_id))
-            .await
-            .map_err(shared_error)?;
-        Ok(row.map(Order))
+        Order::on_record(ctx, self.0.order_id).await
     }
     /// Who opened it: the client or the freelancer (the client for a card dispute).
     async fn opened_by(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {

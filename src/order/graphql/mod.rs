@@ -27,8 +27,8 @@ pub use self::{
 pub use super::{
     machine::Action as OrderAction,
     model::{
-        BoardItemStatus, DisputeOutcome, DisputeStatus, EvidenceKind, OrderCodePurpose, OrderOrigin, OrderSide,
-        OrderStatus, PaymentProofStatus, PaymentStage,
+        BoardItemStatus, DisputeOutcome, DisputeStatus, EvidenceKind, OrderBilling, OrderCodePurpose, OrderOrigin,
+        OrderSide, OrderStatus, PaymentProofStatus, PaymentStage,
     },
 };
 

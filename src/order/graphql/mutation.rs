@@ -135,14 +135,23 @@ impl OrderMutation {
     /// (PENDING_PAYMENT, with the application's milestones, or one milestone at its proposed
     /// rate), assigns the task and turns the other open applications down. NOT_FOUND for
     /// applications to tasks that are not yours; CONFLICT when the task is not OPEN or the
-    /// application was already decided or withdrawn.
+    /// application was already decided or withdrawn. An HOURLY task becomes an hourly
+    /// contract at the application's proposed rate (`billing: HOURLY`): its amount is a
+    /// retainer of `contractWeeks` at the weekly cap, and time is billed week by week from it
+    /// (see `logTime`).
     async fn accept_application(
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "The application to accept.")] id: ID,
+        #[graphql(
+            desc = "HOURLY tasks only, and required for them: the most hours the freelancer may log in one week (1 to 80)."
+        )]
+        weekly_hour_cap: Option<i32>,
     ) -> async_graphql::Result<Order> {
         let (viewer, id) = viewer_and(ctx, &id, "id")?;
-        Ok(Order::new(service::accept_application(ctx.app(), viewer, id).await?))
+        Ok(Order::new(
+            service::accept_application(ctx.app(), viewer, id, weekly_hour_cap).await?,
+        ))
     }
 
     /// Takes an OPEN first-accept (IMMEDIATE) task: of everyone accepting at once exactly one
@@ -150,7 +159,8 @@ impl OrderMutation {
     /// at its maximum budget); the others get
     /// `CONFLICT` (as does a task whose deadline has passed or that is not IMMEDIATE).
     /// FORBIDDEN on your own task; NOT_FOUND when you cannot see it. Watchers of the task
-    /// (`taskUpdated`) learn it is taken.
+    /// (`taskUpdated`) learn it is taken. An HOURLY task becomes an hourly contract at its
+    /// maximum budget per hour with a weekly cap of 40 hours.
     async fn accept_task(
         &self,
         ctx: &Context<'_>,

@@ -10,7 +10,7 @@ use super::{
     board::{BoardItem, OrderMilestone},
     dispute::Dispute,
     records::{Deliverable, OrderHistoryEntry, PaymentProof},
-    OrderAction, OrderOrigin, OrderStatus, PaymentStage,
+    OrderAction, OrderBilling, OrderOrigin, OrderStatus, PaymentStage,
 };
 use crate::{
     application::{graphql::Application, loaders::ApplicationById},
@@ -29,7 +29,7 @@ use crate::{
         types::Date,
     },
     order::{
-        loaders::{BoardOf, DeliverablesOf, DisputesOf, HistoryOf, MilestonesOf, ProofsOf},
+        loaders::{BoardOf, DeliverablesOf, DisputesOf, HistoryOf, MilestonesOf, OrderById, ProofsOf},
         machine::{self, Action},
         model::{ActorRole, OrderRow},
         service,
@@ -37,6 +37,11 @@ use crate::{
     profile::graphql::User,
     review::{self, graphql::Review},
     task::{graphql::Task, loaders::TaskById},
+    timesheet::{
+        graphql::Timesheet,
+        loaders::{TermsOf, TimesheetsOf},
+        model::TermsRow,
+    },
 };
 
 pub struct Order(pub Arc<OrderRow>);
@@ -44,6 +49,12 @@ pub struct Order(pub Arc<OrderRow>);
 impl Order {
     pub fn new(row: OrderRow) -> Self {
         Order(Arc::new(row))
+    }
+
+    /// The order a record names, through the loader (null if it is gone).
+    pub async fn on_record(ctx: &Context<'_>, id: uuid::Uuid) -> async_graphql::Result<Option<Self>> {
+        let row = ctx.loader().load_one(OrderById(id)).await.map_err(shared_error)?;
+        Ok(row.map(Order))
     }
 }
 
@@ -107,7 +118,8 @@ impl Order {
     async fn requirements(&self) -> &str {
         &self.0.requirements
     }
-    /// The whole order amount (the sum of its milestones), in minor units of `currency`.
+    /// The whole order amount (the sum of its milestones), in minor units of `currency`; for
+    /// an HOURLY order, the retainer escrow is funded with (`contractWeeks` at the weekly cap).
     async fn amount_cents(&self) -> i64 {
         self.0.amount_cents
     }
@@ -270,6 +282,42 @@ impl Order {
         let current = rows.iter().find(|d| d.status.is_unsettled()).or(rows.last());
         Ok(current.cloned().map(Dispute))
     }
+    /// How the order is paid for: FIXED (one price) or HOURLY (weekly timesheets billed out of
+    /// a retainer).
+    async fn billing(&self) -> OrderBilling {
+        self.0.billing()
+    }
+    /// An HOURLY order's rate per hour in minor units of `currency`; null for FIXED orders.
+    async fn hourly_rate_cents(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<i64>> {
+        Ok(self.terms(ctx).await?.map(|t| t.hourly_rate_cents))
+    }
+    /// An HOURLY order's weekly cap in hours: no ISO week may hold more logged time (more is
+    /// refused with LIMIT_EXCEEDED); null for FIXED orders.
+    async fn weekly_hour_cap(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<i32>> {
+        Ok(self.terms(ctx).await?.map(|t| t.weekly_minute_cap / 60))
+    }
+    /// How many weeks at the cap an HOURLY order's retainer covers (1, 4 or 13, from the
+    /// task's expected duration); null for FIXED orders.
+    async fn contract_weeks(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<i32>> {
+        Ok(self.terms(ctx).await?.map(|t| t.weeks))
+    }
+    /// What an HOURLY order's approved weeks billed out of escrow so far (before the fee);
+    /// null for FIXED orders.
+    async fn billed_cents(&self) -> Option<i64> {
+        self.0.billed_cents
+    }
+    /// What the escrow still holds for an HOURLY order's coming weeks (the retainer less what
+    /// was billed) while funded and not settled; null otherwise. Time that would cost more
+    /// is refused with LIMIT_EXCEEDED; what is left goes back to the client when the contract
+    /// ends.
+    async fn escrow_remaining_cents(&self) -> Option<i64> {
+        let held = self.0.funded_at.is_some() && self.0.settled_at.is_none();
+        self.0.billed_cents.filter(|_| held).map(|_| self.0.escrow_cents())
+    }
+    /// An HOURLY order's weekly timesheets, latest week first (empty for FIXED orders).
+    async fn timesheets(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Timesheet>> {
+        list(ctx, TimesheetsOf(self.0.id), Timesheet::new).await
+    }
     /// The parties' reviews of each other (after completion): public ones, and your own
     /// even while it is hidden (reviews are blind until both parties reviewed or the review
     /// window closed).
@@ -286,6 +334,14 @@ impl Order {
             OrderStatus::PendingPayment | OrderStatus::PaymentSubmitted | OrderStatus::DepositPaid
         );
         self.0.payment_due().filter(|_| waiting)
+    }
+
+    /// The order's hourly terms (none for a fixed-price order), through the loader.
+    async fn terms(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Arc<TermsRow>>> {
+        if self.0.billed_cents.is_none() {
+            return Ok(None);
+        }
+        Ok(ctx.loader().load_one(TermsOf(self.0.id)).await.map_err(shared_error)?)
     }
 }
 

@@ -15,7 +15,9 @@ pub struct OrderHistoryEntry(pub HistoryRow);
 /// One step of an order: who took which action, and the status before and after.
 #[Object]
 impl OrderHistoryEntry {
-    /// e.g. `CONFIRM_PAYMENT`; `CREATE` for the first entry.
+    /// e.g. `CONFIRM_PAYMENT`; `CREATE` for the first entry; for a week of an hourly order
+    /// (the status stays), `SUBMIT_TIMESHEET`, `APPROVE_TIMESHEET`, `AUTO_APPROVE_TIMESHEET` or
+    /// `DISPUTE_TIMESHEET`, with the week in the note.
     async fn action(&self) -> &str {
         &self.0.action
     }

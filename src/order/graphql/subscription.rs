@@ -32,7 +32,9 @@ impl OrderUpdate {
     }
     /// e.g. `CONFIRM_PAYMENT`; `CREATE` when the order was made; for activity that moves no
     /// status (`fromStatus` = `toStatus`): `LINK_CODE`/`UNLINK_CODE` (code links),
-    /// `PULL_REQUEST` and `CI_CHECK` (GitHub reported a pull request or a check).
+    /// `PULL_REQUEST` and `CI_CHECK` (GitHub reported a pull request or a check), and for a
+    /// week of an hourly order `SUBMIT_TIMESHEET`, `APPROVE_TIMESHEET`,
+    /// `AUTO_APPROVE_TIMESHEET` or `DISPUTE_TIMESHEET`.
     async fn action(&self) -> &str {
         &self.action
     }

@@ -222,11 +222,28 @@ pub struct OrderRow {
     /// When the deposit entered escrow (`funded_at` is when the whole amount had).
     #[serde(default)]
     pub deposit_paid_at: Option<DateTime<Utc>>,
+    /// An hourly order's weeks billed out of escrow so far (`None`: a fixed-price order).
+    #[serde(default)]
+    pub billed_cents: Option<i64>,
 }
 
 impl OrderRow {
     pub fn is_party(&self, user_id: Uuid) -> bool {
         self.client_id == user_id || self.freelancer_id == user_id
+    }
+
+    /// How the order is paid for.
+    pub fn billing(&self) -> OrderBilling {
+        match self.billed_cents {
+            Some(_) => OrderBilling::Hourly,
+            None => OrderBilling::Fixed,
+        }
+    }
+
+    /// What the order's escrow holds until settled: what its payments put in
+    /// ([`Self::paid_cents`]), less the weeks an hourly order has billed.
+    pub fn escrow_cents(&self) -> i64 {
+        self.paid_cents() - self.billed_cents.unwrap_or(0)
     }
 
     /// The payment the order waits for, whatever its status: the stage and its amount;
@@ -263,6 +280,17 @@ pub struct PaymentRow {
     /// The Stripe payment intent that paid it; `None` for a manual payment.
     pub stripe_payment_intent_id: Option<String>,
     pub paid_at: DateTime<Utc>,
+}
+
+/// How an order is paid for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, async_graphql::Enum)]
+pub enum OrderBilling {
+    /// One price: escrow goes to the freelancer, less the fee, when the work is approved.
+    Fixed,
+    /// By the hour (an order made from an HOURLY task): the escrow is a retainer that each
+    /// approved weekly timesheet bills from; what is left goes back to the client when the
+    /// contract ends.
+    Hourly,
 }
 
 /// The fields a transition may change.
@@ -775,6 +803,18 @@ pub async fn payments_of(conn: &mut AsyncPgConnection, order_id: Uuid) -> QueryR
         .order(order_payments::paid_at)
         .select(PaymentRow::as_select())
         .load(conn)
+        .await
+}
+
+/// Adds a billed week of `amount_cents` to an hourly order (locked by the caller).
+pub async fn add_billed(conn: &mut AsyncPgConnection, id: Uuid, amount_cents: i64) -> QueryResult<OrderRow> {
+    diesel::update(orders::table.find(id).filter(orders::billed_cents.is_not_null()))
+        .set((
+            orders::billed_cents.eq(orders::billed_cents + amount_cents),
+            orders::updated_at.eq(Utc::now()),
+        ))
+        .returning(OrderRow::as_returning())
+        .get_result(conn)
         .await
 }
 

@@ -19,10 +19,10 @@ use crate::{
     state::AppState,
     task::{
         self,
-        model::{LocationType, TaskMode, TaskStatus},
+        model::{BudgetType, LocationType, TaskMode, TaskStatus},
         service::Milestone,
     },
-    validation,
+    timesheet, validation,
 };
 
 const REQUIREMENTS_MAX: usize = 5_000;
@@ -132,6 +132,7 @@ pub async fn order_gig(app: &AppState, client: &UserRow, input: GigOrderInput, b
                     None
                 },
                 deposit_paid_at: None,
+                billed_cents: None,
             };
             let milestone = MilestoneRow {
                 id: Uuid::now_v7(),
@@ -181,8 +182,15 @@ fn booking_deposit(amount_cents: i64, deposit_bps: Option<i32>) -> Option<i64> {
 }
 
 /// Accepts an application to the viewer's OPEN task: the order is created, the task is
-/// ASSIGNED, and the other open applications are turned down (their authors are told).
-pub async fn accept_application(app: &AppState, poster: &UserRow, application_id: Uuid) -> AppResult<OrderRow> {
+/// ASSIGNED, and the other open applications are turned down (their authors are told). For
+/// an HOURLY task the order is an hourly contract at the application's proposed rate with
+/// a weekly cap of `weekly_hour_cap` hours (required then, refused for a FIXED task).
+pub async fn accept_application(
+    app: &AppState,
+    poster: &UserRow,
+    application_id: Uuid,
+    weekly_hour_cap: Option<i32>,
+) -> AppResult<OrderRow> {
     let mut conn = app.db.conn().await?;
     app.bus
         .transaction::<_, AppError, _>(&mut conn, async |conn| {
@@ -209,7 +217,7 @@ pub async fn accept_application(app: &AppState, poster: &UserRow, application_id
                 )));
             }
             let planned: Vec<Milestone> = serde_json::from_value(application.milestones.clone()).unwrap_or_default();
-            let (order, milestones) = task_order(
+            let (mut order, mut milestones) = task_order(
                 &task,
                 application.freelancer_id,
                 Some(application.id),
@@ -217,7 +225,9 @@ pub async fn accept_application(app: &AppState, poster: &UserRow, application_id
                 application.proposed_rate_cents,
                 application.revisions,
             );
-            model::insert(conn, &order, &milestones).await?;
+            let rate = application.proposed_rate_cents;
+            let terms = timesheet::service::hire_terms(&task, order.id, rate, weekly_hour_cap, "weeklyHourCap")?;
+            insert_task_order(conn, &mut order, &mut milestones, terms).await?;
             applications::set_status(conn, &[application.id], ApplicationStatus::Accepted).await?;
             let others: Vec<Uuid> = applications::open_of_task(conn, task.id)
                 .await?
@@ -324,8 +334,60 @@ fn task_order(
         released_cents: None,
         deposit_cents: None,
         deposit_paid_at: None,
+        billed_cents: None,
     };
     (order, milestones)
+}
+
+/// Makes the order made from an HOURLY task an hourly contract on `terms` (nothing for a
+/// FIXED task, `None`): its amount is the retainer (its weeks at the cap) held as one
+/// milestone, due when those weeks end, and the terms are stored beside it.
+async fn make_hourly(
+    conn: &mut AsyncPgConnection,
+    order: &mut OrderRow,
+    milestones: &mut Vec<MilestoneRow>,
+    terms: Option<timesheet::model::TermsRow>,
+) -> AppResult<()> {
+    let Some(terms) = terms else {
+        return Ok(());
+    };
+    let retainer = timesheet::service::retainer(&terms)
+        .ok_or_else(|| AppError::internal(anyhow::anyhow!("unchecked hourly retainer")))?;
+    let due_at = order.created_at + Duration::weeks(i64::from(terms.weeks));
+    order.amount_cents = retainer;
+    order.billed_cents = Some(0);
+    order.due_at = Some(due_at);
+    *milestones = vec![MilestoneRow {
+        id: Uuid::now_v7(),
+        order_id: order.id,
+        position: 0,
+        title: format!(
+            "Retainer: {} week(s) of up to {} h",
+            terms.weeks,
+            terms.weekly_minute_cap / 60
+        ),
+        amount_cents: retainer,
+        due_at: Some(due_at),
+        checklist: serde_json::json!([]),
+    }];
+    model::insert(conn, order, milestones).await?;
+    timesheet::model::insert_terms(conn, &terms).await?;
+    Ok(())
+}
+
+/// Inserts an order made from a task with its milestones, as an hourly contract on
+/// `terms` when it has them.
+async fn insert_task_order(
+    conn: &mut AsyncPgConnection,
+    order: &mut OrderRow,
+    milestones: &mut Vec<MilestoneRow>,
+    terms: Option<timesheet::model::TermsRow>,
+) -> AppResult<()> {
+    if terms.is_some() {
+        return make_hourly(conn, order, milestones, terms).await;
+    }
+    model::insert(conn, order, milestones).await?;
+    Ok(())
 }
 
 /// Revisions included when a first-accept task becomes an order.
@@ -350,7 +412,7 @@ pub async fn accept_task(app: &AppState, freelancer: &UserRow, task_id: Uuid) ->
                 .filter(|p| !p.is_banned())
                 .ok_or_else(|| AppError::not_found("Task"))?;
             let planned: Vec<Milestone> = serde_json::from_value(task.milestone_plan.clone()).unwrap_or_default();
-            let (order, milestones) = task_order(
+            let (mut order, mut milestones) = task_order(
                 &task,
                 freelancer.id,
                 None,
@@ -358,7 +420,10 @@ pub async fn accept_task(app: &AppState, freelancer: &UserRow, task_id: Uuid) ->
                 task.budget_max_cents,
                 TASK_REVISIONS,
             );
-            model::insert(conn, &order, &milestones).await?;
+            // Nobody sets a cap when a first-accept task is taken: the default applies.
+            let cap = (task.budget_type == BudgetType::Hourly).then_some(timesheet::rules::DEFAULT_WEEKLY_HOURS);
+            let terms = timesheet::service::hire_terms(&task, order.id, task.budget_max_cents, cap, "weeklyHourCap")?;
+            insert_task_order(conn, &mut order, &mut milestones, terms).await?;
             task::service::announce(app, conn, &task, Some(TaskStatus::Open)).await?;
             created(conn, &order, freelancer, ActorRole::Freelancer, "accepted").await?;
             Ok(order)

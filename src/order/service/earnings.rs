@@ -52,8 +52,14 @@ async fn clear_batch(app: &AppState, before: chrono::DateTime<Utc>) -> AppResult
             let mut cleared = Cleared::default();
             for order in &due {
                 let money = released_money(order);
-                ledger::clear(conn, &money, &order.currency).await?;
                 model::mark_cleared(conn, order.id).await?;
+                cleared.orders += 1;
+                if money.amount_cents == 0 {
+                    // An hourly contract that ended with nothing released: its weeks were
+                    // billed straight to the freelancer's available balance.
+                    continue;
+                }
+                ledger::clear(conn, &money, &order.currency).await?;
                 let earned = money.amount_cents - ledger::fee_cents(money.amount_cents, money.fee_bps);
                 let transferred = outbox::pay_out(
                     conn,
@@ -64,7 +70,6 @@ async fn clear_batch(app: &AppState, before: chrono::DateTime<Utc>) -> AppResult
                     release_key(order.id),
                 )
                 .await?;
-                cleared.orders += 1;
                 cleared.transfers += usize::from(transferred);
             }
             Ok(cleared)

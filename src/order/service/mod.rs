@@ -69,7 +69,7 @@ pub struct OrderEvent {
 }
 
 /// Writes `ORDER_UPDATED` for `order` in the caller's transaction (relayed after commit).
-async fn publish(
+pub async fn publish(
     conn: &mut AsyncPgConnection,
     order: &OrderRow,
     action: &str,

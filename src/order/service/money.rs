@@ -18,6 +18,12 @@
 //! whatever else the order held goes back to the client as a refund does. Funding itself is
 //! a Checkout Session or a confirmed proof (`checkout`, reported by the webhook); the
 //! transfer on release is queued when earnings clear (`earnings`).
+//!
+//! An hourly order's escrow is the retainer less the weeks already billed
+//! ([`OrderRow::escrow_cents`]; the timesheet domain bills them). Ending an hourly contract
+//! (approving the work, an admin's override) gives what is left back to the client: the
+//! freelancer was paid week by week. An admin's ruling on a dispute divides what is left as
+//! it would a fixed order's escrow.
 
 use chrono::{DateTime, Utc};
 use diesel_async::AsyncPgConnection;
@@ -31,31 +37,37 @@ use crate::{
     },
     order::{
         machine::Money,
-        model::{self, OrderRow, PaymentRow, PaymentStage, Transition},
+        model::{self, OrderBilling, OrderRow, PaymentRow, PaymentStage, Transition},
     },
     payment::{calls::CallKind, outbox},
     profile::model as profiles,
     state::AppState,
 };
 
-/// An order's money, as the ledger needs it: everything its payments put in escrow.
+/// An order's money, as the ledger needs it: what its escrow holds (everything its payments
+/// put in, less an hourly order's billed weeks).
 pub(super) fn money_of(order: &OrderRow) -> OrderMoney {
     OrderMoney {
         order_id: order.id,
         client_id: order.client_id,
         freelancer_id: order.freelancer_id,
-        amount_cents: order.paid_cents(),
+        amount_cents: order.escrow_cents(),
         fee_bps: order.fee_bps.unwrap_or_default(),
         part: None,
     }
 }
 
 /// What the order released to the freelancer's side, as the ledger needs it for clearing:
-/// everything held, or a dispute split's share.
+/// everything held, or a dispute split's share; for an hourly order only what a ruling
+/// released (its billed weeks never pass through pending).
 pub(super) fn released_money(order: &OrderRow) -> OrderMoney {
     let money = money_of(order);
+    let unreleased = match order.billing() {
+        OrderBilling::Fixed => money.amount_cents,
+        OrderBilling::Hourly => 0,
+    };
     OrderMoney {
-        amount_cents: order.released_cents.unwrap_or(money.amount_cents),
+        amount_cents: order.released_cents.unwrap_or(unreleased),
         ..money
     }
 }
@@ -82,6 +94,10 @@ pub(super) struct Mover<'a> {
     /// The Stripe payment the provider reports about: the one that pays (funding), or the one
     /// refunded or disputed; `None` for users' actions.
     pub payment_intent: Option<&'a str>,
+    /// Whether an admin is ruling on a dispute (which decides where an hourly order's
+    /// unbilled escrow goes; anything else that releases it ends the contract and returns it
+    /// to the client).
+    pub ruling: bool,
 }
 
 impl Mover<'_> {
@@ -95,11 +111,13 @@ impl Mover<'_> {
 /// fee). Nothing when no escrow is held; a split must leave each side at least a cent
 /// (`VALIDATION_ERROR` on `splitBps` otherwise).
 pub(super) fn shares(mover: &Mover<'_>, movement: Money) -> AppResult<(i64, i64)> {
-    let amount = mover.order.paid_cents();
+    let amount = mover.order.escrow_cents();
     if !mover.held() {
         return Ok((0, 0));
     }
+    let hourly = mover.order.billing() == OrderBilling::Hourly;
     Ok(match movement {
+        Money::Release if hourly && !mover.ruling => (amount, 0),
         Money::Release => (0, amount),
         Money::Refund | Money::Refunded => (amount, 0),
         Money::Split => {
@@ -313,14 +331,16 @@ pub(super) async fn withdraw(
     how: Withdrawal,
     actor: Option<Uuid>,
 ) -> AppResult<()> {
-    let held = order.paid_cents();
+    // What escrow still holds: an hourly order's billed weeks left it already (a card
+    // dispute over them is the platform's loss, as for a completed order).
+    let held = order.escrow_cents();
     let taken = payments(conn, order)
         .await?
         .into_iter()
         .find(|p| p.stripe_payment_intent_id.is_some() && p.stripe_payment_intent_id.as_deref() == payment_intent);
     let (money, stage) = match &taken {
         Some(payment) => (
-            stage_money(order, payment.stage, payment.amount_cents),
+            stage_money(order, payment.stage, payment.amount_cents.min(held)),
             Some(payment.stage),
         ),
         None => (money_of(order), None),

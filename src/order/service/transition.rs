@@ -25,8 +25,8 @@ use crate::{
     order::{
         machine::{self, Action, Guard, Money, Refusal, Rule, Target},
         model::{
-            self, ActorRole, DeliverableRow, DisputeRow, DisputeStatus, HistoryRow, OrderCodePurpose, OrderRow,
-            OrderStatus, PaymentProofStatus, PaymentStage, ProofRow, Resolution, Transition,
+            self, ActorRole, DeliverableRow, DisputeRow, DisputeStatus, HistoryRow, OrderBilling, OrderCodePurpose,
+            OrderRow, OrderStatus, PaymentProofStatus, PaymentStage, ProofRow, Resolution, Transition,
         },
     },
     profile::model::UserRow,
@@ -35,6 +35,7 @@ use crate::{
         self,
         model::{TaskMode, TaskStatus},
     },
+    timesheet,
 };
 
 /// Who takes an action: a signed-in user, or the payment provider (Stripe's webhook).
@@ -126,6 +127,10 @@ impl Decision<'_> {
             now: self.now,
             split_bps: self.split_bps,
             payment_intent: self.payment_intent.as_deref(),
+            ruling: matches!(
+                self.action,
+                Action::SettleForClient | Action::SettleForFreelancer | Action::SettleSplit
+            ),
         }
     }
 
@@ -342,7 +347,8 @@ async fn destination(conn: &mut AsyncPgConnection, order: &OrderRow, rule: &Rule
 }
 
 /// Apply: what the action carries — the payment proof and its review, the delivery, the
-/// revision count, the dispute opened, or the open dispute settled by an admin.
+/// revision count, the dispute opened, or the open dispute settled by an admin. An hourly
+/// contract ends (`approveWork`) only once every week with time in it is billed.
 async fn apply(
     conn: &mut AsyncPgConnection,
     decision: &Decision<'_>,
@@ -353,6 +359,9 @@ async fn apply(
 ) -> AppResult<()> {
     let Decision { order, now, .. } = decision;
     let now = *now;
+    if decision.action == Action::ApproveWork && order.billing() == OrderBilling::Hourly {
+        timesheet::service::check_all_billed(conn, order.id).await?;
+    }
     match (act, prepared) {
         (Act::SubmitPaymentProof(_), Prepared::Proof(proof)) => {
             let (stage, due) = order
