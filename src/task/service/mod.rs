@@ -328,8 +328,9 @@ pub const TASK_POSTED: &str = "TASK_POSTED";
 const NEARBY_NOTIFY_MAX: i64 = 50;
 /// …within their travel radius, capped here (and 5 km when they set none).
 pub const NEARBY_NOTIFY_RADIUS_MAX_M: f64 = 50_000.0;
-/// Nearby search: the largest radius, and the cells a search may scan.
+/// Nearby search: the largest radius.
 pub const NEARBY_RADIUS_MAX_M: f64 = 50_000.0;
+/// The geohash cells the search for freelancers to notify may scan.
 const SEARCH_CELLS_MAX: usize = 32;
 /// Expiry claims this many overdue tasks per transaction.
 const EXPIRY_BATCH: i64 = 200;
