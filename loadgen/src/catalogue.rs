@@ -135,14 +135,15 @@ async fn active_gig_ids(database_url: &str) -> anyhow::Result<(Vec<String>, Feed
     Ok((ids, FeedPage { gig_ids, owner_ids }))
 }
 
-/// The server load and the pgbench baseline for a catalogue workload.
+/// The server load and the pgbench baseline for a catalogue workload, and the active gigs'
+/// ids (what gig by id picks from).
 pub async fn prepare(
     operation: Operation,
     url: &str,
     database_url: &str,
     pgbench: &Path,
     connections: usize,
-) -> anyhow::Result<(HttpLoad, Pgbench)> {
+) -> anyhow::Result<(HttpLoad, Pgbench, Vec<String>)> {
     let (ids, page) = active_gig_ids(database_url).await?;
     if ids.is_empty() {
         bail!("no ACTIVE gigs: run `gigmarket seed --catalogue` first");
@@ -156,7 +157,7 @@ pub async fn prepare(
     let script = pgbench_script(operation, &page, ids.len())?;
     let label = operation.name();
     let baseline = Pgbench::with_script(pgbench, database_url, label, &script, connections).await?;
-    Ok((load, baseline))
+    Ok((load, baseline, ids))
 }
 
 #[cfg(test)]

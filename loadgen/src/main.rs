@@ -31,6 +31,8 @@ mod first_accept;
 mod machine;
 mod nearby;
 mod nearby_fanout;
+mod peer;
+mod peer_run;
 mod places;
 mod report;
 mod startup;
@@ -84,8 +86,8 @@ seeded user.",
                     { distanceMeters task { id title budgetMaxCents poster { username } } } } }` around
                     one of 100 fixed centres (90 % in metropolitan areas, 10 % rural) per request,
                     over --tasks located OPEN tasks seeded first (idempotent, COPY). Baseline:
-                    pgbench with one script per centre holding the statements the server runs for
-                    it (its widening rounds replayed with the server's query builder).
+                    pgbench with one script per centre holding the statement the server runs for
+                    it (built with the server's own query builder).
   first-accept      --racers users send acceptTask on one IMMEDIATE task at once, --runs rounds
                     (needs --jwt-secret); checks each round has exactly one winner, every other
                     answer CONFLICT and one order in the database; reports acceptTask p50/p99.
@@ -100,6 +102,11 @@ seeded user.",
                     Baseline: argon2id verification in this process with the server's own
                     Passwords, one task per CPU: roughly the ceiling of an endpoint that
                     verifies one password per request.
+
+Peer (--peer postgraphile, with feed, feed-without-reviews or gig-by-id): installs PostGraphile
+5.1.5 and a Node 22 binary from npm (`npm ci` of loadgen/peer's lock, into --peer-dir), creates
+the views of loadgen/peer/views.sql (the rows gigmarket shows), starts it on 127.0.0.1:--peer-port,
+fails unless both servers answer the same ids, then runs gigmarket, the peer and pgbench in turn.
 
 Output: per workload, a Markdown table of each run's requests/s, mean, p50, p90, p99 and max
 latency (ms) and errors for baseline and server, the medians across runs and the ratio of the
@@ -202,6 +209,36 @@ struct Cli {
     /// nearby: located OPEN tasks to seed (skipped when already seeded).
     #[arg(long, value_name = "N", default_value_t = 1_000_000, value_parser = positive)]
     tasks: usize,
+
+    /// feed, feed-without-reviews, gig-by-id: also measure this peer on the same database,
+    /// interleaved (gigmarket, peer, pgbench), after checking both answer with the same ids.
+    #[arg(long, value_enum)]
+    peer: Option<PeerChoice>,
+
+    /// --peer: where the peer's packages are installed with `npm ci` (reused when the lock
+    /// matches) [default: gigmarket-loadgen-peer in the system's temporary directory].
+    #[arg(long, value_name = "DIR")]
+    peer_dir: Option<PathBuf>,
+
+    /// --peer: the loopback port the peer listens on.
+    #[arg(long, value_name = "PORT", default_value_t = 5679)]
+    peer_port: u16,
+
+    /// --peer: PostgreSQL connections the peer pools; keep it equal to the server's
+    /// DATABASE_POOL_SIZE (whose default is 16).
+    #[arg(long, value_name = "N", default_value_t = 16, value_parser = positive)]
+    peer_pool_size: usize,
+
+    /// --peer: the npm program that installs the peer.
+    #[arg(long, value_name = "PATH", default_value = "npm")]
+    npm: PathBuf,
+}
+
+/// A server measured side by side with gigmarket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum PeerChoice {
+    /// PostGraphile 5.1.5 (Amber preset) on Node 22, over the views of loadgen/peer/views.sql.
+    Postgraphile,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -341,6 +378,14 @@ async fn main() -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let operations = cli.workload.operations();
+    if cli.peer.is_some()
+        && !matches!(
+            cli.workload,
+            WorkloadChoice::Feed | WorkloadChoice::FeedWithoutReviews | WorkloadChoice::GigById
+        )
+    {
+        anyhow::bail!("--peer measures the feed, feed-without-reviews and gig-by-id workloads only");
+    }
     let needs_users = operations
         .iter()
         .any(|o| matches!(o, Operation::UserByUsername | Operation::SignIn | Operation::Nearby));
@@ -360,9 +405,30 @@ async fn main() -> anyhow::Result<ExitCode> {
                 continue;
             }
             (Operation::Feed | Operation::FeedWithoutReviews | Operation::GigById, _) => {
-                let (load, pgbench) =
+                let (load, pgbench, ids) =
                     catalogue::prepare(operation, &cli.url, &cli.database_url, &cli.pgbench, cli.connections).await?;
                 let pgbench = pgbench.in_mode(cli.pgbench_mode);
+                if cli.peer.is_some() {
+                    let settings = peer_run::PeerSettings {
+                        dir: cli
+                            .peer_dir
+                            .clone()
+                            .unwrap_or_else(|| std::env::temp_dir().join("gigmarket-loadgen-peer")),
+                        npm: cli.npm.clone(),
+                        port: cli.peer_port,
+                        pool_size: cli.peer_pool_size,
+                        database_url: cli.database_url.clone(),
+                    };
+                    let timing = (cli.runs, cli.duration, cli.warmup);
+                    let report =
+                        peer_run::side_by_side(&settings, &cli.url, operation, (&load, &pgbench), &ids, timing).await?;
+                    println!("{}", report.render());
+                    if report.error_rate() > MAX_ERROR_RATE {
+                        eprintln!("FAIL: more than 1 % of {}'s requests failed", report.name);
+                        return Ok(ExitCode::FAILURE);
+                    }
+                    continue;
+                }
                 measure(&cli, &load, Baseline::Pgbench(pgbench)).await?
             }
             (Operation::Nearby, _) => measure_nearby(&cli).await?,
@@ -436,7 +502,7 @@ async fn compare_builds(cli: &Cli, operation: Operation) -> anyhow::Result<()> {
         for ((name, path), reports) in builds.iter().zip(by_build.iter_mut()) {
             eprintln!("{} round {round}/{}: {name}", operation.name(), cli.rounds);
             let running = startup::spawn_ready(&client, path, &cli.database_url, &secret).await?;
-            let (load, pgbench) = catalogue::prepare(
+            let (load, pgbench, _) = catalogue::prepare(
                 operation,
                 &running.url,
                 &cli.database_url,
@@ -792,6 +858,32 @@ mod tests {
         let cli = Cli::try_parse_from(["loadgen", "--workload", "nearby-fanout", "--tasks", "5"]).unwrap();
         assert_eq!((cli.workload, cli.tasks), (WorkloadChoice::NearbyFanout, 5));
         assert!(Cli::try_parse_from(["loadgen", "--tasks", "0"]).is_err());
+    }
+
+    #[test]
+    fn the_peer_options() {
+        let cli = Cli::try_parse_from(["loadgen", "--workload", "feed"]).unwrap();
+        assert_eq!((cli.peer, cli.peer_port, cli.peer_pool_size), (None, 5679, 16));
+        assert_eq!((cli.peer_dir, cli.npm), (None, PathBuf::from("npm")));
+        let cli = Cli::try_parse_from([
+            "loadgen",
+            "--workload",
+            "gig-by-id",
+            "--peer",
+            "postgraphile",
+            "--peer-dir",
+            "/tmp/p",
+            "--peer-port",
+            "6000",
+            "--peer-pool-size",
+            "8",
+        ])
+        .unwrap();
+        assert_eq!(cli.peer, Some(PeerChoice::Postgraphile));
+        assert_eq!(cli.peer_dir, Some(PathBuf::from("/tmp/p")));
+        assert_eq!((cli.peer_port, cli.peer_pool_size), (6000, 8));
+        assert!(Cli::try_parse_from(["loadgen", "--peer", "hasura"]).is_err());
+        assert!(Cli::try_parse_from(["loadgen", "--peer-pool-size", "0"]).is_err());
     }
 }
 

@@ -106,7 +106,7 @@ impl WorkloadReport {
 }
 
 /// One table row; columns a baseline does not measure show `-`.
-fn row(run: &str, target: &str, figures: &RunFigures) -> String {
+pub fn row(run: &str, target: &str, figures: &RunFigures) -> String {
     let ms = |v: Option<f64>| v.map_or("-".to_owned(), |v| format!("{v:.3}"));
     let p = figures.percentiles;
     format!(

@@ -95,9 +95,6 @@ impl Operation {
     /// Whether a response is a success: HTTP 200, no `errors`, and the expected data (a
     /// non-null user; a non-empty access token). The error says what was wrong.
     pub fn check(self, status: u16, body: &[u8]) -> Result<(), String> {
-        if status != 200 {
-            return Err(format!("HTTP {status}: {}", String::from_utf8_lossy(body)));
-        }
         let parsed = match self {
             Operation::UserByUsername => serde_json::from_slice::<Envelope<UserData>>(body)
                 .map(|e| (e.errors.is_some(), e.data.and_then(|d| d.user).is_some())),
@@ -117,23 +114,30 @@ impl Operation {
             Operation::Nearby => serde_json::from_slice::<Envelope<NearbyData>>(body)
                 .map(|e| (e.errors.is_some(), e.data.and_then(|d| d.nearby).is_some())),
         };
-        match parsed {
-            Ok((false, true)) => Ok(()),
-            Ok((true, _)) => Err(format!("GraphQL errors: {}", String::from_utf8_lossy(body))),
-            Ok((false, false)) => Err(format!("no data: {}", String::from_utf8_lossy(body))),
-            Err(e) => Err(format!(
-                "not a GraphQL response ({e}): {}",
-                String::from_utf8_lossy(body)
-            )),
-        }
+        judge(status, parsed, body)
+    }
+}
+
+/// The verdict on a response with HTTP `status`, read as `(has errors, has the expected
+/// data)`.
+pub fn judge(status: u16, parsed: Result<(bool, bool), serde_json::Error>, body: &[u8]) -> Result<(), String> {
+    match parsed {
+        _ if status != 200 => Err(format!("HTTP {status}: {}", String::from_utf8_lossy(body))),
+        Ok((false, true)) => Ok(()),
+        Ok((true, _)) => Err(format!("GraphQL errors: {}", String::from_utf8_lossy(body))),
+        Ok((false, false)) => Err(format!("no data: {}", String::from_utf8_lossy(body))),
+        Err(e) => Err(format!(
+            "not a GraphQL response ({e}): {}",
+            String::from_utf8_lossy(body)
+        )),
     }
 }
 
 /// A GraphQL response, read only as far as the checks need.
 #[derive(Deserialize)]
-struct Envelope<D> {
-    data: Option<D>,
-    errors: Option<IgnoredAny>,
+pub struct Envelope<D> {
+    pub data: Option<D>,
+    pub errors: Option<IgnoredAny>,
 }
 
 #[derive(Deserialize)]
@@ -159,9 +163,10 @@ struct FeedData {
     gigs: Option<FeedPage>,
 }
 
+/// A connection read only as far as its edges.
 #[derive(Deserialize)]
-struct FeedPage {
-    edges: Vec<IgnoredAny>,
+pub struct FeedPage {
+    pub edges: Vec<IgnoredAny>,
 }
 
 #[derive(Deserialize)]
@@ -175,6 +180,9 @@ struct GigData {
     gig: Option<IgnoredAny>,
 }
 
+/// Whether a response of `operation` is a success (see [`Operation::check`]).
+pub type Check = fn(Operation, u16, &[u8]) -> Result<(), String>;
+
 /// One workload against the server: the operation, one pre-rendered body per seeded user,
 /// and the connections that carry it.
 pub struct HttpLoad {
@@ -182,6 +190,8 @@ pub struct HttpLoad {
     endpoint: reqwest::Url,
     bodies: Arc<[Bytes]>,
     clients: Vec<reqwest::Client>,
+    /// gigmarket's answers by default; the peer's (`crate::peer::check`) for the peer.
+    check: Check,
 }
 
 impl HttpLoad {
@@ -235,7 +245,15 @@ impl HttpLoad {
             endpoint,
             bodies: bodies.into(),
             clients,
+            check: Operation::check,
         })
+    }
+
+    /// The same load judged by `check` instead of gigmarket's answer shapes (for a peer
+    /// server whose documents name things its own way).
+    pub fn checked_by(mut self, check: Check) -> Self {
+        self.check = check;
+        self
     }
 
     /// The operation every request runs.
@@ -259,8 +277,7 @@ impl HttpLoad {
         let (status, bytes) = send(client, &self.endpoint, None, body.clone())
             .await
             .with_context(|| format!("POST {} (is the server running?)", self.endpoint))?;
-        self.operation
-            .check(status, &bytes)
+        (self.check)(self.operation, status, &bytes)
             .map_err(|why| anyhow::anyhow!("{} probe failed: {why}", self.operation.name()))
     }
 
@@ -279,6 +296,7 @@ impl HttpLoad {
                     self.endpoint.clone(),
                     self.bodies.clone(),
                     self.operation,
+                    self.check,
                     deadline,
                 ))
             })
@@ -297,6 +315,7 @@ async fn drive(
     endpoint: reqwest::Url,
     bodies: Arc<[Bytes]>,
     operation: Operation,
+    check: Check,
     deadline: Instant,
 ) -> anyhow::Result<Tally> {
     let mut tally = Tally::new()?;
@@ -307,7 +326,7 @@ async fn drive(
         match send(&client, &endpoint, None, body).await {
             Ok((status, bytes)) => {
                 let elapsed = sent.elapsed();
-                match operation.check(status, &bytes) {
+                match check(operation, status, &bytes) {
                     Ok(()) => tally.success(elapsed),
                     Err(why) => tally.error(|| why),
                 }

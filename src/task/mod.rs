@@ -8,6 +8,9 @@
 //! - the poster edits a task while it is DRAFT or OPEN and cancels it before it is assigned;
 //! - exact coordinates and the address are shown to the poster only; everyone else sees a
 //!   point about 200 m away, the same one on every read (so averaging reads reveals nothing);
+//! - nearby search returns exactly the OPEN tasks whose public point is within the radius by
+//!   great-circle distance, nearest first and by id at the same distance, every one once across
+//!   pages (the GiST index `tasks_open_earth_idx` picks the candidates, the haversine decides);
 //! - templates prefill a milestone plan from shares of the budget;
 //! - IMMEDIATE (first-accept) tasks happen on site and carry an acceptance deadline 5 minutes
 //!   to 72 hours ahead; of concurrent accepts exactly one makes an order (the order domain's

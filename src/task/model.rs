@@ -579,9 +579,6 @@ diesel::define_sql_function!(
     ) -> diesel::sql_types::Nullable<diesel::sql_types::Double>
 );
 
-type TasksUsers = diesel::dsl::InnerJoinQuerySource<tasks::table, users::table>;
-type Condition = Box<dyn BoxableExpression<TasksUsers, Pg, SqlType = diesel::sql_types::Nullable<Bool>>>;
-
 /// `$column` lies in one of `$cells`: an OR of geohash prefix ranges, each an index range
 /// scan; `None` for no cells.
 macro_rules! in_cells {
@@ -596,18 +593,48 @@ macro_rules! in_cells {
     };
 }
 
+/// The chord in metres from `around`'s centre to a task's public point, both as points of
+/// `gm_earth_point` (migration 000026): the order `tasks_open_earth_idx` hands rows out in
+/// (`<->`), strictly increasing with the great-circle distance.
+macro_rules! chord_from {
+    ($around:expr) => {
+        sql::<diesel::sql_types::Nullable<diesel::sql_types::Double>>(
+            "(gm_earth_point(tasks.public_latitude, tasks.public_longitude) <-> gm_earth_point(",
+        )
+        .bind::<diesel::sql_types::Double, _>($around.lat)
+        .sql(", ")
+        .bind::<diesel::sql_types::Double, _>($around.lng)
+        .sql("))")
+    };
+}
+
+/// The chord that `radius_m` of great circle spans, with slack for the float arithmetic
+/// (the exact great-circle check follows anyway).
+pub fn chord_of(radius_m: f64) -> f64 {
+    let half_angle = (radius_m / (2.0 * crate::geocell::EARTH_RADIUS_M)).min(std::f64::consts::FRAC_PI_2);
+    2.0 * crate::geocell::EARTH_RADIUS_M * half_angle.sin() * (1.0 + 1e-9) + 0.01
+}
+
 /// Narrows a boxed tasks ⋈ users query to the OPEN tasks of `filter` whose public point
-/// lies within `radius` metres of `around`'s centre (and in its cells).
+/// lies within `radius` metres of `around`'s centre: the box around the sphere of the
+/// radius's chord is the GiST index's condition, the haversine the exact one.
 macro_rules! open_within {
     ($query:expr, $filter:expr, $around:expr, $radius:expr) => {{
         let around: &Around = $around;
-        let mut query = apply_filter!($query, $filter)
+        apply_filter!($query, $filter)
             .filter(sql::<Bool>("tasks.status = 'OPEN' AND tasks.geohash IS NOT NULL"))
-            .filter(gm_distance_m(around.lat, around.lng, tasks::public_latitude, tasks::public_longitude).le($radius));
-        if let Some(cells) = in_cells!(tasks::geohash, around.cells, Condition) {
-            query = query.filter(cells);
-        }
-        query
+            .filter(
+                sql::<Bool>(
+                    "gm_earth_point(tasks.public_latitude, tasks.public_longitude) <@ cube_enlarge(gm_earth_point(",
+                )
+                .bind::<diesel::sql_types::Double, _>(around.lat)
+                .sql(", ")
+                .bind::<diesel::sql_types::Double, _>(around.lng)
+                .sql("), ")
+                .bind::<diesel::sql_types::Double, _>(chord_of(around.radius_m))
+                .sql(", 3)"),
+            )
+            .filter(gm_distance_m(around.lat, around.lng, tasks::public_latitude, tasks::public_longitude).le($radius))
     }};
 }
 
@@ -617,25 +644,31 @@ pub struct Around {
     pub lat: f64,
     pub lng: f64,
     pub radius_m: f64,
-    /// Geohash prefixes covering the circle.
+    /// Geohash prefixes covering the circle, for [`freelancers_near`]; task searches use the
+    /// GiST index and leave it empty.
     pub cells: Vec<String>,
 }
 
-/// One page of OPEN tasks with a location within `around`, nearest first (by the public
-/// point), each with its poster and its distance in metres as PostgreSQL computed it. `after`
-/// is the previous page's last (distance, id).
-pub fn nearby_query(filter: &Filter, around: &Around, after: Option<(f64, Uuid)>, limit: i64) -> NearbyQuery {
-    let distance = || gm_distance_m(around.lat, around.lng, tasks::public_latitude, tasks::public_longitude);
+/// The statement for OPEN tasks with a location within `around`, nearest first by the
+/// chord (see `chord_from!`), each with its poster and that chord; at most `fetch` rows.
+/// `after` is the previous page's last (chord, id). Ordered by the chord alone, which the
+/// index serves directly (PostgreSQL 15 cannot add the id to an index's distance order
+/// without sorting every row in the circle); [`nearby`] breaks ties by id.
+pub fn nearby_query(filter: &Filter, around: &Around, after: Option<(f64, Uuid)>, fetch: i64) -> NearbyQuery {
     let query = tasks::table
         .inner_join(users::table)
-        .select((TaskRow::as_select(), UserRow::as_select(), distance()))
+        .select((TaskRow::as_select(), UserRow::as_select(), chord_from!(around)))
         .into_boxed();
     // A hair of slack for the two float computations; callers keep what geo puts inside.
     let mut query = open_within!(query, filter, around, around.radius_m + 0.01);
     if let Some((d, id)) = after {
-        query = query.filter(distance().gt(d).or(distance().eq(d).and(tasks::id.gt(id))));
+        query = query.filter(
+            chord_from!(around)
+                .gt(d)
+                .or(chord_from!(around).eq(d).and(tasks::id.gt(id))),
+        );
     }
-    query.order((distance().asc(), tasks::id.asc())).limit(limit)
+    query.order(chord_from!(around).asc()).limit(fetch)
 }
 
 /// The statement [`nearby_query`] builds.
@@ -650,6 +683,16 @@ pub type NearbyQuery = diesel::internal::table_macro::BoxedSelectStatement<
     Pg,
 >;
 
+/// The row count the first statement of [`nearby`] asks for a page of `limit`: one more, to
+/// see whether a tie of chords straddles the page's end.
+pub fn nearby_fetch(limit: i64) -> i64 {
+    limit + 1
+}
+
+/// Up to `limit` OPEN tasks within `around` after `after`, in (chord, id) order, with their
+/// posters and chords. One statement, unless tasks at exactly the same chord straddle the
+/// page's end: then it fetches twice as many until the tie is whole, so the id order is
+/// exact and no page skips or repeats a task.
 pub async fn nearby(
     conn: &mut AsyncPgConnection,
     filter: &Filter,
@@ -657,7 +700,27 @@ pub async fn nearby(
     after: Option<(f64, Uuid)>,
     limit: i64,
 ) -> QueryResult<Vec<(TaskRow, UserRow, Option<f64>)>> {
-    nearby_query(filter, around, after, limit).load(conn).await
+    let Ok(cut) = usize::try_from(limit) else {
+        return Ok(Vec::new());
+    };
+    if cut == 0 {
+        return Ok(Vec::new());
+    }
+    let mut fetch = nearby_fetch(limit);
+    loop {
+        let mut rows: Vec<(TaskRow, UserRow, Option<f64>)> =
+            nearby_query(filter, around, after, fetch).load(conn).await?;
+        let whole = rows.len() < fetch as usize || rows.last().map(|r| r.2) != rows.get(cut - 1).map(|r| r.2);
+        if whole {
+            rows.sort_by(|a, b| {
+                let key = |r: &(TaskRow, UserRow, Option<f64>)| r.2.unwrap_or(f64::INFINITY);
+                key(a).total_cmp(&key(b)).then(a.0.id.cmp(&b.0.id))
+            });
+            rows.truncate(cut);
+            return Ok(rows);
+        }
+        fetch = fetch.saturating_mul(2);
+    }
 }
 
 /// How many OPEN tasks lie within `around`.

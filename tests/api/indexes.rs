@@ -47,6 +47,18 @@ pub fn inline(debug: &str) -> String {
     sql
 }
 
+/// The plain EXPLAIN of `sql` (`name` says which statement failed).
+pub async fn explain(conn: &mut diesel_async::AsyncPgConnection, name: &str, sql: &str) -> String {
+    let plan: Vec<String> = diesel::sql_query(format!("EXPLAIN {sql}"))
+        .load::<PlanLine>(conn)
+        .await
+        .unwrap_or_else(|e| panic!("{name}: {e}\n{sql}"))
+        .into_iter()
+        .map(|l| l.line)
+        .collect();
+    plan.join("\n")
+}
+
 /// EXPLAINs `sql` and asserts `table` is never scanned sequentially and, when named,
 /// `index` is used.
 pub async fn assert_indexed(
@@ -56,14 +68,7 @@ pub async fn assert_indexed(
     table: &str,
     index: Option<&str>,
 ) {
-    let plan: Vec<String> = diesel::sql_query(format!("EXPLAIN {sql}"))
-        .load::<PlanLine>(conn)
-        .await
-        .unwrap_or_else(|e| panic!("{name}: {e}\n{sql}"))
-        .into_iter()
-        .map(|l| l.line)
-        .collect();
-    let plan = plan.join("\n");
+    let plan = explain(conn, name, sql).await;
     assert!(
         !plan.contains(&format!("Seq Scan on {table}")),
         "{name} scans {table} sequentially:\n{plan}"

@@ -328,8 +328,9 @@ pub const TASK_POSTED: &str = "TASK_POSTED";
 const NEARBY_NOTIFY_MAX: i64 = 50;
 /// …within their travel radius, capped here (and 5 km when they set none).
 pub const NEARBY_NOTIFY_RADIUS_MAX_M: f64 = 50_000.0;
-/// Nearby search: the largest radius, and the cells a search may scan.
+/// Nearby search: the largest radius.
 pub const NEARBY_RADIUS_MAX_M: f64 = 50_000.0;
+/// The geohash cells the search for freelancers to notify may scan.
 const SEARCH_CELLS_MAX: usize = 32;
 /// Expiry claims this many overdue tasks per transaction.
 const EXPIRY_BATCH: i64 = 200;
@@ -421,7 +422,7 @@ pub struct Nearby {
     pub poster: UserRow,
     /// Metres from the centre to the public point, by the `geo` crate's haversine.
     pub distance_m: f64,
-    /// The distance PostgreSQL ordered by (the page cursor).
+    /// The chord PostgreSQL ordered by (the page cursor; see `model::nearby_query`).
     pub order_key: f64,
 }
 
@@ -433,9 +434,8 @@ impl Nearby {
 }
 
 /// One page of OPEN tasks within `radius_m` of (`lat`, `lng`), nearest first, narrowed by
-/// `filter`. Starts with a small circle and widens it (×4) until the page is full or the
-/// radius reached, so a dense city costs what the nearest tasks cost, not all tasks in the
-/// radius.
+/// `filter`. The GiST index `tasks_open_earth_idx` hands out the nearest tasks first, so a
+/// dense city costs what the page's tasks cost, not all the tasks in the radius.
 pub async fn nearby(
     app: &AppState,
     (lat, lng, radius_m): (f64, f64, f64),
@@ -444,16 +444,10 @@ pub async fn nearby(
 ) -> AppResult<Page<Nearby>> {
     check_circle(lat, lng, radius_m)?;
     let filter = filter.unwrap_or_default().check()?;
+    let around = search_area(lat, lng, radius_m);
     let mut conn = app.db.conn().await?;
     let load = async |conn: &mut AsyncPgConnection, after: Option<&(f64, Uuid)>, limit: i64| {
-        let mut reach = (after.map_or(0.0, |(d, _)| *d) + 1_000.0).min(radius_m);
-        let rows = loop {
-            let rows = model::nearby(conn, &filter, &search_area(lat, lng, reach), after.copied(), limit).await?;
-            if rows.len() as i64 >= limit || reach >= radius_m {
-                break rows;
-            }
-            reach = (reach * 4.0).min(radius_m);
-        };
+        let rows = model::nearby(conn, &filter, &around, after.copied(), limit).await?;
         Ok::<_, AppError>(
             rows.into_iter()
                 .filter_map(|(task, poster, order_key)| {
@@ -468,19 +462,17 @@ pub async fn nearby(
                 .collect(),
         )
     };
-    let count = async |conn: &mut AsyncPgConnection| {
-        Ok(model::nearby_count(conn, &filter, &search_area(lat, lng, radius_m)).await?)
-    };
+    let count = async |conn: &mut AsyncPgConnection| Ok(model::nearby_count(conn, &filter, &around).await?);
     request.fetch(&mut conn, load, count).await
 }
 
-/// The circle a search scans, with the cells covering it.
+/// The circle a search scans (no geohash cells: the GiST index answers task searches).
 pub fn search_area(lat: f64, lng: f64, radius_m: f64) -> Around {
     Around {
         lat,
         lng,
         radius_m,
-        cells: geocell::covering(lat, lng, radius_m, 1..=9, SEARCH_CELLS_MAX).cells,
+        cells: Vec::new(),
     }
 }
 
