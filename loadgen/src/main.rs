@@ -35,6 +35,7 @@ mod peer;
 mod peer_run;
 mod places;
 mod report;
+mod runners;
 mod startup;
 mod stats;
 mod subscribers;
@@ -359,13 +360,13 @@ async fn main() -> anyhow::Result<ExitCode> {
     );
 
     if cli.workload == WorkloadChoice::FanOut {
-        return fan_out(&cli).await;
+        return runners::fan_out(&cli).await;
     }
     if cli.workload == WorkloadChoice::NearbyFanout {
-        return nearby_fan_out(&cli).await;
+        return runners::nearby_fan_out(&cli).await;
     }
     if cli.workload == WorkloadChoice::FirstAccept {
-        return first_accept(&cli).await;
+        return runners::first_accept(&cli).await;
     }
     if cli.workload == WorkloadChoice::Startup {
         // Any secret of the right length: nothing is signed in this workload.
@@ -401,7 +402,7 @@ async fn main() -> anyhow::Result<ExitCode> {
             (Operation::SignIn, Some(passwords)) => measure_sign_in(&cli, &machine, passwords).await?,
             (Operation::SignIn, None) => anyhow::bail!("sign-in needs seeded users"),
             (Operation::Feed | Operation::FeedWithoutReviews | Operation::GigById, _) if !cli.compare.is_empty() => {
-                compare_builds(&cli, operation).await?;
+                runners::compare_builds(&cli, operation).await?;
                 continue;
             }
             (Operation::Feed | Operation::FeedWithoutReviews | Operation::GigById, _) => {
@@ -450,135 +451,6 @@ async fn main() -> anyhow::Result<ExitCode> {
         );
     }
     Ok(if failing.is_empty() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
-}
-
-/// Runs the fan-out workload and prints its table; fails when a delivery went missing.
-async fn fan_out(cli: &Cli) -> anyhow::Result<ExitCode> {
-    let jwt_secret = cli
-        .jwt_secret
-        .clone()
-        .context("fan-out needs --jwt-secret (the server's JWT_SECRET)")?;
-    let settings = fanout::FanOutSettings {
-        url: cli.url.clone(),
-        database_url: cli.database_url.clone(),
-        subscribers: cli.subscribers,
-        messages: cli.messages,
-        interval: Duration::from_millis(cli.interval_ms),
-        jwt_secret,
-        server_pid: cli.server_pid,
-    };
-    let report = fanout::run(&settings).await?;
-    println!("{}", report.render());
-    let clean = report.connected == report.subscribers
-        && report.check == fanout::SequenceCheck::default()
-        && report.subscription_errors == 0;
-    Ok(if clean { ExitCode::SUCCESS } else { ExitCode::FAILURE })
-}
-
-/// `--compare`: each build started fresh per round and measured against pgbench in turn
-/// (see the flag); prints every measurement's table and a summary per build.
-async fn compare_builds(cli: &Cli, operation: Operation) -> anyhow::Result<()> {
-    let builds = cli
-        .compare
-        .iter()
-        .map(|spec| {
-            let (name, path) = spec
-                .split_once('=')
-                .with_context(|| format!("--compare {spec:?}: expected NAME=PATH"))?;
-            Ok((name.to_owned(), PathBuf::from(path)))
-        })
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    let secret = cli
-        .jwt_secret
-        .clone()
-        .unwrap_or_else(|| "loadgen-compare-secret-loadgen-compare".to_owned());
-    let client = startup::poll_client()?;
-    let mut by_build: Vec<Vec<WorkloadReport>> = builds.iter().map(|_| Vec::new()).collect();
-    for round in 1..=cli.rounds {
-        for ((name, path), reports) in builds.iter().zip(by_build.iter_mut()) {
-            eprintln!("{} round {round}/{}: {name}", operation.name(), cli.rounds);
-            let running = startup::spawn_ready(&client, path, &cli.database_url, &secret).await?;
-            let (load, pgbench, _) = catalogue::prepare(
-                operation,
-                &running.url,
-                &cli.database_url,
-                &cli.pgbench,
-                cli.connections,
-            )
-            .await?;
-            let report = measure(cli, &load, Baseline::Pgbench(pgbench.in_mode(cli.pgbench_mode))).await;
-            running.stop().await?;
-            let report = report?;
-            println!("#### {name}, round {round}\n\n{}", report.render());
-            reports.push(report);
-        }
-    }
-    println!(
-        "### {}: builds compared ({} rounds, each a fresh server)\n\n| build | ratio to pgbench per round | median ratio | median p99 ms |\n|---|---|---:|---:|",
-        operation.name(),
-        cli.rounds
-    );
-    for ((name, _), reports) in builds.iter().zip(&by_build) {
-        let ratios: Vec<f64> = reports.iter().filter_map(WorkloadReport::ratio).collect();
-        let p99s: Vec<f64> = reports
-            .iter()
-            .filter_map(|r| r.server_median()?.percentiles.map(|p| p.p99_ms))
-            .collect();
-        let each = ratios.iter().map(|r| format!("{r:.3}")).collect::<Vec<_>>().join(", ");
-        println!(
-            "| {name} | {each} | {} | {} |",
-            stats::median(&ratios).map_or("–".into(), |r| format!("{r:.3}")),
-            stats::median(&p99s).map_or("–".into(), |p| format!("{p:.1}")),
-        );
-    }
-    Ok(())
-}
-
-/// Runs the first-accept race and prints its table; fails unless every round had exactly
-/// one winner.
-async fn first_accept(cli: &Cli) -> anyhow::Result<ExitCode> {
-    let jwt_secret = cli
-        .jwt_secret
-        .clone()
-        .context("first-accept needs --jwt-secret (the server's JWT_SECRET)")?;
-    let settings = first_accept::FirstAcceptSettings {
-        url: cli.url.clone(),
-        database_url: cli.database_url.clone(),
-        racers: cli.racers,
-        rounds: cli.runs,
-        jwt_secret,
-    };
-    let report = first_accept::run(&settings).await?;
-    println!("{}", report.render());
-    Ok(if report.clean() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
-}
-
-/// Runs the nearby fan-out and prints its table; fails when a delivery went astray.
-async fn nearby_fan_out(cli: &Cli) -> anyhow::Result<ExitCode> {
-    let jwt_secret = cli
-        .jwt_secret
-        .clone()
-        .context("nearby-fanout needs --jwt-secret (the server's JWT_SECRET)")?;
-    let settings = nearby_fanout::NearbyFanOutSettings {
-        url: cli.url.clone(),
-        database_url: cli.database_url.clone(),
-        subscribers: cli.subscribers,
-        tasks: cli.messages,
-        interval: Duration::from_millis(cli.interval_ms),
-        jwt_secret,
-        server_pid: cli.server_pid,
-    };
-    let report = nearby_fanout::run(&settings).await?;
-    println!("{}", report.render());
-    Ok(if report.clean() {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
