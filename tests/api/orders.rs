@@ -378,8 +378,20 @@ async fn random_walks_keep_the_books_balanced() {
             )
         };
         let (role, user) = actors[k];
+        // The machine allows a revision request from SUBMITTED; the package's revision limit
+        // (one for the booked BASIC package) then refuses it with LIMIT_EXCEEDED.
+        let revisions_left: i64 = one(
+            &m.app,
+            &format!("SELECT (revision_limit - revisions_used)::text AS value FROM orders WHERE id = '{id}'"),
+        )
+        .await
+        .parse()
+        .expect("revisions left");
         let r = m.act(&id, action, user).await;
         match allowed(state, action, role) {
+            Some(_) if action == Action::RequestRevision && revisions_left <= 0 => {
+                assert_eq!(r.code(), "LIMIT_EXCEEDED", "step {step}: {:#}", r.body);
+            }
             Some(to) => {
                 assert!(
                     r.body.get("errors").is_none(),
