@@ -104,10 +104,16 @@ async fn the_inbox_costs_a_bounded_number_of_statements_however_long() {
             let id = conversation(&app, &alice, &other).await;
             send(&app.base, &app.client, &other, &id, "hi").await;
         }
-        let before = app.statements();
-        let response = app.gql_as(&alice, query, json!({})).await;
-        let count = response.data()["conversations"]["edges"].as_array().unwrap().len();
-        costs.push((count, app.statements() - before));
+        // The counter is the pool's: a statement of another task of the server (finishing
+        // the sends above) can land in one window, so the fewer of two identical requests.
+        let mut cost = (0, u64::MAX);
+        for _ in 0..2 {
+            let before = app.statements();
+            let response = app.gql_as(&alice, query, json!({})).await;
+            let count = response.data()["conversations"]["edges"].as_array().unwrap().len();
+            cost = (count, cost.1.min(app.statements() - before));
+        }
+        costs.push(cost);
     }
     assert_eq!(costs[0].0, 1);
     assert_eq!(costs[1].0, 7);
