@@ -2,7 +2,8 @@
 //! concurrent `acceptTask` on one task, exactly one winner, p99 ≤ 100 ms).
 //!
 //! 1. Seeds N + 1 users with the server's own `seed::load_users` (`race_0` … `race_{N}`;
-//!    `race_{N}` posts) and mints an access token per user with `--jwt-secret`.
+//!    `race_{N}` posts, on the `pro` plan: the free plan allows 3 posts a month) and mints
+//!    an access token per user with `--jwt-secret`.
 //! 2. Opens one HTTP connection per racer and warms it (an unmeasured `viewer` query), so the
 //!    race measures `acceptTask`, not TCP handshakes.
 //! 3. Per round (`--runs`): the poster posts an IMMEDIATE task; every racer sends
@@ -147,6 +148,14 @@ pub async fn run(settings: &FirstAcceptSettings) -> anyhow::Result<FirstAcceptRe
         token: poster_token,
     };
     let db = connect(&settings.database_url).await?;
+    // The free plan allows 3 posts a month; the poster posts one task per round.
+    db.execute(
+        "INSERT INTO user_plans (user_id, plan_id) VALUES ($1::text::uuid, 'pro') \
+         ON CONFLICT (user_id) DO UPDATE SET plan_id = 'pro'",
+        &[&users[settings.racers].id.to_string()],
+    )
+    .await
+    .context("putting the poster on the pro plan")?;
 
     let mut latency = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
     let mut report = FirstAcceptReport {
