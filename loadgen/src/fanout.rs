@@ -157,6 +157,11 @@ pub struct FanOutReport {
 }
 
 impl FanOutReport {
+    /// Every subscriber connected and got every message exactly once, in order.
+    pub fn clean(&self) -> bool {
+        self.connected == self.subscribers && self.check == SequenceCheck::default() && self.subscription_errors == 0
+    }
+
     /// Memory per connection in KiB.
     pub fn kib_per_connection(&self) -> Option<f64> {
         let (before, after) = (self.rss_before_kib?, self.rss_after_kib?);

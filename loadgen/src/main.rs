@@ -29,6 +29,7 @@ mod catalogue;
 mod fanout;
 mod first_accept;
 mod machine;
+mod measure;
 mod nearby;
 mod nearby_fanout;
 mod peer;
@@ -41,21 +42,17 @@ mod stats;
 mod subscribers;
 mod workload;
 
-use std::{path::PathBuf, process::ExitCode, time::Duration};
+use std::{path::PathBuf, process::ExitCode};
 
-use anyhow::Context;
 use clap::{Parser, ValueEnum};
-use gigmarket::{
-    auth::password::Passwords,
-    progress::{Progress, Unit},
-};
 
 use crate::{
-    baseline::{Pgbench, QueryMode},
+    baseline::QueryMode,
     machine::Machine,
-    report::{shell_words, WorkloadReport},
-    stats::RunFigures,
-    workload::{HttpLoad, Operation},
+    measure::{CatalogueReport, RateSettings, Timing},
+    peer_run::PeerSettings,
+    report::shell_words,
+    workload::Operation,
 };
 
 /// Seeded usernames are `{USER_PREFIX}{i}`, emails `{USER_PREFIX}{i}@load.test`.
@@ -286,60 +283,45 @@ impl WorkloadChoice {
     }
 }
 
+impl Cli {
+    /// The measuring settings of the rate workloads, from the command line.
+    fn rate_settings(&self) -> RateSettings {
+        RateSettings {
+            url: self.url.clone(),
+            database_url: self.database_url.clone(),
+            pgbench: self.pgbench.clone(),
+            pgbench_mode: self.pgbench_mode,
+            connections: self.connections,
+            users: self.users,
+            timing: Timing {
+                runs: self.runs,
+                duration: self.duration,
+                warmup: self.warmup,
+            },
+        }
+    }
+
+    /// Where and how the peer runs, from the command line.
+    fn peer_settings(&self) -> PeerSettings {
+        PeerSettings {
+            dir: self
+                .peer_dir
+                .clone()
+                .unwrap_or_else(|| std::env::temp_dir().join("gigmarket-loadgen-peer")),
+            npm: self.npm.clone(),
+            port: self.peer_port,
+            pool_size: self.peer_pool_size,
+            database_url: self.database_url.clone(),
+        }
+    }
+}
+
 /// A whole number above zero.
 fn positive(raw: &str) -> Result<usize, String> {
     match raw.parse::<usize>() {
         Ok(0) => Err("must be at least 1".into()),
         Ok(n) => Ok(n),
         Err(e) => Err(e.to_string()),
-    }
-}
-
-/// What a workload's server figures are compared with.
-enum Baseline {
-    Pgbench(Pgbench),
-    Argon2 {
-        passwords: Passwords,
-        hash: String,
-        tasks: usize,
-    },
-}
-
-impl Baseline {
-    fn describe(&self) -> String {
-        match self {
-            Baseline::Pgbench(pgbench) => format!(
-                "pgbench running the statements the server runs for one request ({})",
-                pgbench.version
-            ),
-            Baseline::Argon2 { tasks, .. } => format!(
-                "argon2id verifications per second in-process with gigmarket's Passwords, \
-                 {tasks} parallel tasks"
-            ),
-        }
-    }
-
-    fn command(&self, duration: Duration) -> String {
-        match self {
-            Baseline::Pgbench(pgbench) => pgbench.command_line(duration),
-            Baseline::Argon2 { tasks, .. } => format!(
-                "{tasks} × loop {{ Passwords::verify(\"{USER_PASSWORD}\", Some(hash)) }} for {} s",
-                duration.as_secs()
-            ),
-        }
-    }
-
-    async fn run(&self, duration: Duration) -> anyhow::Result<RunFigures> {
-        match self {
-            Baseline::Pgbench(pgbench) => Ok(pgbench.run(duration).await?.figures()),
-            Baseline::Argon2 { passwords, hash, tasks } => {
-                let (tally, elapsed) = baseline::argon2_run(passwords, USER_PASSWORD, hash, *tasks, duration).await?;
-                if let Some(error) = &tally.first_error {
-                    anyhow::bail!("the argon2id baseline failed: {error}");
-                }
-                Ok(tally.figures(elapsed))
-            }
-        }
     }
 }
 
@@ -387,52 +369,42 @@ async fn main() -> anyhow::Result<ExitCode> {
     {
         anyhow::bail!("--peer measures the feed, feed-without-reviews and gig-by-id workloads only");
     }
+    let settings = cli.rate_settings();
     let needs_users = operations
         .iter()
         .any(|o| matches!(o, Operation::UserByUsername | Operation::SignIn | Operation::Nearby));
     let passwords = if needs_users {
-        Some(seed_users(&cli).await?)
+        Some(measure::seed_users(&cli.database_url, cli.users).await?)
     } else {
         None
     };
     let mut reports = Vec::new();
     for operation in operations {
         let report = match (operation, &passwords) {
-            (Operation::UserByUsername, _) => measure_user_by_username(&cli).await?,
-            (Operation::SignIn, Some(passwords)) => measure_sign_in(&cli, &machine, passwords).await?,
+            (Operation::UserByUsername, _) => measure::user_by_username(&settings).await?,
+            (Operation::SignIn, Some(passwords)) => {
+                measure::sign_in(&settings, cli.sign_in_connections, machine.cpus, passwords).await?
+            }
             (Operation::SignIn, None) => anyhow::bail!("sign-in needs seeded users"),
             (Operation::Feed | Operation::FeedWithoutReviews | Operation::GigById, _) if !cli.compare.is_empty() => {
                 runners::compare_builds(&cli, operation).await?;
                 continue;
             }
             (Operation::Feed | Operation::FeedWithoutReviews | Operation::GigById, _) => {
-                let (load, pgbench, ids) =
-                    catalogue::prepare(operation, &cli.url, &cli.database_url, &cli.pgbench, cli.connections).await?;
-                let pgbench = pgbench.in_mode(cli.pgbench_mode);
-                if cli.peer.is_some() {
-                    let settings = peer_run::PeerSettings {
-                        dir: cli
-                            .peer_dir
-                            .clone()
-                            .unwrap_or_else(|| std::env::temp_dir().join("gigmarket-loadgen-peer")),
-                        npm: cli.npm.clone(),
-                        port: cli.peer_port,
-                        pool_size: cli.peer_pool_size,
-                        database_url: cli.database_url.clone(),
-                    };
-                    let timing = (cli.runs, cli.duration, cli.warmup);
-                    let report =
-                        peer_run::side_by_side(&settings, &cli.url, operation, (&load, &pgbench), &ids, timing).await?;
-                    println!("{}", report.render());
-                    if report.error_rate() > MAX_ERROR_RATE {
-                        eprintln!("FAIL: more than 1 % of {}'s requests failed", report.name);
-                        return Ok(ExitCode::FAILURE);
+                let peer = cli.peer.map(|_| cli.peer_settings());
+                match measure::catalogue(&settings, operation, peer.as_ref()).await? {
+                    CatalogueReport::Plain(report) => report,
+                    with_peer @ CatalogueReport::WithPeer(_) => {
+                        println!("{}", with_peer.render());
+                        if with_peer.error_rate() > MAX_ERROR_RATE {
+                            eprintln!("FAIL: more than 1 % of {}'s requests failed", operation.name());
+                            return Ok(ExitCode::FAILURE);
+                        }
+                        continue;
                     }
-                    continue;
                 }
-                measure(&cli, &load, Baseline::Pgbench(pgbench)).await?
             }
-            (Operation::Nearby, _) => measure_nearby(&cli).await?,
+            (Operation::Nearby, _) => measure::nearby(&settings, cli.tasks).await?,
         };
         println!("{}", report.render());
         reports.push(report);
@@ -455,225 +427,6 @@ async fn main() -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::FAILURE
     })
-}
-
-/// Seeds the located tasks (posted by the load users), replays the server's statements for
-/// each search centre into pgbench scripts, measures, then counts the server's statements
-/// per request from its `/metrics`.
-async fn measure_nearby(cli: &Cli) -> anyhow::Result<WorkloadReport> {
-    let db = fanout::connect(&cli.database_url).await?;
-    let names: Vec<String> = (0..cli.users).map(|i| format!("{USER_PREFIX}{i}")).collect();
-    let posters = db
-        .query("SELECT id::text FROM users WHERE username = ANY($1)", &[&names])
-        .await
-        .context("reading the load users")?
-        .iter()
-        .map(|row| Ok(row.try_get::<_, String>(0)?.parse()?))
-        .collect::<anyhow::Result<Vec<uuid::Uuid>>>()?;
-    nearby::seed(&cli.database_url, cli.tasks, &posters).await?;
-    let open: i64 = db
-        .query_one(
-            "SELECT count(*) FROM tasks WHERE status = 'OPEN' AND geohash IS NOT NULL",
-            &[],
-        )
-        .await?
-        .try_get(0)?;
-    eprintln!("nearbyTasks: {open} open located tasks");
-    let mut replays = Vec::with_capacity(nearby::SEARCH_POINTS);
-    let progress = Progress::new("nearbyTasks: replaying searches", Unit::Items("centres"));
-    progress.set_length(nearby::SEARCH_POINTS as u64);
-    for (point, origin) in nearby::search_points() {
-        replays.push(nearby::replay(&db, point, origin).await?);
-        progress.inc(1);
-    }
-    progress.finish(format_args!("{} centres replayed", replays.len()));
-    let summary = nearby::ReplaySummary::of(&replays);
-    let bodies = replays.iter().map(|r| nearby::body(r.point)).collect();
-    let load = HttpLoad::from_bodies(Operation::Nearby, &cli.url, bodies, cli.connections)?;
-    let scripts: Vec<String> = replays.iter().map(nearby::pgbench_script).collect();
-    let pgbench = Pgbench::with_scripts(&cli.pgbench, &cli.database_url, "nearby", &scripts, cli.connections)
-        .await?
-        .in_mode(cli.pgbench_mode);
-    let report = measure(cli, &load, Baseline::Pgbench(pgbench)).await?;
-
-    // Statements per request: the counter's growth over a short extra run, less what the
-    // idle server (relay, jobs) runs in the same time.
-    let client = reqwest::Client::builder().no_proxy().build()?;
-    let window = Duration::from_secs(3);
-    let idle_start = nearby::read_statements(&client, &cli.url).await?;
-    tokio::time::sleep(window).await;
-    let idle = (nearby::read_statements(&client, &cli.url).await? - idle_start) / window.as_secs_f64();
-    let before = nearby::read_statements(&client, &cli.url).await?;
-    let (tally, elapsed) = load.run(window).await?;
-    let after = nearby::read_statements(&client, &cli.url).await?;
-    let per_request = nearby::per_request(after - before, idle, elapsed, tally.successes + tally.errors);
-    let areas: Vec<&str> = places::METROS.iter().map(|m| m.name).collect();
-    println!(
-        "nearbyTasks: {open} open located tasks, seeded in {} metropolitan areas ({}) and around them  ",
-        areas.len(),
-        areas.join(", ")
-    );
-    println!("{}", summary.render());
-    println!(
-        "server statements per request (from /metrics over an extra {} s run of {} requests, idle rate \
-         {idle:.1}/s subtracted): {}\n",
-        window.as_secs(),
-        tally.successes + tally.errors,
-        per_request.map_or("n/a".to_owned(), |p| format!("{p:.2}"))
-    );
-    Ok(report)
-}
-
-/// Seeds the load users with the server's own code, checks that every one of them exists,
-/// and returns the server's password hasher for the sign-in baseline.
-async fn seed_users(cli: &Cli) -> anyhow::Result<Passwords> {
-    let app = subscribers::tools_app(&cli.database_url).await?;
-    let progress = Progress::new("seeding users", Unit::Items("users"));
-    let created = gigmarket::seed::load_users_with_progress(&app, USER_PREFIX, cli.users, USER_PASSWORD, &progress)
-        .await
-        .context("seeding users")?;
-    let mut missing = Vec::new();
-    for i in 0..cli.users {
-        let username = format!("{USER_PREFIX}{i}");
-        let found = gigmarket::profile::service::find_by_username(&app.db, &username)
-            .await
-            .map_err(|e| anyhow::anyhow!("looking up {username}: {e:?}"))?;
-        if found.is_none() {
-            missing.push(username);
-        }
-    }
-    if let Some(first) = missing.first() {
-        anyhow::bail!(
-            "{} of the {} load users are missing after seeding (first: {first}); every request \
-             for them would fail",
-            missing.len(),
-            cli.users
-        );
-    }
-    progress.finish(format_args!(
-        "seeded {created} new users; {} users {USER_PREFIX}0…{} present",
-        cli.users,
-        cli.users - 1
-    ));
-    Ok(app.passwords.clone())
-}
-
-async fn measure_user_by_username(cli: &Cli) -> anyhow::Result<WorkloadReport> {
-    let load = HttpLoad::new(
-        Operation::UserByUsername,
-        &cli.url,
-        USER_PREFIX,
-        cli.users,
-        USER_PASSWORD,
-        cli.connections,
-    )?;
-    let pgbench = Pgbench::prepare(&cli.pgbench, &cli.database_url, USER_PREFIX, cli.users, cli.connections)
-        .await?
-        .in_mode(cli.pgbench_mode);
-    measure(cli, &load, Baseline::Pgbench(pgbench)).await
-}
-
-async fn measure_sign_in(cli: &Cli, machine: &Machine, passwords: &Passwords) -> anyhow::Result<WorkloadReport> {
-    let connections = cli
-        .sign_in_connections
-        .unwrap_or_else(|| (2 * machine.cpus).min(cli.connections));
-    let load = HttpLoad::new(
-        Operation::SignIn,
-        &cli.url,
-        USER_PREFIX,
-        cli.users,
-        USER_PASSWORD,
-        connections,
-    )?;
-    let hash = passwords.hash(USER_PASSWORD.to_owned()).await?;
-    let baseline = Baseline::Argon2 {
-        passwords: passwords.clone(),
-        hash,
-        tasks: machine.cpus,
-    };
-    measure(cli, &load, baseline).await
-}
-
-/// Probes, warms up, then alternates baseline and server runs. The progress counts the
-/// seconds of load planned (warm-ups and runs, baseline and server); a clock moves it, so no
-/// request ever touches it.
-async fn measure(cli: &Cli, load: &HttpLoad, baseline: Baseline) -> anyhow::Result<WorkloadReport> {
-    let name = load.operation().name();
-    load.probe().await?;
-    let duration = Duration::from_secs(cli.duration);
-    let progress = Progress::new(name, Unit::Items("s"));
-    progress.set_length(2 * cli.warmup + 2 * cli.runs as u64 * cli.duration);
-    let mut clock = PhaseClock::default();
-    if cli.warmup > 0 {
-        let warmup = Duration::from_secs(cli.warmup);
-        clock
-            .phase(&progress, "warm-up, baseline", cli.warmup, baseline.run(warmup))
-            .await?;
-        clock
-            .phase(&progress, "warm-up, server", cli.warmup, load.run(warmup))
-            .await?;
-    }
-    let mut runs = Vec::with_capacity(cli.runs);
-    let mut first_error = None;
-    for run in 1..=cli.runs {
-        let message = format!("run {run}/{}, baseline", cli.runs);
-        let base = clock
-            .phase(&progress, message, cli.duration, baseline.run(duration))
-            .await?;
-        progress.println(format!(
-            "{name} run {run}/{}: baseline {:.1}/s",
-            cli.runs, base.requests_per_sec
-        ));
-        let message = format!("run {run}/{}, server", cli.runs);
-        let (tally, elapsed) = clock
-            .phase(&progress, message, cli.duration, load.run(duration))
-            .await?;
-        let server = tally.figures(elapsed);
-        progress.println(format!(
-            "{name} run {run}/{}: server {:.1}/s, {} errors",
-            cli.runs, server.requests_per_sec, server.errors
-        ));
-        first_error = first_error.or(tally.first_error);
-        runs.push((base, server));
-    }
-    progress.finish(format_args!(
-        "measured {} run{}",
-        cli.runs,
-        if cli.runs == 1 { "" } else { "s" }
-    ));
-    Ok(WorkloadReport {
-        name,
-        connections: load.connections(),
-        baseline: baseline.describe(),
-        baseline_command: baseline.command(duration),
-        runs,
-        first_error,
-    })
-}
-
-/// Where a workload's timed phases are in its planned seconds.
-#[derive(Default)]
-struct PhaseClock {
-    at: u64,
-}
-
-impl PhaseClock {
-    /// Runs `work`, a phase planned to last `seconds`, under `message`, the clock moving the
-    /// progress meanwhile.
-    async fn phase<T>(
-        &mut self,
-        progress: &Progress,
-        message: impl Into<String>,
-        seconds: u64,
-        work: impl std::future::Future<Output = T>,
-    ) -> T {
-        progress.set_message(message);
-        let clock = progress.follow_clock(self.at, seconds);
-        let done = work.await;
-        drop(clock);
-        self.at += seconds;
-        done
-    }
 }
 
 #[cfg(test)]

@@ -7,8 +7,13 @@ use std::{path::PathBuf, process::ExitCode, time::Duration};
 use anyhow::Context;
 
 use crate::{
-    catalogue, fanout, first_accept, measure, nearby_fanout, report::WorkloadReport, startup, stats,
-    workload::Operation, Baseline, Cli,
+    catalogue, fanout, first_accept,
+    measure::{measure, Baseline},
+    nearby_fanout,
+    report::WorkloadReport,
+    startup, stats,
+    workload::Operation,
+    Cli,
 };
 
 /// Runs the fan-out workload and prints its table; fails when a delivery went missing.
@@ -28,10 +33,11 @@ pub(crate) async fn fan_out(cli: &Cli) -> anyhow::Result<ExitCode> {
     };
     let report = fanout::run(&settings).await?;
     println!("{}", report.render());
-    let clean = report.connected == report.subscribers
-        && report.check == fanout::SequenceCheck::default()
-        && report.subscription_errors == 0;
-    Ok(if clean { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    Ok(if report.clean() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 /// `--compare`: each build started fresh per round and measured against pgbench in turn
@@ -65,7 +71,8 @@ pub(crate) async fn compare_builds(cli: &Cli, operation: Operation) -> anyhow::R
                 cli.connections,
             )
             .await?;
-            let report = measure(cli, &load, Baseline::Pgbench(pgbench.in_mode(cli.pgbench_mode))).await;
+            let timing = cli.rate_settings().timing;
+            let report = measure(&timing, &load, Baseline::Pgbench(pgbench.in_mode(cli.pgbench_mode))).await;
             running.stop().await?;
             let report = report?;
             println!("#### {name}, round {round}\n\n{}", report.render());
