@@ -23,9 +23,16 @@
 //!   measuring phases (a bar on a terminal, plain lines otherwise).
 //! - `diesel` (the version the server uses, `postgres_backend` only): `debug_query` renders
 //!   those statements with their binds for pgbench.
+//! - `plotters` (default features off; `svg_backend` and `line_series` only): the fan-out
+//!   curve's SVG. No bitmap backends, no font loading or rasterising (the SVG's text is
+//!   plain `<text>`), none of the other series or the colour-map extras: a few pure-Rust
+//!   crates.
+//! - `rlimit`: raising the open-files limit for the table's fan-outs (and the servers it
+//!   starts, which inherit it) without unsafe `libc` calls here.
 
 mod baseline;
 mod catalogue;
+mod curve;
 mod fanout;
 mod first_accept;
 mod machine;
@@ -40,11 +47,14 @@ mod runners;
 mod startup;
 mod stats;
 mod subscribers;
+mod table;
+mod table_run;
+mod targets;
 mod workload;
 
 use std::{path::PathBuf, process::ExitCode};
 
-use clap::{Parser, ValueEnum};
+use clap::{parser::ValueSource, CommandFactory, FromArgMatches, Parser, ValueEnum};
 
 use crate::{
     baseline::QueryMode,
@@ -52,6 +62,7 @@ use crate::{
     measure::{CatalogueReport, RateSettings, Timing},
     peer_run::PeerSettings,
     report::shell_words,
+    table_run::Part,
     workload::Operation,
 };
 
@@ -75,6 +86,22 @@ then a server run, and so on, so the noise of a shared machine falls on both ali
 run keeps C keep-alive HTTP/1.1 connections busy for the duration, every request as a random \
 seeded user.",
     after_help = "Workloads:
+  table             BENCHMARKS.md's top table in one command, on servers it starts itself from
+                    --server-bin (no --url, no --jwt-secret): creates and migrates --database-url
+                    [default: …/gigmarket_bench] (`SERVER_BIN migrate`), seeds the catalogue unless
+                    cat_user_0 exists (`SERVER_BIN seed --catalogue`, --catalogue-size), then feed
+                    and gig-by-id beside PostGraphile, nearby (--tasks), fan-out (--subscribers
+                    [default here: 10000] × --messages, a fresh server per run), the fan-out curve,
+                    first-accept (--racers, --runs invocations of 5 rounds), startup and
+                    nearby-fanout, medians of --runs runs each. Prints every report, then the
+                    table (workload, ours, pgbench, PostGraphile, ratios, p99, target, met?,
+                    commit, date) and the curve's figures; --out writes them, the curve's SVG goes
+                    to --plot. --skip leaves parts out. Fails (after printing) when deliveries were
+                    not exactly once in order, a round had not exactly one winner, or more than
+                    1 % of requests failed. Every server gets a random JWT_SECRET, a free loopback
+                    BIND_ADDR, WS_MAX_CONNECTIONS=20000, and the raised open-files limit.
+  fan-out-curve     the fan-out at each --curve count (a fresh server each, from --server-bin),
+                    exactly once and in order checked at each; the curve's table and SVG (--plot).
   user-by-username  POST /graphql `query UserByUsername($u: String!) { userByUsername(username: $u)
                     { id username fullName headline skills avatarUrl isAvailable } }`; a success is
                     HTTP 200, no `errors`, and a non-null user.
@@ -156,8 +183,8 @@ struct Cli {
     #[arg(long, value_name = "PATH", default_value = "pgbench")]
     pgbench: PathBuf,
 
-    /// fan-out, nearby-fanout: WebSocket subscribers (users fan_0 … fan_{N-1}, fan_{N} writes;
-    /// near_0 … near_{N-1}, near_{N} posts).
+    /// fan-out, nearby-fanout, table: WebSocket subscribers (users fan_0 … fan_{N-1}, fan_{N}
+    /// writes; near_0 … near_{N-1}, near_{N} posts) [default: 1000; 10000 for table].
     #[arg(long, value_name = "N", default_value_t = 1000, value_parser = positive)]
     subscribers: usize,
 
@@ -169,7 +196,7 @@ struct Cli {
     #[arg(long, value_name = "MS", default_value_t = 200)]
     interval_ms: u64,
 
-    /// startup: the server binary to start.
+    /// startup, table, fan-out-curve, --compare: the server binary to start.
     #[arg(long, value_name = "PATH", default_value = "target/release/gigmarket")]
     server_bin: PathBuf,
 
@@ -230,6 +257,33 @@ struct Cli {
     /// --peer: the npm program that installs the peer.
     #[arg(long, value_name = "PATH", default_value = "npm")]
     npm: PathBuf,
+
+    /// table: parts to leave out, comma-separated (e.g. `peer,fan-out`).
+    #[arg(long, value_enum, value_delimiter = ',', value_name = "PART,…")]
+    skip: Vec<Part>,
+
+    /// table, fan-out-curve: the subscriber counts of the fan-out curve.
+    #[arg(long, value_name = "N,…", value_delimiter = ',', value_parser = positive,
+          default_values_t = [1000, 5000, 10_000, 20_000])]
+    curve: Vec<usize>,
+
+    /// table: also write the table and the curve's figures (Markdown) to this file.
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
+
+    /// table, fan-out-curve: where the curve's SVG goes [default: fanout-latency.svg beside
+    /// --out, else bench/fanout-latency.svg].
+    #[arg(long, value_name = "FILE")]
+    plot: Option<PathBuf>,
+
+    /// table: the commit the table names [default: `git rev-parse --short HEAD` here].
+    #[arg(long, value_name = "REV")]
+    commit: Option<String>,
+
+    /// table: the catalogue to seed when there is none, as USERS,GIGS,TASKS [default:
+    /// `seed --catalogue`'s, 10000,100000,100000].
+    #[arg(long, value_name = "U,G,T", value_parser = catalogue_size)]
+    catalogue_size: Option<[u64; 3]>,
 }
 
 /// A server measured side by side with gigmarket.
@@ -263,6 +317,10 @@ enum WorkloadChoice {
     FirstAccept,
     /// Start to ready and idle memory of --server-bin.
     Startup,
+    /// BENCHMARKS.md's top table, every part on servers started from --server-bin.
+    Table,
+    /// The fan-out at each --curve count, and its plot.
+    FanOutCurve,
 }
 
 impl WorkloadChoice {
@@ -278,12 +336,48 @@ impl WorkloadChoice {
             WorkloadChoice::FanOut
             | WorkloadChoice::NearbyFanout
             | WorkloadChoice::FirstAccept
-            | WorkloadChoice::Startup => Vec::new(),
+            | WorkloadChoice::Startup
+            | WorkloadChoice::Table
+            | WorkloadChoice::FanOutCurve => Vec::new(),
         }
     }
 }
 
+/// `--database-url`'s default for the workloads that seed a whole benchmark catalogue, so
+/// that the development database is never filled with a million tasks by accident.
+const BENCH_DATABASE_URL: &str = "postgres://postgres@localhost:5432/gigmarket_bench";
+/// `--subscribers`' default for the table (BENCHMARKS: 10,000).
+const TABLE_SUBSCRIBERS: usize = 10_000;
+
 impl Cli {
+    /// Parses `args`, then applies the defaults that depend on the workload (`table` and
+    /// `fan-out-curve`: --database-url, --subscribers) where the option was not given.
+    fn from_args<I, T>(args: I) -> Result<Self, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        let matches = Cli::command().try_get_matches_from(args)?;
+        let mut cli = Cli::from_arg_matches(&matches)?;
+        let defaulted = |id: &str| matches.value_source(id) == Some(ValueSource::DefaultValue);
+        if matches!(cli.workload, WorkloadChoice::Table | WorkloadChoice::FanOutCurve) {
+            if defaulted("database_url") {
+                cli.database_url = BENCH_DATABASE_URL.to_owned();
+            }
+            if defaulted("subscribers") {
+                cli.subscribers = TABLE_SUBSCRIBERS;
+            }
+        }
+        Ok(cli)
+    }
+
+    /// Where the curve's SVG goes.
+    fn plot_path(&self) -> PathBuf {
+        self.plot
+            .clone()
+            .unwrap_or_else(|| table_run::default_plot_path(self.out.as_deref()))
+    }
+
     /// The measuring settings of the rate workloads, from the command line.
     fn rate_settings(&self) -> RateSettings {
         RateSettings {
@@ -316,6 +410,19 @@ impl Cli {
     }
 }
 
+/// `USERS,GIGS,TASKS`, each a whole number above zero.
+fn catalogue_size(raw: &str) -> Result<[u64; 3], String> {
+    let numbers = raw
+        .split(',')
+        .map(|n| match n.trim().parse::<u64>() {
+            Ok(0) => Err("each must be at least 1".to_owned()),
+            Ok(n) => Ok(n),
+            Err(e) => Err(format!("{n:?}: {e}")),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    <[u64; 3]>::try_from(numbers).map_err(|n| format!("expected USERS,GIGS,TASKS, got {} numbers", n.len()))
+}
+
 /// A whole number above zero.
 fn positive(raw: &str) -> Result<usize, String> {
     match raw.parse::<usize>() {
@@ -327,7 +434,7 @@ fn positive(raw: &str) -> Result<usize, String> {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> anyhow::Result<ExitCode> {
-    let cli = Cli::parse();
+    let cli = Cli::from_args(std::env::args_os()).unwrap_or_else(|e| e.exit());
     let machine = Machine::read();
     println!("# gigmarket load test\n");
     println!(
@@ -336,11 +443,31 @@ async fn main() -> anyhow::Result<ExitCode> {
     );
     println!("machine: {machine}  ");
     println!("date: {}  ", chrono::Utc::now().format("%Y-%m-%d %H:%M UTC"));
+    let server = match cli.workload {
+        WorkloadChoice::Table | WorkloadChoice::FanOutCurve => {
+            format!("servers started from {}", cli.server_bin.display())
+        }
+        _ => format!("server {}", cli.url),
+    };
     println!(
-        "settings: {} users, {} s per run, {} runs, {} s warm-up, server {}\n",
-        cli.users, cli.duration, cli.runs, cli.warmup, cli.url
+        "settings: {} users, {} s per run, {} runs, {} s warm-up, {server}\n",
+        cli.users, cli.duration, cli.runs, cli.warmup
     );
 
+    if matches!(cli.workload, WorkloadChoice::Table | WorkloadChoice::FanOutCurve) {
+        // Interrupted, the table's future is dropped, and with it the servers it started
+        // (killed on drop).
+        let run = async {
+            match cli.workload {
+                WorkloadChoice::Table => table_run::table(&cli).await,
+                _ => table_run::fan_out_curve(&cli).await,
+            }
+        };
+        return tokio::select! {
+            result = run => result,
+            _ = tokio::signal::ctrl_c() => anyhow::bail!("interrupted; the servers it started are stopped"),
+        };
+    }
     if cli.workload == WorkloadChoice::FanOut {
         return runners::fan_out(&cli).await;
     }
@@ -509,6 +636,88 @@ mod tests {
         assert_eq!((cli.peer_port, cli.peer_pool_size), (6000, 8));
         assert!(Cli::try_parse_from(["loadgen", "--peer", "hasura"]).is_err());
         assert!(Cli::try_parse_from(["loadgen", "--peer-pool-size", "0"]).is_err());
+    }
+}
+
+#[cfg(test)]
+mod table_cli_tests {
+    use super::*;
+
+    #[test]
+    fn the_table_has_its_own_defaults() {
+        let cli = Cli::from_args(["loadgen", "--workload", "table"]).unwrap();
+        assert_eq!(cli.workload, WorkloadChoice::Table);
+        assert_eq!(cli.database_url, BENCH_DATABASE_URL);
+        assert_eq!(cli.subscribers, 10_000);
+        assert_eq!(cli.curve, vec![1000, 5000, 10_000, 20_000]);
+        assert_eq!(
+            (cli.skip.clone(), cli.out.clone(), cli.commit.clone()),
+            (vec![], None, None)
+        );
+        assert_eq!(cli.catalogue_size, None);
+        assert_eq!(cli.plot_path(), PathBuf::from("bench/fanout-latency.svg"));
+        // Other workloads keep theirs.
+        let cli = Cli::from_args(["loadgen", "--workload", "fan-out"]).unwrap();
+        assert_eq!(cli.database_url, "postgres://postgres@localhost:5432/gigmarket");
+        assert_eq!(cli.subscribers, 1000);
+        let cli = Cli::from_args(["loadgen", "--workload", "fan-out-curve"]).unwrap();
+        assert_eq!(
+            (cli.workload, cli.database_url.as_str()),
+            (WorkloadChoice::FanOutCurve, BENCH_DATABASE_URL)
+        );
+    }
+
+    #[test]
+    fn given_options_win_over_the_table_defaults() {
+        let cli = Cli::from_args([
+            "loadgen",
+            "--workload",
+            "table",
+            "--server-bin",
+            "target/debug/gigmarket",
+            "--database-url",
+            "postgres://postgres@127.0.0.1:5432/gigmarket_bt_smoke",
+            "--subscribers",
+            "100",
+            "--curve",
+            "100,200",
+            "--skip",
+            "peer,fan-out",
+            "--skip",
+            "startup",
+            "--out",
+            "/tmp/record/table.md",
+            "--commit",
+            "abc1234",
+            "--catalogue-size",
+            "200,1000,1000",
+        ])
+        .unwrap();
+        assert_eq!(cli.server_bin, PathBuf::from("target/debug/gigmarket"));
+        assert!(cli.database_url.ends_with("/gigmarket_bt_smoke"));
+        assert_eq!((cli.subscribers, cli.curve.clone()), (100, vec![100, 200]));
+        assert_eq!(cli.skip, vec![Part::Peer, Part::FanOut, Part::Startup]);
+        assert_eq!(cli.plot_path(), PathBuf::from("/tmp/record/fanout-latency.svg"));
+        assert_eq!(cli.commit.as_deref(), Some("abc1234"));
+        assert_eq!(cli.catalogue_size, Some([200, 1000, 1000]));
+        let cli = Cli::from_args(["loadgen", "--workload", "table", "--plot", "p.svg", "--out", "o/t.md"]).unwrap();
+        assert_eq!(cli.plot_path(), PathBuf::from("p.svg"));
+    }
+
+    #[test]
+    fn bad_table_options_are_refused() {
+        for args in [
+            &["--skip", "everything"][..],
+            &["--curve", "100,0"],
+            &["--curve", "ten"],
+            &["--catalogue-size", "1,2"],
+            &["--catalogue-size", "1,2,0"],
+            &["--catalogue-size", "1,2,3,4"],
+        ] {
+            let all = ["loadgen", "--workload", "table"].iter().chain(args);
+            assert!(Cli::from_args(all).is_err(), "{args:?}");
+        }
+        assert_eq!(catalogue_size("10, 20,30"), Ok([10, 20, 30]));
     }
 }
 

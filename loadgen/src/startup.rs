@@ -123,6 +123,9 @@ pub async fn spawn_ready(
         .env("JWT_SECRET", jwt_secret)
         .env("APP_ENV", "development")
         .env("RUST_LOG", "warn")
+        // As BENCHMARKS runs every server: room for the largest fan-out (the default,
+        // 15,000, is below the curve's 20,000 subscribers).
+        .env("WS_MAX_CONNECTIONS", "20000")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
