@@ -145,7 +145,8 @@ struct Cli {
     #[arg(long, default_value = "http://127.0.0.1:8080")]
     url: String,
 
-    /// The database the server uses: users are seeded here and pgbench queries it.
+    /// The database the server uses: users are seeded here and pgbench queries it; for table
+    /// and fan-out-curve, when not given, postgres://postgres@localhost:5432/gigmarket_bench.
     #[arg(long, default_value = "postgres://postgres@localhost:5432/gigmarket")]
     database_url: String,
 
@@ -184,7 +185,8 @@ struct Cli {
     pgbench: PathBuf,
 
     /// fan-out, nearby-fanout, table: WebSocket subscribers (users fan_0 … fan_{N-1}, fan_{N}
-    /// writes; near_0 … near_{N-1}, near_{N} posts) [default: 1000; 10000 for table].
+    /// writes; near_0 … near_{N-1}, near_{N} posts); 10000 for table and fan-out-curve when
+    /// not given.
     #[arg(long, value_name = "N", default_value_t = 1000, value_parser = positive)]
     subscribers: usize,
 

@@ -116,13 +116,11 @@ pub async fn spawn_ready(
     let url = format!("http://127.0.0.1:{port}");
     let ready_url = format!("{url}/readyz");
     let started = Instant::now();
-    let mut child = tokio::process::Command::new(server_bin)
+    let mut command = tokio::process::Command::new(server_bin);
+    let mut child = server_env(&mut command, database_url)
         .arg("serve")
-        .env("DATABASE_URL", database_url)
         .env("BIND_ADDR", format!("127.0.0.1:{port}"))
         .env("JWT_SECRET", jwt_secret)
-        .env("APP_ENV", "development")
-        .env("RUST_LOG", "warn")
         // As BENCHMARKS runs every server: room for the largest fan-out (the default,
         // 15,000, is below the curve's 20,000 subscribers).
         .env("WS_MAX_CONNECTIONS", "20000")
@@ -153,6 +151,19 @@ pub async fn spawn_ready(
         url,
         ready_ms,
     })
+}
+
+/// The environment of every server command this tool runs: `database_url`, development
+/// mode, warnings only, and upload folders in the system's temporary directory (not in the
+/// working directory).
+pub fn server_env<'a>(command: &'a mut tokio::process::Command, database_url: &str) -> &'a mut tokio::process::Command {
+    let temp = std::env::temp_dir();
+    command
+        .env("DATABASE_URL", database_url)
+        .env("APP_ENV", "development")
+        .env("RUST_LOG", "warn")
+        .env("UPLOAD_DIR", temp.join("gigmarket-loadgen-uploads"))
+        .env("PRIVATE_UPLOAD_DIR", temp.join("gigmarket-loadgen-private-uploads"))
 }
 
 /// A client for the readiness polls.

@@ -22,11 +22,18 @@ pub async fn tools_app(database_url: &str) -> anyhow::Result<AppState> {
     let vars = HashMap::from([
         ("DATABASE_URL".to_owned(), database_url.to_owned()),
         ("DATABASE_POOL_SIZE".to_owned(), "2".to_owned()),
-        // `prepare` makes sure the upload folder exists: keep it out of the working directory.
+        // `prepare` makes sure the upload folders exist: keep them out of the working directory.
         (
             "UPLOAD_DIR".to_owned(),
             std::env::temp_dir()
                 .join("gigmarket-loadgen-uploads")
+                .display()
+                .to_string(),
+        ),
+        (
+            "PRIVATE_UPLOAD_DIR".to_owned(),
+            std::env::temp_dir()
+                .join("gigmarket-loadgen-private-uploads")
                 .display()
                 .to_string(),
         ),

@@ -404,11 +404,9 @@ async fn prepare_database(cli: &Cli, catalogue: bool) -> anyhow::Result<()> {
 /// Runs `SERVER_BIN args…` on the database to the end; its progress goes to our stderr.
 async fn server_tool(cli: &Cli, args: &[String]) -> anyhow::Result<()> {
     eprintln!("{} {}", cli.server_bin.display(), args.join(" "));
-    let status = tokio::process::Command::new(&cli.server_bin)
+    let mut command = tokio::process::Command::new(&cli.server_bin);
+    let status = startup::server_env(&mut command, &cli.database_url)
         .args(args)
-        .env("DATABASE_URL", &cli.database_url)
-        .env("APP_ENV", "development")
-        .env("RUST_LOG", "warn")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .kill_on_drop(true)
