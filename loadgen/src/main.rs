@@ -194,8 +194,8 @@ struct Cli {
     #[arg(long, value_name = "M", default_value_t = 20, value_parser = positive)]
     messages: usize,
 
-    /// fan-out, nearby-fanout: milliseconds between two messages (tasks).
-    #[arg(long, value_name = "MS", default_value_t = 200)]
+    /// fan-out, nearby-fanout: milliseconds between two messages (tasks); at least 1.
+    #[arg(long, value_name = "MS", default_value_t = 200, value_parser = clap::value_parser!(u64).range(1..))]
     interval_ms: u64,
 
     /// startup, table, fan-out-curve, --compare: the server binary to start.
@@ -587,6 +587,7 @@ mod tests {
         let cli = Cli::try_parse_from(["loadgen", "--workload", "user-by-username"]).unwrap();
         assert_eq!(cli.workload.operations(), vec![Operation::UserByUsername]);
         assert!(Cli::try_parse_from(["loadgen", "--connections", "0"]).is_err());
+        assert!(Cli::try_parse_from(["loadgen", "--interval-ms", "0"]).is_err());
         assert!(Cli::try_parse_from(["loadgen", "--duration", "0"]).is_err());
         assert!(Cli::try_parse_from(["loadgen", "--workload", "everything"]).is_err());
         let cli = Cli::try_parse_from(["loadgen", "--workload", "gig-by-id"]).unwrap();

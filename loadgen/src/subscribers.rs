@@ -152,7 +152,12 @@ pub async fn open_subscription(url: &str, token: &str, payload: serde_json::Valu
         "Sec-WebSocket-Protocol",
         HeaderValue::from_static("graphql-transport-ws"),
     );
-    let (mut socket, _) = tokio_tungstenite::connect_async(request).await.context("handshake")?;
+    // A server out of file descriptors leaves the connection in its listen backlog, never
+    // accepted: without a deadline the handshake would wait for ever.
+    let (mut socket, _) = tokio::time::timeout(DELIVERY_WAIT, tokio_tungstenite::connect_async(request))
+        .await
+        .context("no handshake in time")?
+        .context("handshake")?;
     let init = json!({"type": "connection_init", "payload": {"authorization": format!("Bearer {token}")}});
     socket.send(Message::text(init.to_string())).await?;
     loop {

@@ -67,7 +67,7 @@ struct Shared {
 pub(crate) async fn table(cli: &Cli) -> anyhow::Result<ExitCode> {
     let wanted = |part: Part| !cli.skip.contains(&part);
     let biggest = cli.curve.iter().copied().chain([cli.subscribers]).max().unwrap_or(0);
-    raise_open_files(biggest as u64 + SPARE_FILES);
+    let open_files = raise_open_files(biggest as u64 + SPARE_FILES);
     let catalogue = wanted(Part::Feed) || wanted(Part::GigById);
     prepare_database(cli, catalogue).await?;
     let ctx = Shared {
@@ -133,7 +133,7 @@ pub(crate) async fn table(cli: &Cli) -> anyhow::Result<ExitCode> {
         });
     }
     let curve = if wanted(Part::Curve) {
-        Some(curve_points(cli, &ctx, &fan_out_runs, &mut failures).await?)
+        Some(curve_points(cli, &ctx, &fan_out_runs, open_files, &mut failures).await?)
     } else {
         None
     };
@@ -176,14 +176,14 @@ pub(crate) async fn table(cli: &Cli) -> anyhow::Result<ExitCode> {
 
 /// The `fan-out-curve` workload alone: the curve's table and SVG.
 pub(crate) async fn fan_out_curve(cli: &Cli) -> anyhow::Result<ExitCode> {
-    raise_open_files(cli.curve.iter().copied().max().unwrap_or(0) as u64 + SPARE_FILES);
+    let open_files = raise_open_files(cli.curve.iter().copied().max().unwrap_or(0) as u64 + SPARE_FILES);
     prepare_database(cli, false).await?;
     let ctx = Shared {
         secret: random_secret(),
         client: startup::poll_client()?,
     };
     let mut failures = Vec::new();
-    let points = curve_points(cli, &ctx, &[], &mut failures).await?;
+    let points = curve_points(cli, &ctx, &[], open_files, &mut failures).await?;
     let plot = cli.plot_path();
     let date = chrono::Utc::now().format("%Y-%m-%d").to_string();
     write_plot(&plot, &points, &plot_caption(&commit(cli), &date))?;
@@ -267,15 +267,25 @@ async fn fan_out_once(cli: &Cli, ctx: &Shared, subscribers: usize) -> anyhow::Re
 }
 
 /// The curve's points: `--curve`'s counts, each one fan-out run on a fresh server, except a
-/// count the table's fan-out measured already (`measured`), whose runs are reused.
+/// count the table's fan-out measured already (`measured`), whose runs are reused. A count
+/// that does not fit in the open-files limit is skipped with a warning.
 async fn curve_points(
     cli: &Cli,
     ctx: &Shared,
     measured: &[FanOutReport],
+    open_files: Option<u64>,
     failures: &mut Vec<String>,
 ) -> anyhow::Result<Vec<CurvePoint>> {
     let mut points = Vec::with_capacity(cli.curve.len());
     for &subscribers in &cli.curve {
+        if !fits(subscribers, open_files) {
+            eprintln!(
+                "fan-out curve: {subscribers} subscribers skipped: the open files limit ({}) leaves no \
+                 room for them",
+                open_files.unwrap_or_default()
+            );
+            continue;
+        }
         let reused = measured.first().is_some_and(|r| r.subscribers == subscribers);
         let point = if reused {
             CurvePoint::of(measured)
@@ -420,16 +430,34 @@ async fn server_tool(cli: &Cli, args: &[String]) -> anyhow::Result<()> {
 }
 
 /// Raises the soft limit of open files to the hard one, for this process and the servers it
-/// starts (children inherit it); warns when that is below `wanted`.
-fn raise_open_files(wanted: u64) {
+/// starts (children inherit it); warns when that is below `wanted`. Returns the limit now in
+/// force (`None` when it could not be read).
+fn raise_open_files(wanted: u64) -> Option<u64> {
     match rlimit::increase_nofile_limit(u64::MAX) {
-        Ok(limit) if limit < wanted => eprintln!(
-            "warning: open files limited to {limit} (the hard limit), {wanted} wanted: the largest \
-             fan-out will fail to connect some subscribers"
-        ),
-        Ok(limit) => eprintln!("open files limit: {limit}"),
-        Err(e) => eprintln!("warning: could not raise the open files limit: {e}"),
+        Ok(limit) => {
+            if limit < wanted {
+                eprintln!(
+                    "warning: open files limited to {limit} (the hard limit), {wanted} wanted: curve \
+                     points beyond it are skipped"
+                );
+            } else {
+                eprintln!("open files limit: {limit}");
+            }
+            Some(limit)
+        }
+        Err(e) => {
+            eprintln!("warning: could not raise the open files limit: {e}");
+            None
+        }
     }
+}
+
+/// Whether `subscribers` connections fit in `open_files` (each side of the loopback holds
+/// one descriptor per subscriber: the client here, the server in its own process, both
+/// under the same limit), with [`SPARE_FILES`] to spare. A fan-out past the limit would
+/// leave handshakes the server never accepts.
+fn fits(subscribers: usize, open_files: Option<u64>) -> bool {
+    open_files.is_none_or(|limit| subscribers as u64 + SPARE_FILES <= limit)
 }
 
 /// A JWT secret for this invocation's servers (48 alphanumerics, 285 bits).
@@ -494,6 +522,14 @@ mod tests {
             default_plot_path(Some(Path::new("table.md"))),
             PathBuf::from("fanout-latency.svg")
         );
+    }
+
+    #[test]
+    fn a_curve_point_fits_when_both_sides_have_room_under_the_limit() {
+        assert!(fits(10_000, Some(20_000)));
+        assert!(fits(20_000 - SPARE_FILES as usize, Some(20_000)));
+        assert!(!fits(20_000, Some(20_000)));
+        assert!(fits(1_000_000, None));
     }
 
     #[test]
