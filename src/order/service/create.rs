@@ -399,6 +399,12 @@ const TASK_REVISIONS: i32 = 2;
 /// at the task's maximum budget) is created in the same transaction.
 pub async fn accept_task(app: &AppState, freelancer: &UserRow, task_id: Uuid) -> AppResult<OrderRow> {
     let mut conn = app.db.conn().await?;
+    // In a rush all but one caller lose. Once the task is seen taken, one read says why,
+    // without a transaction that would wait for the winner's row lock.
+    let found = task::model::find_with_poster(&mut conn, task_id).await?;
+    if found.as_ref().is_some_and(|(task, _)| task.status != TaskStatus::Open) {
+        return Err(refusal(found, freelancer));
+    }
     app.bus
         .transaction::<_, AppError, _>(&mut conn, async |conn| {
             let Some(task) = task::model::take_immediate(conn, task_id, freelancer.id).await? else {
@@ -434,10 +440,15 @@ pub async fn accept_task(app: &AppState, freelancer: &UserRow, task_id: Uuid) ->
 /// Why `take_immediate` found nothing to take: NOT_FOUND for tasks the freelancer may not
 /// see, CONFLICT otherwise (taken, expired, not first-accept).
 async fn why_not_taken(conn: &mut AsyncPgConnection, freelancer: &UserRow, task_id: Uuid) -> AppError {
-    let found = match task::model::find_with_poster(conn, task_id).await {
-        Ok(found) => found,
-        Err(e) => return e.into(),
-    };
+    match task::model::find_with_poster(conn, task_id).await {
+        Ok(found) => refusal(found, freelancer),
+        Err(e) => e.into(),
+    }
+}
+
+/// Why `freelancer` cannot take the task `found` (with its poster), as [`why_not_taken`]
+/// says it.
+fn refusal(found: Option<(task::model::TaskRow, UserRow)>, freelancer: &UserRow) -> AppError {
     let Some((task, _)) = found.filter(|(t, p)| task::service::visible(t, p, Some(freelancer))) else {
         return AppError::not_found("Task");
     };
