@@ -50,7 +50,8 @@ const CONTENT_PREFIX: &str = "fan-out #";
 /// How long to wait for the probe (all subscribers) and for the last deliveries.
 pub const DELIVERY_WAIT: Duration = Duration::from_secs(60);
 
-/// What to run.
+/// What to run: for this fan-out and for the nearby one (`nearby_fanout`), whose
+/// `messages` are the tasks it posts.
 pub struct FanOutSettings {
     pub url: String,
     pub database_url: String,

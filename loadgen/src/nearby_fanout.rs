@@ -42,7 +42,7 @@ use tokio::sync::{watch, Notify};
 use uuid::Uuid;
 
 use crate::{
-    fanout::{self, DELIVERY_WAIT},
+    fanout::{self, FanOutSettings, DELIVERY_WAIT},
     places::{self, FANOUT_CITY, FANOUT_CITY_RADIUS_M},
     report::{figure_table, one_decimal, pair},
     stats::Percentiles,
@@ -60,17 +60,6 @@ radiusMeters: 5000) { distanceMeters task { id title } } }";
 const POST_TASK: &str = "mutation Post($i: PostTaskInput!) { postTask(input: $i) { id status } }";
 /// Seeds the subscribers' and the tasks' points.
 const SEED: u64 = 0x6c79_6f6e;
-
-/// What to run.
-pub struct NearbyFanOutSettings {
-    pub url: String,
-    pub database_url: String,
-    pub subscribers: usize,
-    pub tasks: usize,
-    pub interval: Duration,
-    pub jwt_secret: String,
-    pub server_pid: Option<u32>,
-}
 
 /// The subscribers whose point lies within `radius_m` of `public` (as the server filters:
 /// `geocell::distance_m(subscriber, public) <= radius`), in index order.
@@ -262,7 +251,7 @@ struct Posted {
 }
 
 /// Runs the workload.
-pub async fn run(settings: &NearbyFanOutSettings) -> anyhow::Result<NearbyFanOutReport> {
+pub async fn run(settings: &FanOutSettings) -> anyhow::Result<NearbyFanOutReport> {
     let n = settings.subscribers;
     let users = seed(settings).await?;
     let poster = users.last().context("no poster")?;
@@ -354,8 +343,8 @@ pub async fn run(settings: &NearbyFanOutSettings) -> anyhow::Result<NearbyFanOut
     let mut ticker = tokio::time::interval(settings.interval);
     let mut expected_total = probe_expected;
     let posting = Progress::new("nearby-fanout: posting", Unit::Items("tasks"));
-    posting.set_length(settings.tasks as u64);
-    for _ in 0..settings.tasks {
+    posting.set_length(settings.messages as u64);
+    for _ in 0..settings.messages {
         ticker.tick().await;
         let point = places::uniform_in_disc(&mut rng, FANOUT_CITY, FANOUT_CITY_RADIUS_M);
         let sent = Instant::now();
@@ -377,7 +366,7 @@ pub async fn run(settings: &NearbyFanOutSettings) -> anyhow::Result<NearbyFanOut
     let _ = stop_tx.send(true);
     posting.finish(format_args!(
         "posted {}; {} of {expected_total} deliveries, probes included",
-        settings.tasks,
+        settings.messages,
         delivered.load(Ordering::SeqCst)
     ));
 
@@ -441,7 +430,7 @@ pub async fn run(settings: &NearbyFanOutSettings) -> anyhow::Result<NearbyFanOut
         probes,
         probe_incomplete: probe_incomplete.iter().filter(|m| **m).count(),
         probe_secs,
-        tasks: settings.tasks,
+        tasks: settings.messages,
         interval: settings.interval,
         rss_before_kib,
         rss_after_kib,
@@ -466,7 +455,7 @@ async fn wait_for(counter: &AtomicUsize, target: usize, progress: &Notify) {
 }
 
 /// Seeds the users (the poster last, on the pro plan) and returns them in index order.
-async fn seed(settings: &NearbyFanOutSettings) -> anyhow::Result<Vec<SeededUser>> {
+async fn seed(settings: &FanOutSettings) -> anyhow::Result<Vec<SeededUser>> {
     let users = seed_users(&settings.database_url, NEAR_PREFIX, settings.subscribers + 1).await?;
     let poster = users.last().context("no poster")?;
     let db = fanout::connect(&settings.database_url).await?;

@@ -7,7 +7,9 @@ use std::{path::PathBuf, process::ExitCode, time::Duration};
 use anyhow::Context;
 
 use crate::{
-    catalogue, fanout, first_accept,
+    catalogue,
+    fanout::{self, FanOutSettings},
+    first_accept,
     measure::{measure, Baseline},
     nearby_fanout,
     report::WorkloadReport,
@@ -18,11 +20,18 @@ use crate::{
 
 /// Runs the fan-out workload and prints its table; fails when a delivery went missing.
 pub(crate) async fn fan_out(cli: &Cli) -> anyhow::Result<ExitCode> {
+    let report = fanout::run(&fan_out_settings(cli, "fan-out")?).await?;
+    println!("{}", report.render());
+    Ok(verdict(report.clean()))
+}
+
+/// The fan-out settings of the command line, for `workload` (which needs --jwt-secret).
+fn fan_out_settings(cli: &Cli, workload: &str) -> anyhow::Result<FanOutSettings> {
     let jwt_secret = cli
         .jwt_secret
         .clone()
-        .context("fan-out needs --jwt-secret (the server's JWT_SECRET)")?;
-    let settings = fanout::FanOutSettings {
+        .with_context(|| format!("{workload} needs --jwt-secret (the server's JWT_SECRET)"))?;
+    Ok(FanOutSettings {
         url: cli.url.clone(),
         database_url: cli.database_url.clone(),
         subscribers: cli.subscribers,
@@ -30,14 +39,16 @@ pub(crate) async fn fan_out(cli: &Cli) -> anyhow::Result<ExitCode> {
         interval: Duration::from_millis(cli.interval_ms),
         jwt_secret,
         server_pid: cli.server_pid,
-    };
-    let report = fanout::run(&settings).await?;
-    println!("{}", report.render());
-    Ok(if report.clean() {
+    })
+}
+
+/// Success when the run's checks held.
+fn verdict(clean: bool) -> ExitCode {
+    if clean {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
-    })
+    }
 }
 
 /// `--compare`: each build started fresh per round and measured against pgbench in turn
@@ -116,33 +127,12 @@ pub(crate) async fn first_accept(cli: &Cli) -> anyhow::Result<ExitCode> {
     };
     let report = first_accept::run(&settings).await?;
     println!("{}", report.render());
-    Ok(if report.clean() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
+    Ok(verdict(report.clean()))
 }
 
 /// Runs the nearby fan-out and prints its table; fails when a delivery went astray.
 pub(crate) async fn nearby_fan_out(cli: &Cli) -> anyhow::Result<ExitCode> {
-    let jwt_secret = cli
-        .jwt_secret
-        .clone()
-        .context("nearby-fanout needs --jwt-secret (the server's JWT_SECRET)")?;
-    let settings = nearby_fanout::NearbyFanOutSettings {
-        url: cli.url.clone(),
-        database_url: cli.database_url.clone(),
-        subscribers: cli.subscribers,
-        tasks: cli.messages,
-        interval: Duration::from_millis(cli.interval_ms),
-        jwt_secret,
-        server_pid: cli.server_pid,
-    };
-    let report = nearby_fanout::run(&settings).await?;
+    let report = nearby_fanout::run(&fan_out_settings(cli, "nearby-fanout")?).await?;
     println!("{}", report.render());
-    Ok(if report.clean() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
+    Ok(verdict(report.clean()))
 }

@@ -250,16 +250,7 @@ async fn catalogue_part(
 /// connecting), its report printed.
 async fn fan_out_once(cli: &Cli, ctx: &Shared, subscribers: usize) -> anyhow::Result<FanOutReport> {
     let server = spawn(cli, ctx).await?;
-    let settings = fanout::FanOutSettings {
-        url: server.url.clone(),
-        database_url: cli.database_url.clone(),
-        subscribers,
-        messages: cli.messages,
-        interval: Duration::from_millis(cli.interval_ms),
-        jwt_secret: ctx.secret.clone(),
-        server_pid: Some(server.pid),
-    };
-    let report = fanout::run(&settings).await;
+    let report = fanout::run(&fan_out_settings(cli, ctx, &server, subscribers)).await;
     server.stop().await?;
     let report = report?;
     println!("{}", report.render());
@@ -354,16 +345,7 @@ async fn nearby_fan_out_part(cli: &Cli, ctx: &Shared, failures: &mut Vec<String>
     for run in 1..=cli.runs {
         eprintln!("nearby fan-out run {run}/{}: {} subscribers", cli.runs, cli.subscribers);
         let server = spawn(cli, ctx).await?;
-        let settings = nearby_fanout::NearbyFanOutSettings {
-            url: server.url.clone(),
-            database_url: cli.database_url.clone(),
-            subscribers: cli.subscribers,
-            tasks: cli.messages,
-            interval: Duration::from_millis(cli.interval_ms),
-            jwt_secret: ctx.secret.clone(),
-            server_pid: Some(server.pid),
-        };
-        let report = nearby_fanout::run(&settings).await;
+        let report = nearby_fanout::run(&fan_out_settings(cli, ctx, &server, cli.subscribers)).await;
         server.stop().await?;
         let report = report?;
         println!("{}", report.render());
@@ -381,6 +363,20 @@ async fn nearby_fan_out_part(cli: &Cli, ctx: &Shared, failures: &mut Vec<String>
 }
 
 /// A fresh server, ready.
+/// A fan-out (or nearby fan-out) of `subscribers` against `server`, as the command line
+/// says otherwise.
+fn fan_out_settings(cli: &Cli, ctx: &Shared, server: &Running, subscribers: usize) -> fanout::FanOutSettings {
+    fanout::FanOutSettings {
+        url: server.url.clone(),
+        database_url: cli.database_url.clone(),
+        subscribers,
+        messages: cli.messages,
+        interval: Duration::from_millis(cli.interval_ms),
+        jwt_secret: ctx.secret.clone(),
+        server_pid: Some(server.pid),
+    }
+}
+
 async fn spawn(cli: &Cli, ctx: &Shared) -> anyhow::Result<Running> {
     startup::spawn_ready(&ctx.client, &cli.server_bin, &cli.database_url, &ctx.secret).await
 }
