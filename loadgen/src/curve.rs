@@ -10,7 +10,7 @@ use std::fmt::Write as _;
 use anyhow::Context;
 use plotters::prelude::*;
 
-use crate::{fanout::FanOutReport, stats::median, table::thousands};
+use crate::{fanout::FanOutReport, report::thousands, stats::median};
 
 /// One subscriber count's figures (medians when it was measured more than once).
 #[derive(Debug, Clone, PartialEq)]

@@ -141,9 +141,44 @@ pub fn shell_words<S: AsRef<str>>(words: &[S]) -> String {
         .join(" ")
 }
 
+/// `value` with `decimals` decimals and a comma every three digits: `1,538.8`.
+pub fn thousands(value: f64, decimals: usize) -> String {
+    let text = format!("{:.*}", decimals, value.abs());
+    let (whole, fraction) = text
+        .split_once('.')
+        .map_or((text.as_str(), None), |(w, f)| (w, Some(f)));
+    let mut grouped = String::new();
+    for (i, digit) in whole.chars().enumerate() {
+        if i > 0 && (whole.len() - i) % 3 == 0 {
+            grouped.push(',');
+        }
+        grouped.push(digit);
+    }
+    let sign = if value < 0.0 && text.chars().any(|c| c.is_ascii_digit() && c != '0') {
+        "-"
+    } else {
+        ""
+    };
+    match fraction {
+        Some(fraction) => format!("{sign}{grouped}.{fraction}"),
+        None => format!("{sign}{grouped}"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn thousands_group_the_whole_part() {
+        assert_eq!(thousands(1538.84, 1), "1,538.8");
+        assert_eq!(thousands(49_099.4, 0), "49,099");
+        assert_eq!(thousands(1_000_000.0, 0), "1,000,000");
+        assert_eq!(thousands(999.96, 1), "1,000.0");
+        assert_eq!(thousands(12.0, 0), "12");
+        assert_eq!(thousands(-1234.5, 1), "-1,234.5");
+        assert_eq!(thousands(-0.01, 1), "0.0");
+    }
 
     #[test]
     fn figure_tables_and_pairs() {

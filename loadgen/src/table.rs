@@ -5,6 +5,7 @@
 use std::fmt::Write as _;
 
 use crate::{
+    report::thousands,
     stats::ratio,
     targets::{self, CatalogueTarget},
 };
@@ -102,30 +103,6 @@ pub struct Row {
 }
 
 const NONE: &str = "–";
-
-/// `value` with `decimals` decimals and a comma every three digits: `1,538.8`.
-pub fn thousands(value: f64, decimals: usize) -> String {
-    let text = format!("{:.*}", decimals, value.abs());
-    let (whole, fraction) = text
-        .split_once('.')
-        .map_or((text.as_str(), None), |(w, f)| (w, Some(f)));
-    let mut grouped = String::new();
-    for (i, digit) in whole.chars().enumerate() {
-        if i > 0 && (whole.len() - i) % 3 == 0 {
-            grouped.push(',');
-        }
-        grouped.push(digit);
-    }
-    let sign = if value < 0.0 && text.chars().any(|c| c.is_ascii_digit() && c != '0') {
-        "-"
-    } else {
-        ""
-    };
-    match fraction {
-        Some(fraction) => format!("{sign}{grouped}.{fraction}"),
-        None => format!("{sign}{grouped}"),
-    }
-}
 
 fn one(value: Option<f64>) -> String {
     value.map_or(NONE.to_owned(), |v| format!("{v:.1}"))
@@ -281,17 +258,6 @@ pub fn render(parts: &[Measured], commit: &str, date: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn thousands_group_the_whole_part() {
-        assert_eq!(thousands(1538.84, 1), "1,538.8");
-        assert_eq!(thousands(49_099.4, 0), "49,099");
-        assert_eq!(thousands(1_000_000.0, 0), "1,000,000");
-        assert_eq!(thousands(999.96, 1), "1,000.0");
-        assert_eq!(thousands(12.0, 0), "12");
-        assert_eq!(thousands(-1234.5, 1), "-1,234.5");
-        assert_eq!(thousands(-0.01, 1), "0.0");
-    }
 
     /// The figures of BENCHMARKS.md's table at 6b80e65.
     fn parts() -> Vec<Measured> {

@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use crate::table::thousands;
+use crate::report::thousands;
 
 /// Whether one part of a target was met; `Unknown` when the figure was not measured.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
