@@ -2,6 +2,7 @@
 //! when it is missing, and a statement counter that tests use to prove query budgets;
 //! keyset paging ([`page`]) and enums stored as text ([`text_enum`]) for every domain.
 
+pub mod fixed;
 pub mod page;
 pub mod prerendered;
 pub mod schema;

@@ -13,6 +13,7 @@ use uuid::Uuid;
 
 use crate::{
     db::{
+        fixed::Fixed,
         schema::{task_invites, tasks, users},
         text_enum::pg_enum,
     },
@@ -305,7 +306,7 @@ pub async fn take_immediate(conn: &mut AsyncPgConnection, id: Uuid, freelancer: 
 /// instance is expiring right now are skipped.
 pub async fn lock_overdue(conn: &mut AsyncPgConnection, limit: i64) -> QueryResult<Vec<TaskRow>> {
     tasks::table
-        .filter(sql::<Bool>("tasks.status = 'OPEN' AND tasks.mode = 'IMMEDIATE'"))
+        .filter(Fixed("tasks.status = 'OPEN' AND tasks.mode = 'IMMEDIATE'"))
         .filter(tasks::acceptance_deadline.le(diesel::dsl::now))
         .order(tasks::acceptance_deadline.asc())
         .limit(limit)
@@ -593,18 +594,42 @@ macro_rules! in_cells {
     };
 }
 
+/// The SQL type of `cube` (contrib), which `gm_earth_point` returns.
+#[derive(diesel::sql_types::SqlType, diesel::query_builder::QueryId)]
+#[diesel(postgres_type(name = "cube"))]
+pub struct Cube;
+
+diesel::define_sql_function!(
+    /// A point on the earth's surface as a 3-D cube point in metres (migration 000026).
+    fn gm_earth_point(
+        lat: diesel::sql_types::Nullable<diesel::sql_types::Double>,
+        lng: diesel::sql_types::Nullable<diesel::sql_types::Double>,
+    ) -> diesel::sql_types::Nullable<Cube>
+);
+
+diesel::define_sql_function!(
+    /// `cube` grown by `r` in each of its first `n` dimensions.
+    fn cube_enlarge(
+        c: diesel::sql_types::Nullable<Cube>,
+        r: diesel::sql_types::Double,
+        n: diesel::sql_types::Integer,
+    ) -> diesel::sql_types::Nullable<Cube>
+);
+
+// `a <@ b`: cube `a` lies inside cube `b`; `a <-> b`: their Euclidean distance.
+diesel::infix_operator!(CubeInside, " <@ ", backend: Pg);
+diesel::infix_operator!(CubeDistance, " <-> ", diesel::sql_types::Double, backend: Pg);
+
 /// The chord in metres from `around`'s centre to a task's public point, both as points of
-/// `gm_earth_point` (migration 000026): the order `tasks_open_earth_idx` hands rows out in
-/// (`<->`), strictly increasing with the great-circle distance.
+/// `gm_earth_point`: the order `tasks_open_earth_idx` hands rows out in (`<->`), strictly
+/// increasing with the great-circle distance. Typed expressions rather than SQL text, so
+/// diesel keeps the statement prepared.
 macro_rules! chord_from {
     ($around:expr) => {
-        sql::<diesel::sql_types::Nullable<diesel::sql_types::Double>>(
-            "(gm_earth_point(tasks.public_latitude, tasks.public_longitude) <-> gm_earth_point(",
+        CubeDistance::new(
+            gm_earth_point(tasks::public_latitude, tasks::public_longitude),
+            gm_earth_point($around.lat, $around.lng),
         )
-        .bind::<diesel::sql_types::Double, _>($around.lat)
-        .sql(", ")
-        .bind::<diesel::sql_types::Double, _>($around.lng)
-        .sql("))")
     };
 }
 
@@ -622,18 +647,12 @@ macro_rules! open_within {
     ($query:expr, $filter:expr, $around:expr, $radius:expr) => {{
         let around: &Around = $around;
         apply_filter!($query, $filter)
-            .filter(sql::<Bool>("tasks.status = 'OPEN' AND tasks.geohash IS NOT NULL"))
-            .filter(
-                sql::<Bool>(
-                    "gm_earth_point(tasks.public_latitude, tasks.public_longitude) <@ cube_enlarge(gm_earth_point(",
-                )
-                .bind::<diesel::sql_types::Double, _>(around.lat)
-                .sql(", ")
-                .bind::<diesel::sql_types::Double, _>(around.lng)
-                .sql("), ")
-                .bind::<diesel::sql_types::Double, _>(chord_of(around.radius_m))
-                .sql(", 3)"),
-            )
+            // Literal, not bound: the index is partial on exactly this.
+            .filter(Fixed("tasks.status = 'OPEN' AND tasks.geohash IS NOT NULL"))
+            .filter(CubeInside::new(
+                gm_earth_point(tasks::public_latitude, tasks::public_longitude),
+                cube_enlarge(gm_earth_point(around.lat, around.lng), chord_of(around.radius_m), 3),
+            ))
             .filter(gm_distance_m(around.lat, around.lng, tasks::public_latitude, tasks::public_longitude).le($radius))
     }};
 }

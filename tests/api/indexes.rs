@@ -59,6 +59,25 @@ pub async fn explain(conn: &mut diesel_async::AsyncPgConnection, name: &str, sql
     plan.join("\n")
 }
 
+/// The plan PostgreSQL keeps for the statement of `debug` (`debug_query` output) once it is
+/// prepared with its binds as parameters and planned generically: what a prepared statement
+/// runs after its first few executions, whatever the values.
+pub async fn explain_generic(conn: &mut diesel_async::AsyncPgConnection, name: &str, debug: &str) -> String {
+    let (sql, binds) = debug.split_once(" -- binds: ").expect("debug_query output");
+    let binds: Vec<serde_json::Value> = serde_json::from_str(binds).expect("binds as JSON");
+    let values = binds.iter().map(literal).collect::<Vec<_>>().join(", ");
+    conn.batch_execute(&format!(
+        "DEALLOCATE ALL; SET plan_cache_mode = force_generic_plan; PREPARE generic AS {sql}"
+    ))
+    .await
+    .unwrap_or_else(|e| panic!("{name}: {e}\n{sql}"));
+    let plan = explain(conn, name, &format!("EXECUTE generic({values})")).await;
+    conn.batch_execute("DEALLOCATE generic; RESET plan_cache_mode")
+        .await
+        .expect("reset");
+    plan
+}
+
 /// EXPLAINs `sql` and asserts `table` is never scanned sequentially and, when named,
 /// `index` is used.
 pub async fn assert_indexed(

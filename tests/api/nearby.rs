@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use chrono::Utc;
-use diesel::pg::Pg;
+use diesel::{pg::Pg, query_builder::QueryFragment};
 use diesel_async::SimpleAsyncConnection;
 use gigmarket::{auth::jwt::Subject, geocell, task};
 use serde_json::{json, Value};
@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use crate::{
     common::{redis_url, TestApp, TestUser},
-    indexes::{assert_indexed, explain, inline},
+    indexes::{assert_indexed, explain, explain_generic, inline},
     ws::{WsClient, TRANSPORT_WS},
 };
 
@@ -263,8 +263,20 @@ async fn nearby_search_uses_the_gist_index_which_can_hand_out_the_order() {
     ] {
         let around = task::service::search_area(city.0, city.1, radius);
         let query = task::model::nearby_query(&task::model::Filter::default(), &around, None, 22);
-        let sql = inline(&diesel::debug_query::<Pg, _>(&query).to_string());
+        let debug = diesel::debug_query::<Pg, _>(&query).to_string();
+        let sql = inline(&debug);
         assert_indexed(&mut conn, name, &sql, "tasks", Some("tasks_open_earth_idx")).await;
+        // The statement is prepared once per connection and kept (no SQL text fragment
+        // stops diesel caching it), and the plan kept for any centre still takes the index.
+        assert!(
+            QueryFragment::<Pg>::is_safe_to_cache_prepared(&query, &Pg).expect("cacheable?"),
+            "{name}: diesel would plan this statement on every run"
+        );
+        let generic = explain_generic(&mut conn, name, &debug).await;
+        assert!(
+            generic.contains("tasks_open_earth_idx") && !generic.contains("Seq Scan on tasks"),
+            "{name}: the generic plan leaves the index:\n{generic}"
+        );
         conn.batch_execute("SET enable_sort = off").await.expect("set");
         let plan = explain(&mut conn, name, &sql).await;
         conn.batch_execute("RESET enable_sort").await.expect("reset");
