@@ -23,8 +23,9 @@ pub mod redis;
 pub mod relay;
 
 use std::{
-    any::Any,
-    sync::{Arc, OnceLock},
+    any::{Any, TypeId},
+    collections::HashMap,
+    sync::{Arc, Mutex, OnceLock, PoisonError},
 };
 
 use diesel::QueryResult;
@@ -83,6 +84,9 @@ pub struct Event {
     /// The payload decoded once per instance, however many subscribers read it.
     #[serde(skip)]
     decoded: OnceLock<Option<Arc<dyn Any + Send + Sync>>>,
+    /// Values derived from this instance, by type and key (see [`Event::memo`]).
+    #[serde(skip)]
+    memos: Mutex<HashMap<(TypeId, u64), Arc<dyn Any + Send + Sync>>>,
 }
 
 impl Event {
@@ -93,6 +97,26 @@ impl Event {
             kind,
             payload,
             decoded: OnceLock::new(),
+            memos: Mutex::default(),
+        }
+    }
+
+    /// The `T` kept on this instance under `key`, made with `T::default()` by the first to
+    /// ask. Every subscriber of a topic holds the same instance, so this is where they share
+    /// what they derive from it (the GraphQL frames of `graphql::shared_frame`); it goes
+    /// when the last of them lets go of the event.
+    pub fn memo<T>(&self, key: u64) -> Arc<T>
+    where
+        T: Default + Send + Sync + 'static,
+    {
+        let mut memos = self.memos.lock().unwrap_or_else(PoisonError::into_inner);
+        let entry = memos
+            .entry((TypeId::of::<T>(), key))
+            .or_insert_with(|| Arc::new(T::default()) as Arc<dyn Any + Send + Sync>);
+        match entry.clone().downcast::<T>() {
+            Ok(value) => value,
+            // Unreachable: the key holds the type; a fresh value keeps the caller correct.
+            Err(_) => Arc::new(T::default()),
         }
     }
 

@@ -4,7 +4,7 @@ use std::{net::IpAddr, sync::Arc};
 
 use async_graphql::Context;
 
-use super::loader::RequestLoader;
+use super::{loader::RequestLoader, shared_frame::Sharing};
 use crate::{
     auth::{Auth, Viewer},
     error::AppError,
@@ -39,6 +39,10 @@ impl ContextExt for Context<'_> {
     }
 
     fn request(&self) -> &RequestCtx {
+        // What a resolver reads of the request may make its answer this viewer's alone.
+        if let Some(sharing) = self.data_opt::<Arc<Sharing>>() {
+            sharing.note_request_read();
+        }
         self.data_unchecked::<RequestCtx>()
     }
 

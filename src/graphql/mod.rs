@@ -15,6 +15,7 @@ pub mod media;
 pub mod nul;
 pub mod pagination;
 pub mod playground;
+pub mod shared_frame;
 pub mod subscription;
 pub mod transport;
 pub mod types;

@@ -9,6 +9,9 @@ use std::sync::Arc;
 use futures_util::{Stream, StreamExt};
 use tokio::sync::broadcast::error::RecvError;
 
+use async_graphql::Context;
+
+use super::{context::ContextExt, shared_frame::Sharing};
 use crate::{
     error::AppError,
     events::{self, Event},
@@ -70,19 +73,32 @@ pub fn topic_events(
 
 /// The `kind` events of `topic` (see [`topic_events`]), each made a delivery by `deliver`,
 /// which returns `None` to pass one over (not for this subscriber, or not decodable); errors
-/// of the stream are delivered as they come.
+/// of the stream are delivered as they come. On a WebSocket, subscribers who sent the same
+/// document share one resolution of each delivery (see [`super::shared_frame`]).
 pub fn deliveries<T>(
-    app: AppState,
+    ctx: &Context<'_>,
     topic: String,
     after: Option<i64>,
     kind: &'static str,
     mut deliver: impl FnMut(Arc<Event>) -> Option<T>,
-) -> impl Stream<Item = async_graphql::Result<T>> {
-    topic_events(app, topic, after).filter_map(move |event| {
-        std::future::ready(match event {
-            Ok(event) if event.kind == kind => deliver(event).map(Ok),
+) -> impl Stream<Item = async_graphql::Result<T>>
+where
+    T: Send,
+{
+    let sharing = ctx.data_opt::<Arc<Sharing>>().cloned();
+    topic_events(ctx.app().clone(), topic, after).filter_map(move |event| {
+        let delivery = match event {
+            Ok(event) if event.kind == kind => deliver(event.clone()).map(|item| Ok((event, item))),
             Ok(_) => None,
-            Err(e) => Some(Err(e.into())),
-        })
+            Err(e) => Some(Err(e)),
+        };
+        let sharing = sharing.clone();
+        async move {
+            match (delivery?, sharing) {
+                (Ok((event, item)), Some(sharing)) => sharing.pass(&event, item).await.map(Ok),
+                (Ok((_, item)), None) => Some(Ok(item)),
+                (Err(e), _) => Some(Err(e.into())),
+            }
+        }
     })
 }

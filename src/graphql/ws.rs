@@ -42,7 +42,13 @@ use tokio::{
 };
 use uuid::Uuid;
 
-use super::{context::RequestCtx, errors, handler::GraphqlState, loader::subscription_loader};
+use super::{
+    context::RequestCtx,
+    errors,
+    handler::GraphqlState,
+    loader::subscription_loader,
+    shared_frame::{self, Sharing},
+};
 use crate::{
     account::{
         moderation::{Suspended, ACCOUNT_SUSPENDED},
@@ -457,17 +463,23 @@ impl Connection {
             return Err(Close(close::UNAUTHORIZED, "Unauthorized".into()));
         };
         let app = self.state.app.clone();
+        let variables = serde_json::to_string(&request.variables).unwrap_or_default();
+        let sharing = Arc::new(Sharing::new(
+            shared_frame::key(&request.query, request.operation_name.as_deref(), &variables),
+            frame_prefix(self.protocol, &id),
+            self.outgoing.clone(),
+        ));
         let request = request
             .data(RequestCtx {
                 auth,
                 client_addr: Some(self.peer.ip()),
                 refresh_cookie: None,
             })
-            .data(subscription_loader(app.db.clone()));
+            .data(subscription_loader(app.db.clone()))
+            .data(sharing.clone());
         let schema = self.state.schema.strict.clone();
         let outgoing = self.outgoing.clone();
         let done = self.done_tx.clone();
-        let protocol = self.protocol;
         let task_id = id.clone();
         let task = tokio::spawn(async move {
             let _live = crate::http::metrics::Live::new("ws_subscriptions");
@@ -475,7 +487,7 @@ impl Connection {
             let mut first = true;
             while let Some(mut response) = stream.next().await {
                 errors::finalize(&mut response.errors);
-                let message = if first && response.data == async_graphql::Value::Null && response.is_err() {
+                if first && !sharing.delivered() && response.data == async_graphql::Value::Null && response.is_err() {
                     // Refused before it started (validation, authorisation): an `error` message.
                     let payload = serde_json::to_value(&response.errors).unwrap_or_default();
                     let _ = outgoing
@@ -485,10 +497,11 @@ impl Connection {
                         .await;
                     let _ = done.send(Done::Finished(task_id));
                     return;
-                } else {
-                    next_message(protocol, &task_id, &response)
-                };
+                }
                 first = false;
+                let Some(message) = sharing.frame(&response) else {
+                    continue;
+                };
                 if outgoing.send(message).await.is_err() {
                     return;
                 }
@@ -503,9 +516,6 @@ impl Connection {
     }
 }
 
-/// A `next` (`data` for the legacy protocol) message, written in one pass: the response is
-/// serialised straight into the frame's text rather than through a JSON tree (this runs once
-/// per subscriber per event).
 /// The next session event, for a connection that watches them.
 async fn session_event(sessions: &mut Option<TopicReceiver>) -> Result<Arc<Event>, RecvError> {
     match sessions {
@@ -514,25 +524,16 @@ async fn session_event(sessions: &mut Option<TopicReceiver>) -> Result<Arc<Event
     }
 }
 
-fn next_message(protocol: Protocol, id: &str, response: &async_graphql::Response) -> Message {
+/// The start of a `next` (`data` for the legacy protocol) message, up to its payload; the
+/// payload (the response's JSON) and a closing brace complete it (see [`Sharing`]).
+fn frame_prefix(protocol: Protocol, id: &str) -> String {
     let kind = match protocol {
         Protocol::TransportWs => "next",
         Protocol::Legacy => "data",
     };
-    let mut frame = Vec::with_capacity(256);
-    frame.extend_from_slice(b"{\"type\":\"");
-    frame.extend_from_slice(kind.as_bytes());
-    frame.extend_from_slice(b"\",\"id\":");
-    let written = serde_json::to_writer(&mut frame, id)
-        .and_then(|()| {
-            frame.extend_from_slice(b",\"payload\":");
-            serde_json::to_writer(&mut frame, response)
-        })
-        .map(|()| frame.push(b'}'));
-    match (written, String::from_utf8(frame)) {
-        (Ok(()), Ok(text)) => Message::Text(Utf8Bytes::from(text)),
-        _ => text(serde_json::json!({ "type": kind, "id": id, "payload": null })),
-    }
+    // A string always serialises to JSON.
+    let id = serde_json::to_string(id).unwrap_or_else(|_| "\"\"".to_owned());
+    format!(r#"{{"type":"{kind}","id":{id},"payload":"#)
 }
 
 #[cfg(test)]
@@ -549,7 +550,9 @@ mod tests {
         );
         response.errors = vec![];
         for (protocol, kind) in [(Protocol::TransportWs, "next"), (Protocol::Legacy, "data")] {
-            let Message::Text(text) = next_message(protocol, "sub-\"1\"", &response) else {
+            let (outgoing, _) = mpsc::channel(1);
+            let sharing = Sharing::new(0, frame_prefix(protocol, "sub-\"1\""), outgoing);
+            let Some(Message::Text(text)) = sharing.frame(&response) else {
                 panic!("a text frame")
             };
             let parsed: serde_json::Value = serde_json::from_str(text.as_str()).unwrap();

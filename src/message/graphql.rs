@@ -456,7 +456,7 @@ impl MessageSubscription {
         // While this stream lives the viewer is "watching": no NEW_MESSAGE notifications.
         let watching = app.presence.join(presence::watching(id, viewer));
         Ok(deliveries(
-            app,
+            ctx,
             topic::conversation(id),
             after,
             service::MESSAGE_ADDED,
@@ -484,7 +484,7 @@ impl MessageSubscription {
         let app = ctx.app().clone();
         service::check_participant(&app, id, viewer).await?;
         Ok(deliveries(
-            app,
+            ctx,
             topic::conversation(id),
             None,
             service::TYPING,

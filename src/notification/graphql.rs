@@ -144,9 +144,8 @@ impl NotificationSubscription {
     ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<Notification>>> {
         let viewer = ctx.viewer()?.id();
         let after = decode_event_cursor(after.as_deref())?;
-        let app = ctx.app().clone();
         Ok(deliveries(
-            app,
+            ctx,
             topic::user(viewer),
             after,
             service::NOTIFICATION_ADDED,

@@ -524,3 +524,113 @@ async fn without_redis_a_second_instance_on_the_same_database_is_refused() {
     // Tools beside the server (seed, the load generator) run no relay and are welcome.
     assert!(gigmarket::prepare_for_tools(app.state.config.clone()).await.is_ok());
 }
+
+/// Sends a message as `user` and returns the whole answer (`data` or `errors`).
+async fn send_input(app: &TestApp, user: &TestUser, input: Value) -> Value {
+    app.gql_as(user, SEND, json!({ "i": input })).await.data()["sendMessage"].clone()
+}
+
+#[tokio::test]
+async fn subscribers_of_the_same_document_share_one_resolution_of_each_message() {
+    let app = TestApp::spawn().await;
+    let (alice, bob) = (app.with_user().await, app.with_user().await);
+    let conversation = conversation(&app, &alice, &bob).await;
+    let root = send_input(&app, &bob, json!({ "conversationId": conversation, "content": "root" })).await;
+    let replying = "subscription($c: ID!) { messageAdded(conversationId: $c) { content replyTo { content } } }";
+    let reply = |text: &str| json!({ "conversationId": conversation, "content": text, "replyToId": root["id"] });
+    // The root is out before anyone subscribes, so it reaches nobody.
+    for _ in 0..100 {
+        if app
+            .texts("SELECT count(*)::text AS value FROM events WHERE published_at IS NULL")
+            .await
+            == ["0"]
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // `replyTo` costs one statement each time a subscriber resolves a message.
+    let mut first = WsClient::connect(&app.ws_url(), TRANSPORT_WS).await;
+    first.init(Some(&alice.token)).await;
+    first.subscribe("s0", replying, json!({ "c": conversation })).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let before = app.statements();
+    send_input(&app, &bob, reply("to one")).await;
+    assert_eq!(
+        first.next_data("s0").await["messageAdded"]["replyTo"]["content"],
+        "root"
+    );
+    let alone = app.statements() - before;
+
+    // Five more subscribers (both users, their own ids): each gets every message, in order,
+    // under its own id, and the messages are resolved once however many there are.
+    let mut others = Vec::new();
+    for (i, user) in [&alice, &bob, &bob, &alice, &bob].into_iter().enumerate() {
+        let mut ws = WsClient::connect(&app.ws_url(), TRANSPORT_WS).await;
+        ws.init(Some(&user.token)).await;
+        ws.subscribe(&format!("s{}", i + 1), replying, json!({ "c": conversation }))
+            .await;
+        others.push(ws);
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let before = app.statements();
+    send_input(&app, &bob, reply("to six")).await;
+    let mut all = vec![first];
+    all.extend(others);
+    for (i, ws) in all.iter_mut().enumerate() {
+        let data = ws.next_data(&format!("s{i}")).await;
+        assert_eq!(data["messageAdded"]["content"], "to six");
+        assert_eq!(data["messageAdded"]["replyTo"]["content"], "root");
+    }
+    let six = app.statements() - before;
+    assert!(
+        six < alone + 5,
+        "six subscribers cost {six} statements, one cost {alone}: resolved more than once"
+    );
+
+    for text in ["a", "b", "c"] {
+        send_input(&app, &alice, reply(text)).await;
+    }
+    for (i, ws) in all.iter_mut().enumerate() {
+        for text in ["a", "b", "c"] {
+            assert_eq!(ws.next_data(&format!("s{i}")).await["messageAdded"]["content"], text);
+        }
+        assert_quiet(ws).await;
+    }
+}
+
+#[tokio::test]
+async fn what_only_the_viewer_may_see_is_never_shared_with_another_subscriber() {
+    let app = TestApp::spawn().await;
+    let (alice, bob) = (app.with_user().await, app.with_user().await);
+    let conversation = conversation(&app, &alice, &bob).await;
+    let private = "subscription($c: ID!) { messageAdded(conversationId: $c) { content sender { username email } } }";
+    let mut theirs = Vec::new();
+    for user in [&alice, &bob, &alice, &bob] {
+        let mut ws = WsClient::connect(&app.ws_url(), TRANSPORT_WS).await;
+        ws.init(Some(&user.token)).await;
+        ws.subscribe("p", private, json!({ "c": conversation })).await;
+        theirs.push((user, ws));
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Whoever resolves first, a sender's email reaches the sender alone.
+    for (sender, text) in [(&bob, "from bob"), (&alice, "from alice"), (&bob, "bob again")] {
+        send_input(&app, sender, json!({ "conversationId": conversation, "content": text })).await;
+        for (viewer, ws) in theirs.iter_mut() {
+            let data = ws.next_data("p").await;
+            assert_eq!(data["messageAdded"]["content"], text);
+            let email = &data["messageAdded"]["sender"]["email"];
+            if viewer.id == sender.id {
+                assert!(email.is_string(), "the sender sees their own email: {data}");
+            } else {
+                assert!(
+                    email.is_null(),
+                    "{} saw {}'s email: {data}",
+                    viewer.username,
+                    sender.username
+                );
+            }
+        }
+    }
+}
