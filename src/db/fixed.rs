@@ -1,4 +1,4 @@
-//! SQL conditions of fixed text that diesel may keep prepared.
+//! SQL of fixed text that diesel may keep prepared.
 //!
 //! `diesel::dsl::sql` marks its statement unsafe to cache, since its text could hold
 //! anything; such a statement is parsed and planned again on every run. A condition whose
@@ -9,7 +9,7 @@
 use diesel::{
     expression::{is_aggregate, AppearsOnTable, Expression, SelectableExpression, ValidGrouping},
     pg::Pg,
-    query_builder::{AstPass, QueryFragment, QueryId},
+    query_builder::{AstPass, Query, QueryFragment, QueryId},
     sql_types::Bool,
     QueryResult,
 };
@@ -41,4 +41,40 @@ impl QueryFragment<Pg> for Fixed {
         out.push_sql(self.0);
         Ok(())
     }
+}
+
+/// `query LIMIT n` with `n` written into the SQL instead of bound. PostgreSQL plans a bound
+/// limit generically as a tenth of the estimated rows, which makes the generic plan of a
+/// nearest-first search look dearer than a custom one, so it would plan every execution
+/// again; with the number in the text (one prepared statement per page size) the generic
+/// plan is kept.
+#[derive(Debug, Clone)]
+pub struct LiteralLimit<Q> {
+    query: Q,
+    limit: i64,
+}
+
+impl<Q> LiteralLimit<Q> {
+    pub fn new(query: Q, limit: i64) -> Self {
+        Self { query, limit }
+    }
+}
+
+impl<Q: Query> Query for LiteralLimit<Q> {
+    type SqlType = Q::SqlType;
+}
+
+impl<Q: QueryFragment<Pg>> QueryFragment<Pg> for LiteralLimit<Q> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        self.query.walk_ast(out.reborrow())?;
+        out.push_sql(" LIMIT ");
+        out.push_sql(&self.limit.to_string());
+        Ok(())
+    }
+}
+
+/// Not static: the number is part of the text, by which diesel then caches the statement.
+impl<Q> QueryId for LiteralLimit<Q> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
 }

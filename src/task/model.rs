@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use crate::{
     db::{
-        fixed::Fixed,
+        fixed::{Fixed, LiteralLimit},
         schema::{task_invites, tasks, users},
         text_enum::pg_enum,
     },
@@ -474,7 +474,8 @@ macro_rules! apply_filter {
             }
             None => {
                 query = query
-                    .filter(tasks::status.eq(TaskStatus::Open))
+                    // Literal, not bound: partial indexes and generic plans see the value.
+                    .filter(Fixed("tasks.status = 'OPEN'"))
                     .filter(users::banned_at.is_null())
             }
         }
@@ -687,11 +688,14 @@ pub fn nearby_query(filter: &Filter, around: &Around, after: Option<(f64, Uuid)>
                 .or(chord_from!(around).eq(d).and(tasks::id.gt(id))),
         );
     }
-    query.order(chord_from!(around).asc()).limit(fetch)
+    LiteralLimit::new(query.order(chord_from!(around).asc()), fetch)
 }
 
 /// The statement [`nearby_query`] builds.
-pub type NearbyQuery = diesel::internal::table_macro::BoxedSelectStatement<
+pub type NearbyQuery = LiteralLimit<NearbyUnlimited>;
+
+/// [`NearbyQuery`] before its limit.
+pub type NearbyUnlimited = diesel::internal::table_macro::BoxedSelectStatement<
     'static,
     (
         diesel::dsl::AsSelect<TaskRow, Pg>,

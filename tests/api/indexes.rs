@@ -78,6 +78,27 @@ pub async fn explain_generic(conn: &mut diesel_async::AsyncPgConnection, name: &
     plan
 }
 
+/// The plan PostgreSQL picks on its own (`plan_cache_mode = auto`) for the statement of
+/// `debug` prepared with its binds as parameters, after running it as often as it takes to
+/// consider a generic plan: a generic plan shows the parameters (`$1`), a custom one the values.
+pub async fn explain_kept(conn: &mut diesel_async::AsyncPgConnection, name: &str, debug: &str) -> String {
+    let (sql, binds) = debug.split_once(" -- binds: ").expect("debug_query output");
+    let binds: Vec<serde_json::Value> = serde_json::from_str(binds).expect("binds as JSON");
+    let values = binds.iter().map(literal).collect::<Vec<_>>().join(", ");
+    let execute = if values.is_empty() {
+        "EXECUTE kept".to_owned()
+    } else {
+        format!("EXECUTE kept({values})")
+    };
+    let runs = [execute.as_str(); 6].join("; ");
+    conn.batch_execute(&format!("DEALLOCATE ALL; PREPARE kept AS {sql}; {runs}"))
+        .await
+        .unwrap_or_else(|e| panic!("{name}: {e}\n{sql}"));
+    let plan = explain(conn, name, &execute).await;
+    conn.batch_execute("DEALLOCATE kept").await.expect("deallocate");
+    plan
+}
+
 /// EXPLAINs `sql` and asserts `table` is never scanned sequentially and, when named,
 /// `index` is used.
 pub async fn assert_indexed(

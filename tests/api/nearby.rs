@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use crate::{
     common::{redis_url, TestApp, TestUser},
-    indexes::{assert_indexed, explain, explain_generic, inline},
+    indexes::{assert_indexed, explain, explain_generic, explain_kept, inline},
     ws::{WsClient, TRANSPORT_WS},
 };
 
@@ -256,6 +256,7 @@ async fn nearby_search_uses_the_gist_index_which_can_hand_out_the_order() {
     conn.batch_execute("ANALYZE tasks; ANALYZE users")
         .await
         .expect("analyze");
+    let parameter = regex::Regex::new(r"\$\d").expect("regex");
     for (name, radius) in [
         ("5 km in the city", 5_000.0),
         ("50 km in the city", 50_000.0),
@@ -276,6 +277,13 @@ async fn nearby_search_uses_the_gist_index_which_can_hand_out_the_order() {
         assert!(
             generic.contains("tasks_open_earth_idx") && !generic.contains("Seq Scan on tasks"),
             "{name}: the generic plan leaves the index:\n{generic}"
+        );
+        // And PostgreSQL keeps that generic plan rather than planning every search again
+        // (a bound LIMIT made it look dearer than a custom plan).
+        let kept = explain_kept(&mut conn, name, &debug).await;
+        assert!(
+            parameter.is_match(&kept),
+            "{name}: PostgreSQL plans every execution:\n{kept}"
         );
         conn.batch_execute("SET enable_sort = off").await.expect("set");
         let plan = explain(&mut conn, name, &sql).await;
