@@ -36,7 +36,7 @@ pub const GIG_SQL: &str = r#"SELECT "gigs"."id", "gigs"."owner_id", "gigs"."titl
 /// lateral walk of `reviews_reviewee_public_idx` per owner, `{owners}` (a `uuid[]` of the
 /// page's distinct owners, sorted); no side, no cursor, 6 rows per owner (the page and one to
 /// know whether more follow). The server binds `$2`..`$4` as NULL, NULL and the nil uuid.
-pub const REVIEW_PAGES_SQL: &str = "SELECT p.* FROM unnest({owners}) AS k (reviewee_id) CROSS JOIN LATERAL ( SELECT r.* FROM reviews r WHERE r.reviewee_id = k.reviewee_id AND r.published_at IS NOT NULL AND (NULL::text IS NULL OR r.reviewee_role = NULL) AND (NULL::timestamptz IS NULL OR (r.published_at, r.id) < (NULL, '00000000-0000-0000-0000-000000000000')) ORDER BY r.published_at DESC, r.id DESC LIMIT 6 ) p ORDER BY p.reviewee_id, p.published_at DESC, p.id DESC;";
+pub const REVIEW_PAGES_SQL: &str = "SELECT p.* FROM unnest({owners}::uuid[]) AS k (reviewee_id) CROSS JOIN LATERAL ( SELECT r.* FROM reviews r WHERE r.reviewee_id = k.reviewee_id AND r.published_at IS NOT NULL AND r.reviewee_role = COALESCE(NULL::text, r.reviewee_role) AND (r.published_at, r.id) < (COALESCE(NULL::timestamptz, 'infinity'), '00000000-0000-0000-0000-000000000000') ORDER BY r.published_at DESC, r.id DESC LIMIT 6 ) p ORDER BY p.reviewee_id, p.published_at DESC, p.id DESC;";
 
 /// A `uuid[]` literal of `ids`.
 pub fn uuid_array(ids: &[String]) -> String {
@@ -187,7 +187,7 @@ mod tests {
         assert_eq!(script.lines().count(), 3);
         assert!(script.contains("LIMIT 21;"));
         assert!(script.contains("= ANY('{a,b}'::uuid[])"));
-        assert!(script.contains("FROM unnest('{o}'::uuid[]) AS k (reviewee_id)"));
+        assert!(script.contains("FROM unnest('{o}'::uuid[]::uuid[]) AS k (reviewee_id)"));
         assert!(!script.contains("{owners}") && !script.contains("{ids}"));
         let plain = pgbench_script(Operation::FeedWithoutReviews, &page, 1).unwrap();
         assert_eq!(plain.lines().count(), 2);

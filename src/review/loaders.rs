@@ -23,7 +23,7 @@ grouped_loader!(
     RatingsOf: model::ratings_of => RatingRow, by user_id
 );
 
-/// Key: one page of a user's public reviews (see `model::PAGES_SQL`). Keys of a list of
+/// Key: one page of a user's public reviews (see `model::pages`). Keys of a list of
 /// users share the side, cursor and limit, so a page of users costs one statement.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ReviewPageOf {

@@ -6,6 +6,7 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
 use crate::db::{
+    fixed::Statement,
     schema::{gigs, reviews, user_ratings},
     text_enum::pg_enum,
 };
@@ -261,24 +262,12 @@ pub async fn ratings_of(conn: &mut AsyncPgConnection, user_ids: &[Uuid]) -> Quer
         .await
 }
 
-/// One page of public reviews received by each of `$1` (reviewee ids), newest published
-/// first: on side `$2` when given, after `($3, $4)` (published at, id) when given, at most
-/// `$5` per reviewee. Each reviewee's page walks `reviews_reviewee_public_idx` on its own (a
-/// lateral join), so a page of gig owners costs one statement.
-pub const PAGES_SQL: &str = "SELECT p.* \
-     FROM unnest($1::uuid[]) AS k (reviewee_id) \
-     CROSS JOIN LATERAL ( \
-         SELECT r.* FROM reviews r \
-         WHERE r.reviewee_id = k.reviewee_id AND r.published_at IS NOT NULL \
-           AND ($2::text IS NULL OR r.reviewee_role = $2) \
-           AND ($3::timestamptz IS NULL OR (r.published_at, r.id) < ($3, $4)) \
-         ORDER BY r.published_at DESC, r.id DESC \
-         LIMIT $5 \
-     ) p \
-     ORDER BY p.reviewee_id, p.published_at DESC, p.id DESC";
-
-/// A page of public reviews for each of `reviewees` (see [`PAGES_SQL`]), grouped by
-/// reviewee in newest-first order.
+/// One page of public reviews received by each of `reviewees`, newest published first: on
+/// side `role` when given, after `after` (published at, id) when given, at most `limit` per
+/// reviewee, grouped by reviewee in newest-first order. Each reviewee's page walks
+/// `reviews_reviewee_public_idx` on its own (a lateral join), so a page of gig owners costs
+/// one statement. Every parameter is used once and an absent one compares as a no-op
+/// (`COALESCE`), so the text is fixed and the statement stays prepared ([`Statement`]).
 pub async fn pages(
     conn: &mut AsyncPgConnection,
     reviewees: &[Uuid],
@@ -287,12 +276,21 @@ pub async fn pages(
     limit: i64,
 ) -> QueryResult<Vec<ReviewRow>> {
     use diesel::sql_types::{Array, BigInt, Nullable, Text, Timestamptz};
-    diesel::sql_query(PAGES_SQL)
-        .bind::<Array<diesel::sql_types::Uuid>, _>(reviewees)
+    Statement::sql("SELECT p.* FROM unnest(")
+        .bind::<Array<diesel::sql_types::Uuid>, _>(reviewees.to_vec())
+        .then(
+            "::uuid[]) AS k (reviewee_id) CROSS JOIN LATERAL ( SELECT r.* FROM reviews r \
+             WHERE r.reviewee_id = k.reviewee_id AND r.published_at IS NOT NULL \
+             AND r.reviewee_role = COALESCE(",
+        )
         .bind::<Nullable<Text>, _>(role.map(ReviewRole::as_str))
+        .then("::text, r.reviewee_role) AND (r.published_at, r.id) < (COALESCE(")
         .bind::<Nullable<Timestamptz>, _>(after.map(|(at, _)| at))
+        .then("::timestamptz, 'infinity'), ")
         .bind::<diesel::sql_types::Uuid, _>(after.map(|(_, id)| id).unwrap_or_default())
+        .then(") ORDER BY r.published_at DESC, r.id DESC LIMIT ")
         .bind::<BigInt, _>(limit)
+        .then(" ) p ORDER BY p.reviewee_id, p.published_at DESC, p.id DESC")
         .load(conn)
         .await
 }

@@ -393,7 +393,7 @@ async fn withdraw(
     Ok(())
 }
 
-/// A page of public reviews of each of `reviewees` (see `model::PAGES_SQL`), in one
+/// A page of public reviews of each of `reviewees` (see `model::pages`), in one
 /// statement.
 pub async fn pages(
     app: &AppState,
