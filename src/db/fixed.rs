@@ -1,10 +1,12 @@
-//! SQL of fixed text that diesel may keep prepared.
+//! SQL of fixed text that diesel may keep prepared: constants ([`Const`]), a literal
+//! `LIMIT` ([`Limited`]) and hand-written statements ([`Statement`]).
 //!
-//! `diesel::dsl::sql` marks its statement unsafe to cache, since its text could hold
-//! anything; such a statement is parsed and planned again on every run. A condition whose
-//! text never changes is written with [`Fixed`] instead: typically a constant a partial
-//! index's predicate must see as a literal (a bind parameter hides the value from a generic
-//! plan, which then cannot use the index).
+//! `diesel::dsl::sql` and `diesel::sql_query` mark their statement unsafe to cache, since its
+//! text could hold anything; such a statement is parsed and planned again on every run. And
+//! PostgreSQL plans a prepared statement again at every execution when its generic plan looks
+//! dearer than a custom one, as it does when a partial index's constant or a `LIMIT` is bound.
+
+use std::marker::PhantomData;
 
 use diesel::{
     expression::{
@@ -13,74 +15,93 @@ use diesel::{
     },
     pg::Pg,
     query_builder::{AstPass, Query, QueryFragment, QueryId},
-    sql_types::{Bool, SqlType, Untyped},
+    sql_types::{SqlType, Untyped},
     QueryResult,
 };
 
-/// A boolean SQL condition, written as is.
+/// A constant piece of SQL that, unlike `diesel::dsl::sql`, may live in a cached prepared
+/// statement. diesel never caches statements that contain `sql()` (their text could differ
+/// between executions), and a constant written as a bind parameter (`status = $1`) leaves
+/// PostgreSQL unable to prove a partial index's predicate in a generic plan, so it plans the
+/// statement again on every execution. Only `'static` strings: the text never carries input.
 #[derive(Debug, Clone, Copy)]
-pub struct Fixed(pub &'static str);
+pub struct Const<ST>(&'static str, PhantomData<ST>);
 
-impl Expression for Fixed {
-    type SqlType = Bool;
+impl<ST> Const<ST> {
+    pub const fn new(sql: &'static str) -> Self {
+        Self(sql, PhantomData)
+    }
 }
 
-impl<QS> AppearsOnTable<QS> for Fixed {}
-
-impl<QS> SelectableExpression<QS> for Fixed {}
-
-impl<GB> ValidGrouping<GB> for Fixed {
-    type IsAggregate = is_aggregate::Never;
+impl<ST: SqlType + TypedExpressionType> Expression for Const<ST> {
+    type SqlType = ST;
 }
 
-/// Not static: the text is part of the statement, which diesel then caches by its SQL.
-impl QueryId for Fixed {
-    type QueryId = ();
-    const HAS_STATIC_QUERY_ID: bool = false;
-}
-
-impl QueryFragment<Pg> for Fixed {
+impl<ST> QueryFragment<Pg> for Const<ST> {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
         out.push_sql(self.0);
         Ok(())
     }
 }
 
-/// `query LIMIT n` with `n` written into the SQL instead of bound. PostgreSQL plans a bound
-/// limit generically as a tenth of the estimated rows, which makes the generic plan of a
-/// nearest-first search look dearer than a custom one, so it would plan every execution
-/// again; with the number in the text (one prepared statement per page size) the generic
-/// plan is kept.
-#[derive(Debug, Clone)]
-pub struct LiteralLimit<Q> {
-    query: Q,
-    limit: i64,
+/// The text is part of the statement, so statements are told apart by their SQL, not by type.
+impl<ST> QueryId for Const<ST> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
 }
 
-impl<Q> LiteralLimit<Q> {
+impl<QS, ST> SelectableExpression<QS> for Const<ST> where Self: Expression {}
+impl<QS, ST> AppearsOnTable<QS> for Const<ST> where Self: Expression {}
+impl<ST, GB> ValidGrouping<GB> for Const<ST> {
+    type IsAggregate = is_aggregate::Never;
+}
+
+/// A query with its `LIMIT` written into the SQL instead of bound. PostgreSQL plans a
+/// bound `LIMIT $n` generically as if it kept a tenth of the rows, finds that dearer than a
+/// plan for the real value and so re-plans a page query at every execution (~0.2 ms of
+/// server CPU per feed request, measured). Page sizes are few (1 to the maximum page size),
+/// so each connection caches at most that many statements per query shape.
+pub struct Limited<Q> {
+    query: Q,
+    limit: String,
+}
+
+impl<Q> Limited<Q> {
     pub fn new(query: Q, limit: i64) -> Self {
-        Self { query, limit }
+        Self {
+            query,
+            limit: format!(" LIMIT {limit}"),
+        }
     }
 }
 
-impl<Q: Query> Query for LiteralLimit<Q> {
-    type SqlType = Q::SqlType;
-}
-
-impl<Q: QueryFragment<Pg>> QueryFragment<Pg> for LiteralLimit<Q> {
+impl<Q: QueryFragment<Pg>> QueryFragment<Pg> for Limited<Q> {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
         self.query.walk_ast(out.reborrow())?;
-        out.push_sql(" LIMIT ");
-        out.push_sql(&self.limit.to_string());
+        out.push_sql(&self.limit);
+        Ok(())
+    }
+
+    /// The same text as `walk_ast` writes, built through the query's own `to_sql`, so that a
+    /// [`Prerendered`](super::prerendered::Prerendered) query keeps its prebuilt text under a limit.
+    fn to_sql(&self, out: &mut diesel::pg::PgQueryBuilder, backend: &Pg) -> QueryResult<()> {
+        use diesel::query_builder::QueryBuilder;
+        self.query.to_sql(out, backend)?;
+        out.push_sql(&self.limit);
         Ok(())
     }
 }
 
-/// Not static: the number is part of the text, by which diesel then caches the statement.
-impl<Q> QueryId for LiteralLimit<Q> {
+impl<Q> QueryId for Limited<Q> {
     type QueryId = ();
     const HAS_STATIC_QUERY_ID: bool = false;
 }
+
+impl<Q: Query> Query for Limited<Q> {
+    type SqlType = Q::SqlType;
+}
+
+impl<Q, Conn> diesel::query_dsl::RunQueryDsl<Conn> for Limited<Q> {}
 
 /// A statement written as SQL text with bind parameters, like `diesel::sql_query`, except
 /// that diesel keeps it prepared: `sql_query` marks its statement unsafe to cache, so every
@@ -161,7 +182,7 @@ mod tests {
             "{debug}"
         );
         assert!(statement.is_safe_to_cache_prepared(&Pg).unwrap());
-        let limited = LiteralLimit::new(Statement::sql("SELECT 1"), 21);
+        let limited = Limited::new(Statement::sql("SELECT 1"), 21);
         assert!(diesel::debug_query::<Pg, _>(&limited)
             .to_string()
             .starts_with("SELECT 1 LIMIT 21"));

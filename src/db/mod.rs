@@ -1,6 +1,7 @@
 //! PostgreSQL plumbing: the connection pool, embedded migrations, creating the database
 //! when it is missing, and a statement counter that tests use to prove query budgets;
-//! keyset paging ([`page`]) and enums stored as text ([`text_enum`]) for every domain.
+//! keyset paging ([`page`]) and enums stored as text ([`text_enum`]) for every domain; SQL
+//! that stays prepared ([`fixed`], [`prerendered`]).
 
 pub mod fixed;
 pub mod page;

@@ -12,6 +12,7 @@ use uuid::Uuid;
 
 use crate::{
     db::{
+        fixed::{Const, Limited},
         page::Cursor,
         prerendered::{Prerendered, SqlText},
         schema::{gig_media, gig_packages, gigs, saved_gigs, users},
@@ -441,90 +442,6 @@ pub type Boxed<'a> = diesel::internal::table_macro::BoxedSelectStatement<
 >;
 
 type Source = diesel::dsl::InnerJoinQuerySource<gigs::table, users::table>;
-
-/// A constant piece of SQL that, unlike `diesel::dsl::sql`, may live in a cached prepared
-/// statement. diesel never caches statements that contain `sql()` (their text could differ
-/// between executions), and a constant written as a bind parameter (`status = $1`) leaves
-/// PostgreSQL unable to prove a partial index's predicate in a generic plan, so it plans the
-/// statement again on every execution. Only `'static` strings: the text never carries input.
-#[derive(Debug, Clone, Copy)]
-pub struct Const<ST>(&'static str, std::marker::PhantomData<ST>);
-
-impl<ST> Const<ST> {
-    pub const fn new(sql: &'static str) -> Self {
-        Self(sql, std::marker::PhantomData)
-    }
-}
-
-impl<ST: diesel::sql_types::SqlType + diesel::expression::TypedExpressionType> Expression for Const<ST> {
-    type SqlType = ST;
-}
-
-impl<ST> diesel::query_builder::QueryFragment<Pg> for Const<ST> {
-    fn walk_ast<'b>(&'b self, mut out: diesel::query_builder::AstPass<'_, 'b, Pg>) -> QueryResult<()> {
-        out.push_sql(self.0);
-        Ok(())
-    }
-}
-
-/// The text is part of the statement, so statements are told apart by their SQL, not by type.
-impl<ST> diesel::query_builder::QueryId for Const<ST> {
-    type QueryId = ();
-    const HAS_STATIC_QUERY_ID: bool = false;
-}
-
-impl<QS, ST> SelectableExpression<QS> for Const<ST> where Self: Expression {}
-impl<QS, ST> AppearsOnTable<QS> for Const<ST> where Self: Expression {}
-impl<ST, GB> diesel::expression::ValidGrouping<GB> for Const<ST> {
-    type IsAggregate = diesel::expression::is_aggregate::Never;
-}
-
-/// A query with its `LIMIT` written into the SQL instead of bound. PostgreSQL plans a
-/// bound `LIMIT $n` generically as if it kept a tenth of the rows, finds that dearer than a
-/// plan for the real value and so re-plans a page query at every execution (~0.2 ms of
-/// server CPU per feed request, measured). Page sizes are few (1 to the maximum page size),
-/// so each connection caches at most that many statements per query shape.
-pub struct Limited<Q> {
-    query: Q,
-    limit: String,
-}
-
-impl<Q> Limited<Q> {
-    pub fn new(query: Q, limit: i64) -> Self {
-        Self {
-            query,
-            limit: format!(" LIMIT {limit}"),
-        }
-    }
-}
-
-impl<Q: diesel::query_builder::QueryFragment<Pg>> diesel::query_builder::QueryFragment<Pg> for Limited<Q> {
-    fn walk_ast<'b>(&'b self, mut out: diesel::query_builder::AstPass<'_, 'b, Pg>) -> QueryResult<()> {
-        self.query.walk_ast(out.reborrow())?;
-        out.push_sql(&self.limit);
-        Ok(())
-    }
-
-    /// The same text as `walk_ast` writes, built through the query's own `to_sql`, so that a
-    /// [`Prerendered`] query keeps its prebuilt text under a limit.
-    fn to_sql(&self, out: &mut diesel::pg::PgQueryBuilder, backend: &Pg) -> QueryResult<()> {
-        use diesel::query_builder::QueryBuilder;
-        self.query.to_sql(out, backend)?;
-        out.push_sql(&self.limit);
-        Ok(())
-    }
-}
-
-impl<Q> diesel::query_builder::QueryId for Limited<Q> {
-    type QueryId = ();
-    const HAS_STATIC_QUERY_ID: bool = false;
-}
-
-impl<Q: diesel::query_builder::Query> diesel::query_builder::Query for Limited<Q> {
-    type SqlType = Q::SqlType;
-}
-
-impl<Q, Conn> diesel::query_dsl::RunQueryDsl<Conn> for Limited<Q> {}
 
 /// `gigs.status = 'ACTIVE'` with the value in the SQL, so the active-gig partial indexes serve
 /// generic plans.

@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use crate::{
     db::{
-        fixed::{Fixed, LiteralLimit},
+        fixed::{Const, Limited},
         schema::{task_invites, tasks, users},
         text_enum::pg_enum,
     },
@@ -306,7 +306,7 @@ pub async fn take_immediate(conn: &mut AsyncPgConnection, id: Uuid, freelancer: 
 /// instance is expiring right now are skipped.
 pub async fn lock_overdue(conn: &mut AsyncPgConnection, limit: i64) -> QueryResult<Vec<TaskRow>> {
     tasks::table
-        .filter(Fixed("tasks.status = 'OPEN' AND tasks.mode = 'IMMEDIATE'"))
+        .filter(Const::<Bool>::new("tasks.status = 'OPEN' AND tasks.mode = 'IMMEDIATE'"))
         .filter(tasks::acceptance_deadline.le(diesel::dsl::now))
         .order(tasks::acceptance_deadline.asc())
         .limit(limit)
@@ -475,7 +475,7 @@ macro_rules! apply_filter {
             None => {
                 query = query
                     // Literal, not bound: partial indexes and generic plans see the value.
-                    .filter(Fixed("tasks.status = 'OPEN'"))
+                    .filter(Const::<Bool>::new("tasks.status = 'OPEN'"))
                     .filter(users::banned_at.is_null())
             }
         }
@@ -649,7 +649,9 @@ macro_rules! open_within {
         let around: &Around = $around;
         apply_filter!($query, $filter)
             // Literal, not bound: the index is partial on exactly this.
-            .filter(Fixed("tasks.status = 'OPEN' AND tasks.geohash IS NOT NULL"))
+            .filter(Const::<Bool>::new(
+                "tasks.status = 'OPEN' AND tasks.geohash IS NOT NULL",
+            ))
             .filter(CubeInside::new(
                 gm_earth_point(tasks::public_latitude, tasks::public_longitude),
                 cube_enlarge(gm_earth_point(around.lat, around.lng), chord_of(around.radius_m), 3),
@@ -688,11 +690,11 @@ pub fn nearby_query(filter: &Filter, around: &Around, after: Option<(f64, Uuid)>
                 .or(chord_from!(around).eq(d).and(tasks::id.gt(id))),
         );
     }
-    LiteralLimit::new(query.order(chord_from!(around).asc()), fetch)
+    Limited::new(query.order(chord_from!(around).asc()), fetch)
 }
 
 /// The statement [`nearby_query`] builds.
-pub type NearbyQuery = LiteralLimit<NearbyUnlimited>;
+pub type NearbyQuery = Limited<NearbyUnlimited>;
 
 /// [`NearbyQuery`] before its limit.
 pub type NearbyUnlimited = diesel::internal::table_macro::BoxedSelectStatement<
