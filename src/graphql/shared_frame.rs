@@ -96,26 +96,37 @@ impl Sharing {
         None
     }
 
-    /// The frame of a response this subscriber resolved; shares its payload when it was
-    /// claimed and is shareable.
+    /// The frame of a response this subscriber resolved, written in one pass (the response
+    /// is serialised straight into the frame's text); shares its payload when it was claimed
+    /// and is shareable.
     pub fn frame(&self, response: &async_graphql::Response) -> Option<Message> {
         let claim = self.pending.lock().unwrap_or_else(PoisonError::into_inner).take();
-        let payload = match serde_json::to_string(response) {
-            Ok(payload) => payload,
+        let mut frame = Vec::with_capacity(self.prefix.len() + 256);
+        frame.extend_from_slice(self.prefix.as_bytes());
+        let text = serde_json::to_writer(&mut frame, response)
+            .map_err(|e| e.to_string())
+            .and_then(|()| {
+                frame.push(b'}');
+                String::from_utf8(frame).map_err(|e| e.to_string())
+            });
+        let text = match text {
+            Ok(text) => text,
             Err(e) => {
+                // The claim, dropped unfilled, releases any waiters.
                 tracing::error!(error = %e, "a subscription response does not serialise");
                 return None;
             }
         };
         if let Some(claim) = claim {
             if response.errors.is_empty() && !self.read_request.load(Ordering::Acquire) {
-                claim.fill(Fill::Payload(Arc::from(payload.as_str())));
+                let payload = &text[self.prefix.len()..text.len() - 1];
+                claim.fill(Fill::Payload(Arc::from(payload)));
             } else {
                 self.private.store(true, Ordering::Release);
                 claim.fill(Fill::Private);
             }
         }
-        Some(self.message(&payload))
+        Some(Message::Text(Utf8Bytes::from(text)))
     }
 
     /// A resolver read the request: what it resolves may be this viewer's alone.
