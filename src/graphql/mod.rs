@@ -13,6 +13,7 @@ pub mod handler;
 pub mod loader;
 pub mod media;
 pub mod nul;
+pub mod outbox;
 pub mod pagination;
 pub mod playground;
 pub mod shared_frame;

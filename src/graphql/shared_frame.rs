@@ -25,8 +25,9 @@ use std::{
 };
 
 use axum::extract::ws::{Message, Utf8Bytes};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 
+use super::outbox::Outbox;
 use crate::events::Event;
 
 /// One subscription's part in the sharing: the key of what it asked, how its frames start,
@@ -35,7 +36,7 @@ pub struct Sharing {
     key: u64,
     /// The frame up to its payload, e.g. `{"type":"next","id":"7","payload":`.
     prefix: String,
-    outgoing: mpsc::Sender<Message>,
+    outbox: Outbox,
     /// The claim of the event being resolved for this subscriber, until its response.
     pending: Mutex<Option<Claim>>,
     /// Whether a resolver read the request since the last claim.
@@ -54,11 +55,11 @@ pub fn key(query: &str, operation_name: Option<&str>, variables: &str) -> u64 {
 }
 
 impl Sharing {
-    pub fn new(key: u64, prefix: String, outgoing: mpsc::Sender<Message>) -> Self {
+    pub fn new(key: u64, prefix: String, outbox: Outbox) -> Self {
         Self {
             key,
             prefix,
-            outgoing,
+            outbox,
             pending: Mutex::new(None),
             read_request: AtomicBool::new(false),
             private: AtomicBool::new(false),
@@ -92,7 +93,7 @@ impl Sharing {
         };
         self.delivered.store(true, Ordering::Release);
         // A closed connection is about to end this stream; nothing more to do.
-        let _ = self.outgoing.send(self.message(&payload)).await;
+        let _ = self.outbox.send(self.message(&payload)).await;
         None
     }
 
@@ -214,10 +215,10 @@ mod tests {
         }
     }
 
-    fn sharing(id: &str) -> (Arc<Sharing>, mpsc::Receiver<Message>) {
-        let (tx, rx) = mpsc::channel(8);
+    fn sharing(id: &str) -> (Arc<Sharing>, tokio::sync::mpsc::Receiver<Message>) {
+        let (outbox, rx) = crate::graphql::outbox::testing::channel(8);
         let prefix = format!(r#"{{"type":"next","id":"{id}","payload":"#);
-        (Arc::new(Sharing::new(7, prefix, tx)), rx)
+        (Arc::new(Sharing::new(7, prefix, outbox)), rx)
     }
 
     #[tokio::test]
@@ -296,8 +297,8 @@ mod tests {
     async fn different_documents_do_not_share() {
         let event = event();
         let (first, _) = sharing("a");
-        let (tx, _rx) = mpsc::channel(8);
-        let other = Sharing::new(8, String::new(), tx);
+        let (outbox, _rx) = crate::graphql::outbox::testing::channel(8);
+        let other = Sharing::new(8, String::new(), outbox);
         assert_eq!(first.pass(&event, 1).await, Some(1));
         assert_eq!(other.pass(&event, 2).await, Some(2));
         assert_ne!(key("a", None, "{}"), key("a", None, r#"{"c":1}"#));

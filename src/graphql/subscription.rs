@@ -38,7 +38,9 @@ pub fn topic_events(
         let mut catch_up = after.is_some();
         loop {
             if std::mem::take(&mut catch_up) {
-                match events::replay(&app.db, &topic, last).await.map_err(AppError::internal) {
+                // Boxed: the database read is rare next to waiting, and unboxed it would size
+                // every idle subscription's stream for its largest step.
+                match Box::pin(events::replay(&app.db, &topic, last)).await.map_err(AppError::internal) {
                     Ok(events) => {
                         for event in events {
                             last = event.seq.unwrap_or(last);

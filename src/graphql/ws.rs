@@ -33,13 +33,9 @@ use axum::{
     http::{HeaderMap, StatusCode},
     response::{IntoResponse, Response},
 };
-use futures_util::{SinkExt, StreamExt};
+use futures_util::StreamExt;
 use serde::Deserialize;
-use tokio::{
-    sync::{broadcast::error::RecvError, mpsc},
-    task::JoinHandle,
-    time::Instant,
-};
+use tokio::{sync::broadcast::error::RecvError, task::JoinHandle, time::Instant};
 use uuid::Uuid;
 
 use super::{
@@ -47,6 +43,7 @@ use super::{
     errors,
     handler::GraphqlState,
     loader::subscription_loader,
+    outbox::Outbox,
     shared_frame::{self, Sharing},
 };
 use crate::{
@@ -92,11 +89,12 @@ mod close {
     pub const INTERNAL_ERROR: u16 = 1011;
 }
 
-/// The read buffer each connection allocates up front. tungstenite's default, 128 KiB, was
-/// most of the ~177 KiB a subscribed connection cost the server (fan-out workload,
-/// BENCHMARKS.md); clients send small messages (`subscribe`, `ping`), and a larger one still
-/// arrives: the buffer grows for it, up to `WS_MAX_MESSAGE_BYTES`.
-const READ_BUFFER_BYTES: usize = 4 * 1024;
+/// The read buffer each connection allocates (and tungstenite fills with zeros) up front.
+/// tungstenite's default, 128 KiB, was most of the ~177 KiB a subscribed connection cost the
+/// server (fan-out workload, BENCHMARKS.md); clients send small messages (`subscribe` with
+/// its document, `ping`, `complete`), and a larger one still arrives: the buffer grows for
+/// it, up to `WS_MAX_MESSAGE_BYTES`.
+const READ_BUFFER_BYTES: usize = 1024;
 
 /// `GET /graphql/ws`.
 pub async fn upgrade(
@@ -136,7 +134,7 @@ pub async fn upgrade(
         .max_message_size(limits.max_message_bytes)
         .max_frame_size(limits.max_message_bytes)
         .on_upgrade(move |socket| async move {
-            Connection::new(state, protocol, peer).run(socket).await;
+            run(state, protocol, peer, socket).await;
             drop(slot);
         })
         .into_response()
@@ -166,11 +164,6 @@ struct ClientMessage {
 /// Why the connection ended, as a close frame.
 struct Close(u16, String);
 
-/// What finished subscription tasks report.
-enum Done {
-    Finished(String),
-}
-
 struct Connection {
     state: GraphqlState,
     protocol: Protocol,
@@ -184,70 +177,71 @@ struct Connection {
     session: Option<Uuid>,
     sessions: Option<TopicReceiver>,
     _presence: Option<PresenceGuard>,
+    /// Live subscription tasks by id; a finished one is pruned at the next `subscribe`.
     subscriptions: HashMap<String, JoinHandle<()>>,
-    outgoing: mpsc::Sender<Message>,
-    outgoing_rx: Option<mpsc::Receiver<Message>>,
-    done_tx: mpsc::UnboundedSender<Done>,
-    done_rx: mpsc::UnboundedReceiver<Done>,
+    outbox: Outbox,
 }
 
 fn text(value: serde_json::Value) -> Message {
     Message::Text(Utf8Bytes::from(value.to_string()))
 }
 
-impl Connection {
-    fn new(state: GraphqlState, protocol: Protocol, peer: SocketAddr) -> Self {
-        let (outgoing, outgoing_rx) = mpsc::channel(256);
-        let (done_tx, done_rx) = mpsc::unbounded_channel();
-        Self {
-            state,
-            protocol,
-            peer,
-            auth: None,
-            token_expires: None,
-            user: None,
-            session: None,
-            sessions: None,
-            _presence: None,
-            subscriptions: HashMap::new(),
-            outgoing,
-            outgoing_rx: Some(outgoing_rx),
-            done_tx,
-            done_rx,
-        }
+/// Serves one upgraded connection until it closes.
+async fn run(state: GraphqlState, protocol: Protocol, peer: SocketAddr, socket: WebSocket) {
+    let (sink, mut stream) = socket.split();
+    let mut connection = Connection {
+        state,
+        protocol,
+        peer,
+        auth: None,
+        token_expires: None,
+        user: None,
+        session: None,
+        sessions: None,
+        _presence: None,
+        subscriptions: HashMap::new(),
+        outbox: Outbox::new(sink),
+    };
+    let close = connection.serve(&mut stream).await;
+    for (_, task) in connection.subscriptions.drain() {
+        task.abort();
     }
+    let outbox = connection.outbox;
+    let goodbye = async {
+        if let Some(Close(code, reason)) = close {
+            let frame = CloseFrame {
+                code,
+                reason: Utf8Bytes::from(reason),
+            };
+            outbox.send(Message::Close(Some(frame))).await?;
+        }
+        outbox.close().await
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(5), goodbye).await;
+}
 
-    async fn run(mut self, socket: WebSocket) {
-        let (mut sink, mut stream) = socket.split();
-        let Some(mut outgoing_rx) = self.outgoing_rx.take() else {
-            return;
-        };
-        // One writer: subscription tasks queue messages; a close frame ends the writer.
-        let writer = tokio::spawn(async move {
-            while let Some(message) = outgoing_rx.recv().await {
-                let closing = matches!(message, Message::Close(_));
-                if sink.send(message).await.is_err() || closing {
-                    break;
-                }
-            }
-            let _ = sink.close().await;
-        });
-
+impl Connection {
+    /// Reads and answers client messages until the connection is to close: `Some` with the
+    /// close frame to send, `None` when the client went away.
+    async fn serve(&mut self, stream: &mut futures_util::stream::SplitStream<WebSocket>) -> Option<Close> {
         let ws = self.state.app.config.ws.clone();
         let init_deadline = Instant::now() + ws.init_timeout;
         let keepalive = ws.keepalive;
         let mut ticker = tokio::time::interval_at(Instant::now() + keepalive, keepalive);
         let mut last_heard = Instant::now();
 
-        let close = loop {
+        loop {
             let expiry = self.token_expires;
             tokio::select! {
                 frame = stream.next() => {
                     let Some(Ok(frame)) = frame else { break None };
                     last_heard = Instant::now();
                     match frame {
+                        // Boxed: handling a message (signing in reads the database) is
+                        // rare next to waiting, and would otherwise size every idle
+                        // connection's task for its largest step.
                         Message::Text(body) => {
-                            if let Err(close) = self.on_text(body.as_str()).await {
+                            if let Err(close) = Box::pin(self.on_text(body.as_str())).await {
                                 break Some(close);
                             }
                         }
@@ -256,9 +250,6 @@ impl Connection {
                         Message::Ping(_) | Message::Pong(_) => {}
                     }
                 }
-                Some(Done::Finished(id)) = self.done_rx.recv() => {
-                    self.subscriptions.remove(&id);
-                }
                 _ = tokio::time::sleep_until(init_deadline), if self.auth.is_none() => {
                     break Some(Close(close::INIT_TIMEOUT, "Connection initialisation timeout".into()));
                 }
@@ -266,7 +257,7 @@ impl Connection {
                     break Some(Close(close::FORBIDDEN, "Forbidden: the access token expired".into()));
                 }
                 event = session_event(&mut self.sessions), if self.sessions.is_some() => {
-                    if let Some(close) = self.on_session_event(event).await {
+                    if let Some(close) = Box::pin(self.on_session_event(event)).await {
                         break Some(close);
                     }
                 }
@@ -277,34 +268,24 @@ impl Connection {
                     // The legacy protocol's `ka` is one-way (its clients never speak unprompted),
                     // so both protocols also get a Ping frame, which every WebSocket peer
                     // answers with a Pong: that answer is what keeps a listening client alive.
-                    if self.protocol == Protocol::Legacy
-                        && self.outgoing.send(text(serde_json::json!({ "type": "ka" }))).await.is_err()
-                    {
-                        break None;
-                    }
-                    if self.outgoing.send(Message::Ping(Default::default())).await.is_err() {
+                    // Skipped while a frame is being written (that is traffic too); a peer that
+                    // stopped reading is dropped at a later tick, for it sends no Pong.
+                    let ping = async {
+                        if self.protocol == Protocol::Legacy {
+                            self.outbox.send_if_idle(text(serde_json::json!({ "type": "ka" }))).await?;
+                        }
+                        self.outbox.send_if_idle(Message::Ping(Default::default())).await
+                    };
+                    if let Ok(Err(_)) = tokio::time::timeout(keepalive, ping).await {
                         break None;
                     }
                 }
             }
-        };
-
-        for (_, task) in self.subscriptions.drain() {
-            task.abort();
         }
-        if let Some(Close(code, reason)) = close {
-            let frame = CloseFrame {
-                code,
-                reason: Utf8Bytes::from(reason),
-            };
-            let _ = self.outgoing.send(Message::Close(Some(frame))).await;
-        }
-        drop(self.outgoing);
-        let _ = tokio::time::timeout(Duration::from_secs(5), writer).await;
     }
 
     async fn send(&self, value: serde_json::Value) {
-        let _ = self.outgoing.send(text(value)).await;
+        let _ = self.outbox.send(text(value)).await;
     }
 
     /// Handles one text message; `Err` closes the connection.
@@ -431,6 +412,7 @@ impl Connection {
                 "Invalid message received: subscription id".into(),
             ));
         };
+        self.subscriptions.retain(|_, task| !task.is_finished());
         if self.subscriptions.contains_key(&id) {
             return Err(Close(
                 close::DUPLICATE_ID,
@@ -467,7 +449,7 @@ impl Connection {
         let sharing = Arc::new(Sharing::new(
             shared_frame::key(&request.query, request.operation_name.as_deref(), &variables),
             frame_prefix(self.protocol, &id),
-            self.outgoing.clone(),
+            self.outbox.clone(),
         ));
         let request = request
             .data(RequestCtx {
@@ -478,8 +460,7 @@ impl Connection {
             .data(subscription_loader(app.db.clone()))
             .data(sharing.clone());
         let schema = self.state.schema.strict.clone();
-        let outgoing = self.outgoing.clone();
-        let done = self.done_tx.clone();
+        let outbox = self.outbox.clone();
         let task_id = id.clone();
         let task = tokio::spawn(async move {
             let _live = crate::http::metrics::Live::new("ws_subscriptions");
@@ -490,26 +471,24 @@ impl Connection {
                 if first && !sharing.delivered() && response.data == async_graphql::Value::Null && response.is_err() {
                     // Refused before it started (validation, authorisation): an `error` message.
                     let payload = serde_json::to_value(&response.errors).unwrap_or_default();
-                    let _ = outgoing
+                    let _ = outbox
                         .send(text(
                             serde_json::json!({ "type": "error", "id": task_id, "payload": payload }),
                         ))
                         .await;
-                    let _ = done.send(Done::Finished(task_id));
                     return;
                 }
                 first = false;
                 let Some(message) = sharing.frame(&response) else {
                     continue;
                 };
-                if outgoing.send(message).await.is_err() {
+                if outbox.send(message).await.is_err() {
                     return;
                 }
             }
-            let _ = outgoing
+            let _ = outbox
                 .send(text(serde_json::json!({ "type": "complete", "id": task_id })))
                 .await;
-            let _ = done.send(Done::Finished(task_id));
         });
         self.subscriptions.insert(id, task);
         Ok(())
@@ -550,8 +529,8 @@ mod tests {
         );
         response.errors = vec![];
         for (protocol, kind) in [(Protocol::TransportWs, "next"), (Protocol::Legacy, "data")] {
-            let (outgoing, _) = mpsc::channel(1);
-            let sharing = Sharing::new(0, frame_prefix(protocol, "sub-\"1\""), outgoing);
+            let (outbox, _) = crate::graphql::outbox::testing::channel(1);
+            let sharing = Sharing::new(0, frame_prefix(protocol, "sub-\"1\""), outbox);
             let Some(Message::Text(text)) = sharing.frame(&response) else {
                 panic!("a text frame")
             };
