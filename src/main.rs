@@ -140,6 +140,7 @@ async fn serve() -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(bind)
         .await
         .with_context(|| format!("binding {bind}"))?;
+    release_startup_memory();
     tracing::info!(
         "listening on http://{bind} — GraphiQL at http://{bind}/graphql{}",
         if state.config.graphiql { "" } else { " (disabled)" }
@@ -149,6 +150,16 @@ async fn serve() -> anyhow::Result<()> {
         .context("server")?;
     tracing::info!("shut down cleanly");
     Ok(())
+}
+
+/// Returns to the system the pages that start-up (migrations, building the schema, filling
+/// the pools) used and freed. mimalloc purges freed pages only when it is next called after
+/// a delay, and a server that starts and then waits for its first request holds them for as
+/// long: about 13 MiB, half of its private memory at rest (BENCHMARKS.md, idle RSS).
+fn release_startup_memory() {
+    // SAFETY: `mi_collect` has no preconditions; it may be called from any thread at any
+    // time, and only frees what is already unused.
+    unsafe { libmimalloc_sys::mi_collect(true) };
 }
 
 /// Resolves on SIGTERM or Ctrl-C; in-flight requests then finish before the process exits.
