@@ -1,6 +1,8 @@
 //! The catalogue workloads, `feed` (with the owners' reviews), `feed-without-reviews` and
 //! `gig-by-id`, on a database seeded with `gigmarket seed --catalogue`, and their pgbench
-//! baselines.
+//! baselines. Gig by id's two statements are one pipeline on both sides: the server sends
+//! them together (diesel-async pipelines futures polled together on one connection), and
+//! the pgbench script wraps them in `\startpipeline`/`\endpipeline`.
 //!
 //! The baselines run exactly the statements the server runs for one request, captured once
 //! from the server's SQL trace (`RUST_LOG=warn,gigmarket::sql=trace`, each statement logged
@@ -74,8 +76,9 @@ pub fn pgbench_script(operation: Operation, page: &FeedPage, count: usize) -> an
             if count == 0 {
                 bail!("no active gigs");
             }
+            // The server pipelines the two statements (one round trip), so pgbench does too.
             Ok(format!(
-                "\\set r random(1, {count})\n{}\n{}\n",
+                "\\set r random(1, {count})\n\\startpipeline\n{}\n{}\n\\endpipeline\n",
                 GIG_SQL.replace("{id}", GIG_ID),
                 GIG_PACKAGES_SQL.replace("{id}", GIG_ID)
             ))
@@ -169,9 +172,11 @@ mod tests {
         let script = pgbench_script(Operation::GigById, &FeedPage::default(), 500).unwrap();
         let mut lines = script.lines();
         assert_eq!(lines.next(), Some("\\set r random(1, 500)"));
+        assert_eq!(lines.next(), Some("\\startpipeline"));
         assert!(lines.all(|l| !l.contains("{id}") && !l.contains("{ids}")));
         assert_eq!(script.matches("WHERE n = :r)").count(), 2);
-        assert_eq!(script.lines().count(), 3);
+        assert_eq!(script.lines().count(), 5);
+        assert_eq!(script.lines().last(), Some("\\endpipeline"));
         assert!(!script.contains("ANY("), "one gig: the server binds `gig_id = $1`");
         assert!(pgbench_script(Operation::GigById, &FeedPage::default(), 0).is_err());
         assert!(pgbench_script(Operation::SignIn, &FeedPage::default(), 10).is_err());

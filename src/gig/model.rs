@@ -173,14 +173,16 @@ pub async fn lock(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<Option<
 }
 
 /// A gig and its owner in one statement.
-pub async fn find_with_owner(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<Option<(GigRow, UserRow)>> {
+/// Takes a shared connection so that it can be pipelined with other reads (see
+/// [`packages_of`]).
+pub async fn find_with_owner(mut conn: &AsyncPgConnection, id: Uuid) -> QueryResult<Option<(GigRow, UserRow)>> {
     static TEXT: SqlText = SqlText::new();
     let query = gigs::table
         .inner_join(users::table)
         .filter(gigs::id.eq(id))
         .select((GigRow::as_select(), UserRow::as_select()))
         .limit(1);
-    Prerendered::new(&TEXT, query)?.get_result(conn).await.optional()
+    Prerendered::new(&TEXT, query)?.get_result(&mut conn).await.optional()
 }
 
 pub async fn find_many(conn: &mut AsyncPgConnection, ids: &[Uuid]) -> QueryResult<Vec<GigRow>> {
@@ -204,7 +206,14 @@ pub async fn replace_packages(conn: &mut AsyncPgConnection, gig_id: Uuid, packag
 }
 
 /// Packages of each gig, cheapest first.
+/// The packages of `gig_ids`, cheapest first (as the loaders want them).
 pub async fn packages_of(conn: &mut AsyncPgConnection, gig_ids: &[Uuid]) -> QueryResult<Vec<PackageRow>> {
+    read_packages(conn, gig_ids).await
+}
+
+/// [`packages_of`] on a shared connection: diesel-async pipelines the statements of futures
+/// polled together on one connection (one round trip for a gig and its packages).
+pub async fn read_packages(mut conn: &AsyncPgConnection, gig_ids: &[Uuid]) -> QueryResult<Vec<PackageRow>> {
     static ONE: SqlText = SqlText::new();
     static MANY: SqlText = SqlText::new();
     if let [id] = gig_ids {
@@ -214,13 +223,13 @@ pub async fn packages_of(conn: &mut AsyncPgConnection, gig_ids: &[Uuid]) -> Quer
             .filter(gig_packages::gig_id.eq(id))
             .order(gig_packages::price_cents)
             .select(PackageRow::as_select());
-        return Prerendered::new(&ONE, query)?.load(conn).await;
+        return Prerendered::new(&ONE, query)?.load(&mut conn).await;
     }
     let query = gig_packages::table
         .filter(gig_packages::gig_id.eq_any(gig_ids))
         .order((gig_packages::gig_id, gig_packages::price_cents))
         .select(PackageRow::as_select());
-    Prerendered::new(&MANY, query)?.load(conn).await
+    Prerendered::new(&MANY, query)?.load(&mut conn).await
 }
 
 pub async fn media_of(conn: &mut AsyncPgConnection, gig_ids: &[Uuid]) -> QueryResult<Vec<MediaRow>> {

@@ -409,19 +409,23 @@ pub async fn get(
     id: Uuid,
     with_packages: bool,
 ) -> AppResult<Option<(GigRow, UserRow, Option<Vec<PackageRow>>)>> {
-    let mut conn = app.db.conn().await?;
-    let Some((gig, owner)) = model::find_with_owner(&mut conn, id).await? else {
+    let conn = app.db.conn().await?;
+    // The gig and its packages in one round trip (pipelined on the one connection); the
+    // packages of a gig the viewer may not see are read and dropped.
+    let packages = async {
+        match with_packages {
+            true => model::read_packages(&conn, &[id]).await.map(Some),
+            false => Ok(None),
+        }
+    };
+    let (found, packages) = futures_util::try_join!(model::find_with_owner(&conn, id), packages)?;
+    drop(conn);
+    let Some((gig, owner)) = found else {
         return Ok(None);
     };
     if !visible(&gig, &owner, viewer) {
         return Ok(None);
     }
-    let packages = if with_packages {
-        Some(model::packages_of(&mut conn, &[gig.id]).await?)
-    } else {
-        None
-    };
-    drop(conn);
     if viewer.is_none_or(|v| v.id != gig.owner_id) {
         app.gig_views.record(gig.id);
     }
@@ -566,7 +570,7 @@ pub async fn saved(
 /// Saves (or with `saved = false`, unsaves) a gig the viewer can see.
 pub async fn set_saved(app: &AppState, viewer: &UserRow, id: Uuid, saved: bool) -> AppResult<(GigRow, UserRow)> {
     let mut conn = app.db.conn().await?;
-    let (gig, owner) = model::find_with_owner(&mut conn, id).await?.ok_or_else(not_found)?;
+    let (gig, owner) = model::find_with_owner(&conn, id).await?.ok_or_else(not_found)?;
     if !visible(&gig, &owner, Some(viewer)) {
         return Err(not_found());
     }

@@ -347,6 +347,29 @@ async fn the_feed_runs_the_same_statements_for_one_gig_or_twenty() {
 }
 
 #[tokio::test]
+async fn a_gig_by_id_with_its_owner_and_packages_is_two_statements() {
+    let app = TestApp::spawn().await;
+    let owner = app.with_user().await;
+    let id = active_gig(&app, &owner, gig_input("A gig looked up by id", "misc", &[], 2000, 3)).await;
+    let query = "query($id: ID!) { gig(id: $id) { id owner { username } packages { tier priceCents } } }";
+    app.gql(query, json!({ "id": id })).await;
+    let before = app.statements();
+    let response = app.gql(query, json!({ "id": id })).await;
+    assert_eq!(app.statements() - before, 2, "the gig with its owner, and its packages");
+    let gig = &response.data()["gig"];
+    assert_eq!(gig["owner"]["username"], owner.username.as_str());
+    assert_eq!(gig["packages"][0]["priceCents"], 2000, "cheapest first");
+    // Without packages asked for, they are not read.
+    let before = app.statements();
+    app.gql(
+        "query($id: ID!) { gig(id: $id) { id owner { username } } }",
+        json!({ "id": id }),
+    )
+    .await;
+    assert_eq!(app.statements() - before, 1);
+}
+
+#[tokio::test]
 async fn gigs_of_banned_owners_leave_the_catalogue() {
     let app = TestApp::spawn().await;
     let owner = app.with_user().await;
