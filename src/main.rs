@@ -155,7 +155,7 @@ async fn serve() -> anyhow::Result<()> {
 /// Returns to the system the pages that start-up (migrations, building the schema, filling
 /// the pools) used and freed. mimalloc purges freed pages only when it is next called after
 /// a delay, and a server that starts and then waits for its first request holds them for as
-/// long: about 13 MiB, half of its private memory at rest (BENCHMARKS.md, idle RSS).
+/// long: about 10 MiB, two fifths of its private memory at rest (BENCHMARKS.md, idle RSS).
 fn release_startup_memory() {
     // SAFETY: `mi_collect` has no preconditions; it may be called from any thread at any
     // time, and only frees what is already unused.

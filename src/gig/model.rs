@@ -172,9 +172,8 @@ pub async fn lock(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<Option<
         .optional()
 }
 
-/// A gig and its owner in one statement.
-/// Takes a shared connection so that it can be pipelined with other reads (see
-/// [`packages_of`]).
+/// A gig and its owner in one statement. Takes a shared connection so that it can be
+/// pipelined with other reads (see [`read_packages`]).
 pub async fn find_with_owner(mut conn: &AsyncPgConnection, id: Uuid) -> QueryResult<Option<(GigRow, UserRow)>> {
     static TEXT: SqlText = SqlText::new();
     let query = gigs::table
@@ -205,8 +204,7 @@ pub async fn replace_packages(conn: &mut AsyncPgConnection, gig_id: Uuid, packag
         .map(drop)
 }
 
-/// Packages of each gig, cheapest first.
-/// The packages of `gig_ids`, cheapest first (as the loaders want them).
+/// The packages of `gig_ids`, cheapest first (the loaders' form of [`read_packages`]).
 pub async fn packages_of(conn: &mut AsyncPgConnection, gig_ids: &[Uuid]) -> QueryResult<Vec<PackageRow>> {
     read_packages(conn, gig_ids).await
 }

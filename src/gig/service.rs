@@ -413,9 +413,10 @@ pub async fn get(
     // The gig and its packages in one round trip (pipelined on the one connection); the
     // packages of a gig the viewer may not see are read and dropped.
     let packages = async {
-        match with_packages {
-            true => model::read_packages(&conn, &[id]).await.map(Some),
-            false => Ok(None),
+        if with_packages {
+            model::read_packages(&conn, &[id]).await.map(Some)
+        } else {
+            Ok(None)
         }
     };
     let (found, packages) = futures_util::try_join!(model::find_with_owner(&conn, id), packages)?;

@@ -3,8 +3,8 @@
 //! Each subscription task writes its own frames, and the connection's loop its
 //! acknowledgements, pongs and pings, straight to the socket: no queue and no writer task in
 //! between. Every delivery used to be a hop through a channel to a writer task that did the
-//! same write; the hop cost a wake-up per delivery, and the queue and the task about 2 KiB
-//! of every connection. A sender holds the lock for one whole message (frame and flush), so
+//! same write; the hop cost a wake-up per delivery, and every connection a task and a
+//! queue's buffer. A sender holds the lock for one whole message (frame and flush), so
 //! frames never interleave, and one sender's messages stay in the order it sent them. A
 //! client that stops reading blocks its senders once the socket's buffer is full, as the
 //! bounded queue did.
