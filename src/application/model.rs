@@ -5,6 +5,7 @@ use diesel::{pg::Pg, prelude::*};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
+use crate::db::by_id;
 use crate::db::{schema::applications, text_enum::pg_enum};
 
 pg_enum! {
@@ -148,10 +149,4 @@ pub async fn open_of_task(conn: &mut AsyncPgConnection, task_id: Uuid) -> QueryR
         .await
 }
 
-pub async fn find_many(conn: &mut AsyncPgConnection, ids: &[Uuid]) -> QueryResult<Vec<ApplicationRow>> {
-    applications::table
-        .filter(applications::id.eq_any(ids))
-        .select(ApplicationRow::as_select())
-        .load(conn)
-        .await
-}
+by_id!(ApplicationRow, applications, many: find_many);

@@ -6,6 +6,7 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
 use super::state::{CheckSource, CheckStatus, ChecksState, PullRequestState};
+use crate::db::by_id;
 use crate::db::{
     schema::{ci_checks, code_links, github_deliveries, pull_requests},
     text_enum::pg_enum,
@@ -132,14 +133,7 @@ pub async fn insert_link(conn: &mut AsyncPgConnection, row: &CodeLinkRow) -> Que
     Ok(inserted == 1)
 }
 
-pub async fn find_link(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<Option<CodeLinkRow>> {
-    code_links::table
-        .find(id)
-        .select(CodeLinkRow::as_select())
-        .first(conn)
-        .await
-        .optional()
-}
+by_id!(CodeLinkRow, code_links, find: find_link);
 
 pub async fn delete_link(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<usize> {
     diesel::delete(code_links::table.find(id)).execute(conn).await
@@ -321,39 +315,9 @@ pub async fn set_checks_state(conn: &mut AsyncPgConnection, id: Uuid, state: Che
         .map(drop)
 }
 
-pub async fn find_pull_request(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<Option<PullRequestRow>> {
-    pull_requests::table
-        .find(id)
-        .select(PullRequestRow::as_select())
-        .first(conn)
-        .await
-        .optional()
-}
+by_id!(PullRequestRow, pull_requests, find: find_pull_request, many: find_pull_requests);
 
-pub async fn find_pull_requests(conn: &mut AsyncPgConnection, ids: &[Uuid]) -> QueryResult<Vec<PullRequestRow>> {
-    pull_requests::table
-        .filter(pull_requests::id.eq_any(ids))
-        .select(PullRequestRow::as_select())
-        .load(conn)
-        .await
-}
-
-pub async fn find_check(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<Option<CheckRow>> {
-    ci_checks::table
-        .find(id)
-        .select(CheckRow::as_select())
-        .first(conn)
-        .await
-        .optional()
-}
-
-pub async fn find_checks(conn: &mut AsyncPgConnection, ids: &[Uuid]) -> QueryResult<Vec<CheckRow>> {
-    ci_checks::table
-        .filter(ci_checks::id.eq_any(ids))
-        .select(CheckRow::as_select())
-        .load(conn)
-        .await
-}
+by_id!(CheckRow, ci_checks, find: find_check, many: find_checks);
 
 /// A pull request shown on an order or a milestone (`owner_id`: the order's or milestone's).
 #[derive(Debug, Clone, QueryableByName)]

@@ -265,6 +265,48 @@ pub async fn claim_single_instance(url: &str) -> anyhow::Result<AsyncPgConnectio
     Ok(conn)
 }
 
+/// Model functions that read rows of `$table` by primary key, named by the caller: `find:`
+/// the row as it is, `lock:` the row locked until the transaction ends, `many:` the rows with
+/// any of these keys (in no particular order). The key is a `Uuid` unless `key:` says
+/// otherwise. Like [`status_listing!`], it uses the caller's imports: the table's module,
+/// `AsyncPgConnection`, `QueryResult` and diesel's query traits.
+macro_rules! by_id {
+    ($row:ty, $table:ident, key: $key:ty $(, find: $find:ident)? $(, lock: $lock:ident)? $(, many: $many:ident)?) => {
+        $(
+            /// The row with this key, if any.
+            pub async fn $find(conn: &mut AsyncPgConnection, id: $key) -> QueryResult<Option<$row>> {
+                $table::table.find(id).select(<$row>::as_select()).first(conn).await.optional()
+            }
+        )?
+        $(
+            /// The row with this key, if any, locked until the transaction ends.
+            pub async fn $lock(conn: &mut AsyncPgConnection, id: $key) -> QueryResult<Option<$row>> {
+                $table::table
+                    .find(id)
+                    .select(<$row>::as_select())
+                    .for_update()
+                    .first(conn)
+                    .await
+                    .optional()
+            }
+        )?
+        $(
+            /// The rows with these keys, in no particular order.
+            pub async fn $many(conn: &mut AsyncPgConnection, ids: &[$key]) -> QueryResult<Vec<$row>> {
+                $table::table
+                    .filter($table::id.eq_any(ids))
+                    .select(<$row>::as_select())
+                    .load(conn)
+                    .await
+            }
+        )?
+    };
+    ($row:ty, $table:ident $(, find: $find:ident)? $(, lock: $lock:ident)? $(, many: $many:ident)?) => {
+        $crate::db::by_id!($row, $table, key: Uuid $(, find: $find)? $(, lock: $lock)? $(, many: $many)?);
+    };
+}
+pub(crate) use by_id;
+
 /// Model functions for a table listed newest first (by its time-ordered `id`) and narrowed
 /// by an optional `status` column of enum type `$status`: `page_query(status, before, limit)`
 /// (public so that tests can EXPLAIN it), `count(conn, status)` and `listing(conn, status,

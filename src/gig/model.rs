@@ -10,6 +10,7 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::db::by_id;
 use crate::{
     db::{
         fixed::{Const, Limited},
@@ -152,25 +153,7 @@ pub async fn delete(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<usize
     diesel::delete(gigs::table.find(id)).execute(conn).await
 }
 
-pub async fn find(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<Option<GigRow>> {
-    gigs::table
-        .find(id)
-        .select(GigRow::as_select())
-        .first(conn)
-        .await
-        .optional()
-}
-
-/// The gig with its owner, locked for update.
-pub async fn lock(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<Option<GigRow>> {
-    gigs::table
-        .find(id)
-        .select(GigRow::as_select())
-        .for_update()
-        .first(conn)
-        .await
-        .optional()
-}
+by_id!(GigRow, gigs, find: find, lock: lock, many: find_many);
 
 /// A gig and its owner in one statement. Takes a shared connection so that it can be
 /// pipelined with other reads (see [`read_packages`]).
@@ -182,14 +165,6 @@ pub async fn find_with_owner(mut conn: &AsyncPgConnection, id: Uuid) -> QueryRes
         .select((GigRow::as_select(), UserRow::as_select()))
         .limit(1);
     Prerendered::new(&TEXT, query)?.get_result(&mut conn).await.optional()
-}
-
-pub async fn find_many(conn: &mut AsyncPgConnection, ids: &[Uuid]) -> QueryResult<Vec<GigRow>> {
-    gigs::table
-        .filter(gigs::id.eq_any(ids))
-        .select(GigRow::as_select())
-        .load(conn)
-        .await
 }
 
 /// Replaces a gig's packages.
@@ -255,14 +230,7 @@ pub async fn media_count(conn: &mut AsyncPgConnection, gig_id: Uuid) -> QueryRes
         .await
 }
 
-pub async fn find_media(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<Option<MediaRow>> {
-    gig_media::table
-        .find(id)
-        .select(MediaRow::as_select())
-        .first(conn)
-        .await
-        .optional()
-}
+by_id!(MediaRow, gig_media, find: find_media);
 
 pub async fn delete_media(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<usize> {
     diesel::delete(gig_media::table.find(id)).execute(conn).await

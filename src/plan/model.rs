@@ -5,6 +5,7 @@ use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
+use crate::db::by_id;
 use crate::db::{
     schema::{billing_customers, plans, subscriptions, tasks, user_plans, users},
     text_enum::pg_enum,
@@ -80,15 +81,7 @@ pub async fn all(conn: &mut AsyncPgConnection) -> QueryResult<Vec<PlanRow>> {
         .await
 }
 
-/// The plan `id`, if there is one.
-pub async fn find(conn: &mut AsyncPgConnection, id: &str) -> QueryResult<Option<PlanRow>> {
-    plans::table
-        .find(id)
-        .select(PlanRow::as_select())
-        .first(conn)
-        .await
-        .optional()
-}
+by_id!(PlanRow, plans, key: &str, find: find);
 
 /// The user's effective plan: the plan of their subscription in good standing (ACTIVE or
 /// TRIALING), else the plan granted to them in `user_plans`, else free.
@@ -221,16 +214,7 @@ pub async fn insert_subscription(conn: &mut AsyncPgConnection, row: &Subscriptio
         .map(|n| n == 1)
 }
 
-/// The subscription `id`, locked until the transaction ends.
-pub async fn lock_subscription(conn: &mut AsyncPgConnection, id: &str) -> QueryResult<Option<SubscriptionRow>> {
-    subscriptions::table
-        .find(id)
-        .select(SubscriptionRow::as_select())
-        .for_update()
-        .first(conn)
-        .await
-        .optional()
-}
+by_id!(SubscriptionRow, subscriptions, key: &str, lock: lock_subscription);
 
 /// The user's subscription that matters: one in good standing, else the newest.
 pub async fn current_subscription(conn: &mut AsyncPgConnection, user_id: Uuid) -> QueryResult<Option<SubscriptionRow>> {

@@ -5,6 +5,7 @@ use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
+use crate::db::by_id;
 use crate::db::{
     schema::{saved_freelancers, users},
     text_enum::pg_enum,
@@ -111,25 +112,7 @@ pub async fn insert(conn: &mut AsyncPgConnection, new: &NewUser<'_>) -> QueryRes
         .await
 }
 
-pub async fn find(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<Option<UserRow>> {
-    users::table
-        .find(id)
-        .select(UserRow::as_select())
-        .first(conn)
-        .await
-        .optional()
-}
-
-/// A user, locking the row until the transaction ends (status changes that must not race).
-pub async fn lock(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<Option<UserRow>> {
-    users::table
-        .find(id)
-        .select(UserRow::as_select())
-        .for_update()
-        .first(conn)
-        .await
-        .optional()
-}
+by_id!(UserRow, users, find: find, lock: lock, many: find_many);
 
 /// Sets a user's verification status.
 pub async fn set_verification_status(
@@ -150,14 +133,6 @@ pub async fn admin_ids(conn: &mut AsyncPgConnection) -> QueryResult<Vec<Uuid>> {
         .filter(users::is_admin.eq(true))
         .filter(users::banned_at.is_null())
         .select(users::id)
-        .load(conn)
-        .await
-}
-
-pub async fn find_many(conn: &mut AsyncPgConnection, ids: &[Uuid]) -> QueryResult<Vec<UserRow>> {
-    users::table
-        .filter(users::id.eq_any(ids))
-        .select(UserRow::as_select())
         .load(conn)
         .await
 }

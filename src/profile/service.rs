@@ -82,6 +82,10 @@ pub fn full_name_problem(name: &str) -> Option<String> {
 }
 
 /// Changes to a profile. `None`: leave as is; `Some(None)`: clear.
+///
+/// It shadows the model's `UserPatch` on purpose: this is what a caller may ask, unchecked;
+/// the patch is what [`validate_changes`] lets through, plus the columns only this service
+/// sets (the geohash derived from the location, `updated_at`).
 #[derive(Debug, Default)]
 pub struct ProfileChanges {
     pub username: Option<String>,

@@ -5,6 +5,7 @@ use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
+use crate::db::by_id;
 use crate::db::{
     fixed::Statement,
     schema::{gigs, reviews, user_ratings},
@@ -69,15 +70,7 @@ pub async fn insert(conn: &mut AsyncPgConnection, row: &ReviewRow) -> QueryResul
         .map(drop)
 }
 
-pub async fn lock(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<Option<ReviewRow>> {
-    reviews::table
-        .find(id)
-        .select(ReviewRow::as_select())
-        .for_update()
-        .first(conn)
-        .await
-        .optional()
-}
+by_id!(ReviewRow, reviews, lock: lock);
 
 /// The reviews of these orders, oldest first.
 pub async fn of_orders(conn: &mut AsyncPgConnection, order_ids: &[Uuid]) -> QueryResult<Vec<ReviewRow>> {

@@ -6,6 +6,7 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::db::by_id;
 use crate::db::{schema::sos_alerts, text_enum::pg_enum};
 
 pg_enum! {
@@ -63,16 +64,7 @@ pub async fn unresolved(conn: &mut AsyncPgConnection, order_id: Uuid, raised_by:
         .optional()
 }
 
-/// An alert, locked until the transaction ends.
-pub async fn lock(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<Option<SosRow>> {
-    sos_alerts::table
-        .find(id)
-        .select(SosRow::as_select())
-        .for_update()
-        .first(conn)
-        .await
-        .optional()
-}
+by_id!(SosRow, sos_alerts, lock: lock);
 
 pub async fn acknowledge(
     conn: &mut AsyncPgConnection,

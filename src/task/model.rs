@@ -11,6 +11,7 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::db::by_id;
 use crate::{
     db::{
         fixed::{Const, Limited},
@@ -342,24 +343,7 @@ pub async fn set_place(conn: &mut AsyncPgConnection, id: Uuid, public: (f64, f64
         .map(drop)
 }
 
-pub async fn find(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<Option<TaskRow>> {
-    tasks::table
-        .find(id)
-        .select(TaskRow::as_select())
-        .first(conn)
-        .await
-        .optional()
-}
-
-pub async fn lock(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<Option<TaskRow>> {
-    tasks::table
-        .find(id)
-        .select(TaskRow::as_select())
-        .for_update()
-        .first(conn)
-        .await
-        .optional()
-}
+by_id!(TaskRow, tasks, find: find, lock: lock, many: find_many);
 
 pub async fn find_with_poster(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<Option<(TaskRow, UserRow)>> {
     tasks::table
@@ -369,14 +353,6 @@ pub async fn find_with_poster(conn: &mut AsyncPgConnection, id: Uuid) -> QueryRe
         .first(conn)
         .await
         .optional()
-}
-
-pub async fn find_many(conn: &mut AsyncPgConnection, ids: &[Uuid]) -> QueryResult<Vec<TaskRow>> {
-    tasks::table
-        .filter(tasks::id.eq_any(ids))
-        .select(TaskRow::as_select())
-        .load(conn)
-        .await
 }
 
 pub async fn adjust_applications(conn: &mut AsyncPgConnection, id: Uuid, by: i32) -> QueryResult<()> {

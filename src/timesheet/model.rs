@@ -5,6 +5,7 @@ use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
+use crate::db::by_id;
 use crate::{
     db::{
         schema::{hourly_terms, orders, time_entries, timesheets},
@@ -160,33 +161,7 @@ pub async fn lock_week(
         .await
 }
 
-pub async fn find(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<Option<TimesheetRow>> {
-    timesheets::table
-        .find(id)
-        .select(TimesheetRow::as_select())
-        .first(conn)
-        .await
-        .optional()
-}
-
-/// The timesheet, locked until the transaction ends.
-pub async fn lock(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<Option<TimesheetRow>> {
-    timesheets::table
-        .find(id)
-        .select(TimesheetRow::as_select())
-        .for_update()
-        .first(conn)
-        .await
-        .optional()
-}
-
-pub async fn find_many(conn: &mut AsyncPgConnection, ids: &[Uuid]) -> QueryResult<Vec<TimesheetRow>> {
-    timesheets::table
-        .filter(timesheets::id.eq_any(ids))
-        .select(TimesheetRow::as_select())
-        .load(conn)
-        .await
-}
+by_id!(TimesheetRow, timesheets, find: find, lock: lock, many: find_many);
 
 /// The timesheets of these orders, by order and latest week first.
 pub async fn of_orders(conn: &mut AsyncPgConnection, order_ids: &[Uuid]) -> QueryResult<Vec<TimesheetRow>> {

@@ -5,6 +5,7 @@ use diesel::{prelude::*, upsert::excluded};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
+use crate::db::by_id;
 use crate::db::schema::{users, vouches};
 
 #[derive(Debug, Clone, Queryable, QueryableByName, Selectable, Insertable)]
@@ -43,14 +44,7 @@ pub async fn upsert(conn: &mut AsyncPgConnection, row: &VouchRow) -> QueryResult
         .await
 }
 
-pub async fn find(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<Option<VouchRow>> {
-    vouches::table
-        .find(id)
-        .select(VouchRow::as_select())
-        .first(conn)
-        .await
-        .optional()
-}
+by_id!(VouchRow, vouches, find: find);
 
 pub async fn delete(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<usize> {
     diesel::delete(vouches::table.find(id)).execute(conn).await

@@ -6,6 +6,7 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
 use super::OrderStatus;
+use crate::db::by_id;
 use crate::db::{
     schema::{dispute_evidence, disputes},
     text_enum::pg_enum,
@@ -189,25 +190,7 @@ pub async fn disputes_of(conn: &mut AsyncPgConnection, order_ids: &[Uuid]) -> Qu
         .await
 }
 
-pub async fn find_dispute(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<Option<DisputeRow>> {
-    disputes::table
-        .find(id)
-        .select(DisputeRow::as_select())
-        .first(conn)
-        .await
-        .optional()
-}
-
-/// The dispute, locked for a change.
-pub async fn lock_dispute(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<Option<DisputeRow>> {
-    disputes::table
-        .find(id)
-        .select(DisputeRow::as_select())
-        .for_update()
-        .first(conn)
-        .await
-        .optional()
-}
+by_id!(DisputeRow, disputes, find: find_dispute, lock: lock_dispute);
 
 /// The order's unsettled dispute, if any.
 pub async fn unsettled_dispute(conn: &mut AsyncPgConnection, order_id: Uuid) -> QueryResult<Option<DisputeRow>> {

@@ -11,6 +11,7 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::db::by_id;
 use crate::db::{
     schema::{
         disputes, order_board_items, order_codes, order_deliverables, order_history, order_milestones, order_payments,
@@ -410,43 +411,9 @@ pub async fn insert(conn: &mut AsyncPgConnection, row: &OrderRow, milestones: &[
         .map(drop)
 }
 
-/// Reads one row by primary key: `find:` as it is, `lock:` locked until the transaction
-/// ends.
-macro_rules! by_id {
-    ($row:ty, $table:ident $(, find: $find:ident)? $(, lock: $lock:ident)?) => {
-        $(
-            /// The row with this id, if any.
-            pub async fn $find(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<Option<$row>> {
-                $table::table.find(id).select(<$row>::as_select()).first(conn).await.optional()
-            }
-        )?
-        $(
-            /// The row with this id, if any, locked until the transaction ends.
-            pub async fn $lock(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<Option<$row>> {
-                $table::table
-                    .find(id)
-                    .select(<$row>::as_select())
-                    .for_update()
-                    .first(conn)
-                    .await
-                    .optional()
-            }
-        )?
-    };
-}
-
-by_id!(OrderRow, orders, find: find, lock: lock);
+by_id!(OrderRow, orders, find: find, lock: lock, many: find_many);
 by_id!(MilestoneRow, order_milestones, lock: lock_milestone);
 by_id!(BoardItemRow, order_board_items, find: find_board_item);
-
-/// The orders with these ids.
-pub async fn find_many(conn: &mut AsyncPgConnection, ids: &[Uuid]) -> QueryResult<Vec<OrderRow>> {
-    orders::table
-        .filter(orders::id.eq_any(ids))
-        .select(OrderRow::as_select())
-        .load(conn)
-        .await
-}
 
 pub async fn apply(conn: &mut AsyncPgConnection, id: Uuid, change: &Transition) -> QueryResult<OrderRow> {
     diesel::update(orders::table.find(id))
