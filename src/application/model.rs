@@ -5,8 +5,7 @@ use diesel::{pg::Pg, prelude::*};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
-use crate::db::by_id;
-use crate::db::{schema::applications, text_enum::pg_enum};
+use crate::db::{by_id, schema::applications, text_enum::pg_enum};
 
 pg_enum! {
     /// Where an application stands. REJECTED, ACCEPTED and WITHDRAWN are final.

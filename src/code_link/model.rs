@@ -6,8 +6,8 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
 use super::state::{CheckSource, CheckStatus, ChecksState, PullRequestState};
-use crate::db::by_id;
 use crate::db::{
+    by_id,
     schema::{ci_checks, code_links, github_deliveries, pull_requests},
     text_enum::pg_enum,
 };

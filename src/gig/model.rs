@@ -10,9 +10,9 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::db::by_id;
 use crate::{
     db::{
+        by_id,
         fixed::{Const, Limited},
         page::Cursor,
         prerendered::{Prerendered, SqlText},

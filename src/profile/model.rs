@@ -5,8 +5,8 @@ use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
-use crate::db::by_id;
 use crate::db::{
+    by_id,
     schema::{saved_freelancers, users},
     text_enum::pg_enum,
 };

@@ -5,8 +5,8 @@ use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
-use crate::db::by_id;
 use crate::db::{
+    by_id,
     fixed::Statement,
     schema::{gigs, reviews, user_ratings},
     text_enum::pg_enum,

@@ -6,8 +6,7 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::db::by_id;
-use crate::db::{schema::sos_alerts, text_enum::pg_enum};
+use crate::db::{by_id, schema::sos_alerts, text_enum::pg_enum};
 
 pg_enum! {
     /// Where an SOS alert stands.

@@ -11,9 +11,9 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::db::by_id;
 use crate::{
     db::{
+        by_id,
         fixed::{Const, Limited},
         schema::{task_invites, tasks, users},
         text_enum::pg_enum,

@@ -5,9 +5,9 @@ use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
-use crate::db::by_id;
 use crate::{
     db::{
+        by_id,
         schema::{hourly_terms, orders, time_entries, timesheets},
         text_enum::pg_enum,
     },

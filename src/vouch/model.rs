@@ -5,8 +5,10 @@ use diesel::{prelude::*, upsert::excluded};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
-use crate::db::by_id;
-use crate::db::schema::{users, vouches};
+use crate::db::{
+    by_id,
+    schema::{users, vouches},
+};
 
 #[derive(Debug, Clone, Queryable, QueryableByName, Selectable, Insertable)]
 #[diesel(table_name = vouches, check_for_backend(diesel::pg::Pg))]

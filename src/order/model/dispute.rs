@@ -6,8 +6,8 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
 use super::OrderStatus;
-use crate::db::by_id;
 use crate::db::{
+    by_id,
     schema::{dispute_evidence, disputes},
     text_enum::pg_enum,
 };

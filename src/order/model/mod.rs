@@ -11,8 +11,8 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::db::by_id;
 use crate::db::{
+    by_id,
     schema::{
         disputes, order_board_items, order_codes, order_deliverables, order_history, order_milestones, order_payments,
         orders, payment_proofs,
