@@ -20,7 +20,11 @@ use super::{
 };
 use crate::{
     calendar::model as calendar,
-    db::page::{Page, PageRequest},
+    db::{
+        self,
+        page::{Page, PageRequest},
+        Batch,
+    },
     error::{AppError, AppResult, FieldErrors},
     mail::Attachment,
     notification::service::{self as notification, Kind},
@@ -460,16 +464,14 @@ pub async fn page(
 /// queues its mails, so a crash sends nothing twice and loses nothing. Returns how many
 /// calls it reminded. The scheduler calls it.
 pub async fn send_reminders(app: &AppState) -> AppResult<usize> {
-    let mut total = 0;
-    loop {
+    db::drain(REMINDER_BATCH, || async move {
         let mut conn = app.jobs_db.conn().await?;
-        let done = app
-            .bus
+        app.bus
             .transaction::<_, AppError, _>(&mut conn, async |conn| {
                 let now = Utc::now();
                 let due = model::claim_due_reminders(conn, now, LEAD, REMINDER_BATCH).await?;
                 if due.is_empty() {
-                    return Ok(0);
+                    return Ok(Batch::of(0));
                 }
                 let ids: Vec<Uuid> = due.iter().map(|c| c.id).collect();
                 let participants = model::participants_of(conn, &ids).await?;
@@ -510,14 +512,11 @@ pub async fn send_reminders(app: &AppState) -> AppResult<usize> {
                     }
                 }
                 notification::notify_many(conn, Kind::CallScheduled, reminders).await?;
-                Ok(due.len())
+                Ok(Batch::of(due.len()))
             })
-            .await?;
-        total += done;
-        if (done as i64) < REMINDER_BATCH {
-            return Ok(total);
-        }
-    }
+            .await
+    })
+    .await
 }
 
 /// The host name the calendar UIDs carry (the server's public host).

@@ -379,10 +379,72 @@ pub fn group_by_owner<R>(
     grouped
 }
 
+/// What one run of a claiming job did: the rows it claimed (a full batch means more may be
+/// waiting) and what it counts toward the job's total (the rows, or what it sent for them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Batch {
+    pub claimed: usize,
+    pub counted: usize,
+}
+
+impl Batch {
+    /// A run that counts the rows it claimed.
+    pub fn of(claimed: usize) -> Self {
+        Self {
+            claimed,
+            counted: claimed,
+        }
+    }
+}
+
+/// Runs `batch` (claim at most `size` rows with `SKIP LOCKED` and deal with them, in a
+/// transaction of its own) until a run claims fewer than `size`; returns the sum of what the
+/// runs counted. The scheduled jobs drain their backlogs this way, a batch at a time, so a
+/// long backlog holds no one transaction or connection throughout, and several instances
+/// share it.
+pub async fn drain<E, Run>(size: i64, mut batch: impl FnMut() -> Run) -> Result<usize, E>
+where
+    Run: std::future::Future<Output = Result<Batch, E>>,
+{
+    let full = usize::try_from(size).unwrap_or(usize::MAX);
+    let mut total = 0;
+    loop {
+        let run = batch().await?;
+        total += run.counted;
+        if run.claimed < full {
+            return Ok(total);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
     fn identifiers_are_quoted() {
         assert_eq!(super::quote_ident("gig\"market"), "\"gig\"\"market\"");
+    }
+
+    #[tokio::test]
+    async fn drain_stops_at_the_first_short_batch_and_sums_what_runs_counted() {
+        use super::{drain, Batch};
+        // Claims 3, 3, 1 (short: stop), never reaching the fourth run; counts twice the claims.
+        let mut claims = [3, 3, 1, 3].into_iter();
+        let mut runs = 0;
+        let total = drain::<(), _>(3, || {
+            runs += 1;
+            let claimed = claims.next().unwrap_or(0);
+            async move {
+                Ok(Batch {
+                    claimed,
+                    counted: claimed * 2,
+                })
+            }
+        })
+        .await;
+        assert_eq!(total, Ok(14));
+        assert_eq!(runs, 3);
+        // An empty first batch ends at once; an error ends it with the error.
+        assert_eq!(drain::<(), _>(3, || async { Ok(Batch::of(0)) }).await, Ok(0));
+        assert_eq!(drain::<&str, _>(3, || async { Err("down") }).await, Err("down"));
     }
 }

@@ -11,8 +11,9 @@ use super::model::{self, ReviewRole, ReviewRow};
 use crate::{
     admin::model as audit,
     db::{
+        self,
         page::{Page, PageRequest},
-        unique_violation,
+        unique_violation, Batch,
     },
     error::{AppError, AppResult, FieldErrors},
     message::safety,
@@ -188,16 +189,14 @@ async fn publish(
 /// several instances running (the rows are claimed with `SKIP LOCKED`). Returns how many it
 /// published. The scheduler calls it.
 pub async fn publish_due(app: &AppState) -> AppResult<usize> {
-    let mut total = 0;
-    loop {
+    db::drain(DUE_BATCH, || async move {
         let mut conn = app.jobs_db.conn().await?;
-        let done = app
-            .bus
+        app.bus
             .transaction::<_, AppError, _>(&mut conn, async |conn| {
                 let now = Utc::now();
                 let due = model::lock_due(conn, now, DUE_BATCH).await?;
                 if due.is_empty() {
-                    return Ok(0);
+                    return Ok(Batch::of(0));
                 }
                 let order_ids: Vec<Uuid> = due.iter().map(|r| r.order_id).collect();
                 let orders = orders::find_many(conn, &order_ids)
@@ -206,14 +205,11 @@ pub async fn publish_due(app: &AppState) -> AppResult<usize> {
                     .map(|o| (o.id, o))
                     .collect();
                 let ids: Vec<Uuid> = due.iter().map(|r| r.id).collect();
-                Ok(publish(conn, &ids, now, &orders).await?.len())
+                Ok(Batch::of(publish(conn, &ids, now, &orders).await?.len()))
             })
-            .await?;
-        total += done;
-        if (done as i64) < DUE_BATCH {
-            return Ok(total);
-        }
-    }
+            .await
+    })
+    .await
 }
 
 /// How long after completion a party who has not reviewed is reminded: three days, or half
@@ -230,16 +226,14 @@ pub fn reminder_delay(window: std::time::Duration) -> chrono::Duration {
 /// Returns how many reminders it sent. The scheduler calls it.
 pub async fn remind_due(app: &AppState) -> AppResult<usize> {
     let window = app.config.review_window;
-    let mut total = 0;
-    loop {
+    db::drain(DUE_BATCH, || async move {
         let mut conn = app.jobs_db.conn().await?;
-        let (claimed, sent) = app
-            .bus
+        app.bus
             .transaction::<_, AppError, _>(&mut conn, async |conn| {
                 let now = Utc::now();
                 let due = orders::lock_review_reminders_due(conn, now - reminder_delay(window), DUE_BATCH).await?;
                 if due.is_empty() {
-                    return Ok((0, 0));
+                    return Ok(Batch::of(0));
                 }
                 let ids: Vec<Uuid> = due.iter().map(|o| o.id).collect();
                 let reviewed: std::collections::HashSet<(Uuid, Uuid)> =
@@ -268,14 +262,14 @@ pub async fn remind_due(app: &AppState) -> AppResult<usize> {
                 let sent = reminders.len();
                 notification::notify_many(conn, Kind::ReviewReminder, reminders).await?;
                 orders::mark_review_reminded(conn, &ids, now).await?;
-                Ok((due.len(), sent))
+                Ok(Batch {
+                    claimed: due.len(),
+                    counted: sent,
+                })
             })
-            .await?;
-        total += sent;
-        if (claimed as i64) < DUE_BATCH {
-            return Ok(total);
-        }
-    }
+            .await
+    })
+    .await
 }
 
 /// The reviewee's one reply to a public review of them.

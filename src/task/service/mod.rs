@@ -14,7 +14,11 @@ pub use super::model::Milestone;
 use super::model::{self, Around, Filter, StatusChange, TaskMode, TaskRow, TaskStatus};
 use crate::{
     admin::model::{self as audit, HoldTarget},
-    db::page::{Page, PageRequest},
+    db::{
+        self,
+        page::{Page, PageRequest},
+        Batch,
+    },
     error::{AppError, AppResult, FieldErrors},
     events::{self, presence, topic},
     geocell,
@@ -479,11 +483,9 @@ pub fn search_area(lat: f64, lng: f64, radius_m: f64) -> Around {
 /// Expires OPEN first-accept tasks past their deadline, telling watchers and posters.
 /// Safe with several instances (each claims its tasks with `SKIP LOCKED`); returns how many.
 pub async fn expire_overdue(app: &AppState) -> AppResult<usize> {
-    let mut total = 0;
-    loop {
+    db::drain(EXPIRY_BATCH, || async move {
         let mut conn = app.jobs_db.conn().await?;
-        let expired = app
-            .bus
+        app.bus
             .transaction(&mut conn, async |conn| {
                 let due = model::lock_overdue(conn, EXPIRY_BATCH).await?;
                 for task in &due {
@@ -499,14 +501,11 @@ pub async fn expire_overdue(app: &AppState) -> AppResult<usize> {
                     )
                     .await?;
                 }
-                Ok::<_, AppError>(due.len())
+                Ok::<_, AppError>(Batch::of(due.len()))
             })
-            .await?;
-        total += expired;
-        if (expired as i64) < EXPIRY_BATCH {
-            return Ok(total);
-        }
-    }
+            .await
+    })
+    .await
 }
 
 /// Gives tasks written before public points existed theirs, and users their geohash (run at

@@ -15,6 +15,7 @@ use uuid::Uuid;
 
 use super::{contract, Contract, Party};
 use crate::{
+    db::{self, Batch},
     error::{AppError, AppResult},
     ledger::service::{self as ledger, OrderMoney},
     notification::service::{self as notification, Kind},
@@ -168,11 +169,9 @@ pub async fn dispute(app: &AppState, client: &UserRow, id: Uuid, reason: &str) -
 /// bills them, and billing is keyed by the week, so several instances bill each week once.
 /// Returns how many weeks it approved. The scheduler calls it.
 pub async fn auto_approve_due(app: &AppState) -> AppResult<usize> {
-    let mut total = 0;
-    loop {
+    db::drain(AUTO_BATCH, || async move {
         let mut conn = app.jobs_db.conn().await?;
-        let approved = app
-            .bus
+        app.bus
             .transaction::<_, AppError, _>(&mut conn, async |conn| {
                 let now = Utc::now();
                 let due = model::lock_due(conn, now, AUTO_BATCH).await?;
@@ -182,14 +181,11 @@ pub async fn auto_approve_due(app: &AppState) -> AppResult<usize> {
                         .ok_or_else(|| AppError::internal(anyhow::anyhow!("timesheet without order")))?;
                     bill(conn, &order, week, None, now).await?;
                 }
-                Ok(due.len())
+                Ok(Batch::of(due.len()))
             })
-            .await?;
-        total += approved;
-        if (approved as i64) < AUTO_BATCH {
-            return Ok(total);
-        }
-    }
+            .await
+    })
+    .await
 }
 
 /// Bills a submitted week of `order` (locked by the caller), approved by `client` or, with
