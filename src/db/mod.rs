@@ -380,11 +380,12 @@ pub fn group_by_owner<R>(
 }
 
 /// What one run of a claiming job did: the rows it claimed (a full batch means more may be
-/// waiting) and what it counts toward the job's total (the rows, or what it sent for them).
+/// waiting) and what it counts toward the job's total (the rows, what it sent for them, or a
+/// tally of several counts).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Batch {
+pub struct Batch<T = usize> {
     pub claimed: usize,
-    pub counted: usize,
+    pub counted: T,
 }
 
 impl Batch {
@@ -399,15 +400,16 @@ impl Batch {
 
 /// Runs `batch` (claim at most `size` rows with `SKIP LOCKED` and deal with them, in a
 /// transaction of its own) until a run claims fewer than `size`; returns the sum of what the
-/// runs counted. The scheduled jobs drain their backlogs this way, a batch at a time, so a
-/// long backlog holds no one transaction or connection throughout, and several instances
-/// share it.
-pub async fn drain<E, Run>(size: i64, mut batch: impl FnMut() -> Run) -> Result<usize, E>
+/// runs counted. The scheduled and start-up jobs drain their backlogs this way, a batch at a
+/// time, so a long backlog holds no one transaction or connection throughout, and several
+/// instances share it.
+pub async fn drain<T, E, Run>(size: i64, mut batch: impl FnMut() -> Run) -> Result<T, E>
 where
-    Run: std::future::Future<Output = Result<Batch, E>>,
+    T: Default + std::ops::AddAssign,
+    Run: std::future::Future<Output = Result<Batch<T>, E>>,
 {
     let full = usize::try_from(size).unwrap_or(usize::MAX);
-    let mut total = 0;
+    let mut total = T::default();
     loop {
         let run = batch().await?;
         total += run.counted;
@@ -430,7 +432,7 @@ mod tests {
         // Claims 3, 3, 1 (short: stop), never reaching the fourth run; counts twice the claims.
         let mut claims = [3, 3, 1, 3].into_iter();
         let mut runs = 0;
-        let total = drain::<(), _>(3, || {
+        let total = drain::<usize, (), _>(3, || {
             runs += 1;
             let claimed = claims.next().unwrap_or(0);
             async move {
@@ -444,7 +446,7 @@ mod tests {
         assert_eq!(total, Ok(14));
         assert_eq!(runs, 3);
         // An empty first batch ends at once; an error ends it with the error.
-        assert_eq!(drain::<(), _>(3, || async { Ok(Batch::of(0)) }).await, Ok(0));
-        assert_eq!(drain::<&str, _>(3, || async { Err("down") }).await, Err("down"));
+        assert_eq!(drain::<usize, (), _>(3, || async { Ok(Batch::of(0)) }).await, Ok(0));
+        assert_eq!(drain::<usize, &str, _>(3, || async { Err("down") }).await, Err("down"));
     }
 }

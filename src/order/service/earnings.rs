@@ -7,6 +7,7 @@ use chrono::{Duration, Utc};
 
 use super::money::released_money;
 use crate::{
+    db::{self, Batch},
     error::{AppError, AppResult},
     ledger::service as ledger,
     order::model,
@@ -32,19 +33,18 @@ pub struct Cleared {
 /// instances (rows are claimed with `SKIP LOCKED`, money moves under unique keys); works in
 /// batches until none are due.
 pub async fn clear_earnings(app: &AppState, window: Duration) -> AppResult<Cleared> {
-    let mut total = Cleared::default();
-    loop {
-        let batch = clear_batch(app, Utc::now() - window).await?;
-        total.orders += batch.orders;
-        total.transfers += batch.transfers;
-        if (batch.orders as i64) < CLEAR_BATCH {
-            return Ok(total);
-        }
+    db::drain(CLEAR_BATCH, || clear_batch(app, Utc::now() - window)).await
+}
+
+impl std::ops::AddAssign for Cleared {
+    fn add_assign(&mut self, run: Self) {
+        self.orders += run.orders;
+        self.transfers += run.transfers;
     }
 }
 
 /// One transaction of [`clear_earnings`]: the orders settled before `before`.
-async fn clear_batch(app: &AppState, before: chrono::DateTime<Utc>) -> AppResult<Cleared> {
+async fn clear_batch(app: &AppState, before: chrono::DateTime<Utc>) -> AppResult<Batch<Cleared>> {
     let mut conn = app.jobs_db.conn().await?;
     app.bus
         .transaction::<_, AppError, _>(&mut conn, async |conn| {
@@ -72,7 +72,10 @@ async fn clear_batch(app: &AppState, before: chrono::DateTime<Utc>) -> AppResult
                 .await?;
                 cleared.transfers += usize::from(transferred);
             }
-            Ok(cleared)
+            Ok(Batch {
+                claimed: due.len(),
+                counted: cleared,
+            })
         })
         .await
 }

@@ -338,6 +338,8 @@ pub const NEARBY_RADIUS_MAX_M: f64 = 50_000.0;
 const SEARCH_CELLS_MAX: usize = 32;
 /// Expiry claims this many overdue tasks per transaction.
 const EXPIRY_BATCH: i64 = 200;
+/// Users and tasks given their points per run by [`backfill_public_points`].
+const BACKFILL_BATCH: i64 = 500;
 
 /// What `taskUpdated` and `nearbyTaskPosted` subscribers receive.
 #[derive(Debug, Serialize, Deserialize)]
@@ -511,40 +513,34 @@ pub async fn expire_overdue(app: &AppState) -> AppResult<usize> {
 /// Gives tasks written before public points existed theirs, and users their geohash (run at
 /// start-up; idempotent).
 pub async fn backfill_public_points(app: &AppState) -> AppResult<usize> {
-    let mut total = 0;
-    loop {
+    let users = db::drain(BACKFILL_BATCH, || async move {
         let mut conn = app.jobs_db.conn().await?;
-        let users = profile::model::unhashed_locations(&mut conn, 500).await?;
+        let users = profile::model::unhashed_locations(&mut conn, BACKFILL_BATCH).await?;
         for &(id, lat, lng) in &users {
             if let Some(cell) = geocell::cell_of(lat, lng, geocell::POINT_PRECISION) {
                 profile::model::set_geohash(&mut conn, id, &cell).await?;
             }
         }
-        total += users.len();
-        if users.len() < 500 {
-            break;
-        }
-    }
-    loop {
+        Ok::<_, AppError>(Batch::of(users.len()))
+    })
+    .await?;
+    let tasks = db::drain(BACKFILL_BATCH, || async move {
         let mut conn = app.jobs_db.conn().await?;
-        let placed = conn
-            .transaction::<_, AppError, _>(async |conn| {
-                let rows = model::lock_unplaced(conn, 500).await?;
-                for task in &rows {
-                    let (Some(lat), Some(lng)) = (task.latitude, task.longitude) else {
-                        continue;
-                    };
-                    let public = geocell::fuzz(task.id, lat, lng);
-                    if let Some(cell) = geocell::cell_of(public.0, public.1, geocell::POINT_PRECISION) {
-                        model::set_place(conn, task.id, public, &cell).await?;
-                    }
+        conn.transaction::<_, AppError, _>(async |conn| {
+            let rows = model::lock_unplaced(conn, BACKFILL_BATCH).await?;
+            for task in &rows {
+                let (Some(lat), Some(lng)) = (task.latitude, task.longitude) else {
+                    continue;
+                };
+                let public = geocell::fuzz(task.id, lat, lng);
+                if let Some(cell) = geocell::cell_of(public.0, public.1, geocell::POINT_PRECISION) {
+                    model::set_place(conn, task.id, public, &cell).await?;
                 }
-                Ok(rows.len())
-            })
-            .await?;
-        total += placed;
-        if placed < 500 {
-            return Ok(total);
-        }
-    }
+            }
+            Ok(Batch::of(rows.len()))
+        })
+        .await
+    })
+    .await?;
+    Ok(users + tasks)
 }
